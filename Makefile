@@ -1,0 +1,43 @@
+# JointGate: `make demo` runs the demo, `make test` runs every check. Both set up .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: help demo test lint format services bench clean
+
+help:
+	@echo "make demo     set up .venv and run the sandbox agencies + gateway (port 8400)"
+	@echo "make test     set up .venv, make sure Redis and PostgreSQL run, run lint and tests"
+	@echo "make lint     ruff and mypy --strict"
+	@echo "make bench    run the benchmarks in bench/ (results in bench/results/)"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/jointgate demo
+
+services:
+	@scripts/ensure-services.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: $(STAMP) services lint
+	$(BIN)/pytest
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .jointgate .pytest_cache .mypy_cache .ruff_cache

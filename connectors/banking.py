@@ -1,0 +1,77 @@
+"""Banking (人民银行/银行): signed POST batch endpoints. See docs/sandbox.md."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import orjson
+
+from connectors.base import Connector, Grouped, group
+from connectors.http import AgencyHTTP, TransportSettings, expect
+from connectors.signing import sign_headers
+
+KEYS_PER_CALL = 500
+
+# kind -> (endpoint, request key list name, lookup field -> request key list name, response list)
+_ENDPOINTS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("account", "number"): ("/v1/accounts:batchGet", "numbers", "accounts"),
+    ("account", "holder_id"): ("/v1/accounts:byHolder", "holder_ids", "accounts"),
+    ("transaction", "account_number"): (
+        "/v1/transactions:search",
+        "account_numbers",
+        "transactions",
+    ),
+    ("report", "account_number"): ("/v1/reports:byAccount", "account_numbers", "reports"),
+}
+
+
+class BankingConnector(Connector):
+    agency = "banking"
+    lookups: ClassVar[dict[str, tuple[str, ...]]] = {
+        "account": ("number", "holder_id"),
+        "transaction": ("id", "account_number"),
+        "report": ("id", "account_number"),
+    }
+
+    def __init__(self, settings: TransportSettings, key_id: str, key: bytes) -> None:
+        self.http = AgencyHTTP(self.agency, settings)
+        self._key_id = key_id
+        self._key = key
+
+    async def fetch_many(
+        self,
+        kind: str,
+        by: str,
+        keys: Sequence[str],
+        fields: frozenset[str],
+        limit_per_key: int | None = None,
+    ) -> Grouped:
+        self.check_lookup(kind, by)
+        path, key_list, result_list = _ENDPOINTS[(kind, by)]
+        body: dict[str, Any] = {"fields": sorted(fields | {by})}
+        if limit_per_key is not None:
+            body["limit_per_account"] = limit_per_key
+        chunks = [keys[i : i + KEYS_PER_CALL] for i in range(0, len(keys), KEYS_PER_CALL)]
+        pages = await asyncio.gather(
+            *(self._all_pages(path, {**body, key_list: list(c)}, result_list) for c in chunks)
+        )
+        return group([self.record(kind, row) for rows in pages for row in rows], by, keys)
+
+    async def _all_pages(
+        self, path: str, body: dict[str, Any], result_list: str
+    ) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        while True:
+            raw = orjson.dumps(body)
+            headers = sign_headers(self._key_id, self._key, "POST", path, raw)
+            payload = await self.http.post(path, raw, headers)
+            rows.extend(expect(self.agency, payload, result_list))
+            token = payload.get("next_page_token")
+            if not token:
+                return rows
+            body = {**body, "page_token": token}
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,138 @@
+"""Courts (法院): an Apollo Federation v2 subgraph, queried through ``_entities``.
+
+Our records use snake_case field names for every agency; this module translates to the courts'
+GraphQL names at the boundary, so the schema layer never knows which protocol an agency speaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+import orjson
+
+from connectors.base import Connector, Grouped, Record, group
+from connectors.errors import AgencyProtocolError
+from connectors.http import AgencyHTTP, TransportSettings
+
+PATH = "/graphql"
+KEYS_PER_CALL = 200
+_CASE_LABELS = ("handlingCode", "sensitivity", "linkedCases")
+# Embedded object lists and their sub-fields (for "parties" selected as a whole).
+_EMBEDDED = {
+    "parties": ("partyId", "name", "partyType", "role"),
+    "judgments": ("documentNumber", "decidedOn", "outcome", "amount", "public"),
+    "enforcement": ("caseNumber", "filedOn", "amountOwed", "amountPaid", "status", "measures"),
+}
+_DEFAULTER = ("listedOn", "obligation", "performance")
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+def selection(fields: Iterable[str]) -> str:
+    """GraphQL selection text for snake_case (possibly dotted) field names."""
+    top: dict[str, list[str]] = {}
+    for f in sorted(fields):
+        head, _, sub = f.partition(".")
+        top.setdefault(camel(head), [])
+        if sub:
+            top[camel(head)].append(camel(sub))
+    parts = []
+    for name, subs in top.items():
+        if name in _EMBEDDED:
+            parts.append(f"{name} {{ {' '.join(subs or _EMBEDDED[name])} }}")
+        else:
+            parts.append(name)
+    return " ".join(parts)
+
+
+def to_snake(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {snake(k): to_snake(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_snake(v) for v in value]
+    return value
+
+
+class CourtsConnector(Connector):
+    agency = "courts"
+    lookups: ClassVar[dict[str, tuple[str, ...]]] = {
+        "court_case": ("case_number", "party_ids"),
+        "defaulter": ("party_id",),
+    }
+
+    def __init__(self, settings: TransportSettings) -> None:
+        self.http = AgencyHTTP(self.agency, settings)
+
+    async def fetch_many(
+        self,
+        kind: str,
+        by: str,
+        keys: Sequence[str],
+        fields: frozenset[str],
+        limit_per_key: int | None = None,
+    ) -> Grouped:
+        self.check_lookup(kind, by)
+        out: Grouped = {k: [] for k in keys}
+        for i in range(0, len(keys), KEYS_PER_CALL):
+            chunk = keys[i : i + KEYS_PER_CALL]
+            if kind == "court_case" and by == "case_number":
+                out.update(await self._cases(chunk, fields))
+            else:
+                out.update(await self._by_litigant(kind, chunk, fields))
+        return out
+
+    async def _cases(self, keys: Sequence[str], fields: frozenset[str]) -> Grouped:
+        sel = selection(fields | {"case_number"})
+        query = f"... on CourtCase {{ {sel} {' '.join(_CASE_LABELS)} }}"
+        reps = [{"__typename": "CourtCase", "caseNumber": k} for k in keys]
+        entities = await self._entities(query, reps)
+        records = [self.record("court_case", to_snake(e)) for e in entities if e]
+        return group(records, "case_number", keys)
+
+    async def _by_litigant(self, kind: str, keys: Sequence[str], fields: frozenset[str]) -> Grouped:
+        if kind == "court_case":
+            inner = f"cases {{ {selection(fields | {'case_number'})} {' '.join(_CASE_LABELS)} }}"
+        else:
+            inner = f"defaulter {{ {' '.join(_DEFAULTER)} }}"
+        reps = [{"__typename": "Litigant", "partyId": k} for k in keys]
+        entities = await self._entities(f"... on Litigant {{ partyId {inner} }}", reps)
+        out: Grouped = {k: [] for k in keys}
+        for entity in entities:
+            if not entity:
+                continue
+            party = entity.get("partyId")
+            if kind == "court_case":
+                rows = [to_snake(c) for c in entity.get("cases") or ()]
+                out.setdefault(party, []).extend(self.record(kind, r) for r in rows)
+            elif entity.get("defaulter"):
+                row = {"party_id": party, **to_snake(entity["defaulter"])}
+                row.update(handling_code="H0", sensitivity=0, linked_cases=[])
+                out.setdefault(party, []).append(self.record(kind, row))
+        return out
+
+    async def _entities(self, fragment: str, reps: list[dict[str, str]]) -> list[Any]:
+        body = {
+            "query": f"query($r: [_Any!]!) {{ _entities(representations: $r) {{ {fragment} }} }}",
+            "variables": {"r": reps},
+        }
+        payload = await self.http.post(PATH, orjson.dumps(body))
+        if not isinstance(payload, dict):
+            raise AgencyProtocolError(self.agency, "GraphQL response is not an object")
+        if payload.get("errors"):
+            detail = "; ".join(str(e.get("message")) for e in payload["errors"])[:300]
+            raise AgencyProtocolError(self.agency, f"GraphQL errors: {detail}")
+        entities = (payload.get("data") or {}).get("_entities")
+        if not isinstance(entities, list):
+            raise AgencyProtocolError(self.agency, "GraphQL response has no _entities list")
+        return entities
+
+
+__all__ = ["CourtsConnector", "Record", "group"]

@@ -1,0 +1,27 @@
+"""The member agencies' connectors, built from settings. Adding an agency is one entry here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from connectors.banking import BankingConnector
+from connectors.base import Connector
+from connectors.courts import CourtsConnector
+from connectors.http import TransportSettings
+from connectors.market import MarketConnector
+from connectors.police import PoliceConnector
+from gateway.settings import AgencySettings
+
+
+def build_connectors(agencies: Mapping[str, AgencySettings]) -> dict[str, Connector]:
+    def transport(name: str) -> TransportSettings:
+        a = agencies[name]
+        return TransportSettings(a.url, timeout_s=a.timeout_s, max_connections=a.max_connections)
+
+    banking = agencies["banking"]
+    return {
+        "police": PoliceConnector(transport("police")),
+        "market": MarketConnector(transport("market")),
+        "banking": BankingConnector(transport("banking"), banking.key_id, banking.key),
+        "courts": CourtsConnector(transport("courts")),
+    }

@@ -1,0 +1,123 @@
+"""Stage 1, authn: ``Authorization: Bearer <JWT>`` → :class:`Principal`.
+
+Tokens are verified against a JWKS with joserfc (authlib's JOSE implementation since authlib
+1.7 deprecated ``authlib.jose``): asymmetric algorithms only, so an HMAC token signed with a
+public key (key confusion) or ``alg: none`` never verifies; then issuer, audience, expiry and the
+JointGate claims (``agency``, ``roles``, ``clearance``) are checked. Verified tokens are cached
+until they expire, keyed by the token's hash, so the signature is checked once per token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from gateway.errors import Unauthenticated
+from gateway.types import Principal
+
+ALGORITHMS = ("ES256", "RS256", "EdDSA")
+REQUIRED_CLAIMS = ("sub", "exp", "iat", "agency", "roles", "clearance")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    issuer: str
+    audience: str
+    leeway_s: int = 30
+    max_cached_tokens: int = 10_000
+
+
+class TokenVerifier:
+    """Verifies bearer tokens against a key set supplied by ``keys()`` (file or JWKS URL)."""
+
+    def __init__(self, settings: AuthSettings, keys: Callable[[], KeySet]) -> None:
+        self.settings = settings
+        self._keys = keys
+        self._cache: OrderedDict[bytes, Principal] = OrderedDict()
+        self._expiry: dict[bytes, float] = {}
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        if not authorization:
+            raise Unauthenticated("Missing bearer token (Authorization: Bearer <JWT>).")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("The Authorization header must be 'Bearer <JWT>'.")
+        token = token.strip()
+        digest = hashlib.blake2b(token.encode(), digest_size=20).digest()
+        now = time.time()
+        cached = self._cache.get(digest)
+        if cached is not None and self._expiry[digest] + self.settings.leeway_s > now:
+            self._cache.move_to_end(digest)
+            return cached
+        principal, expires = self._verify(token, now)
+        self._remember(digest, principal, expires)
+        return principal
+
+    def _verify(self, token: str, now: float) -> tuple[Principal, float]:
+        try:
+            decoded = jwt.decode(token, self._keys(), algorithms=list(ALGORITHMS))
+        except (JoseError, ValueError) as exc:
+            raise Unauthenticated("Invalid token: the signature could not be verified.") from exc
+        claims = decoded.claims
+        missing = [c for c in REQUIRED_CLAIMS if c not in claims]
+        if missing:
+            raise Unauthenticated(f"Invalid token: missing claims {', '.join(missing)}.")
+        leeway = self.settings.leeway_s
+        registry = jwt.JWTClaimsRegistry(
+            now=int(now),
+            leeway=leeway,
+            iss={"essential": True, "value": self.settings.issuer},
+            aud={"essential": True, "value": self.settings.audience},
+            exp={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise Unauthenticated(f"Invalid token: {_describe(exc)}.") from exc
+        return _principal(claims), float(claims["exp"])
+
+    def _remember(self, digest: bytes, principal: Principal, expires: float) -> None:
+        self._cache[digest] = principal
+        self._expiry[digest] = expires
+        while len(self._cache) > self.settings.max_cached_tokens:
+            old, _ = self._cache.popitem(last=False)
+            self._expiry.pop(old, None)
+
+
+def _describe(exc: JoseError) -> str:
+    names = {
+        "expired_token": "the token has expired",
+        "invalid_token": "the token is not yet valid",
+        "invalid_claim": "a claim has the wrong value (issuer or audience)",
+        "missing_claim": "a required claim is missing",
+    }
+    return names.get(getattr(exc, "error", ""), "the claims are not acceptable")
+
+
+def _principal(claims: Mapping[str, Any]) -> Principal:
+    roles = claims["roles"]
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise Unauthenticated("Invalid token: 'roles' must be a list of strings.")
+    try:
+        clearance = int(claims["clearance"])
+    except (TypeError, ValueError):
+        raise Unauthenticated("Invalid token: 'clearance' must be an integer.") from None
+    agency = claims["agency"]
+    if not isinstance(agency, str) or not agency:
+        raise Unauthenticated("Invalid token: 'agency' must be a non-empty string.")
+    return Principal(
+        subject=str(claims["sub"]),
+        agency=agency,
+        roles=frozenset(roles),
+        clearance=clearance,
+        name=str(claims.get("name", "")),
+        token_id=str(claims.get("jti", "")),
+    )

@@ -1,0 +1,121 @@
+"""``jointgate``: the command line. ``jointgate --help`` lists the commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path(".jointgate")
+
+
+def _data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="where local state lives (keys, audit trail); default .jointgate",
+    )
+
+
+def _world_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every count (default 1)")
+    parser.add_argument("--seed", type=int, default=20261123, help="seed of the synthetic world")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jointgate",
+        description="JointGate: one GraphQL gateway over the member agencies' systems.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="start the sandbox agencies and the gateway, on defaults")
+    demo.add_argument("--port", type=int, default=8400, help="gateway port (default 8400)")
+    demo.add_argument("--host", default="127.0.0.1", help="gateway address (default 127.0.0.1)")
+    _data_dir(demo)
+    _world_options(demo)
+
+    serve = commands.add_parser("serve", help="run the gateway alone, against configured agencies")
+    serve.add_argument("--config", type=Path, required=True, help="jointgate.toml")
+
+    sandbox = commands.add_parser("sandbox", help="run the four simulated agency systems")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
+    scenario = sandbox_commands.add_parser("scenario", help="print the demo scenario's identifiers")
+    _world_options(scenario)
+    _world_options(sandbox)
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument(
+        "--port", action="append", default=[], metavar="AGENCY=PORT",
+        help="fixed port for an agency (default: free ports); repeatable",
+    )  # fmt: skip
+    sandbox.add_argument("--port-file", type=Path, help="write the agencies' URLs here as JSON")
+    sandbox.add_argument("--bank-key-file", type=Path, help="HMAC key the banking system accepts")
+    sandbox.add_argument("--latency-ms", action="append", default=[], metavar="AGENCY=MS")
+    sandbox.add_argument("--error-rate", action="append", default=[], metavar="AGENCY=RATE")
+    sandbox.add_argument("--down", action="append", default=[], metavar="AGENCY")
+
+    token = commands.add_parser("token", help="print a signed access token for a demo user")
+    token.add_argument("user", help="one of the built-in demo users (see docs/cli.md)")
+    token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds (default 8 h)")
+    _data_dir(token)
+
+    schema = commands.add_parser("schema", help="the unified GraphQL schema")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True, metavar="SUBCOMMAND")
+    schema_commands.add_parser("print", help="print the SDL")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from gateway.demo import run_demo
+
+            return run_demo(args.host, args.port, args.data_dir, args.scale, args.seed)
+        if args.command == "serve":
+            from gateway.serve import serve
+
+            return serve(args.config)
+        if args.command == "sandbox":
+            return _sandbox(args)
+        if args.command == "token":
+            return _token(args)
+        if args.command == "schema":
+            from schema import build_schema
+
+            print(build_schema().sdl())
+            return 0
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from sandbox.world import generate
+
+    if args.sandbox_command == "scenario":
+        print(json.dumps(generate(args.scale, args.seed).scenario, ensure_ascii=False, indent=2))
+        return 0
+    from sandbox.cli import run_sandbox
+
+    return run_sandbox(args)
+
+
+def _token(args: argparse.Namespace) -> int:
+    from gateway.issuer import DEMO_USERS, mint_token
+
+    if args.user not in DEMO_USERS:
+        print(
+            f"jointgate token: unknown user '{args.user}'; demo users: {', '.join(DEMO_USERS)}",
+            file=sys.stderr,
+        )
+        return 2
+    print(mint_token(args.user, args.data_dir, ttl_s=args.ttl))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

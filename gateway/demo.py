@@ -1,0 +1,124 @@
+"""``jointgate demo``: the four sandbox agencies and the gateway, on embedded defaults.
+
+The sandbox runs in a child process (so gateway and agencies each get a core); the gateway
+trusts the demo issuer whose keys live in the data dir, and talks real HTTP to the agencies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_USERS, public_keys
+from gateway.serve import run_gateway
+from gateway.settings import AgencySettings, Settings
+
+SANDBOX_START_TIMEOUT_S = 180.0
+
+
+def prepare(data_dir: Path) -> tuple[Path, Path]:
+    """Create the data dir's demo secrets: the issuer's JWKS and the banking HMAC key."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    jwks = data_dir / "issuer" / "jwks.json"
+    jwks.write_text(json.dumps(public_keys(data_dir).as_dict(private=False)))
+    bank_key = data_dir / "sandbox" / "bank.key"
+    if not bank_key.exists():
+        bank_key.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(bank_key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return jwks, bank_key
+
+
+def start_sandbox(
+    data_dir: Path, bank_key: Path, scale: float, seed: int, extra: list[str] | None = None
+) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """Start ``jointgate sandbox`` as a child process and wait for its agencies' URLs."""
+    port_file = data_dir / "sandbox" / "ports.json"
+    port_file.unlink(missing_ok=True)
+    command = [
+        sys.executable, "-m", "gateway.cli", "sandbox",
+        "--scale", str(scale), "--seed", str(seed),
+        "--port-file", str(port_file), "--bank-key-file", str(bank_key), *(extra or []),
+    ]  # fmt: skip
+    child = subprocess.Popen(command)
+    deadline = time.monotonic() + SANDBOX_START_TIMEOUT_S
+    while not port_file.exists():
+        if child.poll() is not None:
+            raise RuntimeError(f"the sandbox exited with status {child.returncode}")
+        if time.monotonic() > deadline:
+            child.terminate()
+            raise RuntimeError("the sandbox did not start in time")
+        time.sleep(0.1)
+    urls: dict[str, str] = json.loads(port_file.read_text())
+    return child, urls
+
+
+def demo_settings(
+    host: str, port: int, data_dir: Path, jwks: Path, bank_key: Path, urls: dict[str, str]
+) -> Settings:
+    key = bank_key.read_text().strip().encode()
+    return Settings(
+        issuer=DEMO_ISSUER,
+        audience=DEMO_AUDIENCE,
+        agencies={
+            name: AgencySettings(url=url, key_id="jointgate", key=key if name == "banking" else b"")
+            for name, url in urls.items()
+        },
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        jwks_file=jwks,
+    )
+
+
+def banner(host: str, port: int, data_dir: Path, urls: dict[str, str]) -> str:
+    dd = "" if data_dir == Path(".jointgate") else f" --data-dir {data_dir}"
+    users = "\n".join(f"    {u:<22} {d.description}" for u, d in DEMO_USERS.items())
+    agencies = "\n".join(f"    {name:<8} {url}" for name, url in urls.items())
+    return f"""
+JointGate demo is running.
+
+  GraphQL endpoint:  http://{host}:{port}/graphql
+  Agency systems (sandbox):
+{agencies}
+
+  Get a token for a demo user:
+    jointgate token police.investigator{dd}
+  Demo users:
+{users}
+  Demo scenario identifiers:
+    jointgate sandbox scenario
+
+  Try it:
+    TOKEN=$(jointgate token jit.member{dd})
+    curl -s http://{host}:{port}/graphql -H "Authorization: Bearer $TOKEN" \\
+      -H 'X-Purpose: investigation' -H 'X-Case-Id: JIT-2026-001' \\
+      -H 'Content-Type: application/json' \\
+      -d '{{"query": "{{ enterprises(nameContains: \\"财富\\", first: 3) {{ nodes {{ uscc name }} }} }}"}}'
+
+  Stop with Ctrl-C.
+"""
+
+
+def run_demo(host: str, port: int, data_dir: Path, scale: float, seed: int) -> int:
+    jwks, bank_key = prepare(data_dir)
+    print(f"Generating the synthetic world (scale {scale}) and starting the agency systems ...")
+    child, urls = start_sandbox(data_dir, bank_key, scale, seed)
+    try:
+        print(banner(host, port, data_dir, urls), flush=True)
+        run_gateway(demo_settings(host, port, data_dir, jwks, bank_key, urls))
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return 0

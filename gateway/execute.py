@@ -1,0 +1,37 @@
+"""Stage 4, execute: run the validated operation; resolvers reach agencies through loaders."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import ExecutionResult, execute
+
+from connectors.base import Connector
+from gateway.analyze import Operation
+from gateway.types import RequestContext
+from schema import GatewaySchema
+from schema.loaders import Loaders
+
+
+class Executor:
+    def __init__(self, schema: GatewaySchema, connectors: Mapping[str, Connector]) -> None:
+        self.schema = schema
+        self.connectors = connectors
+
+    async def run(
+        self, ctx: RequestContext, operation: Operation, variables: Mapping[str, Any] | None
+    ) -> ExecutionResult:
+        ctx.loaders = Loaders(ctx, self.connectors)
+        result = execute(
+            self.schema.graphql,
+            operation.document,
+            context_value=ctx,
+            variable_values=dict(variables) if variables else None,
+            operation_name=operation.name,
+        )
+        if inspect.isawaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        return result

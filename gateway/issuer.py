@@ -1,0 +1,102 @@
+"""The demo's local identity provider: an EC key set in the data dir and the built-in users.
+
+In production the gateway trusts the agencies' identity provider through its JWKS URL
+(``jointgate serve --config``); this module exists so that the demo and the tests mint real,
+signed tokens that go through exactly the same verification.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+
+DEMO_ISSUER = "https://issuer.jointgate.demo"
+DEMO_AUDIENCE = "jointgate"
+KEYS_FILE = "issuer/jwks-private.json"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoUser:
+    subject: str
+    name: str
+    agency: str
+    roles: tuple[str, ...]
+    clearance: int
+    description: str
+
+
+DEMO_USERS: dict[str, DemoUser] = {
+    u.subject: u
+    for u in (
+        DemoUser("police.investigator", "王建国", "police", ("investigator",), 3,
+                 "economic-crime investigator at the police (公安经侦)"),
+        DemoUser("market.officer", "李秀英", "market", ("officer",), 1,
+                 "market-regulation officer (市场监管)"),
+        DemoUser("bank.analyst", "张伟", "banking", ("analyst", "regulator"), 2,
+                 "banking-regulator analyst (人民银行反洗钱)"),
+        DemoUser("court.clerk", "刘洋", "courts", ("clerk",), 1,
+                 "court enforcement clerk (法院执行局)"),
+        DemoUser("jit.member", "陈静", "police", ("investigator", "jit-member"), 2,
+                 "member of the joint investigation team for JIT-2026-001"),
+        DemoUser("policy.admin", "赵磊", "office", ("policy-admin",), 1,
+                 "administrator of access policies at the joint office"),
+        DemoUser("auditor", "孙丽", "office", ("auditor",), 3,
+                 "auditor of the use of shared information"),
+    )
+}  # fmt: skip
+
+
+def keys_path(data_dir: Path) -> Path:
+    return data_dir / KEYS_FILE
+
+
+def load_or_create_keys(data_dir: Path) -> KeySet:
+    """The demo issuer's private key set, created (mode 0600) on first use."""
+    path = keys_path(data_dir)
+    if path.exists():
+        return KeySet.import_key_set(json.loads(path.read_text()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = ECKey.generate_key("P-256", auto_kid=True)
+    keyset = KeySet([key])
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(keyset.as_dict(private=True), f)
+    tmp.replace(path)
+    return keyset
+
+
+def public_keys(data_dir: Path) -> KeySet:
+    return KeySet.import_key_set(load_or_create_keys(data_dir).as_dict(private=False))
+
+
+def mint_token(
+    user: str, data_dir: Path, *, ttl_s: int = 8 * 3600, now: float | None = None
+) -> str:
+    if user not in DEMO_USERS:
+        raise KeyError(user)
+    demo = DEMO_USERS[user]
+    keyset = load_or_create_keys(data_dir)
+    key = keyset.keys[0]
+    issued = int(now if now is not None else time.time())
+    claims = {
+        "iss": DEMO_ISSUER,
+        "aud": DEMO_AUDIENCE,
+        "sub": demo.subject,
+        "name": demo.name,
+        "agency": demo.agency,
+        "roles": list(demo.roles),
+        "clearance": demo.clearance,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + ttl_s,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "JWT"}, claims, keyset)

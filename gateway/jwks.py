@@ -1,0 +1,51 @@
+"""Where the token-signing keys come from: a JWKS file, or the identity provider's JWKS URL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import httpx
+from joserfc.jwk import KeySet
+
+log = logging.getLogger("jointgate.jwks")
+
+
+class KeySource:
+    """Holds the current public key set; ``refresh`` reloads it (file or URL)."""
+
+    def __init__(self, *, file: Path | None = None, url: str | None = None) -> None:
+        if (file is None) == (url is None):
+            raise ValueError("give exactly one of file or url")
+        self.file = file
+        self.url = url
+        self._keys: KeySet | None = None
+
+    def __call__(self) -> KeySet:
+        if self._keys is None:
+            raise RuntimeError("keys not loaded yet: await refresh() at start-up")
+        return self._keys
+
+    async def refresh(self) -> None:
+        if self.file is not None:
+            data = json.loads(self.file.read_text())
+        else:
+            assert self.url is not None
+            async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
+                response = await client.get(self.url)
+                response.raise_for_status()
+                data = response.json()
+        # only public parameters are kept, even if the file holds private keys
+        self._keys = KeySet.import_key_set(
+            KeySet.import_key_set(data).as_dict(private=False)
+        )
+
+    async def refresh_forever(self, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.refresh()
+            except (OSError, ValueError, httpx.HTTPError):
+                log.warning("could not refresh the JWKS; keeping the previous keys")

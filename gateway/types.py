@@ -1,0 +1,201 @@
+"""The shared contract: what every pipeline stage reads and writes.
+
+A request flows ``HTTP → authn → analyze → authorize → execute → shape → audit-commit``
+(see ``gateway/pipeline.py``). Each stage adds to one :class:`RequestContext`; the audit record
+rides along in it and is committed last.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "FieldDecision",
+    "Plan",
+    "RequestContext",
+    "AgencyCall",
+    "AuditRecord",
+    "Declaration",
+    "Outcome",
+    "Principal",
+    "Purpose",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking, as the identity provider vouches for it (claims of a validated token)."""
+
+    subject: str
+    agency: str
+    roles: frozenset[str]
+    clearance: int
+    name: str = ""
+    token_id: str = ""
+
+    @property
+    def digest(self) -> str:
+        """Stable digest of every attribute a decision may depend on; used in cache keys."""
+        parts = [self.subject, self.agency, ",".join(sorted(self.roles)), str(self.clearance)]
+        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+class Purpose(enum.StrEnum):
+    """Declared purposes of access (header ``X-Purpose``)."""
+
+    INVESTIGATION = "investigation"
+    SUPERVISION = "supervision"
+    RISK_MONITORING = "risk-monitoring"
+    ENFORCEMENT = "enforcement"
+    AUDIT = "audit"
+
+    @property
+    def needs_case(self) -> bool:
+        return self in (Purpose.INVESTIGATION, Purpose.ENFORCEMENT)
+
+
+PURPOSE_DESCRIPTIONS: dict[Purpose, str] = {
+    Purpose.INVESTIGATION: "investigating a specific case (X-Case-Id required)",
+    Purpose.SUPERVISION: "regulatory supervision of the caller's own sector",
+    Purpose.RISK_MONITORING: "monitoring and early warning of illegal financial activity",
+    Purpose.ENFORCEMENT: "enforcing a judgment or administrative decision (X-Case-Id required)",
+    Purpose.AUDIT: "auditing the use of shared information",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """Why the caller asks: purpose, the case that justifies it, free-text justification."""
+
+    purpose: Purpose
+    case_id: str | None = None
+    justification: str | None = None
+    break_glass: str | None = None
+
+
+class Outcome(enum.StrEnum):
+    ALLOW = "allow"
+    MASK = "mask"
+    DENY = "deny"
+
+
+@dataclass(slots=True)
+class AgencyCall:
+    agency: str
+    operation: str
+    keys: int
+    status: str
+    latency_ms: float
+
+
+@dataclass(slots=True)
+class AuditRecord:
+    """Assembled as the request flows through the stages; committed once, last."""
+
+    request_id: str
+    received_at: float = field(default_factory=time.time)
+    client: str = ""
+    trace_id: str = ""
+    subject: str | None = None
+    agency: str | None = None
+    roles: tuple[str, ...] = ()
+    purpose: str | None = None
+    case_id: str | None = None
+    justification: str | None = None
+    break_glass: bool = False
+    operation_name: str | None = None
+    operation_type: str | None = None
+    query_hash: str | None = None
+    fields_requested: list[str] = field(default_factory=list)
+    fields_denied: list[str] = field(default_factory=list)
+    fields_masked: list[str] = field(default_factory=list)
+    records_returned: dict[str, set[str]] = field(default_factory=dict)
+    agency_calls: list[AgencyCall] = field(default_factory=list)
+    policy_version: str | None = None
+    status: int = 0
+    outcome: str = ""
+    error_codes: list[str] = field(default_factory=list)
+    response_size: int = 0
+    response_hash: str = ""
+    latency_ms: float = 0.0
+
+    def saw(self, type_name: str, key: str) -> None:
+        self.records_returned.setdefault(type_name, set()).add(key)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "received_at": self.received_at,
+            "client": self.client,
+            "trace_id": self.trace_id,
+            "subject": self.subject,
+            "agency": self.agency,
+            "roles": list(self.roles),
+            "purpose": self.purpose,
+            "case_id": self.case_id,
+            "justification": self.justification,
+            "break_glass": self.break_glass,
+            "operation_name": self.operation_name,
+            "operation_type": self.operation_type,
+            "query_hash": self.query_hash,
+            "fields_requested": self.fields_requested,
+            "fields_denied": self.fields_denied,
+            "fields_masked": self.fields_masked,
+            "records_returned": {k: sorted(v) for k, v in sorted(self.records_returned.items())},
+            "agency_calls": [
+                {
+                    "agency": c.agency,
+                    "operation": c.operation,
+                    "keys": c.keys,
+                    "status": c.status,
+                    "latency_ms": round(c.latency_ms, 3),
+                }
+                for c in self.agency_calls
+            ],
+            "policy_version": self.policy_version,
+            "status": self.status,
+            "outcome": self.outcome,
+            "error_codes": self.error_codes,
+            "response_size": self.response_size,
+            "response_hash": self.response_hash,
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDecision:
+    """The outcome for one (type, field) and the policies that decided it."""
+
+    outcome: Outcome
+    mask: str | None = None
+    policies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one operation may do, decided once before any agency is called.
+
+    ``source_fields`` maps each entity type to the agency-side fields to request: only what the
+    operation selects and the policy allows (data minimisation).
+    """
+
+    policy_version: str
+    decisions: dict[tuple[str, str], FieldDecision]
+    source_fields: dict[str, frozenset[str]]
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """One request's state, handed from stage to stage and to every resolver."""
+
+    request_id: str
+    audit: AuditRecord
+    principal: Principal | None = None
+    declaration: Declaration | None = None
+    plan: Plan | None = None
+    deadline: float = 0.0
+    loaders: Any = None  # schema.loaders.Loaders, created by the execute stage

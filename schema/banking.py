@@ -1,0 +1,89 @@
+"""Bank accounts, transactions and suspicious-transaction reports, from the banking system."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from gateway.types import RequestContext
+from schema.base import attr, entity, link, record_data
+from schema.loaders import loaders
+from schema.scalars import AccountNumber
+
+if TYPE_CHECKING:
+    from schema.enterprise import Enterprise
+    from schema.person import Person
+
+Info = strawberry.Info[RequestContext, None]
+Enterprise_ = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
+Person_ = Annotated["Person", strawberry.lazy("schema.person")]
+MAX_TRANSACTIONS = 500
+
+
+@entity(agency="banking", kind="transaction", key="id")
+class Transaction:
+    id: str = attr("financial", 2)
+    time: str | None = attr("financial", 2)
+    amount: float | None = attr("financial", 3)
+    direction: str | None = attr("financial", 2)
+    channel: str | None = attr("financial", 2)
+    counterparty: str | None = attr("financial", 3, source="counterparty_name")
+    counterparty_account: str | None = attr("financial", 3)
+    memo: str | None = attr("financial", 3)
+
+
+@entity(agency="banking", kind="report", key="id")
+class SuspiciousReport:
+    """A large-value or suspicious-transaction report (大额和可疑交易报告)."""
+
+    id: str = attr("financial", 2)
+    reported_on: str | None = attr("financial", 2)
+    pattern: str | None = attr("financial", 2)
+    amount: float | None = attr("financial", 3)
+    reporting_bank: str | None = attr("financial", 2)
+    status: str | None = attr("financial", 2)
+
+
+@entity(agency="banking", kind="account", key="number")
+class BankAccount:
+    number: AccountNumber = attr("financial", 1)
+    holder_id: str | None = attr("identity", 2)
+    holder_name: str | None = attr("identity", 1)
+    holder_type: str | None = attr("financial", 1)
+    bank: str | None = attr("financial", 1)
+    branch: str | None = attr("financial", 1)
+    opened_on: str | None = attr("financial", 1)
+    balance: float | None = attr("financial", 3)
+    currency: str | None = attr("financial", 1)
+    status: str | None = attr("financial", 1)
+
+    @link("banking", "financial", 3, description="Newest first; at most 500.")
+    async def transactions(self, info: Info, first: int = 50) -> list[Transaction] | None:
+        limit = max(0, min(first, MAX_TRANSACTIONS))
+        return await loaders(info).many("Transaction", "account_number", self.number, limit)
+
+    @link("banking", "financial", 3)
+    async def suspicious_reports(self, info: Info) -> list[SuspiciousReport] | None:
+        return await loaders(info).many("SuspiciousReport", "account_number", self.number)
+
+    @link("police", "identity", 1, requires=("holder_id", "holder_type"))
+    async def holder_person(self, info: Info) -> Person_ | None:
+        data = record_data(self)
+        if data.get("holder_type") != "person" or not data.get("holder_id"):
+            return None
+        return await loaders(info).one("Person", data["holder_id"])
+
+    @link("market", "registry", requires=("holder_id", "holder_type"))
+    async def holder_enterprise(self, info: Info) -> Enterprise_ | None:
+        data = record_data(self)
+        if data.get("holder_type") != "enterprise" or not data.get("holder_id"):
+            return None
+        return await loaders(info).one("Enterprise", data["holder_id"])
+
+
+@strawberry.type
+class BankingQuery:
+    @link("banking", "financial", 1)
+    async def bank_account(self, info: Info, number: AccountNumber) -> BankAccount | None:
+        return await loaders(info).one("BankAccount", number)

@@ -1,0 +1,149 @@
+"""How schema types describe themselves to the rest of the gateway.
+
+Every GraphQL field carries a :class:`FieldInfo` (owning agency, category, sensitivity and where
+its value comes from) in its Strawberry metadata. Policies decide on those attributes, the
+analyzer turns selected fields into the agency-side fields to request, and a field without one
+is a build error (deny by default, see ``schema.catalog``).
+
+Three shapes of field:
+
+- ``attr(...)``: a value of the record (``source`` names the agency-side field);
+- ``embedded(...)``: a list of sub-objects inside the record (their fields are ``attr`` too);
+- ``link(...)``: another entity, fetched through a loader (``requires`` names the record's
+  fields needed to follow the link).
+
+Entity types are declared with ``@entity(agency=..., kind=..., key=...)``; embedded ones with
+``@embedded(agency=...)``::
+
+    @entity(agency="market", kind="enterprise", key="uscc")
+    class Enterprise:
+        uscc: USCC = attr("registry")
+        name: str | None = attr("registry")
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import strawberry
+
+META = "jointgate"
+T = TypeVar("T")
+
+
+class Category(enum.StrEnum):
+    """What kind of information a field is; the default policies speak of these."""
+
+    REGISTRY = "registry"  # public registration data, published lists
+    IDENTITY = "identity"  # identifying a natural person
+    CONTACT = "contact"  # addresses and phone numbers of persons
+    FINANCIAL = "financial"  # balances, transactions, account details
+    CRIMINAL = "criminal"  # police case details
+    JUDICIAL = "judicial"  # court proceedings, judgments
+    ENFORCEMENT = "enforcement"  # enforcement and freezing measures
+
+
+class Shape(enum.StrEnum):
+    ATTR = "attr"
+    EMBEDDED = "embedded"
+    LINK = "link"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    category: Category
+    sensitivity: int
+    shape: Shape
+    source: str | None = None
+    requires: tuple[str, ...] = ()
+    agency: str | None = None  # None: the agency of the type that declares the field
+
+
+def attr(category: str, sensitivity: int = 0, *, source: str | None = None) -> Any:
+    """A plain value of the record; ``source`` defaults to the Python attribute name."""
+    info = FieldInfo(Category(category), sensitivity, Shape.ATTR, source)
+    return strawberry.field(metadata={META: info})
+
+
+def embedded(category: str, sensitivity: int = 0, *, source: str | None = None) -> Any:
+    info = FieldInfo(Category(category), sensitivity, Shape.EMBEDDED, source)
+    return strawberry.field(metadata={META: info})
+
+
+def link(
+    agency: str,
+    category: str,
+    sensitivity: int = 0,
+    *,
+    requires: tuple[str, ...] = (),
+    description: str | None = None,
+) -> Callable[[T], T]:
+    """Decorate a resolver that follows a link to another agency's (or the same) entity."""
+    info = FieldInfo(Category(category), sensitivity, Shape.LINK, None, requires, agency)
+    decorator: Callable[[T], T] = strawberry.field(
+        metadata={META: info}, description=description
+    )
+    return decorator
+
+
+@dataclass(frozen=True, slots=True)
+class TypeSpec:
+    """An entity or embedded type: who owns it and how to build it from agency data."""
+
+    cls: type
+    agency: str
+    kind: str | None  # None for embedded types
+    key: str | None
+    # (python attribute, agency-side source, embedded class or None)
+    values: tuple[tuple[str, str, type | None], ...] = ()
+
+
+SPECS: dict[type, TypeSpec] = {}
+SPECS_BY_NAME: dict[str, TypeSpec] = {}  # by GraphQL type name (the class name)
+
+
+def _register(cls: type, agency: str, kind: str | None, key: str | None) -> type:
+    typed: type = strawberry.type(cls)
+    SPECS[typed] = SPECS_BY_NAME[typed.__name__] = TypeSpec(typed, agency, kind, key)
+    return typed
+
+
+def entity(*, agency: str, kind: str, key: str) -> Callable[[type[T]], type[T]]:
+    def wrap(cls: type[T]) -> type[T]:
+        return _register(cls, agency, kind, key)
+
+    return wrap
+
+
+def embedded_type(*, agency: str) -> Callable[[type[T]], type[T]]:
+    def wrap(cls: type[T]) -> type[T]:
+        return _register(cls, agency, None, None)
+
+    return wrap
+
+
+def build(cls: type[T], data: Mapping[str, Any]) -> T:
+    """Make a schema object from agency data without per-field resolvers.
+
+    Fields the operation did not select are simply absent from ``data`` and become ``None``;
+    the record itself is kept as ``_data`` for link resolvers.
+    """
+    spec = SPECS[cls]
+    obj = object.__new__(cls)
+    values = obj.__dict__
+    for name, source, sub in spec.values:
+        value = data.get(source)
+        if sub is not None and value is not None:
+            value = [build(sub, item) for item in value]
+        values[name] = value
+    values["_data"] = data
+    return obj
+
+
+def record_data(obj: object) -> Mapping[str, Any]:
+    """The agency record a schema object was built from (for link resolvers)."""
+    data: Mapping[str, Any] = obj.__dict__["_data"]
+    return data

@@ -1,0 +1,76 @@
+"""The field catalog: every (type, field) of the schema as a resource policies can decide on.
+
+Built once from the executable schema. A field without JointGate metadata is a build error that
+names every such field, so nothing reaches a client without a policy resource (deny by default).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
+
+from schema.base import META, SPECS, SPECS_BY_NAME, Category, FieldInfo, Shape
+
+DEFINITION = "strawberry-definition"
+
+
+class SchemaMappingError(Exception):
+    """Fields without a policy resource; the message lists them and says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldResource:
+    type_name: str
+    field_name: str  # the GraphQL name
+    agency: str
+    category: Category
+    sensitivity: int
+    shape: Shape
+    source: str | None  # agency-side field for attr/embedded fields
+    requires: tuple[str, ...]  # agency-side fields a link needs from its parent record
+    target: str | None  # the named object type a link or embedded field leads to
+
+    @property
+    def path(self) -> str:
+        return f"{self.type_name}.{self.field_name}"
+
+
+Catalog = dict[tuple[str, str], FieldResource]
+
+
+def build_catalog(schema: GraphQLSchema) -> Catalog:
+    catalog: Catalog = {}
+    missing: list[str] = []
+    for type_name, gql_type in sorted(schema.type_map.items()):
+        if not isinstance(gql_type, GraphQLObjectType) or type_name.startswith("__"):
+            continue
+        definition = (gql_type.extensions or {}).get(DEFINITION)
+        spec = SPECS.get(getattr(definition, "origin", None))  # type: ignore[arg-type]
+        values: list[tuple[str, str, type | None]] = []
+        for field_name, gql_field in gql_type.fields.items():
+            sfield = (gql_field.extensions or {}).get(DEFINITION)
+            info: FieldInfo | None = sfield.metadata.get(META) if sfield else None
+            agency = (info.agency if info else None) or (spec.agency if spec else None)
+            if info is None or agency is None:
+                missing.append(f"{type_name}.{field_name}")
+                continue
+            named = get_named_type(gql_field.type)
+            target = named.name if isinstance(named, GraphQLObjectType) else None
+            source = info.source or sfield.python_name
+            catalog[(type_name, field_name)] = FieldResource(
+                type_name, field_name, agency, info.category, info.sensitivity, info.shape,
+                None if info.shape is Shape.LINK else source, info.requires, target,
+            )  # fmt: skip
+            if info.shape is not Shape.LINK:
+                sub = SPECS_BY_NAME[target].cls if target in SPECS_BY_NAME else None
+                values.append((sfield.python_name, source, sub if info.shape is Shape.EMBEDDED else None))
+        if spec is not None:
+            SPECS[spec.cls] = SPECS_BY_NAME[type_name] = dataclasses.replace(spec, values=tuple(values))
+    if missing:
+        raise SchemaMappingError(
+            "these schema fields have no policy resource; declare them with attr(), embedded() or "
+            "link() from schema.base: " + ", ".join(missing)
+        )
+    return catalog

@@ -1,0 +1,126 @@
+"""Enterprises, from the market regulator's registry (keyed by unified social credit code)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from gateway.types import RequestContext
+from schema.base import attr, embedded, embedded_type, entity, link, record_data
+from schema.loaders import loaders
+from schema.scalars import USCC
+
+if TYPE_CHECKING:
+    from schema.banking import BankAccount
+    from schema.court import CourtCase, DefaulterEntry
+    from schema.person import Person
+    from schema.police import PoliceCase
+
+Info = strawberry.Info[RequestContext, None]
+Person_ = Annotated["Person", strawberry.lazy("schema.person")]
+BankAccount_ = Annotated["BankAccount", strawberry.lazy("schema.banking")]
+PoliceCase_ = Annotated["PoliceCase", strawberry.lazy("schema.police")]
+CourtCase_ = Annotated["CourtCase", strawberry.lazy("schema.court")]
+DefaulterEntry_ = Annotated["DefaulterEntry", strawberry.lazy("schema.court")]
+
+
+@embedded_type(agency="market")
+class Shareholder:
+    holder_id: str | None = attr("identity", 2)
+    holder_name: str | None = attr("registry")
+    holder_type: str | None = attr("registry")
+    share_pct: float | None = attr("registry")
+
+
+@embedded_type(agency="market")
+class AbnormalOperation:
+    """An entry on the abnormal-operations list (经营异常名录)."""
+
+    listed_on: str | None = attr("registry")
+    reason: str | None = attr("registry")
+    authority: str | None = attr("registry")
+    removed_on: str | None = attr("registry")
+
+
+@embedded_type(agency="market")
+class Penalty:
+    """An administrative penalty decision."""
+
+    decision_number: str | None = attr("registry")
+    decided_on: str | None = attr("registry")
+    violation: str | None = attr("registry")
+    amount: float | None = attr("registry")
+    authority: str | None = attr("registry")
+
+
+@entity(agency="market", kind="enterprise", key="uscc")
+class Enterprise:
+    uscc: USCC = attr("registry")
+    name: str | None = attr("registry")
+    legal_rep_name: str | None = attr("registry")
+    registered_capital: float | None = attr("registry")
+    established_on: str | None = attr("registry")
+    business_scope: str | None = attr("registry")
+    status: str | None = attr("registry")
+    address: str | None = attr("registry")
+    region_code: str | None = attr("registry")
+    industry: str | None = attr("registry")
+    serious_violation: bool | None = attr("registry")
+    shareholders: list[Shareholder] | None = embedded("registry")
+    abnormal_operations: list[AbnormalOperation] | None = embedded("registry")
+    penalties: list[Penalty] | None = embedded("registry")
+
+    @link("police", "identity", 1, requires=("legal_rep_id",))
+    async def legal_representative(self, info: Info) -> Person_ | None:
+        rep = record_data(self).get("legal_rep_id")
+        return await loaders(info).one("Person", rep) if rep else None
+
+    @link("banking", "financial", 2)
+    async def bank_accounts(self, info: Info) -> list[BankAccount_] | None:
+        return await loaders(info).many("BankAccount", "holder_id", self.uscc)
+
+    @link("police", "criminal", 2)
+    async def police_cases(self, info: Info) -> list[PoliceCase_] | None:
+        return await loaders(info).many("PoliceCase", "enterprise_ids", self.uscc)
+
+    @link("courts", "judicial")
+    async def court_cases(self, info: Info) -> list[CourtCase_] | None:
+        return await loaders(info).many("CourtCase", "party_ids", self.uscc)
+
+    @link("courts", "judicial", description="Entry on the judgment-defaulter list (失信被执行人).")
+    async def judgment_defaulter(self, info: Info) -> DefaulterEntry_ | None:
+        found = await loaders(info).many("DefaulterEntry", "party_id", self.uscc)
+        return found[0] if found else None
+
+
+@embedded_type(agency="market")
+class PageInfo:
+    has_next_page: bool = attr("registry")
+    end_cursor: str | None = attr("registry")
+
+
+@embedded_type(agency="market")
+class EnterpriseConnection:
+    nodes: list[Enterprise] = attr("registry")
+    page_info: PageInfo = attr("registry")
+    total_count: int | None = attr("registry")
+
+
+@strawberry.type
+class EnterpriseQuery:
+    @link("market", "registry")
+    async def enterprise(self, info: Info, uscc: USCC) -> Enterprise | None:
+        return await loaders(info).one("Enterprise", uscc)
+
+    @link("market", "registry", description="Search enterprises by a part of their name.")
+    async def enterprises(
+        self, info: Info, name_contains: str, first: int = 20, after: str | None = None
+    ) -> EnterpriseConnection:
+        nodes, page = await loaders(info).search("Enterprise", name_contains, first, after)
+        return EnterpriseConnection(
+            nodes=nodes,
+            page_info=PageInfo(has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor),
+            total_count=page.total,
+        )
+

@@ -1,0 +1,111 @@
+"""Per-request DataLoaders: every lookup in one execution tick becomes one call per agency.
+
+Resolvers ask ``loaders(info).one(Person, id)`` or ``.many(BankAccount, "holder_id", uscc)``;
+the loader batches the keys, asks the agency's connector for exactly the fields the operation's
+plan allows for that type, records the call in the audit record, and builds schema objects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from strawberry.dataloader import DataLoader
+
+from connectors.base import Connector, Page, Record
+from connectors.errors import ConnectorError
+from gateway.types import AgencyCall, RequestContext
+from schema.base import SPECS_BY_NAME, TypeSpec, build
+
+if TYPE_CHECKING:
+    import strawberry
+
+_Key = tuple[str, str, int | None]
+
+
+class Loaders:
+    def __init__(self, ctx: RequestContext, connectors: Mapping[str, Connector]) -> None:
+        self._ctx = ctx
+        self._connectors = connectors
+        self._loaders: dict[_Key, DataLoader[str, Any]] = {}
+
+    async def one(self, type_name: str, key: str) -> Any:
+        """The entity of that GraphQL type with that key, or None."""
+        found = await self._loader(type_name, _spec(type_name).key, None).load(key)
+        return found[0] if found else None
+
+    async def each(self, type_name: str, keys: Iterable[str]) -> list[Any]:
+        """The entities for a list of keys (e.g. a case's suspects), in order, skipping absent."""
+        loader = self._loader(type_name, _spec(type_name).key, None)
+        return [objs[0] for objs in await loader.load_many(list(keys)) if objs]
+
+    async def many(self, type_name: str, by: str, key: str, limit: int | None = None) -> list[Any]:
+        """Every entity of that type whose ``by`` field matches ``key`` (one-to-many links)."""
+        return await self._loader(type_name, by, limit).load(key)
+
+    async def search(
+        self, type_name: str, text: str, first: int, after: str | None
+    ) -> tuple[list[Any], Page]:
+        spec = _spec(type_name)
+        connector = self._connectors[spec.agency]
+        fields = self._fields(type_name)
+        call = connector.search(spec.kind or "", text, fields, first, after)
+        page: Page = await self._call(spec.agency, f"search {spec.kind}", 1, call)
+        return self._build(spec.cls, type_name, page.records), page
+
+    def _fields(self, type_name: str) -> frozenset[str]:
+        plan = self._ctx.plan
+        assert plan is not None, "the execute stage runs only with a plan"
+        return plan.source_fields.get(type_name, frozenset())
+
+    def _loader(self, type_name: str, by: str | None, limit: int | None) -> DataLoader[str, Any]:
+        assert by is not None
+        key = (type_name, by, limit)
+        loader = self._loaders.get(key)
+        if loader is None:
+            spec = _spec(type_name)
+            connector = self._connectors[spec.agency]
+            kind = spec.kind or ""
+
+            async def batch(keys: list[str]) -> Sequence[list[Any] | BaseException]:
+                call = connector.fetch_many(kind, by, keys, self._fields(type_name), limit)
+                try:
+                    grouped = await self._call(spec.agency, f"{kind} by {by}", len(keys), call)
+                except ConnectorError as exc:
+                    return [exc] * len(keys)
+                return [self._build(spec.cls, type_name, grouped.get(k, ())) for k in keys]
+
+            loader = DataLoader(load_fn=batch, cache=True)
+            self._loaders[key] = loader
+        return loader
+
+    async def _call(self, agency: str, operation: str, keys: int, call: Any) -> Any:
+        started = time.perf_counter()
+        status = "ok"
+        try:
+            return await call
+        except ConnectorError as exc:
+            status = exc.code
+            raise
+        finally:
+            self._ctx.audit.agency_calls.append(
+                AgencyCall(agency, operation, keys, status, (time.perf_counter() - started) * 1e3)
+            )
+
+    def _build(self, cls: type, type_name: str, records: Iterable[Record]) -> list[Any]:
+        audit = self._ctx.audit
+        out = []
+        for record in records:
+            audit.saw(type_name, record.key)
+            out.append(build(cls, record.data))
+        return out
+
+
+def _spec(type_name: str) -> TypeSpec:
+    return SPECS_BY_NAME[type_name]
+
+
+def loaders(info: strawberry.Info[RequestContext, None]) -> Loaders:
+    result: Loaders = info.context.loaders
+    return result

@@ -1,0 +1,64 @@
+"""Natural persons, from the police population register (keyed by resident identity number)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from gateway.types import RequestContext
+from schema.base import attr, entity, link
+from schema.loaders import loaders
+from schema.scalars import ResidentID
+
+if TYPE_CHECKING:
+    from schema.banking import BankAccount
+    from schema.court import CourtCase, DefaulterEntry
+    from schema.enterprise import Enterprise
+    from schema.police import PoliceCase
+
+Info = strawberry.Info[RequestContext, None]
+Enterprise_ = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
+BankAccount_ = Annotated["BankAccount", strawberry.lazy("schema.banking")]
+PoliceCase_ = Annotated["PoliceCase", strawberry.lazy("schema.police")]
+CourtCase_ = Annotated["CourtCase", strawberry.lazy("schema.court")]
+DefaulterEntry_ = Annotated["DefaulterEntry", strawberry.lazy("schema.court")]
+
+
+@entity(agency="police", kind="person", key="id_number")
+class Person:
+    id_number: ResidentID = attr("identity", 2)
+    name: str | None = attr("identity", 1)
+    gender: str | None = attr("identity", 1)
+    birth_date: str | None = attr("identity", 1)
+    ethnicity: str | None = attr("identity", 1)
+    household_address: str | None = attr("contact", 2)
+    phone: str | None = attr("contact", 2)
+
+    @link("market", "registry", description="Enterprises whose legal representative this is.")
+    async def enterprises(self, info: Info) -> list[Enterprise_] | None:
+        return await loaders(info).many("Enterprise", "legal_rep_id", self.id_number)
+
+    @link("banking", "financial", 2)
+    async def bank_accounts(self, info: Info) -> list[BankAccount_] | None:
+        return await loaders(info).many("BankAccount", "holder_id", self.id_number)
+
+    @link("police", "criminal", 2, description="Police cases naming this person as a suspect.")
+    async def police_cases(self, info: Info) -> list[PoliceCase_] | None:
+        return await loaders(info).many("PoliceCase", "suspect_ids", self.id_number)
+
+    @link("courts", "judicial")
+    async def court_cases(self, info: Info) -> list[CourtCase_] | None:
+        return await loaders(info).many("CourtCase", "party_ids", self.id_number)
+
+    @link("courts", "judicial", description="Entry on the judgment-defaulter list (失信被执行人).")
+    async def judgment_defaulter(self, info: Info) -> DefaulterEntry_ | None:
+        found = await loaders(info).many("DefaulterEntry", "party_id", self.id_number)
+        return found[0] if found else None
+
+
+@strawberry.type
+class PersonQuery:
+    @link("police", "identity", 1)
+    async def person(self, info: Info, id_number: ResidentID) -> Person | None:
+        return await loaders(info).one("Person", id_number)

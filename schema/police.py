@@ -1,0 +1,59 @@
+"""Police case files (keyed by police case number, see schema/identifiers.py for the format)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from gateway.types import RequestContext
+from schema.base import attr, embedded, embedded_type, entity, link, record_data
+from schema.loaders import loaders
+from schema.scalars import PoliceCaseNumber
+
+if TYPE_CHECKING:
+    from schema.enterprise import Enterprise
+    from schema.person import Person
+
+Info = strawberry.Info[RequestContext, None]
+Enterprise_ = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
+Person_ = Annotated["Person", strawberry.lazy("schema.person")]
+
+
+@embedded_type(agency="police")
+class FrozenAsset:
+    """An asset sealed, seized or frozen (查封、扣押、冻结) in a case."""
+
+    measure: str | None = attr("enforcement", 2)
+    asset_type: str | None = attr("enforcement", 2)
+    account_number: str | None = attr("enforcement", 2)
+    amount: float | None = attr("enforcement", 2)
+    date: str | None = attr("enforcement", 2)
+
+
+@entity(agency="police", kind="case", key="case_number")
+class PoliceCase:
+    case_number: PoliceCaseNumber = attr("criminal", 1)
+    charge: str | None = attr("criminal", 1)
+    status: str | None = attr("criminal", 1)
+    filed_on: str | None = attr("criminal", 1)
+    amount_involved: float | None = attr("criminal", 2)
+    victims: int | None = attr("criminal", 2)
+    handling_unit: str | None = attr("criminal", 1)
+    summary: str | None = attr("criminal", 3)
+    frozen_assets: list[FrozenAsset] | None = embedded("enforcement", 2)
+
+    @link("police", "identity", 2, requires=("suspect_ids",))
+    async def suspects(self, info: Info) -> list[Person_] | None:
+        return await loaders(info).each("Person", record_data(self).get("suspect_ids") or ())
+
+    @link("market", "registry", requires=("enterprise_ids",))
+    async def enterprises(self, info: Info) -> list[Enterprise_] | None:
+        return await loaders(info).each("Enterprise", record_data(self).get("enterprise_ids") or ())
+
+
+@strawberry.type
+class PoliceQuery:
+    @link("police", "criminal", 1)
+    async def police_case(self, info: Info, case_number: PoliceCaseNumber) -> PoliceCase | None:
+        return await loaders(info).one("PoliceCase", case_number)

@@ -1,0 +1,135 @@
+"""An in-process gateway over in-memory agencies (connectors.memory), for pipeline tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.banking import BankingConnector
+from connectors.courts import CourtsConnector
+from connectors.market import MarketConnector
+from connectors.memory import MemoryConnector
+from connectors.police import PoliceConnector
+from gateway.app import Gateway, build_gateway, create_app
+from gateway.audit import MemoryAuditLog
+from gateway.demo import prepare
+from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
+from gateway.settings import Settings
+from schema.identifiers import luhn_check_digit, resident_id_check_char, uscc_check_char
+
+
+def labels(row: dict[str, Any], handling: str = "H0", sensitivity: int = 0) -> dict[str, Any]:
+    return {**row, "handling_code": handling, "sensitivity": sensitivity, "linked_cases": []}
+
+
+def uscc(n: int) -> str:
+    body = f"91110105MA{n:07d}"
+    return body + uscc_check_char(body)
+
+
+def resident_id(n: int) -> str:
+    body = f"110105198001{n % 28 + 1:02d}{n % 1000:03d}"
+    return body + resident_id_check_char(body)
+
+
+def card(n: int) -> str:
+    body = f"622202{n:012d}"
+    return body + luhn_check_digit(body)
+
+
+def small_world(enterprises: int = 12) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    ents, persons, accounts, transactions, cases, court_cases = [], [], [], [], [], []
+    for i in range(enterprises):
+        rep = resident_id(i)
+        ents.append(labels({
+            "uscc": uscc(i), "name": f"测试{i}号财富管理有限公司", "legal_rep_id": rep,
+            "legal_rep_name": f"法人{i}", "status": "存续",
+            "shareholders": [{"holder_id": rep, "holder_name": f"法人{i}",
+                              "holder_type": "person", "share_pct": 100.0}],
+        }))  # fmt: skip
+        persons.append(labels({"id_number": rep, "name": f"法人{i}", "gender": "男"}, "H1", 2))
+        accounts.append(labels({
+            "number": card(i), "holder_id": uscc(i), "holder_type": "enterprise",
+            "bank": "中国工商银行", "balance": 1000.0 * i,
+        }, "H1", 2))  # fmt: skip
+        for t in range(3):
+            transactions.append(labels({
+                "id": f"T{i}-{t}", "account_number": card(i), "amount": 10.0 * t,
+                "counterparty_name": f"对手{t}",
+            }, "H1", 3))  # fmt: skip
+        cases.append(labels({
+            "case_number": f"J110105202600{i:04d}", "charge": "非法吸收公众存款",
+            "suspect_ids": [rep], "enterprise_ids": [uscc(i)],
+        }, "H2", 3))  # fmt: skip
+        court_cases.append(labels({
+            "case_number": f"(2025)京01民初{i + 1}号", "court": "北京市第一中级人民法院",
+            "party_ids": [uscc(i)],
+            "parties": [{"party_id": uscc(i), "name": f"测试{i}号", "role": "被告"}],
+        }))  # fmt: skip
+    return {
+        "market": {"enterprise": ents},
+        "police": {"person": persons, "case": cases},
+        "banking": {"account": accounts, "transaction": transactions, "report": []},
+        "courts": {"court_case": court_cases, "defaulter": []},
+    }
+
+
+LOOKUPS = {
+    "market": MarketConnector.lookups,
+    "police": PoliceConnector.lookups,
+    "banking": BankingConnector.lookups,
+    "courts": CourtsConnector.lookups,
+}
+
+
+@dataclass
+class Harness:
+    client: httpx.AsyncClient
+    gateway: Gateway
+    agencies: dict[str, MemoryConnector]
+    audit: MemoryAuditLog
+    data_dir: Path
+
+    def token(self, user: str = "jit.member") -> str:
+        return mint_token(user, self.data_dir)
+
+    def headers(self, user: str = "jit.member", **extra: str) -> dict[str, str]:
+        headers = {
+            "authorization": f"Bearer {self.token(user)}",
+            "x-purpose": "investigation",
+            "x-case-id": "JIT-2026-001",
+        }
+        headers.update(extra)
+        return headers
+
+    async def query(self, query: str, variables: dict[str, Any] | None = None,
+                    user: str = "jit.member") -> httpx.Response:  # fmt: skip
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        return await self.client.post("/graphql", json=body, headers=self.headers(user))
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    jwks, _ = prepare(tmp_path)
+    settings = Settings(
+        issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, agencies={}, data_dir=tmp_path, jwks_file=jwks
+    )
+    world = small_world()
+    agencies = {name: MemoryConnector(name, LOOKUPS[name], world[name]) for name in LOOKUPS}
+    audit = MemoryAuditLog()
+    gateway = build_gateway(settings, connectors=agencies, audit=audit)
+    app = create_app(gateway)
+    await gateway.keys.refresh()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        yield Harness(client, gateway, agencies, audit, tmp_path)
+
+
+MakeHarness = Callable[..., Harness]

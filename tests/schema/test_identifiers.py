@@ -1,0 +1,95 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schema.identifiers import (
+    USCC_ALPHABET,
+    InvalidIdentifier,
+    check_account_number,
+    check_court_case_number,
+    check_police_case_number,
+    check_resident_id,
+    check_uscc,
+    luhn_check_digit,
+    resident_id_check_char,
+    uscc_check_char,
+)
+
+# Published examples: GB 32100-2015 annex and GB 11643-1999's sample number.
+GOOD_USCC = "91350100M000100Y43"
+GOOD_ID = "11010519491231002X"
+
+
+def test_known_good_identifiers_pass() -> None:
+    assert check_uscc(GOOD_USCC) == GOOD_USCC
+    assert check_uscc(" 91350100m000100y43 ") == GOOD_USCC
+    assert check_resident_id(GOOD_ID) == GOOD_ID
+    assert check_resident_id("11010519491231002x") == GOOD_ID
+    assert check_account_number("4111 1111 1111 1111") == "4111111111111111"
+    assert check_court_case_number("（2024）京01民初123号") == "(2024)京01民初123号"
+    assert check_police_case_number("J1101052026000123") == "J1101052026000123"
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "reason"),
+    [
+        (check_uscc, "91350100M000100Y4", "must be 18 characters"),
+        (check_uscc, "91350100M000100I43", "characters not allowed: I"),
+        (check_uscc, "91ABCDEFM000100Y43", "region code"),
+        (check_uscc, "91350100M000100Y44", "check character does not match"),
+        (check_resident_id, "1101051949123100", "must be 18 characters"),
+        (check_resident_id, "11010519491231002Y", "17 digits followed by a digit or X"),
+        (check_resident_id, "110105194913310021", "not a valid birth date"),
+        (check_resident_id, "110105194912310021", "check character does not match"),
+        (check_account_number, "4111-1111-1111-1111", "digits only"),
+        (check_account_number, "411111111111", "16 to 19 digits"),
+        (check_account_number, "4111111111111112", "check digit does not match"),
+        (check_court_case_number, "2024京01民初123号", "expected (year)court-code"),
+        (check_court_case_number, "(1950)京01民初123号", "year 1950 is out of range"),
+        (check_police_case_number, "X1101052026000123", "expected J + 6-digit region"),
+    ],
+)
+def test_bad_identifiers_say_which_check_failed(check, value, reason) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidIdentifier) as caught:
+        check(value)
+    assert reason in str(caught.value)
+
+
+_USCC_BODY = st.text(alphabet=USCC_ALPHABET, min_size=17, max_size=17).map(
+    lambda s: s[:2] + "".join(c if c.isdigit() else "1" for c in s[2:8]) + s[8:]
+)
+
+
+@given(_USCC_BODY, st.integers(0, 17), st.sampled_from(USCC_ALPHABET))
+def test_uscc_detects_every_single_substitution(body: str, pos: int, char: str) -> None:
+    code = body + uscc_check_char(body)
+    assert check_uscc(code) == code
+    changed = code[:pos] + char + code[pos + 1 :]
+    if changed != code:
+        with pytest.raises(InvalidIdentifier):
+            check_uscc(changed)
+
+
+@given(st.dates(min_value=__import__("datetime").date(1930, 1, 1),
+                max_value=__import__("datetime").date(2010, 12, 31)),
+       st.integers(0, 999), st.integers(0, 16), st.integers(0, 9))  # fmt: skip
+def test_resident_id_detects_every_single_digit_change(born, seq, pos, digit) -> None:  # type: ignore[no-untyped-def]
+    first17 = f"110105{born:%Y%m%d}{seq:03d}"
+    number = first17 + resident_id_check_char(first17)
+    assert check_resident_id(number) == number
+    changed = number[:pos] + str(digit) + number[pos + 1 :]
+    if changed != number:
+        with pytest.raises(InvalidIdentifier):
+            check_resident_id(changed)
+
+
+@given(st.text(alphabet="0123456789", min_size=15, max_size=18), st.data())
+def test_luhn_detects_every_single_digit_change(payload: str, data: st.DataObject) -> None:
+    number = payload + luhn_check_digit(payload)
+    assert check_account_number(number) == number
+    pos = data.draw(st.integers(0, len(number) - 1))
+    digit = data.draw(st.sampled_from("0123456789"))
+    changed = number[:pos] + digit + number[pos + 1 :]
+    if changed != number:
+        with pytest.raises(InvalidIdentifier):
+            check_account_number(changed)
