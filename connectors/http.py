@@ -52,7 +52,9 @@ def map_transport_errors(agency: str) -> Iterator[None]:
     except httpx.TimeoutException as exc:
         raise AgencyTimeout(agency, f"timed out: {exc.__class__.__name__}") from exc
     except httpx.HTTPError as exc:
-        raise AgencyUnavailable(agency, f"transport error: {exc.__class__.__name__}: {exc}") from exc
+        raise AgencyUnavailable(
+            agency, f"transport error: {exc.__class__.__name__}: {exc}"
+        ) from exc
     except TimeoutError as exc:
         raise AgencyTimeout(agency, "timed out (overall call deadline)") from exc
     except OSError as exc:

@@ -20,7 +20,9 @@ from connectors.errors import AgencyUnavailable
 Call = tuple[str, str, int, frozenset[str]]
 
 
-def project(row: Mapping[str, Any], fields: frozenset[str], always: Sequence[str]) -> dict[str, Any]:
+def project(
+    row: Mapping[str, Any], fields: frozenset[str], always: Sequence[str]
+) -> dict[str, Any]:
     """Keep only ``fields`` (dotted paths select inside embedded lists) and ``always``."""
     out: dict[str, Any] = {k: row[k] for k in always if k in row}
     nested: dict[str, set[str]] = {}
@@ -88,7 +90,9 @@ class MemoryConnector(Connector):
         page = hits[start : start + first]
         rows = [project(r, fields, (key, *LABEL_FIELDS)) for r in page]
         more = start + first < len(hits)
-        return Page([self.record(kind, r) for r in rows], str(start + first) if more else None, len(hits))
+        return Page(
+            [self.record(kind, r) for r in rows], str(start + first) if more else None, len(hits)
+        )
 
 
 def _matches(value: Any, wanted: set[str]) -> bool:

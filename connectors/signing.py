@@ -30,7 +30,9 @@ def string_to_sign(method: str, target: str, timestamp: str, nonce: str, body: b
 
 
 def signature(key: bytes, method: str, target: str, timestamp: str, nonce: str, body: bytes) -> str:
-    return hmac.new(key, string_to_sign(method, target, timestamp, nonce, body), "sha256").hexdigest()
+    return hmac.new(
+        key, string_to_sign(method, target, timestamp, nonce, body), "sha256"
+    ).hexdigest()
 
 
 def sign_headers(key_id: str, key: bytes, method: str, target: str, body: bytes) -> dict[str, str]:

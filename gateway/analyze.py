@@ -12,6 +12,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -29,6 +30,7 @@ from graphql import (
 )
 
 from gateway.errors import QueryInvalid
+from gateway.shape import bad_user_input
 from schema import GatewaySchema
 from schema.base import SPECS_BY_NAME, Shape
 from schema.catalog import FieldResource
@@ -91,12 +93,16 @@ class Analyzer:
         try:
             document = parse(query)
         except GraphQLError as exc:
-            raise QueryInvalid([_shape_error(exc, "GRAPHQL_PARSE_FAILED")], "GRAPHQL_PARSE_FAILED")
+            raise QueryInvalid(
+                [_shape_error(exc, "GRAPHQL_PARSE_FAILED")], "GRAPHQL_PARSE_FAILED"
+            ) from None
         errors = validate(self.schema.graphql, document, max_errors=20, hide_suggestions=True)
         if errors:
             shaped = [_shape_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors]
-            code = shaped[0]["extensions"]["code"]
-            raise QueryInvalid(shaped, code)
+            bad_input = any(e["extensions"]["code"] == "BAD_USER_INPUT" for e in shaped)
+            raise QueryInvalid(
+                shaped, "BAD_USER_INPUT" if bad_input else "GRAPHQL_VALIDATION_FAILED"
+            )
         self._documents[digest] = document
         if len(self._documents) > self._cache_size:
             self._documents.popitem(last=False)
@@ -181,7 +187,9 @@ class _Walker:
             else:
                 self.walk(node.selection_set, target, None, "", here)
 
-    def _fields(self, selections: SelectionSetNode, parent: GraphQLObjectType) -> Iterator[FieldNode]:
+    def _fields(
+        self, selections: SelectionSetNode, parent: GraphQLObjectType
+    ) -> Iterator[FieldNode]:
         for node in selections.selections:
             if isinstance(node, FieldNode):
                 yield node
@@ -197,17 +205,15 @@ def _has_fields(node: FieldNode) -> bool:
     return any(not (isinstance(s, FieldNode) and s.name.value == "__typename") for s in selections)
 
 
-def _error(message: str, code: str) -> dict[str, object]:
+def _error(message: str, code: str) -> dict[str, Any]:
     return {"message": message, "extensions": {"code": code}}
 
 
-def _shape_error(error: GraphQLError, code: str) -> dict[str, object]:
-    from gateway.shape import bad_user_input
-
+def _shape_error(error: GraphQLError, code: str) -> dict[str, Any]:
     shaped = bad_user_input(error)
     if shaped is not None:
         return shaped
-    out: dict[str, object] = {"message": error.message, "extensions": {"code": code}}
+    out: dict[str, Any] = {"message": error.message, "extensions": {"code": code}}
     if error.locations:
         out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
     return out

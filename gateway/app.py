@@ -44,7 +44,11 @@ def build_gateway(
     audit: AuditLog | None = None,
 ) -> Gateway:
     schema = build_schema()
-    keys = KeySource(file=settings.jwks_file) if settings.jwks_file else KeySource(url=settings.jwks_url)
+    keys = (
+        KeySource(file=settings.jwks_file)
+        if settings.jwks_file
+        else KeySource(url=settings.jwks_url)
+    )
     verifier = TokenVerifier(
         AuthSettings(settings.issuer, settings.audience, leeway_s=settings.token_leeway_s), keys
     )
@@ -62,7 +66,9 @@ def create_app(gateway: Gateway) -> Starlette:
         await gateway.keys.refresh()
         refresher = None
         if gateway.keys.url is not None:
-            refresher = asyncio.create_task(gateway.keys.refresh_forever(gateway.settings.jwks_refresh_s))
+            refresher = asyncio.create_task(
+                gateway.keys.refresh_forever(gateway.settings.jwks_refresh_s)
+            )
         try:
             yield
         finally:

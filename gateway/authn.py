@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ExpiredTokenError, JoseError, MissingClaimError
 from joserfc.jwk import KeySet
 
 from gateway.errors import Unauthenticated
@@ -93,13 +93,17 @@ class TokenVerifier:
 
 
 def _describe(exc: JoseError) -> str:
-    names = {
-        "expired_token": "the token has expired",
-        "invalid_token": "the token is not yet valid",
-        "invalid_claim": "a claim has the wrong value (issuer or audience)",
-        "missing_claim": "a required claim is missing",
-    }
-    return names.get(getattr(exc, "error", ""), "the claims are not acceptable")
+    if isinstance(exc, ExpiredTokenError):
+        return "the token has expired"
+    claim = getattr(exc, "claim", "")
+    if isinstance(exc, MissingClaimError):
+        return f"the '{claim}' claim is missing"
+    return {
+        "nbf": "the token is not yet valid",
+        "iat": "the token was issued in the future",
+        "iss": "the issuer is not trusted (wrong value)",
+        "aud": "the token is for another audience (wrong value)",
+    }.get(claim, f"the '{claim}' claim has a wrong value")
 
 
 def _principal(claims: Mapping[str, Any]) -> Principal:

@@ -20,7 +20,9 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _world_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every count (default 1)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiplies every count (default 1)"
+    )
     parser.add_argument("--seed", type=int, default=20261123, help="seed of the synthetic world")
 
 
@@ -31,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="start the sandbox agencies and the gateway, on defaults")
+    demo = commands.add_parser(
+        "demo", help="start the sandbox agencies and the gateway, on defaults"
+    )
     demo.add_argument("--port", type=int, default=8400, help="gateway port (default 8400)")
     demo.add_argument("--host", default="127.0.0.1", help="gateway address (default 127.0.0.1)")
     _data_dir(demo)
@@ -58,11 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = commands.add_parser("token", help="print a signed access token for a demo user")
     token.add_argument("user", help="one of the built-in demo users (see docs/cli.md)")
-    token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds (default 8 h)")
+    token.add_argument(
+        "--ttl", type=int, default=8 * 3600, help="lifetime in seconds (default 8 h)"
+    )
     _data_dir(token)
 
     schema = commands.add_parser("schema", help="the unified GraphQL schema")
-    schema_commands = schema.add_subparsers(dest="schema_command", required=True, metavar="SUBCOMMAND")
+    schema_commands = schema.add_subparsers(
+        dest="schema_command", required=True, metavar="SUBCOMMAND"
+    )
     schema_commands.add_parser("print", help="print the SDL")
     return parser
 
@@ -118,4 +126,3 @@ def _token(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

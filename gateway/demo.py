@@ -47,7 +47,7 @@ def start_sandbox(
         "--scale", str(scale), "--seed", str(seed),
         "--port-file", str(port_file), "--bank-key-file", str(bank_key), *(extra or []),
     ]  # fmt: skip
-    child = subprocess.Popen(command)
+    child = subprocess.Popen(command)  # noqa: S603 - our own interpreter and arguments
     deadline = time.monotonic() + SANDBOX_START_TIMEOUT_S
     while not port_file.exists():
         if child.poll() is not None:
@@ -101,7 +101,8 @@ JointGate demo is running.
     curl -s http://{host}:{port}/graphql -H "Authorization: Bearer $TOKEN" \\
       -H 'X-Purpose: investigation' -H 'X-Case-Id: JIT-2026-001' \\
       -H 'Content-Type: application/json' \\
-      -d '{{"query": "{{ enterprises(nameContains: \\"财富\\", first: 3) {{ nodes {{ uscc name }} }} }}"}}'
+      -d '{{"query": "{{ enterprises(nameContains: \\"财富\\", first: 3) \\
+              {{ nodes {{ uscc name }} }} }}"}}'
 
   Stop with Ctrl-C.
 """

@@ -54,7 +54,9 @@ async def read_request(request: Request, max_body: int = MAX_BODY_BYTES) -> Grap
     payload = _json(bytes(body))
     if not isinstance(payload, dict):
         raise BadRequest("The request body must be a JSON object with a 'query'.")
-    return _request(payload.get("query"), payload.get("variables"), payload.get("operationName"), "POST")
+    return _request(
+        payload.get("query"), payload.get("variables"), payload.get("operationName"), "POST"
+    )
 
 
 def _request(query: Any, variables: Any, operation_name: Any, method: str) -> GraphQLRequest:

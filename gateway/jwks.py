@@ -38,9 +38,7 @@ class KeySource:
                 response.raise_for_status()
                 data = response.json()
         # only public parameters are kept, even if the file holds private keys
-        self._keys = KeySet.import_key_set(
-            KeySet.import_key_set(data).as_dict(private=False)
-        )
+        self._keys = KeySet.import_key_set(KeySet.import_key_set(data).as_dict(private=False))
 
     async def refresh_forever(self, every_s: float) -> None:
         while True:

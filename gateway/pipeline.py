@@ -76,7 +76,9 @@ class Pipeline:
         try:
             await self.audit.commit(record)
         except Exception:
-            log.exception("audit commit failed; refusing to answer", extra={"request_id": record.request_id})
+            log.exception(
+                "audit commit failed; refusing to answer", extra={"request_id": record.request_id}
+            )
             refused = AuditUnavailable("The audit trail is unavailable; no data can be served.")
             payload = orjson.dumps({"errors": list(refused.graphql_errors())})
             status = refused.status

@@ -1,8 +1,9 @@
 """Stage 1b: the caller's declaration of purpose (``X-Purpose``, ``X-Case-Id``, ...).
 
-Every request states why it asks. Header values are ASCII, so non-ASCII text (a justification in
-Chinese, a court case number) is sent percent-encoded as UTF-8. Purposes that concern a specific case need its id; the
+Every request states why it asks. Purposes that concern a specific case need its id; the
 justification is free text kept in the audit record. Codes are listed in docs/purposes.md.
+Header values are ASCII, so non-ASCII text (a justification in Chinese, a court case number)
+is sent percent-encoded as UTF-8.
 """
 
 from __future__ import annotations

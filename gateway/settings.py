@@ -68,19 +68,19 @@ def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
         table = agencies_raw.get(name)
         if not isinstance(table, dict) or not isinstance(table.get("url"), str):
             raise ConfigError(f"agencies.{name}.url: required; the base URL of the {name} system")
-        key = b""
-        if name == "banking":
-            key = _secret(table, f"agencies.{name}", base)
+        secret = _secret(table, f"agencies.{name}", base) if name == "banking" else b""
         agencies[name] = AgencySettings(
             url=table["url"].rstrip("/"),
             timeout_s=_number(table, "timeout_s", 5.0, f"agencies.{name}"),
             max_connections=int(_number(table, "max_connections", 64, f"agencies.{name}")),
             key_id=str(table.get("key_id", "jointgate")),
-            key=key,
+            key=secret,
         )
     unknown = set(agencies_raw) - set(AGENCIES)
     if unknown:
-        raise ConfigError(f"agencies.{sorted(unknown)[0]}: unknown agency; known: {', '.join(AGENCIES)}")
+        raise ConfigError(
+            f"agencies.{sorted(unknown)[0]}: unknown agency; known: {', '.join(AGENCIES)}"
+        )
     jwks_file = auth.get("jwks_file")
     jwks_url = auth.get("jwks_url")
     if not jwks_file and not jwks_url:
@@ -122,7 +122,9 @@ def _number(table: dict[str, Any], key: str, default: float, where: str) -> floa
 def _secret(table: dict[str, Any], where: str, base: Path) -> bytes:
     """A secret from ``key_file`` or the environment variable named by ``key_env``; never inline."""
     if "key" in table:
-        raise ConfigError(f"{where}.key: secrets are not read from the config; use key_file or key_env")
+        raise ConfigError(
+            f"{where}.key: secrets are not read from the config; use key_file or key_env"
+        )
     if "key_file" in table:
         path = base / str(table["key_file"])
         try:

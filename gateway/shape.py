@@ -61,7 +61,11 @@ def shape_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
             "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
         }
     else:
-        code = "BAD_USER_INPUT" if error.message.startswith("Variable") else "GRAPHQL_VALIDATION_FAILED"
+        code = (
+            "BAD_USER_INPUT"
+            if error.message.startswith("Variable")
+            else "GRAPHQL_VALIDATION_FAILED"
+        )
         shaped = {"message": error.message, "extensions": {"code": code}}
     if error.path is not None:
         shaped["path"] = list(error.path)

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "FieldDecision",
-    "Plan",
-    "RequestContext",
     "AgencyCall",
     "AuditRecord",
     "Declaration",
+    "FieldDecision",
     "Outcome",
+    "Plan",
     "Principal",
     "Purpose",
+    "RequestContext",
 ]
 
 

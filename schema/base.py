@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, dataclass_transform
 
 import strawberry
 
@@ -83,9 +83,7 @@ def link(
 ) -> Callable[[T], T]:
     """Decorate a resolver that follows a link to another agency's (or the same) entity."""
     info = FieldInfo(Category(category), sensitivity, Shape.LINK, None, requires, agency)
-    decorator: Callable[[T], T] = strawberry.field(
-        metadata={META: info}, description=description
-    )
+    decorator: Callable[[T], T] = strawberry.field(metadata={META: info}, description=description)
     return decorator
 
 
@@ -111,6 +109,7 @@ def _register(cls: type, agency: str, kind: str | None, key: str | None) -> type
     return typed
 
 
+@dataclass_transform()
 def entity(*, agency: str, kind: str, key: str) -> Callable[[type[T]], type[T]]:
     def wrap(cls: type[T]) -> type[T]:
         return _register(cls, agency, kind, key)
@@ -118,6 +117,7 @@ def entity(*, agency: str, kind: str, key: str) -> Callable[[type[T]], type[T]]:
     return wrap
 
 
+@dataclass_transform()
 def embedded_type(*, agency: str) -> Callable[[type[T]], type[T]]:
     def wrap(cls: type[T]) -> type[T]:
         return _register(cls, agency, None, None)

@@ -53,7 +53,7 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
             sfield = (gql_field.extensions or {}).get(DEFINITION)
             info: FieldInfo | None = sfield.metadata.get(META) if sfield else None
             agency = (info.agency if info else None) or (spec.agency if spec else None)
-            if info is None or agency is None:
+            if sfield is None or info is None or agency is None:
                 missing.append(f"{type_name}.{field_name}")
                 continue
             named = get_named_type(gql_field.type)
@@ -65,9 +65,13 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
             )  # fmt: skip
             if info.shape is not Shape.LINK:
                 sub = SPECS_BY_NAME[target].cls if target in SPECS_BY_NAME else None
-                values.append((sfield.python_name, source, sub if info.shape is Shape.EMBEDDED else None))
+                values.append(
+                    (sfield.python_name, source, sub if info.shape is Shape.EMBEDDED else None)
+                )
         if spec is not None:
-            SPECS[spec.cls] = SPECS_BY_NAME[type_name] = dataclasses.replace(spec, values=tuple(values))
+            SPECS[spec.cls] = SPECS_BY_NAME[type_name] = dataclasses.replace(
+                spec, values=tuple(values)
+            )
     if missing:
         raise SchemaMappingError(
             "these schema fields have no policy resource; declare them with attr(), embedded() or "

@@ -120,7 +120,8 @@ class EnterpriseQuery:
         nodes, page = await loaders(info).search("Enterprise", name_contains, first, after)
         return EnterpriseConnection(
             nodes=nodes,
-            page_info=PageInfo(has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor),
+            page_info=PageInfo(
+                has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor
+            ),
             total_count=page.total,
         )
-

@@ -11,16 +11,16 @@ import datetime as dt
 import re
 
 __all__ = [
-    "InvalidIdentifier",
     "USCC_ALPHABET",
-    "check_uscc",
-    "uscc_check_char",
-    "check_resident_id",
-    "resident_id_check_char",
+    "InvalidIdentifier",
     "check_account_number",
-    "luhn_check_digit",
     "check_court_case_number",
     "check_police_case_number",
+    "check_resident_id",
+    "check_uscc",
+    "luhn_check_digit",
+    "resident_id_check_char",
+    "uscc_check_char",
 ]
 
 
@@ -40,7 +40,7 @@ _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 
 
 def uscc_check_char(first17: str) -> str:
-    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS))
+    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -66,7 +66,7 @@ _ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
 
 
 def resident_id_check_char(first17: str) -> str:
-    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS)) % 11]
+    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
 
 
 def check_resident_id(value: str) -> str:
@@ -113,7 +113,19 @@ def check_account_number(value: str) -> str:
 
 _PROVINCES = "京津沪渝冀晋辽吉黑苏浙皖闽赣鲁豫鄂湘粤琼川贵云陕甘青蒙桂藏宁新兵"
 COURT_CASE_TYPES = (
-    "民初", "民终", "民再", "民特", "刑初", "刑终", "行初", "行终", "执恢", "执保", "执异", "执", "破",
+    "民初",
+    "民终",
+    "民再",
+    "民特",
+    "刑初",
+    "刑终",
+    "行初",
+    "行终",
+    "执恢",
+    "执保",
+    "执异",
+    "执",
+    "破",
 )
 _COURT_CASE = re.compile(
     r"^[(（](?P<year>\d{4})[)）](?P<court>[" + _PROVINCES + r"]\d{2,4})"

@@ -42,7 +42,8 @@ class Loaders:
 
     async def many(self, type_name: str, by: str, key: str, limit: int | None = None) -> list[Any]:
         """Every entity of that type whose ``by`` field matches ``key`` (one-to-many links)."""
-        return await self._loader(type_name, by, limit).load(key)
+        found: list[Any] = await self._loader(type_name, by, limit).load(key)
+        return found
 
     async def search(
         self, type_name: str, text: str, first: int, after: str | None
@@ -95,7 +96,7 @@ class Loaders:
 
     def _build(self, cls: type, type_name: str, records: Iterable[Record]) -> list[Any]:
         audit = self._ctx.audit
-        out = []
+        out: list[Any] = []
         for record in records:
             audit.saw(type_name, record.key)
             out.append(build(cls, record.data))

@@ -35,7 +35,7 @@ def _parser(check: Callable[[str], str]) -> Callable[[object], str]:
 SCALARS: dict[object, ScalarDefinition] = {
     USCC: strawberry.scalar(
         name="USCC",
-        description="Unified social credit code (GB 32100-2015), 18 characters with check character.",
+        description="Unified social credit code (GB 32100-2015), 18 characters with a check.",
         serialize=str,
         parse_value=_parser(identifiers.check_uscc),
     ),

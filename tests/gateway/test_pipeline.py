@@ -55,11 +55,16 @@ async def test_a_list_of_n_entities_costs_one_call_per_agency_and_kind(harness: 
     calls = {name: [(c[0], c[1], c[2]) for c in a.calls] for name, a in harness.agencies.items()}
     assert calls["market"] == [("enterprise", "search", 1)]
     assert sorted(calls["police"]) == [("case", "enterprise_ids", 10), ("person", "id_number", 10)]
-    assert sorted(calls["banking"]) == [("account", "holder_id", 10), ("transaction", "account_number", 10)]
+    assert sorted(calls["banking"]) == [
+        ("account", "holder_id", 10),
+        ("transaction", "account_number", 10),
+    ]
     assert calls["courts"] == [("court_case", "party_ids", 10)]
 
 
-async def test_bad_identifier_is_bad_user_input_and_never_reaches_an_agency(harness: Harness) -> None:
+async def test_bad_identifier_is_bad_user_input_and_never_reaches_an_agency(
+    harness: Harness,
+) -> None:
     bad = uscc(3)[:-1] + ("0" if uscc(3)[-1] != "0" else "1")
     for response in (
         await harness.query(DEMO_QUERY, {"uscc": bad}),
@@ -79,7 +84,9 @@ async def test_missing_or_bad_token_is_401_and_audited(harness: Harness) -> None
         {"authorization": "Bearer not-a-jwt"},
         {"authorization": "Basic dXNlcjpwYXNz"},
     ):
-        response = await harness.client.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+        response = await harness.client.post(
+            "/graphql", json={"query": "{ __typename }"}, headers=headers
+        )
         assert response.status_code == 401
         assert response.headers["www-authenticate"].startswith("Bearer")
         assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -94,7 +101,9 @@ async def test_purpose_is_required_and_case_bound_purposes_need_a_case(harness: 
         ({"x-purpose": "curiosity"}, "Unknown purpose"),
         ({"x-purpose": "investigation"}, "needs the case"),
     ):
-        response = await harness.client.post("/graphql", json={"query": "{ __typename }"}, headers={**auth, **extra})
+        response = await harness.client.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={**auth, **extra}
+        )
         assert response.status_code == 400
         error = response.json()["errors"][0]
         assert error["extensions"]["code"] == "PURPOSE_REQUIRED"
@@ -135,7 +144,9 @@ async def test_audit_failure_fails_closed_with_503_and_no_data(harness: Harness)
 async def test_every_request_gets_exactly_one_audit_record(harness: Harness) -> None:
     await harness.query(DEMO_QUERY, {"uscc": uscc(3)})
     await harness.query("{ nope }")
-    await harness.client.post("/graphql", content=b"{", headers=harness.headers() | {"content-type": "application/json"})
+    await harness.client.post(
+        "/graphql", content=b"{", headers=harness.headers() | {"content-type": "application/json"}
+    )
     assert len(harness.audit.records) == 3
     first = harness.audit.records[0]
     assert first.subject == "jit.member" and first.case_id == "JIT-2026-001"
@@ -150,7 +161,7 @@ async def test_every_request_gets_exactly_one_audit_record(harness: Harness) -> 
 
 
 async def test_unknown_fields_get_no_suggestions(harness: Harness) -> None:
-    response = await harness.query("{ enterprise(uscc: \"%s\") { nam } }" % uscc(1))
+    response = await harness.query(f'{{ enterprise(uscc: "{uscc(1)}") {{ nam }} }}')
     assert response.status_code == 400
     message = response.json()["errors"][0]["message"]
     assert "Did you mean" not in message
@@ -160,14 +171,20 @@ async def test_http_surface(harness: Harness) -> None:
     headers = harness.headers()
     form = await harness.client.post("/graphql", data={"query": "{ __typename }"}, headers=headers)
     assert form.status_code == 415
-    big = await harness.client.post("/graphql", json={"query": "{ __typename }", "pad": "x" * 300_000}, headers=headers)
+    big = await harness.client.post(
+        "/graphql", json={"query": "{ __typename }", "pad": "x" * 300_000}, headers=headers
+    )
     assert big.status_code == 413
-    not_json = await harness.client.post("/graphql", content=b"[1,", headers=headers | {"content-type": "application/json"})
+    not_json = await harness.client.post(
+        "/graphql", content=b"[1,", headers=headers | {"content-type": "application/json"}
+    )
     assert not_json.status_code == 400
     assert not_json.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     get = await harness.client.get("/graphql", params={"query": "{ __typename }"}, headers=headers)
     assert get.status_code == 200 and get.json() == {"data": {"__typename": "Query"}}
-    legacy = await harness.client.post("/graphql", json={"query": "{ nope }"}, headers=headers | {"accept": "application/json"})
+    legacy = await harness.client.post(
+        "/graphql", json={"query": "{ nope }"}, headers=headers | {"accept": "application/json"}
+    )
     assert legacy.status_code == 200
     assert legacy.headers["content-type"].startswith("application/json")
 
