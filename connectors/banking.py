@@ -69,8 +69,8 @@ class BankingConnector(Connector):
             payload = await self.http.post(path, raw, headers)
             rows.extend(expect(self.agency, payload, result_list))
             token = payload.get("next_page_token")
-            if not token:
-                return rows
+            if not token or "limit_per_account" in body:
+                return rows  # with a per-account limit the first page holds the newest N
             body = {**body, "page_token": token}
 
     async def aclose(self) -> None:

@@ -31,9 +31,9 @@ from graphql import (
 
 from gateway.errors import QueryInvalid
 from gateway.shape import bad_user_input
-from schema import GatewaySchema
 from schema.base import SPECS_BY_NAME, Shape
 from schema.catalog import FieldResource
+from schema.unified import GatewaySchema
 
 MAX_QUERY_BYTES = 64 * 1024
 

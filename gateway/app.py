@@ -22,7 +22,7 @@ from gateway.execute import Executor
 from gateway.jwks import KeySource
 from gateway.pipeline import Pipeline
 from gateway.settings import Settings
-from schema import GatewaySchema, build_schema
+from schema.unified import GatewaySchema, build_schema
 
 
 @dataclass

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "token":
             return _token(args)
         if args.command == "schema":
-            from schema import build_schema
+            from schema.unified import build_schema
 
             print(build_schema().sdl())
             return 0

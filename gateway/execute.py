@@ -11,8 +11,8 @@ from graphql import ExecutionResult, execute
 from connectors.base import Connector
 from gateway.analyze import Operation
 from gateway.types import RequestContext
-from schema import GatewaySchema
 from schema.loaders import Loaders
+from schema.unified import GatewaySchema
 
 
 class Executor:

@@ -6,7 +6,7 @@ import pytest
 
 from gateway.analyze import Analyzer
 from gateway.errors import QueryInvalid
-from schema import build_schema
+from schema.unified import build_schema
 
 SCHEMA = build_schema()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import strawberry
 
-from schema import build_schema
 from schema.base import Category, Shape
 from schema.catalog import SchemaMappingError, build_catalog
+from schema.unified import build_schema
 
 SCHEMA = build_schema()
 

@@ -1,0 +1,77 @@
+"""``jointgate sandbox``: generate the world and serve the four agencies (called by gateway.cli).
+
+Expects the options ``gateway.cli`` defines: ``scale``, ``seed``, ``host``, ``port``
+(``AGENCY=PORT`` list), ``port_file``, ``bank_key_file``, ``latency_ms``, ``error_rate`` and
+``down`` (lists). Prints the agencies' URLs, writes them as JSON to ``--port-file`` (atomically,
+so a parent process polling for the file never reads half of it) and serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sandbox import banking
+from sandbox.runner import parse_fault_knobs, parse_ports, serve_sandbox
+from sandbox.world import generate
+
+__all__ = ["run_sandbox"]
+
+
+def run_sandbox(args: argparse.Namespace) -> int:
+    """Run the sandbox from parsed command-line options; returns the exit status."""
+    try:
+        faults = parse_fault_knobs(args.latency_ms, args.error_rate, args.down)
+        ports = parse_ports(args.port)
+    except ValueError as exc:
+        print(f"jointgate sandbox: {exc}", file=sys.stderr)
+        return 2
+    key = banking.DEFAULT_KEY
+    if args.bank_key_file is not None:
+        key = Path(args.bank_key_file).read_text().strip().encode()
+
+    started = time.perf_counter()
+    world = generate(args.scale, args.seed)
+    counts = ", ".join(f"{n} {k}" for k, n in world.counts().items())
+    print(
+        f"world (seed {args.seed}, scale {args.scale}) generated in "
+        f"{time.perf_counter() - started:.1f} s: {counts}",
+        file=sys.stderr,
+    )
+
+    def ready(urls: dict[str, str]) -> None:
+        for name, url in urls.items():
+            print(f"  {name:8} {url}", file=sys.stderr)
+        if args.port_file is not None:
+            _write_atomically(Path(args.port_file), json.dumps(urls))
+        print("sandbox ready (Ctrl+C to stop)", file=sys.stderr, flush=True)
+
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(serve_sandbox(world, args.host, ports, faults, key, ready))
+    except OSError as exc:
+        print(f"jointgate sandbox: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (uvicorn[standard] brings it): faster."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
