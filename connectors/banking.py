@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 import orjson
 
-from connectors.base import Connector, Grouped, group
-from connectors.http import AgencyHTTP, TransportSettings, expect
+from connectors.base import Grouped, group
+from connectors.http import HTTPConnector, TransportSettings, expect
 from connectors.signing import sign_headers
 
 KEYS_PER_CALL = 500
@@ -27,7 +27,7 @@ _ENDPOINTS: dict[tuple[str, str], tuple[str, str, str]] = {
 }
 
 
-class BankingConnector(Connector):
+class BankingConnector(HTTPConnector):
     agency = "banking"
     lookups: ClassVar[dict[str, tuple[str, ...]]] = {
         "account": ("number", "holder_id"),
@@ -36,7 +36,7 @@ class BankingConnector(Connector):
     }
 
     def __init__(self, settings: TransportSettings, key_id: str, key: bytes) -> None:
-        self.http = AgencyHTTP(self.agency, settings)
+        super().__init__(settings)
         self._key_id = key_id
         self._key = key
 
@@ -72,6 +72,3 @@ class BankingConnector(Connector):
             if not token or "limit_per_account" in body:
                 return rows  # with a per-account limit the first page holds the newest N
             body = {**body, "page_token": token}
-
-    async def aclose(self) -> None:
-        await self.http.aclose()

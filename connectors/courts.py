@@ -11,9 +11,9 @@ from typing import Any, ClassVar
 
 import orjson
 
-from connectors.base import Connector, Grouped, Record, group
+from connectors.base import Grouped, Record, group
 from connectors.errors import AgencyProtocolError
-from connectors.http import AgencyHTTP, TransportSettings
+from connectors.http import HTTPConnector
 
 PATH = "/graphql"
 KEYS_PER_CALL = 200
@@ -61,15 +61,12 @@ def to_snake(value: Any) -> Any:
     return value
 
 
-class CourtsConnector(Connector):
+class CourtsConnector(HTTPConnector):
     agency = "courts"
     lookups: ClassVar[dict[str, tuple[str, ...]]] = {
         "court_case": ("case_number", "party_ids"),
         "defaulter": ("party_id",),
     }
-
-    def __init__(self, settings: TransportSettings) -> None:
-        self.http = AgencyHTTP(self.agency, settings)
 
     async def fetch_many(
         self,

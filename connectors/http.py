@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import orjson
 
+from connectors.base import Connector
 from connectors.errors import (
     AgencyProtocolError,
     AgencyRejected,
@@ -133,6 +134,16 @@ class AgencyHTTP:
         await self._client.aclose()
 
 
+class HTTPConnector(Connector):
+    """A connector that reaches its agency over the shared HTTP layer."""
+
+    def __init__(self, settings: TransportSettings) -> None:
+        self.http = AgencyHTTP(self.agency, settings)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
 def expect(agency: str, payload: Any, key: str) -> list[Any]:
     """``payload[key]`` as a list, or an AgencyProtocolError naming what was missing."""
     value = payload.get(key) if isinstance(payload, dict) else None
@@ -144,6 +155,7 @@ def expect(agency: str, payload: Any, key: str) -> list[Any]:
 __all__ = [
     "AgencyHTTP",
     "ConnectorError",
+    "HTTPConnector",
     "TransportSettings",
     "expect",
     "map_transport_errors",

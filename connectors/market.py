@@ -6,20 +6,17 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from connectors.base import Connector, Grouped, Page, group
-from connectors.http import AgencyHTTP, TransportSettings, expect
+from connectors.base import Grouped, Page, group
+from connectors.http import HTTPConnector, expect
 
 PATH = "/registry/v2/enterprises"
 KEYS_PER_CALL = 100
 PAGE_LIMIT = 200
 
 
-class MarketConnector(Connector):
+class MarketConnector(HTTPConnector):
     agency = "market"
     lookups: ClassVar[dict[str, tuple[str, ...]]] = {"enterprise": ("uscc", "legal_rep_id")}
-
-    def __init__(self, settings: TransportSettings) -> None:
-        self.http = AgencyHTTP(self.agency, settings)
 
     async def fetch_many(
         self,
@@ -61,6 +58,3 @@ class MarketConnector(Connector):
         records = [self.record(kind, row) for row in expect(self.agency, payload, "items")]
         total = payload.get("total")
         return Page(records, payload.get("next_cursor"), int(total) if total is not None else None)
-
-    async def aclose(self) -> None:
-        await self.http.aclose()

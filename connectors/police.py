@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from connectors.base import Connector, Grouped, Record, group
-from connectors.http import AgencyHTTP, TransportSettings, expect
+from connectors.base import Grouped, Record, group
+from connectors.http import HTTPConnector, expect
 
 _PATHS = {"person": "/api/v1/persons", "case": "/api/v1/cases"}
 # lookup field (as in our records) -> query parameter the police API takes
@@ -21,15 +21,12 @@ KEYS_PER_CALL = 100
 PAGE_SIZE = 500
 
 
-class PoliceConnector(Connector):
+class PoliceConnector(HTTPConnector):
     agency = "police"
     lookups: ClassVar[dict[str, tuple[str, ...]]] = {
         "person": ("id_number",),
         "case": ("case_number", "suspect_ids", "enterprise_ids"),
     }
-
-    def __init__(self, settings: TransportSettings) -> None:
-        self.http = AgencyHTTP(self.agency, settings)
 
     async def fetch_many(
         self,
@@ -62,9 +59,6 @@ class PoliceConnector(Connector):
             if not batch or len(rows) >= int(payload.get("total", 0)):
                 return rows
             page += 1
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
 
 
 __all__ = ["PoliceConnector", "Record"]

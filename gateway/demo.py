@@ -108,7 +108,14 @@ JointGate demo is running.
 """
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def run_demo(host: str, port: int, data_dir: Path, scale: float, seed: int) -> int:
+    # uvicorn drains, then re-raises the signal it caught; turning SIGTERM into SystemExit lets
+    # the finally below stop the sandbox too, and the demo exit with status 0.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     jwks, bank_key = prepare(data_dir)
     print(f"Generating the synthetic world (scale {scale}) and starting the agency systems ...")
     child, urls = start_sandbox(data_dir, bank_key, scale, seed)

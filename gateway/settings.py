@@ -23,7 +23,7 @@ class AgencySettings:
     url: str
     timeout_s: float = 5.0
     max_connections: int = 64
-    key_id: str = ""  # banking: HMAC key id
+    key_id: str = "jointgate"  # banking: HMAC key id
     key: bytes = b""  # banking: HMAC secret
 
 

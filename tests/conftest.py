@@ -1,4 +1,5 @@
-"""Shared fixtures: one small world, and the four agencies served over real sockets."""
+"""Shared fixtures: one small synthetic world, and the four sandbox agencies served over real
+sockets for the whole session (sandbox, connector and end-to-end tests use them)."""
 
 from __future__ import annotations
 

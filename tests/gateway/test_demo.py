@@ -1,0 +1,211 @@
+"""End to end: ``jointgate demo`` as a process, real HTTP all the way to the sandbox agencies."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.issuer import mint_token
+from sandbox.world import World
+
+SCALE = "0.05"  # the same world as the session's `world` fixture (default seed)
+
+DEMO_QUERY = """query Demo($uscc: USCC!) {
+  enterprise(uscc: $uscc) {
+    name
+    legalRepresentative { idNumber name }
+    bankAccounts { number bank balance transactions(first: 5) { amount counterparty } }
+    courtCases { caseNumber }
+    policeCases { caseNumber charge }
+    abnormalOperations { reason }
+  }
+}"""
+
+
+@dataclass
+class Demo:
+    process: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+    agencies: dict[str, str]
+
+    def headers(self, user: str = "jit.member", **extra: str) -> dict[str, str]:
+        return {
+            "authorization": f"Bearer {mint_token(user, self.data_dir)}",
+            "x-purpose": "investigation",
+            "x-case-id": "JIT-2026-001",
+            **extra,
+        }
+
+    def query(self, query: str, variables: dict[str, object] | None = None) -> httpx.Response:
+        return httpx.post(
+            self.url,
+            json={"query": query, "variables": variables},
+            headers=self.headers(),
+            timeout=30,
+        )
+
+    def stats(self) -> dict[str, int]:
+        return {
+            a: httpx.get(f"{u}/_sandbox/stats").json()["requests"] for a, u in self.agencies.items()
+        }
+
+    def reset_stats(self) -> None:
+        for url in self.agencies.values():
+            httpx.delete(f"{url}/_sandbox/stats")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    data_dir = tmp_path_factory.mktemp("demo")
+    port = _free_port()
+    log = data_dir / "demo.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port),
+             "--data-dir", str(data_dir), "--scale", SCALE],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "jointgate demo did not start within 90 s"
+        time.sleep(0.2)
+    agencies = json.loads((data_dir / "sandbox" / "ports.json").read_text())
+    yield Demo(process, f"http://127.0.0.1:{port}/graphql", data_dir, agencies)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_the_demo_query_links_all_four_agencies(demo: Demo, world: World) -> None:
+    scenario = world.scenario
+    response = demo.query(DEMO_QUERY, {"uscc": scenario["enterprise_uscc"]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    enterprise = body["data"]["enterprise"]
+    assert enterprise["name"] == scenario["enterprise_name"]
+    assert enterprise["legalRepresentative"] == {
+        "idNumber": scenario["person_id"],
+        "name": scenario["person_name"],
+    }
+    accounts = {a["number"]: a for a in enterprise["bankAccounts"]}
+    assert scenario["account_number"] in accounts
+    assert len(accounts[scenario["account_number"]]["transactions"]) == 5
+    assert set(scenario["court_case_numbers"]) <= {
+        c["caseNumber"] for c in enterprise["courtCases"]
+    }
+    assert {
+        "caseNumber": scenario["police_case_number"],
+        "charge": "非法吸收公众存款",
+    } in enterprise["policeCases"]
+    assert enterprise["abnormalOperations"]
+
+
+def test_lists_cost_one_call_per_agency_and_kind_whatever_their_length(demo: Demo) -> None:
+    query = """query($n: Int!) { enterprises(nameContains: "有限公司", first: $n) { nodes {
+        legalRepresentative { name } bankAccounts { number } policeCases { caseNumber }
+        courtCases { caseNumber } } } }"""
+    counts = []
+    for n in (1, 10, 40):
+        demo.reset_stats()
+        body = demo.query(query, {"n": n}).json()
+        assert "errors" not in body, body
+        assert len(body["data"]["enterprises"]["nodes"]) == n
+        counts.append(demo.stats())
+    # market: the search; police: persons + cases; banking: accounts; courts: cases by party
+    assert counts == [{"police": 2, "market": 1, "banking": 1, "courts": 1}] * 3
+
+
+def test_person_bank_account_and_case_lookups(demo: Demo, world: World) -> None:
+    scenario = world.scenario
+    query = """query($id: ResidentID!, $acct: AccountNumber!, $pc: PoliceCaseNumber!, $cc: CourtCaseNumber!) {
+      person(idNumber: $id) { name enterprises { uscc } policeCases { caseNumber } }
+      bankAccount(number: $acct) { holderEnterprise { name } suspiciousReports { pattern } }
+      policeCase(caseNumber: $pc) { suspects { idNumber } enterprises { uscc } frozenAssets { measure } }
+      courtCase(caseNumber: $cc) { parties { name role } judgments { outcome } }
+    }"""
+    variables = {"id": scenario["person_id"], "acct": scenario["account_number"],
+                 "pc": scenario["police_case_number"], "cc": scenario["court_case_numbers"][0]}  # fmt: skip
+    body = demo.query(query, variables).json()
+    assert "errors" not in body, body
+    data = body["data"]
+    assert data["person"]["name"] == scenario["person_name"]
+    assert {"uscc": scenario["enterprise_uscc"]} in data["person"]["enterprises"]
+    assert data["bankAccount"]["holderEnterprise"]["name"] == scenario["enterprise_name"]
+    assert any("分散转入" in r["pattern"] for r in data["bankAccount"]["suspiciousReports"])
+    assert {"idNumber": scenario["person_id"]} in data["policeCase"]["suspects"]
+    assert data["policeCase"]["frozenAssets"]
+    assert data["courtCase"]["parties"]
+
+
+def test_refusals_over_real_http(demo: Demo, world: World) -> None:
+    no_token = httpx.post(demo.url, json={"query": "{ __typename }"})
+    assert no_token.status_code == 401
+    expired = mint_token("jit.member", demo.data_dir, ttl_s=1, now=time.time() - 3600)
+    old = httpx.post(
+        demo.url, json={"query": "{ __typename }"}, headers={"authorization": f"Bearer {expired}"}
+    )
+    assert old.status_code == 401 and "expired" in old.json()["errors"][0]["message"]
+    bad = world.scenario["enterprise_uscc"][:-1] + "0"
+    if bad == world.scenario["enterprise_uscc"]:
+        bad = bad[:-1] + "1"
+    response = demo.query(DEMO_QUERY, {"uscc": bad})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_a_down_agency_leaves_the_rest_of_the_answer(demo: Demo, world: World) -> None:
+    httpx.put(f"{demo.agencies['banking']}/_sandbox/faults", json={"down": True})
+    try:
+        body = demo.query(DEMO_QUERY, {"uscc": world.scenario["enterprise_uscc"]}).json()
+    finally:
+        httpx.put(f"{demo.agencies['banking']}/_sandbox/faults", json={"down": False})
+    assert body["data"]["enterprise"]["name"] == world.scenario["enterprise_name"]
+    assert body["data"]["enterprise"]["bankAccounts"] is None
+    assert body["errors"] == [{
+        "message": "The banking system is unavailable.", "path": ["enterprise", "bankAccounts"],
+        "locations": [{"line": 5, "column": 5}],
+        "extensions": {"code": "AGENCY_UNAVAILABLE", "agency": "banking"},
+    }]  # fmt: skip
+
+
+def test_every_request_is_in_the_audit_file(demo: Demo) -> None:
+    before = (demo.data_dir / "audit" / "audit.jsonl").read_text().count("\n")
+    demo.query("{ __typename }")
+    httpx.post(demo.url, json={"query": "{ __typename }"})
+    lines = (demo.data_dir / "audit" / "audit.jsonl").read_text().splitlines()
+    assert len(lines) == before + 2
+    last = json.loads(lines[-1])
+    assert last["status"] == 401 and last["subject"] is None
+
+
+def test_sigterm_stops_gateway_and_sandbox(demo: Demo) -> None:
+    demo.process.send_signal(signal.SIGTERM)
+    assert demo.process.wait(timeout=30) == 0
+    for url in demo.agencies.values():
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"{url}/_sandbox/stats", timeout=2)

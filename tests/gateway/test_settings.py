@@ -1,0 +1,79 @@
+"""jointgate.toml: valid files load; mistakes are named by key; secrets never inline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import ConfigError, load
+
+VALID = """
+[gateway]
+port = 9000
+[auth]
+issuer = "https://idp.example"
+audience = "jointgate"
+jwks_url = "https://idp.example/jwks.json"
+[agencies.police]
+url = "http://police.example/"
+[agencies.market]
+url = "http://market.example"
+timeout_s = 2.5
+[agencies.banking]
+url = "http://bank.example"
+key_file = "bank.key"
+[agencies.courts]
+url = "http://courts.example"
+"""
+
+
+def test_a_valid_config_loads(tmp_path: Path) -> None:
+    (tmp_path / "bank.key").write_text("s3cret\n")
+    (tmp_path / "jointgate.toml").write_text(VALID)
+    settings = load(tmp_path / "jointgate.toml")
+    assert settings.port == 9000
+    assert settings.agencies["police"].url == "http://police.example"
+    assert settings.agencies["market"].timeout_s == 2.5
+    assert settings.agencies["banking"].key == b"s3cret"
+    assert settings.data_dir == tmp_path / ".jointgate"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.replace('url = "http://courts.example"', ""), "agencies.courts.url: required"),
+        (
+            lambda t: t.replace("timeout_s = 2.5", "timeout_s = -1"),
+            "agencies.market.timeout_s: must be a positive number",
+        ),
+        (
+            lambda t: t.replace('key_file = "bank.key"', 'key = "inline"'),
+            "agencies.banking.key: secrets are not read",
+        ),
+        (
+            lambda t: t.replace('key_file = "bank.key"', 'key_file = "missing.key"'),
+            "agencies.banking.key_file: cannot read",
+        ),
+        (
+            lambda t: t.replace('jwks_url = "https://idp.example/jwks.json"', ""),
+            "auth.jwks_url: required",
+        ),
+        (lambda t: t.replace('audience = "jointgate"', ""), "auth.audience: required"),
+        (lambda t: t + "\n[agencies.tax]\nurl = 'x'\n", "agencies.tax: unknown agency"),
+        (lambda t: t + "\n[[broken", "not valid TOML"),
+    ],
+)
+def test_mistakes_name_the_key(tmp_path: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "bank.key").write_text("s3cret\n")
+    (tmp_path / "jointgate.toml").write_text(change(VALID))
+    with pytest.raises(ConfigError, match=message):
+        load(tmp_path / "jointgate.toml")
+
+
+def test_the_bank_key_can_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOINTGATE_BANK_KEY", "from-env")
+    (tmp_path / "jointgate.toml").write_text(VALID.replace('key_file = "bank.key"', ""))
+    assert load(tmp_path / "jointgate.toml").agencies["banking"].key == b"from-env"
