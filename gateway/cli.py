@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--latency-ms", action="append", default=[], metavar="AGENCY=MS")
     sandbox.add_argument("--error-rate", action="append", default=[], metavar="AGENCY=RATE")
     sandbox.add_argument("--down", action="append", default=[], metavar="AGENCY")
+    sandbox.add_argument(
+        "--exit-with-parent", action="store_true",
+        help="stop when the parent process is gone (used by jointgate demo)",
+    )  # fmt: skip
 
     token = commands.add_parser("token", help="print a signed access token for a demo user")
     token.add_argument("user", help="one of the built-in demo users (see docs/cli.md)")

@@ -20,6 +20,9 @@ from gateway.serve import run_gateway
 from gateway.settings import AgencySettings, Settings
 
 SANDBOX_START_TIMEOUT_S = 180.0
+EXAMPLE_BODY = (
+    '{"query": "{ enterprises(nameContains: \\"财富\\", first: 3) { nodes { uscc name } } }"}'
+)
 
 
 def prepare(data_dir: Path) -> tuple[Path, Path]:
@@ -45,7 +48,8 @@ def start_sandbox(
     command = [
         sys.executable, "-m", "gateway.cli", "sandbox",
         "--scale", str(scale), "--seed", str(seed),
-        "--port-file", str(port_file), "--bank-key-file", str(bank_key), *(extra or []),
+        "--port-file", str(port_file), "--bank-key-file", str(bank_key), "--exit-with-parent",
+        *(extra or []),
     ]  # fmt: skip
     child = subprocess.Popen(command)  # noqa: S603 - our own interpreter and arguments
     deadline = time.monotonic() + SANDBOX_START_TIMEOUT_S
@@ -101,8 +105,7 @@ JointGate demo is running.
     curl -s http://{host}:{port}/graphql -H "Authorization: Bearer $TOKEN" \\
       -H 'X-Purpose: investigation' -H 'X-Case-Id: JIT-2026-001' \\
       -H 'Content-Type: application/json' \\
-      -d '{{"query": "{{ enterprises(nameContains: \\"财富\\", first: 3) \\
-              {{ nodes {{ uscc name }} }} }}"}}'
+      -d '{EXAMPLE_BODY}'
 
   Stop with Ctrl-C.
 """

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from pathlib import Path
 
 from sandbox import banking
@@ -54,11 +56,26 @@ def run_sandbox(args: argparse.Namespace) -> int:
 
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(serve_sandbox(world, args.host, ports, faults, key, ready))
+            serving = serve_sandbox(world, args.host, ports, faults, key, ready)
+            runner.run(_until_orphaned(serving) if args.exit_with_parent else serving)
     except OSError as exc:
         print(f"jointgate sandbox: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+async def _until_orphaned(serving: Coroutine[Any, Any, None]) -> None:
+    """Serve until done, or until the parent process dies (so a killed demo leaves no orphan)."""
+    parent = os.getppid()
+    task = asyncio.create_task(serving)
+    while not task.done():
+        await asyncio.wait([task], timeout=1.0)
+        if os.getppid() != parent:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return
+    task.result()
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

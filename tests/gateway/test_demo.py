@@ -209,3 +209,43 @@ def test_sigterm_stops_gateway_and_sandbox(demo: Demo) -> None:
     for url in demo.agencies.values():
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"{url}/_sandbox/stats", timeout=2)
+
+
+def test_the_banner_curl_example_sends_valid_json() -> None:
+    import re
+    import shlex
+
+    from gateway.demo import banner
+
+    text = banner("127.0.0.1", 8400, Path(".jointgate"), {"police": "http://127.0.0.1:1"})
+    command = re.search(r"curl .*?-d '[^']*'", text, re.S)
+    assert command is not None
+    words = shlex.split(command.group(0).replace("\\\n", " "))
+    body = json.loads(words[words.index("-d") + 1])
+    assert body["query"].startswith("{ enterprises(")
+
+
+def test_a_killed_demo_leaves_no_sandbox_behind(tmp_path: Path) -> None:
+    port = _free_port()
+    with (tmp_path / "demo.log").open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port),
+             "--data-dir", str(tmp_path), "--scale", SCALE],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    ports = tmp_path / "sandbox" / "ports.json"
+    deadline = time.monotonic() + 60
+    while not ports.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    police = json.loads(ports.read_text())["police"]
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{police}/_sandbox/stats", timeout=0.5)
+        except httpx.HTTPError:
+            return
+        time.sleep(0.2)
+    pytest.fail("the sandbox outlived its killed demo")
