@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from connectors.base import Grouped, group
+from connectors.base import Grouped, chunked, group
 from connectors.http import HTTPConnector, TransportSettings, expect
 from connectors.signing import sign_headers
 
@@ -53,9 +53,11 @@ class BankingConnector(HTTPConnector):
         body: dict[str, Any] = {"fields": sorted(fields | {by})}
         if limit_per_key is not None:
             body["limit_per_account"] = limit_per_key
-        chunks = [keys[i : i + KEYS_PER_CALL] for i in range(0, len(keys), KEYS_PER_CALL)]
         pages = await asyncio.gather(
-            *(self._all_pages(path, {**body, key_list: list(c)}, result_list) for c in chunks)
+            *(
+                self._all_pages(path, {**body, key_list: list(c)}, result_list)
+                for c in chunked(keys, KEYS_PER_CALL)
+            )
         )
         return group([self.record(kind, row) for rows in pages for row in rows], by, keys)
 

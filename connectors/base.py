@@ -105,6 +105,11 @@ class Connector(abc.ABC):
         return Record(kind, str(data.get(key_field)), data, Labels.from_fields(self.agency, data))
 
 
+def chunked(keys: Sequence[str], size: int) -> list[Sequence[str]]:
+    """Split a key list into the agency's per-call maximum."""
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
 def group(records: Sequence[Record], by: str, keys: Sequence[str]) -> Grouped:
     """Group records by the value of ``by`` (a scalar or a list field), for every asked key."""
     out: Grouped = {k: [] for k in keys}

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from connectors.base import Grouped, Record, group
+from connectors.base import Grouped, Record, chunked, group
 from connectors.errors import AgencyProtocolError
 from connectors.http import HTTPConnector
 
@@ -78,8 +78,7 @@ class CourtsConnector(HTTPConnector):
     ) -> Grouped:
         self.check_lookup(kind, by)
         out: Grouped = {k: [] for k in keys}
-        for i in range(0, len(keys), KEYS_PER_CALL):
-            chunk = keys[i : i + KEYS_PER_CALL]
+        for chunk in chunked(keys, KEYS_PER_CALL):
             if kind == "court_case" and by == "case_number":
                 out.update(await self._cases(chunk, fields))
             else:

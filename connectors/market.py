@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from connectors.base import Grouped, Page, group
+from connectors.base import Grouped, Page, chunked, group
 from connectors.http import HTTPConnector, expect
 
 PATH = "/registry/v2/enterprises"
@@ -28,9 +28,11 @@ class MarketConnector(HTTPConnector):
     ) -> Grouped:
         self.check_lookup(kind, by)
         wanted = ",".join(sorted(fields | {by}))
-        chunks = [keys[i : i + KEYS_PER_CALL] for i in range(0, len(keys), KEYS_PER_CALL)]
         pages = await asyncio.gather(
-            *(self._all_items({by: ",".join(chunk), "fields": wanted}) for chunk in chunks)
+            *(
+                self._all_items({by: ",".join(chunk), "fields": wanted})
+                for chunk in chunked(keys, KEYS_PER_CALL)
+            )
         )
         return group([self.record(kind, row) for rows in pages for row in rows], by, keys)
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from connectors.base import Grouped, Record, group
+from connectors.base import Grouped, Record, chunked, group
 from connectors.http import HTTPConnector, expect
 
 _PATHS = {"person": "/api/v1/persons", "case": "/api/v1/cases"}
@@ -38,9 +38,11 @@ class PoliceConnector(HTTPConnector):
     ) -> Grouped:
         self.check_lookup(kind, by)
         wanted = ",".join(sorted(fields | {by}))
-        chunks = [keys[i : i + KEYS_PER_CALL] for i in range(0, len(keys), KEYS_PER_CALL)]
         pages = await asyncio.gather(
-            *(self._all_pages(_PATHS[kind], _PARAMS[by], chunk, wanted) for chunk in chunks)
+            *(
+                self._all_pages(_PATHS[kind], _PARAMS[by], chunk, wanted)
+                for chunk in chunked(keys, KEYS_PER_CALL)
+            )
         )
         records = [self.record(kind, row) for rows in pages for row in rows]
         return group(records, by, keys)

@@ -85,7 +85,13 @@ def create_app(gateway: Gateway) -> Starlette:
         return JSONResponse({"status": "alive"})
 
     async def readyz(request: Request) -> Response:
-        return JSONResponse({"status": "ready"})
+        # more checks (audit store writable, policy loaded, agency circuits) come with issue #6
+        checks = {"signing_keys": gateway.keys.loaded}
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
 
     return Starlette(
         routes=[

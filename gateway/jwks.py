@@ -28,6 +28,10 @@ class KeySource:
             raise RuntimeError("keys not loaded yet: await refresh() at start-up")
         return self._keys
 
+    @property
+    def loaded(self) -> bool:
+        return self._keys is not None
+
     async def refresh(self) -> None:
         if self.file is not None:
             data = json.loads(self.file.read_text())

@@ -2,7 +2,7 @@
 
 Expects the options ``gateway.cli`` defines: ``scale``, ``seed``, ``host``, ``port``
 (``AGENCY=PORT`` list), ``port_file``, ``bank_key_file``, ``latency_ms``, ``error_rate`` and
-``down`` (lists). Prints the agencies' URLs, writes them as JSON to ``--port-file`` (atomically,
+``down`` (lists), ``exit_with_parent``. Prints the agencies' URLs, writes them as JSON to ``--port-file`` (atomically,
 so a parent process polling for the file never reads half of it) and serves until interrupted.
 """
 
@@ -16,8 +16,8 @@ import os
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from sandbox import banking
 from sandbox.runner import parse_fault_knobs, parse_ports, serve_sandbox

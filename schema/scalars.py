@@ -21,46 +21,39 @@ CourtCaseNumber = NewType("CourtCaseNumber", str)
 PoliceCaseNumber = NewType("PoliceCaseNumber", str)
 
 
-def _parser(check: Callable[[str], str]) -> Callable[[object], str]:
+def _scalar(name: str, description: str, check: Callable[[str], str]) -> ScalarDefinition:
     def parse(value: object) -> str:
         if not isinstance(value, str):
-            raise identifiers.InvalidIdentifier(
-                check.__name__.removeprefix("check_").replace("_", " "), "must be a string"
-            )
+            raise identifiers.InvalidIdentifier(name, "must be a string")
         return check(value)
 
-    return parse
+    return strawberry.scalar(name=name, description=description, serialize=str, parse_value=parse)
 
 
 SCALARS: dict[object, ScalarDefinition] = {
-    USCC: strawberry.scalar(
-        name="USCC",
-        description="Unified social credit code (GB 32100-2015), 18 characters with a check.",
-        serialize=str,
-        parse_value=_parser(identifiers.check_uscc),
+    USCC: _scalar(
+        "USCC",
+        "Unified social credit code (GB 32100-2015), 18 characters with a check.",
+        identifiers.check_uscc,
     ),
-    ResidentID: strawberry.scalar(
-        name="ResidentID",
-        description="Resident identity number (GB 11643-1999), 17 digits and an ISO 7064 check.",
-        serialize=str,
-        parse_value=_parser(identifiers.check_resident_id),
+    ResidentID: _scalar(
+        "ResidentID",
+        "Resident identity number (GB 11643-1999), 17 digits and an ISO 7064 check.",
+        identifiers.check_resident_id,
     ),
-    AccountNumber: strawberry.scalar(
-        name="AccountNumber",
-        description="Bank card or account number, 16-19 digits with a Luhn check digit.",
-        serialize=str,
-        parse_value=_parser(identifiers.check_account_number),
+    AccountNumber: _scalar(
+        "AccountNumber",
+        "Bank card or account number, 16-19 digits with a Luhn check digit.",
+        identifiers.check_account_number,
     ),
-    CourtCaseNumber: strawberry.scalar(
-        name="CourtCaseNumber",
-        description="Court case number (案号), e.g. (2024)京01民初123号.",
-        serialize=str,
-        parse_value=_parser(identifiers.check_court_case_number),
+    CourtCaseNumber: _scalar(
+        "CourtCaseNumber",
+        "Court case number (案号), e.g. (2024)京01民初123号.",
+        identifiers.check_court_case_number,
     ),
-    PoliceCaseNumber: strawberry.scalar(
-        name="PoliceCaseNumber",
-        description="Police case number: J + 6-digit region + 4-digit year + 6-digit sequence.",
-        serialize=str,
-        parse_value=_parser(identifiers.check_police_case_number),
+    PoliceCaseNumber: _scalar(
+        "PoliceCaseNumber",
+        "Police case number: J + 6-digit region + 4-digit year + 6-digit sequence.",
+        identifiers.check_police_case_number,
     ),
 }

@@ -82,7 +82,7 @@ def test_command_line_serves_and_stops_on_sigint(tmp_path: Path) -> None:
         "import argparse, sys; from sandbox.cli import run_sandbox;"
         f"sys.exit(run_sandbox(argparse.Namespace(scale=0.01, seed=1, host='127.0.0.1',"
         f" port=[], port_file={str(port_file)!r}, bank_key_file=None, latency_ms=['police=1'],"
-        " error_rate=[], down=['courts'])))"
+        " error_rate=[], down=['courts'], exit_with_parent=False)))"
     )
     child = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
     try:
