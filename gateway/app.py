@@ -86,7 +86,7 @@ def create_app(gateway: Gateway) -> Starlette:
 
     async def readyz(request: Request) -> Response:
         # more checks (audit store writable, policy loaded, agency circuits) come with issue #6
-        checks = {"signing_keys": gateway.keys.loaded}
+        checks = {"signing_keys": gateway.keys.loaded, "audit": gateway.audit.healthy}
         ready = all(checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},

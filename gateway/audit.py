@@ -25,6 +25,10 @@ class AuditLog(Protocol):
     async def commit(self, record: AuditRecord) -> None:
         """Store the record durably, or raise."""
 
+    @property
+    def healthy(self) -> bool:
+        """False after a failed commit until a later commit succeeds (drives /readyz)."""
+
     async def aclose(self) -> None: ...
 
 
@@ -34,6 +38,10 @@ class MemoryAuditLog:
     def __init__(self) -> None:
         self.records: list[AuditRecord] = []
         self.fail = False
+
+    @property
+    def healthy(self) -> bool:
+        return not self.fail
 
     async def commit(self, record: AuditRecord) -> None:
         if self.fail:
@@ -52,11 +60,17 @@ class JsonlAuditLog:
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._lock = asyncio.Lock()
+        self.healthy = True
 
     async def commit(self, record: AuditRecord) -> None:
         line = orjson.dumps(record.as_dict()) + b"\n"
         async with self._lock:
-            await asyncio.to_thread(self._append, line)
+            try:
+                await asyncio.to_thread(self._append, line)
+            except OSError:
+                self.healthy = False
+                raise
+            self.healthy = True
 
     def _append(self, line: bytes) -> None:
         os.write(self._fd, line)

@@ -97,7 +97,8 @@ class Pipeline:
 
         operation = self.analyzer.analyze(gql.query, gql.operation_name)
         record.operation_name, record.operation_type = operation.name, operation.type
-        record.query_hash = operation.hash
+        record.query_hash, record.query_text = operation.hash, gql.query
+        record.variables = dict(gql.variables or {})
         record.fields_requested = sorted({t.path for t in operation.touched})
         if gql.method == "GET" and operation.type != "query":
             raise MethodNotAllowed("Only queries may be sent with GET.")

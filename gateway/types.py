@@ -94,7 +94,13 @@ class AgencyCall:
 
 @dataclass(slots=True)
 class AuditRecord:
-    """Assembled as the request flows through the stages; committed once, last."""
+    """Assembled as the request flows through the stages; committed once, last.
+
+    This is the in-memory form and holds personal data in clear (record keys, justification,
+    variables, query text). The audit store turns it into the stored form: keyed hashes and
+    encryption for personal data, the query text once per hash, sequence numbers and the log's
+    hash chain. ``as_dict`` is for tests and debugging, not for storage.
+    """
 
     request_id: str
     received_at: float = field(default_factory=time.time)
@@ -110,9 +116,13 @@ class AuditRecord:
     operation_name: str | None = None
     operation_type: str | None = None
     query_hash: str | None = None
+    query_text: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
     fields_requested: list[str] = field(default_factory=list)
-    fields_denied: list[str] = field(default_factory=list)
+    fields_allowed: list[str] = field(default_factory=list)
     fields_masked: list[str] = field(default_factory=list)
+    fields_denied: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
     records_returned: dict[str, set[str]] = field(default_factory=dict)
     agency_calls: list[AgencyCall] = field(default_factory=list)
     policy_version: str | None = None
@@ -142,9 +152,13 @@ class AuditRecord:
             "operation_name": self.operation_name,
             "operation_type": self.operation_type,
             "query_hash": self.query_hash,
+            "query_text": self.query_text,
+            "variables": self.variables,
             "fields_requested": self.fields_requested,
-            "fields_denied": self.fields_denied,
+            "fields_allowed": self.fields_allowed,
             "fields_masked": self.fields_masked,
+            "fields_denied": self.fields_denied,
+            "flags": self.flags,
             "records_returned": {k: sorted(v) for k, v in sorted(self.records_returned.items())},
             "agency_calls": [
                 {

@@ -2,8 +2,9 @@
 
 Expects the options ``gateway.cli`` defines: ``scale``, ``seed``, ``host``, ``port``
 (``AGENCY=PORT`` list), ``port_file``, ``bank_key_file``, ``latency_ms``, ``error_rate`` and
-``down`` (lists), ``exit_with_parent``. Prints the agencies' URLs, writes them as JSON to ``--port-file`` (atomically,
-so a parent process polling for the file never reads half of it) and serves until interrupted.
+``down`` (lists) and ``exit_with_parent``. Prints the agencies' URLs, writes them as JSON to
+``--port-file`` (atomically, so a parent process polling for the file never reads half of it)
+and serves until interrupted.
 """
 
 from __future__ import annotations

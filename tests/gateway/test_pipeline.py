@@ -196,3 +196,14 @@ async def test_health_endpoints(harness: Harness) -> None:
 
 def _unused(_: httpx.Response) -> None:  # keeps httpx imported for type hints in helpers
     return None
+
+
+async def test_readiness_follows_the_audit_store(harness: Harness) -> None:
+    harness.audit.fail = True
+    assert (await harness.query("{ __typename }")).status_code == 503
+    ready = await harness.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"signing_keys": True, "audit": False}
+    harness.audit.fail = False
+    assert (await harness.query("{ __typename }")).status_code == 200
+    assert (await harness.client.get("/readyz")).status_code == 200
