@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -36,9 +37,7 @@ class BankingConnector(HTTPConnector):
     }
 
     def __init__(self, settings: TransportSettings, key_id: str, key: bytes) -> None:
-        super().__init__(settings)
-        self._key_id = key_id
-        self._key = key
+        super().__init__(settings, sign=functools.partial(sign_headers, key_id, key))
 
     async def fetch_many(
         self,
@@ -66,9 +65,8 @@ class BankingConnector(HTTPConnector):
     ) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         while True:
-            raw = orjson.dumps(body)
-            headers = sign_headers(self._key_id, self._key, "POST", path, raw)
-            payload = await self.http.post(path, raw, headers)
+            # lookups, so safe to retry; each attempt is signed afresh (new nonce, timestamp)
+            payload = await self.http.post(path, orjson.dumps(body), idempotent=True)
             rows.extend(expect(self.agency, payload, result_list))
             token = payload.get("next_page_token")
             if not token or "limit_per_account" in body:

@@ -95,6 +95,11 @@ class Connector(abc.ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release pooled connections."""
 
+    def status(self) -> dict[str, Any]:
+        """Operational state for health checks and metrics, e.g. ``{"circuit": "open", ...}``
+        (see ``connectors/resilience.py``); empty for connectors without one."""
+        return {}
+
     def check_lookup(self, kind: str, by: str) -> None:
         if by not in self.lookups.get(kind, ()):
             raise AgencyRejected(self.agency, f"no lookup of {kind} by {by}", 400)

@@ -119,7 +119,7 @@ class CourtsConnector(HTTPConnector):
             "query": f"query($r: [_Any!]!) {{ _entities(representations: $r) {{ {fragment} }} }}",
             "variables": {"r": reps},
         }
-        payload = await self.http.post(PATH, orjson.dumps(body))
+        payload = await self.http.post(PATH, orjson.dumps(body), idempotent=True)  # a query
         if not isinstance(payload, dict):
             raise AgencyProtocolError(self.agency, "GraphQL response is not an object")
         if payload.get("errors"):

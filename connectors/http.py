@@ -1,18 +1,20 @@
 """The shared HTTP layer every agency connector uses.
 
 One pooled keep-alive client per agency (aiohttp transport under httpx: about 3x the default
-transport's throughput on this workload, see ARCHITECTURE.md), orjson decoding, and the single
-place where transport and HTTP errors become :mod:`connectors.errors` types.
+transport's throughput on this workload, see ARCHITECTURE.md), TLS with the agency's CA and our
+client certificate (``connectors/tls.py``), orjson decoding, and the single place where transport
+and HTTP errors become :mod:`connectors.errors` types. Every exchange runs through the agency's
+:class:`~connectors.resilience.AgencyGuard` (deadline, timeout, cap, retries, breaker).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 
@@ -21,11 +23,20 @@ from connectors.errors import (
     AgencyProtocolError,
     AgencyRejected,
     AgencyTimeout,
+    AgencyTLSError,
     AgencyUnavailable,
     ConnectorError,
+    causes,
 )
+from connectors.resilience import AgencyGuard, Resilience
+from connectors.tls import AgencyTLS, client_context, describe_tls_failure
 
 Params = Mapping[str, str | Sequence[str]]
+Signer = Callable[[str, str, bytes], Mapping[str, str]]
+"""Headers that authenticate one attempt: ``(method, path, body) -> headers``; called afresh for
+every attempt, so a retry carries a new nonce and timestamp."""
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +48,8 @@ class TransportSettings:
     connect_timeout_s: float = 2.0
     max_connections: int = 64
     fast_transport: bool = True
+    resilience: Resilience = field(default_factory=Resilience)
+    tls: AgencyTLS | None = None
 
 
 def _describe_error_body(body: bytes) -> str:
@@ -46,20 +59,30 @@ def _describe_error_body(body: bytes) -> str:
 
 
 @contextlib.contextmanager
-def map_transport_errors(agency: str) -> Iterator[None]:
-    """Turn every httpx error into the project's own tree, at the boundary."""
+def map_transport_errors(agency: str, over_tls: bool = False) -> Iterator[None]:
+    """Turn every transport error into the project's own tree, at the boundary."""
     try:
         yield
-    except httpx.TimeoutException as exc:
-        raise AgencyTimeout(agency, f"timed out: {exc.__class__.__name__}") from exc
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, OSError) as exc:
+        tls = describe_tls_failure(exc, over_tls)
+        if tls is not None:
+            raise AgencyTLSError(agency, tls) from exc
+        if _timed_out(exc):
+            raise AgencyTimeout(agency, f"timed out: {exc.__class__.__name__}") from exc
         raise AgencyUnavailable(
             agency, f"transport error: {exc.__class__.__name__}: {exc}"
         ) from exc
-    except TimeoutError as exc:
-        raise AgencyTimeout(agency, "timed out (overall call deadline)") from exc
-    except OSError as exc:
-        raise AgencyUnavailable(agency, f"network error: {exc}") from exc
+
+
+def _timed_out(exc: BaseException) -> bool:
+    # httpx-aiohttp maps every aiohttp connection error to ConnectTimeout ("Server
+    # disconnected", "Connection refused" included); the aiohttp cause says what it really was.
+    chain = list(causes(exc))
+    if any(isinstance(e, TimeoutError) for e in chain):
+        return True
+    return isinstance(exc, httpx.TimeoutException) and not any(
+        isinstance(e, aiohttp.ClientError) for e in chain
+    )
 
 
 class AgencyHTTP:
@@ -71,34 +94,51 @@ class AgencyHTTP:
         settings: TransportSettings,
         describe_error: Callable[[bytes], str] = _describe_error_body,
         transport: httpx.AsyncBaseTransport | None = None,
+        sign: Signer | None = None,
     ) -> None:
         self.agency = agency
         self.settings = settings
+        self.guard = AgencyGuard(agency, settings.timeout_s, settings.resilience)
         self._describe_error = describe_error
+        self._sign = sign
+        self._over_tls = settings.base_url.startswith("https:")
         limits = httpx.Limits(
             max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_connections,
             keepalive_expiry=30.0,
         )
+        tls = client_context(settings.tls)
         if transport is None and settings.fast_transport:
             from httpx_aiohttp import AiohttpTransport
 
-            transport = AiohttpTransport(limits=limits)
+            transport = AiohttpTransport(verify=tls, limits=limits, trust_env=False)
         self._client = httpx.AsyncClient(
             base_url=settings.base_url,
             timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
             limits=limits,
             transport=transport,
+            verify=tls,
             trust_env=False,
         )
 
     async def get(self, path: str, params: Params) -> Any:
         return await self.send("GET", path, params=params)
 
-    async def post(self, path: str, body: bytes, headers: Mapping[str, str] | None = None) -> Any:
+    async def post(
+        self,
+        path: str,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+        *,
+        idempotent: bool = False,
+    ) -> Any:
+        """POST ``body``; retried on failure only if the caller says it is ``idempotent``
+        (a lookup sent as POST), never by default."""
         all_headers = {"content-type": "application/json"}
         all_headers.update(headers or {})
-        return await self.send("POST", path, content=body, headers=all_headers)
+        return await self.send(
+            "POST", path, content=body, headers=all_headers, idempotent=idempotent
+        )
 
     async def send(
         self,
@@ -108,13 +148,34 @@ class AgencyHTTP:
         params: Params | None = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
     ) -> Any:
-        with map_transport_errors(self.agency):
-            async with asyncio.timeout(self.settings.timeout_s):
-                response = await self._client.request(
-                    method, path, params=params, content=content, headers=headers
-                )
-                body = await response.aread()
+        """One request under the agency's resilience policy. ``idempotent`` defaults to true
+        for GET, HEAD and OPTIONS and false for everything else."""
+
+        async def attempt() -> Any:
+            return await self._exchange(method, path, params, content, headers)
+
+        if idempotent is None:
+            idempotent = method.upper() in SAFE_METHODS
+        return await self.guard.call(attempt, idempotent=idempotent)
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> Any:
+        all_headers = dict(headers or {})
+        if self._sign is not None:
+            all_headers.update(self._sign(method, path, content or b""))
+        with map_transport_errors(self.agency, self._over_tls):
+            response = await self._client.request(
+                method, path, params=params, content=content, headers=all_headers
+            )
+            body = await response.aread()
         if response.status_code >= 500 or response.status_code == 429:
             raise AgencyUnavailable(
                 self.agency, f"HTTP {response.status_code}: {self._describe_error(body)}"
@@ -137,8 +198,11 @@ class AgencyHTTP:
 class HTTPConnector(Connector):
     """A connector that reaches its agency over the shared HTTP layer."""
 
-    def __init__(self, settings: TransportSettings) -> None:
-        self.http = AgencyHTTP(self.agency, settings)
+    def __init__(self, settings: TransportSettings, sign: Signer | None = None) -> None:
+        self.http = AgencyHTTP(self.agency, settings, sign=sign)
+
+    def status(self) -> dict[str, Any]:
+        return self.http.guard.status()
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -156,6 +220,7 @@ __all__ = [
     "AgencyHTTP",
     "ConnectorError",
     "HTTPConnector",
+    "Signer",
     "TransportSettings",
     "expect",
     "map_transport_errors",

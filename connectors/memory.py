@@ -50,6 +50,7 @@ class MemoryConnector(Connector):
         self.agency = agency  # type: ignore[misc]
         self.lookups = lookups  # type: ignore[misc]
         self._records = records
+        self._indexes: dict[tuple[str, str], dict[Any, list[dict[str, Any]]]] = {}
         self.calls: list[Call] = []
         self.down = False
 
@@ -65,13 +66,15 @@ class MemoryConnector(Connector):
         self.calls.append((kind, by, len(keys), fields))
         if self.down:
             raise AgencyUnavailable(self.agency, "down (test switch)")
-        wanted = set(keys)
         always = (self.lookups[kind][0], by, *LABEL_FIELDS)
-        rows = [
-            project(row, fields, always)
-            for row in self._records.get(kind, ())
-            if _matches(row.get(by), wanted)
-        ]
+        index = self._index(kind, by)
+        seen: set[int] = set()
+        rows = []
+        for key in dict.fromkeys(keys):
+            for row in index.get(key, ()):
+                if id(row) not in seen:
+                    seen.add(id(row))
+                    rows.append(project(row, fields, always))
         grouped = group([self.record(kind, r) for r in rows], by, keys)
         if limit_per_key is not None:
             grouped = {k: v[:limit_per_key] for k, v in grouped.items()}
@@ -94,8 +97,14 @@ class MemoryConnector(Connector):
             [self.record(kind, r) for r in rows], str(start + first) if more else None, len(hits)
         )
 
-
-def _matches(value: Any, wanted: set[str]) -> bool:
-    if isinstance(value, list):
-        return any(v in wanted for v in value)
-    return value in wanted
+    def _index(self, kind: str, by: str) -> dict[Any, list[dict[str, Any]]]:
+        """Rows of a kind by the value of one field (each element, for list fields)."""
+        index = self._indexes.get((kind, by))
+        if index is None:
+            index = {}
+            for row in self._records.get(kind, ()):
+                value = row.get(by)
+                for v in value if isinstance(value, list) else (value,):
+                    index.setdefault(v, []).append(row)
+            self._indexes[(kind, by)] = index
+        return index

@@ -16,7 +16,13 @@ from gateway.settings import AgencySettings
 def build_connectors(agencies: Mapping[str, AgencySettings]) -> dict[str, Connector]:
     def transport(name: str) -> TransportSettings:
         a = agencies[name]
-        return TransportSettings(a.url, timeout_s=a.timeout_s, max_connections=a.max_connections)
+        return TransportSettings(
+            a.url,
+            timeout_s=a.timeout_s,
+            max_connections=a.max_connections,
+            resilience=a.resilience,
+            tls=a.tls,
+        )
 
     banking = agencies["banking"]
     return {

@@ -2,9 +2,11 @@
 
 Expects the options ``gateway.cli`` defines: ``scale``, ``seed``, ``host``, ``port``
 (``AGENCY=PORT`` list), ``port_file``, ``bank_key_file``, ``latency_ms``, ``error_rate`` and
-``down`` (lists) and ``exit_with_parent``. Prints the agencies' URLs, writes them as JSON to
-``--port-file`` (atomically, so a parent process polling for the file never reads half of it)
-and serves until interrupted.
+``down`` (lists), ``exit_with_parent``, ``tls`` (a directory, or None) and
+``require_client_cert``. Prints the agencies' URLs, writes them as JSON to ``--port-file``
+(atomically, so a parent process polling for the file never reads half of it) and serves until
+interrupted. With ``--tls DIR`` the agencies are served over HTTPS with the CA, server and client
+certificates in DIR (created there if missing, see :mod:`sandbox.tls`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from sandbox import banking
 from sandbox.runner import parse_fault_knobs, parse_ports, serve_sandbox
+from sandbox.tls import ServerTLS, ensure_certificates
 from sandbox.world import generate
 
 __all__ = ["run_sandbox"]
@@ -38,6 +41,14 @@ def run_sandbox(args: argparse.Namespace) -> int:
     key = banking.DEFAULT_KEY
     if args.bank_key_file is not None:
         key = Path(args.bank_key_file).read_text().strip().encode()
+    tls = None
+    if getattr(args, "tls", None) is not None:
+        files = ensure_certificates(Path(args.tls))
+        tls = ServerTLS(
+            files, require_client_cert=bool(getattr(args, "require_client_cert", False))
+        )
+        who = "clients the CA signed" if tls.require_client_cert else "any client"
+        print(f"TLS: CA {files.ca}; serving {who}", file=sys.stderr)
 
     started = time.perf_counter()
     world = generate(args.scale, args.seed)
@@ -57,7 +68,7 @@ def run_sandbox(args: argparse.Namespace) -> int:
 
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            serving = serve_sandbox(world, args.host, ports, faults, key, ready)
+            serving = serve_sandbox(world, args.host, ports, faults, key, ready, tls)
             runner.run(_until_orphaned(serving) if args.exit_with_parent else serving)
     except OSError as exc:
         print(f"jointgate sandbox: {exc}", file=sys.stderr)

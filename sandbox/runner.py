@@ -2,7 +2,9 @@
 
 :func:`serve_sandbox` binds every port first (port 0 lets the OS choose a free one), starts the
 servers, reports the URLs through ``ready`` once all are listening, and runs until it is
-cancelled or the process gets SIGINT/SIGTERM; then it shuts every server down cleanly.
+cancelled or the process gets SIGINT/SIGTERM; then it shuts every server down cleanly. With
+``tls`` (see :mod:`sandbox.tls`) every agency is served over HTTPS, requiring client
+certificates signed by the sandbox CA if asked to.
 :func:`parse_fault_knobs` and :func:`parse_ports` turn ``AGENCY=VALUE`` command-line values into
 per-agency settings.
 """
@@ -21,6 +23,7 @@ from starlette.applications import Starlette
 
 from sandbox import banking, courts, market, police
 from sandbox.faults import Faults
+from sandbox.tls import ServerTLS
 from sandbox.world import World
 
 __all__ = [
@@ -56,12 +59,14 @@ async def serve_sandbox(
     faults: Mapping[str, Faults] | None = None,
     bank_key: bytes = banking.DEFAULT_KEY,
     ready: Callable[[dict[str, str]], None] | None = None,
+    tls: ServerTLS | None = None,
 ) -> None:
     """Serve the four agencies until cancelled or until SIGINT/SIGTERM.
 
     ``ports`` maps agency names to ports (missing or 0: a free port). ``ready`` receives the
-    URLs actually bound, e.g. ``{"police": "http://127.0.0.1:41234", ...}``, once every server
-    accepts connections. Raises ``OSError`` if a port cannot be bound.
+    URLs actually bound, e.g. ``{"police": "http://127.0.0.1:41234", ...}`` (``https://`` with
+    ``tls``), once every server accepts connections. Raises ``OSError`` if a port cannot be
+    bound.
     """
     unknown = sorted(set(ports or {}) - set(AGENCIES))
     if unknown:
@@ -77,6 +82,7 @@ async def serve_sandbox(
                 log_config=None,  # leave the host program's logging alone
                 ws="none",
                 timeout_graceful_shutdown=5,
+                **(tls.uvicorn_options() if tls is not None else {}),
             )
         )
         for name, app in apps.items()
@@ -95,7 +101,8 @@ async def serve_sandbox(
         with _stop_on_signals(stop):
             await _wait_until_started(servers, tasks)
             if ready is not None:
-                ready({name: _url(sockets[name]) for name in AGENCIES})
+                scheme = "https" if tls is not None else "http"
+                ready({name: _url(sockets[name], scheme) for name in AGENCIES})
             await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_COMPLETED)
     finally:
         stop()
@@ -126,11 +133,11 @@ def _bind_all(host: str, ports: Mapping[str, int]) -> dict[str, socket.socket]:
     return sockets
 
 
-def _url(sock: socket.socket) -> str:
+def _url(sock: socket.socket, scheme: str = "http") -> str:
     host, port = sock.getsockname()[:2]
     if host in ("0.0.0.0", "::"):  # noqa: S104 - reporting, not binding
         host = "127.0.0.1" if host == "0.0.0.0" else "::1"  # noqa: S104
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 async def _wait_until_started(
