@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -30,6 +30,7 @@ from graphql import (
 )
 
 from gateway.errors import QueryInvalid
+from gateway.limits import QueryLimits, check_cost, check_shape, too_complex
 from gateway.shape import bad_user_input
 from schema.base import SPECS_BY_NAME, Shape
 from schema.catalog import FieldResource
@@ -40,8 +41,12 @@ MAX_QUERY_BYTES = 64 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Touched:
+    """One field an operation selects, at one response path."""
+
     resource: FieldResource
     path: str  # response path with list positions left out, e.g. enterprise.bankAccounts.balance
+    entity: str | None  # the entity type whose agency record holds this field's value, if any
+    needs: frozenset[str]  # agency-side fields of that record the field needs, if allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +57,8 @@ class Operation:
     type: str  # query / mutation / subscription
     hash: str  # sha256 of the query text
     touched: tuple[Touched, ...]
-    # entity type -> agency fields needed if every touched field is allowed
-    fields: dict[str, frozenset[str]] = field(default_factory=dict)
+    entities: frozenset[str] = frozenset()  # entity types the operation may fetch
+    introspection: tuple[tuple[str, int, int], ...] = ()  # (__schema/__type, line, column)
 
     @property
     def cache_key(self) -> str:
@@ -61,8 +66,11 @@ class Operation:
 
 
 class Analyzer:
-    def __init__(self, schema: GatewaySchema, cache_size: int = 2048) -> None:
+    def __init__(
+        self, schema: GatewaySchema, limits: QueryLimits | None = None, cache_size: int = 2048
+    ) -> None:
         self.schema = schema
+        self.limits = limits or QueryLimits()
         self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
         self._operations: OrderedDict[str, Operation] = OrderedDict()
         self._cache_size = cache_size
@@ -91,11 +99,16 @@ class Analyzer:
         if document is not None:
             return document
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=self.limits.max_tokens)
         except GraphQLError as exc:
+            if "tokens. Parsing aborted" in exc.message:
+                raise too_complex(
+                    "token", self.limits.max_tokens + 1, self.limits.max_tokens, "max_tokens"
+                ) from None
             raise QueryInvalid(
                 [_shape_error(exc, "GRAPHQL_PARSE_FAILED")], "GRAPHQL_PARSE_FAILED"
             ) from None
+        check_shape(document, self.limits)  # before validation, whose cost these bound
         errors = validate(self.schema.graphql, document, max_errors=20, hide_suggestions=True)
         if errors:
             shaped = [_shape_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors]
@@ -127,6 +140,7 @@ class Analyzer:
         }
         root = self.schema.graphql.get_root_type(definition.operation)
         assert root is not None  # validation has checked the operation type exists
+        check_cost(self.schema.graphql, document, definition, self.limits)
         walker = _Walker(self.schema, fragments)
         walker.walk(definition.selection_set, root, None, "", "")
         touched = tuple(walker.touched.values())
@@ -137,7 +151,8 @@ class Analyzer:
             type=definition.operation.value,
             hash=digest,
             touched=touched,
-            fields={t: frozenset(f) for t, f in walker.fields.items()},
+            entities=frozenset(walker.entities),
+            introspection=walker.introspection,
         )
 
 
@@ -149,7 +164,8 @@ class _Walker:
         self.graphql = schema.graphql
         self.fragments = fragments
         self.touched: dict[tuple[str, str, str], Touched] = {}
-        self.fields: dict[str, set[str]] = {}
+        self.entities: set[str] = set()
+        self.introspection: tuple[tuple[str, int, int], ...] = ()
 
     def walk(
         self,
@@ -162,24 +178,30 @@ class _Walker:
         for node in self._fields(selections, parent):
             name = node.name.value
             if name.startswith("__"):
-                continue  # introspection: governed by its own setting, not by field policies
+                # introspection is governed by its own setting (limits.introspection_roles)
+                if name in ("__schema", "__type") and node.loc is not None:
+                    loc = node.loc.source.get_location(node.loc.start)
+                    self.introspection += ((name, loc.line, loc.column),)
+                continue
             resource = self.catalog[(parent.name, name)]
             here = f"{path}.{name}" if path else name
-            self.touched.setdefault((parent.name, name, here), Touched(resource, here))
+            needs: frozenset[str] = frozenset()
             if entity is not None:
-                needed = self.fields.setdefault(entity, set())
                 if resource.shape is Shape.LINK:
-                    needed.update(resource.requires)
+                    needs = frozenset(resource.requires)
                 elif resource.shape is Shape.ATTR or not _has_fields(node):
-                    needed.add(prefix + (resource.source or name))
+                    needs = frozenset({prefix + (resource.source or name)})
                 # an embedded list with sub-fields is requested as exactly those sub-fields
+            self.touched.setdefault(
+                (parent.name, name, here), Touched(resource, here, entity, needs)
+            )
             if node.selection_set is None or resource.target is None:
                 continue
             target = self.graphql.type_map[resource.target]
             assert isinstance(target, GraphQLObjectType)
             spec = SPECS_BY_NAME.get(resource.target)
             if spec is not None and spec.kind is not None:
-                self.fields.setdefault(resource.target, set())
+                self.entities.add(resource.target)
                 self.walk(node.selection_set, target, resource.target, "", here)
             elif entity is not None and resource.shape is Shape.EMBEDDED:
                 sub_prefix = f"{prefix}{resource.source}."

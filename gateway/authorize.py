@@ -1,80 +1,209 @@
 """Stage 3, authorize: decide every field an operation touches, once, before any agency call.
 
-The policy engine answers for a batch of field resources; the resulting :class:`Plan` says which
-agency fields each entity type may request. Plans are cached by (policy version, principal
-digest, purpose, case, operation), so a warm operation costs one dictionary lookup.
+Need-to-know is decided on the attributes of each field (owner, category, sensitivity), of the
+caller (agency, roles, clearance), of the request (purpose, case, justification, break-glass)
+and on the caller's active joint-team memberships. The result is a :class:`Plan`:
+
+- the agency fields each entity type may request (denied fields are never asked for);
+- the (type, field) pairs that answer ``FORBIDDEN_FIELD``;
+- per type, which attributes the object builder withholds or masks.
+
+Plans are cached by (policy version, principal digest, decision context, operation), so a warm
+operation costs one dictionary lookup; a policy or team change changes the key. Record-level
+rules are decided once per distinct label set, in batches, and cached the same way.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-from gateway.analyze import Operation, Touched
-from gateway.types import Declaration, FieldDecision, Outcome, Plan, Principal
+from connectors.base import Labels
+from gateway.analyze import Operation
+from gateway.errors import GatewayError
+from gateway.types import (
+    Declaration,
+    FieldDecision,
+    Outcome,
+    Plan,
+    Principal,
+    Shaping,
+)
+from policies.engine import DecisionContext, RecordDecision, RecordLabels
+from policies.teams import TeamDirectory
+from schema.base import Shape
+from schema.catalog import FieldResource
+
+RecordFilter = Callable[[Sequence[Labels]], list[RecordDecision]]
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class PolicyEngine(Protocol):
-    """Decides a batch of field resources for one principal and declaration."""
+    """Decides batches of fields and record label sets (policies.engine.PolicyEngine)."""
 
     @property
     def version(self) -> str: ...
 
     def decide(
-        self, principal: Principal, declaration: Declaration, touched: Sequence[Touched]
+        self, principal: Principal, context: DecisionContext, resources: Sequence[FieldResource]
     ) -> list[FieldDecision]: ...
+
+    def decide_records(
+        self, principal: Principal, context: DecisionContext, labels: Sequence[RecordLabels]
+    ) -> list[RecordDecision]: ...
 
 
 class OpenPolicy:
-    """Allows every field to every authenticated caller who declared a valid purpose.
+    """Allows every field and record: need-to-know switched off.
 
-    This is the skeleton's engine: need-to-know by Cedar policies replaces it (issue #3). It is
-    never the default of ``jointgate serve`` once that lands.
+    Only for measuring what enforcement costs (bench/) and for tests of other stages; the
+    gateway never runs with it unless ``[policy] enforcement = "off"`` is configured.
     """
 
-    version = "open-0"
+    version = "open"
 
     def decide(
-        self, principal: Principal, declaration: Declaration, touched: Sequence[Touched]
+        self, principal: Principal, context: DecisionContext, resources: Sequence[FieldResource]
     ) -> list[FieldDecision]:
-        return [FieldDecision(Outcome.ALLOW, policies=("open",)) for _ in touched]
+        return [FieldDecision(Outcome.ALLOW, policies=("open",)) for _ in resources]
+
+    def decide_records(
+        self, principal: Principal, context: DecisionContext, labels: Sequence[RecordLabels]
+    ) -> list[RecordDecision]:
+        return [RecordDecision(True, ("open",)) for _ in labels]
+
+
+class PolicyHolder(Protocol):
+    """Where the engine in force is found; reloading swaps it (policies/reload.py)."""
+
+    @property
+    def engine(self) -> PolicyEngine: ...
+
+
+@dataclass
+class StaticPolicies:
+    engine: PolicyEngine
+
+
+class Forbidden(GatewayError):
+    code = "FORBIDDEN_FIELD"
+    status = 403
 
 
 class Authorizer:
-    def __init__(self, engine: PolicyEngine, cache_size: int = 4096) -> None:
-        self.engine = engine
-        self._plans: OrderedDict[tuple[str, ...], Plan] = OrderedDict()
+    def __init__(
+        self,
+        policies: PolicyHolder,
+        teams: TeamDirectory | None = None,
+        *,
+        reject: bool = False,
+        cache_size: int = 4096,
+    ) -> None:
+        self.policies = policies
+        self.teams = teams
+        self.reject = reject
+        self._plans: OrderedDict[tuple[object, ...], Plan] = OrderedDict()
+        self._records: OrderedDict[tuple[object, ...], RecordDecision] = OrderedDict()
         self._cache_size = cache_size
 
-    def plan(self, principal: Principal, declaration: Declaration, operation: Operation) -> Plan:
-        key = (
-            self.engine.version,
-            principal.digest,
-            declaration.purpose.value,
-            declaration.case_id or "",
-            operation.cache_key,
+    def context(self, principal: Principal, declaration: Declaration) -> DecisionContext:
+        teams = self.teams.memberships(principal.subject) if self.teams is not None else []
+        case = declaration.case_id or ""
+        return DecisionContext(
+            purpose=declaration.purpose.value,
+            case_id=case,
+            justification=declaration.justification or declaration.break_glass or "",
+            in_team=bool(case) and any(case in t.cases for t in teams),
+            teams=tuple(sorted(t.id for t in teams)),
+            break_glass=declaration.break_glass is not None,
         )
-        cached = self._plans.get(key)
-        if cached is not None:
+
+    def plan(self, principal: Principal, context: DecisionContext, operation: Operation) -> Plan:
+        engine = self.policies.engine
+        key = (engine.version, principal.digest, context.key, operation.cache_key)
+        plan = self._plans.get(key)
+        if plan is not None:
             self._plans.move_to_end(key)
-            return cached
-        plan = self._decide(principal, declaration, operation)
-        self._plans[key] = plan
-        if len(self._plans) > self._cache_size:
-            self._plans.popitem(last=False)
+        else:
+            plan = _plan(engine, principal, context, operation)
+            _remember(self._plans, key, plan, self._cache_size)
+        if self.reject and plan.denied:
+            paths = sorted(
+                t.path
+                for t in operation.touched
+                if (t.resource.type_name, t.resource.field_name) in plan.denied
+            )
+            raise Forbidden(
+                "The operation asks for fields not available to you for the declared purpose: "
+                + ", ".join(paths)
+            )
         return plan
 
-    def _decide(self, principal: Principal, declaration: Declaration, operation: Operation) -> Plan:
-        decisions = self.engine.decide(principal, declaration, operation.touched)
-        by_field = {
-            (t.resource.type_name, t.resource.field_name): d
-            for t, d in zip(operation.touched, decisions, strict=True)
-        }
-        if any(d.outcome is not Outcome.ALLOW for d in decisions):
-            raise NotImplementedError("field-level deny and mask arrive with the policy engine")
-        return Plan(
-            policy_version=self.engine.version,
-            decisions=by_field,
-            source_fields=dict(operation.fields),
-        )
+    def record_filter(self, principal: Principal, context: DecisionContext) -> RecordFilter:
+        """Decides records' visibility by label set: once per distinct set, in one batch."""
+        engine = self.policies.engine
+        base = (engine.version, principal.digest, context.key)
+        cache = self._records
+
+        def decide(labels: Sequence[Labels]) -> list[RecordDecision]:
+            keys = [
+                RecordLabels(
+                    lab.agency, lab.handling, lab.sensitivity, context.case_id in lab.cases
+                )
+                for lab in labels
+            ]
+            missing = sorted({k for k in keys if (base, k) not in cache}, key=repr)
+            if missing:
+                for k, d in zip(
+                    missing, engine.decide_records(principal, context, missing), strict=True
+                ):
+                    _remember(cache, (base, k), d, self._cache_size * 4)
+            return [cache[(base, k)] for k in keys]
+
+        return decide
+
+
+def _plan(
+    engine: PolicyEngine, principal: Principal, context: DecisionContext, operation: Operation
+) -> Plan:
+    resources: dict[tuple[str, str], FieldResource] = {}
+    for t in operation.touched:
+        resources.setdefault((t.resource.type_name, t.resource.field_name), t.resource)
+    decisions = dict(
+        zip(resources, engine.decide(principal, context, list(resources.values())), strict=True)
+    )
+    source_fields: dict[str, set[str]] = {entity: set() for entity in operation.entities}
+    for t in operation.touched:
+        decision = decisions[(t.resource.type_name, t.resource.field_name)]
+        if t.entity is not None and decision.outcome is not Outcome.DENY:
+            source_fields.setdefault(t.entity, set()).update(t.needs)
+    shaping: dict[str, tuple[set[str], dict[str, str]]] = {}
+    for (type_name, _), resource in resources.items():
+        decision = decisions[(type_name, resource.field_name)]
+        if resource.shape is Shape.LINK or decision.outcome is Outcome.ALLOW:
+            continue
+        withheld, masks = shaping.setdefault(type_name, (set(), {}))
+        if decision.outcome is Outcome.DENY:
+            withheld.add(resource.python_name)
+        elif decision.mask is not None:
+            masks[resource.python_name] = decision.mask
+    flags = sorted(
+        {f for d in decisions.values() if d.outcome is not Outcome.DENY for f in d.flags}
+    )
+    return Plan(
+        policy_version=engine.version,
+        decisions=decisions,
+        source_fields={e: frozenset(f) for e, f in source_fields.items()},
+        denied=frozenset(k for k, d in decisions.items() if d.outcome is Outcome.DENY),
+        shaping={t: Shaping(frozenset(w), m) for t, (w, m) in shaping.items()},
+        flags=tuple(flags),
+    )
+
+
+def _remember(cache: OrderedDict[K, V], key: K, value: V, size: int) -> None:
+    cache[key] = value
+    if len(cache) > size:
+        cache.popitem(last=False)

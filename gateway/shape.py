@@ -15,6 +15,7 @@ from typing import Any
 from graphql import ExecutionResult, GraphQLError
 
 from connectors.errors import ConnectorError
+from schema.base import NOT_AVAILABLE, FieldForbidden
 from schema.identifiers import InvalidIdentifier
 
 log = logging.getLogger("jointgate.shape")
@@ -48,7 +49,9 @@ def shape_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     shaped = bad_user_input(error)
     if shaped is not None:
         return shaped
-    if isinstance(cause, ConnectorError):
+    if isinstance(cause, FieldForbidden):
+        shaped = {"message": NOT_AVAILABLE, "extensions": {"code": FieldForbidden.code}}
+    elif isinstance(cause, ConnectorError):
         log.warning("agency error", extra={"request_id": request_id, "detail": str(cause)})
         shaped = {
             "message": cause.public_message,

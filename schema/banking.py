@@ -25,11 +25,11 @@ MAX_TRANSACTIONS = 500
 class Transaction:
     id: str = attr("financial", 2)
     time: str | None = attr("financial", 2)
-    amount: float | None = attr("financial", 3)
+    amount: float | None = attr("financial", 3, mask="amount")
     direction: str | None = attr("financial", 2)
     channel: str | None = attr("financial", 2)
-    counterparty: str | None = attr("financial", 3, source="counterparty_name")
-    counterparty_account: str | None = attr("financial", 3)
+    counterparty: str | None = attr("financial", 3, source="counterparty_name", mask="name")
+    counterparty_account: str | None = attr("financial", 3, mask="account")
     memo: str | None = attr("financial", 3)
 
 
@@ -40,21 +40,21 @@ class SuspiciousReport:
     id: str = attr("financial", 2)
     reported_on: str | None = attr("financial", 2)
     pattern: str | None = attr("financial", 2)
-    amount: float | None = attr("financial", 3)
+    amount: float | None = attr("financial", 3, mask="amount")
     reporting_bank: str | None = attr("financial", 2)
     status: str | None = attr("financial", 2)
 
 
 @entity(agency="banking", kind="account", key="number")
 class BankAccount:
-    number: AccountNumber = attr("financial", 1)
-    holder_id: str | None = attr("identity", 2)
-    holder_name: str | None = attr("identity", 1)
+    number: AccountNumber = attr("financial", 1, mask="account")
+    holder_id: str | None = attr("identity", 2, mask="party_id")
+    holder_name: str | None = attr("identity", 1, mask="name")
     holder_type: str | None = attr("financial", 1)
     bank: str | None = attr("financial", 1)
     branch: str | None = attr("financial", 1)
     opened_on: str | None = attr("financial", 1)
-    balance: float | None = attr("financial", 3)
+    balance: float | None = attr("financial", 3, mask="amount")
     currency: str | None = attr("financial", 1)
     status: str | None = attr("financial", 1)
 

@@ -30,6 +30,9 @@ from typing import Any, TypeVar, dataclass_transform
 
 import strawberry
 
+from gateway.types import Shaping
+from policies import masks
+
 META = "jointgate"
 T = TypeVar("T")
 
@@ -60,11 +63,14 @@ class FieldInfo:
     source: str | None = None
     requires: tuple[str, ...] = ()
     agency: str | None = None  # None: the agency of the type that declares the field
+    mask: str | None = None  # how to show it masked (policies/masks.py); None: cannot be
 
 
-def attr(category: str, sensitivity: int = 0, *, source: str | None = None) -> Any:
+def attr(
+    category: str, sensitivity: int = 0, *, source: str | None = None, mask: str | None = None
+) -> Any:
     """A plain value of the record; ``source`` defaults to the Python attribute name."""
-    info = FieldInfo(Category(category), sensitivity, Shape.ATTR, source)
+    info = FieldInfo(Category(category), sensitivity, Shape.ATTR, source, mask=mask)
     return strawberry.field(metadata={META: info})
 
 
@@ -97,6 +103,30 @@ class TypeSpec:
     key: str | None
     # (python attribute, agency-side source, embedded class or None)
     values: tuple[tuple[str, str, type | None], ...] = ()
+    attributes: frozenset[str] = frozenset()  # the python names of those values
+
+
+NOT_AVAILABLE = "Not available for your access rights and declared purpose."
+
+
+class FieldForbidden(AttributeError):
+    """A field the plan withholds, or a record the caller may not see or that does not exist.
+
+    Both read the same (NOT_AVAILABLE), so an answer never tells which of the two it was.
+    """
+
+    code = "FORBIDDEN_FIELD"
+
+    def __init__(self) -> None:
+        super().__init__(NOT_AVAILABLE)
+
+
+def _withheld(self: object, name: str) -> Any:
+    """Attribute lookup fallback: a schema attribute missing from an object was withheld."""
+    spec = SPECS.get(type(self))
+    if spec is not None and name in spec.attributes:
+        raise FieldForbidden()
+    raise AttributeError(name)
 
 
 SPECS: dict[type, TypeSpec] = {}
@@ -105,6 +135,7 @@ SPECS_BY_NAME: dict[str, TypeSpec] = {}  # by GraphQL type name (the class name)
 
 def _register(cls: type, agency: str, kind: str | None, key: str | None) -> type:
     typed: type = strawberry.type(cls)
+    typed.__getattr__ = _withheld  # type: ignore[attr-defined]
     SPECS[typed] = SPECS_BY_NAME[typed.__name__] = TypeSpec(typed, agency, kind, key)
     return typed
 
@@ -125,19 +156,27 @@ def embedded_type(*, agency: str) -> Callable[[type[T]], type[T]]:
     return wrap
 
 
-def build(cls: type[T], data: Mapping[str, Any]) -> T:
+def build(cls: type[T], data: Mapping[str, Any], shaping: Mapping[str, Shaping]) -> T:
     """Make a schema object from agency data without per-field resolvers.
 
-    Fields the operation did not select are simply absent from ``data`` and become ``None``;
-    the record itself is kept as ``_data`` for link resolvers.
+    Fields the operation did not select are simply absent from ``data`` and become ``None``.
+    ``shaping`` (from the plan) withholds attributes, which then answer FORBIDDEN_FIELD, and
+    masks others. The record itself is kept as ``_data`` for link resolvers.
     """
     spec = SPECS[cls]
+    shape = shaping.get(cls.__name__)
     obj = object.__new__(cls)
     values = obj.__dict__
     for name, source, sub in spec.values:
         value = data.get(source)
+        if shape is not None:
+            if name in shape.denied:
+                continue
+            kind = shape.masks.get(name)
+            if kind is not None:
+                value = masks.apply(kind, value)
         if sub is not None and value is not None:
-            value = [build(sub, item) for item in value]
+            value = [build(sub, item, shaping) for item in value]
         values[name] = value
     values["_data"] = data
     return obj

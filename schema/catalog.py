@@ -31,6 +31,8 @@ class FieldResource:
     source: str | None  # agency-side field for attr/embedded fields
     requires: tuple[str, ...]  # agency-side fields a link needs from its parent record
     target: str | None  # the named object type a link or embedded field leads to
+    python_name: str
+    mask: str | None  # mask kind (policies/masks.py), or None if it cannot be shown masked
 
     @property
     def path(self) -> str:
@@ -62,6 +64,7 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
             catalog[(type_name, field_name)] = FieldResource(
                 type_name, field_name, agency, info.category, info.sensitivity, info.shape,
                 None if info.shape is Shape.LINK else source, info.requires, target,
+                sfield.python_name, info.mask,
             )  # fmt: skip
             if info.shape is not Shape.LINK:
                 sub = SPECS_BY_NAME[target].cls if target in SPECS_BY_NAME else None
@@ -70,7 +73,7 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
                 )
         if spec is not None:
             SPECS[spec.cls] = SPECS_BY_NAME[type_name] = dataclasses.replace(
-                spec, values=tuple(values)
+                spec, values=tuple(values), attributes=frozenset(v[0] for v in values)
             )
     if missing:
         raise SchemaMappingError(

@@ -14,7 +14,7 @@ Info = strawberry.Info[RequestContext, None]
 
 @embedded_type(agency="courts")
 class Party:
-    party_id: str | None = attr("identity", 2)
+    party_id: str | None = attr("identity", 2, mask="party_id")
     name: str | None = attr("judicial")
     party_type: str | None = attr("judicial")
     role: str | None = attr("judicial")
@@ -35,8 +35,8 @@ class EnforcementRecord:
 
     case_number: str | None = attr("enforcement", 2)
     filed_on: str | None = attr("enforcement", 2)
-    amount_owed: float | None = attr("enforcement", 2)
-    amount_paid: float | None = attr("enforcement", 2)
+    amount_owed: float | None = attr("enforcement", 2, mask="amount")
+    amount_paid: float | None = attr("enforcement", 2, mask="amount")
     status: str | None = attr("enforcement", 2)
     measures: list[str] | None = attr("enforcement", 2)
 
@@ -57,7 +57,7 @@ class CourtCase:
 class DefaulterEntry:
     """An entry on the published judgment-defaulter list (失信被执行人名单)."""
 
-    party_id: str = attr("identity", 2)
+    party_id: str = attr("identity", 2, mask="party_id")
     listed_on: str | None = attr("registry")
     obligation: str | None = attr("registry")
     performance: str | None = attr("registry")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from gateway.types import RequestContext
-from schema.base import attr, embedded, embedded_type, entity, link, record_data
+from schema.base import attr, build, embedded, embedded_type, entity, link, record_data
 from schema.loaders import loaders
 from schema.scalars import USCC
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from schema.police import PoliceCase
 
 Info = strawberry.Info[RequestContext, None]
+MAX_PAGE = 100
 Person_ = Annotated["Person", strawberry.lazy("schema.person")]
 BankAccount_ = Annotated["BankAccount", strawberry.lazy("schema.banking")]
 PoliceCase_ = Annotated["PoliceCase", strawberry.lazy("schema.police")]
@@ -27,7 +28,7 @@ DefaulterEntry_ = Annotated["DefaulterEntry", strawberry.lazy("schema.court")]
 
 @embedded_type(agency="market")
 class Shareholder:
-    holder_id: str | None = attr("identity", 2)
+    holder_id: str | None = attr("identity", 2, mask="party_id")
     holder_name: str | None = attr("registry")
     holder_type: str | None = attr("registry")
     share_pct: float | None = attr("registry")
@@ -113,15 +114,19 @@ class EnterpriseQuery:
     async def enterprise(self, info: Info, uscc: USCC) -> Enterprise | None:
         return await loaders(info).one("Enterprise", uscc)
 
-    @link("market", "registry", description="Search enterprises by a part of their name.")
+    @link("market", "registry", description="Search enterprises by name; at most 100 a page.")
     async def enterprises(
         self, info: Info, name_contains: str, first: int = 20, after: str | None = None
-    ) -> EnterpriseConnection:
+    ) -> EnterpriseConnection | None:
+        first = max(1, min(first, MAX_PAGE))
         nodes, page = await loaders(info).search("Enterprise", name_contains, first, after)
-        return EnterpriseConnection(
-            nodes=nodes,
-            page_info=PageInfo(
-                has_next_page=page.next_cursor is not None, end_cursor=page.next_cursor
-            ),
-            total_count=page.total,
-        )
+        plan = info.context.plan
+        assert plan is not None
+        shaping = plan.shaping
+        page_info = {"has_next_page": page.next_cursor is not None, "end_cursor": page.next_cursor}
+        connection = {
+            "nodes": nodes,
+            "page_info": build(PageInfo, page_info, shaping),
+            "total_count": page.total,
+        }
+        return build(EnterpriseConnection, connection, shaping)

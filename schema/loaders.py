@@ -16,7 +16,7 @@ from strawberry.dataloader import DataLoader
 from connectors.base import Connector, Page, Record
 from connectors.errors import ConnectorError
 from gateway.types import AgencyCall, RequestContext
-from schema.base import SPECS_BY_NAME, TypeSpec, build
+from schema.base import SPECS_BY_NAME, FieldForbidden, TypeSpec, build
 
 if TYPE_CHECKING:
     import strawberry
@@ -31,9 +31,15 @@ class Loaders:
         self._loaders: dict[_Key, DataLoader[str, Any]] = {}
 
     async def one(self, type_name: str, key: str) -> Any:
-        """The entity of that GraphQL type with that key, or None."""
+        """The entity of that GraphQL type with that key.
+
+        A record that does not exist and one the caller may not see answer alike: null with a
+        FORBIDDEN_FIELD error, so the answer does not reveal which.
+        """
         found = await self._loader(type_name, _spec(type_name).key, None).load(key)
-        return found[0] if found else None
+        if not found:
+            raise FieldForbidden()
+        return found[0]
 
     async def each(self, type_name: str, keys: Iterable[str]) -> list[Any]:
         """The entities for a list of keys (e.g. a case's suspects), in order, skipping absent."""
@@ -75,7 +81,7 @@ class Loaders:
                     grouped = await self._call(spec.agency, f"{kind} by {by}", len(keys), call)
                 except ConnectorError as exc:
                     return [exc] * len(keys)
-                return [self._build(spec.cls, type_name, grouped.get(k, ())) for k in keys]
+                return [self._build(spec.cls, type_name, grouped.get(k, [])) for k in keys]
 
             loader = DataLoader(load_fn=batch, cache=True)
             self._loaders[key] = loader
@@ -94,12 +100,21 @@ class Loaders:
                 AgencyCall(agency, operation, keys, status, (time.perf_counter() - started) * 1e3)
             )
 
-    def _build(self, cls: type, type_name: str, records: Iterable[Record]) -> list[Any]:
-        audit = self._ctx.audit
+    def _build(self, cls: type, type_name: str, records: Sequence[Record]) -> list[Any]:
+        """Schema objects for the records the caller may see; the others are left out."""
+        ctx = self._ctx
+        assert ctx.plan is not None and ctx.records_visible is not None
+        shaping = ctx.plan.shaping
+        decisions = ctx.records_visible([r.labels for r in records]) if records else []
         out: list[Any] = []
-        for record in records:
-            audit.saw(type_name, record.key)
-            out.append(build(cls, record.data))
+        for record, decision in zip(records, decisions, strict=True):
+            if not decision.visible:
+                ctx.audit.withheld(type_name)
+                continue
+            if decision.flags:
+                ctx.audit.flag(*decision.flags)
+            ctx.audit.saw(type_name, record.key)
+            out.append(build(cls, record.data, shaping))
         return out
 
 

@@ -27,13 +27,13 @@ DefaulterEntry_ = Annotated["DefaulterEntry", strawberry.lazy("schema.court")]
 
 @entity(agency="police", kind="person", key="id_number")
 class Person:
-    id_number: ResidentID = attr("identity", 2)
-    name: str | None = attr("identity", 1)
+    id_number: ResidentID = attr("identity", 2, mask="resident_id")
+    name: str | None = attr("identity", 1, mask="name")
     gender: str | None = attr("identity", 1)
     birth_date: str | None = attr("identity", 1)
     ethnicity: str | None = attr("identity", 1)
     household_address: str | None = attr("contact", 2)
-    phone: str | None = attr("contact", 2)
+    phone: str | None = attr("contact", 2, mask="account")
 
     @link("market", "registry", description="Enterprises whose legal representative this is.")
     async def enterprises(self, info: Info) -> list[Enterprise_] | None:

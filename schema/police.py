@@ -26,8 +26,8 @@ class FrozenAsset:
 
     measure: str | None = attr("enforcement", 2)
     asset_type: str | None = attr("enforcement", 2)
-    account_number: str | None = attr("enforcement", 2)
-    amount: float | None = attr("enforcement", 2)
+    account_number: str | None = attr("enforcement", 2, mask="account")
+    amount: float | None = attr("enforcement", 2, mask="amount")
     date: str | None = attr("enforcement", 2)
 
 
@@ -37,7 +37,7 @@ class PoliceCase:
     charge: str | None = attr("criminal", 1)
     status: str | None = attr("criminal", 1)
     filed_on: str | None = attr("criminal", 1)
-    amount_involved: float | None = attr("criminal", 2)
+    amount_involved: float | None = attr("criminal", 2, mask="amount")
     victims: int | None = attr("criminal", 2)
     handling_unit: str | None = attr("criminal", 1)
     summary: str | None = attr("criminal", 3)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import strawberry
-from graphql import GraphQLSchema
+from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.banking import BankingQuery
+from schema.base import FieldForbidden, Shape
 from schema.catalog import Catalog, build_catalog
 from schema.court import CourtQuery
 from schema.enterprise import EnterpriseQuery
@@ -35,4 +38,30 @@ def build_schema() -> GatewaySchema:
     config = StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=True)
     built = strawberry.Schema(query=query, config=config)
     gql = built._schema
-    return GatewaySchema(built, gql, build_catalog(gql))
+    catalog = build_catalog(gql)
+    _guard_links(gql, catalog)
+    return GatewaySchema(built, gql, catalog)
+
+
+def _guard_links(gql: GraphQLSchema, catalog: Catalog) -> None:
+    """Every link resolver first asks the plan; a denied link answers FORBIDDEN_FIELD.
+
+    Plain values need no guard: the object builder withholds denied ones (schema.base.build).
+    """
+    for (type_name, field_name), resource in catalog.items():
+        if resource.shape is not Shape.LINK:
+            continue
+        gql_type = gql.type_map[type_name]
+        assert isinstance(gql_type, GraphQLObjectType)
+        gql_field = gql_type.fields[field_name]
+        assert gql_field.resolve is not None
+        gql_field.resolve = _guarded(gql_field.resolve, (type_name, field_name))
+
+
+def _guarded(resolve: Callable[..., Any], key: tuple[str, str]) -> Callable[..., Any]:
+    def guarded(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
+        if key in info.context.plan.denied:
+            raise FieldForbidden()
+        return resolve(source, info, **args)
+
+    return guarded

@@ -37,11 +37,16 @@ def test_fragments_and_aliases_resolve_to_their_fields() -> None:
         "enterprise.bankAccounts.balance",
         "enterprise.legalRepresentative.householdAddress",
     }
-    assert op.fields == {
-        "Enterprise": frozenset({"name", "legal_rep_id", "shareholders.holder_name"}),
-        "BankAccount": frozenset({"balance"}),
-        "Person": frozenset({"name", "household_address"}),
+    needs: dict[str, set[str]] = {}
+    for t in op.touched:
+        if t.entity is not None:
+            needs.setdefault(t.entity, set()).update(t.needs)
+    assert needs == {
+        "Enterprise": {"name", "legal_rep_id", "shareholders.holder_name"},
+        "BankAccount": {"balance"},
+        "Person": {"name", "household_address"},
     }
+    assert op.entities == {"Enterprise", "BankAccount", "Person"}
     assert op.name == "Q" and op.type == "query"
 
 

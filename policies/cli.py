@@ -1,0 +1,367 @@
+"""Administrators' commands: ``jointgate policy``, ``jointgate teams``, ``jointgate review``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.types import Outcome, Principal, Purpose
+from policies.db import Database
+from policies.engine import (
+    DEFAULT_DIR,
+    DecisionContext,
+    PolicyEngine,
+    PolicyError,
+    RecordLabels,
+    load_bundle,
+)
+from policies.review import ReviewError, ReviewQueue
+from policies.teams import TeamDirectory, TeamError, TeamStore
+
+TESTS_DIR = "tests"
+
+
+def add_commands(commands: Any) -> None:
+    """Add the policy, teams and review command groups to ``jointgate``'s sub-parsers."""
+    policy = commands.add_parser("policy", help="validate, explain, test and compare policies")
+    sub = policy.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
+    validate = sub.add_parser("validate", help="check a policy directory; errors name file:line")
+    validate.add_argument("dir", nargs="?", type=Path, default=DEFAULT_DIR)
+
+    explain = sub.add_parser("explain", help="the decision per field and the policies behind it")
+    explain.add_argument("target", help="Type.field, or a GraphQL query")
+    explain.add_argument("--user", required=True, help="a demo user, or any subject with --agency")
+    explain.add_argument("--agency", help="the user's agency (for users that are not demo users)")
+    explain.add_argument("--role", action="append", default=[], help="a role (repeatable)")
+    explain.add_argument("--clearance", type=int, help="the user's clearance (0-3)")
+    _context_options(explain)
+    explain.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="policy directory")
+    explain.add_argument("--data-dir", type=Path, default=Path(".jointgate"))
+    explain.add_argument("--database", help="governance database URL (default: in --data-dir)")
+
+    test = sub.add_parser("test", help="run the policy tests kept next to the policies")
+    test.add_argument("dir", nargs="?", type=Path, default=DEFAULT_DIR)
+
+    diff = sub.add_parser("diff", help="fields whose outcome changes between two policy versions")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
+    diff.add_argument("--queries", type=Path, required=True, help='JSON: [{"name", "query"}]')
+
+    teams = commands.add_parser("teams", help="joint investigation teams")
+    tsub = teams.add_subparsers(dest="teams_command", required=True, metavar="SUBCOMMAND")
+    create = tsub.add_parser("create", help="create a team for one or more cases")
+    create.add_argument("team")
+    create.add_argument("--case", action="append", required=True, help="a case id (repeatable)")
+    create.add_argument("--name", default="")
+    create.add_argument("--from", dest="valid_from", help="ISO date-time (default now)")
+    create.add_argument("--until", dest="valid_until", help="ISO date-time (default: until closed)")
+    for name, text in (("add-member", "add a member"), ("remove-member", "remove a member")):
+        member = tsub.add_parser(name, help=text)
+        member.add_argument("team")
+        member.add_argument("user")
+    listing = tsub.add_parser("list", help="list teams")
+    listing.add_argument("--json", action="store_true")
+    close = tsub.add_parser("close", help="close a team: its memberships stop counting")
+    close.add_argument("team")
+    for parser in tsub.choices.values():
+        _database_options(parser)
+
+    review = commands.add_parser("review", help="break-glass accesses awaiting review")
+    rsub = review.add_subparsers(dest="review_command", required=True, metavar="SUBCOMMAND")
+    pending = rsub.add_parser("pending", help="list accesses not yet signed off")
+    pending.add_argument("--json", action="store_true")
+    sign = rsub.add_parser("sign-off", help="sign off one access")
+    sign.add_argument("id")
+    sign.add_argument("--reviewer", required=True)
+    sign.add_argument("--note", default="")
+    for parser in rsub.choices.values():
+        _database_options(parser)
+
+
+def _context_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--purpose", required=True, choices=[p.value for p in Purpose])
+    parser.add_argument("--case", default="", help="the X-Case-Id")
+    parser.add_argument("--justification", default="")
+    parser.add_argument("--break-glass", default="", help="the X-Break-Glass reason")
+    parser.add_argument(
+        "--in-team", action="store_true", help="assume an active team covers the case"
+    )
+
+
+def _database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=Path(".jointgate"))
+    parser.add_argument("--database", help="governance database URL (default: in --data-dir)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.command == "policy":
+            return _policy(args)
+        if args.command == "teams":
+            return _teams(args)
+        return _review(args)
+    except (PolicyError, TeamError, ReviewError, ValueError) as exc:
+        print(f"jointgate {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _catalog() -> Any:
+    from schema.unified import build_schema
+
+    return build_schema().catalog
+
+
+def _policy(args: argparse.Namespace) -> int:
+    catalog = _catalog()
+    if args.policy_command == "validate":
+        bundle = load_bundle(args.dir, catalog)
+        print(f"ok: {len(bundle.policies)} policies in {args.dir}, version {bundle.version}")
+        return 0
+    if args.policy_command == "explain":
+        return _explain(args, PolicyEngine(load_bundle(args.dir, catalog), catalog))
+    if args.policy_command == "test":
+        return _run_tests(args.dir, PolicyEngine(load_bundle(args.dir, catalog), catalog))
+    return _diff(args, catalog)
+
+
+def principal_for(user: str, agency: str | None = None, roles: Sequence[str] = (),
+                  clearance: int | None = None) -> Principal:  # fmt: skip
+    """A demo user by name, or any principal described by agency, roles and clearance."""
+    from gateway.issuer import DEMO_USERS
+
+    demo = DEMO_USERS.get(user)
+    if demo is None and agency is None:
+        raise ValueError(f"'{user}' is not a demo user; give --agency, --role and --clearance")
+    return Principal(
+        subject=user,
+        agency=agency or (demo.agency if demo else ""),
+        roles=frozenset(roles or (demo.roles if demo else ())),
+        clearance=clearance if clearance is not None else (demo.clearance if demo else 0),
+    )
+
+
+def _explain(args: argparse.Namespace, engine: PolicyEngine) -> int:
+    principal = principal_for(args.user, args.agency, args.role, args.clearance)
+    in_team: bool = args.in_team
+    teams: tuple[str, ...] = ()
+    if not in_team and args.case:
+        db = Database(args.database or f"sqlite:///{args.data_dir / 'governance.sqlite3'}")
+        try:
+            active = TeamDirectory(TeamStore(db)).memberships(principal.subject)
+        finally:
+            db.close()
+        in_team = any(args.case in t.cases for t in active)
+        teams = tuple(t.id for t in active)
+    context = DecisionContext(
+        purpose=args.purpose,
+        case_id=args.case,
+        justification=args.justification or args.break_glass,
+        in_team=in_team,
+        teams=teams,
+        break_glass=bool(args.break_glass),
+    )
+    rows = explain(engine, principal, context, args.target)
+    width = max(len(r[0]) for r in rows)
+    roles = ", ".join(sorted(principal.roles)) or "-"
+    print(
+        f"user {principal.subject} ({principal.agency}, roles {roles}, clearance "
+        f"{principal.clearance}); purpose {context.purpose}; case {context.case_id or '-'}; "
+        f"in team: {'yes' if context.in_team else 'no'}; policy version {engine.version}"
+    )
+    for path, outcome, mask, policies in rows:
+        shown = f"{outcome}({mask})" if mask else outcome
+        print(f"  {path:<{width}}  {shown:<22} {', '.join(policies)}")
+    return 0
+
+
+def explain(
+    engine: PolicyEngine, principal: Principal, context: DecisionContext, target: str
+) -> list[tuple[str, str, str | None, tuple[str, ...]]]:
+    """(path or field, outcome, mask, deciding policies) for a field name or a whole query."""
+    catalog = engine.catalog
+    if target.lstrip().startswith(("{", "query", "fragment")):
+        from gateway.analyze import Analyzer
+        from schema.unified import build_schema
+
+        operation = Analyzer(build_schema()).analyze(target, None)
+        paths = [(t.path, t.resource) for t in operation.touched]
+    else:
+        type_name, _, field_name = target.partition(".")
+        if (type_name, field_name) not in catalog:
+            raise ValueError(f"{target} is not a field of the schema (Type.field)")
+        paths = [(target, catalog[(type_name, field_name)])]
+    decisions = engine.decide(principal, context, [r for _, r in paths])
+    return [
+        (p, d.outcome.value, d.mask, d.policies) for (p, _), d in zip(paths, decisions, strict=True)
+    ]
+
+
+def _run_tests(directory: Path, engine: PolicyEngine) -> int:
+    files = sorted((directory / TESTS_DIR).glob("*.json"))
+    if not files:
+        print(f"jointgate policy test: no tests in {directory / TESTS_DIR}", file=sys.stderr)
+        return 1
+    failures = total = 0
+    for path in files:
+        for case in json.loads(path.read_text())["cases"]:
+            total += 1
+            got = run_case(engine, case)
+            if got != case["expect"]:
+                failures += 1
+                print(f"FAIL {path.name}: {case['name']}: expected {case['expect']}, got {got}")
+    print(f"{total - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+def run_case(engine: PolicyEngine, case: dict[str, Any]) -> str:
+    """The outcome of one policy test case: allow / mask / deny, or visible / hidden."""
+    who = case["principal"]
+    principal = principal_for(
+        who.get("user", "test-user"), who.get("agency"), who.get("roles", ()), who.get("clearance")
+    )
+    ctx = case.get("context", {})
+    context = DecisionContext(
+        purpose=ctx["purpose"], case_id=ctx.get("case_id", ""),
+        justification=ctx.get("justification", ""), in_team=ctx.get("in_team", False),
+        teams=tuple(ctx.get("teams", ())), break_glass=ctx.get("break_glass", False),
+    )  # fmt: skip
+    if "record" in case:
+        labels = RecordLabels(**case["record"])
+        decision = engine.decide_records(principal, context, [labels])[0]
+        return "visible" if decision.visible else "hidden"
+    type_name, _, field_name = case["field"].partition(".")
+    resource = engine.catalog[(type_name, field_name)]
+    return engine.decide(principal, context, [resource])[0].outcome.value
+
+
+def _diff(args: argparse.Namespace, catalog: Any) -> int:
+    from gateway.issuer import DEMO_USERS
+
+    old = PolicyEngine(load_bundle(args.old, catalog), catalog)
+    new = PolicyEngine(load_bundle(args.new, catalog), catalog)
+    queries = json.loads(args.queries.read_text())
+    changes = 0
+    print(f"policy diff {old.version} -> {new.version}")
+    for query in queries:
+        for user in DEMO_USERS:
+            principal = principal_for(user)
+            for context in _contexts(user):
+                before = explain(old, principal, context, query["query"])
+                after = explain(new, principal, context, query["query"])
+                for (path, o1, m1, _), (_, o2, m2, p2) in zip(before, after, strict=True):
+                    if (o1, m1) != (o2, m2):
+                        changes += 1
+                        team = " in team" if context.in_team else ""
+                        print(
+                            f"  {query['name']}: {user} {context.purpose}{team}: {path}: "
+                            f"{_shown(o1, m1)} -> {_shown(o2, m2)} ({', '.join(p2)})"
+                        )
+    print(f"{changes} field outcome(s) change")
+    return 0
+
+
+def _contexts(user: str) -> Iterable[DecisionContext]:
+    for purpose in Purpose:
+        case = "JIT-2026-001" if purpose.needs_case else ""
+        yield DecisionContext(purpose=purpose.value, case_id=case)
+        if purpose is Purpose.INVESTIGATION:
+            yield DecisionContext(purpose=purpose.value, case_id=case, in_team=True)
+
+
+def _shown(outcome: str, mask: str | None) -> str:
+    return f"{outcome}({mask})" if outcome == Outcome.MASK.value and mask else outcome
+
+
+def _teams(args: argparse.Namespace) -> int:
+    db = Database(args.database or f"sqlite:///{args.data_dir / 'governance.sqlite3'}")
+    try:
+        store = TeamStore(db)
+        command = args.teams_command
+        if command == "create":
+            team = store.create(
+                args.team, args.case, name=args.name, valid_from=_when(args.valid_from),
+                valid_until=_when(args.valid_until), created_by="cli",
+            )  # fmt: skip
+            print(f"created team {team.id} for cases {', '.join(team.cases)}")
+        elif command == "add-member":
+            store.add_member(args.team, args.user)
+            print(f"{args.user} is now a member of {args.team}")
+        elif command == "remove-member":
+            store.remove_member(args.team, args.user)
+            print(f"{args.user} is no longer a member of {args.team}")
+        elif command == "close":
+            store.close(args.team)
+            print(f"team {args.team} is closed")
+        else:
+            _print_teams(store, args.json)
+    finally:
+        db.close()
+    return 0
+
+
+def _print_teams(store: TeamStore, as_json: bool) -> None:
+    now = dt.datetime.now(dt.UTC).timestamp()
+    for team in store.list():
+        row = {
+            "team": team.id, "name": team.name, "cases": list(team.cases),
+            "members": list(team.members), "active": team.active(now),
+            "valid_from": _iso(team.valid_from), "valid_until": _iso(team.valid_until),
+            "closed_at": _iso(team.closed_at),
+        }  # fmt: skip
+        if as_json:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            state = "active" if row["active"] else ("closed" if team.closed_at else "inactive")
+            members = ", ".join(team.members) or "-"
+            print(
+                f"{team.id:<16} {state:<8} cases: {', '.join(team.cases)}; "
+                f"members: {members}; until {row['valid_until'] or '-'}"
+            )
+
+
+def _review(args: argparse.Namespace) -> int:
+    db = Database(args.database or f"sqlite:///{args.data_dir / 'governance.sqlite3'}")
+    try:
+        queue = ReviewQueue(db)
+        if args.review_command == "sign-off":
+            access = queue.sign_off(args.id, args.reviewer, args.note)
+            print(f"{access.id} signed off by {access.reviewed_by}")
+            return 0
+        for access in queue.pending():
+            if args.json:
+                print(json.dumps(_access(access), ensure_ascii=False))
+            else:
+                print(f"{access.id}  {_iso(access.at)}  {access.subject} ({access.agency})  "
+                      f"{access.purpose} {access.case_id or '-'}  reason: {access.reason}  "
+                      f"fields: {len(access.fields)}  request {access.request_id}")  # fmt: skip
+    finally:
+        db.close()
+    return 0
+
+
+def _access(access: Any) -> dict[str, Any]:
+    return {
+        "id": access.id, "request_id": access.request_id, "subject": access.subject,
+        "agency": access.agency, "purpose": access.purpose, "case_id": access.case_id,
+        "reason": access.reason, "fields": list(access.fields), "at": _iso(access.at),
+    }  # fmt: skip
+
+
+def _when(text: str | None) -> float | None:
+    if text is None:
+        return None
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def _iso(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return dt.datetime.fromtimestamp(value, dt.UTC).isoformat(timespec="seconds")

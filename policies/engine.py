@@ -1,0 +1,386 @@
+"""The policy engine: Cedar policy files → decisions per field and per record label set.
+
+A policy directory holds ``*.cedar`` files and ``jointgate.cedarschema``. Loading parses and
+validates everything (syntax, Cedar schema, references to schema fields, annotations) and
+reports every problem with file and line; a bundle that loads is identified by a hash of its
+files (the policy version). Decisions are made in batches with a pre-parsed policy set, and
+the gateway caches them per operation (gateway/authorize.py).
+
+Policy annotations the engine understands:
+
+- ``@id("name")``: required, unique; the name decisions and audit records cite.
+- ``@mask`` / ``@mask("kind")``: this permit shows the field masked only (kind: the field's own
+  mask, or one of policies/masks.py). A field allowed by an unmasked permit is shown in full.
+- ``@flag("break-glass")``: decisions that rely only on such permits are flagged for review.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cedarpy
+
+from gateway.types import FieldDecision, Outcome, Principal
+from policies.masks import MASKS
+from schema.catalog import Catalog, FieldResource
+
+log = logging.getLogger("jointgate.policies")
+
+SCHEMA_FILE = "jointgate.cedarschema"
+DEFAULT_DIR = Path(__file__).parent
+NS = "JointGate"
+_FIELD_REF = re.compile(r'JointGate::Field::"([^"]*)"')
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class PolicyError(Exception):
+    """The policy directory does not load; ``problems`` says where and what to fix."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str  # the @id
+    effect: str  # permit / forbid
+    file: str
+    line: int
+    mask: str | None  # None: not a masking permit; "": the field's own mask; else a mask kind
+    flag: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionContext:
+    """Everything about the request a policy may look at, besides principal and resource."""
+
+    purpose: str
+    case_id: str = ""
+    justification: str = ""
+    in_team: bool = False
+    teams: tuple[str, ...] = ()
+    break_glass: bool = False
+
+    def as_cedar(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "case_id": self.case_id,
+            "has_case": bool(self.case_id),
+            "justification": self.justification,
+            "in_team": self.in_team,
+            "teams": list(self.teams),
+            "break_glass": self.break_glass,
+        }
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return (
+            self.purpose,
+            self.case_id,
+            bool(self.justification),
+            self.in_team,
+            self.teams,
+            self.break_glass,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLabels:
+    """A record's labels as policies see them (linked_to_case is relative to the request)."""
+
+    agency: str
+    handling: str
+    sensitivity: int
+    linked_to_case: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDecision:
+    visible: bool
+    policies: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyBundle:
+    directory: Path
+    version: str
+    text: str
+    schema_text: str
+    policies: dict[str, Policy]  # by Cedar's generated id (policy0, policy1, ...)
+    policy_set: Any = field(repr=False)  # cedarpy.PolicySet
+
+
+def load_bundle(directory: Path, catalog: Catalog) -> PolicyBundle:
+    """Load and validate a policy directory; raises PolicyError listing every problem."""
+    directory = Path(directory)
+    schema_path = directory / SCHEMA_FILE
+    files = sorted(directory.glob("*.cedar"))
+    problems: list[Problem] = []
+    if not schema_path.exists():
+        problems.append(Problem(str(schema_path), 1, "missing: the Cedar schema for the policies"))
+    if not files:
+        problems.append(Problem(str(directory), 1, "no *.cedar policy files"))
+    if problems:
+        raise PolicyError(problems)
+    schema_text = schema_path.read_text()
+    texts = {path: path.read_text() for path in files}
+    for path, text in texts.items():
+        problems.extend(_syntax_problems(path, text))
+    if problems:
+        raise PolicyError(problems)
+
+    combined = "\n".join(texts.values())
+    starts = _statement_starts(texts)  # Cedar id (policyN) -> (file, line)
+    parsed = json.loads(cedarpy.policies_to_json_str(combined))["staticPolicies"]
+    policies: dict[str, Policy] = {}
+    seen: dict[str, str] = {}
+    for cedar_id, body in parsed.items():
+        file, line = starts[cedar_id]
+        notes = body.get("annotations") or {}
+        name = notes.get("id")
+        if not name:
+            problems.append(Problem(file, line, 'policy has no @id("...") annotation; add one'))
+            continue
+        if name in seen:
+            problems.append(Problem(file, line, f"@id {name!r} is used twice (also {seen[name]})"))
+        seen[name] = f"{file}:{line}"
+        mask = (notes["mask"] or "") if "mask" in notes else None
+        if mask and mask != "default" and mask not in MASKS:
+            known = ", ".join(sorted(MASKS))
+            problems.append(Problem(file, line, f"@mask({mask!r}) is not a mask; known: {known}"))
+        policies[cedar_id] = Policy(
+            name, body["effect"], file, line, "" if mask == "default" else mask, notes.get("flag")
+        )
+
+    try:
+        validation = cedarpy.validate_policies(combined, schema_text)
+    except ValueError as exc:
+        raise PolicyError([Problem(str(schema_path), 1, f"schema does not parse: {exc}")]) from None
+    for error in validation.errors:
+        file, line = starts.get(error.policy_id, (str(directory), 1))
+        name = policies[error.policy_id].name if error.policy_id in policies else error.policy_id
+        problems.append(
+            Problem(file, line, error.error.replace(f"`{error.policy_id}`", f"`{name}`"))
+        )
+
+    for path, text in texts.items():
+        for number, line_text in enumerate(text.splitlines(), 1):
+            for ref in _FIELD_REF.findall(line_text):
+                type_name, _, field_name = ref.partition(".")
+                if (type_name, field_name) not in catalog:
+                    problems.append(
+                        Problem(str(path), number, f"{ref} is not a field of the GraphQL schema")
+                    )
+    if problems:
+        raise PolicyError(problems)
+
+    digest = hashlib.sha256(schema_text.encode())
+    for path, text in texts.items():
+        digest.update(f"\0{path.name}\0".encode() + text.encode())
+    return PolicyBundle(
+        directory=directory,
+        version=digest.hexdigest()[:16],
+        text=combined,
+        schema_text=schema_text,
+        policies=policies,
+        policy_set=cedarpy.PolicySet.from_str(combined),
+    )
+
+
+def _syntax_problems(path: Path, text: str) -> list[Problem]:
+    try:
+        cedarpy.PolicySet.from_str(text)
+    except ValueError as exc:
+        return [Problem(str(path), _first_bad_line(text), f"does not parse: {exc}")]
+    return []
+
+
+def _statements(text: str) -> list[tuple[int, str]]:
+    """Split policy text into statements with the line each starts on (comments stripped)."""
+    out: list[tuple[int, str]] = []
+    current: list[str] = []
+    start = 0
+    in_string = False
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw if in_string else raw.split("//", 1)[0]
+        if not start and line.strip():
+            start = number
+        current.append(line)
+        for i, char in enumerate(line):
+            if char == '"' and (i == 0 or line[i - 1] != "\\"):
+                in_string = not in_string
+            elif char == ";" and not in_string:
+                out.append((start, "\n".join(current)))
+                current, start = [], 0
+                break
+    if "".join(current).strip():
+        out.append((start, "\n".join(current)))
+    return out
+
+
+def _first_bad_line(text: str) -> int:
+    for line, statement in _statements(text):
+        try:
+            cedarpy.PolicySet.from_str(statement)
+        except ValueError:
+            return line
+    return 1
+
+
+def _statement_starts(texts: dict[Path, str]) -> dict[str, tuple[str, int]]:
+    starts: dict[str, tuple[str, int]] = {}
+    index = 0
+    for path, text in texts.items():
+        for line, _ in _statements(text):
+            starts[f"policy{index}"] = (str(path), line)
+            index += 1
+    return starts
+
+
+class PolicyEngine:
+    """Decides fields and records for one loaded bundle."""
+
+    def __init__(self, bundle: PolicyBundle, catalog: Catalog) -> None:
+        self.bundle = bundle
+        self.catalog = catalog
+        self._fields = cedarpy.Entities.from_json_str(
+            json.dumps([_field_entity(r) for r in catalog.values()])
+        )
+
+    @property
+    def version(self) -> str:
+        return self.bundle.version
+
+    def decide(
+        self, principal: Principal, context: DecisionContext, resources: Sequence[FieldResource]
+    ) -> list[FieldDecision]:
+        if not resources:
+            return []
+        entities = self._fields.with_added_json_str(json.dumps([_user_entity(principal)]))
+        ctx = context.as_cedar()
+        requests = [_request(principal, "read", "Field", r.path, ctx) for r in resources]
+        results = cedarpy.is_authorized_batch(requests, self.bundle.policy_set, entities)
+        return [self._field_decision(r, res) for r, res in zip(resources, results, strict=True)]
+
+    def decide_records(
+        self, principal: Principal, context: DecisionContext, labels: Sequence[RecordLabels]
+    ) -> list[RecordDecision]:
+        if not labels:
+            return []
+        records = [_record_entity(i, lab) for i, lab in enumerate(labels)]
+        entities = [_user_entity(principal), *records]
+        ctx = context.as_cedar()
+        requests = [
+            _request(principal, "readRecord", "Record", str(i), ctx) for i in range(len(labels))
+        ]
+        results = cedarpy.is_authorized_batch(requests, self.bundle.policy_set, entities)
+        out = []
+        for res in results:
+            permits = self._policies(res)
+            if not res.allowed:
+                out.append(RecordDecision(False, tuple(p.name for p in permits)))
+                continue
+            out.append(RecordDecision(True, tuple(p.name for p in permits), _flags(permits)))
+        return out
+
+    def _policies(self, result: Any) -> list[Policy]:
+        for error in result.diagnostics.errors:
+            log.warning("policy evaluation error: %s", error)
+        return [self.bundle.policies[r] for r in result.diagnostics.reasons]
+
+    def _field_decision(self, resource: FieldResource, result: Any) -> FieldDecision:
+        deciding = self._policies(result)
+        names = tuple(p.name for p in deciding)
+        if not result.allowed:
+            return FieldDecision(Outcome.DENY, policies=names or ("default-deny",))
+        full = [p for p in deciding if p.mask is None]
+        if full:
+            return FieldDecision(
+                Outcome.ALLOW, policies=tuple(p.name for p in full), flags=_flags(full)
+            )
+        explicit = next((p.mask for p in deciding if p.mask), None)
+        kind = explicit or resource.mask
+        if kind is None:
+            return FieldDecision(Outcome.DENY, policies=(*names, "field-cannot-be-masked"))
+        return FieldDecision(Outcome.MASK, mask=kind, policies=names, flags=_flags(deciding))
+
+
+def _flags(policies: Iterable[Policy]) -> tuple[str, ...]:
+    """A flag counts only if every deciding policy carries it (nothing else would allow)."""
+    flags = [p.flag for p in policies]
+    if flags and all(flags) and len(set(flags)) == 1:
+        return (str(flags[0]),)
+    return ()
+
+
+def _uid(kind: str, ident: str) -> dict[str, str]:
+    return {"type": f"{NS}::{kind}", "id": ident}
+
+
+def _request(
+    principal: Principal, action: str, kind: str, ident: str, ctx: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "principal": _uid("User", principal.subject),
+        "action": _uid("Action", action),
+        "resource": _uid(kind, ident),
+        "context": ctx,
+    }
+
+
+def _user_entity(principal: Principal) -> dict[str, Any]:
+    return {
+        "uid": _uid("User", principal.subject),
+        "attrs": {
+            "agency": principal.agency,
+            "roles": sorted(principal.roles),
+            "clearance": principal.clearance,
+        },
+        "parents": [],
+    }
+
+
+def _field_entity(resource: FieldResource) -> dict[str, Any]:
+    return {
+        "uid": _uid("Field", resource.path),
+        "attrs": {
+            "type_name": resource.type_name,
+            "field_name": resource.field_name,
+            "agency": resource.agency,
+            "category": resource.category.value,
+            "sensitivity": resource.sensitivity,
+            "maskable": resource.mask is not None,
+        },
+        "parents": [],
+    }
+
+
+def _record_entity(index: int, labels: RecordLabels) -> dict[str, Any]:
+    return {
+        "uid": _uid("Record", str(index)),
+        "attrs": {
+            "agency": labels.agency,
+            "handling": labels.handling,
+            "sensitivity": labels.sensitivity,
+            "linked_to_case": labels.linked_to_case,
+        },
+        "parents": [],
+    }

@@ -1,0 +1,189 @@
+"""Joint investigation teams: which members may see each other's data about which cases.
+
+A team covers one or more case ids, has members, and is valid from a time until a time (or until
+closed). Membership counts only while both team and membership are valid, and only for requests
+whose ``X-Case-Id`` is one of the team's cases. Changes take effect on the next request: the
+directory re-reads the teams whenever the store's version number moves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+from policies.db import Database
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jg_teams (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, cases TEXT NOT NULL,
+    valid_from DOUBLE PRECISION NOT NULL, valid_until DOUBLE PRECISION,
+    closed_at DOUBLE PRECISION, created_by TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE IF NOT EXISTS jg_team_members (
+    team_id TEXT NOT NULL, subject TEXT NOT NULL,
+    added_at DOUBLE PRECISION NOT NULL, removed_at DOUBLE PRECISION,
+    PRIMARY KEY (team_id, subject, added_at));
+CREATE TABLE IF NOT EXISTS jg_governance_version (id INTEGER PRIMARY KEY, version BIGINT NOT NULL);
+"""
+
+
+class TeamError(Exception):
+    """A team operation that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    id: str
+    name: str
+    cases: tuple[str, ...]
+    valid_from: float
+    valid_until: float | None
+    closed_at: float | None
+    members: tuple[str, ...]
+
+    def active(self, now: float) -> bool:
+        ends = [t for t in (self.valid_until, self.closed_at) if t is not None]
+        return self.valid_from <= now and all(now < t for t in ends)
+
+
+class TeamStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.script(SCHEMA)
+        if not db.query("SELECT version FROM jg_governance_version WHERE id = 1"):
+            # another process may insert it between the check and here: that is fine
+            with contextlib.suppress(Exception):
+                db.query("INSERT INTO jg_governance_version (id, version) VALUES (1, 0)")
+
+    def version(self) -> int:
+        rows = self.db.query("SELECT version FROM jg_governance_version WHERE id = 1")
+        return int(rows[0][0]) if rows else 0
+
+    def create(
+        self,
+        team_id: str,
+        cases: list[str],
+        *,
+        name: str = "",
+        valid_from: float | None = None,
+        valid_until: float | None = None,
+        created_by: str = "",
+    ) -> Team:
+        if not cases:
+            raise TeamError("a team covers at least one case id (--case)")
+        if self._team(team_id) is not None:
+            raise TeamError(f"team {team_id} exists already")
+        now = time.time()
+        start = valid_from if valid_from is not None else now
+        if valid_until is not None and valid_until <= start:
+            raise TeamError("valid-until must be after valid-from")
+        self._change(
+            "INSERT INTO jg_teams (id, name, cases, valid_from, valid_until, closed_at, "
+            "created_by, created_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+            (team_id, name or team_id, json.dumps(sorted(set(cases))), start, valid_until,
+             created_by, now),
+        )  # fmt: skip
+        return self.get(team_id)
+
+    def add_member(self, team_id: str, subject: str) -> Team:
+        team = self.get(team_id)
+        if team.closed_at is not None:
+            raise TeamError(f"team {team_id} is closed")
+        if subject in team.members:
+            raise TeamError(f"{subject} is already a member of {team_id}")
+        self._change(
+            "INSERT INTO jg_team_members (team_id, subject, added_at, removed_at) "
+            "VALUES (?, ?, ?, NULL)",
+            (team_id, subject, time.time()),
+        )
+        return self.get(team_id)
+
+    def remove_member(self, team_id: str, subject: str) -> Team:
+        if subject not in self.get(team_id).members:
+            raise TeamError(f"{subject} is not a member of {team_id}")
+        self._change(
+            "UPDATE jg_team_members SET removed_at = ? "
+            "WHERE team_id = ? AND subject = ? AND removed_at IS NULL",
+            (time.time(), team_id, subject),
+        )
+        return self.get(team_id)
+
+    def close(self, team_id: str) -> Team:
+        if self.get(team_id).closed_at is not None:
+            raise TeamError(f"team {team_id} is closed already")
+        self._change("UPDATE jg_teams SET closed_at = ? WHERE id = ?", (time.time(), team_id))
+        return self.get(team_id)
+
+    def get(self, team_id: str) -> Team:
+        team = self._team(team_id)
+        if team is None:
+            raise TeamError(f"no team {team_id}")
+        return team
+
+    def list(self) -> list[Team]:
+        rows = self.db.query(
+            "SELECT id, name, cases, valid_from, valid_until, closed_at FROM jg_teams ORDER BY id"
+        )
+        members: dict[str, list[str]] = {}
+        for team_id, subject in self.db.query(
+            "SELECT team_id, subject FROM jg_team_members WHERE removed_at IS NULL ORDER BY subject"
+        ):
+            members.setdefault(team_id, []).append(subject)
+        return [_team(row, members.get(row[0], [])) for row in rows]
+
+    def _team(self, team_id: str) -> Team | None:
+        return next((t for t in self.list() if t.id == team_id), None)
+
+    def _change(self, sql: str, params: tuple[object, ...]) -> None:
+        self.db.transaction(
+            [
+                (sql, params),
+                ("UPDATE jg_governance_version SET version = version + 1 WHERE id = 1", ()),
+            ]
+        )
+
+
+def _team(row: tuple[object, ...], members: list[str]) -> Team:
+    team_id, name, cases, valid_from, valid_until, closed_at = row
+    return Team(
+        id=str(team_id),
+        name=str(name),
+        cases=tuple(json.loads(str(cases))),
+        valid_from=float(valid_from),  # type: ignore[arg-type]
+        valid_until=None if valid_until is None else float(valid_until),  # type: ignore[arg-type]
+        closed_at=None if closed_at is None else float(closed_at),  # type: ignore[arg-type]
+        members=tuple(members),
+    )
+
+
+class TeamDirectory:
+    """The gateway's view of the teams, refreshed whenever the store's version moves."""
+
+    def __init__(self, store: TeamStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._version = -1
+        self._by_member: dict[str, list[Team]] = {}
+
+    def memberships(self, subject: str, now: float | None = None) -> list[Team]:
+        """The teams the subject is an active member of, now."""
+        self._refresh()
+        at = time.time() if now is None else now
+        return [t for t in self._by_member.get(subject, ()) if t.active(at)]
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def _refresh(self) -> None:
+        version = self.store.version()
+        if version == self._version:
+            return
+        with self._lock:
+            by_member: dict[str, list[Team]] = {}
+            for team in self.store.list():
+                for member in team.members:
+                    by_member.setdefault(member, []).append(team)
+            self._by_member, self._version = by_member, version

@@ -1,0 +1,129 @@
+"""The policy engine on the default set and on broken sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.types import Outcome, Principal
+from policies.cli import run_case
+from policies.engine import (
+    DEFAULT_DIR,
+    DecisionContext,
+    PolicyEngine,
+    PolicyError,
+    RecordLabels,
+    load_bundle,
+)
+from schema.unified import build_schema
+
+CATALOG = build_schema().catalog
+ENGINE = PolicyEngine(load_bundle(DEFAULT_DIR, CATALOG), CATALOG)
+MARKET = Principal("m1", "market", frozenset({"officer"}), 1)
+
+
+def test_the_default_set_passes_its_own_tests() -> None:
+    import json
+
+    cases = json.loads((DEFAULT_DIR / "tests" / "default.json").read_text())["cases"]
+    assert len(cases) >= 30
+    failures = [
+        (c["name"], run_case(ENGINE, c)) for c in cases if run_case(ENGINE, c) != c["expect"]
+    ]
+    assert failures == []
+
+
+def test_decisions_name_their_policies_and_masks() -> None:
+    fields = [
+        CATALOG[("BankAccount", "number")],
+        CATALOG[("BankAccount", "balance")],
+        CATALOG[("Enterprise", "name")],
+    ]
+    number, balance, name = ENGINE.decide(MARKET, DecisionContext("supervision"), fields)
+    assert (number.outcome, number.mask, number.policies) == (
+        Outcome.MASK,
+        "account",
+        ("market-sees-account-numbers-masked",),
+    )
+    assert (balance.outcome, balance.policies) == (Outcome.DENY, ("default-deny",))
+    assert name.outcome is Outcome.ALLOW and "registry-for-members" in name.policies
+
+
+def test_forbid_names_the_forbidding_policy() -> None:
+    (decision,) = ENGINE.decide(MARKET, DecisionContext("audit"), [CATALOG[("Enterprise", "name")]])
+    assert decision.outcome is Outcome.DENY
+    assert decision.policies == ("audit-purpose-for-auditors-only",)
+
+
+def test_break_glass_decisions_are_flagged_only_when_break_glass_was_needed() -> None:
+    duty = Principal("d", "police", frozenset({"investigator", "emergency"}), 3)
+    context = DecisionContext("investigation", "J1101052026000001", "flight risk", break_glass=True)
+    balance, summary = ENGINE.decide(
+        duty, context, [CATALOG[("BankAccount", "balance")], CATALOG[("PoliceCase", "summary")]]
+    )
+    assert balance.outcome is Outcome.ALLOW and balance.flags == ("break-glass",)
+    assert summary.outcome is Outcome.ALLOW and summary.flags == ()  # own agency anyway
+
+
+def test_record_decisions() -> None:
+    context = DecisionContext("supervision")
+    hidden, public = ENGINE.decide_records(
+        MARKET,
+        context,
+        [RecordLabels("police", "H1", 2, False), RecordLabels("courts", "H0", 0, False)],
+    )
+    assert not hidden.visible and public.visible
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "message"),
+    [
+        (
+            "00-baseline.cedar",
+            ("resource.category ==", "resource.kategory =="),
+            "00-baseline.cedar:9: for policy `registry-for-members`, attribute `kategory`",
+        ),
+        (
+            "20-exceptions.cedar",
+            ('"BankAccount.branch"', '"BankAccount.brunch"'),
+            "20-exceptions.cedar:25: BankAccount.brunch is not a field of the GraphQL schema",
+        ),
+        (
+            "10-joint-team.cedar",
+            ('@id("joint-team-investigation")', ""),
+            "10-joint-team.cedar:4: policy has no @id",
+        ),
+        (
+            "30-break-glass.cedar",
+            ('@id("break-glass-records")', '@id("break-glass")'),
+            "@id 'break-glass' is used twice",
+        ),
+        ("20-exceptions.cedar", ("@mask\n", '@mask("blur")\n'), "@mask('blur') is not a mask"),
+        (
+            "90-forbid.cedar",
+            ("forbid (principal, action, resource)", "forbid (principal, action resource)"),
+            "90-forbid.cedar:4: does not parse",
+        ),
+    ],
+)
+def test_broken_sets_are_refused_with_file_and_line(
+    policy_copy: Path, file: str, edit: tuple[str, str], message: str
+) -> None:
+    directory = policy_copy
+    path = directory / file
+    assert edit[0] in path.read_text()
+    path.write_text(path.read_text().replace(edit[0], edit[1], 1))
+    with pytest.raises(PolicyError) as caught:
+        load_bundle(directory, CATALOG)
+    assert message in str(caught.value)
+
+
+def test_the_version_is_a_hash_of_the_files(policy_copy: Path) -> None:
+    directory = policy_copy
+    first = load_bundle(directory, CATALOG).version
+    assert load_bundle(directory, CATALOG).version == first == ENGINE.version
+    (directory / "95-extra.cedar").write_text(
+        '@id("extra")\nforbid (principal, action, resource) when { false };\n'
+    )
+    assert load_bundle(directory, CATALOG).version != first
