@@ -4,20 +4,16 @@ Producing the record (every stage adds to ``ctx.audit``) and storing it are sepa
 OpenTelemetry separates span processors from exporters; unlike telemetry, the commit is
 synchronous and fail-closed: if :meth:`AuditLog.commit` raises, the client gets 503 and no data.
 
-This module holds the contract and two simple logs: an in-memory one for tests and an
-append-only JSON-lines file with fsync. The tamper-evident store (hash chain, Merkle
-checkpoints, PostgreSQL) is issue #4.
+This module holds the contract, an in-memory log for tests, and :func:`open_audit_log`, which
+builds the tamper-evident trail of the ``audit`` package (Merkle tree, signed checkpoints,
+encrypted personal data, SQLite or PostgreSQL; docs/audit.md) from the settings.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-from pathlib import Path
 from typing import Protocol
 
-import orjson
-
+from gateway.settings import Settings
 from gateway.types import AuditRecord
 
 
@@ -27,7 +23,7 @@ class AuditLog(Protocol):
 
     @property
     def healthy(self) -> bool:
-        """False after a failed commit until a later commit succeeds (drives /readyz)."""
+        """False after a failed commit until the store accepts writes again (drives /readyz)."""
 
     async def aclose(self) -> None: ...
 
@@ -52,29 +48,9 @@ class MemoryAuditLog:
         return None
 
 
-class JsonlAuditLog:
-    """Appends one JSON line per record and fsyncs before returning."""
+def open_audit_log(settings: Settings) -> AuditLog:
+    """The evidence-grade trail configured by ``[audit]`` (SQLite in the data dir by default)."""
+    from audit.config import load_config
+    from audit.trail import AuditTrail
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._lock = asyncio.Lock()
-        self.healthy = True
-
-    async def commit(self, record: AuditRecord) -> None:
-        line = orjson.dumps(record.as_dict()) + b"\n"
-        async with self._lock:
-            try:
-                await asyncio.to_thread(self._append, line)
-            except OSError:
-                self.healthy = False
-                raise
-            self.healthy = True
-
-    def _append(self, line: bytes) -> None:
-        os.write(self._fd, line)
-        os.fsync(self._fd)
-
-    async def aclose(self) -> None:
-        os.close(self._fd)
+    return AuditTrail(load_config(settings.audit, settings.data_dir))

@@ -1,0 +1,14 @@
+"""The evidence-grade audit trail (issue #4): every request's record, tamper-evident, provable.
+
+    record.py      the stored form: sealed personal data, blind-index terms, the leaf hash
+    merkle.py      RFC 6962 tree, compact ranges, inclusion and consistency proofs
+    checkpoint.py  signed checkpoints (tree size, root, time; Ed25519)
+    store.py       the SQL layout shared by sqlite.py (default) and postgres.py
+    trail.py       the gateway's AuditLog: group commit, fail closed, self-recovery
+    verify.py      recompute and check a log; build and check proofs
+    reader.py      search, subject reports, export (what auditors and the auditLog query use)
+    archive.py     retention: old records into hash-linked archive files
+    cli.py         ``jointgate audit ...``
+
+docs/audit.md explains the design, the threat model and the numbers.
+"""

@@ -1,0 +1,522 @@
+"""The log's storage: one SQL layout, two databases (SQLite by default, PostgreSQL).
+
+Tables (PostgreSQL puts them in their own schema)::
+
+    records      one row per record: position (log_id, seq), the leaf hash, the sealed JSON
+                 body the leaf hash covers, and the columns searches filter on, which the
+                 database itself derives from the body (generated columns: they cannot be
+                 edited apart from the body the tree covers)
+    entities     blind index: (term, log_id, seq) for every record key shown or looked up
+    queries      query texts, sealed, once per keyed hash of the normalised text
+    heads        per log: tree size, compact range (frontier) and the latest signed checkpoint
+    checkpoints  per log: signed checkpoints kept every N records or T seconds
+    archives     per log: archive files holding the records moved out by retention
+
+Connections run in autocommit mode and every write is an explicit ``BEGIN`` ... ``COMMIT``.
+Every append is one transaction that locks the log's head (``BEGIN IMMEDIATE`` in SQLite, an
+advisory lock in PostgreSQL), seals the batch on top of it and moves the head, so any number of
+writers may share a log safely; the gateway runs one writer per process and one log per replica
+(docs/audit.md). Statements are written once with ``?`` placeholders and table names in braces.
+The store is synchronous: the gateway drives it from one dedicated thread (audit.trail).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from audit.checkpoint import Checkpoint, iso_us
+from audit.checkpoint import sign as sign_checkpoint
+from audit.keys import DataKey, Signer
+from audit.merkle import CompactRange
+from audit.record import Prepared, Row, seal
+
+TABLES = ("records", "entities", "queries", "heads", "checkpoints", "archives")
+# search columns generated from the body: (column, JSON key, SQL type)
+GENERATED = (
+    ("request_id", "request_id", "TEXT"), ("received_us", "received_us", "BIGINT"),
+    ("committed_us", "committed_us", "BIGINT"), ("subject", "subject", "TEXT"),
+    ("agency", "agency", "TEXT"), ("purpose", "purpose", "TEXT"),
+    ("outcome", "outcome", "TEXT"), ("case_term", "case", "TEXT"),
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Head:
+    """Where a log stands: its tree (frontier) and the checkpoint signed over it."""
+
+    log_id: str
+    tree: CompactRange
+    checkpoint: Checkpoint
+    kept_us: int  # when the last checkpoint was kept in the history
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveEntry:
+    log_id: str
+    first_seq: int
+    end_seq: int
+    file: str
+    sha256: str
+    prev_sha256: str
+    created_us: int
+
+
+@dataclass(slots=True)
+class Batch:
+    rows: list[Row]
+    queries: dict[str, str]
+    head: Head
+    keep: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointPolicy:
+    """Keep a checkpoint in the history every ``every`` records or ``interval_s`` seconds."""
+
+    every: int = 1000
+    interval_s: float = 60.0
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def build_batch(
+    head: Head | None,
+    log_id: str,
+    prepared: Sequence[Prepared],
+    key: DataKey,
+    signer: Signer,
+    policy: CheckpointPolicy,
+) -> Batch:
+    """Seal ``prepared`` on top of ``head``: positions, leaves, the new frontier, a checkpoint."""
+    tree = head.tree.copy() if head else CompactRange()
+    old_size = tree.size
+    stamp = max(now_us(), head.checkpoint.timestamp_us if head else 0)
+    rows = []
+    queries: dict[str, str] = {}
+    time_text = iso_us(stamp)
+    for item in prepared:
+        row = seal(item, key, log_id, tree.size, stamp, time_text)
+        tree.append(row.leaf)
+        rows.append(row)
+        if item.query_mac and item.query_sealed:
+            queries[item.query_mac] = item.query_sealed
+    checkpoint = sign_checkpoint(signer, log_id, tree.size, tree.root(), stamp)
+    keep = (
+        head is None
+        or tree.size // policy.every != old_size // policy.every
+        or stamp - head.kept_us >= policy.interval_s * 1e6
+    )
+    kept_us = stamp if keep or head is None else head.kept_us
+    return Batch(rows, queries, Head(log_id, tree, checkpoint, kept_us), keep)
+
+
+Build = Callable[[Head | None], Batch]
+
+
+class SqlStore:
+    """What both databases share; subclasses supply connection, locking and dialect SQL."""
+
+    name = "sql"
+    param = "?"
+    blob = "BLOB"
+    body_type = "BLOB"
+    index_table_options = ""  # SQLite: WITHOUT ROWID
+    body_as_bytes = "body"  # how to select the body so that the driver returns bytes
+
+    def __init__(self) -> None:
+        self._conn: Any = None
+
+    # -- subclass hooks -------------------------------------------------------------------
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _begin_append(self, conn: Any, log_id: str) -> None:
+        raise NotImplementedError
+
+    def _table(self, name: str) -> str:
+        return name
+
+    def _generated(self, key: str, sql_type: str) -> str:
+        """The SQL expression that extracts ``key`` from the body."""
+        raise NotImplementedError
+
+    def _body_param(self, body: bytes) -> Any:
+        return body
+
+    def schema_problems(self) -> list[str]:
+        """Differences between the live table definitions and ours (generated columns)."""
+        raise NotImplementedError
+
+    def _terms_join(self) -> str:
+        """A join exposing ``j.value`` for each blind-index term in ``r.body``."""
+        raise NotImplementedError
+
+    def _begin_schema(self, conn: Any) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def _extra_schema(self) -> list[str]:
+        return []
+
+    def index_problems(self, log_id: str) -> list[str]:
+        """The table definitions are ours and the blind index holds exactly the terms of the
+        bodies: counted in the database, located record by record only when counts differ."""
+        problems = self.schema_problems()
+        listed = self.execute(
+            "SELECT count(*) FROM {records} r {terms} WHERE r.log_id = ?", (log_id,)
+        )
+        indexed = self.execute("SELECT count(*) FROM {entities} WHERE log_id = ?", (log_id,))
+        matched = self.execute(
+            "SELECT count(*) FROM {records} r {terms} JOIN {entities} e"
+            " ON e.term = j.value AND e.log_id = r.log_id AND e.seq = r.seq WHERE r.log_id = ?",
+            (log_id,),
+        )
+        if matched != listed:
+            rows = self.execute(
+                "SELECT r.seq, j.value FROM {records} r {terms} WHERE r.log_id = ?"
+                " AND NOT EXISTS (SELECT 1 FROM {entities} e WHERE e.term = j.value"
+                " AND e.log_id = r.log_id AND e.seq = r.seq) ORDER BY r.seq LIMIT 1",
+                (log_id,),
+            )
+            seq, term = rows[0] if rows else ("?", "?")
+            problems.append(f"record {seq}: blind-index entry {term} is missing")
+        if indexed != matched:
+            rows = self.execute(
+                "SELECT e.seq, e.term FROM {entities} e WHERE e.log_id = ? AND NOT EXISTS"
+                " (SELECT 1 FROM {records} r {terms} WHERE r.log_id = e.log_id"
+                " AND r.seq = e.seq AND j.value = e.term) ORDER BY e.seq LIMIT 1",
+                (log_id,),
+            )
+            seq, term = rows[0] if rows else ("?", "?")
+            problems.append(f"record {seq}: blind-index entry {term} is not in it")
+        return problems
+
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+        cur = self.connection().execute(sql, params)
+        yield from cur
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def sql(self, text: str) -> str:
+        names = {t: self._table(t) for t in TABLES}
+        if "{terms}" in text:
+            names["terms"] = self._terms_join()
+        if "{body}" in text:
+            names["body"] = self.body_as_bytes
+        text = text.format(**names)
+        return text.replace("?", self.param) if self.param != "?" else text
+
+    def connection(self) -> Any:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _commit(self) -> None:
+        self.connection().execute("COMMIT")
+
+    def _rollback(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except Exception:
+            with contextlib.suppress(Exception):
+                conn.close()  # broken: reconnect next time
+            return
+        self._conn = conn
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self.connection().execute(self.sql(text), params)
+        rows = cur.fetchall() if cur.description else []
+        return [tuple(r) for r in rows]
+
+    def schema_statements(self) -> list[str]:
+        b = self.blob
+        return [
+            self.records_table(),
+            "CREATE INDEX IF NOT EXISTS records_request ON {records} (request_id)",
+            "CREATE INDEX IF NOT EXISTS records_received ON {records} (received_us)",
+            "CREATE INDEX IF NOT EXISTS records_subject ON {records} (subject, received_us)",
+            "CREATE INDEX IF NOT EXISTS records_case ON {records} (case_term)",
+            f"""CREATE TABLE IF NOT EXISTS {{entities}} (
+                term TEXT NOT NULL, log_id TEXT NOT NULL, seq BIGINT NOT NULL,
+                PRIMARY KEY (term, log_id, seq)){self.index_table_options}""",
+            "CREATE TABLE IF NOT EXISTS {queries} (mac TEXT PRIMARY KEY, sealed TEXT NOT NULL)",
+            f"""CREATE TABLE IF NOT EXISTS {{heads}} (
+                log_id TEXT PRIMARY KEY, tree_size BIGINT NOT NULL, frontier {b} NOT NULL,
+                root {b} NOT NULL, timestamp_us BIGINT NOT NULL, key_id TEXT NOT NULL,
+                signature {b} NOT NULL, kept_us BIGINT NOT NULL)""",
+            f"""CREATE TABLE IF NOT EXISTS {{checkpoints}} (
+                log_id TEXT NOT NULL, tree_size BIGINT NOT NULL, root {b} NOT NULL,
+                timestamp_us BIGINT NOT NULL, key_id TEXT NOT NULL, signature {b} NOT NULL,
+                PRIMARY KEY (log_id, tree_size))""",
+            """CREATE TABLE IF NOT EXISTS {archives} (
+                log_id TEXT NOT NULL, first_seq BIGINT NOT NULL, end_seq BIGINT NOT NULL,
+                file TEXT NOT NULL, sha256 TEXT NOT NULL, prev_sha256 TEXT NOT NULL,
+                created_us BIGINT NOT NULL, PRIMARY KEY (log_id, first_seq))""",
+            *self._extra_schema(),
+        ]
+
+    def records_table(self) -> str:
+        generated = ", ".join(
+            f"{column} {sql_type} GENERATED ALWAYS AS ({self._generated(key, sql_type)}) STORED"
+            for column, key, sql_type in GENERATED
+        )
+        return (
+            "CREATE TABLE IF NOT EXISTS {records} (log_id TEXT NOT NULL, seq BIGINT NOT NULL,"
+            f" leaf {self.blob} NOT NULL, body {self.body_type} NOT NULL, {generated},"
+            " PRIMARY KEY (log_id, seq))"
+        )
+
+    def create_schema(self) -> None:
+        conn = self.connection()
+        self._begin_schema(conn)
+        try:
+            for statement in self.schema_statements():
+                conn.execute(self.sql(statement))
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
+
+    # -- writing ----------------------------------------------------------------------------
+    def append(self, log_id: str, build: Build) -> Batch:
+        """One transaction: lock the log, build the batch on its head, insert it, move the head."""
+        conn = self.connection()
+        try:
+            self._begin_append(conn, log_id)
+            batch = build(self._head(conn, log_id))
+            self._insert(conn, log_id, batch)
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
+        return batch
+
+    def _insert(self, conn: Any, log_id: str, batch: Batch) -> None:
+        cur = conn.cursor()
+        self._insert_many(
+            cur, "records", ("log_id", "seq", "leaf", "body"),
+            [(log_id, r.seq, r.leaf, self._body_param(r.body)) for r in batch.rows],
+        )  # fmt: skip
+        terms = [(t, log_id, r.seq) for r in batch.rows for t in r.terms]
+        if terms:
+            self._insert_many(cur, "entities", ("term", "log_id", "seq"), terms)
+        if batch.queries:
+            cur.executemany(
+                self.sql(
+                    "INSERT INTO {queries} (mac, sealed) VALUES (?, ?) ON CONFLICT (mac) DO NOTHING"
+                ),
+                sorted(batch.queries.items()),
+            )
+        head = batch.head
+        cp = head.checkpoint
+        cur.execute(
+            self.sql(
+                "INSERT INTO {heads} (log_id, tree_size, frontier, root, timestamp_us, key_id,"
+                " signature, kept_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (log_id) DO UPDATE SET tree_size = excluded.tree_size,"
+                " frontier = excluded.frontier,"
+                " root = excluded.root, timestamp_us = excluded.timestamp_us,"
+                " key_id = excluded.key_id, signature = excluded.signature,"
+                " kept_us = excluded.kept_us"
+            ),
+            (log_id, cp.tree_size, head.tree.to_bytes(), cp.root, cp.timestamp_us, cp.key_id,
+             cp.signature, head.kept_us),
+        )  # fmt: skip
+        if batch.keep:
+            self._insert_checkpoint(cur, cp)
+
+    def _insert_many(
+        self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        marks = ", ".join("?" * len(columns))
+        statement = f"INSERT INTO {{{table}}} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+        cur.executemany(self.sql(statement), rows)
+
+    def _insert_checkpoint(self, cur: Any, cp: Checkpoint) -> None:
+        cur.execute(
+            self.sql(
+                "INSERT INTO {checkpoints} (log_id, tree_size, root, timestamp_us, key_id,"
+                " signature) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (log_id, tree_size) DO NOTHING"
+            ),
+            (cp.log_id, cp.tree_size, cp.root, cp.timestamp_us, cp.key_id, cp.signature),
+        )
+
+    def ping(self, log_id: str) -> None:
+        """Take the log's write lock and let go: raises while the store cannot append."""
+        conn = self.connection()
+        try:
+            self._begin_append(conn, log_id)
+            self._head(conn, log_id)
+        finally:
+            self._rollback()
+
+    # -- reading ----------------------------------------------------------------------------
+    def _head(self, conn: Any, log_id: str) -> Head | None:
+        rows = conn.execute(
+            self.sql(
+                "SELECT log_id, tree_size, frontier, root, timestamp_us, key_id, signature,"
+                " kept_us FROM {heads} WHERE log_id = ?"
+            ),
+            (log_id,),
+        ).fetchall()
+        return _head(rows[0]) if rows else None
+
+    def head(self, log_id: str) -> Head | None:
+        return self._head(self.connection(), log_id)
+
+    def heads(self) -> list[Head]:
+        rows = self.execute(
+            "SELECT log_id, tree_size, frontier, root, timestamp_us, key_id, signature, kept_us"
+            " FROM {heads} ORDER BY log_id"
+        )
+        return [_head(r) for r in rows]
+
+    def log_ids(self) -> list[str]:
+        """Every log the store knows of, from any table (a log whose head was deleted too)."""
+        rows = self.execute(
+            "SELECT log_id FROM {heads} UNION SELECT DISTINCT log_id FROM {records}"
+            " UNION SELECT log_id FROM {checkpoints} UNION SELECT log_id FROM {archives}"
+        )
+        return sorted(r[0] for r in rows)
+
+    def checkpoints(self, log_id: str) -> list[Checkpoint]:
+        rows = self.execute(
+            "SELECT log_id, tree_size, root, timestamp_us, key_id, signature FROM {checkpoints}"
+            " WHERE log_id = ? ORDER BY tree_size",
+            (log_id,),
+        )
+        return [Checkpoint(r[0], r[1], bytes(r[2]), r[3], r[4], bytes(r[5])) for r in rows]
+
+    def archives(self, log_id: str) -> list[ArchiveEntry]:
+        rows = self.execute(
+            "SELECT log_id, first_seq, end_seq, file, sha256, prev_sha256, created_us"
+            " FROM {archives} WHERE log_id = ? ORDER BY first_seq",
+            (log_id,),
+        )
+        return [ArchiveEntry(*r) for r in rows]
+
+    def scan(
+        self, log_id: str, start: int = 0, end: int | None = None
+    ) -> Iterator[tuple[int, bytes, bytes]]:
+        """(seq, stored leaf, body) in sequence order, streaming."""
+        sql = "SELECT seq, leaf, {body} FROM {records} WHERE log_id = ? AND seq >= ?"
+        params: list[Any] = [log_id, start]
+        if end is not None:
+            sql += " AND seq < ?"
+            params.append(end)
+        for seq, leaf, body in self._stream(self.sql(sql + " ORDER BY seq"), params):
+            yield seq, bytes(leaf), _bytes(body)
+
+    def leaves(self, log_id: str, lo: int, hi: int) -> list[bytes]:
+        rows = self.execute(
+            "SELECT leaf FROM {records} WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
+            (log_id, lo, hi),
+        )
+        return [bytes(r[0]) for r in rows]
+
+    def first_seq(self, log_id: str) -> int | None:
+        rows = self.execute("SELECT min(seq) FROM {records} WHERE log_id = ?", (log_id,))
+        return None if rows[0][0] is None else int(rows[0][0])
+
+    def bodies(self, sql_where: str, params: Sequence[Any], limit: int | None,
+               join_term: str | None = None) -> Iterator[tuple[str, int, bytes]]:  # fmt: skip
+        """(log_id, seq, body) of records matching ``sql_where``, oldest first."""
+        sql = "SELECT r.log_id, r.seq, {body} FROM {records} r"
+        args: list[Any] = []
+        if join_term is not None:
+            # the blind index first, whatever the planner's statistics say
+            sql = (
+                "WITH hits AS MATERIALIZED (SELECT log_id, seq FROM {entities} WHERE term = ?) "  # noqa: S608
+                + sql
+                + " JOIN hits e ON e.log_id = r.log_id AND e.seq = r.seq"
+            )
+            args.append(join_term)
+        sql += f" WHERE {sql_where} ORDER BY r.received_us, r.log_id, r.seq"
+        args.extend(params)
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        for log_id, seq, body in self._stream(self.sql(sql), args):
+            yield log_id, seq, _bytes(body)
+
+    def count(self, log_id: str | None = None) -> int:
+        if log_id is None:
+            rows = self.execute("SELECT count(*) FROM {records}")
+        else:
+            rows = self.execute("SELECT count(*) FROM {records} WHERE log_id = ?", (log_id,))
+        return int(rows[0][0])
+
+    def query_texts(self, macs: Iterable[str] | None = None) -> dict[str, str]:
+        if macs is None:
+            rows = self.execute("SELECT mac, sealed FROM {queries}")
+        else:
+            wanted = sorted(set(macs))
+            if not wanted:
+                return {}
+            marks = ", ".join("?" * len(wanted))
+            rows = self.execute(
+                f"SELECT mac, sealed FROM {{queries}} WHERE mac IN ({marks})",  # noqa: S608
+                wanted,
+            )
+        return {r[0]: r[1] for r in rows}
+
+    # -- retention --------------------------------------------------------------------------
+    def add_archive(self, entry: ArchiveEntry, chunk: int = 20_000) -> None:
+        """Record an archive file, then delete the records it holds in small transactions."""
+        conn = self.connection()
+        try:
+            self._begin_append(conn, entry.log_id)
+            conn.execute(
+                self.sql(
+                    "INSERT INTO {archives} (log_id, first_seq, end_seq, file, sha256,"
+                    " prev_sha256, created_us) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                ),
+                (entry.log_id, entry.first_seq, entry.end_seq, entry.file, entry.sha256,
+                 entry.prev_sha256, entry.created_us),
+            )  # fmt: skip
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
+        for lo in range(entry.first_seq, entry.end_seq, chunk):
+            hi = min(lo + chunk, entry.end_seq)
+            try:
+                conn = self.connection()
+                self._begin_append(conn, entry.log_id)
+                for table in ("entities", "records"):
+                    conn.execute(
+                        self.sql(
+                            f"DELETE FROM {{{table}}} WHERE log_id = ? AND seq >= ? AND seq < ?"  # noqa: S608 - table names are ours, values are parameters
+                        ),
+                        (entry.log_id, lo, hi),
+                    )
+                self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+
+
+def _bytes(body: Any) -> bytes:
+    return body.encode() if isinstance(body, str) else bytes(body)
+
+
+def _head(row: Sequence[Any]) -> Head:
+    log_id, size, frontier, root, ts, key_id, signature, kept_us = row
+    return Head(
+        log_id,
+        CompactRange.from_bytes(int(size), bytes(frontier)),
+        Checkpoint(log_id, int(size), bytes(root), int(ts), key_id, bytes(signature)),
+        int(kept_us),
+    )

@@ -1,0 +1,197 @@
+"""``jointgate audit``: proofs checked offline, search, export, subject reports, retention;
+every read of the trail leaves its own record."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from audit.cli import build_parser, run
+from audit.config import AuditConfig
+from audit.reader import AuditReader, SearchFilter
+from audit.store import now_us
+from audit.trail import append_records
+from tests.audit.conftest import ENTERPRISE, PERSON, make_config, record
+
+OTHER = "110105199001011238"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    config = make_config(tmp_path, log_id="")  # the CLI's default log: this host's name
+    store = config.new_store()
+    store.create_schema()
+    append_records(config, store, [record(i) for i in range(5)])
+    append_records(config, store, [record(5, subject="police.investigator", person=OTHER,
+                                          case_id="J1101052026000007")])  # fmt: skip
+    store.close()
+    return tmp_path
+
+
+def cli(data_dir: Path, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    args = build_parser().parse_args([argv[0], "--data-dir", str(data_dir), "--as", "auditor",
+                                      *argv[1:]])  # fmt: skip
+    return run(args, out, err), out.getvalue(), err.getvalue()
+
+
+def config_of(data_dir: Path) -> AuditConfig:
+    return make_config(data_dir, log_id="")
+
+
+def reads(data_dir: Path) -> list[dict[str, object]]:
+    config = config_of(data_dir)
+    store = config.new_store()
+    try:
+        return AuditReader(store, config.key).search(SearchFilter(purpose="audit"), None)
+    finally:
+        store.close()
+
+
+def test_verify_passes_and_is_itself_recorded(data_dir: Path) -> None:
+    status, out, err = cli(data_dir, "verify")
+    assert status == 0, out + err
+    assert ": ok: 6 records" in out
+    [note] = reads(data_dir)
+    assert note["subject"] == "auditor" and note["operation_name"] == "audit verify"
+    assert cli(data_dir, "verify", "--no-index", "--json")[0] == 0
+
+
+def test_search_filters_table_and_json(data_dir: Path) -> None:
+    status, out, _ = cli(data_dir, "search", "--entity", OTHER)
+    assert status == 0
+    assert "police.investigator" in out and "1 record(s)" in out
+    status, out, _ = cli(data_dir, "search", "--user", "jit.member", "--json", "--limit", "2")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 2 and all(r["subject"] == "jit.member" for r in rows)
+    assert rows[0]["records_returned"]["Person"] == [PERSON]
+    _, out, _ = cli(data_dir, "search", "--case", "J1101052026000007", "--json")
+    assert [json.loads(x)["case_id"] for x in out.splitlines()] == ["J1101052026000007"]
+    _, out, _ = cli(data_dir, "search", "--since", "2026-09-21T14:13:22", "--until",
+                    "2026-09-21T14:13:24", "--json")  # fmt: skip
+    assert len(out.splitlines()) == 2
+    _, out, _ = cli(data_dir, "search", "--outcome", "refused", "--json")
+    assert out == ""
+    status, _, err = cli(data_dir, "search", "--since", "yesterday")
+    assert status == 2 and "not an ISO date" in err
+
+
+def test_an_auditors_search_for_a_person_shows_in_that_persons_report(data_dir: Path) -> None:
+    cli(data_dir, "search", "--entity", OTHER)
+    status, out, _ = cli(data_dir, "subject-report", OTHER, "--json")
+    assert status == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [(r["subject"], r["purpose"], r["looked_up"]) for r in rows] == [
+        ("police.investigator", "investigation", False),
+        ("auditor", "audit", True),  # the search above: looked up, not shown
+    ]
+    first = rows[0]
+    assert first["shown_as"] == ["Person"] and first["case_id"] == "J1101052026000007"
+    assert first["justification"] and first["fields_masked"]
+    status, out, _ = cli(data_dir, "subject-report", ENTERPRISE)
+    assert "Accesses to" in out and "shown as Enterprise" in out and "why:" in out
+
+
+def test_export_jsonl_and_csv_with_a_progress_bar(data_dir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    status, _, err = cli(data_dir, "export", "--format", "csv", "--out", str(target), "--progress")
+    assert status == 0
+    assert "100%" in err and "records/s" in err
+    with target.open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 7 and json.loads(rows[0]["records_returned"])["Person"] == [PERSON]
+    status, out, err = cli(data_dir, "export", "--user", "jit.member")
+    assert status == 0 and err == ""
+    assert len(out.splitlines()) == 5
+
+
+def test_prove_and_check_the_proof_offline(data_dir: Path, tmp_path: Path) -> None:
+    _, out, _ = cli(data_dir, "search", "--json", "--limit", "3")
+    target = json.loads(out.splitlines()[2])
+    proof = tmp_path / "proof.json"
+    status, _, err = cli(data_dir, "prove", target["request_id"], "--out", str(proof))
+    assert status == 0, err
+    pub = data_dir / "audit" / "keys" / "signing.pub"
+    # offline: a separate process with neither the database nor the data dir
+    done = subprocess.run(
+        [sys.executable, "-m", "audit.cli", "check-proof", str(proof), "--public-key", str(pub)],
+        capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"ok: record {target['seq']}" in done.stdout
+    document = json.loads(proof.read_text())
+    document["body"] = document["body"].replace("jit.member", "jit.membe2")
+    proof.write_text(json.dumps(document))
+    out_io = io.StringIO()
+    status = run(build_parser().parse_args(["check-proof", str(proof)]), out_io, io.StringIO())
+    out = out_io.getvalue()
+    assert status == 1 and "does not hash to the leaf" in out
+
+
+def test_a_proof_against_a_foreign_key_fails(data_dir: Path, tmp_path: Path) -> None:
+    proof = tmp_path / "proof.json"
+    _, out, _ = cli(data_dir, "search", "--json", "--limit", "1")
+    cli(data_dir, "prove", json.loads(out)["request_id"], "--out", str(proof))
+    make_config(tmp_path / "other")
+    foreign = tmp_path / "other" / "audit" / "keys" / "signing.pub"
+    out_io = io.StringIO()
+    status = run(build_parser().parse_args(["check-proof", str(proof), "--public-key", str(foreign)]),
+                 out_io, io.StringIO())  # fmt: skip
+    assert status == 1 and "signature does not verify" in out_io.getvalue()
+
+
+def test_consistency_between_checkpoints(data_dir: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old.json"
+    assert cli(data_dir, "checkpoint", "--out", str(old))[0] == 0
+    config = config_of(data_dir)
+    store = config.new_store()
+    append_records(config, store, [record(10 + i) for i in range(7)])
+    store.close()
+    proof = tmp_path / "consistency.json"
+    status, _, err = cli(data_dir, "consistency", "--old", str(old), "--out", str(proof))
+    assert status == 0, err
+    out = io.StringIO()
+    assert run(build_parser().parse_args(["check-proof", str(proof)]), out, io.StringIO()) == 0
+    assert "is a prefix of the log" in out.getvalue()
+    assert cli(data_dir, "verify", "--checkpoint", str(old))[0] == 0
+
+
+def test_retention_moves_old_records_to_verifiable_archives(data_dir: Path) -> None:
+    config = config_of(data_dir)
+    # the fixture's records are "old": committed now, archived as if 401 days had passed
+    status, out, err = cli(data_dir, "archive", "--older-than-days", "0", "--json")
+    assert status == 0, err
+    [moved] = [json.loads(line) for line in out.splitlines()]
+    assert moved["archived"] == 6 and moved["first_seq"] == 0
+    store = config.new_store()
+    assert store.count(config.log_id) == 1  # only the record of the archiving itself
+    store.close()
+    status, out, _ = cli(data_dir, "verify")
+    assert status == 0 and "(6 archived)" in out, out
+    _, out, _ = cli(data_dir, "search", "--entity", OTHER, "--archived", "--json")
+    assert [json.loads(x)["subject"] for x in out.splitlines()] == ["police.investigator"]
+    status, _, _ = cli(data_dir, "prove", f"{config.log_id}:3")
+    assert status == 0
+    archive = next((data_dir / "audit" / "archive").rglob("*.jsonl.gz"))
+    archive.write_bytes(archive.read_bytes()[:-8] + b"\x00" * 8)
+    status, out, _ = cli(data_dir, "verify")
+    assert status == 1 and "SHA-256 differs" in out
+    assert now_us() > 0
+
+
+def test_nothing_is_shown_when_the_read_cannot_be_recorded(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("audit.cli.append_records", refuse)
+    status, out, err = cli(data_dir, "search", "--entity", OTHER)
+    assert status == 3 and out == ""
+    assert "cannot record this read" in err

@@ -1,0 +1,92 @@
+"""The stored form: personal data only sealed, searchable through keyed hashes, bound to its
+position in the log."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import orjson
+import pytest
+
+from audit.config import AuditConfig
+from audit.errors import AuditKeyError
+from audit.keys import DataKey
+from audit.reader import AuditReader, SearchFilter
+from audit.record import body_prefix, decode, normalise_query, prepare, seal
+from audit.trail import append_records
+from tests.audit.conftest import ENTERPRISE, PERSON, make_config, record
+
+
+def test_a_copy_of_the_database_reveals_neither_who_nor_why(config: AuditConfig) -> None:
+    store = config.new_store()
+    store.create_schema()
+    rec = record(person="11010519491231002X", case_id="J1101052026000042")
+    rec.query_text = '{ person(idNumber: "11010519491231002X") { name } }'
+    append_records(config, store, [rec])
+    store.close()
+    files = [config.settings.path, *config.settings.path.parent.glob("trail.db-*")]
+    raw = b"".join(p.read_bytes() for p in files if p.exists())
+    for secret in ("11010519491231002X", ENTERPRISE, "J1101052026000042", "非法吸收公众存款"):
+        assert secret.encode() not in raw, secret
+    assert b"jit.member" in raw  # who asked is accountability data, kept in clear
+
+
+def test_decoding_needs_the_data_key(config: AuditConfig) -> None:
+    rec = record()
+    row = seal(prepare(rec, config.key), config.key, "log-a", 7, 1_790_000_000_000_000)
+    assert row.body.startswith(body_prefix("log-a", 7))
+    view = decode(row.body, config.key)
+    assert view["case_id"] == "JIT-2026-001"
+    assert view["records_returned"] == {"Enterprise": [ENTERPRISE], "Person": [PERSON]}
+    assert view["variables"] == {"uscc": ENTERPRISE}
+    assert view["time"] == "2026-09-21T14:13:20.000000Z" or view["time"].endswith("Z")
+    blind = decode(row.body, None)
+    assert blind["case_id"] == blind["justification"] == "<sealed>"
+    assert blind["records_returned"] == {"Enterprise": "<1 sealed>", "Person": "<1 sealed>"}
+    other = DataKey(b"\x01" * 32)
+    assert "sealed_error" in decode(row.body, other)
+
+
+def test_sealed_data_is_bound_to_its_record(config: AuditConfig) -> None:
+    a = seal(prepare(record(1), config.key), config.key, "log-a", 1, 1)
+    b = seal(prepare(record(2), config.key), config.key, "log-a", 2, 2)
+    moved = orjson.loads(b.body)
+    moved["sealed"] = orjson.loads(a.body)["sealed"]
+    view = decode(orjson.dumps(moved), config.key)
+    assert "does not decrypt" in view["sealed_error"]
+    with pytest.raises(AuditKeyError):
+        config.key.open(orjson.loads(a.body)["sealed"], moved["request_id"].encode())
+
+
+def test_terms_cover_records_shown_and_strings_looked_up(config: AuditConfig) -> None:
+    rec = record()
+    rec.query_text = 'query { person(idNumber: "110105198001019999") { name } }'
+    rec.saw("Transaction", "T1-0")
+    p = prepare(rec, config.key, frozenset({"Transaction"}))
+    for key in (PERSON, ENTERPRISE, "110105198001019999", "JIT-2026-001", " jit-2026-001 "):
+        assert config.key.term(key) in p.terms
+    assert config.key.term("T1-0") not in p.terms
+    assert p.case_term == config.key.term("JIT-2026-001")
+
+
+def test_query_normalisation_keeps_strings_and_drops_layout() -> None:
+    a = normalise_query('query  Q {\n  enterprise(uscc: "9111  0105") { # comment\n name,  } }')
+    b = normalise_query('query Q { enterprise(uscc: "9111  0105") { name } }')
+    assert a == b
+    assert '"9111  0105"' in a
+
+
+def test_search_columns_cannot_be_edited_apart_from_the_body(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    store = config.new_store()
+    store.create_schema()
+    append_records(config, store, [record(1), record(2, subject="police.investigator")])
+    reader = AuditReader(store, config.key)
+    assert len(reader.search(SearchFilter(user="jit.member"))) == 1
+    conn = sqlite3.connect(config.settings.path)
+    conn.execute("DROP TRIGGER records_no_update")
+    with pytest.raises(sqlite3.OperationalError, match="generated column"):
+        conn.execute("UPDATE records SET subject = 'jit.member'")
+    conn.close()
+    store.close()
