@@ -8,6 +8,7 @@
     ├── QueryInvalid                 400 GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED
     │                                    / BAD_USER_INPUT
     ├── MethodNotAllowed             405 BAD_REQUEST
+    ├── TooManyRequests              429 RATE_LIMITED / VOLUME_LIMITED (gateway/ratelimit.py)
     └── AuditUnavailable             503 AUDIT_UNAVAILABLE: the record could not be committed
 
 Field-level errors (AGENCY_UNAVAILABLE, BAD_USER_INPUT in variables ...) travel inside a 200
@@ -23,6 +24,7 @@ from typing import Any
 class GatewayError(Exception):
     code = "INTERNAL_SERVER_ERROR"
     status = 500
+    flags: tuple[str, ...] = ()  # for the audit record of the refused request
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)

@@ -1,0 +1,108 @@
+"""Persisted operations: clients may send a hash instead of the document.
+
+The request carries Apollo's ``extensions.persistedQuery = {"version": 1, "sha256Hash": ...}``:
+
+- with no ``query``, the document is looked up among the trusted operations (a JSON file of
+  ``{"<sha256>": "<query>"}`` an administrator ships) and then among documents this gateway has
+  seen with their hash (automatic persisted queries); unknown: ``PERSISTED_QUERY_NOT_FOUND``,
+  and the client sends the document once with its hash;
+- with a ``query``, its hash must match (``PERSISTED_QUERY_HASH_MISMATCH``) and it is remembered.
+
+Clients named in ``restricted_clients`` (the token's ``azp`` or ``client_id``) may run only the
+trusted operations, whether they send the hash or the text (``PERSISTED_QUERY_NOT_ALLOWED``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import GatewayError
+
+
+class PersistedQueryError(GatewayError):
+    status = 400
+
+
+@dataclass
+class PersistedOperations:
+    trusted: dict[str, str] = field(default_factory=dict)
+    restricted_clients: frozenset[str] = frozenset()
+    cache_size: int = 10_000
+    _seen: OrderedDict[str, str] = field(default_factory=OrderedDict, repr=False)
+
+    @classmethod
+    def from_file(
+        cls, path: Path, restricted_clients: frozenset[str] = frozenset()
+    ) -> PersistedOperations:
+        """Load trusted operations; every entry's key must be the sha256 of its query."""
+        entries = json.loads(path.read_text())
+        if not isinstance(entries, dict):
+            raise ValueError(f"{path}: expected a JSON object of sha256 -> query")
+        for digest, query in entries.items():
+            if not isinstance(query, str) or _sha256(query) != digest:
+                raise ValueError(f"{path}: entry {digest[:12]}... is not the sha256 of its query")
+        return cls(dict(entries), restricted_clients)
+
+    def resolve(self, query: str | None, extensions: Mapping[str, Any] | None, client: str) -> str:
+        """The document to run, or a PersistedQueryError saying what the client must do."""
+        wanted = _requested_hash(extensions)
+        restricted = client in self.restricted_clients
+        if query is None:
+            if wanted is None:
+                raise PersistedQueryError("The request has no 'query' string.", code="BAD_REQUEST")
+            found = self.trusted.get(wanted) or (None if restricted else self._seen.get(wanted))
+            if found is None:
+                if restricted:
+                    raise _not_allowed()
+                raise PersistedQueryError(
+                    "PersistedQueryNotFound", code="PERSISTED_QUERY_NOT_FOUND"
+                )
+            return found
+        digest = _sha256(query)
+        if wanted is not None and wanted != digest:
+            raise PersistedQueryError(
+                "The query's sha256 does not match extensions.persistedQuery.sha256Hash.",
+                code="PERSISTED_QUERY_HASH_MISMATCH",
+            )
+        if restricted and digest not in self.trusted:
+            raise _not_allowed()
+        if wanted is not None:
+            self._seen[digest] = query
+            if len(self._seen) > self.cache_size:
+                self._seen.popitem(last=False)
+        return query
+
+
+def _not_allowed() -> PersistedQueryError:
+    return PersistedQueryError(
+        "This client may only run the trusted operations registered for it.",
+        code="PERSISTED_QUERY_NOT_ALLOWED",
+        status=403,
+    )
+
+
+def _requested_hash(extensions: Mapping[str, Any] | None) -> str | None:
+    if not extensions:
+        return None
+    persisted = extensions.get("persistedQuery")
+    if persisted is None:
+        return None
+    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+        raise PersistedQueryError(
+            'extensions.persistedQuery must be {"version": 1, "sha256Hash": ...}.',
+            code="BAD_REQUEST",
+        )
+    digest = persisted.get("sha256Hash")
+    if not isinstance(digest, str) or len(digest) != 64:
+        raise PersistedQueryError("sha256Hash must be 64 hex characters.", code="BAD_REQUEST")
+    return digest.lower()
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
