@@ -30,6 +30,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) services lint
+	npm ci --prefix tests/http/node --no-audit --no-fund --loglevel=error  # graphql-http audit suite
 	$(BIN)/pytest
 
 format: $(STAMP)
@@ -38,6 +39,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+bench-audit: $(STAMP)  # the audit trail: appends, verify and search on 1M records (~15 min)
+	$(BIN)/python -m bench.audit_bench
 
 clean:
 	rm -rf $(VENV) .jointgate .pytest_cache .mypy_cache .ruff_cache

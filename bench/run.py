@@ -34,21 +34,12 @@ from typing import Any
 import httpx
 
 from bench.load import LoadResult, run_load
+from bench.queries import DEMO_QUERY
 from connectors.registry import build_connectors
 from gateway.issuer import mint_token
 from gateway.settings import AgencySettings
 
 RESULTS = Path(__file__).parent / "results"
-
-DEMO_QUERY = """query Demo($uscc: USCC!) {
-  enterprise(uscc: $uscc) {
-    name status
-    legalRepresentative { idNumber name }
-    bankAccounts { number bank balance transactions(first: 20) { amount counterparty } }
-    courtCases { caseNumber causeOfAction }
-    policeCases { caseNumber charge status }
-  }
-}"""
 
 
 def _free_port() -> int:

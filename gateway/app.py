@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
@@ -15,14 +16,24 @@ from starlette.routing import Route
 from connectors.base import Connector
 from connectors.registry import build_connectors
 from gateway.analyze import Analyzer
-from gateway.audit import AuditLog, JsonlAuditLog
+from gateway.audit import AuditLog, open_audit_log
 from gateway.authn import AuthSettings, TokenVerifier
-from gateway.authorize import Authorizer, OpenPolicy
+from gateway.authorize import Authorizer, OpenPolicy, StaticPolicies
 from gateway.execute import Executor
+from gateway.graphql_http import HttpLimits, serve
+from gateway.http_security import http_middleware
 from gateway.jwks import KeySource
 from gateway.pipeline import Pipeline
+from gateway.ratelimit import Limiter, open_limiter
 from gateway.settings import Settings
+from policies.db import Database
+from policies.engine import DEFAULT_DIR as DEFAULT_POLICY_DIR
+from policies.reload import PolicyStore
+from policies.review import ReviewQueue
+from policies.teams import TeamDirectory, TeamStore
 from schema.unified import GatewaySchema, build_schema
+
+GRAPHQL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 
 @dataclass
@@ -35,6 +46,9 @@ class Gateway:
     connectors: Mapping[str, Connector]
     audit: AuditLog
     pipeline: Pipeline
+    policies: PolicyStore | StaticPolicies
+    governance: Database
+    limiter: Limiter
 
 
 def build_gateway(
@@ -50,44 +64,90 @@ def build_gateway(
         else KeySource(url=settings.jwks_url)
     )
     verifier = TokenVerifier(
-        AuthSettings(settings.issuer, settings.audience, leeway_s=settings.token_leeway_s), keys
+        AuthSettings(settings.issuer, settings.audience, leeway_s=settings.token_leeway_s),
+        keys,
+        keys.refetch_for,
     )
     connectors = connectors if connectors is not None else build_connectors(settings.agencies)
-    audit = audit if audit is not None else JsonlAuditLog(settings.audit_file)
-    pipeline = Pipeline(
-        verifier, Analyzer(schema), Authorizer(OpenPolicy()), Executor(schema, connectors), audit
+    audit = audit if audit is not None else open_audit_log(settings)
+    policies: PolicyStore | StaticPolicies = (
+        PolicyStore(settings.policy_dir or DEFAULT_POLICY_DIR, schema.catalog)
+        if settings.enforcement
+        else StaticPolicies(OpenPolicy())
     )
-    return Gateway(settings, schema, keys, connectors, audit, pipeline)
+    governance = Database(settings.governance_url)
+    limiter = open_limiter(settings.rate_limits, settings.data_dir, {t for t, _ in schema.catalog})
+    authorizer = Authorizer(
+        policies,
+        TeamDirectory(TeamStore(governance)),
+        reject=settings.policy_mode == "reject",
+    )
+    pipeline = Pipeline(
+        verifier,
+        Analyzer(schema, settings.limits),
+        authorizer,
+        Executor(schema, connectors),
+        audit,
+        ReviewQueue(governance),
+        limiter,
+        request_deadline_s=settings.request_deadline_s,
+        request_timeout_s=settings.request_timeout_s,
+        http=HttpLimits(
+            settings.max_body_bytes,
+            settings.max_json_depth,
+            settings.batching,
+            settings.max_batch_operations,
+        ),
+    )
+    return Gateway(
+        settings, schema, keys, connectors, audit, pipeline, policies, governance, limiter
+    )
 
 
 def create_app(gateway: Gateway) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.keys.refresh()
-        refresher = None
+        await gateway.limiter.connect()
+        tasks = []
         if gateway.keys.url is not None:
-            refresher = asyncio.create_task(
-                gateway.keys.refresh_forever(gateway.settings.jwks_refresh_s)
+            tasks.append(
+                asyncio.create_task(gateway.keys.refresh_forever(gateway.settings.jwks_refresh_s))
             )
+        policies = gateway.policies
+        if isinstance(policies, PolicyStore):
+            tasks.append(asyncio.create_task(policies.watch(gateway.settings.policy_reload_s)))
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, policies.reload)
         try:
             yield
         finally:
-            if refresher is not None:
-                refresher.cancel()
+            for task in tasks:
+                task.cancel()
+            gateway.governance.close()
             for connector in gateway.connectors.values():
                 await connector.aclose()
+            await gateway.limiter.aclose()
             await gateway.audit.aclose()
 
     async def graphql(request: Request) -> Response:
-        return await gateway.pipeline.handle(request)
+        pipeline = gateway.pipeline
+        return await serve(request, pipeline.handle, pipeline.http, pipeline.request_timeout_s)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
 
     async def readyz(request: Request) -> Response:
         # more checks (audit store writable, policy loaded, agency circuits) come with issue #6
-        checks = {"signing_keys": gateway.keys.loaded, "audit": gateway.audit.healthy}
-        ready = all(checks.values())
+        checks = {
+            "signing_keys": gateway.keys.loaded,
+            "audit": gateway.audit.healthy,
+            "policy": gateway.policies.engine.version,
+            # reported, not required: one agency's open circuit leaves the others serving
+            "agencies": {name: c.status() for name, c in gateway.connectors.items()},
+            "rate_limits": gateway.limiter.status(),  # reported: local mode still limits
+        }
+        ready = bool(checks["signing_keys"] and checks["audit"])
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
             status_code=200 if ready else 503,
@@ -95,9 +155,11 @@ def create_app(gateway: Gateway) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+            # every method reaches the pipeline, which refuses all but GET and POST (405, audited)
+            Route("/graphql", graphql, methods=GRAPHQL_METHODS),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
         lifespan=lifespan,
+        middleware=http_middleware(gateway.settings),
     )

@@ -9,10 +9,13 @@ until they expire, keyed by the token's hash, so the signature is checked once p
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,13 +41,19 @@ class AuthSettings:
 class TokenVerifier:
     """Verifies bearer tokens against a key set supplied by ``keys()`` (file or JWKS URL)."""
 
-    def __init__(self, settings: AuthSettings, keys: Callable[[], KeySet]) -> None:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        keys: Callable[[], KeySet],
+        refetch: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
         self.settings = settings
         self._keys = keys
+        self._refetch = refetch
         self._cache: OrderedDict[bytes, Principal] = OrderedDict()
         self._expiry: dict[bytes, float] = {}
 
-    def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
             raise Unauthenticated("Missing bearer token (Authorization: Bearer <JWT>).")
         scheme, _, token = authorization.partition(" ")
@@ -57,6 +66,9 @@ class TokenVerifier:
         if cached is not None and self._expiry[digest] + self.settings.leeway_s > now:
             self._cache.move_to_end(digest)
             return cached
+        kid = _kid(token)
+        if kid is not None and self._refetch is not None and not _has_kid(self._keys(), kid):
+            await self._refetch(kid)  # rate-limited inside; verification below decides
         principal, expires = self._verify(token, now)
         self._remember(digest, principal, expires)
         return principal
@@ -92,6 +104,21 @@ class TokenVerifier:
             self._expiry.pop(old, None)
 
 
+def _kid(token: str) -> str | None:
+    """The ``kid`` of a compact JWS header, or None (verification then reports the problem)."""
+    head = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
+
+
+def _has_kid(keys: KeySet, kid: str) -> bool:
+    return any(k.kid == kid for k in keys.keys)
+
+
 def _describe(exc: JoseError) -> str:
     if isinstance(exc, ExpiredTokenError):
         return "the token has expired"
@@ -124,4 +151,5 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
         clearance=clearance,
         name=str(claims.get("name", "")),
         token_id=str(claims.get("jti", "")),
+        client=str(claims.get("azp") or claims.get("client_id") or ""),
     )

@@ -40,9 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1", help="gateway address (default 127.0.0.1)")
     _data_dir(demo)
     _world_options(demo)
+    demo.add_argument(
+        "--tls", action="store_true",
+        help="agencies over TLS with client certificates (CA in DATA_DIR/tls)",
+    )  # fmt: skip
 
     serve = commands.add_parser("serve", help="run the gateway alone, against configured agencies")
     serve.add_argument("--config", type=Path, required=True, help="jointgate.toml")
+
+    config = commands.add_parser("config", help="check a jointgate.toml")
+    config_commands = config.add_subparsers(
+        dest="config_command", required=True, metavar="SUBCOMMAND"
+    )
+    check = config_commands.add_parser(
+        "check", help="validate FILE with its JOINTGATE_* overrides; print what it configures"
+    )
+    check.add_argument("file", type=Path, help="jointgate.toml")
 
     sandbox = commands.add_parser("sandbox", help="run the four simulated agency systems")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
@@ -60,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--error-rate", action="append", default=[], metavar="AGENCY=RATE")
     sandbox.add_argument("--down", action="append", default=[], metavar="AGENCY")
     sandbox.add_argument(
+        "--tls", type=Path, metavar="DIR",
+        help="serve over HTTPS with the CA and certificates in DIR (created if missing)",
+    )  # fmt: skip
+    sandbox.add_argument(
+        "--require-client-cert", action="store_true",
+        help="with --tls: accept only clients with a certificate from DIR's CA (mTLS)",
+    )  # fmt: skip
+    sandbox.add_argument(
         "--exit-with-parent", action="store_true",
         help="stop when the parent process is gone (used by jointgate demo)",
     )  # fmt: skip
@@ -69,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--ttl", type=int, default=8 * 3600, help="lifetime in seconds (default 8 h)"
     )
+    token.add_argument("--client", default="jointgate-demo", help="azp claim: the client app")
     _data_dir(token)
 
     schema = commands.add_parser("schema", help="the unified GraphQL schema")
@@ -76,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         dest="schema_command", required=True, metavar="SUBCOMMAND"
     )
     schema_commands.add_parser("print", help="print the SDL")
+
+    from policies.cli import add_commands as add_policy_commands
+
+    add_policy_commands(commands)
     return parser
 
 
@@ -85,15 +111,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from gateway.demo import run_demo
 
-            return run_demo(args.host, args.port, args.data_dir, args.scale, args.seed)
+            return run_demo(
+                args.host, args.port, args.data_dir, args.scale, args.seed, tls=args.tls
+            )
         if args.command == "serve":
             from gateway.serve import serve
 
             return serve(args.config)
+        if args.command == "config":
+            from gateway.config_check import check_command
+
+            return check_command(args.file)
         if args.command == "sandbox":
             return _sandbox(args)
         if args.command == "token":
             return _token(args)
+        if args.command in ("policy", "teams", "review"):
+            from policies.cli import run as run_policy_command
+
+            return run_policy_command(args)
         if args.command == "schema":
             from schema.unified import build_schema
 
@@ -124,7 +160,7 @@ def _token(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print(mint_token(args.user, args.data_dir, ttl_s=args.ttl))
+    print(mint_token(args.user, args.data_dir, ttl_s=args.ttl, client=args.client))
     return 0
 
 

@@ -15,11 +15,17 @@ import sys
 import time
 from pathlib import Path
 
+from connectors.tls import AgencyTLS
 from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_USERS, public_keys
+from gateway.ratelimit import RateLimits
 from gateway.serve import run_gateway
 from gateway.settings import AgencySettings, Settings
+from policies.db import Database
+from policies.teams import TeamStore
+from sandbox.tls import CertificateFiles, ensure_certificates
 
 SANDBOX_START_TIMEOUT_S = 180.0
+DEMO_TEAM = "JIT-2026-001"
 EXAMPLE_BODY = (
     '{"query": "{ enterprises(nameContains: \\"财富\\", first: 3) { nodes { uscc name } } }"}'
 )
@@ -30,6 +36,7 @@ def prepare(data_dir: Path) -> tuple[Path, Path]:
     data_dir.mkdir(parents=True, exist_ok=True)
     jwks = data_dir / "issuer" / "jwks.json"
     jwks.write_text(json.dumps(public_keys(data_dir).as_dict(private=False)))
+    _seed_joint_team(data_dir)
     bank_key = data_dir / "sandbox" / "bank.key"
     if not bank_key.exists():
         bank_key.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +44,20 @@ def prepare(data_dir: Path) -> tuple[Path, Path]:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
     return jwks, bank_key
+
+
+def _seed_joint_team(data_dir: Path) -> None:
+    """The demo's joint investigation team: JIT-2026-001, with jit.member in it."""
+    db = Database(f"sqlite:///{data_dir / 'governance.sqlite3'}")
+    try:
+        teams = TeamStore(db)
+        if all(t.id != DEMO_TEAM for t in teams.list()):
+            teams.create(
+                DEMO_TEAM, [DEMO_TEAM], name="鑫盛系非法集资案联合专案组", created_by="demo"
+            )
+            teams.add_member(DEMO_TEAM, "jit.member")
+    finally:
+        db.close()
 
 
 def start_sandbox(
@@ -65,20 +86,30 @@ def start_sandbox(
 
 
 def demo_settings(
-    host: str, port: int, data_dir: Path, jwks: Path, bank_key: Path, urls: dict[str, str]
+    host: str,
+    port: int,
+    data_dir: Path,
+    jwks: Path,
+    bank_key: Path,
+    urls: dict[str, str],
+    tls: CertificateFiles | None = None,
 ) -> Settings:
     key = bank_key.read_text().strip().encode()
+    client = AgencyTLS(tls.ca, tls.client_cert, tls.client_key) if tls is not None else None
     return Settings(
         issuer=DEMO_ISSUER,
         audience=DEMO_AUDIENCE,
         agencies={
-            name: AgencySettings(url=url, key_id="jointgate", key=key if name == "banking" else b"")
+            name: AgencySettings(
+                url=url, key_id="jointgate", key=key if name == "banking" else b"", tls=client
+            )
             for name, url in urls.items()
         },
         host=host,
         port=port,
         data_dir=data_dir,
         jwks_file=jwks,
+        rate_limits=RateLimits(redis_url=""),  # in-process: the demo needs no Redis
     )
 
 
@@ -115,16 +146,23 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def run_demo(host: str, port: int, data_dir: Path, scale: float, seed: int) -> int:
+def run_demo(
+    host: str, port: int, data_dir: Path, scale: float, seed: int, tls: bool = False
+) -> int:
     # uvicorn drains, then re-raises the signal it caught; turning SIGTERM into SystemExit lets
     # the finally below stop the sandbox too, and the demo exit with status 0.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     jwks, bank_key = prepare(data_dir)
+    # mTLS: the sandbox serves the CA's server certificate, the gateway presents its client one
+    certs = ensure_certificates(data_dir / "tls") if tls else None
+    extra = ["--tls", str(certs.directory), "--require-client-cert"] if certs else []
     print(f"Generating the synthetic world (scale {scale}) and starting the agency systems ...")
-    child, urls = start_sandbox(data_dir, bank_key, scale, seed)
+    child, urls = start_sandbox(data_dir, bank_key, scale, seed, extra)
     try:
         print(banner(host, port, data_dir, urls), flush=True)
-        run_gateway(demo_settings(host, port, data_dir, jwks, bank_key, urls))
+        if certs is not None:
+            print(f"  Agencies over mutual TLS; CA and certificates in {certs.directory}\n")
+        run_gateway(demo_settings(host, port, data_dir, jwks, bank_key, urls, certs))
     finally:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)

@@ -9,6 +9,7 @@ from typing import Any
 from graphql import ExecutionResult, execute
 
 from connectors.base import Connector
+from connectors.resilience import request_deadline
 from gateway.analyze import Operation
 from gateway.types import RequestContext
 from schema.loaders import Loaders
@@ -24,14 +25,16 @@ class Executor:
         self, ctx: RequestContext, operation: Operation, variables: Mapping[str, Any] | None
     ) -> ExecutionResult:
         ctx.loaders = Loaders(ctx, self.connectors)
-        result = execute(
-            self.schema.graphql,
-            operation.document,
-            context_value=ctx,
-            variable_values=dict(variables) if variables else None,
-            operation_name=operation.name,
-        )
-        if inspect.isawaitable(result):
-            result = await result
+        # every agency call this execution makes (DataLoader batches included) ends by then
+        with request_deadline(ctx.deadline):
+            result = execute(
+                self.schema.graphql,
+                operation.document,
+                context_value=ctx,
+                variable_values=dict(variables) if variables else None,
+                operation_name=operation.name,
+            )
+            if inspect.isawaitable(result):
+                result = await result
         assert isinstance(result, ExecutionResult)
         return result

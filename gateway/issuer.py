@@ -39,12 +39,14 @@ DEMO_USERS: dict[str, DemoUser] = {
                  "economic-crime investigator at the police (公安经侦)"),
         DemoUser("market.officer", "李秀英", "market", ("officer",), 1,
                  "market-regulation officer (市场监管)"),
-        DemoUser("bank.analyst", "张伟", "banking", ("analyst", "regulator"), 2,
+        DemoUser("bank.analyst", "张伟", "banking", ("analyst", "regulator"), 3,
                  "banking-regulator analyst (人民银行反洗钱)"),
-        DemoUser("court.clerk", "刘洋", "courts", ("clerk",), 1,
+        DemoUser("court.clerk", "刘洋", "courts", ("clerk",), 2,
                  "court enforcement clerk (法院执行局)"),
-        DemoUser("jit.member", "陈静", "police", ("investigator", "jit-member"), 2,
+        DemoUser("jit.member", "陈静", "police", ("investigator", "jit-member"), 3,
                  "member of the joint investigation team for JIT-2026-001"),
+        DemoUser("duty.officer", "周强", "police", ("investigator", "emergency"), 3,
+                 "police duty officer who may use break-glass (X-Break-Glass)"),
         DemoUser("policy.admin", "赵磊", "office", ("policy-admin",), 1,
                  "administrator of access policies at the joint office"),
         DemoUser("auditor", "孙丽", "office", ("auditor",), 3,
@@ -78,7 +80,12 @@ def public_keys(data_dir: Path) -> KeySet:
 
 
 def mint_token(
-    user: str, data_dir: Path, *, ttl_s: int = 8 * 3600, now: float | None = None
+    user: str,
+    data_dir: Path,
+    *,
+    ttl_s: int = 8 * 3600,
+    now: float | None = None,
+    client: str = "jointgate-demo",
 ) -> str:
     if user not in DEMO_USERS:
         raise KeyError(user)
@@ -98,5 +105,6 @@ def mint_token(
         "nbf": issued,
         "exp": issued + ttl_s,
         "jti": uuid.uuid4().hex,
+        "azp": client,
     }
     return jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "JWT"}, claims, keyset)

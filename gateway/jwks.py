@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from pathlib import Path
 
 import httpx
@@ -16,12 +17,23 @@ log = logging.getLogger("jointgate.jwks")
 class KeySource:
     """Holds the current public key set; ``refresh`` reloads it (file or URL)."""
 
-    def __init__(self, *, file: Path | None = None, url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        file: Path | None = None,
+        url: str | None = None,
+        min_refetch_s: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         if (file is None) == (url is None):
             raise ValueError("give exactly one of file or url")
         self.file = file
         self.url = url
+        self.min_refetch_s = min_refetch_s
+        self.refreshes = 0
+        self._transport = transport
         self._keys: KeySet | None = None
+        self._last_unknown_kid_refetch = float("-inf")
 
     def __call__(self) -> KeySet:
         if self._keys is None:
@@ -37,12 +49,35 @@ class KeySource:
             data = json.loads(self.file.read_text())
         else:
             assert self.url is not None
-            async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
+            async with httpx.AsyncClient(
+                timeout=10.0, trust_env=False, transport=self._transport
+            ) as client:
                 response = await client.get(self.url)
                 response.raise_for_status()
                 data = response.json()
         # only public parameters are kept, even if the file holds private keys
         self._keys = KeySet.import_key_set(KeySet.import_key_set(data).as_dict(private=False))
+        self.refreshes += 1
+
+    def knows(self, kid: str) -> bool:
+        return self._keys is not None and any(k.kid == kid for k in self._keys.keys)
+
+    async def refetch_for(self, kid: str) -> bool:
+        """A token names a key we do not have: the issuer may have rotated its keys.
+
+        Fetch the key set again, at most once per ``min_refetch_s`` whatever the kids, so a
+        flood of tokens with made-up kids cannot turn the gateway against the issuer.
+        """
+        now = time.monotonic()
+        if now - self._last_unknown_kid_refetch < self.min_refetch_s:
+            return False
+        self._last_unknown_kid_refetch = now
+        try:
+            await self.refresh()
+        except (OSError, ValueError, httpx.HTTPError):
+            log.warning("could not refetch the JWKS for an unknown key id")
+            return False
+        return self.knows(kid)
 
     async def refresh_forever(self, every_s: float) -> None:
         while True:

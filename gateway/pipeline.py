@@ -10,6 +10,7 @@ and no data.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -20,16 +21,24 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.analyze import Analyzer
+from gateway.analyze import Analyzer, Operation
 from gateway.audit import AuditLog
 from gateway.authn import TokenVerifier
 from gateway.authorize import Authorizer
-from gateway.errors import AuditUnavailable, GatewayError, MethodNotAllowed
+from gateway.errors import AuditUnavailable, GatewayError, MethodNotAllowed, QueryInvalid
 from gateway.execute import Executor
-from gateway.graphql_http import GRAPHQL_RESPONSE, read_request, response_media_type
+from gateway.graphql_http import (
+    GRAPHQL_RESPONSE,
+    HttpLimits,
+    RequestTimeout,
+    read_request,
+    response_media_type,
+)
 from gateway.purpose import declare
+from gateway.ratelimit import Limiter
 from gateway.shape import error_codes, shape_result
-from gateway.types import AuditRecord, RequestContext
+from gateway.types import AuditRecord, Outcome, Plan, RequestContext
+from policies.review import ReviewQueue
 
 log = logging.getLogger("jointgate.pipeline")
 
@@ -42,12 +51,42 @@ class Pipeline:
         authorizer: Authorizer,
         executor: Executor,
         audit: AuditLog,
+        reviews: ReviewQueue | None = None,
+        limiter: Limiter | None = None,
+        *,
+        request_deadline_s: float = 0.0,
+        request_timeout_s: float = 0.0,
+        http: HttpLimits | None = None,
     ) -> None:
         self.verifier = verifier
         self.analyzer = analyzer
         self.authorizer = authorizer
         self.executor = executor
         self.audit = audit
+        self.reviews = reviews
+        self.limiter = limiter
+        self.request_deadline_s = request_deadline_s
+        self.request_timeout_s = request_timeout_s
+        self.http = http or HttpLimits()
+
+    def _queue_for_review(self, ctx: RequestContext) -> None:
+        record, declaration = ctx.audit, ctx.declaration
+        assert declaration is not None and record.subject and record.agency
+        try:
+            self.reviews.record(  # type: ignore[union-attr]
+                request_id=record.request_id,
+                subject=record.subject,
+                agency=record.agency,
+                purpose=declaration.purpose.value,
+                case_id=declaration.case_id,
+                reason=declaration.break_glass or "",
+                fields=record.fields_allowed + record.fields_masked,
+            )
+        except Exception as exc:
+            log.exception("break-glass review could not be recorded")
+            raise AuditUnavailable(
+                "The review queue is unavailable; no data can be served."
+            ) from exc
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -57,13 +96,20 @@ class Pipeline:
             trace_id=_trace_id(request.headers.get("traceparent")),
         )
         ctx = RequestContext(request_id=record.request_id, audit=record)
+        if self.request_deadline_s:
+            ctx.deadline = time.monotonic() + self.request_deadline_s
         media_type = response_media_type(request.headers.get("accept"))
         headers: dict[str, str] = {"X-Request-Id": record.request_id}
         try:
-            status, body = await self._run(request, ctx)
+            status, body = await self._run_in_time(request, ctx)
         except GatewayError as exc:
             status, body = exc.status, {"errors": list(exc.graphql_errors())}
             headers.update(exc.headers)
+            record.flag(*exc.flags)
+        except Exception:  # a bug: still one audit record, and nothing internal in the answer
+            log.exception("request failed", extra={"request_id": record.request_id})
+            bug = GatewayError("Internal error; quote the X-Request-Id to the operators.")
+            status, body = bug.status, {"errors": list(bug.graphql_errors())}
         if status == 400 and media_type != GRAPHQL_RESPONSE and _is_graphql_error(body):
             status = 200  # legacy application/json clients expect 200 with GraphQL errors
         payload = orjson.dumps(body)
@@ -84,31 +130,80 @@ class Pipeline:
             status = refused.status
         return Response(payload, status_code=status, media_type=media_type, headers=headers)
 
+    async def _run_in_time(
+        self, request: Request, ctx: RequestContext
+    ) -> tuple[int, dict[str, Any]]:
+        budget = asyncio.timeout(self.request_timeout_s or None)
+        try:
+            async with budget:
+                return await self._run(request, ctx)
+        except TimeoutError:
+            if not budget.expired():
+                raise
+            raise RequestTimeout(self.request_timeout_s) from None
+
     async def _run(self, request: Request, ctx: RequestContext) -> tuple[int, dict[str, Any]]:
         record = ctx.audit
-        gql = await read_request(request)
-        principal = ctx.principal = self.verifier.authenticate(request.headers.get("authorization"))
+        gql = await read_request(request, self.http)
+        authorization = request.headers.get("authorization")
+        principal = ctx.principal = await self.verifier.authenticate(authorization)
         record.subject, record.agency = principal.subject, principal.agency
         record.roles = tuple(sorted(principal.roles))
+        if self.limiter is not None:
+            await self.limiter.admit(principal)
         declaration = ctx.declaration = declare(request.headers)
         record.purpose, record.case_id = declaration.purpose.value, declaration.case_id
-        record.justification = declaration.justification
+        record.justification = declaration.justification or declaration.break_glass
         record.break_glass = declaration.break_glass is not None
+        context = self.authorizer.context(principal, declaration)
 
         operation = self.analyzer.analyze(gql.query, gql.operation_name)
         record.operation_name, record.operation_type = operation.name, operation.type
         record.query_hash, record.query_text = operation.hash, gql.query
         record.variables = dict(gql.variables or {})
         record.fields_requested = sorted({t.path for t in operation.touched})
+        if (
+            operation.introspection
+            and not principal.roles & self.analyzer.limits.introspection_roles
+        ):
+            raise _unknown_field(*operation.introspection[0])
         if gql.method == "GET" and operation.type != "query":
             raise MethodNotAllowed("Only queries may be sent with GET.")
 
-        ctx.plan = self.authorizer.plan(principal, declaration, operation)
-        record.policy_version = ctx.plan.policy_version
+        record.policy_version = self.authorizer.policies.engine.version
+        plan = ctx.plan = self.authorizer.plan(principal, context, operation)
+        ctx.records_visible = self.authorizer.record_filter(principal, context)
+        _record_decisions(record, operation, plan)
 
         result = await self.executor.run(ctx, operation, gql.variables)
-        # data is null only when the request failed before execution (variable coercion)
-        return (200 if result.data is not None else 400), shape_result(result, ctx.request_id)
+        if self.limiter is not None:
+            record.flag(*await self.limiter.account(principal, record.records_returned))
+        if "break-glass" in record.flags and self.reviews is not None:
+            self._queue_for_review(ctx)
+        # a request error (variable coercion) stops before execution: no data, no error paths
+        failed_early = result.data is None and all(e.path is None for e in result.errors or ())
+        return (400 if failed_early else 200), shape_result(result, ctx.request_id)
+
+
+def _unknown_field(name: str, line: int, column: int) -> QueryInvalid:
+    """Refused introspection reads exactly as a query for a field that does not exist."""
+    error = {
+        "message": f"Cannot query field '{name}' on type 'Query'.",
+        "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+        "locations": [{"line": line, "column": column}],
+    }
+    return QueryInvalid([error], "GRAPHQL_VALIDATION_FAILED")
+
+
+def _record_decisions(record: AuditRecord, operation: Operation, plan: Plan) -> None:
+    by_outcome: dict[Outcome, list[str]] = {o: [] for o in Outcome}
+    for t in operation.touched:
+        decision = plan.decisions[(t.resource.type_name, t.resource.field_name)]
+        by_outcome[decision.outcome].append(t.path)
+    record.fields_allowed = sorted(by_outcome[Outcome.ALLOW])
+    record.fields_masked = sorted(by_outcome[Outcome.MASK])
+    record.fields_denied = sorted(by_outcome[Outcome.DENY])
+    record.flag(*plan.flags)
 
 
 def _is_graphql_error(body: dict[str, Any]) -> bool:

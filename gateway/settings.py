@@ -5,11 +5,22 @@ See docs/configuration.md for every key and its default.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
+import ssl
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from connectors.resilience import Resilience
+from connectors.tls import AgencyTLS, client_context
+from gateway.limits import QueryLimits
+from gateway.ratelimit import RateLimits
+
+if TYPE_CHECKING:
+    from gateway.config_env import Override
 
 AGENCIES = ("police", "market", "banking", "courts")
 
@@ -24,7 +35,42 @@ class AgencySettings:
     timeout_s: float = 5.0
     max_connections: int = 64
     key_id: str = "jointgate"  # banking: HMAC key id
-    key: bytes = b""  # banking: HMAC secret
+    key: bytes = field(default=b"", repr=False)  # banking: HMAC secret; never in a repr or log
+    resilience: Resilience = field(default_factory=Resilience)
+    tls: AgencyTLS | None = None  # CA bundle and client certificate (https URLs)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """The ``[audit]`` table (docs/audit.md); relative paths are under the data dir."""
+
+    backend: str = "sqlite"  # or "postgres"
+    path: Path = Path("audit/trail.db")
+    postgres_dsn: str = ""
+    postgres_dsn_env: str = "JOINTGATE_AUDIT_DSN"
+    postgres_schema: str = "jointgate_audit"
+    log_id: str = ""  # default: the host name
+    signing_key_file: Path = Path("audit/keys/signing.key")
+    data_key_file: Path = Path("audit/keys/data.key")
+    data_key_env: str = ""
+    retention_days: int = 400
+    archive_dir: Path = Path("audit/archive")
+    checkpoint_every: int = 1000
+    checkpoint_interval_s: float = 60.0
+    max_batch: int = 1024
+    unindexed_types: tuple[str, ...] = ("Transaction",)
+
+    def resolved(self, data_dir: Path) -> AuditSettings:
+        def under(path: Path) -> Path:
+            return path if path.is_absolute() else data_dir / path
+
+        return replace(
+            self,
+            path=under(self.path),
+            signing_key_file=under(self.signing_key_file),
+            data_key_file=under(self.data_key_file),
+            archive_dir=under(self.archive_dir),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,23 +85,54 @@ class Settings:
     jwks_url: str | None = None
     jwks_refresh_s: float = 300.0
     token_leeway_s: int = 30
-    audit_path: Path = Path("audit/audit.jsonl")
+    audit: AuditSettings = field(default_factory=AuditSettings)
     max_body_bytes: int = 256 * 1024
+    request_deadline_s: float = 10.0  # every agency call of one request ends by then
+    # the HTTP surface (docs/configuration.md; gateway/graphql_http.py, gateway/http_security.py)
+    request_timeout_s: float = 15.0  # past this the client gets 504 REQUEST_TIMEOUT
+    max_json_depth: int = 16  # nesting of objects and arrays in a request body or its variables
+    batching: bool = False  # accept a JSON array of operations in one POST
+    max_batch_operations: int = 10
+    cors_allowed_origins: tuple[str, ...] = ()  # browser origins that may call the gateway
+    cors_allow_credentials: bool = False
+    hsts_max_age_s: int = 0  # Strict-Transport-Security max-age; 0: header not sent
+    policy_dir: Path | None = None  # None: the default set shipped in policies/
+    policy_mode: str = "enforce"  # enforce: denied fields null + error; reject: refuse operation
+    enforcement: bool = True  # False only to measure what enforcement costs
+    policy_reload_s: float = 1.0  # how often policy files are checked for changes
+    governance_db: str | None = None  # teams and reviews; None: SQLite in the data dir
+    limits: QueryLimits = field(default_factory=QueryLimits)
+    rate_limits: RateLimits = field(default_factory=RateLimits)  # docs/limits.md
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def audit_file(self) -> Path:
-        return self.audit_path if self.audit_path.is_absolute() else self.data_dir / self.audit_path
+    def governance_url(self) -> str:
+        return self.governance_db or f"sqlite:///{self.data_dir / 'governance.sqlite3'}"
 
 
 def load(path: Path) -> Settings:
+    """The file with the ``JOINTGATE_*`` environment overrides applied (gateway/config_env.py)."""
+    from gateway.config_env import blame
+
+    raw, overrides = _read(path)
+    try:
+        return from_mapping(raw, base=path.parent)
+    except ConfigError as exc:
+        raise blame(exc, overrides) from None
+
+
+def _read(path: Path) -> tuple[dict[str, Any], list[Override]]:
+    """The parsed file with the environment's overrides, and those overrides."""
+    from gateway.config_env import apply, overrides
+
     try:
         raw = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return from_mapping(raw, base=path.parent)
+    found = overrides(os.environ, raw)
+    return apply(raw, found), found
 
 
 def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
@@ -66,7 +143,7 @@ def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
     agencies: dict[str, AgencySettings] = {}
     for name in AGENCIES:
         table = agencies_raw.get(name)
-        if not isinstance(table, dict) or not isinstance(table.get("url"), str):
+        if not isinstance(table, dict) or not isinstance(table.get("url"), str) or not table["url"]:
             raise ConfigError(f"agencies.{name}.url: required; the base URL of the {name} system")
         secret = _secret(table, f"agencies.{name}", base) if name == "banking" else b""
         agencies[name] = AgencySettings(
@@ -75,6 +152,8 @@ def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
             max_connections=int(_number(table, "max_connections", 64, f"agencies.{name}")),
             key_id=str(table.get("key_id", "jointgate")),
             key=secret,
+            resilience=_resilience(table, f"agencies.{name}"),
+            tls=_tls(table, f"agencies.{name}", base),
         )
     unknown = set(agencies_raw) - set(AGENCIES)
     if unknown:
@@ -89,6 +168,17 @@ def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
         if not isinstance(auth.get(key), str) or not auth[key]:
             raise ConfigError(f"auth.{key}: required; the token's expected '{key[:3]}' claim")
     data_dir = Path(gateway.get("data_dir", ".jointgate"))
+    policy = _table(raw, "policy")
+    mode = policy.get("mode", "enforce")
+    if mode not in ("enforce", "reject"):
+        raise ConfigError(f"policy.mode: 'enforce' or 'reject', got {mode!r}")
+    enforcement = policy.get("enforcement", "on")
+    if enforcement not in ("on", "off"):
+        raise ConfigError(f"policy.enforcement: 'on' or 'off', got {enforcement!r}")
+    governance = _table(raw, "governance")
+    database = governance.get("database")
+    if database is not None and not str(database).startswith(("sqlite:///", "postgresql://")):
+        raise ConfigError("governance.database: a sqlite:///PATH or postgresql:// URL")
     return Settings(
         issuer=auth["issuer"],
         audience=auth["audience"],
@@ -100,9 +190,122 @@ def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
         jwks_url=jwks_url,
         jwks_refresh_s=_number(auth, "jwks_refresh_s", 300.0, "auth"),
         token_leeway_s=int(_number(auth, "leeway_s", 30, "auth")),
-        audit_path=Path(audit.get("path", "audit/audit.jsonl")),
+        audit=audit_settings(audit, base),
         max_body_bytes=int(_number(gateway, "max_body_bytes", 256 * 1024, "gateway")),
+        request_deadline_s=_number(gateway, "request_deadline_s", 10.0, "gateway"),
+        **_http_surface(gateway),
+        policy_dir=(base / policy["dir"]) if policy.get("dir") else None,
+        policy_mode=mode,
+        enforcement=enforcement == "on",
+        policy_reload_s=_number(policy, "reload_s", 1.0, "policy"),
+        governance_db=str(database) if database else None,
+        limits=_limits(_table(raw, "limits")),
+        rate_limits=RateLimits.from_mapping(_table(raw, "rate_limits"), base),
     )
+
+
+def audit_settings(audit: dict[str, Any], base: Path = Path()) -> AuditSettings:
+    """The ``[audit]`` table; paths stay relative to the data dir, files named by the config
+    (keys) relative to the config file."""
+    backend = str(audit.get("backend", "sqlite"))
+    if backend not in ("sqlite", "postgres"):
+        raise ConfigError(f"audit.backend: must be 'sqlite' or 'postgres', got {backend!r}")
+    if "data_key" in audit:
+        raise ConfigError(
+            "audit.data_key: secrets are not read from the config; use data_key_file or"
+            " data_key_env"
+        )
+    unindexed = audit.get("unindexed_types", ["Transaction"])
+    if not isinstance(unindexed, list) or not all(isinstance(t, str) for t in unindexed):
+        raise ConfigError("audit.unindexed_types: must be a list of GraphQL type names")
+    defaults = AuditSettings()
+
+    def config_path(key: str, default: Path) -> Path:
+        return (base / str(audit[key])).absolute() if key in audit else default
+
+    return AuditSettings(
+        backend=backend,
+        path=Path(audit.get("path", defaults.path)),
+        postgres_dsn=str(audit.get("postgres_dsn", "")),
+        postgres_dsn_env=str(audit.get("postgres_dsn_env", defaults.postgres_dsn_env)),
+        postgres_schema=str(audit.get("postgres_schema", defaults.postgres_schema)),
+        log_id=str(audit.get("log_id", "")),
+        signing_key_file=config_path("signing_key_file", defaults.signing_key_file),
+        data_key_file=config_path("data_key_file", defaults.data_key_file),
+        data_key_env=str(audit.get("data_key_env", "")),
+        retention_days=int(_number(audit, "retention_days", 400, "audit")),
+        archive_dir=Path(audit.get("archive_dir", defaults.archive_dir)),
+        checkpoint_every=int(_number(audit, "checkpoint_every", 1000, "audit")),
+        checkpoint_interval_s=_number(audit, "checkpoint_interval_s", 60.0, "audit"),
+        max_batch=int(_number(audit, "max_batch", 1024, "audit")),
+        unindexed_types=tuple(unindexed),
+    )
+
+
+def load_audit(path: Path) -> tuple[AuditSettings, Path]:
+    """Only the ``[audit]`` table and the data dir of a config file (for ``jointgate audit``,
+    which needs neither the identity provider nor the agencies)."""
+    raw, _ = _read(path)
+    data_dir = Path(_table(raw, "gateway").get("data_dir", ".jointgate"))
+    base = path.parent
+    return audit_settings(_table(raw, "audit"), base), (
+        data_dir if data_dir.is_absolute() else base / data_dir
+    )
+
+
+def _limits(table: dict[str, Any]) -> QueryLimits:
+    """``[limits]``: every QueryLimits field, positive integers; introspection_roles a list."""
+    defaults = QueryLimits()
+    values: dict[str, Any] = {}
+    for name in (f.name for f in dataclasses.fields(QueryLimits)):
+        if name not in table:
+            continue
+        if name == "introspection_roles":
+            roles = table[name]
+            if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+                raise ConfigError("limits.introspection_roles: a list of role names")
+            values[name] = frozenset(roles)
+        else:
+            values[name] = int(_number(table, name, getattr(defaults, name), "limits"))
+    unknown = sorted(set(table) - {f.name for f in dataclasses.fields(QueryLimits)})
+    if unknown:
+        raise ConfigError(f"limits.{unknown[0]}: unknown limit; see docs/limits.md")
+    return dataclasses.replace(defaults, **values)
+
+
+def _http_surface(gateway: dict[str, Any]) -> dict[str, Any]:
+    """The ``[gateway]`` keys of the HTTP surface: timeout, JSON depth, batching, CORS, HSTS."""
+    deadline = _number(gateway, "request_deadline_s", 10.0, "gateway")
+    timeout = _number(gateway, "request_timeout_s", max(15.0, deadline + 5), "gateway")
+    if timeout <= deadline:
+        raise ConfigError(
+            f"gateway.request_timeout_s: must be longer than gateway.request_deadline_s"
+            f" ({deadline:g}), so that a slow agency ends in AGENCY_UNAVAILABLE, not a timeout"
+        )
+    flags = {}
+    for key in ("batching", "cors_allow_credentials"):
+        flags[key] = gateway.get(key, False)
+        if not isinstance(flags[key], bool):
+            raise ConfigError(f"gateway.{key}: true or false, got {flags[key]!r}")
+    origins = gateway.get("cors_allowed_origins", [])
+    if not isinstance(origins, list) or not all(
+        isinstance(o, str) and re.fullmatch(r"https?://[^/\s*]+", o) for o in origins
+    ):
+        raise ConfigError(
+            "gateway.cors_allowed_origins: a list of origins such as"
+            ' "https://app.agency.example" (scheme and host, no path, no wildcard)'
+        )
+    hsts = gateway.get("hsts_max_age_s", 0)
+    if isinstance(hsts, bool) or not isinstance(hsts, int) or hsts < 0:
+        raise ConfigError(f"gateway.hsts_max_age_s: a whole number of seconds >= 0, got {hsts!r}")
+    return {
+        "request_timeout_s": timeout,
+        "max_json_depth": int(_number(gateway, "max_json_depth", 16, "gateway")),
+        "max_batch_operations": int(_number(gateway, "max_batch_operations", 10, "gateway")),
+        "cors_allowed_origins": tuple(origins),
+        "hsts_max_age_s": hsts,
+        **flags,
+    }
 
 
 def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
@@ -117,6 +320,61 @@ def _number(table: dict[str, Any], key: str, default: float, where: str) -> floa
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{where}.{key}: must be a positive number, got {value!r}")
     return float(value)
+
+
+def _resilience(table: dict[str, Any], where: str) -> Resilience:
+    """The ``Resilience`` keys of an agency table (docs/resilience.md); the defaults live there."""
+    default = Resilience()
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Resilience):
+        value = table.get(f.name, getattr(default, f.name))
+        key = f"{where}.{f.name}"
+        if f.type == "int":
+            low = 0 if f.name in ("retries", "retry_budget_min") else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{key}: must be a whole number >= {low}, got {value!r}")
+        elif f.name in ("retry_budget_ratio", "breaker_failure_rate"):
+            zero_ok = f.name == "retry_budget_ratio"
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (0 <= value <= 1 if zero_ok else 0 < value <= 1)
+            ):
+                raise ConfigError(f"{key}: must be a share from 0 to 1, got {value!r}")
+            value = float(value)
+        else:
+            value = _number(table, f.name, value, where)
+        values[f.name] = value
+    return Resilience(**values)
+
+
+def _tls(table: dict[str, Any], where: str, base: Path) -> AgencyTLS | None:
+    """``[agencies.NAME.tls]``: ``ca_file``, ``cert_file``, ``key_file``, loaded once here so
+    that a wrong file stops the start, not the first request."""
+    raw = table.get("tls")
+    if raw is None:
+        return None
+    where = f"{where}.tls"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table ([{where}])")
+    unknown = sorted(set(raw) - {"ca_file", "cert_file", "key_file"})
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key; known: ca_file, cert_file, key_file")
+    files = {k: base / str(v) for k, v in raw.items()}
+    if not str(table["url"]).startswith("https://"):
+        raise ConfigError(f"{where[: -len('.tls')]}.url: must be https:// with [{where}]")
+    if "key_file" in files and "cert_file" not in files:
+        raise ConfigError(f"{where}.cert_file: required with key_file (the client certificate)")
+    missing = [k for k, path in files.items() if not path.is_file()]
+    if missing:
+        raise ConfigError(f"{where}.{missing[0]}: cannot read {files[missing[0]]}")
+    tls = AgencyTLS(files.get("ca_file"), files.get("cert_file"), files.get("key_file"))
+    try:
+        client_context(tls)
+    except (OSError, ssl.SSLError) as exc:
+        key = "cert_file" if "cert_file" in files else "ca_file"
+        raise ConfigError(f"{where}.{key}: cannot load ({exc}); expected PEM files") from None
+    return tls
 
 
 def _secret(table: dict[str, Any], where: str, base: Path) -> bytes:

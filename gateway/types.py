@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "Principal",
     "Purpose",
     "RequestContext",
+    "Shaping",
 ]
 
 
@@ -36,6 +38,7 @@ class Principal:
     clearance: int
     name: str = ""
     token_id: str = ""
+    client: str = ""  # the application the token was issued to (azp / client_id claim)
 
     @property
     def digest(self) -> str:
@@ -124,6 +127,7 @@ class AuditRecord:
     fields_denied: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     records_returned: dict[str, set[str]] = field(default_factory=dict)
+    records_withheld: dict[str, int] = field(default_factory=dict)
     agency_calls: list[AgencyCall] = field(default_factory=list)
     policy_version: str | None = None
     status: int = 0
@@ -135,6 +139,13 @@ class AuditRecord:
 
     def saw(self, type_name: str, key: str) -> None:
         self.records_returned.setdefault(type_name, set()).add(key)
+
+    def withheld(self, type_name: str) -> None:
+        """A record of this type was found but not shown (record-level rules)."""
+        self.records_withheld[type_name] = self.records_withheld.get(type_name, 0) + 1
+
+    def flag(self, *flags: str) -> None:
+        self.flags.extend(f for f in flags if f not in self.flags)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -160,6 +171,7 @@ class AuditRecord:
             "fields_denied": self.fields_denied,
             "flags": self.flags,
             "records_returned": {k: sorted(v) for k, v in sorted(self.records_returned.items())},
+            "records_withheld": dict(sorted(self.records_withheld.items())),
             "agency_calls": [
                 {
                     "agency": c.agency,
@@ -187,6 +199,15 @@ class FieldDecision:
     outcome: Outcome
     mask: str | None = None
     policies: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Shaping:
+    """How to build one type's objects: attributes withheld, attributes masked (by kind)."""
+
+    denied: frozenset[str] = frozenset()
+    masks: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +215,17 @@ class Plan:
     """What one operation may do, decided once before any agency is called.
 
     ``source_fields`` maps each entity type to the agency-side fields to request: only what the
-    operation selects and the policy allows (data minimisation).
+    operation selects and the policy allows (data minimisation). ``denied`` lists the (type,
+    field) pairs that must answer FORBIDDEN_FIELD; ``shaping`` tells the object builder, per
+    type, which attributes to withhold and which to mask.
     """
 
     policy_version: str
     decisions: dict[tuple[str, str], FieldDecision]
     source_fields: dict[str, frozenset[str]]
+    denied: frozenset[tuple[str, str]] = frozenset()
+    shaping: dict[str, Shaping] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -213,3 +239,5 @@ class RequestContext:
     plan: Plan | None = None
     deadline: float = 0.0
     loaders: Any = None  # schema.loaders.Loaders, created by the execute stage
+    # record-level rule from the authorize stage: record labels -> RecordDecision (visible, flags)
+    records_visible: Callable[[Sequence[Any]], list[Any]] | None = None

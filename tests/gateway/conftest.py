@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from gateway.app import Gateway, build_gateway, create_app
 from gateway.audit import MemoryAuditLog
 from gateway.demo import prepare
 from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
+from gateway.ratelimit import RateLimits
 from gateway.settings import Settings
 from schema.identifiers import luhn_check_digit, resident_id_check_char, uscc_check_char
 
@@ -98,29 +100,42 @@ class Harness:
     def token(self, user: str = "jit.member") -> str:
         return mint_token(user, self.data_dir)
 
-    def headers(self, user: str = "jit.member", **extra: str) -> dict[str, str]:
-        headers = {
-            "authorization": f"Bearer {self.token(user)}",
-            "x-purpose": "investigation",
-            "x-case-id": "JIT-2026-001",
-        }
-        headers.update(extra)
+    def headers(
+        self,
+        user: str = "jit.member",
+        purpose: str = "investigation",
+        case: str | None = "JIT-2026-001",
+    ) -> dict[str, str]:
+        headers = {"authorization": f"Bearer {self.token(user)}", "x-purpose": purpose}
+        if case is not None:
+            headers["x-case-id"] = case
         return headers
 
-    async def query(self, query: str, variables: dict[str, Any] | None = None,
-                    user: str = "jit.member") -> httpx.Response:  # fmt: skip
+    async def query(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        user: str = "jit.member",
+        purpose: str = "investigation",
+        case: str | None = "JIT-2026-001",
+        **extra_headers: str,
+    ) -> httpx.Response:
         body: dict[str, Any] = {"query": query}
         if variables is not None:
             body["variables"] = variables
-        return await self.client.post("/graphql", json=body, headers=self.headers(user))
+        headers = self.headers(user, purpose, case) | extra_headers
+        return await self.client.post("/graphql", json=body, headers=headers)
 
 
-@pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    jwks, _ = prepare(tmp_path)
+@contextlib.asynccontextmanager
+async def open_harness(data_dir: Path, **overrides: Any) -> AsyncIterator[Harness]:
+    """A gateway over a fresh small world; ``overrides`` replace Settings fields."""
+    jwks, _ = prepare(data_dir)  # also creates the demo's team JIT-2026-001 with jit.member
+    overrides.setdefault("rate_limits", RateLimits(enabled=False))  # tests/gateway/test_ratelimit
     settings = Settings(
-        issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, agencies={}, data_dir=tmp_path, jwks_file=jwks
-    )
+        issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, agencies={}, data_dir=data_dir, jwks_file=jwks,
+        **overrides,
+    )  # fmt: skip
     world = small_world()
     agencies = {name: MemoryConnector(name, LOOKUPS[name], world[name]) for name in LOOKUPS}
     audit = MemoryAuditLog()
@@ -129,7 +144,12 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     await gateway.keys.refresh()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-        yield Harness(client, gateway, agencies, audit, tmp_path)
+        yield Harness(client, gateway, agencies, audit, data_dir)
+    await gateway.limiter.aclose()
+    gateway.governance.close()
 
 
-MakeHarness = Callable[..., Harness]
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    async with open_harness(tmp_path) as opened:
+        yield opened

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -36,7 +37,7 @@ def test_token_is_a_valid_jwt_for_the_data_dir(tmp_path: Path) -> None:
     verifier = TokenVerifier(
         AuthSettings(DEMO_ISSUER, DEMO_AUDIENCE), lambda: public_keys(tmp_path)
     )
-    principal = verifier.authenticate(f"Bearer {out.stdout.strip()}")
+    principal = asyncio.run(verifier.authenticate(f"Bearer {out.stdout.strip()}"))
     assert (principal.subject, principal.agency) == ("court.clerk", "courts")
     assert (tmp_path / "issuer" / "jwks-private.json").stat().st_mode & 0o077 == 0
 

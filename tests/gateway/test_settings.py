@@ -77,3 +77,39 @@ def test_the_bank_key_can_come_from_the_environment(
     monkeypatch.setenv("JOINTGATE_BANK_KEY", "from-env")
     (tmp_path / "jointgate.toml").write_text(VALID.replace('key_file = "bank.key"', ""))
     assert load(tmp_path / "jointgate.toml").agencies["banking"].key == b"from-env"
+
+
+BANK_KEY = "hmac-8f1c0e5a9d7b4c3e"
+
+
+@pytest.mark.parametrize("source", ["file", "env"])
+def test_the_bank_key_is_never_in_a_repr_str_or_log(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    source: str,
+) -> None:
+    import logging
+
+    from gateway.cli import main
+
+    config = VALID
+    if source == "file":
+        (tmp_path / "bank.key").write_text(BANK_KEY + "\n")
+    else:
+        monkeypatch.setenv("JOINTGATE_BANK_KEY", BANK_KEY)
+        config = VALID.replace('key_file = "bank.key"', "")
+    (tmp_path / "jointgate.toml").write_text(config)
+    settings = load(tmp_path / "jointgate.toml")
+    assert settings.agencies["banking"].key == BANK_KEY.encode()  # loaded, and ...
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("jointgate").info("settings: %s", settings)
+        logging.getLogger("jointgate").info("settings: %r", settings)
+        logging.getLogger("jointgate").info("banking: %s", settings.agencies["banking"])
+    assert main(["config", "check", str(tmp_path / "jointgate.toml")]) == 0
+    shown = [repr(settings), str(settings), str(settings.agencies), caplog.text]
+    shown += list(capsys.readouterr())
+    for text in shown:  # ... shown nowhere, in any encoding we print bytes with
+        assert BANK_KEY not in text and repr(BANK_KEY.encode()) not in text
+        assert BANK_KEY.encode().hex() not in text

@@ -1,0 +1,297 @@
+"""``JOINTGATE_*`` environment overrides of ``jointgate.toml`` settings.
+
+One variable per setting: ``JOINTGATE_`` then the TOML path in capitals, a double underscore
+between levels, so that keys keep their own single underscores::
+
+    JOINTGATE_GATEWAY__PORT=9000                  # [gateway] port = 9000
+    JOINTGATE_AGENCIES__POLICE__URL=https://...   # [agencies.police] url = "https://..."
+    JOINTGATE_AGENCIES__POLICE__TLS__CA_FILE=...  # [agencies.police.tls] ca_file = "..."
+    JOINTGATE_GATEWAY__CORS_ALLOWED_ORIGINS='["https://a.example"]'   # or a,b
+
+Overrides are applied to the parsed file before validation, so a value from the environment is
+checked exactly like one from the file, and an error names the variable it came from. Variables
+with a single underscore (``JOINTGATE_BANK_KEY``, ``JOINTGATE_AUDIT_DATA_KEY``) are not
+settings: they hold secrets, and a setting names them (``key_env``, ``data_key_env``).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from connectors.resilience import Resilience
+from gateway.limits import QueryLimits
+from gateway.settings import AGENCIES, ConfigError
+
+PREFIX = "JOINTGATE_"
+SEPARATOR = "__"
+
+Kind = Literal["str", "int", "float", "bool", "list", "table"]
+
+_AGENCY: dict[str, Kind] = {
+    "url": "str",
+    "timeout_s": "float",
+    "max_connections": "int",
+    "key_id": "str",  # banking
+    "key_file": "str",  # banking
+    "key_env": "str",  # banking
+    **{f.name: "int" if f.type == "int" else "float" for f in dataclasses.fields(Resilience)},
+}
+
+#: Every setting of jointgate.toml by table (``*``: any agency name) and its TOML type.
+#: docs/configuration.md documents each one; tests/gateway/test_config_env.py keeps both in step.
+SETTINGS: dict[str, dict[str, Kind]] = {
+    "gateway": {
+        "host": "str",
+        "port": "int",
+        "data_dir": "str",
+        "max_body_bytes": "int",
+        "request_deadline_s": "float",
+        "request_timeout_s": "float",
+        "max_json_depth": "int",
+        "batching": "bool",
+        "max_batch_operations": "int",
+        "cors_allowed_origins": "list",
+        "cors_allow_credentials": "bool",
+        "hsts_max_age_s": "int",
+    },
+    "auth": {
+        "issuer": "str",
+        "audience": "str",
+        "jwks_url": "str",
+        "jwks_file": "str",
+        "jwks_refresh_s": "float",
+        "leeway_s": "int",
+    },
+    "audit": {
+        "backend": "str",
+        "path": "str",
+        "postgres_dsn": "str",
+        "postgres_dsn_env": "str",
+        "postgres_schema": "str",
+        "log_id": "str",
+        "signing_key_file": "str",
+        "data_key_file": "str",
+        "data_key_env": "str",
+        "retention_days": "int",
+        "archive_dir": "str",
+        "checkpoint_every": "int",
+        "checkpoint_interval_s": "float",
+        "max_batch": "int",
+        "unindexed_types": "list",
+    },
+    "policy": {"dir": "str", "mode": "str", "enforcement": "str", "reload_s": "float"},
+    "governance": {"database": "str"},
+    "limits": {
+        f.name: "list" if f.name == "introspection_roles" else "int"
+        for f in dataclasses.fields(QueryLimits)
+    },
+    "rate_limits": {
+        "enabled": "bool",
+        "user_rate": "float",
+        "user_burst": "int",
+        "agency_rate": "float",
+        "agency_burst": "int",
+        "volume": "table",
+        "volume_window_s": "float",
+        "redis_url": "str",
+        "redis_password_env": "str",
+        "key_prefix": "str",
+        "timeout_s": "float",
+        "retry_s": "float",
+        "key_file": "str",
+        "key_env": "str",
+    },
+    "agencies.*": _AGENCY,
+    "agencies.*.tls": {"ca_file": "str", "cert_file": "str", "key_file": "str"},
+}
+
+_SECRET_KEYS = {"key", "data_key", "password", "secret", "token"}
+
+_EXAMPLES: dict[Kind, str] = {
+    "str": "text",
+    "int": "a whole number such as 8400",
+    "float": "a number such as 2.5",
+    "bool": "true or false",
+    "list": 'a TOML array such as ["a", "b"], or a comma-separated list',
+    "table": "a TOML inline table such as {Person = 100}",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """One ``JOINTGATE_*`` variable: the setting it sets and the value, already typed."""
+
+    variable: str
+    path: tuple[str, ...]  # ("agencies", "police", "url")
+    value: Any
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.path)
+
+
+def variable_name(path: tuple[str, ...]) -> str:
+    """``("gateway", "port")`` -> ``JOINTGATE_GATEWAY__PORT``."""
+    return PREFIX + SEPARATOR.join(part.upper() for part in path)
+
+
+def all_variables() -> dict[str, tuple[str, ...]]:
+    """Every override variable, agency tables expanded, with the setting path it sets."""
+    found: dict[str, tuple[str, ...]] = {}
+    for table, keys in SETTINGS.items():
+        for agency in AGENCIES if "*" in table else ("",):
+            parts = tuple(agency if p == "*" else p for p in table.split("."))
+            for key in keys:
+                found[variable_name((*parts, key))] = (*parts, key)
+    return found
+
+
+def overrides(environ: Mapping[str, str], raw: Mapping[str, Any] | None = None) -> list[Override]:
+    """The ``JOINTGATE_*`` setting overrides in ``environ``, typed; a variable that looks like
+    one but names no setting is an error (a typo must not be silently ignored), unless a
+    ``*_env`` setting of the parsed file ``raw`` names it as the home of a secret."""
+    found = []
+    single = {name.replace(SEPARATOR, "_"): name for name in all_variables()}
+    secrets = set(_secret_variables(raw or {}))
+    for variable in sorted(environ):
+        if not variable.startswith(PREFIX):
+            continue
+        if SEPARATOR not in variable:
+            if variable in single and variable not in secrets:
+                raise ConfigError(
+                    f"{variable}: not a setting; did you mean {single[variable]}? (two"
+                    " underscores between table and key, docs/configuration.md)"
+                )
+            continue  # a secret named by a *_env setting, such as JOINTGATE_BANK_KEY
+        path = tuple(variable[len(PREFIX) :].lower().split(SEPARATOR))
+        found.append(Override(variable, path, _typed(variable, path, environ[variable])))
+    return found
+
+
+def _secret_variables(table: Mapping[str, Any]) -> list[str]:
+    """The variables that ``*_env`` settings anywhere in ``table`` name."""
+    names = []
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            names += _secret_variables(value)
+        elif key.endswith("_env") and isinstance(value, str):
+            names.append(value)
+    return names
+
+
+def apply(raw: Mapping[str, Any], found: list[Override]) -> dict[str, Any]:
+    """A copy of the parsed file with the overrides set."""
+    merged: dict[str, Any] = copy.deepcopy(dict(raw))
+    for override in found:
+        table = merged
+        for i, part in enumerate(override.path[:-1]):
+            inner = table.setdefault(part, {})
+            if not isinstance(inner, dict):
+                where = ".".join(override.path[: i + 1])
+                raise ConfigError(
+                    f"{where}: must be a table ([{where}]) to take {override.variable}"
+                )
+            table = inner
+        table[override.path[-1]] = override.value
+    return merged
+
+
+def blame(error: ConfigError, found: list[Override]) -> ConfigError:
+    """The same error, naming the variable when the faulty setting came from the environment."""
+    message = str(error)
+    key = message.split(":", 1)[0]
+    for override in found:
+        if key == override.key or key.startswith(override.key + "."):
+            return ConfigError(f"{message} (set by {override.variable})")
+    return error
+
+
+def _typed(variable: str, path: tuple[str, ...], text: str) -> Any:
+    if len(path) < 2 or not all(path):
+        raise ConfigError(
+            f"{variable}: not a setting; write JOINTGATE_TABLE__KEY, e.g. JOINTGATE_GATEWAY__PORT"
+        )
+    *table_path, key = path
+    if table_path[0] == "agencies" and len(table_path) > 1 and table_path[1] not in AGENCIES:
+        raise ConfigError(
+            f"{variable}: unknown agency {table_path[1]!r}; known: {', '.join(AGENCIES)}"
+        )
+    keys = SETTINGS.get(_pattern(table_path))
+    if keys is None:
+        if SETTINGS.get(_pattern(table_path[:-1]), {}).get(table_path[-1]) == "table":
+            raise ConfigError(
+                f"{variable}: not a setting; {variable_name(tuple(table_path))} takes the whole"
+                f" table, as {_EXAMPLES['table']}"
+            )
+        tables = ", ".join(sorted(t.replace("*", "NAME") for t in SETTINGS))
+        raise ConfigError(f"{variable}: no table [{'.'.join(table_path)}]; tables: {tables}")
+    kind = keys.get(key)
+    if kind is None:
+        if key in _SECRET_KEYS:
+            raise ConfigError(
+                f"{variable}: secrets are not settings; put the secret in a file or in a variable"
+                " of its own and name that with a *_file or *_env setting (docs/configuration.md)"
+            )
+        close = difflib.get_close_matches(key, keys, n=1)
+        hint = (
+            f"did you mean {variable_name((*table_path, close[0]))}?"
+            if close
+            else f"known keys: {', '.join(keys)}"
+        )
+        raise ConfigError(f"{variable}: {'.'.join(path)} is not a setting; {hint}")
+    try:
+        return _parse(kind, text)
+    except ValueError:
+        raise ConfigError(f"{variable}: {'.'.join(path)} must be {_EXAMPLES[kind]}") from None
+
+
+def _pattern(table_path: list[str]) -> str:
+    """``agencies.police.tls`` -> ``agencies.*.tls``, the key of SETTINGS."""
+    if table_path[:1] == ["agencies"] and len(table_path) > 1:
+        table_path = ["agencies", "*", *table_path[2:]]
+    return ".".join(table_path)
+
+
+def _parse(kind: Kind, text: str) -> Any:
+    text = text.strip() if kind != "str" else text
+    if kind == "str":
+        return text
+    if kind == "int":
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ValueError(text)
+        return int(text)
+    if kind == "float":
+        number = float(text)
+        if not math.isfinite(number):
+            raise ValueError(text)
+        return number
+    if kind == "bool":
+        if text.lower() not in ("true", "false"):
+            raise ValueError(text)
+        return text.lower() == "true"
+    if kind == "list":
+        if text.startswith("["):
+            value = _toml_value(text)
+            if not isinstance(value, list):
+                raise ValueError(text)
+            return value
+        return [item.strip() for item in text.split(",") if item.strip()]
+    value = _toml_value(text)
+    if not isinstance(value, dict):
+        raise ValueError(text)
+    return value
+
+
+def _toml_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(text) from exc
