@@ -23,6 +23,7 @@ from gateway.execute import Executor
 from gateway.graphql_http import HttpLimits, serve
 from gateway.http_security import http_middleware
 from gateway.jwks import KeySource
+from gateway.persisted import PersistedOperations
 from gateway.pipeline import Pipeline
 from gateway.ratelimit import Limiter, open_limiter
 from gateway.settings import Settings
@@ -61,7 +62,7 @@ def build_gateway(
     keys = (
         KeySource(file=settings.jwks_file)
         if settings.jwks_file
-        else KeySource(url=settings.jwks_url)
+        else KeySource(url=settings.jwks_url, min_refetch_s=settings.jwks_min_refetch_s)
     )
     verifier = TokenVerifier(
         AuthSettings(settings.issuer, settings.audience, leeway_s=settings.token_leeway_s),
@@ -90,6 +91,7 @@ def build_gateway(
         audit,
         ReviewQueue(governance),
         limiter,
+        PersistedOperations.from_settings(settings.persisted),
         request_deadline_s=settings.request_deadline_s,
         request_timeout_s=settings.request_timeout_s,
         http=HttpLimits(

@@ -68,6 +68,7 @@ SETTINGS: dict[str, dict[str, Kind]] = {
         "jwks_url": "str",
         "jwks_file": "str",
         "jwks_refresh_s": "float",
+        "jwks_min_refetch_s": "float",
         "leeway_s": "int",
     },
     "audit": {
@@ -108,6 +109,11 @@ SETTINGS: dict[str, dict[str, Kind]] = {
         "retry_s": "float",
         "key_file": "str",
         "key_env": "str",
+    },
+    "persisted_operations": {
+        "trusted_file": "str",
+        "restricted_clients": "list",
+        "cache_size": "int",
     },
     "agencies.*": _AGENCY,
     "agencies.*.tls": {"ca_file": "str", "cert_file": "str", "key_file": "str"},

@@ -49,7 +49,7 @@ class HttpLimits:
 
 @dataclass(frozen=True, slots=True)
 class GraphQLRequest:
-    query: str
+    query: str | None  # None: only a persisted-operation hash in extensions (gateway/persisted.py)
     variables: Mapping[str, Any] | None
     operation_name: str | None
     method: str
@@ -107,7 +107,10 @@ def _from_query_string(params: QueryParams, limits: HttpLimits) -> GraphQLReques
         _json(extensions, depth) if extensions else None,
         "GET",
     )
-    if _operation_type(gql.query, gql.operation_name) not in (None, OperationType.QUERY):
+    if gql.query is not None and _operation_type(gql.query, gql.operation_name) not in (
+        None,
+        OperationType.QUERY,
+    ):
         raise _method_not_allowed("Only queries may be sent with GET; send mutations with POST.")
     return gql
 
@@ -115,8 +118,12 @@ def _from_query_string(params: QueryParams, limits: HttpLimits) -> GraphQLReques
 def _request(
     query: Any, variables: Any, operation_name: Any, extensions: Any, method: str
 ) -> GraphQLRequest:
-    if not isinstance(query, str) or not query.strip():
-        raise BadRequest("The request has no 'query' string.")
+    if query is not None and not isinstance(query, str):
+        raise BadRequest("'query' must be a string.")
+    if not (query and query.strip()):
+        if not (isinstance(extensions, dict) and "persistedQuery" in extensions):
+            raise BadRequest("The request has no 'query' string.")
+        query = None  # the pipeline looks the document up by its hash
     if variables is not None and not isinstance(variables, dict):
         raise BadRequest("'variables' must be a JSON object.")
     if operation_name is not None and not isinstance(operation_name, str):

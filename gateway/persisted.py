@@ -29,12 +29,31 @@ class PersistedQueryError(GatewayError):
     status = 400
 
 
+@dataclass(frozen=True, slots=True)
+class PersistedSettings:
+    """The ``[persisted_operations]`` table (docs/limits.md)."""
+
+    trusted_file: Path | None = None  # JSON object of sha256 -> query, shipped by administrators
+    restricted_clients: frozenset[str] = frozenset()  # token azp/client_id held to that list
+    cache_size: int = 10_000  # documents remembered by hash (automatic persisted queries)
+
+
 @dataclass
 class PersistedOperations:
     trusted: dict[str, str] = field(default_factory=dict)
     restricted_clients: frozenset[str] = frozenset()
     cache_size: int = 10_000
     _seen: OrderedDict[str, str] = field(default_factory=OrderedDict, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: PersistedSettings) -> PersistedOperations:
+        if settings.trusted_file is None:
+            return cls(
+                restricted_clients=settings.restricted_clients, cache_size=settings.cache_size
+            )
+        loaded = cls.from_file(settings.trusted_file, settings.restricted_clients)
+        loaded.cache_size = settings.cache_size
+        return loaded
 
     @classmethod
     def from_file(

@@ -34,6 +34,7 @@ from gateway.graphql_http import (
     read_request,
     response_media_type,
 )
+from gateway.persisted import PersistedOperations
 from gateway.purpose import declare
 from gateway.ratelimit import Limiter
 from gateway.shape import error_codes, shape_result
@@ -53,6 +54,7 @@ class Pipeline:
         audit: AuditLog,
         reviews: ReviewQueue | None = None,
         limiter: Limiter | None = None,
+        persisted: PersistedOperations | None = None,
         *,
         request_deadline_s: float = 0.0,
         request_timeout_s: float = 0.0,
@@ -65,6 +67,7 @@ class Pipeline:
         self.audit = audit
         self.reviews = reviews
         self.limiter = limiter
+        self.persisted = persisted or PersistedOperations()
         self.request_deadline_s = request_deadline_s
         self.request_timeout_s = request_timeout_s
         self.http = http or HttpLimits()
@@ -157,9 +160,10 @@ class Pipeline:
         record.break_glass = declaration.break_glass is not None
         context = self.authorizer.context(principal, declaration)
 
-        operation = self.analyzer.analyze(gql.query, gql.operation_name)
+        query = self.persisted.resolve(gql.query, gql.extensions, principal.client)
+        operation = self.analyzer.analyze(query, gql.operation_name)
         record.operation_name, record.operation_type = operation.name, operation.type
-        record.query_hash, record.query_text = operation.hash, gql.query
+        record.query_hash, record.query_text = operation.hash, query
         record.variables = dict(gql.variables or {})
         record.fields_requested = sorted({t.path for t in operation.touched})
         if (
@@ -212,6 +216,7 @@ def _is_graphql_error(body: dict[str, Any]) -> bool:
         "GRAPHQL_PARSE_FAILED",
         "GRAPHQL_VALIDATION_FAILED",
         "BAD_USER_INPUT",
+        "PERSISTED_QUERY_NOT_FOUND",  # Apollo clients read it from a 200 and resend the text
     }
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.resilience import Resilience
 from connectors.tls import AgencyTLS, client_context
 from gateway.limits import QueryLimits
+from gateway.persisted import PersistedOperations, PersistedSettings
 from gateway.ratelimit import RateLimits
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class Settings:
     jwks_file: Path | None = None
     jwks_url: str | None = None
     jwks_refresh_s: float = 300.0
+    jwks_min_refetch_s: float = 30.0  # an unknown kid refetches the key set at most this often
     token_leeway_s: int = 30
     audit: AuditSettings = field(default_factory=AuditSettings)
     max_body_bytes: int = 256 * 1024
@@ -103,6 +105,7 @@ class Settings:
     governance_db: str | None = None  # teams and reviews; None: SQLite in the data dir
     limits: QueryLimits = field(default_factory=QueryLimits)
     rate_limits: RateLimits = field(default_factory=RateLimits)  # docs/limits.md
+    persisted: PersistedSettings = field(default_factory=PersistedSettings)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -189,6 +192,7 @@ def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
         jwks_file=(base / jwks_file) if jwks_file else None,
         jwks_url=jwks_url,
         jwks_refresh_s=_number(auth, "jwks_refresh_s", 300.0, "auth"),
+        jwks_min_refetch_s=_number(auth, "jwks_min_refetch_s", 30.0, "auth"),
         token_leeway_s=int(_number(auth, "leeway_s", 30, "auth")),
         audit=audit_settings(audit, base),
         max_body_bytes=int(_number(gateway, "max_body_bytes", 256 * 1024, "gateway")),
@@ -201,6 +205,7 @@ def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
         governance_db=str(database) if database else None,
         limits=_limits(_table(raw, "limits")),
         rate_limits=RateLimits.from_mapping(_table(raw, "rate_limits"), base),
+        persisted=_persisted(_table(raw, "persisted_operations"), base),
     )
 
 
@@ -271,6 +276,34 @@ def _limits(table: dict[str, Any]) -> QueryLimits:
     if unknown:
         raise ConfigError(f"limits.{unknown[0]}: unknown limit; see docs/limits.md")
     return dataclasses.replace(defaults, **values)
+
+
+def _persisted(table: dict[str, Any], base: Path) -> PersistedSettings:
+    """``[persisted_operations]``; the trusted file is read and checked here, at start."""
+    where = "persisted_operations"
+    unknown = sorted(set(table) - {f.name for f in dataclasses.fields(PersistedSettings)})
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key; see docs/limits.md")
+    clients = table.get("restricted_clients", [])
+    if not isinstance(clients, list) or not all(isinstance(c, str) and c for c in clients):
+        raise ConfigError(f"{where}.restricted_clients: a list of client ids (azp / client_id)")
+    trusted = base / str(table["trusted_file"]) if "trusted_file" in table else None
+    if clients and trusted is None:
+        raise ConfigError(
+            f"{where}.trusted_file: required with restricted_clients (the operations they may run)"
+        )
+    settings = PersistedSettings(
+        trusted, frozenset(clients), int(_number(table, "cache_size", 10_000, where))
+    )
+    try:
+        PersistedOperations.from_settings(settings)
+    except OSError as exc:
+        raise ConfigError(f"{where}.trusted_file: cannot read {trusted}: {exc.strerror}") from None
+    except ValueError as exc:  # also JSONDecodeError
+        raise ConfigError(
+            f"{where}.trusted_file: {exc}; expected a JSON object of sha256 -> query"
+        ) from None
+    return settings
 
 
 def _http_surface(gateway: dict[str, Any]) -> dict[str, Any]:

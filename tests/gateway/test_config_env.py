@@ -54,6 +54,8 @@ SAMPLES = {
     "enabled": "false",
     "volume": "{Person = 5}",
     "redis_url": "redis://redis.example:6379/1",
+    "trusted_file": "trusted.json",
+    "restricted_clients": "kiosk",
 }
 BY_KIND = {"int": "7", "float": "7.5", "bool": "true", "list": "a,b", "str": "changed"}
 
@@ -72,6 +74,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("JOINTGATE_BANK_KEY", "bank-secret")
     monkeypatch.setenv("OTHER_BANK_KEY", "other-secret")
     (tmp_path / "other.key").write_text("file-secret\n")
+    (tmp_path / "trusted.json").write_text("{}")
     (tmp_path / "jointgate.toml").write_text(BASE)
     return tmp_path / "jointgate.toml"
 
@@ -91,6 +94,8 @@ def test_every_setting_can_be_set_from_the_environment(
                 monkeypatch.setenv(variable_name((*path[:-1], key)), str(tls[key]))
         monkeypatch.setenv(variable, str(tls[path[-1]]))
     else:
+        if path == ("persisted_operations", "restricted_clients"):  # needs its trusted list
+            monkeypatch.setenv(variable_name((*path[:-1], "trusted_file")), "trusted.json")
         table = ".".join(path[:-1]).replace(".banking", ".*")
         kind = SETTINGS[table][path[-1]]
         monkeypatch.setenv(variable, SAMPLES.get(path[-1], BY_KIND.get(kind, "")))

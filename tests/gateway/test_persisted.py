@@ -6,9 +6,13 @@ import hashlib
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
-from gateway.persisted import PersistedOperations, PersistedQueryError
+from gateway.issuer import mint_token
+from gateway.persisted import PersistedOperations, PersistedQueryError, PersistedSettings
+from gateway.settings import ConfigError, from_mapping
+from tests.gateway.conftest import Harness, open_harness, uscc
 
 TRUSTED = '{ enterprise(uscc: "91350100M000100Y43") { name } }'
 OTHER = "{ __typename }"
@@ -59,3 +63,102 @@ def test_a_trusted_file_with_a_wrong_hash_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({sha(OTHER): TRUSTED}))
     with pytest.raises(ValueError, match="not the sha256 of its query"):
         PersistedOperations.from_file(path)
+
+
+# -- through the gateway ---------------------------------------------------------------------------
+
+ENTERPRISE = "query Name($uscc: USCC!) { enterprise(uscc: $uscc) { name } }"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+async def _post(
+    harness: Harness, body: dict[str, object], user: str = "jit.member", client: str = "web"
+) -> httpx.Response:
+    headers = harness.headers(user)
+    headers["authorization"] = f"Bearer {mint_token(user, harness.data_dir, client=client)}"
+    return await harness.client.post(
+        "/graphql", json=body, headers=headers | {"accept": GRAPHQL_RESPONSE}
+    )
+
+
+async def test_a_hash_alone_runs_a_document_sent_once(tmp_path: Path) -> None:
+    async with open_harness(tmp_path) as harness:
+        variables = {"uscc": uscc(1)}
+        only_hash = {"variables": variables, "extensions": ext(ENTERPRISE)}
+        unknown = await _post(harness, only_hash)
+        assert unknown.status_code == 400
+        assert [e["extensions"]["code"] for e in unknown.json()["errors"]] == [
+            "PERSISTED_QUERY_NOT_FOUND"
+        ]
+        assert harness.audit.records[-1].error_codes == ["PERSISTED_QUERY_NOT_FOUND"]
+        assert not harness.agencies["market"].calls  # nothing was asked of any agency
+
+        registered = await _post(harness, {"query": ENTERPRISE, **only_hash})
+        assert registered.status_code == 200, registered.text
+        by_hash = await _post(harness, only_hash)
+        assert by_hash.json() == registered.json()
+        assert by_hash.json()["data"]["enterprise"]["name"].startswith("测试1号")
+        record = harness.audit.records[-1]
+        assert (record.query_text, record.query_hash) == (ENTERPRISE, sha(ENTERPRISE))
+
+        # the same hash over GET, as CDN-friendly clients send it
+        params = {"extensions": json.dumps(ext(ENTERPRISE)), "variables": json.dumps(variables)}
+        got = await harness.client.get("/graphql", params=params, headers=harness.headers())
+        assert got.json() == registered.json()
+
+        # legacy application/json clients get the not-found error in a 200, as Apollo expects
+        legacy = await harness.client.post(
+            "/graphql",
+            json={"extensions": ext(OTHER)},
+            headers=harness.headers() | {"accept": "application/json"},
+        )
+        assert legacy.status_code == 200
+        assert legacy.json()["errors"][0]["message"] == "PersistedQueryNotFound"
+
+
+async def test_a_hash_without_a_token_is_refused_before_it_is_looked_up(tmp_path: Path) -> None:
+    async with open_harness(tmp_path) as harness:
+        refused = await harness.client.post("/graphql", json={"extensions": ext(OTHER)})
+        assert refused.status_code == 401
+        assert harness.audit.records[-1].error_codes == ["UNAUTHENTICATED"]
+
+
+async def test_restricted_clients_are_held_to_the_trusted_list(tmp_path: Path) -> None:
+    trusted = tmp_path / "trusted.json"
+    trusted.write_text(json.dumps({sha(ENTERPRISE): ENTERPRISE}))
+    settings = PersistedSettings(trusted, frozenset({"kiosk"}))
+    async with open_harness(tmp_path, persisted=settings) as harness:
+        variables = {"uscc": uscc(2)}
+        ok = await _post(
+            harness, {"variables": variables, "extensions": ext(ENTERPRISE)}, client="kiosk"
+        )
+        assert ok.status_code == 200 and ok.json()["data"]["enterprise"]["name"]
+        for body in ({"query": OTHER}, {"query": OTHER, "extensions": ext(OTHER)}):
+            refused = await _post(harness, body, client="kiosk")
+            assert refused.status_code == 403
+            [error] = refused.json()["errors"]
+            assert error["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
+        other_client = await _post(harness, {"query": OTHER}, client="web")
+        assert other_client.status_code == 200  # only the named clients are restricted
+
+
+MINIMAL = {
+    "auth": {"issuer": "https://idp.example", "audience": "jg", "jwks_url": "https://idp/jwks"},
+    "agencies": {name: {"url": f"http://{name}.example"} for name in ("police", "market", "courts")}
+    | {"banking": {"url": "http://bank.example", "key_file": "bank.key"}},
+}
+
+
+def test_the_trusted_file_is_checked_at_start(tmp_path: Path) -> None:
+    (tmp_path / "bank.key").write_text("k")
+    (tmp_path / "bad.json").write_text(json.dumps({"0" * 64: OTHER}))
+    for table, message in (
+        ({"trusted_file": "missing.json"}, "persisted_operations.trusted_file: cannot read"),
+        ({"trusted_file": "bad.json"}, "is not the sha256 of its query"),
+        ({"restricted_clients": ["kiosk"]}, "trusted_file: required with restricted_clients"),
+        ({"restricted_clients": "kiosk", "trusted_file": "bad.json"}, "a list of client ids"),
+        ({"trusted": "x"}, "persisted_operations.trusted: unknown key"),
+    ):
+        raw = {**MINIMAL, "persisted_operations": table}
+        with pytest.raises(ConfigError, match=message):
+            from_mapping(raw, base=tmp_path)
