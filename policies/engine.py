@@ -83,7 +83,8 @@ class DecisionContext:
             "purpose": self.purpose,
             "case_id": self.case_id,
             "has_case": bool(self.case_id),
-            "justification": self.justification,
+            # whether, not what: decisions (and their cache) must not depend on free text
+            "has_justification": bool(self.justification),
             "in_team": self.in_team,
             "teams": list(self.teams),
             "break_glass": self.break_glass,

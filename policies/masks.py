@@ -28,10 +28,18 @@ def account(value: Any) -> Any:
     return f"**** {text[-4:]}" if len(text) > 4 else "****"
 
 
+# two-character surnames (复姓); any other name's surname is its first character
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 令狐 夏侯 轩辕 钟离 端木 南宫"
+    " 西门 独孤 万俟 闻人 澹台 公冶 宗政 濮阳 太史 申屠 呼延 赫连 百里 东郭 南门 羊舌".split()
+)
+
+
 def name(value: Any) -> Any:
-    """``王**``: the surname (first character) kept."""
+    """``王**``, ``欧阳**``: the surname kept, the given name starred."""
     text = str(value)
-    return text[:1] + "*" * max(len(text) - 1, 1) if text else text
+    kept = 2 if text[:2] in COMPOUND_SURNAMES and len(text) > 2 else 1
+    return text[:kept] + "*" * max(len(text) - kept, 1) if text else text
 
 
 def amount(value: Any) -> Any:

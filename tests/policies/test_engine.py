@@ -127,3 +127,23 @@ def test_the_version_is_a_hash_of_the_files(policy_copy: Path) -> None:
         '@id("extra")\nforbid (principal, action, resource) when { false };\n'
     )
     assert load_bundle(directory, CATALOG).version != first
+
+
+def test_a_policy_cannot_decide_on_the_justification_text(policy_copy: Path) -> None:
+    """Regression: Cedar saw the text while the decision cache keyed on whether there was one,
+    so a policy testing the text got decisions cached for another text. Now the text is not in
+    the policy context at all; such a policy fails validation."""
+    (policy_copy / "95-text.cedar").write_text(
+        '@id("text")\nforbid (principal, action, resource)\n'
+        'when { context.justification == "fishing" };\n'
+    )
+    with pytest.raises(PolicyError, match="95-text.cedar"):
+        load_bundle(policy_copy, CATALOG)
+    field = [CATALOG[("BankAccount", "balance")]]
+    duty = Principal("d", "police", frozenset({"investigator", "emergency"}), 3)
+    one, other = (
+        DecisionContext("investigation", "J1", justification=text, break_glass=True)
+        for text in ("imminent transfer", "fishing")
+    )
+    assert one.key == other.key
+    assert ENGINE.decide(duty, one, field) == ENGINE.decide(duty, other, field)
