@@ -51,6 +51,14 @@ def add_commands(commands: Any) -> None:
     diff.add_argument("old", type=Path)
     diff.add_argument("new", type=Path)
     diff.add_argument("--queries", type=Path, required=True, help='JSON: [{"name", "query"}]')
+    diff.add_argument(
+        "--principals",
+        type=Path,
+        help='JSON: [{"user", "agency", "roles", "clearance"}] (default: the demo users)',
+    )
+    diff.add_argument(
+        "--fail-on-change", action="store_true", help="exit 1 if any outcome changes (for CI)"
+    )
 
     teams = commands.add_parser("teams", help="joint investigation teams")
     tsub = teams.add_subparsers(dest="teams_command", required=True, metavar="SUBCOMMAND")
@@ -240,37 +248,79 @@ def run_case(engine: PolicyEngine, case: dict[str, Any]) -> str:
 
 
 def _diff(args: argparse.Namespace, catalog: Any) -> int:
-    from gateway.issuer import DEMO_USERS
-
     old = PolicyEngine(load_bundle(args.old, catalog), catalog)
     new = PolicyEngine(load_bundle(args.new, catalog), catalog)
     queries = json.loads(args.queries.read_text())
-    changes = 0
+    principals = _principals(args.principals)
+    fields = records = 0
     print(f"policy diff {old.version} -> {new.version}")
-    for query in queries:
-        for user in DEMO_USERS:
-            principal = principal_for(user)
-            for context in _contexts(user):
+    for principal in principals:
+        for context in _contexts():
+            where = f"{principal.subject} {_describe(context)}"
+            for query in queries:
                 before = explain(old, principal, context, query["query"])
                 after = explain(new, principal, context, query["query"])
                 for (path, o1, m1, _), (_, o2, m2, p2) in zip(before, after, strict=True):
                     if (o1, m1) != (o2, m2):
-                        changes += 1
-                        team = " in team" if context.in_team else ""
+                        fields += 1
                         print(
-                            f"  {query['name']}: {user} {context.purpose}{team}: {path}: "
+                            f"  {query['name']}: {where}: {path}: "
                             f"{_shown(o1, m1)} -> {_shown(o2, m2)} ({', '.join(p2)})"
                         )
-    print(f"{changes} field outcome(s) change")
-    return 0
+            seen_before = old.decide_records(principal, context, RECORD_LABELS)
+            seen_after = new.decide_records(principal, context, RECORD_LABELS)
+            for labels, r1, r2 in zip(RECORD_LABELS, seen_before, seen_after, strict=True):
+                if r1.visible != r2.visible:
+                    records += 1
+                    shown = {True: "visible", False: "hidden"}
+                    print(
+                        f"  records: {where}: {_describe_labels(labels)}: "
+                        f"{shown[r1.visible]} -> {shown[r2.visible]} ({', '.join(r2.policies)})"
+                    )
+    print(f"{fields} field outcome(s) and {records} record label set(s) change")
+    return 1 if args.fail_on_change and fields + records else 0
 
 
-def _contexts(user: str) -> Iterable[DecisionContext]:
+# every label combination a connector can attach, relative to the request's case
+RECORD_LABELS = [
+    RecordLabels(agency, handling, sensitivity, linked)
+    for agency in ("police", "market", "banking", "courts")
+    for handling in ("H0", "H1", "H2", "H3")
+    for sensitivity in range(4)
+    for linked in (False, True)
+]
+
+
+def _principals(path: Path | None) -> list[Principal]:
+    from gateway.issuer import DEMO_USERS
+
+    if path is None:
+        return [principal_for(user) for user in DEMO_USERS]
+    entries = json.loads(path.read_text())
+    return [
+        principal_for(e["user"], e.get("agency"), e.get("roles", ()), e.get("clearance"))
+        for e in entries
+    ]
+
+
+def _contexts() -> Iterable[DecisionContext]:
+    """Every purpose; for case-bound ones also inside a team, and breaking the glass."""
     for purpose in Purpose:
         case = "JIT-2026-001" if purpose.needs_case else ""
         yield DecisionContext(purpose=purpose.value, case_id=case)
-        if purpose is Purpose.INVESTIGATION:
-            yield DecisionContext(purpose=purpose.value, case_id=case, in_team=True)
+        if purpose.needs_case:
+            yield DecisionContext(purpose.value, case, in_team=True, teams=("JIT-2026-001",))
+            yield DecisionContext(purpose.value, case, justification="-", break_glass=True)
+
+
+def _describe(context: DecisionContext) -> str:
+    extra = " in team" if context.in_team else " break-glass" if context.break_glass else ""
+    return context.purpose + extra
+
+
+def _describe_labels(labels: RecordLabels) -> str:
+    linked = ", linked to the case" if labels.linked_to_case else ""
+    return f"{labels.agency} {labels.handling} sensitivity {labels.sensitivity}{linked}"
 
 
 def _shown(outcome: str, mask: str | None) -> str:

@@ -105,3 +105,41 @@ def test_teams_and_review_commands(tmp_path: Path) -> None:
     assert pending.returncode == 0 and pending.stdout == ""
     missing = jointgate("review", "sign-off", "nope", "--reviewer", "bob", *dd)
     assert missing.returncode == 1 and "no break-glass access nope" in missing.stderr
+
+
+def test_diff_covers_record_rules_given_principals_and_fails_on_change(tmp_path: Path) -> None:
+    new = tmp_path / "new"
+    shutil.copytree(DEFAULT_DIR, new, ignore=shutil.ignore_patterns("*.py", "__pycache__", "tests"))
+    records = new / "40-records.cedar"
+    # H2 records stop being readable outside one's agency, team or break-glass
+    records.write_text(
+        records.read_text().replace(
+            'when { resource.handling != "H3" && resource.sensitivity <= principal.clearance };',
+            'when { resource.handling != "H3" && resource.handling != "H2"'
+            " && resource.sensitivity <= principal.clearance };",
+        )
+    )
+    queries = tmp_path / "queries.json"
+    queries.write_text(
+        json.dumps(
+            [{"name": "names", "query": '{ person(idNumber: "11010519491231002X") { name } }'}]
+        )
+    )
+    principals = tmp_path / "principals.json"
+    principals.write_text(
+        json.dumps(
+            [{"user": "tax.inspector", "agency": "tax", "roles": ["officer"], "clearance": 2}]
+        )
+    )
+    base = ("policy", "diff", str(DEFAULT_DIR), str(new), "--queries", str(queries))
+    out = jointgate(*base, "--principals", str(principals), "--fail-on-change")
+    assert out.returncode == 1, out.stderr
+    assert (
+        "records: tax.inspector supervision: police H2 sensitivity 2: visible -> hidden"
+        in out.stdout
+    )
+    assert "market.officer" not in out.stdout  # only the principals given
+    unchanged = jointgate("policy", "diff", str(DEFAULT_DIR), str(DEFAULT_DIR), "--queries",
+                          str(queries), "--fail-on-change")  # fmt: skip
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert "0 field outcome(s) and 0 record label set(s) change" in unchanged.stdout

@@ -137,7 +137,7 @@ def test_a_policy_cannot_decide_on_the_justification_text(policy_copy: Path) -> 
         '@id("text")\nforbid (principal, action, resource)\n'
         'when { context.justification == "fishing" };\n'
     )
-    with pytest.raises(PolicyError, match="95-text.cedar"):
+    with pytest.raises(PolicyError, match=r"95-text\.cedar"):
         load_bundle(policy_copy, CATALOG)
     field = [CATALOG[("BankAccount", "balance")]]
     duty = Principal("d", "police", frozenset({"investigator", "emergency"}), 3)
