@@ -5,7 +5,9 @@ named fragments, nesting, lists), through the whole pipeline:
 
 - every value in the response is allowed by a direct policy decision for its field;
 - a value the policy masks is in masked form (masks are idempotent, originals are not);
-- a denied field is null and never requested from an agency.
+- a denied field is null and never requested from an agency;
+- every record shown is visible to the caller by a direct record-level decision on its labels
+  (the world's records get varied handling codes, sensitivities and case links for this).
 
 JOINTGATE_PROPERTY_EXAMPLES sets the number of cases (default 10,000, as the issue asks).
 """
@@ -28,7 +30,7 @@ from joserfc import jwt
 from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys
 from gateway.types import Outcome, Principal
 from policies import masks
-from policies.engine import DecisionContext
+from policies.engine import DecisionContext, RecordLabels
 from policies.teams import TeamStore
 from schema.base import SPECS_BY_NAME, Shape
 from tests.gateway.conftest import Harness, card, open_harness, resident_id, uscc
@@ -186,6 +188,7 @@ class Fixture:
         self.keys = load_or_create_keys(tmp)
         self.teams = TeamStore(self.harness.gateway.governance)
         self.engine = self.harness.gateway.policies.engine
+        self.labels = _vary_labels(self.harness)
 
     def token(self, p: Principal) -> str:
         now = int(time.time())
@@ -197,6 +200,29 @@ class Fixture:
     def close(self) -> None:
         self.loop.run_until_complete(self._cm.__aexit__(None, None, None))
         self.loop.close()
+
+
+# the agency collection and key field behind each entity type of the small world
+KEYS = {
+    "Enterprise": ("market", "enterprise", "uscc"),
+    "Person": ("police", "person", "id_number"),
+    "BankAccount": ("banking", "account", "number"),
+    "Transaction": ("banking", "transaction", "id"),
+    "PoliceCase": ("police", "case", "case_number"),
+    "CourtCase": ("courts", "court_case", "case_number"),
+}
+
+
+def _vary_labels(harness: Harness) -> dict[tuple[str, str], dict[str, Any]]:
+    """Give the world's records every handling code, sensitivity and case link, in place."""
+    by_key = {}
+    for type_name, (agency, kind, key) in KEYS.items():
+        for i, row in enumerate(harness.agencies[agency]._records[kind]):
+            row["handling_code"] = f"H{i % 4}"
+            row["sensitivity"] = (i * 3) % 4
+            row["linked_cases"] = ["JIT-2026-001"] if i % 3 == 0 else []
+            by_key[(type_name, str(row[key]))] = row
+    return by_key
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +271,26 @@ def test_nothing_leaks(fixture: Fixture, case: Case) -> None:
     for node in case.tree:
         _check(node, (body.get("data") or {}).get(node.key), decide)
     _check_requests(harness, case, decide)
+    _check_records(fixture, case.principal, context)
+
+
+def _check_records(fixture: Fixture, principal: Principal, context: DecisionContext) -> None:
+    shown = fixture.harness.audit.records[-1].records_returned
+    for type_name, keys in shown.items():
+        rows = [fixture.labels[(type_name, key)] for key in sorted(keys)]
+        labels = [
+            RecordLabels(
+                KEYS[type_name][0],
+                row["handling_code"],
+                row["sensitivity"],
+                context.case_id in row["linked_cases"],
+            )
+            for row in rows
+        ]
+        for key, decision in zip(
+            sorted(keys), fixture.engine.decide_records(principal, context, labels), strict=True
+        ):
+            assert decision.visible, f"{type_name} {key} shown but not visible to {principal}"
 
 
 def _decider(fixture: Fixture, principal: Principal, context: DecisionContext) -> Any:
