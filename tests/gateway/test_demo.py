@@ -207,9 +207,40 @@ def test_every_request_is_in_the_audit_trail(demo: Demo) -> None:
     assert record["status"] == 401 and record["subject"] is None
 
 
-def test_sigterm_stops_gateway_and_sandbox(demo: Demo) -> None:
+def test_sigterm_drains_in_flight_requests_then_stops_gateway_and_sandbox(
+    demo: Demo, world: World
+) -> None:
+    """Graceful shutdown: a request in flight when SIGTERM arrives is answered and audited; new
+    connections are refused; then the gateway and the sandbox exit."""
+    import threading
+
+    from audit.config import load_config
+    from audit.reader import AuditReader, SearchFilter
+    from gateway.settings import AuditSettings
+
+    httpx.put(f"{demo.agencies['banking']}/_sandbox/faults", json={"latency_ms": 1500})
+    answered: list[httpx.Response] = []
+    slow = threading.Thread(
+        target=lambda: answered.append(
+            demo.query(DEMO_QUERY, {"uscc": world.scenario["enterprise_uscc"]})
+        )
+    )
+    slow.start()
+    time.sleep(0.5)  # the request is waiting for the banking system
     demo.process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    with pytest.raises(httpx.HTTPError):  # no longer accepting
+        httpx.post(demo.url, json={"query": "{ __typename }"}, headers=demo.headers(), timeout=2)
+    slow.join(timeout=30)
+    [response] = answered
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["enterprise"]["bankAccounts"], response.text
     assert demo.process.wait(timeout=30) == 0
+    config = load_config(AuditSettings(), demo.data_dir)
+    reader = AuditReader(config.new_store(), config.key)
+    [record] = reader.search(SearchFilter(request_id=response.headers["x-request-id"]))
+    reader.store.close()
+    assert record["status"] == 200
     for url in demo.agencies.values():
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"{url}/_sandbox/stats", timeout=2)
