@@ -1,6 +1,7 @@
 """The request pipeline, in order, in one place.
 
-    HTTP → authn → declare purpose → analyze → authorize → execute → shape → audit-commit → HTTP
+    HTTP → authn → rate limits → declare purpose → persisted operation → analyze → authorize
+         → execute → (count volumes) → shape → audit-commit → HTTP
 
 Each stage is a module of its own (``gateway/authn.py`` ... ``gateway/audit.py``) and writes what
 it learnt into the request's :class:`RequestContext` and its audit record. Whatever happens, the
@@ -37,7 +38,9 @@ from gateway.graphql_http import (
 from gateway.persisted import PersistedOperations
 from gateway.purpose import declare
 from gateway.ratelimit import Limiter
+from gateway.settings import TelemetrySettings
 from gateway.shape import error_codes, shape_result
+from gateway.telemetry import RequestTrace, Telemetry
 from gateway.types import AuditRecord, Outcome, Plan, RequestContext
 from policies.review import ReviewQueue
 
@@ -59,6 +62,7 @@ class Pipeline:
         request_deadline_s: float = 0.0,
         request_timeout_s: float = 0.0,
         http: HttpLimits | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.verifier = verifier
         self.analyzer = analyzer
@@ -71,6 +75,7 @@ class Pipeline:
         self.request_deadline_s = request_deadline_s
         self.request_timeout_s = request_timeout_s
         self.http = http or HttpLimits()
+        self.telemetry = telemetry or Telemetry(TelemetrySettings(metrics=False))
 
     def _queue_for_review(self, ctx: RequestContext) -> None:
         record, declaration = ctx.audit, ctx.declaration
@@ -92,11 +97,16 @@ class Pipeline:
             ) from exc
 
     async def handle(self, request: Request) -> Response:
+        request_id = uuid.uuid4().hex
+        with self.telemetry.request(request.headers, request_id) as traced:
+            return await self._handle(request, request_id, traced)
+
+    async def _handle(self, request: Request, request_id: str, traced: RequestTrace) -> Response:
         started = time.perf_counter()
         record = AuditRecord(
-            request_id=uuid.uuid4().hex,
+            request_id=request_id,
             client=request.client.host if request.client else "",
-            trace_id=_trace_id(request.headers.get("traceparent")),
+            trace_id=traced.trace_id,  # the caller's trace, continued, or a new one
         )
         ctx = RequestContext(request_id=record.request_id, audit=record)
         if self.request_deadline_s:
@@ -109,10 +119,12 @@ class Pipeline:
             status, body = exc.status, {"errors": list(exc.graphql_errors())}
             headers.update(exc.headers)
             record.flag(*exc.flags)
+            self.telemetry.refused(exc.code)  # RATE_LIMITED, VOLUME_LIMITED among them
         except Exception:  # a bug: still one audit record, and nothing internal in the answer
             log.exception("request failed", extra={"request_id": record.request_id})
             bug = GatewayError("Internal error; quote the X-Request-Id to the operators.")
             status, body = bug.status, {"errors": list(bug.graphql_errors())}
+            self.telemetry.refused(bug.code)
         if status == 400 and media_type != GRAPHQL_RESPONSE and _is_graphql_error(body):
             status = 200  # legacy application/json clients expect 200 with GraphQL errors
         payload = orjson.dumps(body)
@@ -122,15 +134,21 @@ class Pipeline:
         record.response_size = len(payload)
         record.response_hash = hashlib.sha256(payload).hexdigest()
         record.latency_ms = (time.perf_counter() - started) * 1e3
+        committing, committed = time.perf_counter(), True
         try:
-            await self.audit.commit(record)
+            with self.telemetry.stage("audit.commit"):
+                await self.audit.commit(record)
         except Exception:
+            committed = False
             log.exception(
                 "audit commit failed; refusing to answer", extra={"request_id": record.request_id}
             )
             refused = AuditUnavailable("The audit trail is unavailable; no data can be served.")
             payload = orjson.dumps({"errors": list(refused.graphql_errors())})
             status = refused.status
+            self.telemetry.refused(refused.code)
+        self.telemetry.committed(time.perf_counter() - committing, committed)
+        self.telemetry.answered(traced, record, status, time.perf_counter() - started)
         return Response(payload, status_code=status, media_type=media_type, headers=headers)
 
     async def _run_in_time(
@@ -160,8 +178,9 @@ class Pipeline:
         record.break_glass = declaration.break_glass is not None
         context = self.authorizer.context(principal, declaration)
 
-        query = self.persisted.resolve(gql.query, gql.extensions, principal.client)
-        operation = self.analyzer.analyze(query, gql.operation_name)
+        with self.telemetry.stage("analyze"):
+            query = self.persisted.resolve(gql.query, gql.extensions, principal.client)
+            operation = self.analyzer.analyze(query, gql.operation_name)
         record.operation_name, record.operation_type = operation.name, operation.type
         record.query_hash, record.query_text = operation.hash, query
         record.variables = dict(gql.variables or {})
@@ -175,11 +194,14 @@ class Pipeline:
             raise MethodNotAllowed("Only queries may be sent with GET.")
 
         record.policy_version = self.authorizer.policies.engine.version
-        plan = ctx.plan = self.authorizer.plan(principal, context, operation)
-        ctx.records_visible = self.authorizer.record_filter(principal, context)
+        with self.telemetry.stage("authorize"):
+            plan = ctx.plan = self.authorizer.plan(principal, context, operation)
+            ctx.records_visible = self.authorizer.record_filter(principal, context)
         _record_decisions(record, operation, plan)
+        self.telemetry.decided(record)
 
-        result = await self.executor.run(ctx, operation, gql.variables)
+        with self.telemetry.stage("execute"):
+            result = await self.executor.run(ctx, operation, gql.variables)
         if self.limiter is not None:
             record.flag(*await self.limiter.account(principal, record.records_returned))
         if "break-glass" in record.flags and self.reviews is not None:
@@ -226,12 +248,3 @@ def _outcome(status: int, body: dict[str, Any]) -> str:
     if body.get("errors"):
         return "partial" if body.get("data") else "failed"
     return "ok"
-
-
-def _trace_id(traceparent: str | None) -> str:
-    """The W3C trace id of the caller's trace, or a new one."""
-    if traceparent:
-        parts = traceparent.split("-")
-        if len(parts) == 4 and len(parts[1]) == 32:
-            return parts[1]
-    return uuid.uuid4().hex
