@@ -20,12 +20,14 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
@@ -35,6 +37,7 @@ from gateway.errors import QueryInvalid
 
 CODE = "QUERY_TOO_COMPLEX"
 MAX_PAGE = 500  # the largest first/limit any resolver accepts (transactions)
+MAX_LOOKUP_KEYS = 100  # identifiers in one list lookup: courtCases(caseNumbers: [...]) ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +182,7 @@ def _cost(
             kind = kind.of_type
         size, inner_hint = 1, _page_size(node)
         if isinstance(kind, GraphQLList):
-            size = inner_hint or hint or limits.default_list_size
+            size = inner_hint or hint or _lookup_size(node, definition) or limits.default_list_size
             inner_hint = None
             kind = kind.of_type
             if isinstance(kind, GraphQLNonNull):
@@ -189,6 +192,24 @@ def _cost(
                 node.selection_set, kind, fragments, multiplier * size, limits, inner_hint
             )
     return total
+
+
+def _lookup_size(node: FieldNode, definition: GraphQLField) -> int | None:
+    """A lookup by a list of keys returns at most as many records as keys were given."""
+    for argument in node.arguments or ():
+        declared = definition.args.get(argument.name.value)
+        if declared is None:
+            continue
+        kind: Any = declared.type
+        if isinstance(kind, GraphQLNonNull):
+            kind = kind.of_type
+        if not isinstance(kind, GraphQLList):
+            continue
+        if isinstance(argument.value, ListValueNode):
+            return max(1, len(argument.value.values))
+        if isinstance(argument.value, VariableNode):
+            return MAX_LOOKUP_KEYS
+    return None
 
 
 def _page_size(node: FieldNode) -> int | None:

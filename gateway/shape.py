@@ -17,6 +17,7 @@ from graphql import ExecutionResult, GraphQLError
 from connectors.errors import ConnectorError
 from schema.base import NOT_AVAILABLE, FieldForbidden
 from schema.identifiers import InvalidIdentifier
+from schema.loaders import LookupTooLarge
 
 log = logging.getLogger("jointgate.shape")
 
@@ -51,6 +52,8 @@ def shape_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         return shaped
     if isinstance(cause, FieldForbidden):
         shaped = {"message": NOT_AVAILABLE, "extensions": {"code": FieldForbidden.code}}
+    elif isinstance(cause, LookupTooLarge):
+        shaped = {"message": str(cause), "extensions": {"code": "BAD_USER_INPUT"}}
     elif isinstance(cause, ConnectorError):
         log.warning("agency error", extra={"request_id": request_id, "detail": str(cause)})
         shaped = {

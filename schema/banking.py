@@ -87,3 +87,9 @@ class BankingQuery:
     @link("banking", "financial", 1)
     async def bank_account(self, info: Info, number: AccountNumber) -> BankAccount | None:
         return await loaders(info).one("BankAccount", number)
+
+    @link("banking", "financial", 1, description="Accounts by a list of numbers (at most 100).")
+    async def bank_accounts(
+        self, info: Info, numbers: list[AccountNumber]
+    ) -> list[BankAccount] | None:
+        return await loaders(info).lookup("BankAccount", numbers)

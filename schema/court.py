@@ -68,3 +68,9 @@ class CourtQuery:
     @link("courts", "judicial")
     async def court_case(self, info: Info, case_number: CourtCaseNumber) -> CourtCase | None:
         return await loaders(info).one("CourtCase", case_number)
+
+    @link("courts", "judicial", description="Cases by a list of case numbers (at most 100).")
+    async def court_cases(
+        self, info: Info, case_numbers: list[CourtCaseNumber]
+    ) -> list[CourtCase] | None:
+        return await loaders(info).lookup("CourtCase", case_numbers)

@@ -114,6 +114,10 @@ class EnterpriseQuery:
     async def enterprise(self, info: Info, uscc: USCC) -> Enterprise | None:
         return await loaders(info).one("Enterprise", uscc)
 
+    @link("market", "registry", description="Enterprises by a list of codes (at most 100).")
+    async def enterprises_by_uscc(self, info: Info, usccs: list[USCC]) -> list[Enterprise] | None:
+        return await loaders(info).lookup("Enterprise", usccs)
+
     @link("market", "registry", description="Search enterprises by name; at most 100 a page.")
     async def enterprises(
         self, info: Info, name_contains: str, first: int = 20, after: str | None = None

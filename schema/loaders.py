@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from connectors.base import Connector, Page, Record
 from connectors.errors import ConnectorError
+from gateway.limits import MAX_LOOKUP_KEYS
 from gateway.types import AgencyCall, RequestContext
 from schema.base import SPECS_BY_NAME, FieldForbidden, TypeSpec, build
 
@@ -22,6 +23,13 @@ if TYPE_CHECKING:
     import strawberry
 
 _Key = tuple[str, str, int | None]
+
+
+class LookupTooLarge(ValueError):
+    """More identifiers in one list lookup than MAX_LOOKUP_KEYS (BAD_USER_INPUT)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"At most {MAX_LOOKUP_KEYS} identifiers in one lookup, got {count}.")
 
 
 class Loaders:
@@ -45,6 +53,13 @@ class Loaders:
         """The entities for a list of keys (e.g. a case's suspects), in order, skipping absent."""
         loader = self._loader(type_name, _spec(type_name).key, None)
         return [objs[0] for objs in await loader.load_many(list(keys)) if objs]
+
+    async def lookup(self, type_name: str, keys: Sequence[str]) -> list[Any]:
+        """A root lookup by a list of keys: one agency call, in the order given, duplicates
+        once; records that do not exist or that the caller may not see are left out, alike."""
+        if len(keys) > MAX_LOOKUP_KEYS:
+            raise LookupTooLarge(len(keys))
+        return await self.each(type_name, dict.fromkeys(keys))
 
     async def many(self, type_name: str, by: str, key: str, limit: int | None = None) -> list[Any]:
         """Every entity of that type whose ``by`` field matches ``key`` (one-to-many links)."""
@@ -91,7 +106,10 @@ class Loaders:
         started = time.perf_counter()
         status = "ok"
         try:
-            return await call
+            result = await call
+            if getattr(result, "from_cache", False):
+                status = "cached"  # connectors/cache.py answered it all: the agency was not asked
+            return result
         except ConnectorError as exc:
             status = exc.code
             raise

@@ -62,3 +62,7 @@ class PersonQuery:
     @link("police", "identity", 1)
     async def person(self, info: Info, id_number: ResidentID) -> Person | None:
         return await loaders(info).one("Person", id_number)
+
+    @link("police", "identity", 1, description="Persons by a list of ID numbers (at most 100).")
+    async def persons(self, info: Info, id_numbers: list[ResidentID]) -> list[Person] | None:
+        return await loaders(info).lookup("Person", id_numbers)

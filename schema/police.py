@@ -57,3 +57,9 @@ class PoliceQuery:
     @link("police", "criminal", 1)
     async def police_case(self, info: Info, case_number: PoliceCaseNumber) -> PoliceCase | None:
         return await loaders(info).one("PoliceCase", case_number)
+
+    @link("police", "criminal", 1, description="Cases by a list of case numbers (at most 100).")
+    async def police_cases(
+        self, info: Info, case_numbers: list[PoliceCaseNumber]
+    ) -> list[PoliceCase] | None:
+        return await loaders(info).lookup("PoliceCase", case_numbers)
