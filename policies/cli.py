@@ -7,9 +7,11 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gateway.notify import NotifySettings, announce, where
 from gateway.types import Outcome, Principal, Purpose
 from policies.db import Database
 from policies.engine import (
@@ -20,6 +22,7 @@ from policies.engine import (
     RecordLabels,
     load_bundle,
 )
+from policies.reload import PolicyVersions, publish
 from policies.review import ReviewError, ReviewQueue
 from policies.teams import TeamDirectory, TeamError, TeamStore
 
@@ -46,6 +49,12 @@ def add_commands(commands: Any) -> None:
 
     test = sub.add_parser("test", help="run the policy tests kept next to the policies")
     test.add_argument("dir", nargs="?", type=Path, default=DEFAULT_DIR)
+
+    publish = sub.add_parser(
+        "publish", help="validate DIR and put it in force on every replica ([policy] shared)"
+    )
+    publish.add_argument("dir", type=Path)
+    _database_options(publish)
 
     diff = sub.add_parser("diff", help="fields whose outcome changes between two policy versions")
     diff.add_argument("old", type=Path)
@@ -104,6 +113,42 @@ def _context_options(parser: argparse.ArgumentParser) -> None:
 def _database_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(".jointgate"))
     parser.add_argument("--database", help="governance database URL (default: in --data-dir)")
+    parser.add_argument(
+        "--config", type=Path,
+        help="the gateway's jointgate.toml: its governance database and change notifications",
+    )  # fmt: skip
+    parser.add_argument(
+        "--notify", metavar="REDIS_URL",
+        help='announce the change to the replicas on this Redis ("": do not; default: from'
+        " --config, else the default redis://127.0.0.1:6379/0)",
+    )  # fmt: skip
+
+
+def _governance(args: argparse.Namespace) -> tuple[Database, NotifySettings | None]:
+    """The governance database and where to announce changes, from the options."""
+    from gateway.ratelimit import RateLimits
+    from gateway.settings import ConfigError, load_governance
+
+    url = f"sqlite:///{args.data_dir / 'governance.sqlite3'}"
+    notify: NotifySettings | None = NotifySettings().resolved(RateLimits())  # as a default gateway
+    if args.config is not None:
+        try:
+            url, notify = load_governance(args.config)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+    if args.notify is not None:
+        notify = replace(notify or NotifySettings(), redis_url=args.notify)
+    return Database(args.database or url), notify
+
+
+def _announce(notify: NotifySettings | None, topic: str) -> None:
+    if notify is not None and notify.redis_url and announce(notify, topic):
+        print(f"announced to the replicas on {where(notify.redis_url)}")
+    else:
+        poll = notify.poll_s if notify is not None else NotifySettings().poll_s
+        recheck = notify.recheck_s if notify is not None else NotifySettings().recheck_s
+        print(f"not announced: replicas see it at their next check (within {recheck:g} s,"
+              f" {poll:g} s while they cannot reach Redis)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,7 +179,26 @@ def _policy(args: argparse.Namespace) -> int:
         return _explain(args, PolicyEngine(load_bundle(args.dir, catalog), catalog))
     if args.policy_command == "test":
         return _run_tests(args.dir, PolicyEngine(load_bundle(args.dir, catalog), catalog))
+    if args.policy_command == "publish":
+        return _publish(args, catalog)
     return _diff(args, catalog)
+
+
+def _publish(args: argparse.Namespace, catalog: Any) -> int:
+    """Validate, store and activate a set; a set that does not validate is not stored."""
+    db, notify = _governance(args)
+    try:
+        versions = PolicyVersions(db)
+        before = versions.active()
+        version = publish(args.dir, catalog, versions, by="cli")
+    finally:
+        db.close()
+    if before is not None and before.version == version:
+        print(f"version {version} is in force already")
+        return 0
+    print(f"published policy version {version} from {args.dir}")
+    _announce(notify, "policy")
+    return 0
 
 
 def principal_for(user: str, agency: str | None = None, roles: Sequence[str] = (),
@@ -328,7 +392,7 @@ def _shown(outcome: str, mask: str | None) -> str:
 
 
 def _teams(args: argparse.Namespace) -> int:
-    db = Database(args.database or f"sqlite:///{args.data_dir / 'governance.sqlite3'}")
+    db, notify = _governance(args)
     try:
         store = TeamStore(db)
         command = args.teams_command
@@ -349,8 +413,10 @@ def _teams(args: argparse.Namespace) -> int:
             print(f"team {args.team} is closed")
         else:
             _print_teams(store, args.json)
+            return 0
     finally:
         db.close()
+    _announce(notify, "teams")
     return 0
 
 
@@ -375,7 +441,7 @@ def _print_teams(store: TeamStore, as_json: bool) -> None:
 
 
 def _review(args: argparse.Namespace) -> int:
-    db = Database(args.database or f"sqlite:///{args.data_dir / 'governance.sqlite3'}")
+    db, _ = _governance(args)
     try:
         queue = ReviewQueue(db)
         if args.review_command == "sign-off":

@@ -2,8 +2,13 @@
 
 A team covers one or more case ids, has members, and is valid from a time until a time (or until
 closed). Membership counts only while both team and membership are valid, and only for requests
-whose ``X-Case-Id`` is one of the team's cases. Changes take effect on the next request: the
-directory re-reads the teams whenever the store's version number moves.
+whose ``X-Case-Id`` is one of the team's cases.
+
+Every change moves the store's version number. The gateway's :class:`TeamDirectory` keeps the
+teams in memory, so a request never waits for the database, and re-reads them when the version
+moved: at once for a change made through the same database handle, on a change notification
+from another process (``gateway/notify.py``), and at the notifier's periodic re-check, so a lost
+notification still converges.
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from policies.db import Database
+
+TOPIC = "teams"  # of change notifications (gateway/notify.py)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jg_teams (
@@ -56,6 +64,10 @@ class TeamStore:
             # another process may insert it between the check and here: that is fine
             with contextlib.suppress(Exception):
                 db.query("INSERT INTO jg_governance_version (id, version) VALUES (1, 0)")
+
+    def subscribe(self, listener: Callable[[], object]) -> None:
+        """Call ``listener`` after every team change made through this database handle."""
+        self.db.subscribe(TOPIC, listener)
 
     def version(self) -> int:
         rows = self.db.query("SELECT version FROM jg_governance_version WHERE id = 1")
@@ -143,6 +155,7 @@ class TeamStore:
                 ("UPDATE jg_governance_version SET version = version + 1 WHERE id = 1", ()),
             ]
         )
+        self.db.changed(TOPIC)
 
 
 def _team(row: tuple[object, ...], members: list[str]) -> Team:
@@ -159,17 +172,23 @@ def _team(row: tuple[object, ...], members: list[str]) -> Team:
 
 
 class TeamDirectory:
-    """The gateway's view of the teams, refreshed whenever the store's version moves."""
+    """The gateway's view of the teams: in memory, re-read only when the store's version moved.
+
+    ``memberships`` never touches the database. ``check`` (one small query) re-reads the teams if
+    the version moved; the gateway runs it on change notifications and periodically
+    (``gateway/notify.py``), and every store on the same database handle after its changes.
+    """
 
     def __init__(self, store: TeamStore) -> None:
         self.store = store
         self._lock = threading.Lock()
         self._version = -1
         self._by_member: dict[str, list[Team]] = {}
+        self.check()
+        store.subscribe(self.check)
 
     def memberships(self, subject: str, now: float | None = None) -> list[Team]:
         """The teams the subject is an active member of, now."""
-        self._refresh()
         at = time.time() if now is None else now
         return [t for t in self._by_member.get(subject, ()) if t.active(at)]
 
@@ -177,13 +196,17 @@ class TeamDirectory:
     def version(self) -> int:
         return self._version
 
-    def _refresh(self) -> None:
-        version = self.store.version()
-        if version == self._version:
-            return
+    def check(self) -> bool:
+        """Re-read the teams if the store's version moved; True if it did (thread-safe)."""
         with self._lock:
+            # the version first: teams read after it are at least as new, so a change racing
+            # with this read is picked up at the next check, never lost
+            version = self.store.version()
+            if version == self._version:
+                return False
             by_member: dict[str, list[Team]] = {}
             for team in self.store.list():
                 for member in team.members:
                     by_member.setdefault(member, []).append(team)
             self._by_member, self._version = by_member, version
+            return True

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
+from collections.abc import Callable
 
 import pytest
+import redis
 
+from gateway.notify import ChangeNotifier, NotifySettings, announce
 from policies.db import Database
 from policies.review import ReviewError, ReviewQueue
 from policies.teams import TeamDirectory, TeamError, TeamStore
@@ -49,11 +54,11 @@ def test_team_mistakes_are_explained(database: Database) -> None:
         store.remove_member("T", "alice")
 
 
-def test_two_stores_on_one_database_see_each_others_changes(database: Database) -> None:
+def test_two_stores_on_one_database_handle_see_each_others_changes(database: Database) -> None:
     writer, reader = TeamStore(database), TeamDirectory(TeamStore(database))
     writer.create("JIT-3", ["JIT-3"])
     writer.add_member("JIT-3", "dave")
-    assert [t.id for t in reader.memberships("dave")] == ["JIT-3"]
+    assert [t.id for t in reader.memberships("dave")] == ["JIT-3"]  # told by the handle
 
 
 def test_break_glass_accesses_wait_for_an_independent_reviewer(database: Database) -> None:
@@ -68,3 +73,120 @@ def test_break_glass_accesses_wait_for_an_independent_reviewer(database: Databas
     assert signed.reviewed_by == "supervisor" and queue.pending() == []
     with pytest.raises(ReviewError, match="already"):
         queue.sign_off(access, "supervisor")
+
+
+# --- the directory in a gateway: in memory, re-read on notification or at the periodic check ---
+
+REDIS = "redis://127.0.0.1:6379/0"
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+def test_lookups_never_wait_for_the_database(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = TeamStore(database)
+    directory = TeamDirectory(store)
+    store.create("JIT-4", ["JIT-4"])
+    store.add_member("JIT-4", "erin")
+
+    def no_query(*args: object) -> None:
+        raise AssertionError("the database was asked on the request path")
+
+    monkeypatch.setattr(database, "query", no_query)
+    assert all([t.id for t in directory.memberships("erin")] == ["JIT-4"] for _ in range(100))
+
+
+def test_another_handle_sees_a_change_at_its_next_check(database: Database) -> None:
+    other = Database(database.url)  # another process's connection to the same database
+    try:
+        writer, reader = TeamStore(other), TeamDirectory(TeamStore(database))
+        writer.create("JIT-5", ["JIT-5"])
+        writer.add_member("JIT-5", "frank")
+        assert reader.memberships("frank") == []  # not seen until told, or the periodic check
+        assert reader.check() and [t.id for t in reader.memberships("frank")] == ["JIT-5"]
+        assert not reader.check()  # the version did not move: one small query, nothing re-read
+    finally:
+        other.close()
+
+
+def notify_settings(url: str = REDIS, **values: float) -> NotifySettings:
+    return NotifySettings(redis_url=url, channel=f"jg-test:{uuid.uuid4().hex[:10]}", **values)
+
+
+async def wait_for(condition: Callable[[], bool], timeout_s: float) -> float:
+    """Seconds until the condition held; fails after timeout_s."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout_s, "not within the time allowed"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+async def settled(notifier: ChangeNotifier) -> None:
+    """Past the re-check a notifier runs when it subscribes, so what follows is the message's."""
+    await wait_for(lambda: notifier.checks >= 1, 1.0)
+    await asyncio.sleep(0.2)
+
+
+async def test_a_change_announced_on_redis_is_seen_within_a_second(database: Database) -> None:
+    other = Database(database.url)
+    reader = TeamDirectory(TeamStore(database))
+    settings = notify_settings(poll_s=60, recheck_s=60)  # only the message can make it in time
+    notifier = ChangeNotifier(settings, origin="test-teams")
+    notifier.watch("teams", lambda: asyncio.to_thread(reader.check))
+    await notifier.start()
+    try:
+        assert notifier.status()["mode"] == "redis"
+        await settled(notifier)
+        writer = TeamStore(other)
+        writer.create("JIT-6", ["JIT-6"])
+        writer.add_member("JIT-6", "grace")
+        assert await asyncio.to_thread(announce, settings, "teams")
+        took = await wait_for(lambda: bool(reader.memberships("grace")), 1.0)
+        assert took < 1.0 and notifier.messages == 1
+    finally:
+        await notifier.aclose()
+        other.close()
+
+
+async def test_without_redis_changes_arrive_by_polling(database: Database) -> None:
+    other = Database(database.url)
+    reader = TeamDirectory(TeamStore(database))
+    settings = notify_settings(DEAD_REDIS, poll_s=0.1, retry_s=60)
+    notifier = ChangeNotifier(settings, origin="test-teams-polling")
+    notifier.watch("teams", lambda: asyncio.to_thread(reader.check))
+    await notifier.start()
+    try:
+        status = notifier.status()
+        assert status["mode"] == "polling" and "ConnectionError" in status["error"]
+        writer = TeamStore(other)
+        writer.create("JIT-7", ["JIT-7"])
+        writer.add_member("JIT-7", "heidi")
+        assert not await asyncio.to_thread(announce, settings, "teams")  # and nothing breaks
+        await wait_for(lambda: bool(reader.memberships("heidi")), 1.0)
+    finally:
+        await notifier.aclose()
+        other.close()
+
+
+async def test_the_subscription_comes_back_after_redis_drops_it(database: Database) -> None:
+    reader = TeamDirectory(TeamStore(database))
+    settings = notify_settings(poll_s=0.05, retry_s=0.2, recheck_s=60)
+    origin = f"test-drop-{uuid.uuid4().hex[:8]}"
+    notifier = ChangeNotifier(settings, origin=origin)
+    notifier.watch("teams", lambda: asyncio.to_thread(reader.check))
+    await notifier.start()
+    admin = redis.Redis.from_url(REDIS)
+    try:
+        ours = [c for c in admin.client_list() if c["name"] == f"jointgate-notify-{origin}"]
+        assert ours, "the subscriber names its connection"
+        for client in ours:
+            admin.client_kill_filter(_id=client["id"])
+        await wait_for(lambda: notifier.mode == "polling", 5.0)
+        await wait_for(lambda: notifier.mode == "redis", 5.0)
+        checks = notifier.checks
+        assert await asyncio.to_thread(announce, settings, "teams")
+        await wait_for(lambda: notifier.messages == 1 and notifier.checks > checks, 1.0)
+    finally:
+        admin.close()
+        await notifier.aclose()

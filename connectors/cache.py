@@ -1,0 +1,442 @@
+"""A Redis cache of agency records, for registry data only, shared by every replica.
+
+    loaders ─▶ CachingConnector.fetch_many(kind, by, keys, fields)
+                 ├─ cacheable? (a cached kind, looked up by its own key, only registry fields)
+                 │    MGET one entry per key ─▶ entries holding every asked field: hits
+                 ├─ the rest ─▶ the agency (exactly the asked fields, as without a cache)
+                 └─ SET the registry part of what came back, with the kind's TTL
+
+What is cached, and why it cannot leak across users:
+
+- Only fields whose category is ``registry`` with sensitivity 0, of kinds whose own key is such a
+  field (``market`` enterprises today; :func:`registry_fields` derives it from the schema), and
+  only records without links to cases and below handling code H3 (their labels would say more
+  than registry data). Sensitive categories cannot be configured (ConfigError naming the key).
+- An entry is a raw agency record (registry fields plus key and labels) per (agency, kind, key),
+  with the list of fields it holds; nothing about who asked or what was decided. The Redis key
+  is ``PREFIX AGENCY:KIND:`` and a keyed hash of the record key: no principal, no field value.
+- Need-to-know is decided before the fetch: the loaders ask for the plan's fields only. A hit is
+  served only if the entry holds every asked field, and is cut down to exactly those fields, so a
+  caller gets from the cache what the agency would have answered; the record filter and the
+  object builder then apply to it exactly as to a fetched record.
+- Redis away: the cache is bypassed (never a failed request); tried again every ``retry_s``.
+
+``stats()`` gives hits, misses and the hit ratio (for ``/readyz`` and the metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from connectors.base import LABEL_FIELDS, Connector, Grouped, Page, Record
+from connectors.memory import project
+
+if TYPE_CHECKING:
+    from gateway.ratelimit import RateLimits
+    from schema.catalog import Catalog, FieldResource
+
+__all__ = [
+    "CACHEABLE_CATEGORIES",
+    "CacheRule",
+    "CacheSettings",
+    "CachedGroups",
+    "CachingConnector",
+    "RecordCache",
+    "registry_fields",
+]
+
+log = logging.getLogger("jointgate.cache")
+
+CACHEABLE_CATEGORIES = ("registry",)
+AGENCIES = ("police", "market", "banking", "courts")
+UNAVAILABLE = (RedisError, OSError, TimeoutError)
+
+
+def ttl_key(agency: str, category: str) -> str:
+    """The ``[cache]`` key of one agency's category: ``registry_market_ttl_s``."""
+    return f"{category}_{agency}_ttl_s"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """The ``[cache]`` table (docs/cache.md). Off unless some ``registry_AGENCY_ttl_s`` is set."""
+
+    ttl_s: Mapping[tuple[str, str], float] = field(default_factory=lambda: MappingProxyType({}))
+    redis_url: str | None = None  # None: the rate limiter's Redis; "": no cache
+    redis_password_env: str | None = None  # None: the rate limiter's
+    key_prefix: str = "jointgate:cache:"
+    timeout_s: float = 0.05  # per Redis call; a dead Redis costs this once per retry_s
+    retry_s: float = 2.0  # how often to try Redis again while bypassing it
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.ttl_s) and self.redis_url != ""
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any]) -> CacheSettings:
+        from gateway.notify import _config_error, check_redis_url
+        from schema.base import Category
+
+        categories = [c.value for c in Category]
+        values: dict[str, Any] = {}
+        ttls: dict[tuple[str, str], float] = {}
+        for key, value in table.items():
+            where = f"cache.{key}"
+            category, _, rest = key.partition("_")
+            agency = rest.removesuffix("_ttl_s")
+            if key.endswith("_ttl_s") and agency in AGENCIES and category in categories:
+                if category not in CACHEABLE_CATEGORIES:
+                    raise _config_error(
+                        f"{where}: {category} data is sensitive and never cached; only"
+                        f" {', '.join(CACHEABLE_CATEGORIES)} data can be (docs/cache.md)"
+                    )
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise _config_error(f"{where}: seconds >= 0 (0: not cached), got {value!r}")
+                if value > 0:
+                    ttls[(agency, category)] = float(value)
+            elif key not in ("redis_url", "redis_password_env", "key_prefix", "timeout_s",
+                             "retry_s"):  # fmt: skip
+                raise _config_error(
+                    f"{where}: unknown key; the keys are registry_AGENCY_ttl_s (e.g."
+                    " registry_market_ttl_s), redis_url, redis_password_env, key_prefix,"
+                    " timeout_s, retry_s (docs/cache.md)"
+                )
+            elif key in ("timeout_s", "retry_s"):
+                if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                    raise _config_error(f"{where}: must be a positive number, got {value!r}")
+                values[key] = float(value)
+            elif not isinstance(value, str):
+                raise _config_error(f"{where}: must be a string, got {value!r}")
+            elif key == "redis_url":
+                values[key] = check_redis_url(value, where, "redis_password_env")
+            elif key == "key_prefix" and not value:
+                raise _config_error(f"{where}: must not be empty")
+            else:
+                values[key] = value
+        return cls(ttl_s=MappingProxyType(ttls), **values)
+
+    def resolved(self, rate_limits: RateLimits) -> CacheSettings:
+        """Unset Redis settings taken from ``[rate_limits]``."""
+        return replace(
+            self,
+            redis_url=rate_limits.redis_url if self.redis_url is None else self.redis_url,
+            redis_password_env=(
+                rate_limits.redis_password_env
+                if self.redis_password_env is None
+                else self.redis_password_env
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRule:
+    """One cached kind: the agency-side fields an entry may hold, and for how long."""
+
+    fields: frozenset[str]
+    ttl_s: float
+
+
+def registry_fields(catalog: Catalog) -> dict[tuple[str, str], frozenset[str]]:
+    """(agency, kind) -> the agency-side fields (dotted inside embedded lists) that are registry
+    data, for kinds whose own key is registry data; the names the analyzer asks connectors for."""
+    from schema.base import SPECS_BY_NAME, Shape
+
+    by_type: dict[str, list[FieldResource]] = {}
+    for resource in catalog.values():
+        by_type.setdefault(resource.type_name, []).append(resource)
+
+    def cacheable(resource: FieldResource) -> bool:
+        return resource.category.value in CACHEABLE_CATEGORIES and resource.sensitivity == 0
+
+    def values(type_name: str, prefix: str) -> tuple[set[str], bool]:
+        """The cacheable paths of a type's values, and whether every value is cacheable."""
+        paths: set[str] = set()
+        complete = True
+        for resource in by_type.get(type_name, ()):
+            if resource.shape is Shape.LINK:
+                continue
+            if not cacheable(resource) or resource.source is None:
+                complete = False
+                continue
+            if resource.shape is Shape.ATTR:
+                paths.add(prefix + resource.source)
+                continue
+            inner, whole = values(resource.target or "", f"{prefix}{resource.source}.")
+            paths |= inner
+            if whole:  # the list asked for as a whole (no sub-fields) holds nothing else
+                paths.add(prefix + resource.source)
+            else:
+                complete = False
+        return paths, complete
+
+    out: dict[tuple[str, str], frozenset[str]] = {}
+    for type_name, spec in SPECS_BY_NAME.items():
+        if spec.kind is None:
+            continue
+        key = next((r for r in by_type.get(type_name, ()) if r.python_name == spec.key), None)
+        if key is None or not cacheable(key):
+            continue
+        out[(spec.agency, spec.kind)] = frozenset(values(type_name, "")[0])
+    return out
+
+
+def _holds(held: frozenset[str], wanted: str) -> bool:
+    return wanted in held or wanted.partition(".")[0] in held
+
+
+class CachedGroups(dict[str, list[Record]]):
+    """``Grouped`` that says whether the agency was asked at all (for the audit record)."""
+
+    from_cache: bool = False
+
+
+class RecordCache:
+    """Entries in Redis and the hit/miss counters; wraps connectors with :meth:`wrap`."""
+
+    def __init__(
+        self,
+        settings: CacheSettings,
+        hash_key: bytes,
+        rules: Mapping[str, Mapping[str, CacheRule]],
+    ) -> None:
+        assert settings.redis_url, "resolve the settings first; no Redis, no cache"
+        self.settings = settings
+        self.rules = rules
+        self._hash_key = hash_key
+        password = (
+            os.environ.get(settings.redis_password_env) if settings.redis_password_env else None
+        )
+        self.client: Redis = Redis.from_url(
+            settings.redis_url,
+            password=password,
+            socket_timeout=settings.timeout_s,
+            socket_connect_timeout=settings.timeout_s,
+            retry=Retry(NoBackoff(), 0),  # bypassed instead
+        )
+        self._deadline_s = settings.timeout_s * 3
+        self._down_until = 0.0
+        self._error = ""
+        self._counts: dict[str, dict[str, int]] = {
+            agency: {"hits": 0, "misses": 0, "bypassed": 0, "stored": 0} for agency in rules
+        }
+        self.errors = 0
+
+    @classmethod
+    def build(
+        cls, settings: CacheSettings, hash_key: bytes, catalog: Catalog
+    ) -> RecordCache | None:
+        """The cache for the configured agencies, or None if nothing is to be cached."""
+        if not settings.enabled:
+            return None
+        found = registry_fields(catalog)
+        rules: dict[str, dict[str, CacheRule]] = {}
+        for (agency, category), ttl in settings.ttl_s.items():
+            kinds = {k: f for (a, k), f in found.items() if a == agency}
+            if not kinds:
+                log.warning(
+                    "cache.%s: %s has no records made of %s data only; nothing cached for it",
+                    ttl_key(agency, category), agency, category,
+                )  # fmt: skip
+            for kind, fields in kinds.items():
+                rules.setdefault(agency, {})[kind] = CacheRule(fields, ttl)
+        return cls(settings, hash_key, rules) if rules else None
+
+    def wrap(self, connectors: Mapping[str, Connector]) -> dict[str, Connector]:
+        """The connectors, those of cached agencies behind a :class:`CachingConnector`."""
+        return {
+            name: CachingConnector(c, self, self.rules[name]) if name in self.rules else c
+            for name, c in connectors.items()
+        }
+
+    @property
+    def mode(self) -> str:
+        """``redis``: in use; ``bypass``: Redis unreachable, every lookup goes to the agency."""
+        return "bypass" if self._error else "redis"
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since start, for /readyz and the metrics exporter."""
+        totals = {
+            name: sum(c[name] for c in self._counts.values())
+            for name in ("hits", "misses", "bypassed", "stored")
+        }
+        looked_up = totals["hits"] + totals["misses"]
+        return {
+            "mode": self.mode,
+            **totals,
+            "hit_ratio": round(totals["hits"] / looked_up, 4) if looked_up else None,
+            "errors": self.errors,
+            "error": self._error or None,
+            "agencies": {
+                agency: {**self._counts[agency], "kinds": sorted(kinds)}
+                for agency, kinds in self.rules.items()
+            },
+        }
+
+    def key(self, agency: str, kind: str, record_key: str) -> str:
+        digest = hashlib.blake2b(
+            record_key.encode(), key=self._hash_key, digest_size=16, person=b"jg-cache"
+        ).hexdigest()
+        return f"{self.settings.key_prefix}{agency}:{kind}:{digest}"
+
+    def count(self, agency: str, what: str, n: int) -> None:
+        self._counts[agency][what] += n
+
+    async def get(self, keys: Sequence[str]) -> list[bytes | None] | None:
+        """The entries (None where absent), or None if Redis cannot be used now."""
+        if not self._usable():
+            return None
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                found: list[Any] = await self.client.mget(keys)
+        except UNAVAILABLE as exc:
+            self._failed(exc)
+            return None
+        self._recovered()
+        return found
+
+    async def put(self, entries: Sequence[tuple[str, bytes, float]]) -> bool:
+        """Store (key, entry, TTL) triples; a failure only means they are not cached."""
+        if not entries or not self._usable():
+            return False
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                pipe = self.client.pipeline(transaction=False)
+                for key, entry, ttl in entries:
+                    pipe.set(key, entry, px=max(1, round(ttl * 1000)))
+                await pipe.execute()
+        except UNAVAILABLE as exc:
+            self._failed(exc)
+            return False
+        self._recovered()
+        return True
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    def _usable(self) -> bool:
+        return not self._error or time.monotonic() >= self._down_until
+
+    def _failed(self, exc: BaseException) -> None:
+        self.errors += 1
+        self._down_until = time.monotonic() + self.settings.retry_s
+        if not self._error:
+            log.warning("record cache: Redis unreachable (%s); bypassed until it is back", exc)
+        self._error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+    def _recovered(self) -> None:
+        if self._error:
+            log.warning("record cache: Redis is back; cache in use again")
+            self._error = ""
+
+
+class CachingConnector(Connector):
+    """An agency's connector behind the record cache; the same contract, fewer agency calls."""
+
+    def __init__(
+        self, inner: Connector, cache: RecordCache, rules: Mapping[str, CacheRule]
+    ) -> None:
+        self.inner = inner
+        self.agency = inner.agency  # type: ignore[misc]
+        self.lookups = inner.lookups  # type: ignore[misc]
+        self.cache = cache
+        self.rules = rules
+
+    async def fetch_many(
+        self,
+        kind: str,
+        by: str,
+        keys: Sequence[str],
+        fields: frozenset[str],
+        limit_per_key: int | None = None,
+    ) -> Grouped:
+        rule = self.rules.get(kind)
+        own_key = by == self.lookups.get(kind, ("",))[0]
+        if rule is None or not own_key or limit_per_key is not None:
+            return await self.inner.fetch_many(kind, by, keys, fields, limit_per_key)
+        unique = list(dict.fromkeys(keys))
+        if not all(_holds(rule.fields, f) for f in fields):
+            # some asked field is not registry data: the agency answers it all; its registry
+            # part is still worth keeping for the next caller
+            self.cache.count(self.agency, "bypassed", len(unique))
+            grouped = await self.inner.fetch_many(kind, by, keys, fields, limit_per_key)
+            await self._store(kind, rule, grouped, fields)
+            return grouped
+        cache_keys = [self.cache.key(self.agency, kind, k) for k in unique]
+        entries = await self.cache.get(cache_keys)
+        if entries is None:
+            self.cache.count(self.agency, "bypassed", len(unique))
+            return await self.inner.fetch_many(kind, by, keys, fields, limit_per_key)
+        always = (self.lookups[kind][0], by, *LABEL_FIELDS)
+        hits: dict[str, list[Record]] = {}
+        for key, raw in zip(unique, entries, strict=True):
+            entry = _entry(raw)
+            if entry is not None and all(_holds(entry[0], f) for f in fields):
+                hits[key] = [self.record(kind, project(d, fields, always)) for d in entry[1]]
+        missing = [k for k in unique if k not in hits]
+        self.cache.count(self.agency, "hits", len(hits))
+        self.cache.count(self.agency, "misses", len(missing))
+        out = CachedGroups(hits)
+        if missing:
+            fetched = await self.inner.fetch_many(kind, by, missing, fields, limit_per_key)
+            await self._store(kind, rule, fetched, fields)
+            out.update(fetched)
+        else:
+            out.from_cache = True
+        for key in keys:
+            out.setdefault(key, [])
+        return out
+
+    async def _store(
+        self, kind: str, rule: CacheRule, grouped: Grouped, asked: frozenset[str]
+    ) -> None:
+        held = frozenset(f for f in asked if _holds(rule.fields, f))
+        always = (self.lookups[kind][0], *LABEL_FIELDS)
+        entries = []
+        for key, records in grouped.items():
+            if not records or not all(_storable(r) for r in records):
+                continue  # absent keys are not cached; nor is a group missing a record
+            entry = {"f": sorted(held), "r": [project(r.data, held, always) for r in records]}
+            entries.append((self.cache.key(self.agency, kind, key), orjson.dumps(entry),
+                            rule.ttl_s))  # fmt: skip
+        if await self.cache.put(entries):
+            self.cache.count(self.agency, "stored", len(entries))
+
+    async def search(
+        self, kind: str, text: str, fields: frozenset[str], first: int, after: str | None
+    ) -> Page:
+        return await self.inner.search(kind, text, fields, first, after)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def status(self) -> dict[str, Any]:
+        return self.inner.status()
+
+
+def _storable(record: Record) -> bool:
+    """Records whose labels are about registry data only: no case links, not H3."""
+    return not record.labels.cases and record.labels.handling != "H3"
+
+
+def _entry(raw: bytes | None) -> tuple[frozenset[str], list[dict[str, Any]]] | None:
+    if raw is None:
+        return None
+    try:
+        entry = orjson.loads(raw)
+        return frozenset(entry["f"]), list(entry["r"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None  # written by another version: a miss, overwritten by the fetch
