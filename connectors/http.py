@@ -4,12 +4,15 @@ One pooled keep-alive client per agency (aiohttp transport under httpx: about 3x
 transport's throughput on this workload, see ARCHITECTURE.md), TLS with the agency's CA and our
 client certificate (``connectors/tls.py``), orjson decoding, and the single place where transport
 and HTTP errors become :mod:`connectors.errors` types. Every exchange runs through the agency's
-:class:`~connectors.resilience.AgencyGuard` (deadline, timeout, cap, retries, breaker).
+:class:`~connectors.resilience.AgencyGuard` (deadline, timeout, cap, retries, breaker), carries
+the W3C ``traceparent`` of the current trace, and is a span of its own when the request is
+recorded (:class:`ExchangeTelemetry`, set by ``gateway/telemetry.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +20,9 @@ from typing import Any
 import aiohttp
 import httpx
 import orjson
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from connectors.base import Connector
 from connectors.errors import (
@@ -37,6 +43,17 @@ Signer = Callable[[str, str, bytes], Mapping[str, str]]
 every attempt, so a retry carries a new nonce and timestamp."""
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_PROPAGATOR = TraceContextTextMapPropagator()  # W3C traceparent only: no caller baggage onward
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeTelemetry:
+    """How the HTTP layer reports to the gateway's telemetry (``gateway/telemetry.py``): a span
+    per attempt from ``tracer`` while the request's trace is recorded, and ``ended(agency,
+    seconds, outcome)`` once per call, retries included; outcome "ok" or the error's class."""
+
+    tracer: Tracer
+    ended: Callable[[str, float, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +119,7 @@ class AgencyHTTP:
         self._describe_error = describe_error
         self._sign = sign
         self._over_tls = settings.base_url.startswith("https:")
+        self.telemetry: ExchangeTelemetry | None = None  # set by Telemetry.instrument
         limits = httpx.Limits(
             max_connections=settings.max_connections,
             max_keepalive_connections=settings.max_connections,
@@ -153,12 +171,26 @@ class AgencyHTTP:
         """One request under the agency's resilience policy. ``idempotent`` defaults to true
         for GET, HEAD and OPTIONS and false for everything else."""
 
+        attempts = 0
+
         async def attempt() -> Any:
-            return await self._exchange(method, path, params, content, headers)
+            nonlocal attempts
+            attempts += 1
+            return await self._exchange(method, path, params, content, headers, attempts)
 
         if idempotent is None:
             idempotent = method.upper() in SAFE_METHODS
-        return await self.guard.call(attempt, idempotent=idempotent)
+        telemetry = self.telemetry
+        if telemetry is None:
+            return await self.guard.call(attempt, idempotent=idempotent)
+        started, outcome = time.perf_counter(), "ok"
+        try:
+            return await self.guard.call(attempt, idempotent=idempotent)
+        except BaseException as exc:
+            outcome = exc.__class__.__name__
+            raise
+        finally:
+            telemetry.ended(self.agency, time.perf_counter() - started, outcome)
 
     async def _exchange(
         self,
@@ -167,24 +199,58 @@ class AgencyHTTP:
         params: Params | None,
         content: bytes | None,
         headers: Mapping[str, str] | None,
+        attempt: int = 1,
     ) -> Any:
         all_headers = dict(headers or {})
         if self._sign is not None:
             all_headers.update(self._sign(method, path, content or b""))
+        telemetry = self.telemetry
+        if telemetry is None or not trace.get_current_span().is_recording():
+            _PROPAGATOR.inject(all_headers)  # the trace continues at the agency, recorded or not
+            return self._decode(*await self._request(method, path, params, content, all_headers))
+        attributes: dict[str, str | int] = {
+            "jointgate.agency": self.agency,
+            "jointgate.attempt": attempt,
+            "http.request.method": method,
+            "url.path": path,  # never the query string or body: they hold the keys looked up
+        }
+        with telemetry.tracer.start_as_current_span(
+            f"{self.agency} {method}",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,  # messages may quote agency answers
+            set_status_on_exception=False,
+        ) as span:
+            _PROPAGATOR.inject(all_headers)
+            try:
+                status, body = await self._request(method, path, params, content, all_headers)
+                span.set_attribute("http.response.status_code", status)
+                return self._decode(status, body)
+            except BaseException as exc:
+                span.set_status(StatusCode.ERROR)
+                span.set_attribute("error.type", exc.__class__.__name__)
+                raise
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        content: bytes | None,
+        headers: dict[str, str],
+    ) -> tuple[int, bytes]:
         with map_transport_errors(self.agency, self._over_tls):
             response = await self._client.request(
-                method, path, params=params, content=content, headers=all_headers
+                method, path, params=params, content=content, headers=headers
             )
-            body = await response.aread()
-        if response.status_code >= 500 or response.status_code == 429:
-            raise AgencyUnavailable(
-                self.agency, f"HTTP {response.status_code}: {self._describe_error(body)}"
-            )
-        if response.status_code >= 400:
+            return response.status_code, await response.aread()
+
+    def _decode(self, status: int, body: bytes) -> Any:
+        if status >= 500 or status == 429:
+            raise AgencyUnavailable(self.agency, f"HTTP {status}: {self._describe_error(body)}")
+        if status >= 400:
             raise AgencyRejected(
-                self.agency,
-                f"HTTP {response.status_code}: {self._describe_error(body)}",
-                response.status_code,
+                self.agency, f"HTTP {status}: {self._describe_error(body)}", status
             )
         try:
             return orjson.loads(body)
@@ -219,6 +285,7 @@ def expect(agency: str, payload: Any, key: str) -> list[Any]:
 __all__ = [
     "AgencyHTTP",
     "ConnectorError",
+    "ExchangeTelemetry",
     "HTTPConnector",
     "Signer",
     "TransportSettings",

@@ -88,8 +88,31 @@ SETTINGS: dict[str, dict[str, Kind]] = {
         "max_batch": "int",
         "unindexed_types": "list",
     },
-    "policy": {"dir": "str", "mode": "str", "enforcement": "str", "reload_s": "float"},
+    "policy": {
+        "dir": "str",
+        "mode": "str",
+        "enforcement": "str",
+        "reload_s": "float",
+        "shared": "bool",
+    },
     "governance": {"database": "str"},
+    "notifications": {
+        "redis_url": "str",
+        "redis_password_env": "str",
+        "channel": "str",
+        "poll_s": "float",
+        "recheck_s": "float",
+        "timeout_s": "float",
+        "retry_s": "float",
+    },
+    "cache": {
+        **{f"registry_{agency}_ttl_s": "float" for agency in AGENCIES},
+        "redis_url": "str",
+        "redis_password_env": "str",
+        "key_prefix": "str",
+        "timeout_s": "float",
+        "retry_s": "float",
+    },
     "limits": {
         f.name: "list" if f.name == "introspection_roles" else "int"
         for f in dataclasses.fields(QueryLimits)
@@ -114,6 +137,14 @@ SETTINGS: dict[str, dict[str, Kind]] = {
         "trusted_file": "str",
         "restricted_clients": "list",
         "cache_size": "int",
+    },
+    "telemetry": {
+        "service_name": "str",
+        "otlp_endpoint": "str",
+        "sample_ratio": "float",
+        "log_format": "str",
+        "log_level": "str",
+        "metrics": "bool",
     },
     "agencies.*": _AGENCY,
     "agencies.*.tls": {"ca_file": "str", "cert_file": "str", "key_file": "str"},

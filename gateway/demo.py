@@ -19,7 +19,7 @@ from connectors.tls import AgencyTLS
 from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_USERS, public_keys
 from gateway.ratelimit import RateLimits
 from gateway.serve import run_gateway
-from gateway.settings import AgencySettings, Settings
+from gateway.settings import AgencySettings, Settings, TelemetrySettings
 from policies.db import Database
 from policies.teams import TeamStore
 from sandbox.tls import CertificateFiles, ensure_certificates
@@ -110,6 +110,7 @@ def demo_settings(
         data_dir=data_dir,
         jwks_file=jwks,
         rate_limits=RateLimits(redis_url=""),  # in-process: the demo needs no Redis
+        telemetry=TelemetrySettings(log_format="text"),  # a terminal, beside the banner
     )
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
 import uvicorn
 
+from gateway import logs
 from gateway.app import build_gateway, create_app
 from gateway.settings import ConfigError, Settings, load
 
 
 def run_gateway(settings: Settings, **gateway_options: object) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn drains in-flight requests, then the lifespan closes)."""
+    logs.configure(settings.telemetry)  # JSON lines on standard error unless log_format = "text"
     app = create_app(build_gateway(settings, **gateway_options))  # type: ignore[arg-type]
     config = uvicorn.Config(
         app,
@@ -22,6 +23,7 @@ def run_gateway(settings: Settings, **gateway_options: object) -> None:
         loop="uvloop",
         http="httptools",
         access_log=False,
+        log_config=None,  # uvicorn's own records go through the handler logs.configure set
         log_level="warning",
         timeout_graceful_shutdown=10,
     )
@@ -29,7 +31,6 @@ def run_gateway(settings: Settings, **gateway_options: object) -> None:
 
 
 def serve(config_path: Path) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         settings = load(config_path)
     except ConfigError as exc:

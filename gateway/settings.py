@@ -14,9 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from connectors.cache import CacheSettings
 from connectors.resilience import Resilience
 from connectors.tls import AgencyTLS, client_context
 from gateway.limits import QueryLimits
+from gateway.notify import NotifySettings
 from gateway.persisted import PersistedOperations, PersistedSettings
 from gateway.ratelimit import RateLimits
 
@@ -75,6 +77,18 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TelemetrySettings:
+    """The ``[telemetry]`` table (docs/telemetry.md): traces, metrics and logs."""
+
+    service_name: str = "jointgate"  # service.name of spans and metrics
+    otlp_endpoint: str = ""  # OTLP/HTTP base URL; "": OTEL_EXPORTER_OTLP_ENDPOINT, else none
+    sample_ratio: float = 1.0  # share of new traces recorded, when spans are exported
+    log_format: str = "json"  # or "text"
+    log_level: str = "info"
+    metrics: bool = True  # GET /metrics and the OTLP metrics export
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     issuer: str
     audience: str
@@ -103,9 +117,14 @@ class Settings:
     enforcement: bool = True  # False only to measure what enforcement costs
     policy_reload_s: float = 1.0  # how often policy files are checked for changes
     governance_db: str | None = None  # teams and reviews; None: SQLite in the data dir
+    # replicas enforce the set published in the governance database (docs/deployment.md)
+    policy_shared: bool = False
+    notifications: NotifySettings = field(default_factory=NotifySettings)  # docs/deployment.md
+    cache: CacheSettings = field(default_factory=CacheSettings)  # docs/cache.md
     limits: QueryLimits = field(default_factory=QueryLimits)
     rate_limits: RateLimits = field(default_factory=RateLimits)  # docs/limits.md
     persisted: PersistedSettings = field(default_factory=PersistedSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)  # docs/telemetry.md
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -203,9 +222,55 @@ def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
         enforcement=enforcement == "on",
         policy_reload_s=_number(policy, "reload_s", 1.0, "policy"),
         governance_db=str(database) if database else None,
+        policy_shared=_shared(policy, database),
+        notifications=NotifySettings.from_mapping(_table(raw, "notifications")),
+        cache=CacheSettings.from_mapping(_table(raw, "cache")),
         limits=_limits(_table(raw, "limits")),
         rate_limits=RateLimits.from_mapping(_table(raw, "rate_limits"), base),
         persisted=_persisted(_table(raw, "persisted_operations"), base),
+        telemetry=telemetry_settings(_table(raw, "telemetry")),
+    )
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_ENDPOINT = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
+
+
+def telemetry_settings(table: dict[str, Any]) -> TelemetrySettings:
+    """``[telemetry]`` (docs/telemetry.md); every key checked, an unknown one named."""
+    known = [f.name for f in dataclasses.fields(TelemetrySettings)]
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ConfigError(f"telemetry.{unknown[0]}: unknown key; known: {', '.join(known)}")
+    d = TelemetrySettings()
+    name = table.get("service_name", d.service_name)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", name):
+        raise ConfigError(f"telemetry.service_name: letters, digits, '.', '_', '-'; got {name!r}")
+    endpoint = table.get("otlp_endpoint", d.otlp_endpoint)
+    if not isinstance(endpoint, str) or (endpoint and not _ENDPOINT.fullmatch(endpoint)):
+        raise ConfigError(
+            "telemetry.otlp_endpoint: the collector's OTLP/HTTP base URL, such as"
+            f' "http://otel-collector:4318" ("" for none), got {endpoint!r}'
+        )
+    ratio = table.get("sample_ratio", d.sample_ratio)
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
+        raise ConfigError(f"telemetry.sample_ratio: a share from 0 to 1, got {ratio!r}")
+    log_format = table.get("log_format", d.log_format)
+    if log_format not in ("json", "text"):
+        raise ConfigError(f"telemetry.log_format: 'json' or 'text', got {log_format!r}")
+    level = table.get("log_level", d.log_level)
+    if not isinstance(level, str) or level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"telemetry.log_level: one of {', '.join(LOG_LEVELS)}; got {level!r}")
+    metrics = table.get("metrics", d.metrics)
+    if not isinstance(metrics, bool):
+        raise ConfigError(f"telemetry.metrics: true or false, got {metrics!r}")
+    return TelemetrySettings(
+        service_name=name,
+        otlp_endpoint=endpoint.rstrip("/"),
+        sample_ratio=float(ratio),
+        log_format=log_format,
+        log_level=level.lower(),
+        metrics=metrics,
     )
 
 
@@ -245,6 +310,28 @@ def audit_settings(audit: dict[str, Any], base: Path = Path()) -> AuditSettings:
         max_batch=int(_number(audit, "max_batch", 1024, "audit")),
         unindexed_types=tuple(unindexed),
     )
+
+
+def _shared(policy: dict[str, Any], database: object) -> bool:
+    """``policy.shared``; by default on exactly when the governance database is configured
+    (replicas that share teams share the policy set too)."""
+    shared = policy.get("shared", database is not None)
+    if not isinstance(shared, bool):
+        raise ConfigError(f"policy.shared: true or false, got {shared!r}")
+    return shared
+
+
+def load_governance(path: Path) -> tuple[str, NotifySettings]:
+    """The governance database URL and the resolved notification settings of a config file (for
+    ``jointgate teams`` and ``jointgate policy publish``, which need nothing else)."""
+    raw, _ = _read(path)
+    data_dir = Path(_table(raw, "gateway").get("data_dir", ".jointgate"))
+    data_dir = data_dir if data_dir.is_absolute() else path.parent / data_dir
+    database = _table(raw, "governance").get("database")
+    url = str(database) if database else f"sqlite:///{data_dir / 'governance.sqlite3'}"
+    notifications = NotifySettings.from_mapping(_table(raw, "notifications"))
+    rate_limits = RateLimits.from_mapping(_table(raw, "rate_limits"), path.parent)
+    return url, notifications.resolved(rate_limits)
 
 
 def load_audit(path: Path) -> tuple[AuditSettings, Path]:

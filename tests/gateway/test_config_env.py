@@ -56,6 +56,11 @@ SAMPLES = {
     "redis_url": "redis://redis.example:6379/1",
     "trusted_file": "trusted.json",
     "restricted_clients": "kiosk",
+    "otlp_endpoint": "http://otel-collector:4318",
+    "sample_ratio": "0.25",
+    "log_format": "text",
+    "log_level": "debug",
+    "metrics": "false",
 }
 BY_KIND = {"int": "7", "float": "7.5", "bool": "true", "list": "a,b", "str": "changed"}
 
@@ -168,7 +173,17 @@ def test_an_override_wins_over_the_file(config: Path, monkeypatch: pytest.Monkey
         ("JOINTGATE_POLICY__MODE", "lenient", r"policy.mode: .* \(set by JOINTGATE_POLICY__MODE\)"),
         ("JOINTGATE_AGENCIES__TAX__URL", "http://tax", "unknown agency 'tax'; known: police"),
         ("JOINTGATE_AGENCIES__BANKING__KEY", "inline", "secrets are not settings"),
-        ("JOINTGATE_TELEMETRY__ENDPOINT", "x", r"no table \[telemetry\]; tables: agencies.NAME"),
+        ("JOINTGATE_TRACING__ENDPOINT", "x", r"no table \[tracing\]; tables: agencies.NAME"),
+        (
+            "JOINTGATE_TELEMETRY__ENDPOINT",
+            "x",
+            "did you mean JOINTGATE_TELEMETRY__OTLP_ENDPOINT",
+        ),
+        (
+            "JOINTGATE_TELEMETRY__SAMPLE_RATIO",
+            "2",
+            r"telemetry.sample_ratio: a share from 0 to 1, got 2.0 \(set by JOINTGATE_TELEMETRY",
+        ),
         ("JOINTGATE___PORT", "1", "write JOINTGATE_TABLE__KEY"),
         (
             "JOINTGATE_RATE_LIMITS__VOLUME__PERSON",

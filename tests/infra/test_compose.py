@@ -164,11 +164,12 @@ def test_the_collector_receives_what_the_gateways_send() -> None:
     path = config_arg.removeprefix("--config=")
     source = _mounts(collector)[path]
     config = yaml.safe_load((INFRA / source).read_text())
-    grpc = config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
+    # the gateway's exporter speaks OTLP/HTTP (gateway/telemetry.py)
+    http = config["receivers"]["otlp"]["protocols"]["http"]["endpoint"]
     for name, gateway in gateway_services().items():
         endpoint = urlsplit(gateway["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"])
         assert endpoint.hostname == "otel-collector", name
-        assert endpoint.port == int(grpc.rsplit(":", 1)[1]), name
+        assert endpoint.port == int(http.rsplit(":", 1)[1]), name
     pipelines = config["service"]["pipelines"]
     assert {"traces", "metrics", "logs"} <= set(pipelines)
     for signal, pipeline in pipelines.items():

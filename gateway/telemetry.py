@@ -1,0 +1,429 @@
+"""Traces, metrics and the log context of every request; one :class:`Telemetry` per gateway.
+
+    Pipeline.handle ─▶ request()   server span, continuing the caller's ``traceparent``; its
+                                   trace id goes into the audit record and every log line
+        stage("analyze") ─▶ stage("authorize") ─▶ stage("execute") ─▶ agency exchange spans
+                                   (connectors/http.py; ``traceparent`` sent to the agency)
+        stage("audit.commit")
+    ─▶ answered()                  request count and latency by operation and outcome
+
+Cheap by construction (docs/telemetry.md has the measurements): the SDK's synchronous
+instruments cost microseconds per call, so counters are plain integers the SDK reads at
+collection time (observable counters), and only latencies use SDK histograms. Without a span
+exporter the spans are not recorded (only their ids exist), and stage spans are skipped when
+the request's span is not recorded. Metrics are read at ``GET /metrics`` (Prometheus text,
+rendered here from an in-memory reader) and pushed by OTLP/HTTP when an endpoint is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import context, trace
+from opentelemetry.metrics import CallbackOptions, NoOpMeterProvider, Observation
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    Gauge,
+    Histogram,
+    InMemoryMetricReader,
+    MetricReader,
+    PeriodicExportingMetricReader,
+    Sum,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import Link, Span, SpanKind, StatusCode, TraceState
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes
+
+from connectors.base import Connector
+from connectors.http import ExchangeTelemetry
+from gateway import logs
+from gateway.settings import TelemetrySettings
+from gateway.types import AuditRecord
+
+__all__ = ["MAX_OPERATION_NAMES", "PROMETHEUS_CONTENT_TYPE", "RequestTrace", "Telemetry"]
+
+log = logging.getLogger("jointgate.requests")
+MAX_OPERATION_NAMES = 100  # distinct operation labels; later names are counted as "other"
+SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
+_PROPAGATOR = TraceContextTextMapPropagator()
+_recorded: ContextVar[bool] = ContextVar("jointgate_request_recorded", default=False)
+_NOTHING: contextlib.nullcontext[None] = contextlib.nullcontext()
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTrace:
+    span: Span
+    trace_id: str  # 32 hex digits
+
+
+class _UntilExported(Sampler):
+    """Follows the caller's sampled flag; samples new traces at ``ratio`` once spans have an
+    exporter, and none before (nobody would read them)."""
+
+    def __init__(self, ratio: float) -> None:
+        self.ratio = ratio
+        self._delegate: Sampler = ParentBased(ALWAYS_OFF)
+
+    def exported(self) -> None:
+        self._delegate = ParentBased(TraceIdRatioBased(self.ratio))
+
+    def should_sample(
+        self,
+        parent_context: context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        return self._delegate.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return f"JointGate({self._delegate.get_description()})"
+
+
+class Telemetry:
+    """Built from ``[telemetry]``; OTLP exporters when ``otlp_endpoint`` (or the standard
+    ``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]ENDPOINT`` variables) says where to."""
+
+    def __init__(self, settings: TelemetrySettings) -> None:
+        self.settings = settings
+        resource = Resource.create({"service.name": settings.service_name})
+        self._sampler = _UntilExported(settings.sample_ratio)
+        self.tracer_provider = TracerProvider(
+            sampler=self._sampler, resource=resource, shutdown_on_exit=False
+        )
+        self.tracer = self.tracer_provider.get_tracer("jointgate")
+        base = settings.otlp_endpoint
+        if base or _env("TRACES"):
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            self.export_spans(OTLPSpanExporter(endpoint=f"{base}/v1/traces" if base else None))
+        self.metrics_reader: InMemoryMetricReader | None = None
+        readers: list[MetricReader] = []
+        if settings.metrics:
+            self.metrics_reader = InMemoryMetricReader()
+            readers.append(self.metrics_reader)
+            if base or _env("METRICS"):
+                from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+                    OTLPMetricExporter,
+                )
+
+                endpoint = f"{base}/v1/metrics" if base else None
+                readers.append(PeriodicExportingMetricReader(OTLPMetricExporter(endpoint)))
+        self.meter_provider: MeterProvider | NoOpMeterProvider = (
+            MeterProvider(
+                readers, resource, exemplar_filter=AlwaysOffExemplarFilter(), shutdown_on_exit=False
+            )
+            if settings.metrics
+            else NoOpMeterProvider()  # instruments that do nothing, at no cost
+        )
+        self._operations: set[str] = set()
+        self._requests: dict[tuple[str, str], int] = {}
+        self._refusals: dict[str, int] = {}
+        self._decisions = {"allow": 0, "mask": 0, "deny": 0}
+        self._audit_failures = 0
+        self._agency_errors: dict[tuple[str, str], int] = {}
+        self._connectors: Mapping[str, Connector] = {}
+        self._instruments()
+
+    def _instruments(self) -> None:
+        meter = self.meter_provider.get_meter("jointgate")
+        counted: Callable[..., Any] = meter.create_observable_counter
+        counted(
+            "jointgate.requests",
+            [_observe(lambda: self._requests, ("operation", "outcome"))],
+            "{request}",
+            "Requests answered, by operation name and outcome (ok, partial, failed, refused)",
+        )
+        counted(
+            "jointgate.refusals",
+            [_observe(lambda: self._refusals, ("code",))],
+            "{request}",
+            "Requests refused as a whole, by error code (RATE_LIMITED, VOLUME_LIMITED, ...)",
+        )
+        counted(
+            "jointgate.policy.decisions",
+            [_observe(lambda: self._decisions, ("outcome",))],
+            "{field}",
+            "Field paths decided, by policy outcome (allow, mask, deny)",
+        )
+        counted(
+            "jointgate.audit.commit.failures",
+            [lambda _: [Observation(self._audit_failures)]],
+            "{record}",
+            "Audit records that could not be committed (each one a 503)",
+        )
+        counted(
+            "jointgate.agency.errors",
+            [_observe(lambda: self._agency_errors, ("agency", "error"))],
+            "{call}",
+            "Agency calls that failed after retries, by agency and error",
+        )
+        meter.create_observable_gauge(
+            "jointgate.agency.circuit.state",
+            [self._circuits],
+            description="Circuit breaker per agency: 0 closed, 1 half-open, 2 open",
+        )
+        meter.create_observable_gauge(
+            "jointgate.agency.in_flight",
+            [self._in_flight],
+            "{call}",
+            "Agency calls in flight",
+        )
+
+        def histogram(name: str, description: str) -> Any:
+            return meter.create_histogram(
+                name, "s", description, explicit_bucket_boundaries_advisory=SECONDS
+            )
+
+        self._request_seconds = histogram(
+            "jointgate.request.duration", "Request latency, by operation name and outcome"
+        )
+        self._audit_seconds = histogram("jointgate.audit.commit.duration", "Audit commit latency")
+        self._agency_seconds = histogram(
+            "jointgate.agency.call.duration",
+            "Agency call latency (retries included), by agency and outcome",
+        )
+
+    def export_spans(self, exporter: SpanExporter, processor: Any = BatchSpanProcessor) -> None:
+        """Send spans to ``exporter`` (OTLP, or an in-memory one in tests) and start sampling
+        new traces at ``sample_ratio``."""
+        self.tracer_provider.add_span_processor(processor(exporter))
+        self._sampler.exported()
+
+    def instrument(self, connectors: Mapping[str, Connector]) -> None:
+        """Spans and latency for every HTTP connector's calls; circuits of all in the metrics."""
+        self._connectors = connectors
+        exchange = ExchangeTelemetry(self.tracer, self._agency_call)
+        for connector in connectors.values():
+            http = getattr(connector, "http", None)
+            if http is not None and hasattr(http, "telemetry"):
+                http.telemetry = exchange
+
+    # --- the request, in pipeline order -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def request(self, headers: Mapping[str, str], request_id: str) -> Iterator[RequestTrace]:
+        """The request's server span, current (and its ids bound for log lines) inside."""
+        parent = _PROPAGATOR.extract(headers) if "traceparent" in headers else None
+        span = self.tracer.start_span("POST /graphql", parent, SpanKind.SERVER)
+        trace_id = format(span.get_span_context().trace_id, "032x")
+        if span.is_recording():
+            span.set_attribute("jointgate.request_id", request_id)
+        attached = context.attach(trace.set_span_in_context(span))
+        recorded = _recorded.set(span.is_recording())
+        bound = logs.bind(request_id, trace_id)
+        try:
+            yield RequestTrace(span, trace_id)
+        finally:
+            logs.unbind(bound)
+            _recorded.reset(recorded)
+            context.detach(attached)
+            span.end()
+
+    def stage(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """A child span of the request's, if the request is recorded; else nothing at all."""
+        return self._span(name) if _recorded.get() else _NOTHING
+
+    @contextlib.contextmanager
+    def _span(self, name: str) -> Iterator[None]:
+        with self.tracer.start_as_current_span(
+            name, record_exception=False, set_status_on_exception=False
+        ) as span:
+            try:
+                yield
+            except BaseException as exc:
+                span.set_status(StatusCode.ERROR)
+                span.set_attribute("error.type", exc.__class__.__name__)
+                raise
+
+    def decided(self, record: AuditRecord) -> None:
+        """The plan's outcomes, counted per field path as the audit record lists them."""
+        decisions = self._decisions
+        decisions["allow"] += len(record.fields_allowed)
+        decisions["mask"] += len(record.fields_masked)
+        decisions["deny"] += len(record.fields_denied)
+
+    def refused(self, code: str) -> None:
+        self._refusals[code] = self._refusals.get(code, 0) + 1
+
+    def committed(self, seconds: float, ok: bool) -> None:
+        self._audit_seconds.record(seconds)
+        if not ok:
+            self._audit_failures += 1
+
+    def answered(
+        self, request: RequestTrace, record: AuditRecord, status: int, seconds: float
+    ) -> None:
+        """The request's count, latency and span attributes; ``status`` as sent (503 if the
+        audit commit failed)."""
+        operation = self._operation(record)
+        outcome = "refused" if status >= 400 else record.outcome
+        key = (operation, outcome)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        self._request_seconds.record(seconds, {"operation": operation, "outcome": outcome})
+        span = request.span
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "http.response.status_code": status,
+                    "graphql.operation.name": record.operation_name or "",
+                    "graphql.operation.type": record.operation_type or "",
+                    "jointgate.outcome": outcome,
+                }
+            )
+            if status >= 500:
+                span.set_status(StatusCode.ERROR)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "request answered",
+                extra={
+                    "operation": operation,
+                    "status": status,
+                    "outcome": outcome,
+                    "error_codes": record.error_codes,
+                    "latency_ms": round(seconds * 1e3, 3),
+                },
+            )
+
+    def _operation(self, record: AuditRecord) -> str:
+        """A bounded label: the first MAX_OPERATION_NAMES names as they are, then "other"."""
+        if record.query_hash is None:
+            return "none"  # refused before the query was analysed
+        name = record.operation_name
+        if not name:
+            return "anonymous"
+        if name in self._operations:
+            return name
+        if len(self._operations) < MAX_OPERATION_NAMES:
+            self._operations.add(name)
+            return name
+        return "other"
+
+    def _agency_call(self, agency: str, seconds: float, outcome: str) -> None:
+        self._agency_seconds.record(seconds, {"agency": agency, "outcome": outcome})
+        if outcome != "ok":
+            key = (agency, outcome)
+            self._agency_errors[key] = self._agency_errors.get(key, 0) + 1
+
+    def _circuits(self, options: CallbackOptions) -> Iterable[Observation]:
+        for name, connector in self._connectors.items():
+            state = connector.status().get("circuit")
+            if state in CIRCUIT_STATES:
+                yield Observation(CIRCUIT_STATES[state], {"agency": name})
+
+    def _in_flight(self, options: CallbackOptions) -> Iterable[Observation]:
+        for name, connector in self._connectors.items():
+            in_flight = connector.status().get("in_flight")
+            if isinstance(in_flight, int):
+                yield Observation(in_flight, {"agency": name})
+
+    # --- export -------------------------------------------------------------------------------
+
+    def prometheus(self) -> bytes:
+        """Every metric in the Prometheus text exposition format (version 0.0.4)."""
+        if self.metrics_reader is None:
+            return b""
+        data = self.metrics_reader.get_metrics_data()
+        lines: list[str] = []
+        for resource in data.resource_metrics if data else ():
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    lines += _exposition(
+                        metric.name, metric.unit or "", metric.description or "", metric.data
+                    )
+        return ("\n".join(lines) + "\n").encode()
+
+    def shutdown(self) -> None:
+        """Flush what is buffered for OTLP and stop the exporters (blocking; call in a thread)."""
+        self.tracer_provider.shutdown()
+        if isinstance(self.meter_provider, MeterProvider):
+            self.meter_provider.shutdown()
+
+
+def _env(signal: str) -> bool:
+    """Whether the standard variables name an endpoint (the exporters then read them)."""
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
+    )
+
+
+def _observe(
+    counts: Callable[[], dict[Any, int]], labels: Sequence[str]
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    """An observable counter's callback over a dict of plain counts keyed by label values."""
+
+    def callback(options: CallbackOptions) -> Iterable[Observation]:
+        for key, value in counts().copy().items():  # copy: atomic, if OTLP reads from its thread
+            values = key if isinstance(key, tuple) else (key,)
+            yield Observation(value, dict(zip(labels, values, strict=True)))
+
+    return callback
+
+
+def _exposition(name: str, unit: str, description: str, data: Any) -> list[str]:
+    name = name.replace(".", "_") + ("_seconds" if unit == "s" else "")
+    if isinstance(data, Sum) and data.is_monotonic:
+        kind, name = "counter", name + "_total"
+    elif isinstance(data, Sum | Gauge):
+        kind = "gauge"
+    elif isinstance(data, Histogram):
+        kind = "histogram"
+    else:
+        return []
+    lines = [f"# HELP {name} {_escape(description, help_text=True)}", f"# TYPE {name} {kind}"]
+    for point in data.data_points:
+        labels = dict(point.attributes or {})
+        if kind != "histogram":
+            lines.append(f"{name}{_labels(labels)} {_number(point.value)}")
+            continue
+        cumulative = 0
+        for bound, count in zip(point.explicit_bounds, point.bucket_counts, strict=False):
+            cumulative += count
+            lines.append(f"{name}_bucket{_labels({**labels, 'le': _number(bound)})} {cumulative}")
+        lines.append(f"{name}_bucket{_labels({**labels, 'le': '+Inf'})} {point.count}")
+        lines.append(f"{name}_sum{_labels(labels)} {_number(point.sum)}")
+        lines.append(f"{name}_count{_labels(labels)} {point.count}")
+    return lines
+
+
+def _labels(labels: Mapping[str, Any]) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items()) + "}"
+
+
+def _escape(text: str, help_text: bool = False) -> str:
+    text = text.replace("\\", "\\\\").replace("\n", "\\n")
+    return text if help_text else text.replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    return (
+        repr(float(value))
+        if isinstance(value, float) and not value.is_integer()
+        else str(int(value))
+    )
