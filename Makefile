@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help demo test lint format services bench clean
+.PHONY: help demo test lint format services bench bench-audit bench-peers clean
 
 help:
 	@echo "make demo     set up .venv and run the sandbox agencies + gateway (port 8400)"
@@ -37,8 +37,23 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.run
+# The peer gateways of the peers benchmark: @apollo/gateway (npm, bench/peers/package-lock.json)
+# and ariadne-graphql-proxy in its own venv (it needs graphql-core < 3.3, strawberry >= 3.3).
+PEERS := bench/peers
+
+$(PEERS)/node_modules/.package-lock.json: $(PEERS)/package-lock.json
+	npm ci --prefix $(PEERS) --no-audit --no-fund --loglevel=error
+
+$(PEERS)/.venv/.installed-stamp: $(PEERS)/requirements-ariadne.txt
+	@test -x $(PEERS)/.venv/bin/python || $(PYTHON) -m venv $(PEERS)/.venv
+	$(PEERS)/.venv/bin/python -m pip install --quiet -r $(PEERS)/requirements-ariadne.txt
+	@touch $@
+
+bench-peers: $(PEERS)/node_modules/.package-lock.json $(PEERS)/.venv/.installed-stamp
+
+# ~5 min; BENCH_ARGS=--audit also reruns the audit benchmark (+15 min), --quick checks the suite
+bench: $(STAMP) bench-peers
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 bench-audit: $(STAMP)  # the audit trail: appends, verify and search on 1M records (~15 min)
 	$(BIN)/python -m bench.audit_bench

@@ -1,177 +1,214 @@
-"""Benchmark: the demo query through the gateway vs the same agency calls made directly.
+"""The benchmark suite (issue #6): every benchmark in one run, a table and bench/results/*.json.
 
-    python -m bench.run [--seconds 10] [--concurrency 20] [--scale 0.2]
+    python -m bench.run [--only peers,overhead,...] [--seconds S] [--rounds N] [--quick] [--audit]
 
-Starts ``jointgate demo`` (sandbox agencies + gateway, real HTTP on loopback) in a temporary
-data dir, then measures, in one run and with the same load generator:
+One sandbox (``jointgate sandbox``) serves the whole run; each benchmark starts the gateways it
+compares as separate processes and drives them from a separate load-generator process:
 
-- ``gateway``: the demo query (enterprise with legal representative, accounts with transactions,
-  court and police cases) POSTed to /graphql with a real token and purpose;
-- ``direct``: the same six agency calls, made straight to the sandbox with the project's own
-  connectors (market → police, banking, courts in parallel → banking transactions), i.e. the
-  critical path a client would pay without a gateway.
+    peers        50 court cases x 10 fields: JointGate vs Apollo Gateway vs ariadne-graphql-proxy
+    overhead     demo query, +20 ms in every agency: gateway p50 - critical path of agency calls
+    enforcement  need-to-know + audit trail on vs off, requests/s
+    fanout       agency calls per query for lists of 1, 10, 100 entities
+    memory       gateway RSS under load and by result size
+    audit        appends/s, verify records/s, search latency on 1M records: the latest
+                 bench/results/audit.json, unless ``--audit`` runs bench.audit_bench (~15 min)
 
-Prints a table and writes bench/results/demo_query.json. Numbers are only comparable within one
-run (same machine, same moment); the ratio is the figure to watch.
+Each benchmark also runs alone (``python -m bench.peers_bench`` ...). ``--quick`` shortens every
+measurement to check that the suite works; its figures are not worth keeping. Writes one JSON
+file per benchmark and bench/results/summary.json with the targets, met or missed; after a full
+run (every benchmark, not ``--quick``) also the results section of docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
-import platform
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import httpx
+from bench import enforcement, fanout, memory, overhead, peers_bench
+from bench import stack as stack_module
+from bench.report import update_doc
+from bench.stack import RESULTS, Stack, machine, save
 
-from bench.load import LoadResult, run_load
-from bench.queries import DEMO_QUERY
-from connectors.registry import build_connectors
-from gateway.issuer import mint_token
-from gateway.settings import AgencySettings
-
-RESULTS = Path(__file__).parent / "results"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+BENCHMARKS: dict[str, ModuleType] = {
+    "peers": peers_bench,
+    "overhead": overhead,
+    "enforcement": enforcement,
+    "fanout": fanout,
+    "memory": memory,
+}
+AUDIT_TARGETS = {"appends_per_s": 5_000, "verify_records_per_s": 200_000, "search_p99_ms": 100}
 
 
-def _start_demo(data_dir: Path, port: int, scale: float) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port),
-               "--data-dir", str(data_dir), "--scale", str(scale)]  # fmt: skip
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise SystemExit(f"jointgate demo exited with {child.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return child
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    child.kill()
-    raise SystemExit("jointgate demo did not start in time")
+def _args(module: ModuleType, overrides: dict[str, Any]) -> argparse.Namespace:
+    """The benchmark's default arguments, with the run's --seconds and --rounds if given."""
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    args = parser.parse_args([])
+    for name, value in overrides.items():
+        if value is not None and hasattr(args, name):
+            setattr(args, name, value)
+    return args
 
 
-def _scenario(scale: float) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "sandbox", "scenario", "--scale", str(scale)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    scenario: dict[str, Any] = json.loads(out.stdout)
-    return scenario
-
-
-async def _measure(args: argparse.Namespace, data_dir: Path, port: int) -> list[LoadResult]:
-    scenario = _scenario(args.scale)
-    uscc = scenario["enterprise_uscc"]
-    headers = {
-        "authorization": f"Bearer {mint_token('jit.member', data_dir)}",
-        "x-purpose": "investigation",
-        "x-case-id": scenario["case_id"],
+def audit_summary() -> dict[str, Any] | None:
+    path = RESULTS / "audit.json"
+    if not path.exists():
+        return None
+    audit: dict[str, Any] = json.loads(path.read_text())
+    large = audit["sqlite_large_log"]
+    return {
+        "date": audit.get("date", ""),
+        "appends_per_s": max(a["appends_per_s"] for a in audit["appends"]["sqlite"]),
+        "verify_records_per_s": large["verify"]["chain_records_per_s"],
+        "records": large["fill"]["records"],
+        "search_p50_ms": large["search_by_entity"]["p50_ms"],
+        "search_p99_ms": large["search_by_entity"]["p99_ms"],
     }
-    body = json.dumps({"query": DEMO_QUERY, "variables": {"uscc": uscc}})
-    from httpx_aiohttp import AiohttpTransport
 
-    limits = httpx.Limits(max_connections=args.concurrency * 2)
-    client = httpx.AsyncClient(transport=AiohttpTransport(limits=limits), trust_env=False)
-    url = f"http://127.0.0.1:{port}/graphql"
 
-    async def via_gateway() -> bool:
-        r = await client.post(
-            url, content=body, headers={**headers, "content-type": "application/json"}
+def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+
+    def row(benchmark: str, measure: str, target: str, measured: str, met: bool | None) -> None:
+        rows.append({"benchmark": benchmark, "measure": measure, "target": target,
+                     "measured": measured, "met": met})  # fmt: skip
+
+    if "peers" in results:
+        p = results["peers"]
+        first = next(iter(p["backends"]))
+        b = p["backends"][first]
+        jg = b["peers"]["jointgate"]
+        for other, target in (("apollo", 1.0), ("ariadne", 3.0)):
+            ratio = b[f"jointgate_over_{other}"]
+            row("1 peers", f"JointGate / {other} req/s ({first} subgraph)", f">= {target}",
+                f"{ratio:.2f} ({jg['rps']:.0f} vs {b['peers'][other]['rps']:.0f} req/s)",
+                ratio >= target)  # fmt: skip
+        if "live" in p["backends"] and first != "live":
+            live = p["backends"]["live"]
+            row(
+                "1 peers",
+                "JointGate / apollo, / ariadne (live subgraph)",
+                "(information)",
+                f"{live['jointgate_over_apollo']:.2f}, {live['jointgate_over_ariadne']:.2f}",
+                None,
+            )
+    if "overhead" in results:
+        o = results["overhead"]
+        above = o["overhead"]["gateway"]["above_direct_ms"]
+        memory_audit = o["overhead"]["gateway_audit_in_memory"]["above_direct_ms"]
+        row(
+            "2 overhead",
+            "gateway p50 - critical path (direct p50)",
+            "<= 1.5 ms",
+            f"{above:.1f} ms ({memory_audit:.1f} ms with the audit in memory)",
+            above <= 1.5,
         )
-        return r.status_code == 200 and b'"errors"' not in r.content
-
-    first = await client.post(
-        url, content=body, headers={**headers, "content-type": "application/json"}
-    )
-    if first.status_code != 200 or "errors" in first.json():
-        raise SystemExit(f"demo query failed: {first.text[:500]}")
-
-    urls = json.loads((data_dir / "sandbox" / "ports.json").read_text())
-    key = (data_dir / "sandbox" / "bank.key").read_text().strip().encode()
-    agencies = {n: AgencySettings(url=u, key_id="jointgate", key=key) for n, u in urls.items()}
-    c = build_connectors(agencies)
-
-    def f(*names: str) -> frozenset[str]:
-        return frozenset(names)
-
-    async def direct() -> bool:
-        found = await c["market"].fetch_many(
-            "enterprise", "uscc", [uscc], f("name", "status", "legal_rep_id")
+    if "enforcement" in results:
+        e = results["enforcement"]
+        row("3 enforcement", "req/s need-to-know + audit on / off", ">= 0.85",
+            f"{e['on_over_off']:.2f} (CPU per request off/on {e['cpu_off_over_on']:.2f})",
+            e["on_over_off"] >= 0.85)  # fmt: skip
+    if "fanout" in results:
+        f = results["fanout"]
+        totals = ", ".join(f"{n}: {r['total']}" for n, r in f["lists"].items())
+        row("4 fan-out", "agency calls per query, lists of N", "constant", totals,
+            f["target"]["met"])  # fmt: skip
+    if results.get("audit"):
+        a = results["audit"]
+        row(
+            "5 audit",
+            f"SQLite durable appends/s (group commit, {a['date']})",
+            ">= 5,000",
+            f"{a['appends_per_s']:,.0f}",
+            a["appends_per_s"] >= AUDIT_TARGETS["appends_per_s"],
         )
-        rep = found[uscc][0].data["legal_rep_id"]
-        _, accounts, _, _ = await asyncio.gather(
-            c["police"].fetch_many("person", "id_number", [rep], f("id_number", "name")),
-            c["banking"].fetch_many("account", "holder_id", [uscc], f("number", "bank", "balance")),
-            c["courts"].fetch_many("court_case", "party_ids", [uscc], f("cause_of_action")),
-            c["police"].fetch_many("case", "enterprise_ids", [uscc], f("charge", "status")),
-        )
-        numbers = [a.key for a in accounts[uscc]]
-        await c["banking"].fetch_many(
-            "transaction", "account_number", numbers, f("amount", "counterparty_name"), 20
-        )
-        return True
+        row("5 audit", f"verify records/s on {a['records']:,} records", ">= 200,000",
+            f"{a['verify_records_per_s']:,.0f}",
+            a["verify_records_per_s"] >= AUDIT_TARGETS["verify_records_per_s"])  # fmt: skip
+        row("5 audit", "search by entity p50 / p99", "<= 100 ms",
+            f"{a['search_p50_ms']} / {a['search_p99_ms']} ms",
+            a["search_p99_ms"] <= AUDIT_TARGETS["search_p99_ms"])  # fmt: skip
+    if "memory" in results:
+        steps = results["memory"]["steps"]
+        last = steps[-1]
+        peers_rss = ""
+        if "peers" in results:
+            b = next(iter(results["peers"]["backends"].values()))["peers"]
+            peers_rss = ", ".join(f"{n} {r['peak_rss_kib'] / 1024:.0f}" for n, r in b.items())
+            peers_rss = f"; peak under peers load (MiB): {peers_rss}"
+        row("6 memory", "gateway peak RSS, by result size", "(no target)",
+            f"{steps[0]['rss_kib'] / 1024:.0f} MiB at start, {last['peak_rss_kib'] / 1024:.0f} MiB"
+            f" at {last['rows']} rows ({last['peak_above_start_per_row_kib']} KiB/row)"
+            f"{peers_rss}", None)  # fmt: skip
+    return rows
 
-    results = []
-    for name, fn in (("direct", direct), ("gateway", via_gateway)):
-        results.append(await run_load(name, fn, concurrency=args.concurrency, seconds=args.seconds))
-    await client.aclose()
-    for connector in c.values():
-        await connector.aclose()
-    return results
+
+def summary_table(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'benchmark':14}{'measure':52}{'target':>12}  {'met':5}measured"]
+    for r in rows:
+        met = "-" if r["met"] is None else ("yes" if r["met"] else "NO")
+        lines.append(
+            f"{r['benchmark']:14}{r['measure']:52}{r['target']:>12}  {met:5}{r['measured']}"
+        )
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=20)
+    every = ",".join([*BENCHMARKS, "audit"])
+    parser.add_argument("--only", default=every, help=f"comma-separated subset of {every}")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 s measurements, one round, results not saved"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        help="every measurement's length (default: each benchmark's own, 5-8 s)",
+    )
+    parser.add_argument("--rounds", type=int, help="rounds of alternating measurements")
+    parser.add_argument("--audit", action="store_true", help="also run bench.audit_bench")
     parser.add_argument("--scale", type=float, default=0.2)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="jointgate-bench-") as tmp:
-        data_dir = Path(tmp)
-        port = _free_port()
-        child = _start_demo(data_dir, port, args.scale)
-        try:
-            results = asyncio.run(_measure(args, data_dir, port))
-        finally:
-            child.send_signal(signal.SIGTERM)
-            child.wait(timeout=30)
-    direct, gateway = results
-    ratio = gateway.rps / direct.rps if direct.rps else 0.0
-    print(f"{'':10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for r in results:
-        print(f"{r.name:10}{r.rps:10.1f}{r.p50_ms:10.2f}{r.p99_ms:10.2f}{r.errors:8}")
-    print(f"gateway / direct throughput: {ratio:.2f}")
-    RESULTS.mkdir(exist_ok=True)
-    out = {
-        "benchmark": "demo_query",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "settings": vars(args),
-        "results": [r.as_dict() for r in results],
-        "gateway_over_direct_rps": round(ratio, 3),
-    }
-    (RESULTS / "demo_query.json").write_text(json.dumps(out, indent=2) + "\n")
+    chosen = [n for n in args.only.split(",") if n]
+    unknown = sorted(set(chosen) - set(BENCHMARKS) - {"audit"})
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    started = time.monotonic()
+    if args.quick:
+        args.seconds, args.rounds = args.seconds or 2.0, args.rounds or 1
+        stack_module.results_dir = Path(tempfile.mkdtemp(prefix="jointgate-bench-quick-"))
+        print(f"--quick: results go to {stack_module.results_dir}")
+    results: dict[str, Any] = {}
+    with Stack(args.scale) as stack:
+        for name in chosen:
+            if name not in BENCHMARKS:
+                continue
+            module = BENCHMARKS[name]
+            table: Callable[[dict[str, Any]], str] = module.table
+            print(f"\n== {name}", flush=True)
+            overrides = {"seconds": args.seconds, "rounds": args.rounds}
+            results[name] = module.run(stack, _args(module, overrides))
+            print(table(results[name]), flush=True)
+    if args.audit:
+        print("\n== audit (bench.audit_bench, about 15 minutes)", flush=True)
+        subprocess.run([sys.executable, "-m", "bench.audit_bench"], check=True)
+    if "audit" in chosen or args.audit:
+        results["audit"] = audit_summary()
+    rows = summary_rows(results)
+    print("\n== summary\n" + summary_table(rows))
+    print(f"\n{time.monotonic() - started:.0f} s; machine: {machine()}")
+    save("summary", vars(args), {"benchmarks": chosen, "rows": rows})
+    if not args.quick and set(chosen) >= set(BENCHMARKS):
+        update_doc()
+        print("docs/performance.md: results section updated")
     return 0
 
 

@@ -6,6 +6,7 @@ GraphQL names at the boundary, so the schema layer never knows which protocol an
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -32,6 +33,7 @@ def camel(name: str) -> str:
     return head + "".join(p.title() for p in rest)
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of names, converted on every value of every row
 def snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 

@@ -1,0 +1,240 @@
+"""Benchmark 2: the gateway's latency above the physical limit of its agency calls.
+
+    python -m bench.overhead [--latency-ms 20] [--seconds 10]
+
+Every sandbox agency gets the same added latency (fault knob ``latency_ms``). One client, one
+request at a time (no queueing), takes three paths in turn (the order rotating) for the demo
+investigation query (``bench/queries.py``) as ``jit.member``, so that every path sees the same
+moments of a shared machine:
+
+- **gateway**: through a JointGate process, need-to-know on, SQLite audit trail;
+- **gateway, audit in memory**: the same without the durable commit (shows what the fsync of
+  the audit commit costs);
+- **direct**: the same agency calls made with the project's own connectors, in the same
+  dependency order: market → (police person, banking accounts, courts cases, police cases in
+  parallel) → banking transactions.
+
+The direct path is checked to make the same calls per agency as the gateway (sandbox request
+counters). The figures: the median over request pairs of gateway minus direct latency (the
+critical path as measured; also the difference of the p50s), and gateway p50 minus
+``3 × latency`` (three sequential levels: the floor). Target ≤ 1.5 ms. The client runs on
+uvloop, as the gateway does.
+Writes bench/results/overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+import uvloop
+
+from bench.loadgen import _Connection, build_request
+from bench.queries import DEMO_QUERY
+from bench.stack import Server, Stack, graphql_headers, save
+from connectors.base import Connector
+from connectors.registry import build_connectors
+from gateway.settings import AgencySettings
+
+TARGET_MS = 1.5
+LEVELS = 3  # market → police/banking/courts → banking transactions
+
+
+def _f(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+async def direct_calls(c: Mapping[str, Connector], uscc: str) -> bool:
+    """The demo query's agency calls, as the gateway makes them, without the gateway."""
+    fields = _f("name", "status", "legal_rep_id")
+    found = await c["market"].fetch_many("enterprise", "uscc", [uscc], fields)
+    rep = found[uscc][0].data["legal_rep_id"]
+    _, accounts, _, _ = await asyncio.gather(
+        c["police"].fetch_many("person", "id_number", [rep], _f("id_number", "name")),
+        c["banking"].fetch_many("account", "holder_id", [uscc], _f("number", "bank", "balance")),
+        c["courts"].fetch_many("court_case", "party_ids", [uscc], _f("cause_of_action")),
+        c["police"].fetch_many("case", "enterprise_ids", [uscc], _f("charge", "status")),
+    )  # fmt: skip
+    numbers = [a.key for a in accounts[uscc]]
+    await c["banking"].fetch_many(
+        "transaction", "account_number", numbers, _f("amount", "counterparty_name"), 20
+    )
+    return True
+
+
+def _connectors(stack: Stack) -> dict[str, Connector]:
+    settings = {
+        name: AgencySettings(url=url, key_id="jointgate", key=stack.bank_key)
+        for name, url in stack.agencies.items()
+    }
+    return dict(build_connectors(settings))
+
+
+async def _direct_once(stack: Stack, uscc: str) -> None:
+    connectors = _connectors(stack)
+    try:
+        await direct_calls(connectors, uscc)
+    finally:
+        for connector in connectors.values():
+            await connector.aclose()
+
+
+async def _paired(
+    stack: Stack,
+    uscc: str,
+    gateways: dict[str, Server],
+    body: str,
+    headers: dict[str, str],
+    seconds: float,
+    warmup_s: float = 1.0,
+) -> dict[str, list[float]]:
+    """One client, one request at a time, taking the paths in turn (order rotating), so every
+    path sees the same moment of a shared machine; latencies in ms per path."""
+    connectors = _connectors(stack)
+    loop = asyncio.get_running_loop()
+    senders: dict[str, Callable[[], Awaitable[bool]]] = {
+        "direct": lambda: direct_calls(connectors, uscc)
+    }
+    for name, server in gateways.items():
+        host, port, request = build_request(server.url + "/graphql", body, headers)
+        _, connection = await loop.create_connection(_Connection, host, port)
+        senders[name] = _sender(connection, request)
+    samples: dict[str, list[float]] = {name: [] for name in senders}
+    order = list(senders)
+    began = time.perf_counter()
+    try:
+        while time.perf_counter() - began < warmup_s + seconds:
+            measuring = time.perf_counter() - began >= warmup_s
+            for name in order:
+                started = time.perf_counter()
+                if not await senders[name]():
+                    raise SystemExit(f"{name}: the demo query failed")
+                if measuring:
+                    samples[name].append((time.perf_counter() - started) * 1e3)
+            order.append(order.pop(0))
+    finally:
+        for connector in connectors.values():
+            await connector.aclose()
+    return samples
+
+
+def _sender(connection: _Connection, request: bytes) -> Callable[[], Awaitable[bool]]:
+    async def send() -> bool:
+        status, answer = await connection.exchange(request)
+        return status == 200 and b'"errors"' not in answer
+
+    return send
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return {"p50_ms": round(statistics.median(ordered), 3), "p99_ms": round(p99, 3)}
+
+
+def calls_per_agency(stack: Stack, once: Any) -> dict[str, int]:
+    stack.reset_stats()
+    once()
+    return stack.stats()
+
+
+def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    scenario = stack.world.scenario
+    uscc = scenario["enterprise_uscc"]
+    body = json.dumps({"query": DEMO_QUERY, "variables": {"uscc": uscc}})
+    headers = graphql_headers(stack.token("jit.member"), "investigation", scenario["case_id"])
+    gateways: dict[str, Server] = {
+        "gateway": stack.gateway("overhead-trail"),
+        "gateway_audit_in_memory": stack.gateway("overhead-memory", audit="memory"),
+    }
+
+    def via(server: Server) -> None:
+        r = httpx.post(server.url + "/graphql", content=body, headers=headers, trust_env=False)
+        if r.status_code != 200 or "errors" in r.json():
+            raise SystemExit(f"the demo query failed: {r.text[:500]}")
+
+    calls = {
+        "gateway": calls_per_agency(stack, lambda: via(gateways["gateway"])),
+        "direct": calls_per_agency(stack, lambda: uvloop.run(_direct_once(stack, uscc))),
+    }
+    if calls["gateway"] != calls["direct"]:
+        raise SystemExit(f"the direct path makes other calls than the gateway: {calls}")
+    stack.set_latency(args.latency_ms)
+    try:
+        samples = uvloop.run(_paired(stack, uscc, gateways, body, headers, args.seconds))
+    finally:
+        stack.set_latency(0)
+        for server in gateways.values():
+            stack.retire(server)
+    paths = {name: {**_percentiles(v), "requests": len(v)} for name, v in samples.items()}
+    direct_p50 = paths["direct"]["p50_ms"]
+    floor = LEVELS * args.latency_ms
+    overhead = {}
+    for name in gateways:
+        pairs = [g - d for g, d in zip(samples[name], samples["direct"], strict=False)]
+        overhead[name] = {
+            "above_direct_ms": round(statistics.median(pairs), 3),
+            "p50_above_direct_ms": round(paths[name]["p50_ms"] - direct_p50, 3),
+            "above_floor_ms": round(paths[name]["p50_ms"] - floor, 3),
+        }
+    result = {
+        "latency_ms_per_agency": args.latency_ms,
+        "calls_per_agency": calls["gateway"],
+        "critical_path": {"levels": LEVELS, "floor_ms": floor, "direct_p50_ms": direct_p50},
+        "paths": paths,
+        "overhead": overhead,
+        "target": {
+            "target": f"gateway p50 - critical path <= {TARGET_MS} ms",
+            "measured_ms": overhead["gateway"]["above_direct_ms"],
+            "met": overhead["gateway"]["above_direct_ms"] <= TARGET_MS,
+        },
+    }
+    save("overhead", vars(args) | {"scale": stack.scale}, result)
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    floor = result["critical_path"]["floor_ms"]
+    lines = [
+        f"{'overhead (demo query, +' + str(result['latency_ms_per_agency']) + ' ms per agency)':50}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'- direct*':>10}{'- floor':>9}"
+    ]
+    for name, p in result["paths"].items():
+        direct = {"above_direct_ms": 0.0, "above_floor_ms": p["p50_ms"] - floor}
+        o = result["overhead"].get(name, direct)
+        lines.append(
+            f"{name:50}{p['p50_ms']:9.2f}{p['p99_ms']:9.2f}{o['above_direct_ms']:10.2f}"
+            f"{o['above_floor_ms']:9.2f}"
+        )
+    lines.append(
+        f"  calls per query {result['calls_per_agency']}; floor = "
+        f"{result['critical_path']['levels']} levels x latency = {floor} ms; "
+        f"target: gateway - direct <= {TARGET_MS} ms\n  * median over request pairs"
+    )
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0, help="paths taken in turn")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    parser.add_argument("--scale", type=float, default=0.2)
+    args = parser.parse_args()
+    with Stack(args.scale) as stack:
+        print(table(run(stack, args)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+// The Apollo Gateway peer: @apollo/gateway in @apollo/server's standalone HTTP server, the
+// supergraph composed from the subgraph's own `_service { sdl }` (IntrospectAndCompose). Stock
+// settings apart from quiet logs; NODE_ENV=production (set by bench/stack.py).
+//
+//     node bench/peers/apollo_gateway.mjs PORT SUBGRAPH_URL
+import { ApolloServer } from "@apollo/server";
+import { startStandaloneServer } from "@apollo/server/standalone";
+import { ApolloGateway, IntrospectAndCompose } from "@apollo/gateway";
+
+const [port, subgraph] = process.argv.slice(2);
+const quiet = { debug() {}, info() {}, warn: console.warn, error: console.error };
+const gateway = new ApolloGateway({
+  supergraphSdl: new IntrospectAndCompose({
+    subgraphs: [{ name: "courts", url: `${subgraph}/graphql` }],
+  }),
+  logger: quiet,
+});
+const server = new ApolloServer({ gateway, logger: quiet });
+await startStandaloneServer(server, { listen: { host: "127.0.0.1", port: Number(port) } });
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.on(signal, () => server.stop().then(() => process.exit(0)));
+}
