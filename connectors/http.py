@@ -1,7 +1,7 @@
 """The shared HTTP layer every agency connector uses.
 
-One pooled keep-alive client per agency (aiohttp transport under httpx: about 3x the default
-transport's throughput on this workload, see ARCHITECTURE.md), TLS with the agency's CA and our
+One pooled keep-alive aiohttp client per agency (about 3x httpx's default transport's throughput
+on this workload, see ARCHITECTURE.md; httpx remains for test doubles such as MockTransport), TLS with the agency's CA and our
 client certificate (``connectors/tls.py``), orjson decoding, and the single place where transport
 and HTTP errors become :mod:`connectors.errors` types. Every exchange runs through the agency's
 :class:`~connectors.resilience.AgencyGuard` (deadline, timeout, cap, retries, breaker), carries
@@ -12,6 +12,7 @@ recorded (:class:`ExchangeTelemetry`, set by ``gateway/telemetry.py``).
 from __future__ import annotations
 
 import contextlib
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,7 +81,7 @@ def map_transport_errors(agency: str, over_tls: bool = False) -> Iterator[None]:
     """Turn every transport error into the project's own tree, at the boundary."""
     try:
         yield
-    except (httpx.HTTPError, OSError) as exc:
+    except (httpx.HTTPError, aiohttp.ClientError, OSError, TimeoutError) as exc:
         tls = describe_tls_failure(exc, over_tls)
         if tls is not None:
             raise AgencyTLSError(agency, tls) from exc
@@ -92,8 +93,8 @@ def map_transport_errors(agency: str, over_tls: bool = False) -> Iterator[None]:
 
 
 def _timed_out(exc: BaseException) -> bool:
-    # httpx-aiohttp maps every aiohttp connection error to ConnectTimeout ("Server
-    # disconnected", "Connection refused" included); the aiohttp cause says what it really was.
+    # an httpx timeout caused by an aiohttp connection error ("Server disconnected",
+    # "Connection refused") is not a timeout; the aiohttp cause says what it really was.
     chain = list(causes(exc))
     if any(isinstance(e, TimeoutError) for e in chain):
         return True
@@ -126,18 +127,19 @@ class AgencyHTTP:
             keepalive_expiry=30.0,
         )
         tls = client_context(settings.tls)
+        self._pool: _AiohttpPool | None = None
+        self._client: httpx.AsyncClient | None = None
         if transport is None and settings.fast_transport:
-            from httpx_aiohttp import AiohttpTransport
-
-            transport = AiohttpTransport(verify=tls, limits=limits, trust_env=False)
-        self._client = httpx.AsyncClient(
-            base_url=settings.base_url,
-            timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
-            limits=limits,
-            transport=transport,
-            verify=tls,
-            trust_env=False,
-        )
+            self._pool = _AiohttpPool(settings, tls)
+        else:  # a test double (httpx.MockTransport, ASGITransport), or httpx's own transport
+            self._client = httpx.AsyncClient(
+                base_url=settings.base_url,
+                timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
+                limits=limits,
+                transport=transport,
+                verify=tls,
+                trust_env=False,
+            )
 
     async def get(self, path: str, params: Params) -> Any:
         return await self.send("GET", path, params=params)
@@ -240,6 +242,9 @@ class AgencyHTTP:
         headers: dict[str, str],
     ) -> tuple[int, bytes]:
         with map_transport_errors(self.agency, self._over_tls):
+            if self._pool is not None:
+                return await self._pool.request(method, path, params, content, headers)
+            assert self._client is not None
             response = await self._client.request(
                 method, path, params=params, content=content, headers=headers
             )
@@ -258,7 +263,65 @@ class AgencyHTTP:
             raise AgencyProtocolError(self.agency, f"response is not JSON: {exc}") from exc
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._pool is not None:
+            await self._pool.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+
+
+class _AiohttpPool:
+    """aiohttp's client, used directly: the pooled keep-alive connections, timeouts and TLS
+    context the httpx client would have, without httpx's request building, URL handling and
+    hooks, which cost about a quarter of the gateway's CPU on the demo query
+    (docs/performance.md). Redirects are never followed, as httpx does not by default."""
+
+    def __init__(self, settings: TransportSettings, tls: ssl.SSLContext) -> None:
+        self._base = settings.base_url
+        self._tls = tls
+        self._limit = settings.max_connections
+        self._timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=settings.connect_timeout_s,
+            sock_read=settings.timeout_s,
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        # created on first use: a session belongs to the running event loop
+        connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._tls, keepalive_timeout=30)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, trust_env=False
+        )
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        content: bytes | None,
+        headers: Mapping[str, str],
+    ) -> tuple[int, bytes]:
+        session = self._session or self._open()
+        pairs = [
+            (key, item)
+            for key, value in (params or {}).items()
+            for item in ((value,) if isinstance(value, str) else value)
+        ]
+        async with session.request(
+            method,
+            self._base + path,
+            params=pairs or None,
+            data=content,
+            headers=headers,
+            allow_redirects=False,
+        ) as response:
+            return response.status, await response.read()
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 class HTTPConnector(Connector):
