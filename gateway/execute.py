@@ -1,4 +1,10 @@
-"""Stage 4, execute: run the validated operation; resolvers reach agencies through loaders."""
+"""Stage 4, execute: run the validated operation; resolvers reach agencies through loaders.
+
+Operations run on the compiled fast path (``gateway/compiled.py``), which answers exactly as
+graphql-core does without its per-field cost; what it does not cover falls back to graphql-core.
+``Executor(..., compiled=False)`` (or setting ``executor.compiled``) runs everything on
+graphql-core, which the equivalence tests compare against.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +17,25 @@ from graphql import ExecutionResult, execute
 from connectors.base import Connector
 from connectors.resilience import request_deadline
 from gateway.analyze import Operation
+from gateway.compiled import CompiledExecutor
 from gateway.types import RequestContext
 from schema.loaders import Loaders
 from schema.unified import GatewaySchema
 
 
 class Executor:
-    def __init__(self, schema: GatewaySchema, connectors: Mapping[str, Connector]) -> None:
+    def __init__(
+        self,
+        schema: GatewaySchema,
+        connectors: Mapping[str, Connector],
+        *,
+        compiled: bool = True,
+        cache_size: int = 1024,
+    ) -> None:
         self.schema = schema
         self.connectors = connectors
+        self.compiled = compiled
+        self.fast = CompiledExecutor(schema.graphql, schema.catalog, cache_size)
 
     async def run(
         self, ctx: RequestContext, operation: Operation, variables: Mapping[str, Any] | None
@@ -27,13 +43,15 @@ class Executor:
         ctx.loaders = Loaders(ctx, self.connectors)
         # every agency call this execution makes (DataLoader batches included) ends by then
         with request_deadline(ctx.deadline):
-            result = execute(
-                self.schema.graphql,
-                operation.document,
-                context_value=ctx,
-                variable_values=dict(variables) if variables else None,
-                operation_name=operation.name,
-            )
+            result = self.fast.run(ctx, operation, variables) if self.compiled else None
+            if result is None:
+                result = execute(
+                    self.schema.graphql,
+                    operation.document,
+                    context_value=ctx,
+                    variable_values=dict(variables) if variables else None,
+                    operation_name=operation.name,
+                )
             if inspect.isawaitable(result):
                 result = await result
         assert isinstance(result, ExecutionResult)

@@ -18,13 +18,11 @@ import asyncio
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from joserfc import jwt
 
 from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys
@@ -33,151 +31,11 @@ from policies import masks
 from policies.engine import DecisionContext, RecordLabels
 from policies.teams import TeamStore
 from schema.base import SPECS_BY_NAME, Shape
-from tests.gateway.conftest import Harness, card, open_harness, resident_id, uscc
+from tests.gateway.conftest import Harness, open_harness
+from tests.gateway.queries import KEYS, Case, Node, _catalog, cases
+from tests.gateway.queries import vary_labels as _vary_labels
 
 EXAMPLES = int(os.environ.get("JOINTGATE_PROPERTY_EXAMPLES", "10000"))
-AGENCIES = ["police", "market", "banking", "courts", "office"]
-ROLES = [
-    "investigator",
-    "officer",
-    "analyst",
-    "regulator",
-    "clerk",
-    "emergency",
-    "auditor",
-    "jit-member",
-]
-CASES = ["JIT-2026-001", "J1101052026000003", "JIT-2099-999"]
-
-
-@dataclass
-class Node:
-    """One selected field: its response key, its (type, field), and its sub-selection."""
-
-    key: str
-    type_name: str
-    field_name: str
-    children: list[Node] = field(default_factory=list)
-
-
-ROOTS = {
-    "enterprise": ("Enterprise", lambda i: f'(uscc: "{uscc(i)}")'),
-    "person": ("Person", lambda i: f'(idNumber: "{resident_id(i)}")'),
-    "bankAccount": ("BankAccount", lambda i: f'(number: "{card(i)}")'),
-    "policeCase": ("PoliceCase", lambda i: f'(caseNumber: "J110105202600{i:04d}")'),
-    "enterprises": (
-        "EnterpriseConnection",
-        lambda i: f'(nameContains: "财富", first: {i % 4 + 1})',
-    ),
-}
-
-
-@st.composite
-def selections(draw: st.DrawFn, type_name: str, depth: int) -> list[Node]:
-    from schema.unified import build_schema
-
-    catalog = _catalog()
-    fields = sorted(f for (t, f) in catalog if t == type_name)
-    chosen = draw(st.lists(st.sampled_from(fields), min_size=1, max_size=4, unique=True))
-    nodes = []
-    for index, name in enumerate(chosen):
-        resource = catalog[(type_name, name)]
-        alias = draw(st.sampled_from([name, name, f"a{index}_{name}"]))
-        node = Node(alias, type_name, name)
-        if resource.target is not None:
-            if depth >= 3:
-                continue
-            node.children = draw(selections(resource.target, depth + 1))
-            if not node.children:
-                continue
-        nodes.append(node)
-    del build_schema
-    return nodes or [Node("__typename", type_name, "__typename")]
-
-
-_CATALOG: Any = None
-
-
-def _catalog() -> Any:
-    global _CATALOG
-    if _CATALOG is None:
-        from schema.unified import build_schema
-
-        _CATALOG = build_schema().catalog
-    return _CATALOG
-
-
-def render(nodes: list[Node], fragments: dict[str, str], draw: st.DrawFn) -> str:
-    parts = []
-    for node in nodes:
-        head = node.key if node.key == node.field_name else f"{node.key}: {node.field_name}"
-        if node.field_name == "transactions":
-            head += "(first: 3)"
-        text = (
-            head if not node.children else f"{head} {{ {render(node.children, fragments, draw)} }}"
-        )
-        style = draw(st.sampled_from(["plain", "plain", "inline", "named"]))
-        if style == "inline":
-            text = f"... on {node.type_name} {{ {text} }}"
-        elif style == "named":
-            name = f"F{len(fragments)}"
-            fragments[name] = f"fragment {name} on {node.type_name} {{ {text} }}"
-            text = f"...{name}"
-        parts.append(text)
-    return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class Case:
-    principal: Principal
-    purpose: str
-    case_id: str | None
-    in_team: bool
-    break_glass: str | None
-    justification: str | None
-    query: str
-    tree: tuple[Node, ...]
-
-
-@st.composite
-def cases(draw: st.DrawFn) -> Case:
-    principal = Principal(
-        subject=draw(st.sampled_from(["u-alpha", "u-beta", "jit.member"])),
-        agency=draw(st.sampled_from(AGENCIES)),
-        roles=frozenset(draw(st.lists(st.sampled_from(ROLES), max_size=3))),
-        clearance=draw(st.integers(0, 3)),
-    )
-    purpose = draw(
-        st.sampled_from(["investigation", "supervision", "risk-monitoring", "enforcement", "audit"])
-    )
-    case_id = (
-        draw(st.sampled_from(CASES))
-        if purpose in ("investigation", "enforcement")
-        else draw(st.sampled_from([None, *CASES]))
-    )
-    roots = []
-    for index, root in enumerate(
-        draw(st.lists(st.sampled_from(sorted(ROOTS)), min_size=1, max_size=2))
-    ):
-        type_name, args = ROOTS[root]
-        alias = f"r{index}"
-        roots.append(
-            (
-                Node(alias, "Query", root, draw(selections(type_name, 1))),
-                args(draw(st.integers(0, 13))),
-            )
-        )
-    fragments: dict[str, str] = {}
-    body = " ".join(
-        f"{n.key}: {n.field_name}{args} {{ {render(n.children, fragments, draw)} }}"
-        for n, args in roots
-    )
-    query = "query Q { " + body + " } " + " ".join(fragments.values())
-    return Case(
-        principal, purpose, case_id, draw(st.booleans()),
-        draw(st.sampled_from([None, None, "urgent"])), draw(st.sampled_from([None, "lead 42"])),
-        query, tuple(n for n, _ in roots),
-    )  # fmt: skip
 
 
 class Fixture:
@@ -200,29 +58,6 @@ class Fixture:
     def close(self) -> None:
         self.loop.run_until_complete(self._cm.__aexit__(None, None, None))
         self.loop.close()
-
-
-# the agency collection and key field behind each entity type of the small world
-KEYS = {
-    "Enterprise": ("market", "enterprise", "uscc"),
-    "Person": ("police", "person", "id_number"),
-    "BankAccount": ("banking", "account", "number"),
-    "Transaction": ("banking", "transaction", "id"),
-    "PoliceCase": ("police", "case", "case_number"),
-    "CourtCase": ("courts", "court_case", "case_number"),
-}
-
-
-def _vary_labels(harness: Harness) -> dict[tuple[str, str], dict[str, Any]]:
-    """Give the world's records every handling code, sensitivity and case link, in place."""
-    by_key = {}
-    for type_name, (agency, kind, key) in KEYS.items():
-        for i, row in enumerate(harness.agencies[agency]._records[kind]):
-            row["handling_code"] = f"H{i % 4}"
-            row["sensitivity"] = (i * 3) % 4
-            row["linked_cases"] = ["JIT-2026-001"] if i % 3 == 0 else []
-            by_key[(type_name, str(row[key]))] = row
-    return by_key
 
 
 @pytest.fixture(scope="module")
