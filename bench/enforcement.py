@@ -30,7 +30,7 @@ from typing import Any
 
 from bench.gateway_server import bench_settings
 from bench.queries import DEMO_QUERY
-from bench.stack import Stack, graphql_headers, load, save
+from bench.stack import Stack, graphql_headers, load, run_alone, save
 from gateway.app import Gateway, build_gateway
 from gateway.audit import MemoryAuditLog
 from gateway.purpose import declare
@@ -152,15 +152,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=20)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    parser.add_argument("--scale", type=float, default=0.2)
-    args = parser.parse_args()
-    with Stack(args.scale) as stack:
-        print(table(run(stack, args)))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_alone(__doc__, add_arguments, run, table))

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from bench.queries import fanout_query, peers_jointgate_query
-from bench.stack import Stack, graphql_headers, save
+from bench.stack import Stack, graphql_headers, run_alone, save
 
 
 def _count(stack: Stack, url: str, query: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -93,15 +93,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="1,10,100", help="list lengths (at most 100)")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    parser.add_argument("--scale", type=float, default=0.2)
-    args = parser.parse_args()
-    with Stack(args.scale) as stack:
-        print(table(run(stack, args)))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_alone(__doc__, add_arguments, run, table))

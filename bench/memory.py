@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from bench.queries import rows_query
-from bench.stack import Stack, graphql_headers, load, save
+from bench.stack import Stack, graphql_headers, load, run_alone, save
 
 
 def _rows(payload: dict[str, Any]) -> int:
@@ -86,15 +86,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="1x10,10x10,100x10", help="ENTERPRISESxTRANSACTIONS")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    parser.add_argument("--scale", type=float, default=0.2)
-    args = parser.parse_args()
-    with Stack(args.scale) as stack:
-        print(table(run(stack, args)))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_alone(__doc__, add_arguments, run, table))

@@ -38,7 +38,7 @@ import uvloop
 
 from bench.loadgen import _Connection, build_request
 from bench.queries import DEMO_QUERY
-from bench.stack import Server, Stack, graphql_headers, save
+from bench.stack import Server, Stack, graphql_headers, run_alone, save
 from connectors.base import Connector
 from connectors.registry import build_connectors
 from gateway.settings import AgencySettings
@@ -226,15 +226,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="paths taken in turn")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    parser.add_argument("--scale", type=float, default=0.2)
-    args = parser.parse_args()
-    with Stack(args.scale) as stack:
-        print(table(run(stack, args)))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_alone(__doc__, add_arguments, run, table))

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from bench.queries import PEERS_SUBGRAPH_QUERY, peers_jointgate_query
-from bench.stack import Server, Stack, graphql_headers, load, save
+from bench.stack import Server, Stack, graphql_headers, load, run_alone, save
 
 PEERS = ("jointgate", "apollo", "ariadne")
 TARGET_APOLLO = 1.0
@@ -203,15 +203,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("both", "replay", "live"), default="both")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    parser.add_argument("--scale", type=float, default=0.2)
-    args = parser.parse_args()
-    with Stack(args.scale) as stack:
-        print(table(run(stack, args)))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_alone(__doc__, add_arguments, run, table))

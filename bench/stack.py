@@ -10,6 +10,7 @@ generator (:mod:`bench.loadgen`) in a process of its own.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import os
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -357,3 +358,19 @@ def save(benchmark: str, settings: Mapping[str, Any], result: Mapping[str, Any])
     tmp.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     tmp.replace(path)
     return path
+
+
+def run_alone(
+    doc: str | None,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[Stack, argparse.Namespace], Any],
+    table: Callable[[Any], str],
+) -> int:
+    """``python -m bench.NAME``: one benchmark on a sandbox of its own, its table printed."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    add_arguments(parser)
+    parser.add_argument("--scale", type=float, default=0.2)
+    args = parser.parse_args()
+    with Stack(args.scale) as stack:
+        print(table(run(stack, args)))
+    return 0
