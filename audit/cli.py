@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import getpass
 import socket
 import sys
@@ -29,7 +28,7 @@ from audit.checkpoint import Checkpoint
 from audit.config import AuditConfig, load_config
 from audit.errors import AuditError, ProofError
 from audit.keys import load_public_key
-from audit.reader import AuditReader, SearchFilter
+from audit.reader import AuditReader, SearchFilter, parse_time
 from audit.store import SqlStore
 from audit.trail import append_records
 from audit.verify import (
@@ -282,12 +281,9 @@ def _time(value: str | None, name: str) -> int | None:
     if value is None:
         return None
     try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise CliError(f"--{name}: not an ISO date or time: {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp() * 1e6)
+        return parse_time(value)
+    except ValueError as exc:
+        raise CliError(f"--{name}: {exc}") from None
 
 
 def _search_filter(args: argparse.Namespace) -> SearchFilter:
@@ -573,8 +569,14 @@ def _export(args: argparse.Namespace, config: AuditConfig, store: SqlStore, out:
 
 def _subject_report(args: argparse.Namespace, config: AuditConfig, store: SqlStore,
                     out: IO[str], err: IO[str]) -> int:  # fmt: skip
+    from schema.audit import field_entities
+    from schema.unified import build_schema
+
     reader = AuditReader(store, config.key, config.archive_dir)
-    rows = reader.subject_report(args.key, _time(args.since, "since"), _time(args.until, "until"))
+    rows = reader.subject_report(
+        args.key, _time(args.since, "since"), _time(args.until, "until"),
+        entity_of=field_entities(build_schema().catalog),
+    )  # fmt: skip
     _record_read(args, config, store, {"entity": args.key}, rows)
     if args.json:
         for row in rows:
@@ -589,7 +591,7 @@ def _subject_report(args: argparse.Namespace, config: AuditConfig, store: SqlSto
             f"{', BREAK-GLASS' if r['break_glass'] else ''}\n"
             f"  justification: {r['justification'] or '-'}\n"
             f"  what:   {r['operation'] or '-'} ({how}); outcome {r['outcome']}\n"
-            f"  fields: {', '.join(r['fields_allowed']) or '-'}\n"
+            f"  fields{_of(r)}: {', '.join(r['fields_allowed']) or '-'}\n"
         )
         if r["fields_masked"]:
             out.write(f"  masked: {', '.join(r['fields_masked'])}\n")
@@ -597,6 +599,10 @@ def _subject_report(args: argparse.Namespace, config: AuditConfig, store: SqlSto
             out.write(f"  denied: {', '.join(r['fields_denied'])}\n")
         out.write(f"  record: {r['log_id']}:{r['seq']} (request {r['request_id']})\n")
     return 0
+
+
+def _of(row: dict[str, Any]) -> str:
+    return f" of {', '.join(row['fields_of'])}" if isinstance(row["fields_of"], list) else ""
 
 
 def _archive(args: argparse.Namespace, config: AuditConfig, store: SqlStore, out: IO[str],

@@ -133,21 +133,23 @@ class DataKey:
         if len(secret) != 32:
             raise AuditKeyError("the audit data key must be 32 bytes (64 hex characters)")
         self._aead = AESGCM(_derive(secret, b"encrypt"))
-        self._index = _derive(secret, b"blind-index")
+        index = _derive(secret, b"blind-index")
+        # keyed once; each hash copies the keyed state (cheaper than keying it again)
+        self._term = hashlib.blake2b(key=index, digest_size=16, person=b"jg-audit-term")
+        self._mac = hashlib.blake2b(key=index, digest_size=16, person=b"jg-audit-mac")
         self.key_id = _derive(secret, b"key-id")[:6].hex()
 
     def term(self, value: str) -> str:
         """The blind-index term of a record key: same key, same term; no key, no way back."""
-        data = value.strip().upper().encode()
-        return hashlib.blake2b(
-            data, key=self._index, digest_size=16, person=b"jg-audit-term"
-        ).hexdigest()
+        h = self._term.copy()
+        h.update(value.strip().upper().encode())
+        return h.hexdigest()
 
     def mac(self, data: bytes) -> str:
         """A keyed hash of arbitrary bytes (variables, query text)."""
-        return hashlib.blake2b(
-            data, key=self._index, digest_size=16, person=b"jg-audit-mac"
-        ).hexdigest()
+        h = self._mac.copy()
+        h.update(data)
+        return h.hexdigest()
 
     def seal(self, plaintext: bytes, aad: bytes) -> str:
         nonce = os.urandom(12)

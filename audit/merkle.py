@@ -58,8 +58,29 @@ class CompactRange:
         self.size += 1
 
     def extend(self, leaves: Iterable[bytes]) -> None:
-        for leaf in leaves:
-            self.append(leaf)
+        """Append many leaves: in aligned blocks of 2**k, each hashed level by level (a list
+        comprehension per level), then merged into the frontier like one node of height k."""
+        leaves = leaves if isinstance(leaves, list) else list(leaves)
+        sha256 = hashlib.sha256
+        nodes = self.nodes
+        i, n = 0, len(leaves)
+        while i < n:
+            size = self.size
+            height = (size & -size).bit_length() - 1 if size else (n - i).bit_length() - 1
+            while 1 << height > n - i:
+                height -= 1
+            level = leaves[i : i + (1 << height)]
+            for _ in range(height):
+                pairs = zip(level[::2], level[1::2], strict=True)
+                level = [sha256(b"\x01" + left + right).digest() for left, right in pairs]
+            node = level[0]
+            above = size >> height
+            while above & 1:
+                node = node_hash(nodes.pop(), node)
+                above >>= 1
+            nodes.append(node)
+            self.size = size + (1 << height)
+            i += 1 << height
 
     def root(self) -> bytes:
         if not self.nodes:

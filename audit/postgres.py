@@ -106,6 +106,23 @@ class PostgresStore(SqlStore):
             " -> 'entities') AS j(value)"
         )
 
+    def _bucket_probe(self) -> str:
+        return (
+            "SELECT b.log_id, e.seq FROM buckets b CROSS JOIN LATERAL (SELECT seq FROM"
+            " {entities} x WHERE x.log_id = b.log_id AND x.bucket = b.bucket AND x.term = ?) e"
+        )
+
+    def _index(self, name: str) -> str:
+        return f'"{self.schema}".{name}'
+
+    def _columns(self, table: str) -> set[str]:
+        rows = self.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = ? AND table_name = ?",
+            (self.schema, table),
+        )
+        return {str(r[0]) for r in rows}
+
     def schema_problems(self) -> list[str]:
         problems = []
         source = self.execute(

@@ -3,8 +3,9 @@
 
 Filters on who, agency, purpose, outcome and time use plain columns; case and entity filters
 use blind-index terms (the keyed hash of the value), so the database never holds the value
-itself. Every match is checked again against its body, which the Merkle tree covers, so an
-edited search column cannot slip in a record that does not match.
+itself; the blind index finds the records for them. Every match is checked again against its
+body, which the Merkle tree covers, so an edited search column cannot slip in a record that
+does not match.
 
 Example::
 
@@ -15,7 +16,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,27 @@ from audit.archive import read_archive
 from audit.keys import DataKey
 from audit.record import decode, open_query
 from audit.store import SqlStore
+
+Position = tuple[int, str, int]  # (received_us, log_id, seq): the order searches return records in
+# a field path as records hold it -> the entity type whose data it is ("" for none, such as a
+# connection's count); None for a path the schema does not have (any more)
+EntityOf = Callable[[str], str | None]
+
+
+def parse_time(value: str) -> int:
+    """An ISO 8601 date or time (UTC if no zone) in µs since the epoch; ValueError if not one."""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an ISO date or time: {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1e6)
+
+
+def position(view: dict[str, Any]) -> Position:
+    """Where a decoded record stands in search order (to page on after it)."""
+    return int(view["received_us"]), str(view["log_id"]), int(view["seq"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +74,14 @@ class AuditReader:
         self.key = key
         self.archive_dir = archive_dir
 
-    def _where(self, f: SearchFilter) -> tuple[str, list[Any], str | None]:
+    def _where(
+        self, f: SearchFilter, after: Position | None = None
+    ) -> tuple[str, list[Any], str | None]:
         clauses: list[str] = ["1 = 1"]
         params: list[Any] = []
+        if after is not None:
+            clauses.append("(r.received_us, r.log_id, r.seq) > (?, ?, ?)")
+            params.extend(after)
         for column, value in (
             ("subject", f.user), ("agency", f.agency), ("purpose", f.purpose),
             ("outcome", f.outcome), ("log_id", f.log_id), ("request_id", f.request_id),
@@ -70,10 +98,15 @@ class AuditReader:
         if f.until_us is not None:
             clauses.append("r.received_us < ?")
             params.append(f.until_us)
+        # the blind index finds the records: by the entity, else by the case (its term is there)
         term = self.key.term(f.entity) if f.entity is not None else None
+        if term is None and f.case is not None:
+            term = self.key.term(f.case)
         return " AND ".join(clauses), params, term
 
-    def _matches(self, raw: dict[str, Any], f: SearchFilter) -> bool:
+    def _matches(self, raw: dict[str, Any], f: SearchFilter, after: Position | None = None) -> bool:
+        if after is not None and (raw["received_us"], raw["log"], raw["seq"]) <= after:
+            return False
         for field, value in (
             ("subject", f.user), ("agency", f.agency), ("purpose", f.purpose),
             ("outcome", f.outcome), ("log", f.log_id), ("request_id", f.request_id),
@@ -99,39 +132,38 @@ class AuditReader:
                 yield from bodies
 
     def iter_search(
-        self, f: SearchFilter, limit: int | None = None, archived: bool = False
-    ) -> Iterator[dict[str, Any]]:
-        """Matching records, oldest first; with ``archived`` the archive files first."""
+        self, f: SearchFilter, limit: int | None = None, archived: bool = False,
+        after: Position | None = None,
+    ) -> Iterator[dict[str, Any]]:  # fmt: skip
+        """Matching records, oldest first (by time received, log, sequence); with ``archived``
+        the archive files first; with ``after`` only those past that position (paging)."""
         found = 0
         if archived:
             for body in self._archived(f):
                 raw = orjson.loads(body)
-                if self._matches(raw, f):
+                if self._matches(raw, f, after):
                     yield decode(body, self.key)
                     found += 1
                     if limit is not None and found >= limit:
                         return
-        where, params, term = self._where(f)
+        where, params, term = self._where(f, after)
         remaining = None if limit is None else limit - found
         for _log, _seq, body in self.store.bodies(where, params, remaining, join_term=term):
-            if self._matches(orjson.loads(body), f):
+            if self._matches(orjson.loads(body), f, after):
                 yield decode(body, self.key)
 
     def search(
-        self, f: SearchFilter, limit: int | None = 100, archived: bool = False
-    ) -> list[dict[str, Any]]:
-        return list(self.iter_search(f, limit, archived))
+        self, f: SearchFilter, limit: int | None = 100, archived: bool = False,
+        after: Position | None = None,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        return list(self.iter_search(f, limit, archived, after))
 
     def count(self, f: SearchFilter) -> int:
         """How many records in the database match (for progress bars); archives not counted."""
         where, params, term = self._where(f)
         sql = "SELECT count(*) FROM {records} r"
         if term is not None:
-            sql = (
-                "WITH hits AS MATERIALIZED (SELECT log_id, seq FROM {entities} WHERE term = ?) "  # noqa: S608
-                + sql
-                + " JOIN hits e ON e.log_id = r.log_id AND e.seq = r.seq"
-            )
+            sql = self.store.hits() + sql + " JOIN hits e ON e.log_id = r.log_id AND e.seq = r.seq"
             params = [term, *params]
         return int(self.store.execute(f"{sql} WHERE {where}", params)[0][0])
 
@@ -141,9 +173,16 @@ class AuditReader:
 
     def subject_report(
         self, key: str, since_us: int | None = None, until_us: int | None = None,
-        archived: bool = True,
+        archived: bool = True, entity_of: EntityOf | None = None,
     ) -> list[dict[str, Any]]:  # fmt: skip
-        """Every access to one person's or enterprise's data: who, when, why, which fields."""
+        """Every access to one person's or enterprise's data: who, when, why, which fields.
+
+        With ``entity_of`` (``schema.audit.field_entities``), the fields of a record that showed
+        the subject are only those of the subject's entity types (``shown_as``): a person's
+        report lists ``enterprise.legalRepresentative.idNumber``, not the enterprise's name.
+        Paths the schema no longer has are kept. Records that only looked the key up, and
+        every record without ``entity_of``, list all their fields (``fields_of`` says which).
+        """
         wanted = key.strip().upper()
         rows = []
         f = SearchFilter(entity=key, since_us=since_us, until_us=until_us)
@@ -153,14 +192,30 @@ class AuditReader:
                 t for t, keys in (returned.items() if isinstance(returned, dict) else ())
                 if isinstance(keys, list) and any(k.strip().upper() == wanted for k in keys)
             )  # fmt: skip
+            fields = {
+                name: _of_types(r[f"fields_{name}"], shown, entity_of)
+                for name in ("allowed", "masked", "denied")
+            }
             rows.append({
                 "time": r["received"], "subject": r["subject"], "agency": r["agency"],
                 "roles": r["roles"], "purpose": r["purpose"], "case_id": r["case_id"],
                 "justification": r["justification"], "break_glass": r["break_glass"],
                 "operation": r["operation_name"], "outcome": r["outcome"], "status": r["status"],
                 "shown_as": shown, "looked_up": not shown,
-                "fields_allowed": r["fields_allowed"], "fields_masked": r["fields_masked"],
-                "fields_denied": r["fields_denied"], "request_id": r["request_id"],
+                "fields_of": shown if shown and entity_of is not None else "all",
+                "fields_allowed": fields["allowed"], "fields_masked": fields["masked"],
+                "fields_denied": fields["denied"], "request_id": r["request_id"],
                 "log_id": r["log_id"], "seq": r["seq"],
             })  # fmt: skip
         return rows
+
+
+def _of_types(paths: list[str], types: list[str], entity_of: EntityOf | None) -> list[str]:
+    if entity_of is None or not types:
+        return paths
+    kept = []
+    for path in paths:
+        owner = entity_of(path)
+        if owner is None or owner in types:
+            kept.append(path)
+    return kept

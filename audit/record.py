@@ -137,12 +137,14 @@ def prepare(
     _strings(record.variables, looked_up)
     if query:
         looked_up.extend(query.literals)
-    terms: set[str] = set()
+    indexed: set[str] = set()  # each value hashed once, even if both shown and looked up
     for type_name, keys in record.records_returned.items():
         if type_name not in unindexed_types:
-            terms.update(key.term(k) for k in keys)
-    terms.update(key.term(s) for s in looked_up if 0 < len(s) <= MAX_LITERAL)
-    case_term = key.term(record.case_id) if record.case_id else None
+            indexed.update(keys)
+    indexed.update(s for s in looked_up if 0 < len(s) <= MAX_LITERAL)
+    term = key.term
+    terms = {term(value) for value in indexed}
+    case_term = term(record.case_id) if record.case_id else None
     if case_term:
         terms.add(case_term)
     returned = {t: sorted(keys) for t, keys in sorted(record.records_returned.items())}
@@ -182,7 +184,7 @@ def prepare(
         "flags": record.flags,
         "returned": {t: len(keys) for t, keys in returned.items()},
         "withheld": dict(sorted(getattr(record, "records_withheld", {}).items())),
-        "entities": sorted(terms)[:MAX_TERMS],
+        "entities": _searchable(terms, case_term),
         "agency_calls": [
             {
                 "agency": c.agency,
@@ -200,6 +202,7 @@ def prepare(
         "response": {"size": record.response_size, "sha256": record.response_hash},
         "latency_ms": round(record.latency_ms, 3),
     }
+    public["sealed"] = key.seal(secret, _aad(record.request_id))
     return Prepared(
         received_us=public["received_us"],
         request_id=record.request_id,
@@ -211,8 +214,17 @@ def prepare(
         terms=public["entities"],
         query_mac=query_mac,
         query_sealed=query.sealed if query else None,
-        rest=orjson.dumps({**public, "sealed": key.seal(secret, _aad(record.request_id))})[1:],
+        rest=orjson.dumps(public)[1:],
     )
+
+
+def _searchable(terms: set[str], case_term: str | None) -> list[str]:
+    """The blind-index terms kept (at most MAX_TERMS); the case's is always among them, since
+    searches by case go through the blind index."""
+    kept = sorted(terms)[:MAX_TERMS]
+    if case_term is not None and case_term not in kept:
+        kept = sorted([*kept[: MAX_TERMS - 1], case_term])
+    return kept
 
 
 def body_prefix(log_id: str, seq: int) -> bytes:
@@ -259,6 +271,7 @@ def decode(body: bytes, key: DataKey | None) -> dict[str, Any]:
         "seq": raw["seq"],
         "time": raw["time"],
         "received": iso_us(raw["received_us"]),
+        "received_us": raw["received_us"],
         "request_id": raw["request_id"],
         "trace_id": raw["trace_id"],
         "client": raw["client"],
@@ -279,6 +292,7 @@ def decode(body: bytes, key: DataKey | None) -> dict[str, Any]:
         "fields_denied": raw["fields"]["denied"],
         "flags": raw["flags"],
         "records_returned": {t: f"<{n} sealed>" for t, n in raw["returned"].items()},
+        "returned_counts": dict(raw["returned"]),
         "records_withheld": raw.get("withheld", {}),
         "looked_up": "<sealed>",
         "agency_calls": raw["agency_calls"],

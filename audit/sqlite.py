@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
 from audit.store import SqlStore
+
+SCAN_MMAP_BYTES = 1 << 40  # as much as SQLite allows (its build's limit, often 2 GB)
+ROWS_PER_INSERT = 200  # x 4 columns: far below SQLite's limit of 32,766 parameters
 
 
 class SqliteStore(SqlStore):
@@ -45,6 +49,35 @@ class SqliteStore(SqlStore):
     def _begin_append(self, conn: Any, log_id: str) -> None:
         conn.execute("BEGIN IMMEDIATE")
 
+    def _insert_many(
+        self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Many rows per INSERT: one step of the statement (and one release of the GIL, which
+        the event loop then holds for up to a switch interval) per chunk, not per row."""
+        marks = "(" + ", ".join("?" * len(columns)) + ")"
+        head = f"INSERT INTO {self._table(table)} ({', '.join(columns)}) VALUES "  # noqa: S608
+        for lo in range(0, len(rows), ROWS_PER_INSERT):
+            chunk = rows[lo : lo + ROWS_PER_INSERT]
+            cur.execute(head + ", ".join([marks] * len(chunk)), [v for row in chunk for v in row])
+
+    def scan_chunks(
+        self, log_id: str, start: int = 0, size: int = 2048
+    ) -> Generator[list[tuple[int, bytes, bytes]], None, None]:
+        """Rows straight from the cursor, over a memory map of the file while the scan runs
+        (no read() and copy per page; a third less time on a large log)."""
+        conn = self.connection()
+        conn.execute(f"PRAGMA mmap_size={SCAN_MMAP_BYTES}")
+        try:
+            cur = conn.execute(
+                "SELECT seq, leaf, CAST(body AS BLOB) FROM records WHERE log_id = ? AND seq >= ?"
+                " ORDER BY seq",
+                (log_id, start),
+            )
+            while chunk := cur.fetchmany(size):
+                yield chunk
+        finally:
+            conn.execute("PRAGMA mmap_size=0")
+
     def _extra_schema(self) -> list[str]:
         refuse = "SELECT RAISE(ABORT, 'the audit trail is append-only')"
         return [
@@ -67,6 +100,16 @@ class SqliteStore(SqlStore):
 
     def _terms_join(self) -> str:
         return "JOIN json_each(r.body, '$.entities') j"
+
+    def _bucket_probe(self) -> str:
+        # CROSS JOIN: SQLite keeps the buckets outside, one primary-key probe each
+        return (
+            "SELECT e.log_id, e.seq FROM buckets b CROSS JOIN {entities} e"
+            " ON e.log_id = b.log_id AND e.bucket = b.bucket AND e.term = ?"
+        )
+
+    def _columns(self, table: str) -> set[str]:
+        return {str(r[1]) for r in self.execute(f"PRAGMA table_info({table})")}
 
     def schema_problems(self) -> list[str]:
         rows = self.execute(

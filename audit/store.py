@@ -6,7 +6,10 @@ Tables (PostgreSQL puts them in their own schema)::
                  body the leaf hash covers, and the columns searches filter on, which the
                  database itself derives from the body (generated columns: they cannot be
                  edited apart from the body the tree covers)
-    entities     blind index: (term, log_id, seq) for every record key shown or looked up
+    entities     blind index: (term, log_id, seq) for every record key shown or looked up,
+                 clustered by (log_id, bucket = seq / 1024) so that appends write a few pages
+                 of the current bucket instead of one random page per term; a lookup probes
+                 each bucket of each log (a thousand probes per million records)
     queries      query texts, sealed, once per keyed hash of the normalised text
     heads        per log: tree size, compact range (frontier) and the latest signed checkpoint
     checkpoints  per log: signed checkpoints kept every N records or T seconds
@@ -23,8 +26,9 @@ The store is synchronous: the gateway drives it from one dedicated thread (audit
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +39,7 @@ from audit.merkle import CompactRange
 from audit.record import Prepared, Row, seal
 
 TABLES = ("records", "entities", "queries", "heads", "checkpoints", "archives")
+ENTITY_BUCKET = 1024  # records per blind-index bucket: part of the layout, do not change
 # search columns generated from the body: (column, JSON key, SQL type)
 GENERATED = (
     ("request_id", "request_id", "TEXT"), ("received_us", "received_us", "BIGINT"),
@@ -97,15 +102,12 @@ def build_batch(
     tree = head.tree.copy() if head else CompactRange()
     old_size = tree.size
     stamp = max(now_us(), head.checkpoint.timestamp_us if head else 0)
-    rows = []
-    queries: dict[str, str] = {}
     time_text = iso_us(stamp)
-    for item in prepared:
-        row = seal(item, key, log_id, tree.size, stamp, time_text)
-        tree.append(row.leaf)
-        rows.append(row)
-        if item.query_mac and item.query_sealed:
-            queries[item.query_mac] = item.query_sealed
+    rows = [
+        seal(item, key, log_id, old_size + i, stamp, time_text) for i, item in enumerate(prepared)
+    ]
+    tree.extend([row.leaf for row in rows])
+    queries = {i.query_mac: i.query_sealed for i in prepared if i.query_mac and i.query_sealed}
     checkpoint = sign_checkpoint(signer, log_id, tree.size, tree.root(), stamp)
     keep = (
         head is None
@@ -172,28 +174,32 @@ class SqlStore:
         )
         indexed = self.execute("SELECT count(*) FROM {entities} WHERE log_id = ?", (log_id,))
         matched = self.execute(
-            "SELECT count(*) FROM {records} r {terms} JOIN {entities} e"
-            " ON e.term = j.value AND e.log_id = r.log_id AND e.seq = r.seq WHERE r.log_id = ?",
+            "SELECT count(*) FROM {records} r {terms} JOIN {entities} e ON e.log_id = r.log_id"
+            " AND e.bucket = r.seq / {bucket} AND e.term = j.value AND e.seq = r.seq"
+            " WHERE r.log_id = ?",
             (log_id,),
         )
         if matched != listed:
             rows = self.execute(
                 "SELECT r.seq, j.value FROM {records} r {terms} WHERE r.log_id = ?"
-                " AND NOT EXISTS (SELECT 1 FROM {entities} e WHERE e.term = j.value"
-                " AND e.log_id = r.log_id AND e.seq = r.seq) ORDER BY r.seq LIMIT 1",
+                " AND NOT EXISTS (SELECT 1 FROM {entities} e WHERE e.log_id = r.log_id"
+                " AND e.bucket = r.seq / {bucket} AND e.term = j.value AND e.seq = r.seq)"
+                " ORDER BY r.seq LIMIT 1",
                 (log_id,),
             )
             seq, term = rows[0] if rows else ("?", "?")
             problems.append(f"record {seq}: blind-index entry {term} is missing")
         if indexed != matched:
             rows = self.execute(
-                "SELECT e.seq, e.term FROM {entities} e WHERE e.log_id = ? AND NOT EXISTS"
+                "SELECT e.seq, e.term, e.bucket <> e.seq / {bucket} FROM {entities} e"
+                " WHERE e.log_id = ? AND (e.bucket <> e.seq / {bucket} OR NOT EXISTS"
                 " (SELECT 1 FROM {records} r {terms} WHERE r.log_id = e.log_id"
-                " AND r.seq = e.seq AND j.value = e.term) ORDER BY e.seq LIMIT 1",
+                " AND r.seq = e.seq AND j.value = e.term)) ORDER BY e.seq LIMIT 1",
                 (log_id,),
             )
-            seq, term = rows[0] if rows else ("?", "?")
-            problems.append(f"record {seq}: blind-index entry {term} is not in it")
+            seq, term, misplaced = rows[0] if rows else ("?", "?", False)
+            where = "is in another bucket" if misplaced else "is not in it"
+            problems.append(f"record {seq}: blind-index entry {term} {where}")
         return problems
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
@@ -207,6 +213,8 @@ class SqlStore:
             names["terms"] = self._terms_join()
         if "{body}" in text:
             names["body"] = self.body_as_bytes
+        if "{bucket}" in text:
+            names["bucket"] = str(ENTITY_BUCKET)
         text = text.format(**names)
         return text.replace("?", self.param) if self.param != "?" else text
 
@@ -247,10 +255,9 @@ class SqlStore:
             "CREATE INDEX IF NOT EXISTS records_request ON {records} (request_id)",
             "CREATE INDEX IF NOT EXISTS records_received ON {records} (received_us)",
             "CREATE INDEX IF NOT EXISTS records_subject ON {records} (subject, received_us)",
-            "CREATE INDEX IF NOT EXISTS records_case ON {records} (case_term)",
-            f"""CREATE TABLE IF NOT EXISTS {{entities}} (
-                term TEXT NOT NULL, log_id TEXT NOT NULL, seq BIGINT NOT NULL,
-                PRIMARY KEY (term, log_id, seq)){self.index_table_options}""",
+            # searches by case go through the blind index, which holds the case's term
+            f"DROP INDEX IF EXISTS {self._index('records_case')}",
+            self.entities_table(),
             "CREATE TABLE IF NOT EXISTS {queries} (mac TEXT PRIMARY KEY, sealed TEXT NOT NULL)",
             f"""CREATE TABLE IF NOT EXISTS {{heads}} (
                 log_id TEXT PRIMARY KEY, tree_size BIGINT NOT NULL, frontier {b} NOT NULL,
@@ -267,6 +274,38 @@ class SqlStore:
             *self._extra_schema(),
         ]
 
+    def entities_table(self, name: str = "{entities}") -> str:
+        return (
+            f"CREATE TABLE IF NOT EXISTS {name} (term TEXT NOT NULL, log_id TEXT NOT NULL,"
+            " seq BIGINT NOT NULL, bucket BIGINT NOT NULL,"
+            f" PRIMARY KEY (log_id, bucket, term, seq)){self.index_table_options}"
+        )
+
+    def _index(self, name: str) -> str:
+        """An index's name as DROP INDEX wants it."""
+        return name
+
+    def _columns(self, table: str) -> set[str]:
+        """The columns of one of our tables (empty if it does not exist)."""
+        raise NotImplementedError
+
+    def _migrate(self, conn: Any) -> None:
+        """Bring tables written by an earlier version to the current layout (in the schema
+        transaction). The first layout of the blind index had no buckets: it is rebuilt."""
+        columns = self._columns("entities")
+        if columns and "bucket" not in columns:
+            old = self._table("entities_unbucketed")
+            conn.execute(f"ALTER TABLE {self._table('entities')} RENAME TO entities_unbucketed")
+            conn.execute(self.sql(self.entities_table()))
+            conn.execute(
+                self.sql(
+                    "INSERT INTO {entities} (term, log_id, seq, bucket)"  # noqa: S608
+                    f" SELECT term, log_id, seq, seq / {{bucket}} FROM {old}"
+                    " ORDER BY log_id, seq / {bucket}, term, seq"
+                )
+            )
+            conn.execute(f"DROP TABLE {old}")
+
     def records_table(self) -> str:
         generated = ", ".join(
             f"{column} {sql_type} GENERATED ALWAYS AS ({self._generated(key, sql_type)}) STORED"
@@ -282,6 +321,7 @@ class SqlStore:
         conn = self.connection()
         self._begin_schema(conn)
         try:
+            self._migrate(conn)
             for statement in self.schema_statements():
                 conn.execute(self.sql(statement))
             self._commit()
@@ -309,9 +349,10 @@ class SqlStore:
             cur, "records", ("log_id", "seq", "leaf", "body"),
             [(log_id, r.seq, r.leaf, self._body_param(r.body)) for r in batch.rows],
         )  # fmt: skip
-        terms = [(t, log_id, r.seq) for r in batch.rows for t in r.terms]
+        bucket = ENTITY_BUCKET
+        terms = [(t, log_id, r.seq, r.seq // bucket) for r in batch.rows for t in r.terms]
         if terms:
-            self._insert_many(cur, "entities", ("term", "log_id", "seq"), terms)
+            self._insert_many(cur, "entities", ("term", "log_id", "seq", "bucket"), terms)
         if batch.queries:
             cur.executemany(
                 self.sql(
@@ -419,6 +460,19 @@ class SqlStore:
         for seq, leaf, body in self._stream(self.sql(sql + " ORDER BY seq"), params):
             yield seq, bytes(leaf), _bytes(body)
 
+    def scan_chunks(
+        self, log_id: str, start: int = 0, size: int = 2048
+    ) -> Generator[list[tuple[int, bytes, bytes]], None, None]:
+        """Like :meth:`scan`, in lists of up to ``size`` rows (what verify reads)."""
+        sql = self.sql(
+            "SELECT seq, leaf, {body} FROM {records} WHERE log_id = ? AND seq >= ? ORDER BY seq"
+        )
+        rows = self._stream(sql, (log_id, start))
+        while chunk := list(itertools.islice(rows, size)):
+            if not all(type(leaf) is bytes and type(body) is bytes for _, leaf, body in chunk):
+                chunk = [(seq, bytes(leaf), _bytes(body)) for seq, leaf, body in chunk]
+            yield chunk
+
     def leaves(self, log_id: str, lo: int, hi: int) -> list[bytes]:
         rows = self.execute(
             "SELECT leaf FROM {records} WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
@@ -437,11 +491,7 @@ class SqlStore:
         args: list[Any] = []
         if join_term is not None:
             # the blind index first, whatever the planner's statistics say
-            sql = (
-                "WITH hits AS MATERIALIZED (SELECT log_id, seq FROM {entities} WHERE term = ?) "  # noqa: S608
-                + sql
-                + " JOIN hits e ON e.log_id = r.log_id AND e.seq = r.seq"
-            )
+            sql = self.hits() + sql + " JOIN hits e ON e.log_id = r.log_id AND e.seq = r.seq"
             args.append(join_term)
         sql += f" WHERE {sql_where} ORDER BY r.received_us, r.log_id, r.seq"
         args.extend(params)
@@ -450,6 +500,20 @@ class SqlStore:
             args.append(limit)
         for log_id, seq, body in self._stream(self.sql(sql), args):
             yield log_id, seq, _bytes(body)
+
+    def hits(self) -> str:
+        """``WITH ... hits(log_id, seq)``: the records whose blind index holds the term given
+        as the one parameter, found bucket by bucket of every log (up to its signed head)."""
+        buckets = (
+            "WITH RECURSIVE buckets(log_id, bucket, last) AS ("
+            " SELECT log_id, 0, tree_size / {bucket} FROM {heads}"
+            " UNION ALL SELECT log_id, bucket + 1, last FROM buckets WHERE bucket < last),"
+        )
+        return f"{buckets} hits AS MATERIALIZED ({self._bucket_probe()}) "
+
+    def _bucket_probe(self) -> str:
+        """SELECT log_id, seq for the term (the parameter) in each row of ``buckets``."""
+        raise NotImplementedError
 
     def count(self, log_id: str | None = None) -> int:
         if log_id is None:
@@ -495,13 +559,17 @@ class SqlStore:
             try:
                 conn = self.connection()
                 self._begin_append(conn, entry.log_id)
-                for table in ("entities", "records"):
-                    conn.execute(
-                        self.sql(
-                            f"DELETE FROM {{{table}}} WHERE log_id = ? AND seq >= ? AND seq < ?"  # noqa: S608 - table names are ours, values are parameters
-                        ),
-                        (entry.log_id, lo, hi),
-                    )
+                conn.execute(
+                    self.sql(
+                        "DELETE FROM {entities} WHERE log_id = ? AND bucket >= ? AND bucket <= ?"
+                        " AND seq >= ? AND seq < ?"
+                    ),
+                    (entry.log_id, lo // ENTITY_BUCKET, (hi - 1) // ENTITY_BUCKET, lo, hi),
+                )
+                conn.execute(
+                    self.sql("DELETE FROM {records} WHERE log_id = ? AND seq >= ? AND seq < ?"),
+                    (entry.log_id, lo, hi),
+                )
                 self._commit()
             except BaseException:
                 self._rollback()

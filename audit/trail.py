@@ -17,12 +17,16 @@ import asyncio
 import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from audit.config import AuditConfig
 from audit.errors import AuditStoreError
 from audit.record import Prepared, prepare
 from audit.store import Batch, SqlStore, build_batch
 from gateway.types import AuditRecord
+
+if TYPE_CHECKING:
+    from audit.reader import AuditReader
 
 log = logging.getLogger("jointgate.audit")
 
@@ -55,6 +59,7 @@ class AuditTrail:
         self._writer: asyncio.Task[None] | None = None
         self._probe: asyncio.Task[None] | None = None
         self._schema_ready = False
+        self._reader_schema_ready = False
         self._healthy = True
         self._closed = False
         self.batches = 0  # transactions written (for tests and benchmarks)
@@ -93,6 +98,21 @@ class AuditTrail:
                 for _, done in batch:
                     if not done.done():
                         done.set_result(None)
+
+    def reader(self) -> AuditReader:
+        """A reader over this trail on a connection of its own, for one thread (the GraphQL
+        ``auditLog`` opens one per request in a worker thread); close ``reader.store`` after."""
+        from audit.reader import AuditReader  # reader -> archive -> trail
+
+        store = self.config.new_store()
+        try:
+            if not self._reader_schema_ready:  # a fresh trail: its first record is still to come
+                store.create_schema()
+                self._reader_schema_ready = True
+        except BaseException:
+            store.close()
+            raise
+        return AuditReader(store, self.config.key, self.config.archive_dir)
 
     def _append(self, items: list[Prepared]) -> None:
         if not self._schema_ready:

@@ -15,6 +15,8 @@ elsewhere (fork). Then it checks that the search columns and blind index agree w
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import hashlib
 import time
 from collections.abc import Iterable, Sequence
@@ -211,21 +213,54 @@ def _replay_archives(
 def _replay_live(
     store: SqlStore, log_id: str, tree: CompactRange, targets: _Targets, reached: Any
 ) -> str | None:
+    """The records in the database, a chunk at a time: positions, bodies and leaf hashes are
+    checked with one list comprehension each, the tree grows in blocks between the sizes
+    where a root must be checked, and a chunk with a problem is replayed up to the first bad
+    record, so the report is the one a record-by-record walk would give."""
     start = b'{"v":%d,"log":%s,"seq":' % (BODY_VERSION, orjson.dumps(log_id))
     sha256 = hashlib.sha256
     at = targets.at
+    stops = sorted(at)
     expected = tree.size
-    for seq, stored, body in store.scan(log_id, expected):
-        if seq != expected:
-            return f"records {expected}..{seq - 1} are missing (deleted)"
-        if not body.startswith(b"%b%d," % (start, seq)):
-            return f"record {seq}: its body belongs to another position (inserted or reordered)"
-        leaf = sha256(b"\x00" + body).digest()
-        if leaf != stored:
-            return f"record {seq}: altered (its body no longer matches its leaf hash)"
-        tree.append(leaf)
-        expected += 1
-        if expected in at and (failure := reached()):
+    with contextlib.closing(store.scan_chunks(log_id, expected)) as chunks:
+        for rows in chunks:
+            n = len(rows)
+            bad, problem = n, ""
+            if rows[-1][0] != expected + n - 1:  # seq is unique and ascending: a gap
+                bad = next(i for i, row in enumerate(rows) if row[0] != expected + i)
+                problem = f"records {expected + bad}..{rows[bad][0] - 1} are missing (deleted)"
+            placed = [body.startswith(b"%b%d," % (start, seq)) for seq, _, body in rows[:bad]]
+            if not all(placed):
+                bad = placed.index(False)
+                problem = (
+                    f"record {rows[bad][0]}: its body belongs to another position"
+                    " (inserted or reordered)"
+                )
+            leaves = [sha256(b"\x00" + body).digest() for _, _, body in rows[:bad]]
+            if leaves != [stored for _, stored, _ in rows[:bad]]:
+                bad = next(i for i, leaf in enumerate(leaves) if leaf != rows[i][1])
+                problem = (
+                    f"record {rows[bad][0]}: altered (its body no longer matches its leaf hash)"
+                )
+                del leaves[bad:]
+            if failure := _grow(tree, leaves, stops, at, reached):
+                return failure
+            if problem:
+                return problem
+            expected += n
+    return None
+
+
+def _grow(
+    tree: CompactRange, leaves: list[bytes], stops: list[int], at: dict[int, Any], reached: Any
+) -> str | None:
+    """Extend the tree by ``leaves``, checking the root at every size in ``at`` on the way
+    (``stops``: those sizes, sorted)."""
+    base, end = tree.size, tree.size + len(leaves)
+    inside = stops[bisect.bisect_right(stops, base) : bisect.bisect_left(stops, end)]
+    for stop in [*inside, end]:
+        tree.extend(leaves[tree.size - base : stop - base])
+        if tree.size in at and (failure := reached()):
             return str(failure)
     return None
 

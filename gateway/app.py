@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.base import Connector
+from connectors.cache import RecordCache
 from connectors.registry import build_connectors
 from gateway.analyze import Analyzer
 from gateway.audit import AuditLog, open_audit_log
@@ -23,15 +24,18 @@ from gateway.execute import Executor
 from gateway.graphql_http import HttpLimits, serve
 from gateway.http_security import http_middleware
 from gateway.jwks import KeySource
+from gateway.notify import ChangeNotifier
 from gateway.persisted import PersistedOperations
 from gateway.pipeline import Pipeline
 from gateway.ratelimit import Limiter, open_limiter
 from gateway.settings import Settings
+from gateway.telemetry import PROMETHEUS_CONTENT_TYPE, Telemetry
 from policies.db import Database
 from policies.engine import DEFAULT_DIR as DEFAULT_POLICY_DIR
-from policies.reload import PolicyStore
+from policies.reload import PolicyStore, PolicyVersions
 from policies.review import ReviewQueue
 from policies.teams import TeamDirectory, TeamStore
+from schema.audit import attach_reader as attach_audit_reader
 from schema.unified import GatewaySchema, build_schema
 
 GRAPHQL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
@@ -50,6 +54,10 @@ class Gateway:
     policies: PolicyStore | StaticPolicies
     governance: Database
     limiter: Limiter
+    telemetry: Telemetry
+    notifier: ChangeNotifier | None = None  # change notifications between replicas
+    teams: TeamDirectory | None = None
+    cache: RecordCache | None = None  # registry records in Redis (docs/cache.md)
 
 
 def build_gateway(
@@ -70,19 +78,35 @@ def build_gateway(
         keys.refetch_for,
     )
     connectors = connectors if connectors is not None else build_connectors(settings.agencies)
+    telemetry = Telemetry(settings.telemetry)
+    telemetry.instrument(connectors)
     audit = audit if audit is not None else open_audit_log(settings)
+    attach_audit_reader(schema, audit)  # the auditLog query reads the trail it writes
+    governance = Database(settings.governance_url)
     policies: PolicyStore | StaticPolicies = (
-        PolicyStore(settings.policy_dir or DEFAULT_POLICY_DIR, schema.catalog)
+        PolicyStore(
+            settings.policy_dir or DEFAULT_POLICY_DIR,
+            schema.catalog,
+            PolicyVersions(governance) if settings.policy_shared else None,
+            publisher=settings.audit.log_id or "gateway",
+        )
         if settings.enforcement
         else StaticPolicies(OpenPolicy())
     )
-    governance = Database(settings.governance_url)
     limiter = open_limiter(settings.rate_limits, settings.data_dir, {t for t, _ in schema.catalog})
-    authorizer = Authorizer(
-        policies,
-        TeamDirectory(TeamStore(governance)),
-        reject=settings.policy_mode == "reject",
+    teams = TeamDirectory(TeamStore(governance))
+    notifier = _notifier(settings, teams, policies)
+    cache_settings = settings.cache.resolved(settings.rate_limits)
+    cache = (
+        RecordCache.build(
+            cache_settings, settings.rate_limits.hash_key(settings.data_dir), schema.catalog
+        )
+        if cache_settings.enabled
+        else None
     )
+    if cache is not None:
+        connectors = cache.wrap(connectors)
+    authorizer = Authorizer(policies, teams, reject=settings.policy_mode == "reject")
     pipeline = Pipeline(
         verifier,
         Analyzer(schema, settings.limits),
@@ -100,10 +124,36 @@ def build_gateway(
             settings.batching,
             settings.max_batch_operations,
         ),
+        telemetry=telemetry,
     )
     return Gateway(
-        settings, schema, keys, connectors, audit, pipeline, policies, governance, limiter
+        settings,
+        schema,
+        keys,
+        connectors,
+        audit,
+        pipeline,
+        policies,
+        governance,
+        limiter,
+        telemetry=telemetry,
+        notifier=notifier,
+        teams=teams,
+        cache=cache,
     )
+
+
+def _notifier(
+    settings: Settings, teams: TeamDirectory, policies: PolicyStore | StaticPolicies
+) -> ChangeNotifier:
+    """Re-checks of the shared state, off the event loop: on notification and periodically."""
+    notifier = ChangeNotifier(
+        settings.notifications.resolved(settings.rate_limits), origin=settings.audit.log_id
+    )
+    notifier.watch("teams", lambda: asyncio.to_thread(teams.check))
+    if isinstance(policies, PolicyStore) and policies.shared:
+        notifier.watch("policy", lambda: asyncio.to_thread(policies.check))
+    return notifier
 
 
 def create_app(gateway: Gateway) -> Starlette:
@@ -111,6 +161,8 @@ def create_app(gateway: Gateway) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.keys.refresh()
         await gateway.limiter.connect()
+        if gateway.notifier is not None:
+            await gateway.notifier.start()
         tasks = []
         if gateway.keys.url is not None:
             tasks.append(
@@ -126,15 +178,25 @@ def create_app(gateway: Gateway) -> Starlette:
         finally:
             for task in tasks:
                 task.cancel()
+            if gateway.notifier is not None:
+                await gateway.notifier.aclose()  # before the database its checks read
             gateway.governance.close()
             for connector in gateway.connectors.values():
                 await connector.aclose()
             await gateway.limiter.aclose()
+            if gateway.cache is not None:
+                await gateway.cache.aclose()
             await gateway.audit.aclose()
+            await asyncio.to_thread(gateway.telemetry.shutdown)  # flushes the OTLP exports
 
     async def graphql(request: Request) -> Response:
         pipeline = gateway.pipeline
         return await serve(request, pipeline.handle, pipeline.http, pipeline.request_timeout_s)
+
+    async def metrics(request: Request) -> Response:
+        if gateway.telemetry.metrics_reader is None:
+            return Response("metrics are off ([telemetry] metrics = false)\n", status_code=404)
+        return Response(gateway.telemetry.prometheus(), media_type=PROMETHEUS_CONTENT_TYPE)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -148,7 +210,12 @@ def create_app(gateway: Gateway) -> Starlette:
             # reported, not required: one agency's open circuit leaves the others serving
             "agencies": {name: c.status() for name, c in gateway.connectors.items()},
             "rate_limits": gateway.limiter.status(),  # reported: local mode still limits
+            # reported: without Redis, changes still arrive by polling, records from the agency
+            "notifications": gateway.notifier.status() if gateway.notifier else {"mode": "off"},
+            "cache": gateway.cache.stats() if gateway.cache else {"mode": "off"},
         }
+        if isinstance(gateway.policies, PolicyStore):
+            checks["policy_store"] = gateway.policies.status()
         ready = bool(checks["signing_keys"] and checks["audit"])
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},
@@ -161,6 +228,7 @@ def create_app(gateway: Gateway) -> Starlette:
             Route("/graphql", graphql, methods=GRAPHQL_METHODS),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),  # Prometheus text; keep it to the scrapers' network
         ],
         lifespan=lifespan,
         middleware=http_middleware(gateway.settings),

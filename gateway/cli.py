@@ -99,9 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema_commands.add_parser("print", help="print the SDL")
 
+    from audit.cli import add_commands as add_audit_commands
     from policies.cli import add_commands as add_policy_commands
 
     add_policy_commands(commands)
+    add_audit_commands(commands)
     return parser
 
 
@@ -130,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             from policies.cli import run as run_policy_command
 
             return run_policy_command(args)
+        if args.command == "audit":
+            from audit.cli import run as run_audit_command
+
+            return run_audit_command(args)
         if args.command == "schema":
             from schema.unified import build_schema
 

@@ -47,6 +47,7 @@ class Category(enum.StrEnum):
     CRIMINAL = "criminal"  # police case details
     JUDICIAL = "judicial"  # court proceedings, judgments
     ENFORCEMENT = "enforcement"  # enforcement and freezing measures
+    AUDIT = "audit"  # the audit trail's records of who accessed what (Query.auditLog)
 
 
 class Shape(enum.StrEnum):

@@ -11,6 +11,7 @@ from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from schema.audit import AuditQuery
 from schema.banking import BankingQuery
 from schema.base import FieldForbidden, Shape
 from schema.catalog import Catalog, build_catalog
@@ -33,7 +34,7 @@ class GatewaySchema:
 
 def build_schema() -> GatewaySchema:
     query = merge_types(
-        "Query", (EnterpriseQuery, PersonQuery, BankingQuery, PoliceQuery, CourtQuery)
+        "Query", (EnterpriseQuery, PersonQuery, BankingQuery, PoliceQuery, CourtQuery, AuditQuery)
     )
     config = StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=True)
     built = strawberry.Schema(query=query, config=config)

@@ -1,20 +1,40 @@
-"""Audit fixtures: a trail configuration in a temporary data dir, and records like the
-pipeline assembles them."""
+"""Audit fixtures: a trail configuration in a temporary data dir, records like the pipeline
+assembles them, and the in-process gateway over the real trail (``live``)."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import sys
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from audit.config import AuditConfig, load_config
-from gateway.settings import AuditSettings
+from audit.reader import AuditReader
+from audit.trail import AuditTrail
+from connectors.memory import MemoryConnector
+from gateway.app import Gateway, build_gateway, create_app
+from gateway.demo import prepare
+from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
+from gateway.ratelimit import RateLimits
+from gateway.settings import AuditSettings, Settings
 from gateway.types import AgencyCall, AuditRecord
 
 PERSON = "110105198001011234"
 ENTERPRISE = "91110105MA0000001X"
+
+
+def jointgate_command() -> list[str]:
+    """The ``jointgate`` console script as installed, else the same entry point by module."""
+    script = Path(sys.executable).with_name("jointgate")
+    found = str(script) if script.exists() else shutil.which("jointgate")
+    return [found] if found else [sys.executable, "-m", "gateway.cli"]
 
 
 def make_config(data_dir: Path, **settings: Any) -> AuditConfig:
@@ -60,3 +80,72 @@ def record(n: int = 0, **fields: Any) -> AuditRecord:
     for key, value in fields.items():
         setattr(rec, key, value)
     return rec
+
+
+@dataclass
+class Live:
+    """The in-process gateway (tests/gateway/conftest.py's small world) over the real trail in
+    a temporary data dir: SQLite, signed, sealed, as ``jointgate serve`` runs it."""
+
+    client: httpx.AsyncClient
+    gateway: Gateway
+    trail: AuditTrail
+    data_dir: Path
+
+    def config(self) -> AuditConfig:
+        return self.trail.config
+
+    def reader(self) -> AuditReader:
+        """A reader on a connection of its own; close ``reader.store`` when done."""
+        return self.trail.reader()
+
+    async def query(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        user: str | None = "jit.member",
+        purpose: str | None = "investigation",
+        case: str | None = "JIT-2026-001",
+    ) -> httpx.Response:
+        headers = {}
+        if user is not None:
+            headers["authorization"] = f"Bearer {mint_token(user, self.data_dir)}"
+        if purpose is not None:
+            headers["x-purpose"] = purpose
+        if case is not None:
+            headers["x-case-id"] = case
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        return await self.client.post("/graphql", json=body, headers=headers)
+
+
+@contextlib.asynccontextmanager
+async def open_live(data_dir: Path, log_id: str = "gw-test") -> AsyncIterator[Live]:
+    from tests.gateway.conftest import LOOKUPS, small_world
+
+    jwks, _ = prepare(data_dir)  # demo issuer keys, team JIT-2026-001 with jit.member
+    settings = Settings(
+        issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, agencies={}, data_dir=data_dir,
+        jwks_file=jwks, audit=AuditSettings(log_id=log_id),
+        rate_limits=RateLimits(enabled=False),
+    )  # fmt: skip
+    world = small_world()
+    agencies = {name: MemoryConnector(name, LOOKUPS[name], world[name]) for name in LOOKUPS}
+    gateway = build_gateway(settings, connectors=agencies)  # the default audit log: the trail
+    assert isinstance(gateway.audit, AuditTrail)
+    await gateway.keys.refresh()
+    transport = httpx.ASGITransport(app=create_app(gateway))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield Live(client, gateway, gateway.audit, data_dir)
+    finally:
+        await gateway.audit.aclose()
+        await gateway.limiter.aclose()
+        gateway.governance.close()
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[Live]:
+    async with open_live(tmp_path) as opened:
+        yield opened

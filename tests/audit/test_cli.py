@@ -3,21 +3,22 @@ every read of the trail leaves its own record."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from audit.cli import build_parser, run
+import gateway.cli
+from audit.cli import run
 from audit.config import AuditConfig
 from audit.reader import AuditReader, SearchFilter
 from audit.store import now_us
 from audit.trail import append_records
-from tests.audit.conftest import ENTERPRISE, PERSON, make_config, record
+from tests.audit.conftest import ENTERPRISE, PERSON, jointgate_command, make_config, record
 
 OTHER = "110105199001011238"
 
@@ -34,11 +35,37 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def parse(*argv: str) -> argparse.Namespace:
+    """``jointgate audit ARGV`` as the ``jointgate`` command line parses it."""
+    return gateway.cli.build_parser().parse_args(["audit", *argv])
+
+
 def cli(data_dir: Path, *argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    args = build_parser().parse_args([argv[0], "--data-dir", str(data_dir), "--as", "auditor",
-                                      *argv[1:]])  # fmt: skip
+    args = parse(argv[0], "--data-dir", str(data_dir), "--as", "auditor", *argv[1:])
     return run(args, out, err), out.getvalue(), err.getvalue()
+
+
+def jointgate(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*jointgate_command(), *argv], capture_output=True, text=True, timeout=120,
+        cwd=cwd or Path(__file__).parents[2],
+    )  # fmt: skip
+
+
+def test_jointgate_lists_audit_and_verifies_a_small_trail(data_dir: Path) -> None:
+    done = jointgate("--help")
+    assert done.returncode == 0 and "audit" in done.stdout, done.stdout + done.stderr
+    done = jointgate("audit", "--help")
+    assert "verify" in done.stdout and "subject-report" in done.stdout
+    done = jointgate("audit", "verify", "--data-dir", str(data_dir), "--as", "auditor")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ": ok: 6 records" in done.stdout
+    [note] = reads(data_dir)
+    assert note["operation_name"] == "audit verify" and note["subject"] == "auditor"
+    # main() returns the audit command's own exit status: 2 for a usage error
+    done = jointgate("audit", "search", "--data-dir", str(data_dir), "--since", "yesterday")
+    assert done.returncode == 2 and "not an ISO date" in done.stderr
 
 
 def config_of(data_dir: Path) -> AuditConfig:
@@ -93,9 +120,17 @@ def test_an_auditors_search_for_a_person_shows_in_that_persons_report(data_dir: 
     ]
     first = rows[0]
     assert first["shown_as"] == ["Person"] and first["case_id"] == "J1101052026000007"
-    assert first["justification"] and first["fields_masked"]
+    assert first["justification"]
+    # only the person's fields, not the enterprise's the same request showed
+    assert first["fields_of"] == ["Person"] and first["fields_allowed"] == []
+    assert first["fields_masked"] == ["enterprise.legalRepresentative.idNumber"]
+    assert rows[1]["fields_of"] == "all"  # looked up: every field of the request
+    status, out, _ = cli(data_dir, "subject-report", ENTERPRISE, "--json")
+    enterprise = json.loads(out.splitlines()[0])
+    assert enterprise["fields_allowed"] == ["enterprise.name"] and enterprise["fields_masked"] == []
     status, out, _ = cli(data_dir, "subject-report", ENTERPRISE)
     assert "Accesses to" in out and "shown as Enterprise" in out and "why:" in out
+    assert "fields of Enterprise: enterprise.name" in out
 
 
 def test_export_jsonl_and_csv_with_a_progress_bar(data_dir: Path, tmp_path: Path) -> None:
@@ -119,17 +154,14 @@ def test_prove_and_check_the_proof_offline(data_dir: Path, tmp_path: Path) -> No
     assert status == 0, err
     pub = data_dir / "audit" / "keys" / "signing.pub"
     # offline: a separate process with neither the database nor the data dir
-    done = subprocess.run(
-        [sys.executable, "-m", "audit.cli", "check-proof", str(proof), "--public-key", str(pub)],
-        capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=60,
-    )  # fmt: skip
+    done = jointgate("audit", "check-proof", str(proof), "--public-key", str(pub), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"ok: record {target['seq']}" in done.stdout
     document = json.loads(proof.read_text())
     document["body"] = document["body"].replace("jit.member", "jit.membe2")
     proof.write_text(json.dumps(document))
     out_io = io.StringIO()
-    status = run(build_parser().parse_args(["check-proof", str(proof)]), out_io, io.StringIO())
+    status = run(parse("check-proof", str(proof)), out_io, io.StringIO())
     out = out_io.getvalue()
     assert status == 1 and "does not hash to the leaf" in out
 
@@ -141,8 +173,9 @@ def test_a_proof_against_a_foreign_key_fails(data_dir: Path, tmp_path: Path) -> 
     make_config(tmp_path / "other")
     foreign = tmp_path / "other" / "audit" / "keys" / "signing.pub"
     out_io = io.StringIO()
-    status = run(build_parser().parse_args(["check-proof", str(proof), "--public-key", str(foreign)]),
-                 out_io, io.StringIO())  # fmt: skip
+    status = run(
+        parse("check-proof", str(proof), "--public-key", str(foreign)), out_io, io.StringIO()
+    )
     assert status == 1 and "signature does not verify" in out_io.getvalue()
 
 
@@ -157,7 +190,7 @@ def test_consistency_between_checkpoints(data_dir: Path, tmp_path: Path) -> None
     status, _, err = cli(data_dir, "consistency", "--old", str(old), "--out", str(proof))
     assert status == 0, err
     out = io.StringIO()
-    assert run(build_parser().parse_args(["check-proof", str(proof)]), out, io.StringIO()) == 0
+    assert run(parse("check-proof", str(proof)), out, io.StringIO()) == 0
     assert "is a prefix of the log" in out.getvalue()
     assert cli(data_dir, "verify", "--checkpoint", str(old))[0] == 0
 

@@ -98,3 +98,14 @@ def test_every_consistency_proof_verifies_and_a_fork_does_not() -> None:
                 assert not verify_consistency(old, new, forked, new_root, proof)
                 assert not verify_consistency(old, new, old_root, MANY[0], proof)
     assert not verify_consistency(3, 2, EMPTY_ROOT, EMPTY_ROOT, [])
+
+
+@pytest.mark.parametrize("split", [1, 3, 64, 1000])
+def test_extending_in_blocks_gives_the_tree_of_appending_one_by_one(split: int) -> None:
+    leaves = [leaf_hash(str(i).encode()) for i in range(2500)]
+    one, many = CompactRange(), CompactRange()
+    for i, leaf in enumerate(leaves):
+        one.append(leaf)
+        if (i + 1) % split == 0 or i + 1 == len(leaves):
+            many.extend(leaves[many.size : i + 1])
+            assert (many.size, many.root(), many.nodes) == (one.size, one.root(), one.nodes)

@@ -90,3 +90,25 @@ def test_search_columns_cannot_be_edited_apart_from_the_body(tmp_path: Path) -> 
         conn.execute("UPDATE records SET subject = 'jit.member'")
     conn.close()
     store.close()
+
+
+def test_blind_index_terms_and_macs_stay_what_stored_trails_hold() -> None:
+    """Terms already in a trail's blind index must be found again: the keyed BLAKE2b as first
+    defined (key from HKDF "blind-index", 16 bytes, personalised), on the normalised value."""
+    import hashlib
+
+    from audit.keys import DataKey, _derive
+
+    secret = bytes(range(32))
+    index = _derive(secret, b"blind-index")
+    key = DataKey(secret)
+    assert (
+        key.term(" 91110105ma0000001x ")
+        == hashlib.blake2b(
+            b"91110105MA0000001X", key=index, digest_size=16, person=b"jg-audit-term"
+        ).hexdigest()
+    )
+    assert (
+        key.mac(b"query")
+        == hashlib.blake2b(b"query", key=index, digest_size=16, person=b"jg-audit-mac").hexdigest()
+    )

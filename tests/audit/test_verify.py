@@ -226,10 +226,21 @@ def test_the_blind_index_must_hold_exactly_the_terms_of_the_bodies(trail: AuditC
     [(term,)] = sql(trail, "SELECT term FROM entities WHERE seq = 9 ORDER BY term LIMIT 1")
     sql(trail, "DELETE FROM entities WHERE seq = 9 AND term = ?", params=(term,))
     assert verify(trail).problems == [f"record 9: blind-index entry {term} is missing"]
-    sql(trail, "INSERT INTO entities VALUES (?, 'test-log', 11)", params=("f" * 32,))
+    sql(trail, "INSERT INTO entities (term, log_id, seq, bucket) VALUES (?, 'test-log', 11, 0)",
+        params=("f" * 32,))  # fmt: skip
     assert verify(trail).problems == [
         f"record 9: blind-index entry {term} is missing",
         f"record 11: blind-index entry {'f' * 32} is not in it",
+    ]
+
+
+def test_a_blind_index_entry_in_another_bucket_is_found(trail: AuditConfig) -> None:
+    """Moved to another bucket, an entry would be invisible to searches."""
+    [(term,)] = sql(trail, "SELECT term FROM entities WHERE seq = 9 ORDER BY term LIMIT 1")
+    sql(trail, "UPDATE entities SET bucket = 7 WHERE seq = 9 AND term = ?", params=(term,))
+    assert verify(trail).problems == [
+        f"record 9: blind-index entry {term} is missing",
+        f"record 9: blind-index entry {term} is in another bucket",
     ]
 
 

@@ -1,0 +1,235 @@
+"""The audit trail for auditors: ``auditLog``, the filters of ``jointgate audit search``.
+
+Every field here is owned by ``audit`` in the category ``audit``; the default policies show them
+only to principals with the ``auditor`` role who declare the purpose ``audit``
+(policies/50-audit.cedar, and a forbid in 90-forbid.cedar that no other permit overrides).
+Like every other field they go through the plan: a denied ``auditLog`` is never resolved, a
+denied attribute is withheld by the builder.
+
+The resolver reads through :class:`audit.reader.AuditReader` in a worker thread, on a
+connection of its own. The read is audited by the request's own record: the fields asked for
+and decided (as for any query), the filters (variable ``auditLog.filter``, so that an entity
+searched for is blind-indexed and shows in its own subject report), the records shown (type
+``AuditRecord``, key ``LOG:SEQ``; with ``recordsReturned.keys`` allowed, the keys shown too)
+and the flag ``audit-read``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import strawberry
+
+from audit.reader import AuditReader, EntityOf, Position, SearchFilter, parse_time, position
+from connectors.errors import AgencyUnavailable
+from gateway.types import Outcome, RequestContext
+from schema.base import SPECS_BY_NAME, attr, build, embedded, embedded_type, link
+from schema.catalog import Catalog
+from schema.identifiers import InvalidIdentifier
+
+if TYPE_CHECKING:
+    from schema.unified import GatewaySchema
+
+Info = strawberry.Info[RequestContext, None]
+OpenReader = Callable[[], AuditReader]
+
+READER = "jointgate.audit.reader"  # key in the GraphQL schema's extensions
+MAX_PAGE = 100
+FILTER_VARIABLE = "auditLog.filter"  # not a GraphQL name: never one of the request's variables
+READ_FLAG = "audit-read"
+KEYS_FIELD = ("AuditRecordsShown", "keys")
+NODE_FIELDS = (
+    "log_id", "seq", "time", "received", "request_id", "trace_id", "client", "subject", "agency",
+    "roles", "purpose", "case_id", "justification", "break_glass", "operation_name",
+    "operation_type", "fields_requested", "fields_allowed", "fields_masked", "fields_denied",
+    "flags", "policy_version", "status", "outcome", "error_codes",
+)  # fmt: skip
+
+
+@embedded_type(agency="audit")
+class AuditRecordsShown:
+    """The records of one entity type a request was shown."""
+
+    entity_type: str = attr("audit", 2)
+    count: int = attr("audit", 2)
+    keys: list[str] | None = attr("audit", 3)  # null if the sealed part does not open
+
+
+@embedded_type(agency="audit")
+class AuditRecord:
+    """One request's record in the audit trail (docs/audit.md)."""
+
+    log_id: str = attr("audit", 2)
+    seq: int = attr("audit", 2)
+    time: str = attr("audit", 2)  # committed, UTC
+    received: str = attr("audit", 2)
+    request_id: str = attr("audit", 2)
+    trace_id: str | None = attr("audit", 2)
+    client: str | None = attr("audit", 2)
+    subject: str | None = attr("audit", 2)
+    agency: str | None = attr("audit", 2)
+    roles: list[str] = attr("audit", 2)
+    purpose: str | None = attr("audit", 2)
+    case_id: str | None = attr("audit", 3)
+    justification: str | None = attr("audit", 3)
+    break_glass: bool = attr("audit", 2)
+    operation_name: str | None = attr("audit", 2)
+    operation_type: str | None = attr("audit", 2)
+    fields_requested: list[str] = attr("audit", 2)
+    fields_allowed: list[str] = attr("audit", 2)
+    fields_masked: list[str] = attr("audit", 2)
+    fields_denied: list[str] = attr("audit", 2)
+    flags: list[str] = attr("audit", 2)
+    policy_version: str | None = attr("audit", 2)
+    status: int = attr("audit", 2)
+    outcome: str = attr("audit", 2)
+    error_codes: list[str] = attr("audit", 2)
+    records_returned: list[AuditRecordsShown] = embedded("audit", 2)
+
+
+@embedded_type(agency="audit")
+class AuditPageInfo:
+    has_next_page: bool = attr("audit", 2)
+    end_cursor: str | None = attr("audit", 2)
+
+
+@embedded_type(agency="audit")
+class AuditLogConnection:
+    nodes: list[AuditRecord] = embedded("audit", 2)
+    page_info: AuditPageInfo = attr("audit", 2)
+
+
+@strawberry.type
+class AuditQuery:
+    @link("audit", "audit", 2, description=(
+        "Audit records, oldest first, for auditors (purpose audit); filters as in `jointgate"
+        " audit search`, times in ISO 8601 (UTC if no zone); at most 100 a page."
+    ))  # fmt: skip
+    async def audit_log(
+        self, info: Info, user: str | None = None, agency: str | None = None,
+        purpose: str | None = None, case_id: str | None = None, entity: str | None = None,
+        outcome: str | None = None, since: str | None = None, until: str | None = None,
+        first: int = 20, after: str | None = None,
+    ) -> AuditLogConnection | None:  # fmt: skip
+        ctx = info.context
+        f = SearchFilter(
+            user=user, agency=agency, purpose=purpose, case=case_id, entity=entity,
+            outcome=outcome, since_us=_time(since), until_us=_time(until),
+        )  # fmt: skip
+        first = max(1, min(first, MAX_PAGE))
+        start = _position(after) if after is not None else None
+        record = ctx.audit
+        record.flag(READ_FLAG)
+        record.variables[FILTER_VARIABLE] = {**f.as_variables(), "first": first, "after": after}
+        open_reader: OpenReader | None = info.schema._schema.extensions.get(READER)
+        if open_reader is None:
+            raise AgencyUnavailable("audit", "this gateway's audit log cannot be searched")
+        try:
+            rows, more = await asyncio.to_thread(_page, open_reader, f, first, start)
+        except Exception as exc:  # the store's own errors (sqlite3, psycopg, audit)
+            raise AgencyUnavailable("audit", f"the audit trail cannot be read: {exc}") from exc
+        assert ctx.plan is not None
+        keys_decision = ctx.plan.decisions.get(KEYS_FIELD)
+        keys_shown = keys_decision is not None and keys_decision.outcome is Outcome.ALLOW
+        nodes = []
+        for view in rows:
+            record.saw("AuditRecord", f"{view['log_id']}:{view['seq']}")
+            node = _node(view)
+            if keys_shown:
+                for shown in node["records_returned"]:
+                    for key in shown["keys"] or ():
+                        record.saw(shown["entity_type"], key)
+            nodes.append(node)
+        shaping = ctx.plan.shaping
+        end = _cursor(position(rows[-1])) if rows else None
+        page_info = build(AuditPageInfo, {"has_next_page": more, "end_cursor": end}, shaping)
+        return build(AuditLogConnection, {"nodes": nodes, "page_info": page_info}, shaping)
+
+
+def attach_reader(schema: GatewaySchema, audit: object) -> None:
+    """Let ``auditLog`` read the trail behind the gateway's audit log. Without a trail (the
+    in-memory log of tests), ``auditLog`` answers AGENCY_UNAVAILABLE for agency ``audit``."""
+    from audit.trail import AuditTrail
+
+    if isinstance(audit, AuditTrail):
+        schema.graphql.extensions[READER] = audit.reader
+
+
+def _page(
+    open_reader: OpenReader, f: SearchFilter, first: int, after: Position | None
+) -> tuple[list[dict[str, Any]], bool]:
+    reader = open_reader()
+    try:
+        rows = reader.search(f, first + 1, after=after)
+    finally:
+        reader.store.close()
+    return rows[:first], len(rows) > first
+
+
+def _node(view: dict[str, Any]) -> dict[str, Any]:
+    returned = view["records_returned"]
+    node = {name: view[name] for name in NODE_FIELDS if name in view}
+    node["records_returned"] = [
+        {
+            "entity_type": type_name,
+            "count": count,
+            "keys": returned.get(type_name) if isinstance(returned.get(type_name), list) else None,
+        }
+        for type_name, count in sorted(view["returned_counts"].items())
+    ]
+    return node
+
+
+def _time(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise InvalidIdentifier("DateTime", "not an ISO 8601 date or time") from None
+
+
+def _cursor(at: Position) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(at))).decode()
+
+
+def _position(cursor: str) -> Position:
+    try:
+        received_us, log_id, seq = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return int(received_us), str(log_id), int(seq)
+    except (ValueError, TypeError):
+        raise InvalidIdentifier("cursor", "not an endCursor of auditLog") from None
+
+
+def field_entities(catalog: Catalog) -> EntityOf:
+    """For a field path as audit records hold it (``enterprise.legalRepresentative.idNumber``),
+    the entity type whose data the field is (``Person``): the last entity on the way down, so
+    embedded lists count for their entity and a link for the entity it leads to. ``""`` for
+    a path outside any entity (``enterprises.totalCount``), None for one the schema lacks."""
+    cache: dict[str, str | None] = {}
+
+    def entity_of(path: str) -> str | None:
+        if path in cache:
+            return cache[path]
+        type_name, entity = "Query", ""
+        found: str | None = entity
+        for name in path.split("."):
+            resource = catalog.get((type_name, name))
+            if resource is None:
+                found = None
+                break
+            target = resource.target
+            if target is not None:
+                spec = SPECS_BY_NAME.get(target)
+                if spec is not None and spec.kind is not None:
+                    entity = target
+                type_name = target
+            found = entity
+        cache[path] = found
+        return found
+
+    return entity_of

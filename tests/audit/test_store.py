@@ -1,0 +1,132 @@
+"""The store's layout: the blind index in buckets, found across buckets and logs, and a trail
+written with the first (unbucketed) layout brought to the current one; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from audit.config import AuditConfig
+from audit.reader import AuditReader, SearchFilter
+from audit.store import ENTITY_BUCKET, SqlStore
+from audit.trail import append_records
+from audit.verify import verify_store
+from tests.audit.conftest import PERSON, make_config, record
+
+DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+OTHER = "110105199001011238"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditConfig]:
+    if request.param == "sqlite":
+        yield make_config(tmp_path, checkpoint_every=500)
+        return
+    schema = f"audit_test_{uuid.uuid4().hex[:10]}"
+    yield make_config(tmp_path, backend="postgres", postgres_dsn=DSN, postgres_schema=schema,
+                      checkpoint_every=500)  # fmt: skip
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def fill(config: AuditConfig, store: SqlStore, n: int) -> None:
+    """``n`` records; every 700th shows OTHER, so hits fall into several buckets."""
+    batch = []
+    for i in range(n):
+        batch.append(record(i, person=OTHER if i % 700 == 3 else PERSON))
+        if len(batch) == 500:
+            append_records(config, store, batch)
+            batch = []
+    if batch:
+        append_records(config, store, batch)
+
+
+def test_entities_are_found_in_every_bucket_and_verify(config: AuditConfig) -> None:
+    store = config.new_store()
+    store.create_schema()
+    try:
+        fill(config, store, 2 * ENTITY_BUCKET + 100)
+        other = make_config(config.settings.path.parents[1], log_id="other-log",
+                            backend=config.settings.backend, postgres_dsn=DSN,
+                            postgres_schema=config.settings.postgres_schema)  # fmt: skip
+        append_records(other, store, [record(0, person=OTHER)])
+        reader = AuditReader(store, config.key)
+        found = [(r["log_id"], r["seq"]) for r in reader.search(SearchFilter(entity=OTHER), None)]
+        expected = [("test-log", s) for s in range(3, 2 * ENTITY_BUCKET + 100, 700)]
+        assert sorted(found) == sorted([*expected, ("other-log", 0)])
+        assert reader.count(SearchFilter(entity=OTHER)) == len(expected) + 1
+        buckets = store.execute(
+            "SELECT DISTINCT bucket FROM {entities} WHERE log_id = 'test-log' ORDER BY bucket"
+        )
+        assert [b[0] for b in buckets] == [0, 1, 2]
+        # the case filter goes through the blind index too
+        assert reader.count(SearchFilter(case="JIT-2026-001")) == 2 * ENTITY_BUCKET + 101
+        reports = verify_store(store, config.signer.public, config.archive_dir)
+        assert [r.problems for r in reports] == [[], []]
+    finally:
+        store.close()
+
+
+def test_a_trail_of_the_first_layout_is_migrated(config: AuditConfig) -> None:
+    store = config.new_store()
+    store.create_schema()
+    try:
+        fill(config, store, 1500)
+        entities, records = store._table("entities"), store._table("records")
+        store.execute(
+            f"CREATE TABLE {store._table('old')} AS SELECT term, log_id, seq FROM {entities}"
+        )
+        store.execute(f"DROP TABLE {entities}")
+        store.execute(f"CREATE TABLE {entities} (term TEXT NOT NULL, log_id TEXT NOT NULL,"
+                      " seq BIGINT NOT NULL, PRIMARY KEY (term, log_id, seq))")  # fmt: skip
+        store.execute(f"INSERT INTO {entities} SELECT term, log_id, seq FROM {store._table('old')}")
+        store.execute(f"CREATE INDEX records_case ON {records} (case_term)")
+        assert "bucket" not in store._columns("entities")
+        store.create_schema()  # what the next start of the gateway or the CLI does
+        assert "bucket" in store._columns("entities")
+        reader = AuditReader(store, config.key)
+        assert [r["seq"] for r in reader.search(SearchFilter(entity=OTHER), None)] == [3, 703, 1403]
+        [report] = verify_store(store, config.signer.public, config.archive_dir)
+        assert report.ok, report.problems
+        append_records(config, store, [record(0, person=OTHER)])  # and appends carry on
+        assert reader.count(SearchFilter(entity=OTHER)) == 4
+    finally:
+        store.close()
+
+
+def test_verify_reports_the_first_problem_across_chunks(tmp_path: Path) -> None:
+    """Verify reads a chunk at a time; what it reports is still the first problem in order."""
+    from tests.audit.test_verify import sql
+
+    config = make_config(tmp_path, checkpoint_every=500)
+    store = config.new_store()
+    store.create_schema()
+    fill(config, store, 5000)
+    store.close()
+    [(late,)] = sql(config, "SELECT body FROM records WHERE seq = 4500")
+    forged = str(late).replace("jit.member", "jit.membe2").encode()
+    sql(config, "UPDATE records SET body = ? WHERE seq = 4500", params=(forged.decode(),))
+    reports = verify_store(config.new_store(), config.signer.public, config.archive_dir)
+    assert reports[0].problems == [
+        "record 4500: altered (its body no longer matches its leaf hash)"
+    ]
+    from audit.merkle import leaf_hash
+
+    [(body,)] = sql(config, "SELECT body FROM records WHERE seq = 600")
+    forged = str(body).replace("jit.member", "jit.membe3")
+
+    sql(config, "UPDATE records SET body = ?, leaf = ? WHERE seq = 600",
+        params=(forged, leaf_hash(forged.encode())))  # fmt: skip
+    # the same chunk, after size 1000: a body moved there
+    sql(config, "UPDATE records SET body = (SELECT body FROM records WHERE seq = 1201)"
+        " WHERE seq = 1200")  # fmt: skip
+    [report] = verify_store(config.new_store(), config.signer.public, config.archive_dir)
+    assert report.problems == [
+        "the first 1000 records no longer match the checkpoint at size 1000: a record between"
+        " 500 and 999 was altered, inserted or removed"
+    ]
+    assert report.records == 1000
