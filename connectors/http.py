@@ -1,9 +1,10 @@
 """The shared HTTP layer every agency connector uses.
 
-One pooled keep-alive aiohttp client per agency (about 3x httpx's default transport's throughput
-on this workload, see ARCHITECTURE.md; httpx remains for test doubles such as MockTransport), TLS with the agency's CA and our
-client certificate (``connectors/tls.py``), orjson decoding, and the single place where transport
-and HTTP errors become :mod:`connectors.errors` types. Every exchange runs through the agency's
+One pooled keep-alive aiohttp client per agency (about 3x httpx's default transport's
+throughput on this workload, see ARCHITECTURE.md; httpx remains for test doubles such as
+MockTransport), TLS with the agency's CA and our client certificate (``connectors/tls.py``),
+orjson decoding, and the single place where transport and HTTP errors become
+:mod:`connectors.errors` types. Every exchange runs through the agency's
 :class:`~connectors.resilience.AgencyGuard` (deadline, timeout, cap, retries, breaker), carries
 the W3C ``traceparent`` of the current trace, and is a span of its own when the request is
 recorded (:class:`ExchangeTelemetry`, set by ``gateway/telemetry.py``).
