@@ -311,7 +311,7 @@ async def test_the_concurrency_cap_holds(
     elapsed = time.monotonic() - started
     sampler.cancel()
     assert max(seen) == 2
-    assert 0.45 <= elapsed < 1.2  # three waves of two, not one wave of six
+    assert elapsed >= 0.45  # three waves of two, not one wave of six (no upper bound: busy CI)
 
 
 async def test_waiting_for_a_slot_counts_against_the_deadline(

@@ -376,7 +376,8 @@ async def test_a_mute_redis_costs_one_timeout_not_one_per_request(make: Make) ->
         started = time.perf_counter()
         for _ in range(50):
             await limiter.admit(BOB)
-        assert time.perf_counter() - started < 0.05
+        # one timeout each would take 50 x 0.05 s; well under that, however busy the machine
+        assert time.perf_counter() - started < 1.0
         assert proxy.accepted == 1
 
 
