@@ -1,13 +1,15 @@
 """Courts (法院): an Apollo Federation v2 subgraph, queried through ``_entities``.
 
-Our records use snake_case field names for every agency; this module translates to the courts'
-GraphQL names at the boundary, so the schema layer never knows which protocol an agency speaks.
+Our records use snake_case field names for every agency. The courts' GraphQL names are camelCase,
+so every selection asks for each field under its snake_case alias (``case_number: caseNumber``):
+the answer comes back in our names, with no renaming per value, and the schema layer never knows
+which protocol an agency speaks.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import orjson
@@ -18,14 +20,14 @@ from connectors.http import HTTPConnector
 
 PATH = "/graphql"
 KEYS_PER_CALL = 200
-_CASE_LABELS = ("handlingCode", "sensitivity", "linkedCases")
+_CASE_LABELS = "handling_code: handlingCode sensitivity linked_cases: linkedCases"
 # Embedded object lists and their sub-fields (for "parties" selected as a whole).
 _EMBEDDED = {
     "parties": ("partyId", "name", "partyType", "role"),
     "judgments": ("documentNumber", "decidedOn", "outcome", "amount", "public"),
     "enforcement": ("caseNumber", "filedOn", "amountOwed", "amountPaid", "status", "measures"),
 }
-_DEFAULTER = ("listedOn", "obligation", "performance")
+_DEFAULTER = ("listed_on", "obligation", "performance")
 
 
 def camel(name: str) -> str:
@@ -33,13 +35,19 @@ def camel(name: str) -> str:
     return head + "".join(p.title() for p in rest)
 
 
-@functools.lru_cache(maxsize=1024)  # a handful of names, converted on every value of every row
 def snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
-def selection(fields: Iterable[str]) -> str:
-    """GraphQL selection text for snake_case (possibly dotted) field names."""
+def aliased(name: str) -> str:
+    """``caseNumber`` asked for as ``case_number: caseNumber``; a name without capitals as is."""
+    ours = snake(name)
+    return name if ours == name else f"{ours}: {name}"
+
+
+@functools.lru_cache(maxsize=256)  # one selection per distinct set of requested fields
+def selection(fields: frozenset[str]) -> str:
+    """GraphQL selection text, in our names, for snake_case (possibly dotted) field names."""
     top: dict[str, list[str]] = {}
     for f in sorted(fields):
         head, _, sub = f.partition(".")
@@ -49,18 +57,11 @@ def selection(fields: Iterable[str]) -> str:
     parts = []
     for name, subs in top.items():
         if name in _EMBEDDED:
-            parts.append(f"{name} {{ {' '.join(subs or _EMBEDDED[name])} }}")
+            inner = " ".join(aliased(s) for s in subs or _EMBEDDED[name])
+            parts.append(f"{aliased(name)} {{ {inner} }}")
         else:
-            parts.append(name)
+            parts.append(aliased(name))
     return " ".join(parts)
-
-
-def to_snake(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {snake(k): to_snake(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_snake(v) for v in value]
-    return value
 
 
 class CourtsConnector(HTTPConnector):
@@ -89,17 +90,17 @@ class CourtsConnector(HTTPConnector):
 
     async def _cases(self, keys: Sequence[str], fields: frozenset[str]) -> Grouped:
         sel = selection(fields | {"case_number"})
-        query = f"... on CourtCase {{ {sel} {' '.join(_CASE_LABELS)} }}"
+        query = f"... on CourtCase {{ {sel} {_CASE_LABELS} }}"
         reps = [{"__typename": "CourtCase", "caseNumber": k} for k in keys]
         entities = await self._entities(query, reps)
-        records = [self.record("court_case", to_snake(e)) for e in entities if e]
+        records = [self.record("court_case", e) for e in entities if e]
         return group(records, "case_number", keys)
 
     async def _by_litigant(self, kind: str, keys: Sequence[str], fields: frozenset[str]) -> Grouped:
         if kind == "court_case":
-            inner = f"cases {{ {selection(fields | {'case_number'})} {' '.join(_CASE_LABELS)} }}"
+            inner = f"cases {{ {selection(fields | {'case_number'})} {_CASE_LABELS} }}"
         else:
-            inner = f"defaulter {{ {' '.join(_DEFAULTER)} }}"
+            inner = f"defaulter {{ {' '.join(aliased(camel(f)) for f in _DEFAULTER)} }}"
         reps = [{"__typename": "Litigant", "partyId": k} for k in keys]
         entities = await self._entities(f"... on Litigant {{ partyId {inner} }}", reps)
         out: Grouped = {k: [] for k in keys}
@@ -108,10 +109,10 @@ class CourtsConnector(HTTPConnector):
                 continue
             party = entity.get("partyId")
             if kind == "court_case":
-                rows = [to_snake(c) for c in entity.get("cases") or ()]
+                rows = entity.get("cases") or ()
                 out.setdefault(party, []).extend(self.record(kind, r) for r in rows)
             elif entity.get("defaulter"):
-                row = {"party_id": party, **to_snake(entity["defaulter"])}
+                row = {"party_id": party, **entity["defaulter"]}
                 row.update(handling_code="H0", sensitivity=0, linked_cases=[])
                 out.setdefault(party, []).append(self.record(kind, row))
         return out
