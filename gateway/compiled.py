@@ -109,6 +109,14 @@ _SCALAR_TYPES: Final = (str, int, float, bool, type(None))
 _PLAIN_TYPES: set[type] = {*_SCALAR_TYPES, list, dict, tuple}
 
 
+def _plain(value: Any) -> bool:
+    """A coerced argument safe to reuse across requests: a scalar, or a list of them (a lookup
+    by a list of identifiers), which nothing downstream mutates."""
+    if type(value) is list:
+        return all(type(v) in _SCALAR_TYPES for v in value)
+    return type(value) in _SCALAR_TYPES
+
+
 class Fallback(Exception):
     """The operation uses something the compiler leaves to graphql-core."""
 
@@ -429,7 +437,7 @@ class _Compiler:
                 args = get_argument_values(definition, node, self.variables, None, False)
             except Exception:  # raised again, as graphql-core raises it, at each execution
                 args = None
-            if args is not None and all(type(v) in _SCALAR_TYPES for v in args.values()):
+            if args is not None and all(_plain(v) for v in args.values()):
                 field.args = args
         field.type = self._type(definition.type, details)
         field.non_null = field.type.kind == _NON_NULL

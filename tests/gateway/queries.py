@@ -51,6 +51,17 @@ ROOTS: dict[str, tuple[str, Callable[[int], str]]] = {
         "EnterpriseConnection",
         lambda i: f'(nameContains: "财富", first: {i % 4 + 1})',
     ),
+    # lookups by a list of identifiers (a missing one among them: i + 20 is not in the world)
+    "persons": (
+        "Person",
+        lambda i: (
+            f'(idNumbers: ["{resident_id(i)}", "{resident_id(i + 20)}", "{resident_id(i + 1)}"])'
+        ),
+    ),
+    "courtCases": (
+        "CourtCase",
+        lambda i: f'(caseNumbers: ["(2025)京01民初{i + 1}号", "(2025)京01民初{i % 3 + 1}号"])',
+    ),
 }
 
 
