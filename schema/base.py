@@ -105,6 +105,9 @@ class TypeSpec:
     # (python attribute, agency-side source, embedded class or None)
     values: tuple[tuple[str, str, type | None], ...] = ()
     attributes: frozenset[str] = frozenset()  # the python names of those values
+    # ``values`` split for the builder: plain ones, and embedded object lists with their class
+    plain: tuple[tuple[str, str], ...] = ()
+    nested: tuple[tuple[str, str, type], ...] = ()
 
 
 NOT_AVAILABLE = "Not available for your access rights and declared purpose."
@@ -168,16 +171,26 @@ def build(cls: type[T], data: Mapping[str, Any], shaping: Mapping[str, Shaping])
     shape = shaping.get(cls.__name__)
     obj = object.__new__(cls)
     values = obj.__dict__
-    for name, source, sub in spec.values:
-        value = data.get(source)
-        if shape is not None:
-            if name in shape.denied:
-                continue
-            kind = shape.masks.get(name)
-            if kind is not None:
-                value = masks.apply(kind, value)
-        if sub is not None and value is not None:
-            value = [build(sub, item, shaping) for item in value]
+    get = data.get
+    # the hot loop (a value of every row): nothing withheld or masked in this type, no checks
+    if shape is None or not (shape.denied or shape.masks):
+        for name, source in spec.plain:
+            values[name] = get(source)
+        for name, source, sub in spec.nested:
+            items = get(source)
+            values[name] = None if items is None else [build(sub, i, shaping) for i in items]
+        values["_data"] = data
+        return obj
+    denied, masked = shape.denied, shape.masks
+    for name, source, embedded_cls in spec.values:
+        if name in denied:
+            continue
+        value = get(source)
+        kind = masked.get(name)
+        if kind is not None:
+            value = masks.apply(kind, value)
+        if embedded_cls is not None and value is not None:
+            value = [build(embedded_cls, item, shaping) for item in value]
         values[name] = value
     values["_data"] = data
     return obj

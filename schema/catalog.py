@@ -73,7 +73,11 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
                 )
         if spec is not None:
             SPECS[spec.cls] = SPECS_BY_NAME[type_name] = dataclasses.replace(
-                spec, values=tuple(values), attributes=frozenset(v[0] for v in values)
+                spec,
+                values=tuple(values),
+                attributes=frozenset(v[0] for v in values),
+                plain=tuple((name, source) for name, source, sub in values if sub is None),
+                nested=tuple((n, source, sub) for n, source, sub in values if sub is not None),
             )
     if missing:
         raise SchemaMappingError(
