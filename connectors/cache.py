@@ -88,7 +88,7 @@ class CacheSettings:
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> CacheSettings:
-        from gateway.notify import _config_error, check_redis_url
+        from gateway.notify import _config_error, redis_setting
         from schema.base import Category
 
         categories = [c.value for c in Category]
@@ -115,18 +115,10 @@ class CacheSettings:
                     " registry_market_ttl_s), redis_url, redis_password_env, key_prefix,"
                     " timeout_s, retry_s (docs/cache.md)"
                 )
-            elif key in ("timeout_s", "retry_s"):
-                if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                    raise _config_error(f"{where}: must be a positive number, got {value!r}")
-                values[key] = float(value)
-            elif not isinstance(value, str):
-                raise _config_error(f"{where}: must be a string, got {value!r}")
-            elif key == "redis_url":
-                values[key] = check_redis_url(value, where, "redis_password_env")
-            elif key == "key_prefix" and not value:
-                raise _config_error(f"{where}: must not be empty")
             else:
-                values[key] = value
+                values[key] = redis_setting(
+                    key, value, where, seconds=("timeout_s", "retry_s"), required=("key_prefix",)
+                )
         return cls(ttl_s=MappingProxyType(ttls), **values)
 
     def resolved(self, rate_limits: RateLimits) -> CacheSettings:

@@ -28,7 +28,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -71,18 +71,13 @@ class NotifySettings:
             where = f"notifications.{key}"
             if key not in cls.__dataclass_fields__:
                 raise _config_error(f"{where}: unknown key; see docs/deployment.md")
-            if key in ("poll_s", "recheck_s", "timeout_s", "retry_s"):
-                if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                    raise _config_error(f"{where}: must be a positive number, got {value!r}")
-                values[key] = float(value)
-            elif not isinstance(value, str):
-                raise _config_error(f"{where}: must be a string, got {value!r}")
-            elif key == "redis_url":
-                values[key] = check_redis_url(value, where, "redis_password_env")
-            elif key == "channel" and not value:
-                raise _config_error(f"{where}: must not be empty")
-            else:
-                values[key] = value
+            values[key] = redis_setting(
+                key,
+                value,
+                where,
+                seconds=("poll_s", "recheck_s", "timeout_s", "retry_s"),
+                required=("channel",),
+            )
         return cls(**values)
 
     def resolved(self, rate_limits: RateLimits) -> NotifySettings:
@@ -96,6 +91,25 @@ class NotifySettings:
                 else self.redis_password_env
             ),
         )
+
+
+def redis_setting(
+    key: str, value: Any, where: str, *, seconds: Collection[str], required: Collection[str]
+) -> Any:
+    """One value of a table whose service reaches Redis (notifications, cache): ``seconds``
+    keys positive numbers, the others strings, ``redis_url`` without a password, ``required``
+    ones not empty."""
+    if key in seconds:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise _config_error(f"{where}: must be a positive number, got {value!r}")
+        return float(value)
+    if not isinstance(value, str):
+        raise _config_error(f"{where}: must be a string, got {value!r}")
+    if key == "redis_url":
+        return check_redis_url(value, where, "redis_password_env")
+    if key in required and not value:
+        raise _config_error(f"{where}: must not be empty")
+    return value
 
 
 def check_redis_url(value: str, where: str, password_key: str) -> str:
