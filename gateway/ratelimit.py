@@ -42,6 +42,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from gateway.errors import GatewayError
+from gateway.notify import check_redis_url
 from gateway.types import Principal
 
 __all__ = [
@@ -154,17 +155,8 @@ class RateLimits:
                 values[key] = MappingProxyType(dict(value))
             elif not isinstance(value, str):
                 raise _config_error(f"{where}: must be a string, got {value!r}")
-            elif key == "redis_url" and value:
-                parts = urlsplit(value)
-                if parts.scheme not in ("redis", "rediss", "unix"):
-                    raise _config_error(
-                        f'{where}: a redis://, rediss:// or unix:// URL, or "", got {value!r}'
-                    )
-                if parts.password:
-                    raise _config_error(
-                        f"{where}: secrets are not read from the config; use redis_password_env"
-                    )
-                values[key] = value
+            elif key == "redis_url":
+                values[key] = check_redis_url(value, where, "redis_password_env")
             elif key == "key_prefix" and not value:
                 raise _config_error(f"{where}: must not be empty")
             elif key == "key_file":
