@@ -32,7 +32,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -123,15 +123,9 @@ class CacheSettings:
 
     def resolved(self, rate_limits: RateLimits) -> CacheSettings:
         """Unset Redis settings taken from ``[rate_limits]``."""
-        return replace(
-            self,
-            redis_url=rate_limits.redis_url if self.redis_url is None else self.redis_url,
-            redis_password_env=(
-                rate_limits.redis_password_env
-                if self.redis_password_env is None
-                else self.redis_password_env
-            ),
-        )
+        from gateway.notify import with_rate_limit_redis
+
+        return with_rate_limit_redis(self, rate_limits)
 
 
 @dataclass(frozen=True, slots=True)

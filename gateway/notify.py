@@ -30,7 +30,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
@@ -41,6 +41,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 if TYPE_CHECKING:
+    from connectors.cache import CacheSettings
     from gateway.ratelimit import RateLimits
 
 __all__ = ["TOPICS", "ChangeNotifier", "NotifySettings", "announce"]
@@ -82,15 +83,21 @@ class NotifySettings:
 
     def resolved(self, rate_limits: RateLimits) -> NotifySettings:
         """Unset Redis settings taken from ``[rate_limits]``: one Redis unless told otherwise."""
-        return replace(
-            self,
-            redis_url=rate_limits.redis_url if self.redis_url is None else self.redis_url,
-            redis_password_env=(
-                rate_limits.redis_password_env
-                if self.redis_password_env is None
-                else self.redis_password_env
-            ),
-        )
+        return with_rate_limit_redis(self, rate_limits)
+
+
+_Settings = TypeVar("_Settings", "NotifySettings", "CacheSettings")
+
+
+def with_rate_limit_redis(settings: _Settings, rate_limits: RateLimits) -> _Settings:
+    """``settings`` with the Redis URL and password variable it leaves unset (None) taken from
+    ``[rate_limits]``: one Redis for every service unless told otherwise."""
+    url, password = settings.redis_url, settings.redis_password_env
+    return replace(
+        settings,
+        redis_url=rate_limits.redis_url if url is None else url,
+        redis_password_env=rate_limits.redis_password_env if password is None else password,
+    )
 
 
 def redis_setting(
