@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ import pytest
 
 from gateway.issuer import mint_token
 from sandbox.world import World
+from tests.demo_process import free_port, start_demo, wait_until_up
 
 SCALE = "0.05"  # the same world as the session's `world` fixture (default seed)
 
@@ -65,34 +64,12 @@ class Demo:
             httpx.delete(f"{url}/_sandbox/stats")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     data_dir = tmp_path_factory.mktemp("demo")
-    port = _free_port()
-    log = data_dir / "demo.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port),
-             "--data-dir", str(data_dir), "--scale", SCALE],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 90
-    while True:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "jointgate demo did not start within 90 s"
-        time.sleep(0.2)
+    port = free_port()
+    process = start_demo(data_dir, port, SCALE)
+    wait_until_up(process, data_dir, port)
     agencies = json.loads((data_dir / "sandbox" / "ports.json").read_text())
     yield Demo(process, f"http://127.0.0.1:{port}/graphql", data_dir, agencies)
     if process.poll() is None:
@@ -261,13 +238,8 @@ def test_the_banner_curl_example_sends_valid_json() -> None:
 
 
 def test_a_killed_demo_leaves_no_sandbox_behind(tmp_path: Path) -> None:
-    port = _free_port()
-    with (tmp_path / "demo.log").open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port),
-             "--data-dir", str(tmp_path), "--scale", SCALE],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    port = free_port()
+    process = start_demo(tmp_path, port, SCALE)
     ports = tmp_path / "sandbox" / "ports.json"
     deadline = time.monotonic() + 60
     while not ports.exists():

@@ -1,0 +1,45 @@
+"""``jointgate demo`` as a child process on a free port, for the tests that need real sockets
+(tests/gateway/test_demo.py, tests/http/conftest.py)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+START_TIMEOUT_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_demo(data_dir: Path, port: int, scale: str = "0.05") -> subprocess.Popen[bytes]:
+    """The demo, its output in ``data_dir/demo.log``; does not wait for it to be up."""
+    with (data_dir / "demo.log").open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port),
+             "--data-dir", str(data_dir), "--scale", scale],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def wait_until_up(process: subprocess.Popen[bytes], data_dir: Path, port: int) -> None:
+    """Until /healthz answers; fails with the demo's log if it exits or takes too long."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        assert process.poll() is None, (data_dir / "demo.log").read_text()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"jointgate demo did not start in {START_TIMEOUT_S} s"
+        time.sleep(0.2)
