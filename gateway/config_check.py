@@ -14,8 +14,18 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from connectors.cache import CacheSettings
 from gateway.config_env import overrides
-from gateway.settings import ConfigError, Settings, load
+from gateway.notify import NotifySettings
+from gateway.ratelimit import RateLimits
+from gateway.settings import ConfigError, Settings, TelemetrySettings, load
+
+#: The standard variables the OTLP exporters read when ``telemetry.otlp_endpoint`` is "".
+OTLP_VARIABLES = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+)
 
 
 def check_command(path: Path) -> int:
@@ -94,6 +104,11 @@ def summary(path: Path, s: Settings) -> str:
         f"  policy               {s.policy_dir or '(shipped default set)'}, mode {s.policy_mode}"
         + ("" if s.enforcement else ", ENFORCEMENT OFF"),
         f"  governance           {redact(s.governance_url)}",
+        f"  rate limits          {_rate_limits(s.rate_limits)}",
+        f"  telemetry            {_telemetry(s.telemetry)}",
+        f"  logs                 {s.telemetry.log_format}, level {s.telemetry.log_level}",
+        f"  cache                {_cache(s.cache.resolved(s.rate_limits))}",
+        f"  notifications        {_notifications(s.notifications.resolved(s.rate_limits))}",
     ]
     local = [
         what
@@ -108,6 +123,57 @@ def summary(path: Path, s: Settings) -> str:
             f"  note: {' and '.join(local)} in the data dir: one replica only (docs/deployment.md)"
         )
     return "\n".join(lines)
+
+
+def _rate_limits(limits: RateLimits) -> str:
+    if not limits.enabled:
+        return "OFF"
+    return (
+        f"user {limits.user_rate:g}/s (burst {limits.user_burst}),"
+        f" agency {limits.agency_rate:g}/s (burst {limits.agency_burst});"
+        f" {_redis(limits.redis_url, limits.redis_password_env, 'in-process only (one replica)')}"
+    )
+
+
+def _telemetry(telemetry: TelemetrySettings) -> str:
+    otlp = redact(telemetry.otlp_endpoint) if telemetry.otlp_endpoint else "none"
+    if not telemetry.otlp_endpoint:
+        variable = next((v for v in OTLP_VARIABLES if os.environ.get(v)), None)
+        if variable is not None:
+            otlp = f"{redact(os.environ[variable])} (from {variable})"
+    return (
+        f"service {telemetry.service_name}, OTLP {otlp}, sample ratio {telemetry.sample_ratio:g},"
+        f" metrics {'on' if telemetry.metrics else 'off'}"
+    )
+
+
+def _cache(cache: CacheSettings) -> str:
+    """``cache`` resolved: its Redis is the rate limiter's unless it names one."""
+    if not cache.ttl_s:
+        return "off"
+    if not cache.enabled:
+        return "off (no Redis to keep it in)"
+    cached = ", ".join(
+        f"{agency} {category} {ttl:g} s" for (agency, category), ttl in sorted(cache.ttl_s.items())
+    )
+    return f"{cached}; {_redis(cache.redis_url or '', cache.redis_password_env, 'none')}"
+
+
+def _notifications(notify: NotifySettings) -> str:
+    """``notify`` resolved: its Redis is the rate limiter's unless it names one."""
+    if not notify.redis_url:
+        return f"polling only, every {notify.poll_s:g} s"
+    return (
+        f"{_redis(notify.redis_url, notify.redis_password_env, 'none')}, channel {notify.channel};"
+        f" polling every {notify.poll_s:g} s while Redis is away"
+    )
+
+
+def _redis(url: str, password_env: str | None, without: str) -> str:
+    """Where a service's Redis is, password by its variable only; ``without`` when url is ""."""
+    if not url:
+        return without
+    return f"Redis {redact(url)}" + (f", password from {password_env}" if password_env else "")
 
 
 def redact(location: str) -> str:

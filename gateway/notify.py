@@ -31,7 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 from redis.asyncio import Redis
@@ -126,7 +126,8 @@ def check_redis_url(value: str, where: str, password_key: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise _config_error(f'{where}: a redis://, rediss:// or unix:// URL, or "", got {value!r}')
-    if parts.password:
+    query = {name.lower() for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if parts.password or "password" in query:
         raise _config_error(f"{where}: secrets are not read from the config; use {password_key}")
     return value
 

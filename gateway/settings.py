@@ -243,9 +243,15 @@ def telemetry_settings(table: dict[str, Any]) -> TelemetrySettings:
     if unknown:
         raise ConfigError(f"telemetry.{unknown[0]}: unknown key; known: {', '.join(known)}")
     d = TelemetrySettings()
-    name = table.get("service_name", d.service_name)
+    # OpenTelemetry's standard variable is the default; the key (or its JOINTGATE_ override) wins
+    standard = os.environ.get("OTEL_SERVICE_NAME", "")
+    from_env = bool(standard) and "service_name" not in table
+    name = table.get("service_name", standard or d.service_name)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", name):
-        raise ConfigError(f"telemetry.service_name: letters, digits, '.', '_', '-'; got {name!r}")
+        raise ConfigError(
+            f"telemetry.service_name: letters, digits, '.', '_', '-'; got {name!r}"
+            + (" (set by OTEL_SERVICE_NAME)" if from_env else "")
+        )
     endpoint = table.get("otlp_endpoint", d.otlp_endpoint)
     if not isinstance(endpoint, str) or (endpoint and not _ENDPOINT.fullmatch(endpoint)):
         raise ConfigError(

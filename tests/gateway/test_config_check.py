@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.config_check import redact
+from gateway.config_check import OTLP_VARIABLES, redact, summary
+from gateway.settings import load
 
 CONFIG = """
 [gateway]
@@ -52,6 +54,149 @@ def test_a_good_config_prints_a_summary(
     assert "postgresql://gateway:***@db.example/jointgate" in out
     assert "hunter2" not in out and "bank-secret" not in out
     assert "one replica only" in out  # the audit trail is SQLite in the data dir
+
+
+@pytest.fixture
+def no_otel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The standard OpenTelemetry variables of the test's environment are not the config's."""
+    for variable in (*OTLP_VARIABLES, "OTEL_SERVICE_NAME"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+SHARED = """
+[rate_limits]
+user_rate = 5
+user_burst = 10
+agency_burst = 300
+redis_url = "redis://redis.example:6379/0"
+redis_password_env = "JG_TEST_REDIS_PASSWORD"
+[cache]
+registry_market_ttl_s = 300
+registry_courts_ttl_s = 60.5
+[notifications]
+channel = "jg:test"
+poll_s = 2
+[telemetry]
+service_name = "gw-test"
+sample_ratio = 0.25
+log_format = "text"
+log_level = "debug"
+"""
+
+
+def test_the_summary_shows_rate_limits_telemetry_cache_and_notifications(
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    no_otel: None,
+) -> None:
+    config.write_text(CONFIG + SHARED)
+    monkeypatch.setenv("JG_TEST_REDIS_PASSWORD", "redis-secret")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel.example:4318")
+    assert main(["config", "check", str(config)]) == 0
+    out = capsys.readouterr().out
+    redis = "Redis redis://redis.example:6379/0, password from JG_TEST_REDIS_PASSWORD"
+    assert f"  rate limits          user 5/s (burst 10), agency 200/s (burst 300); {redis}\n" in out
+    assert (
+        "  telemetry            service gw-test,"
+        " OTLP http://otel.example:4318 (from OTEL_EXPORTER_OTLP_ENDPOINT), sample ratio 0.25,"
+        " metrics on\n"
+    ) in out
+    assert "  logs                 text, level debug\n" in out
+    # the cache and the notifications use the rate limiter's Redis: they name none of their own
+    assert f"  cache                courts registry 60.5 s, market registry 300 s; {redis}\n" in out
+    assert (
+        f"  notifications        {redis}, channel jg:test; polling every 2 s while Redis is away"
+    ) in out
+    assert "redis-secret" not in out
+
+
+def test_the_summary_says_what_is_off_or_local(
+    config: Path, capsys: pytest.CaptureFixture[str], no_otel: None
+) -> None:
+    config.write_text(
+        CONFIG
+        + '[rate_limits]\nenabled = false\nredis_url = ""\n'
+        + "[cache]\nregistry_market_ttl_s = 300\n"
+        + "[telemetry]\nmetrics = false\n"
+    )
+    assert main(["config", "check", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "  rate limits          OFF\n" in out
+    telemetry = "service jointgate, OTLP none, sample ratio 1, metrics off"
+    assert f"  telemetry            {telemetry}\n" in out
+    assert "  cache                off (no Redis to keep it in)\n" in out
+    assert "  notifications        polling only, every 1 s\n" in out
+
+    config.write_text(CONFIG + '[rate_limits]\nredis_url = ""\n')
+    assert main(["config", "check", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "agency 200/s (burst 400); in-process only (one replica)\n" in out
+    assert "  cache                off\n" in out
+
+
+def test_the_summary_names_each_service_s_own_redis(
+    config: Path, capsys: pytest.CaptureFixture[str], no_otel: None
+) -> None:
+    config.write_text(
+        CONFIG
+        + '[cache]\nregistry_market_ttl_s = 30\nredis_url = "rediss://cache.example/1"\n'
+        + 'redis_password_env = "JG_CACHE_PW"\n'
+        + '[notifications]\nredis_url = ""\n'
+    )
+    assert main(["config", "check", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "Redis redis://127.0.0.1:6379/0\n" in out  # the rate limiter's default, no password
+    assert (
+        "  cache                market registry 30 s;"
+        " Redis rediss://cache.example/1, password from JG_CACHE_PW\n"
+    ) in out
+    assert "  notifications        polling only, every 1 s\n" in out
+
+
+def test_passwords_in_redis_urls_are_never_shown(config: Path, no_otel: None) -> None:
+    """``load`` refuses a password in a Redis URL's user part; the summary redacts one anyway."""
+    settings = load(config)
+    settings = dataclasses.replace(
+        settings,
+        rate_limits=dataclasses.replace(settings.rate_limits, redis_url="redis://:pw1@rl/0"),
+        notifications=dataclasses.replace(
+            settings.notifications, redis_url="redis://user:pw2@notify/0"
+        ),
+        cache=dataclasses.replace(
+            settings.cache, ttl_s={("market", "registry"): 5.0}, redis_url="unix://u:pw3@/sock"
+        ),
+    )
+    out = summary(config, settings)
+    assert "Redis redis://:***@rl/0" in out
+    assert "Redis redis://user:***@notify/0" in out
+    assert "Redis unix://u:***@/sock" in out
+    assert not any(secret in out for secret in ("pw1", "pw2", "pw3"))
+
+
+def test_otel_service_name_is_the_default_and_the_file_or_its_override_wins(
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    no_otel: None,
+) -> None:
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-otel")
+    assert main(["config", "check", str(config)]) == 0
+    assert "service from-otel," in capsys.readouterr().out
+    monkeypatch.setenv("JOINTGATE_TELEMETRY__SERVICE_NAME", "from-jointgate")
+    assert main(["config", "check", str(config)]) == 0
+    assert "service from-jointgate," in capsys.readouterr().out
+    monkeypatch.delenv("JOINTGATE_TELEMETRY__SERVICE_NAME")
+    config.write_text(CONFIG + '[telemetry]\nservice_name = "from-file"\n')
+    assert main(["config", "check", str(config)]) == 0
+    assert "service from-file," in capsys.readouterr().out
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "not a name")
+    assert main(["config", "check", str(config)]) == 0  # the file's key wins: not even read
+    config.write_text(CONFIG)
+    assert main(["config", "check", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "telemetry.service_name: letters, digits" in err
+    assert "got 'not a name' (set by OTEL_SERVICE_NAME)" in err
 
 
 @pytest.mark.parametrize(

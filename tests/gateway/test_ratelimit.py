@@ -433,6 +433,8 @@ def test_settings_defaults_and_a_toml_table(tmp_path: Path) -> None:
         ({"volume": 500}, "rate_limits.volume: must be a table"),
         ({"redis_url": "http://cache:6379"}, "rate_limits.redis_url: a redis://"),
         ({"redis_url": "redis://:hunter2@cache:6379/0"}, "use redis_password_env"),
+        ({"redis_url": "redis://cache:6379/0?password=hunter2"}, "use redis_password_env"),
+        ({"redis_url": "redis://cache/0?db=1&PASSWORD=hunter2"}, "use redis_password_env"),
         ({"key_prefix": ""}, "rate_limits.key_prefix: must not be empty"),
         ({"key_env": 5}, "rate_limits.key_env: must be a string"),
         ({"enabled": "no"}, "rate_limits.enabled: true or false, got 'no'"),

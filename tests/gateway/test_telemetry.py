@@ -427,7 +427,8 @@ def test_configure_installs_one_handler_on_the_root_logger() -> None:
 # -- settings ------------------------------------------------------------------------------------
 
 
-def test_telemetry_settings_defaults_and_values() -> None:
+def test_telemetry_settings_defaults_and_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
     assert telemetry_settings({}) == TelemetrySettings()
     assert telemetry_settings(
         {"otlp_endpoint": "https://otel.example:4318/", "sample_ratio": 0, "log_level": "DEBUG"}
@@ -451,6 +452,26 @@ def test_telemetry_settings_defaults_and_values() -> None:
 def test_bad_telemetry_settings_name_the_key(table: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         telemetry_settings(table)
+
+
+def test_otel_service_name_is_the_default_service_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(variable, raising=False)  # no exporter
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "checkout-gateway")
+    settings = telemetry_settings({"metrics": False})
+    assert settings.service_name == "checkout-gateway"
+    telemetry = Telemetry(settings)
+    assert telemetry.tracer_provider.resource.attributes["service.name"] == "checkout-gateway"
+    telemetry.shutdown()
+    assert telemetry_settings({"service_name": "jg-1"}).service_name == "jg-1"  # the key wins
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "not a name")
+    with pytest.raises(
+        ConfigError, match=r"service_name: .*'not a name' \(set by OTEL_SERVICE_NAME\)"
+    ):
+        telemetry_settings({})
+    assert telemetry_settings({"service_name": "jg-1"}).service_name == "jg-1"
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "")  # empty: unset, as for the OpenTelemetry SDK
+    assert telemetry_settings({}).service_name == "jointgate"
 
 
 def test_the_telemetry_table_is_read_from_the_config_file(tmp_path: Path) -> None:
