@@ -29,6 +29,7 @@ from audit.config import AuditConfig, load_config
 from audit.errors import AuditError, ProofError
 from audit.keys import load_public_key
 from audit.reader import AuditReader, SearchFilter, parse_time
+from audit.replay import default_workers
 from audit.store import SqlStore
 from audit.trail import append_records
 from audit.verify import (
@@ -109,7 +110,11 @@ def populate(audit: argparse.ArgumentParser) -> None:
     verify.add_argument("--json", action="store_true", help="one JSON object per log")
     verify.add_argument(
         "--no-index", action="store_true",
-        help="skip the (slower) check that search columns and blind index match the bodies",
+        help="skip the check that search columns and blind index match the bodies",
+    )  # fmt: skip
+    verify.add_argument(
+        "--workers", type=_positive, default=None, metavar="N",
+        help="processes checking a large log's records in parallel (default: the cores)",
     )  # fmt: skip
 
     checkpoint = commands.add_parser(
@@ -298,6 +303,16 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number >= 1, got {text!r}")
+    return value
+
+
 def _write_json(document: Any, path: Path | None, out: IO[str]) -> None:
     text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
     if path is None:
@@ -311,7 +326,10 @@ def _verify(args: argparse.Namespace, config: AuditConfig, store: SqlStore, out:
             err: IO[str]) -> int:  # fmt: skip
     public = load_public_key(args.public_key) if args.public_key else config.signer.public
     held = [_checkpoint_file(p) for p in args.checkpoint]
-    reports = verify_store(store, public, config.archive_dir, held, args.log, not args.no_index)
+    workers = args.workers or default_workers()
+    reports = verify_store(
+        store, public, config.archive_dir, held, args.log, not args.no_index, workers
+    )
     from audit.verify import verify_queries
 
     query_problems = verify_queries(store, config.key)

@@ -62,7 +62,6 @@ class CompactRange:
         comprehension per level), then merged into the frontier like one node of height k."""
         leaves = leaves if isinstance(leaves, list) else list(leaves)
         sha256 = hashlib.sha256
-        nodes = self.nodes
         i, n = 0, len(leaves)
         while i < n:
             size = self.size
@@ -73,23 +72,34 @@ class CompactRange:
             for _ in range(height):
                 pairs = zip(level[::2], level[1::2], strict=True)
                 level = [sha256(b"\x01" + left + right).digest() for left, right in pairs]
-            node = level[0]
-            above = size >> height
-            while above & 1:
-                node = node_hash(nodes.pop(), node)
-                above >>= 1
-            nodes.append(node)
-            self.size = size + (1 << height)
+            self.append_subtree(level[0], height)
             i += 1 << height
 
-    def root(self) -> bytes:
-        if not self.nodes:
-            return EMPTY_ROOT
+    def append_subtree(self, node: bytes, height: int) -> None:
+        """Append the root of a perfect subtree of ``2**height`` leaves; the tree's size must be
+        a multiple of that (the subtree is aligned)."""
+        size = self.size
+        if size & ((1 << height) - 1):
+            raise ValueError(f"a subtree of {1 << height} leaves cannot start at {size}")
         nodes = self.nodes
-        root = nodes[-1]
-        for node in reversed(nodes[:-1]):
-            root = node_hash(node, root)
-        return root
+        above = size >> height
+        while above & 1:
+            node = node_hash(nodes.pop(), node)
+            above >>= 1
+        nodes.append(node)
+        self.size = size + (1 << height)
+
+    def append_range(self, size: int, nodes: Sequence[bytes]) -> None:
+        """Append the frontier of another tree of ``size`` leaves, built apart from this one: the
+        leaves that follow ours (our size a multiple of its largest subtree)."""
+        if len(nodes) != size.bit_count():
+            raise ValueError(f"a frontier of {size} leaves has {size.bit_count()} nodes")
+        heights = [h for h in range(size.bit_length() - 1, -1, -1) if size >> h & 1]
+        for node, height in zip(nodes, heights, strict=True):
+            self.append_subtree(node, height)
+
+    def root(self) -> bytes:
+        return fold_root(self.nodes)
 
     def copy(self) -> CompactRange:
         return CompactRange(self.size, self.nodes)
@@ -102,6 +112,17 @@ class CompactRange:
         if len(data) != 32 * size.bit_count():
             raise ValueError("frontier bytes do not match the tree size")
         return cls(size, [data[i : i + 32] for i in range(0, len(data), 32)])
+
+
+def fold_root(nodes: Sequence[bytes]) -> bytes:
+    """The root over a frontier: its subtrees from the largest, each at least as large as all
+    those after it (also a frontier followed by a smaller one built apart)."""
+    if not nodes:
+        return EMPTY_ROOT
+    root = nodes[-1]
+    for node in reversed(nodes[:-1]):
+        root = node_hash(node, root)
+    return root
 
 
 def root_of(leaves: Sequence[bytes]) -> bytes:

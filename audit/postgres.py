@@ -106,6 +106,9 @@ class PostgresStore(SqlStore):
             " -> 'entities') AS j(value)"
         )
 
+    def _aggregate_terms(self) -> str:
+        return """convert_to(string_agg('"' || term || '"', ','), 'UTF8')"""
+
     def _bucket_probe(self) -> str:
         return (
             "SELECT b.log_id, e.seq FROM buckets b CROSS JOIN LATERAL (SELECT seq FROM"

@@ -39,6 +39,7 @@ from audit.merkle import CompactRange
 from audit.record import Prepared, Row, seal
 
 TABLES = ("records", "entities", "queries", "heads", "checkpoints", "archives")
+NO_END = 1 << 62  # a position beyond any log's end
 ENTITY_BUCKET = 1024  # records per blind-index bucket: part of the layout, do not change
 # search columns generated from the body: (column, JSON key, SQL type)
 GENERATED = (
@@ -133,6 +134,10 @@ class SqlStore:
 
     def __init__(self) -> None:
         self._conn: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy for another process (verify's workers) connects anew."""
+        return {**self.__dict__, "_conn": None}
 
     # -- subclass hooks -------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -461,13 +466,15 @@ class SqlStore:
             yield seq, bytes(leaf), _bytes(body)
 
     def scan_chunks(
-        self, log_id: str, start: int = 0, size: int = 2048
+        self, log_id: str, start: int = 0, size: int = 2048, end: int | None = None
     ) -> Generator[list[tuple[int, bytes, bytes]], None, None]:
-        """Like :meth:`scan`, in lists of up to ``size`` rows (what verify reads)."""
+        """Like :meth:`scan`, in lists of up to ``size`` rows (what verify reads), positions
+        ``start`` up to ``end`` (excluded; None: the end of the log)."""
         sql = self.sql(
-            "SELECT seq, leaf, {body} FROM {records} WHERE log_id = ? AND seq >= ? ORDER BY seq"
+            "SELECT seq, leaf, {body} FROM {records} WHERE log_id = ? AND seq >= ? AND seq < ?"
+            " ORDER BY seq"
         )
-        rows = self._stream(sql, (log_id, start))
+        rows = self._stream(sql, (log_id, start, NO_END if end is None else end))
         while chunk := list(itertools.islice(rows, size)):
             if not all(type(leaf) is bytes and type(body) is bytes for _, leaf, body in chunk):
                 chunk = [(seq, bytes(leaf), _bytes(body)) for seq, leaf, body in chunk]
@@ -480,9 +487,31 @@ class SqlStore:
         )
         return [bytes(r[0]) for r in rows]
 
-    def first_seq(self, log_id: str) -> int | None:
-        rows = self.execute("SELECT min(seq) FROM {records} WHERE log_id = ?", (log_id,))
+    def first_seq(self, log_id: str, start: int = 0) -> int | None:
+        """The first position at or after ``start`` that holds a record."""
+        rows = self.execute(
+            "SELECT min(seq) FROM {records} WHERE log_id = ? AND seq >= ?", (log_id, start)
+        )
         return None if rows[0][0] is None else int(rows[0][0])
+
+    def bucket_terms(self, log_id: str, bucket: int) -> Iterable[tuple[int, bytes]]:
+        """The blind index of one bucket, per position: the terms as bytes, as a body lists them
+        (``"t1","t2"``), in whatever order the database aggregates them."""
+        cur = self.connection().execute(
+            self.sql(
+                f"SELECT seq, {self._aggregate_terms()} FROM {{entities}}"  # noqa: S608
+                " WHERE log_id = ? AND bucket = ? GROUP BY seq"
+            ),
+            (log_id, bucket),
+        )
+        return cur  # type: ignore[no-any-return]
+
+    def _aggregate_terms(self) -> str:
+        return """CAST(group_concat('"' || term || '"', ',') AS BLOB)"""
+
+    def count_terms(self, log_id: str) -> int:
+        rows = self.execute("SELECT count(*) FROM {entities} WHERE log_id = ?", (log_id,))
+        return int(rows[0][0])
 
     def bodies(self, sql_where: str, params: Sequence[Any], limit: int | None,
                join_term: str | None = None) -> Iterator[tuple[str, int, bytes]]:  # fmt: skip

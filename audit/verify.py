@@ -15,9 +15,6 @@ elsewhere (fork). Then it checks that the search columns and blind index agree w
 
 from __future__ import annotations
 
-import bisect
-import contextlib
-import hashlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,13 +31,15 @@ from audit.keys import DataKey, public_key_b64, public_key_from_b64
 from audit.merkle import (
     CompactRange,
     consistency_path,
+    fold_root,
     inclusion_path,
     leaf_hash,
     root_of,
     verify_consistency,
     verify_inclusion,
 )
-from audit.record import BODY_VERSION, body_prefix, open_query
+from audit.record import body_prefix, open_query
+from audit.replay import spans
 from audit.store import SqlStore
 
 INCLUSION = "jointgate-audit-inclusion/v1"
@@ -95,7 +94,11 @@ def verify_log(
     archive_dir: Path,
     external: Sequence[Checkpoint] = (),
     check_index: bool = True,
+    workers: int = 1,
+    block: int | None = None,
 ) -> LogReport:
+    """Recompute and check one log (see the module's docstring); ``workers`` processes check
+    the database's records span by span (audit.replay; ``block``: span size, for tests)."""
     started = time.perf_counter()
     report = LogReport(log_id)
     problems = report.problems
@@ -140,28 +143,46 @@ def verify_log(
     if 0 in targets.at:
         del targets.at[0]
 
-    def reached() -> str | None:
+    def reached(size: int, root: bytes) -> str | None:
         nonlocal last_good
-        root = tree.root()
-        for expected, what in targets.at.pop(tree.size, ()):
+        for expected, what in targets.at.pop(size, ()):
             if expected != root:
                 if "elsewhere" in what:
                     return (
-                        f"fork: the first {tree.size} records differ from {what}; the log was"
+                        f"fork: the first {size} records differ from {what}; the log was"
                         f" rewritten after that checkpoint was taken"
                     )
                 return (
-                    f"the first {tree.size} records no longer match {what}: a record between"
-                    f" {last_good} and {tree.size - 1} was altered, inserted or removed"
+                    f"the first {size} records no longer match {what}: a record between"
+                    f" {last_good} and {size - 1} was altered, inserted or removed"
                 )
-        last_good = tree.size
+        last_good = size
         return None
 
     failure = _replay_archives(store, log_id, archive_dir, tree, targets, reached, report)
+    terms, index_ok = 0, True
+    stopped: tuple[int, bytes] | None = None  # where a root did not match
     if failure is None:
-        failure = _replay_live(store, log_id, tree, targets, reached)
-    report.records = tree.size
-    report.root = tree.root().hex()
+        planned = max([tree.size, report.head_size, *targets.at])
+        stops = sorted(targets.at)
+        for span in spans(store, log_id, tree, stops, planned, check_index, workers, block):
+            prefix = tree.nodes if span.local else []
+            for size, nodes in span.stops:
+                root = fold_root(prefix + nodes)
+                if size in targets.at and (failure := reached(size, root)):
+                    stopped = (size, root)
+                    break
+            if failure is not None:
+                break
+            if span.local:
+                tree.append_range(span.size, span.nodes)
+            if span.problem:
+                failure = span.problem
+                break
+            terms += span.terms
+            index_ok &= span.index_ok
+    report.records = stopped[0] if stopped else tree.size
+    report.root = (stopped[1] if stopped else tree.root()).hex()
     if failure is not None:
         problems.append(failure)
     elif head is not None and tree.size > head.checkpoint.tree_size:
@@ -175,7 +196,10 @@ def verify_log(
             what = targets.at[size][0][1]
             problems.append(f"truncated: {what} covers {size} records, only {tree.size} are there")
     if not problems and check_index:
-        problems.extend(store.index_problems(log_id))
+        if index_ok and store.count_terms(log_id) == terms:
+            problems.extend(store.schema_problems())
+        else:  # where and what: the exact check, in the database
+            problems.extend(store.index_problems(log_id))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -202,66 +226,11 @@ def _replay_archives(
             if not body.startswith(body_prefix(log_id, seq)):
                 return f"archive {entry.file}: record {seq} is not at its position"
             tree.append(leaf_hash(body))
-            if tree.size in targets.at and (failure := reached()):
+            if tree.size in targets.at and (failure := reached(tree.size, tree.root())):
                 return str(failure)
         if tree.size != entry.end_seq:
             return f"archive {entry.file} ends at {tree.size}, expected {entry.end_seq}"
         report.archived = tree.size
-    return None
-
-
-def _replay_live(
-    store: SqlStore, log_id: str, tree: CompactRange, targets: _Targets, reached: Any
-) -> str | None:
-    """The records in the database, a chunk at a time: positions, bodies and leaf hashes are
-    checked with one list comprehension each, the tree grows in blocks between the sizes
-    where a root must be checked, and a chunk with a problem is replayed up to the first bad
-    record, so the report is the one a record-by-record walk would give."""
-    start = b'{"v":%d,"log":%s,"seq":' % (BODY_VERSION, orjson.dumps(log_id))
-    sha256 = hashlib.sha256
-    at = targets.at
-    stops = sorted(at)
-    expected = tree.size
-    with contextlib.closing(store.scan_chunks(log_id, expected)) as chunks:
-        for rows in chunks:
-            n = len(rows)
-            bad, problem = n, ""
-            if rows[-1][0] != expected + n - 1:  # seq is unique and ascending: a gap
-                bad = next(i for i, row in enumerate(rows) if row[0] != expected + i)
-                problem = f"records {expected + bad}..{rows[bad][0] - 1} are missing (deleted)"
-            placed = [body.startswith(b"%b%d," % (start, seq)) for seq, _, body in rows[:bad]]
-            if not all(placed):
-                bad = placed.index(False)
-                problem = (
-                    f"record {rows[bad][0]}: its body belongs to another position"
-                    " (inserted or reordered)"
-                )
-            leaves = [sha256(b"\x00" + body).digest() for _, _, body in rows[:bad]]
-            if leaves != [stored for _, stored, _ in rows[:bad]]:
-                bad = next(i for i, leaf in enumerate(leaves) if leaf != rows[i][1])
-                problem = (
-                    f"record {rows[bad][0]}: altered (its body no longer matches its leaf hash)"
-                )
-                del leaves[bad:]
-            if failure := _grow(tree, leaves, stops, at, reached):
-                return failure
-            if problem:
-                return problem
-            expected += n
-    return None
-
-
-def _grow(
-    tree: CompactRange, leaves: list[bytes], stops: list[int], at: dict[int, Any], reached: Any
-) -> str | None:
-    """Extend the tree by ``leaves``, checking the root at every size in ``at`` on the way
-    (``stops``: those sizes, sorted)."""
-    base, end = tree.size, tree.size + len(leaves)
-    inside = stops[bisect.bisect_right(stops, base) : bisect.bisect_left(stops, end)]
-    for stop in [*inside, end]:
-        tree.extend(leaves[tree.size - base : stop - base])
-        if tree.size in at and (failure := reached()):
-            return str(failure)
     return None
 
 
@@ -283,13 +252,15 @@ def verify_store(
     external: Iterable[Checkpoint] = (),
     log_ids: Iterable[str] | None = None,
     check_index: bool = True,
+    workers: int = 1,
 ) -> list[LogReport]:
     held: dict[str, list[Checkpoint]] = {}
     for cp in external:
         held.setdefault(cp.log_id, []).append(cp)
     logs = sorted(set(log_ids) if log_ids is not None else set(store.log_ids()) | set(held))
     return [
-        verify_log(store, log, public, archive_dir, held.get(log, ()), check_index) for log in logs
+        verify_log(store, log, public, archive_dir, held.get(log, ()), check_index, workers)
+        for log in logs
     ]
 
 

@@ -109,3 +109,27 @@ def test_extending_in_blocks_gives_the_tree_of_appending_one_by_one(split: int) 
         if (i + 1) % split == 0 or i + 1 == len(leaves):
             many.extend(leaves[many.size : i + 1])
             assert (many.size, many.root(), many.nodes) == (one.size, one.root(), one.nodes)
+
+
+def test_trees_built_in_aligned_parts_are_the_tree_built_at_once() -> None:
+    """What verify's worker spans rely on: a frontier of the leaves before an aligned position
+    followed by the frontier of a part built apart folds to the root of the whole, and appends
+    to it; a part that is not aligned is refused."""
+    from audit.merkle import fold_root
+
+    leaves = [leaf_hash(bytes([i])) for i in range(70)]
+    for block in (1, 2, 4, 8, 16):
+        prefix = CompactRange()
+        for lo in range(0, len(leaves), block):
+            part = CompactRange()
+            for hi in range(lo + 1, min(lo + block, len(leaves)) + 1):
+                part.append(leaves[hi - 1])
+                assert fold_root(prefix.nodes + part.nodes) == root_of(leaves[:hi]), (block, hi)
+            prefix.append_range(part.size, part.nodes)
+            assert prefix.root() == root_of(leaves[: prefix.size])
+    tree = CompactRange()
+    tree.extend(leaves[:3])
+    with pytest.raises(ValueError, match="cannot start at 3"):
+        tree.append_subtree(leaves[0], 1)
+    with pytest.raises(ValueError, match="a frontier of 3 leaves has 2 nodes"):
+        tree.append_range(3, [leaves[0]])

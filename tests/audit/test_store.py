@@ -130,3 +130,46 @@ def test_verify_reports_the_first_problem_across_chunks(tmp_path: Path) -> None:
         " 500 and 999 was altered, inserted or removed"
     ]
     assert report.records == 1000
+
+
+def test_verify_in_worker_spans_checks_the_blind_index_per_bucket(
+    config: AuditConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large log is verified in spans by worker processes (audit.replay); each bucket's index
+    entries are compared with the bodies there, and only a difference asks the database to
+    locate it (the exact, slower check)."""
+    from audit import replay
+
+    monkeypatch.setattr(replay, "PARALLEL_MIN", ENTITY_BUCKET)
+    monkeypatch.setattr(replay, "MIN_BLOCK", ENTITY_BUCKET)
+    store = config.new_store()
+    store.create_schema()
+    try:
+        fill(config, store, 3 * ENTITY_BUCKET + 100)
+        exact = SqlStore.index_problems
+
+        def not_needed(self: SqlStore, log_id: str) -> list[str]:
+            raise AssertionError("the per-bucket check should have sufficed")
+
+        monkeypatch.setattr(SqlStore, "index_problems", not_needed)
+        [report] = verify_store(store, config.signer.public, config.archive_dir, workers=2)
+        assert report.ok, report.problems
+        assert report.records == 3 * ENTITY_BUCKET + 100
+        monkeypatch.setattr(SqlStore, "index_problems", exact)
+        seq = 2 * ENTITY_BUCKET + 5  # in the third span
+        [(term,)] = store.execute(
+            "SELECT term FROM {entities} WHERE log_id = 'test-log' AND seq = ? ORDER BY term"
+            " LIMIT 1",
+            (seq,),
+        )
+        store.execute(
+            "UPDATE {entities} SET term = ? WHERE log_id = 'test-log' AND seq = ? AND term = ?",
+            ("f" * 32, seq, term),
+        )
+        [report] = verify_store(store, config.signer.public, config.archive_dir, workers=2)
+        assert report.problems == [
+            f"record {seq}: blind-index entry {term} is missing",
+            f"record {seq}: blind-index entry {'f' * 32} is not in it",
+        ]
+    finally:
+        store.close()

@@ -4,11 +4,13 @@ names the first bad record."""
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from audit import replay
 from audit.checkpoint import Checkpoint
 from audit.config import AuditConfig
 from audit.merkle import leaf_hash
@@ -17,6 +19,18 @@ from audit.verify import LogReport, verify_store
 from tests.audit.conftest import make_config, record
 
 N = 40
+WORKERS = 1  # set per test by the ``mode`` fixture
+
+
+@pytest.fixture(autouse=True, params=["one process", "spans in worker processes"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test twice: verify in one process, and split into spans of 8 records checked by
+    two worker processes (what a large log gets), so that each kind of tampering is found in
+    a span other than the first and across span boundaries."""
+    if request.param != "one process":
+        monkeypatch.setattr(replay, "MIN_BLOCK", 8)
+        monkeypatch.setattr(replay, "PARALLEL_MIN", 16)
+        monkeypatch.setattr(sys.modules[__name__], "WORKERS", 2)
 
 
 @pytest.fixture
@@ -53,7 +67,9 @@ def sql(
 def verify(config: AuditConfig, held: list[Checkpoint] | None = None) -> LogReport:
     store = config.new_store()
     try:
-        [report] = verify_store(store, config.signer.public, config.archive_dir, held or [])
+        [report] = verify_store(
+            store, config.signer.public, config.archive_dir, held or [], workers=WORKERS
+        )
         return report
     finally:
         store.close()

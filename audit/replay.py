@@ -1,0 +1,223 @@
+"""Checking the records in the database, span by span, in worker processes when the log is large.
+
+A *span* is a range of positions checked on its own: every record is at its position (no gap),
+its body starts with its log and position, and hashes to its stored leaf; the span's leaves are
+folded into a Merkle frontier, kept at every size where a checkpoint must be met; and, when
+asked, the blind index of every bucket of the span holds exactly the terms its bodies list.
+A span stops at its first bad record and says what it found.
+
+Spans after the first start at multiples of a power of two (``block``), so the tree of the whole
+log at a size inside a span is the tree of everything before the span (perfect subtrees of at
+least ``block`` leaves) followed by the span's own frontier: :func:`audit.merkle.fold_root` of
+the two is the root, and no leaf is hashed twice. The first span, from where the archives end to
+the first multiple of ``block``, is checked in the calling process, on the caller's tree; the
+rest in ``workers`` processes.
+
+The blind-index check here is the fast one: per bucket, the database's list of terms for each
+position against the body's own ``"entities"`` list (bodies are compared only once their leaf
+hashes have matched, so they are the gateway's), and in total the number of entries. Any
+difference and :meth:`audit.store.SqlStore.index_problems` is asked to locate it exactly (also
+when spans are smaller than a bucket, which only tests do).
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import copy
+import hashlib
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from audit.merkle import CompactRange
+from audit.record import BODY_VERSION
+from audit.store import ENTITY_BUCKET, SqlStore
+
+MIN_BLOCK = 1 << 16  # records per worker span, at least
+PARALLEL_MIN = 4 * MIN_BLOCK  # fewer live records than this: no worker processes
+_ENTITIES = b'"entities":['
+
+
+def default_workers() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(slots=True)
+class Span:
+    start: int
+    local: bool  # the frontiers are the span's own (a worker's), not the log's
+    size: int = 0  # records found good from ``start``
+    stops: list[tuple[int, list[bytes]]] = field(default_factory=list)  # (log size, frontier)
+    nodes: list[bytes] = field(default_factory=list)  # the frontier at start + size
+    problem: str = ""
+    terms: int = 0  # blind-index terms the span's bodies list
+    index_ok: bool = True  # each bucket's entries were checked and were the bodies' terms
+
+
+def check_span(
+    store: SqlStore,
+    log_id: str,
+    start: int,
+    end: int | None,
+    stops: Sequence[int],
+    tree: CompactRange | None = None,
+    index: bool = True,
+) -> Span:
+    """Records ``start`` up to ``end`` (None: to the log's end) grown onto ``tree`` (the log's
+    tree of ``start`` leaves), or onto a tree of their own when ``tree`` is None."""
+    span = Span(start, local=tree is None, index_ok=index)
+    tree = CompactRange() if tree is None else tree
+    offset = start - tree.size  # log size = tree.size + offset
+    head = b'{"v":%d,"log":%s,"seq":' % (BODY_VERSION, orjson.dumps(log_id))
+    sha256 = hashlib.sha256
+    pending: dict[int, bytes] = {}  # position -> terms its body lists, until its bucket is done
+    bucket = start // ENTITY_BUCKET  # the next bucket to check
+    expected = start
+    # the index is read on a connection of its own: a PostgreSQL one is busy streaming rows
+    lookup = copy.copy(store)
+    with (
+        contextlib.closing(store.scan_chunks(log_id, start, end=end)) as chunks,
+        contextlib.closing(lookup),
+    ):
+        for rows in chunks:
+            n = len(rows)
+            bad, problem = n, ""
+            if rows[-1][0] != expected + n - 1:  # seq is unique and ascending: a gap
+                bad = next(i for i, row in enumerate(rows) if row[0] != expected + i)
+                problem = f"records {expected + bad}..{rows[bad][0] - 1} are missing (deleted)"
+            placed = [body.startswith(b"%b%d," % (head, seq)) for seq, _, body in rows[:bad]]
+            if not all(placed):
+                bad = placed.index(False)
+                problem = (
+                    f"record {rows[bad][0]}: its body belongs to another position"
+                    " (inserted or reordered)"
+                )
+            leaves = [sha256(b"\x00" + body).digest() for _, _, body in rows[:bad]]
+            if leaves != [stored for _, stored, _ in rows[:bad]]:
+                bad = next(i for i, leaf in enumerate(leaves) if leaf != rows[i][1])
+                problem = (
+                    f"record {rows[bad][0]}: altered (its body no longer matches its leaf hash)"
+                )
+                del leaves[bad:]
+            _grow(tree, leaves, stops, offset, span.stops)
+            if problem:
+                span.problem = problem
+                break
+            expected += n
+            if index:
+                # from the end: past "entities" come only fixed keys, numbers, codes and the
+                # sealed (base64) part, and no string holds the key unescaped
+                lists = [
+                    body[(i := body.rfind(_ENTITIES)) + len(_ENTITIES) : body.find(b"]", i)]
+                    for _, _, body in rows
+                ]
+                span.terms += sum(t.count(b",") + 1 for t in lists if t)
+                pending.update(zip([row[0] for row in rows], lists, strict=True))
+                while (bucket + 1) * ENTITY_BUCKET <= expected:
+                    span.index_ok &= _bucket_ok(lookup, log_id, bucket, pending)
+                    bucket += 1
+        else:
+            if end is not None and expected < end:  # the rows ran out before the span's end
+                after = store.first_seq(log_id, expected)
+                if after is not None:
+                    span.problem = f"records {expected}..{after - 1} are missing (deleted)"
+            if index and not span.problem and bucket * ENTITY_BUCKET < expected:
+                span.index_ok &= _bucket_ok(lookup, log_id, bucket, pending)
+    span.size = tree.size + offset - start
+    span.nodes = list(tree.nodes)
+    return span
+
+
+def _grow(
+    tree: CompactRange, leaves: list[bytes], stops: Sequence[int], offset: int,
+    out: list[tuple[int, list[bytes]]],
+) -> None:  # fmt: skip
+    """Extend ``tree`` by ``leaves``, keeping its frontier at every log size in ``stops``
+    (sorted) on the way."""
+    base = tree.size
+    first = bisect.bisect_right(stops, base + offset)
+    last = bisect.bisect_right(stops, base + len(leaves) + offset)
+    for stop in stops[first:last]:
+        tree.extend(leaves[tree.size - base : stop - offset - base])
+        out.append((stop, list(tree.nodes)))
+    tree.extend(leaves[tree.size - base :])
+
+
+def _bucket_ok(store: SqlStore, log_id: str, bucket: int, pending: dict[int, bytes]) -> bool:
+    """The index's entries of ``bucket`` are, position by position, the terms in ``pending``
+    (which gives the bucket's positions up)."""
+    lo = bucket * ENTITY_BUCKET
+    own = {seq: pending.pop(seq) for seq in range(lo, lo + ENTITY_BUCKET) if seq in pending}
+    own = {seq: terms for seq, terms in own.items() if terms}
+    listed = dict(store.bucket_terms(log_id, bucket))
+    if listed == own:
+        return True
+    return listed.keys() == own.keys() and all(  # the same terms, aggregated in another order
+        sorted(listed[seq].split(b",")) == sorted(terms.split(b",")) for seq, terms in own.items()
+    )
+
+
+def spans(
+    store: SqlStore, log_id: str, tree: CompactRange, stops: Sequence[int], size: int,
+    index: bool, workers: int, block: int | None = None,
+) -> Iterator[Span]:  # fmt: skip
+    """The live records from ``tree.size`` on, span by span in log order (``size``: how many
+    the log should hold, to plan the spans; records beyond are checked all the same). The
+    caller stops at the first span with a problem or that ends short."""
+    start = tree.size
+    if block is None:
+        if workers < 2 or size - start < PARALLEL_MIN:
+            yield check_span(store, log_id, start, None, stops, tree, index)
+            return
+        block = max(MIN_BLOCK, 1 << (((size - start) // (4 * workers)).bit_length() - 1))
+    if block < 1 or block & (block - 1):
+        raise ValueError(f"span block {block}: a power of two")
+    index = index and block % ENTITY_BUCKET == 0  # else buckets straddle spans: the exact check
+    first_end = -(-start // block) * block
+    bounds: list[tuple[int, int | None]] = [
+        (lo, lo + block) for lo in range(first_end, max(size, first_end + 1), block)
+    ]
+    bounds[-1] = (bounds[-1][0], None)
+    pool = ProcessPoolExecutor(workers, mp_context=_context())
+    try:
+        futures: list[Future[Span]] = [
+            pool.submit(check_span, store, log_id, lo, hi, _within(stops, lo, hi), None, index)
+            for lo, hi in bounds
+        ]
+        if first_end > start:
+            first = check_span(store, log_id, start, first_end, stops, tree, index)
+            yield first
+            if first.problem or first.size < first_end - start:
+                return
+        for (lo, hi), future in zip(bounds, futures, strict=True):
+            span = future.result()
+            yield span
+            if span.problem or (hi is not None and span.size < hi - lo):
+                return
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _within(stops: Sequence[int], lo: int, hi: int | None) -> list[int]:
+    """The stops a span from ``lo`` to ``hi`` passes: sizes in (lo, hi]."""
+    first = bisect.bisect_right(stops, lo)
+    return list(stops[first : len(stops) if hi is None else bisect.bisect_right(stops, hi)])
+
+
+def _context() -> Any:
+    """Fork where it is safe (one thread: the CLI) and cheap; otherwise a fork server."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
