@@ -107,7 +107,7 @@ class PostgresStore(SqlStore):
         )
 
     def _aggregate_terms(self) -> str:
-        return """convert_to(string_agg('"' || term || '"', ','), 'UTF8')"""
+        return "convert_to(string_agg(term || ':' || seq, ','), 'UTF8')"
 
     def _bucket_probe(self) -> str:
         return (

@@ -155,17 +155,17 @@ def _grow(
 
 
 def _bucket_ok(store: SqlStore, log_id: str, bucket: int, pending: dict[int, bytes]) -> bool:
-    """The index's entries of ``bucket`` are, position by position, the terms in ``pending``
-    (which gives the bucket's positions up)."""
+    """The index's entries of ``bucket`` are the terms its bodies list, position by position:
+    the sets of ``term:seq`` pairs are equal (neither side has duplicates: the index's primary
+    key and the bodies' sorted sets). ``pending`` gives the bucket's positions up."""
     lo = bucket * ENTITY_BUCKET
-    own = {seq: pending.pop(seq) for seq in range(lo, lo + ENTITY_BUCKET) if seq in pending}
-    own = {seq: terms for seq, terms in own.items() if terms}
-    listed = dict(store.bucket_terms(log_id, bucket))
-    if listed == own:
-        return True
-    return listed.keys() == own.keys() and all(  # the same terms, aggregated in another order
-        sorted(listed[seq].split(b",")) == sorted(terms.split(b",")) for seq, terms in own.items()
-    )
+    own = [
+        lists.replace(b'"', b"").replace(b",", b":%d," % seq) + b":%d" % seq
+        for seq in range(lo, lo + ENTITY_BUCKET)
+        if (lists := pending.pop(seq, b""))
+    ]
+    listed = store.bucket_terms(log_id, bucket)
+    return set(b",".join(own).split(b",")) - {b""} == set(listed.split(b",")) - {b""}
 
 
 def spans(

@@ -494,20 +494,18 @@ class SqlStore:
         )
         return None if rows[0][0] is None else int(rows[0][0])
 
-    def bucket_terms(self, log_id: str, bucket: int) -> Iterable[tuple[int, bytes]]:
-        """The blind index of one bucket, per position: the terms as bytes, as a body lists them
-        (``"t1","t2"``), in whatever order the database aggregates them."""
-        cur = self.connection().execute(
-            self.sql(
-                f"SELECT seq, {self._aggregate_terms()} FROM {{entities}}"  # noqa: S608
-                " WHERE log_id = ? AND bucket = ? GROUP BY seq"
-            ),
+    def bucket_terms(self, log_id: str, bucket: int) -> bytes:
+        """The blind index of one bucket: ``term:seq`` for each entry, joined by commas, in
+        whatever order the database aggregates them."""
+        rows = self.execute(
+            f"SELECT {self._aggregate_terms()} FROM {{entities}}"  # noqa: S608
+            " WHERE log_id = ? AND bucket = ?",
             (log_id, bucket),
         )
-        return cur  # type: ignore[no-any-return]
+        return _bytes(rows[0][0] or b"")
 
     def _aggregate_terms(self) -> str:
-        return """CAST(group_concat('"' || term || '"', ',') AS BLOB)"""
+        return "CAST(group_concat(term || ':' || seq, ',') AS BLOB)"
 
     def count_terms(self, log_id: str) -> int:
         rows = self.execute("SELECT count(*) FROM {entities} WHERE log_id = ?", (log_id,))

@@ -27,10 +27,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -168,7 +170,9 @@ def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"the direct path makes other calls than the gateway: {calls}")
     stack.set_latency(args.latency_ms)
     try:
+        durable = [durable_write_ms(stack.root)]
         samples = uvloop.run(_paired(stack, uscc, gateways, body, headers, args.seconds))
+        durable.append(durable_write_ms(stack.root))
     finally:
         stack.set_latency(0)
         for server in gateways.values():
@@ -184,8 +188,13 @@ def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             "p50_above_direct_ms": round(paths[name]["p50_ms"] - direct_p50, 3),
             "above_floor_ms": round(paths[name]["p50_ms"] - floor, 3),
         }
+    fsync_ms = round(statistics.median(durable), 3)
+    overhead["gateway"]["above_direct_minus_durable_write_ms"] = round(
+        overhead["gateway"]["above_direct_ms"] - fsync_ms, 3
+    )
     result = {
         "latency_ms_per_agency": args.latency_ms,
+        "durable_write_ms": {"p50": fsync_ms, "before": durable[0], "after": durable[1]},
         "calls_per_agency": calls["gateway"],
         "critical_path": {"levels": LEVELS, "floor_ms": floor, "direct_p50_ms": direct_p50},
         "paths": paths,
@@ -198,6 +207,26 @@ def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     }
     save("overhead", vars(args) | {"scale": stack.scale}, result)
     return result
+
+
+def durable_write_ms(directory: Path, samples: int = 100) -> float:
+    """p50 of one durable 4 KiB write (overwrite + fdatasync) in ``directory``: what any commit
+    that must reach the disk before the answer costs on this machine, whatever the database."""
+    path = directory / "durable-write.probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, bytes(64 * 4096))
+        os.fsync(fd)
+        times = []
+        for i in range(samples):
+            os.pwrite(fd, os.urandom(4096), (i % 64) * 4096)
+            started = time.perf_counter()
+            os.fdatasync(fd)
+            times.append((time.perf_counter() - started) * 1e3)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return round(statistics.median(times), 3)
 
 
 def table(result: dict[str, Any]) -> str:
@@ -218,6 +247,12 @@ def table(result: dict[str, Any]) -> str:
         f"{result['critical_path']['levels']} levels x latency = {floor} ms; "
         f"target: gateway - direct <= {TARGET_MS} ms\n  * median over request pairs"
     )
+    if "durable_write_ms" in result:
+        own = result["overhead"]["gateway"]["above_direct_minus_durable_write_ms"]
+        lines.append(
+            f"  one durable 4 KiB write (fdatasync) here: p50 {result['durable_write_ms']['p50']}"
+            f" ms; gateway - direct - that: {own:.2f} ms"
+        )
     return "\n".join(lines)
 
 

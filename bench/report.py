@@ -96,6 +96,15 @@ def markdown() -> str:
         header = ["path", "p50 ms", "p99 ms", "− direct (median of pairs)", "p50 − 3×latency"]
         lines += _table(header, rows)
         lines += [f"Calls per query: {overhead['calls_per_agency']}.", ""]
+        if "durable_write_ms" in overhead:
+            own = overhead["overhead"]["gateway"]["above_direct_minus_durable_write_ms"]
+            lines += [
+                f"One durable 4 KiB write (overwrite + `fdatasync`) in the data dir's file system"
+                f" took {overhead['durable_write_ms']['p50']} ms (p50, measured before and after"
+                f" the run): the audit commit must wait for one before the answer leaves, so the"
+                f" gateway's own work above the agencies and that write was {own:.2f} ms.",
+                "",
+            ]
     enforcement = _load("enforcement")
     if enforcement is not None:
         lines.append("**3. Enforcement** (demo query, 20 concurrent clients):")

@@ -4,17 +4,26 @@ archives end) is checked in this process first."""
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import pytest
 
+from audit import replay
 from audit.merkle import CompactRange, fold_root, root_of
 from audit.replay import check_span, spans
 from audit.trail import append_records
 from tests.audit.conftest import make_config, record
 
 
-def test_spans_in_workers_fold_to_the_roots_of_the_whole_log(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+def test_spans_in_workers_fold_to_the_roots_of_the_whole_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_method: str
+) -> None:
+    """Workers are forked from a process with one thread (the CLI), else started by a fork
+    server: the same spans either way."""
+    context = multiprocessing.get_context(start_method)
+    monkeypatch.setattr(replay, "_context", lambda: context)
     config = make_config(tmp_path, checkpoint_every=10)
     store = config.new_store()
     store.create_schema()
