@@ -117,9 +117,15 @@ def manifests() -> tuple[dict[str, Any], ...]:
     return tuple(docs)
 
 
-def manifest(kind: str) -> dict[str, Any]:
-    found = [m for m in manifests() if m.get("kind") == kind]
-    assert len(found) == 1, f"expected one {kind} in infra/k8s, found {len(found)}"
+def manifest(kind: str, name: str | None = None) -> dict[str, Any]:
+    """The one manifest of ``kind`` (named ``name``, where a kind has several)."""
+    found = [
+        m
+        for m in manifests()
+        if m.get("kind") == kind and (name is None or m["metadata"]["name"] == name)
+    ]
+    what = kind if name is None else f"{kind} {name}"
+    assert len(found) == 1, f"expected one {what} in infra/k8s, found {len(found)}"
     return found[0]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import tomllib
 from pathlib import Path
@@ -36,7 +37,11 @@ API_VERSIONS = {
     "HorizontalPodAutoscaler": "autoscaling/v2",
     "PodDisruptionBudget": "policy/v1",
     "NetworkPolicy": "networking.k8s.io/v1",
+    "CronJob": "batch/v1",
+    "PersistentVolumeClaim": "v1",
 }
+GATEWAY_POLICY = "jointgate"  # the NetworkPolicy of the gateway's pods
+RETENTION_POLICY = "jointgate-audit-retention"  # the one of the retention CronJob's pods
 
 
 def _pod_spec() -> dict[str, Any]:
@@ -51,6 +56,12 @@ def _pod_labels() -> dict[str, str]:
     return labels
 
 
+def _policy_selector(name: str) -> dict[str, str]:
+    selector = manifest("NetworkPolicy", name)["spec"]["podSelector"]["matchLabels"]
+    assert isinstance(selector, dict)
+    return selector
+
+
 def _config() -> dict[str, Any]:
     return tomllib.loads(configmap_toml())
 
@@ -61,13 +72,18 @@ def _port() -> int:
     return port["containerPort"]
 
 
-def test_every_kind_is_there_once_with_its_api_version_and_namespace() -> None:
+def test_every_kind_is_there_with_its_api_version_and_namespace() -> None:
     for kind, api_version in API_VERSIONS.items():
-        found = manifest(kind)
-        assert found["apiVersion"] == api_version, kind
-        assert found["metadata"]["name"].startswith("jointgate"), kind
-        if kind != "Namespace":
-            assert found["metadata"]["namespace"] == manifest("Namespace")["metadata"]["name"]
+        of_kind = [m for m in manifests() if m.get("kind") == kind]
+        assert of_kind, f"no {kind} in infra/k8s"
+        names = [m["metadata"]["name"] for m in of_kind]
+        assert len(set(names)) == len(names), f"two {kind}s share a name: {names}"
+        for found in of_kind:
+            assert found["apiVersion"] == api_version, kind
+            assert found["metadata"]["name"].startswith("jointgate"), kind
+            if kind != "Namespace":
+                namespace = manifest("Namespace")["metadata"]["name"]
+                assert found["metadata"]["namespace"] == namespace, kind
 
 
 def test_kustomization_applies_everything_but_the_secret() -> None:
@@ -152,7 +168,7 @@ def test_service_pdb_hpa_and_network_policy_select_the_deployments_pods() -> Non
     for kind, selector in (
         ("Service", manifest("Service")["spec"]["selector"]),
         ("PodDisruptionBudget", manifest("PodDisruptionBudget")["spec"]["selector"]["matchLabels"]),
-        ("NetworkPolicy", manifest("NetworkPolicy")["spec"]["podSelector"]["matchLabels"]),
+        ("NetworkPolicy", _policy_selector(GATEWAY_POLICY)),
     ):
         assert selector and selector.items() <= labels.items(), kind
     target = manifest("HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]
@@ -170,7 +186,7 @@ def test_scaling_keeps_a_replica_through_disruptions() -> None:
 
 
 def test_the_network_policy_lets_in_the_gateway_port_and_out_what_the_config_uses() -> None:
-    policy = manifest("NetworkPolicy")["spec"]
+    policy = manifest("NetworkPolicy", GATEWAY_POLICY)["spec"]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
     ingress_ports = {p["port"] for rule in policy["ingress"] for p in rule["ports"]}
     assert ingress_ports == {_port()}
@@ -245,3 +261,231 @@ def test_the_configmap_passes_the_gateways_validation_with_the_deployments_envir
     assert settings.audit.data_key_env in env
     limits = RateLimits.from_mapping(_config()["rate_limits"])
     assert limits.redis_url and {limits.key_env, limits.redis_password_env} <= env
+
+
+# -- audit retention: the CronJob that archives and verifies every log -------------------------
+RETENTION_STEPS = ["archive", "verify"]  # the audit commands the job runs, in this order
+
+
+def _cronjob() -> dict[str, Any]:
+    return manifest("CronJob")
+
+
+def _job_spec() -> dict[str, Any]:
+    spec = _cronjob()["spec"]["jobTemplate"]["spec"]
+    assert isinstance(spec, dict)
+    return spec
+
+
+def _job_pod_spec() -> dict[str, Any]:
+    spec = _job_spec()["template"]["spec"]
+    assert isinstance(spec, dict)
+    return spec
+
+
+def _job_pod_labels() -> dict[str, str]:
+    labels = _job_spec()["template"]["metadata"]["labels"]
+    assert isinstance(labels, dict)
+    return labels
+
+
+def _job_steps() -> list[dict[str, Any]]:
+    """The job's containers in the order they run: init containers, then the main one."""
+    pod = _job_pod_spec()
+    steps = [*pod.get("initContainers", []), *pod["containers"]]
+    assert len(pod["containers"]) == 1, "one main container: several would run side by side"
+    return [dict(step) for step in steps]
+
+
+def _job_volume(pod: dict[str, Any], container: dict[str, Any], kind: str) -> tuple[Any, Any]:
+    """The pod's one volume of ``kind`` (configMap, secret, ...) and its mount in ``container``."""
+    (volume,) = [v for v in pod["volumes"] if kind in v]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    return volume, mount
+
+
+def _parsed(step: dict[str, Any]) -> Any:
+    """``jointgate ARGS`` as the real command line parses them; every option spelled in full
+    (argparse would take ``--config`` for a ``--config-file`` that replaced it)."""
+    from gateway.cli import build_parser
+
+    args = [str(a) for a in step["args"]]
+    try:
+        parsed = build_parser().parse_args(args)
+    except SystemExit:  # pragma: no cover - argparse's way of refusing
+        pytest.fail(f"{step['name']}: jointgate refuses {args}")
+    parser = build_parser()
+    for word in args[:2]:  # audit, then its subcommand
+        (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        parser = commands.choices[word]
+    options = {o for action in parser._actions for o in action.option_strings}
+    for arg in args[2:]:
+        if arg.startswith("-"):
+            assert arg.split("=", 1)[0] in options, f"{step['name']}: {arg} is not an option"
+    return parsed
+
+
+def _env(step: dict[str, Any]) -> dict[str, str]:
+    """A step's environment as the pod gets it (secrets: 64 hex digits, they fit every key)."""
+    values = {}
+    for entry in step["env"]:
+        assert "fieldRef" not in entry.get("valueFrom", {}), entry["name"]
+        values[entry["name"]] = str(entry["value"]) if "value" in entry else "ab" * 32
+    return values
+
+
+def _job_audit(
+    step: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, Path]:
+    """What the audit CLI of ``step`` loads: jointgate.toml from the ConfigMap, with its env."""
+    from gateway.settings import load_audit
+
+    for name in [k for k in os.environ if k.startswith("JOINTGATE_")]:
+        monkeypatch.delenv(name)
+    for name, value in _env(step).items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "jointgate.toml").write_text(configmap_toml())
+    settings, data_dir = load_audit(tmp_path / "jointgate.toml")
+    return settings.resolved(data_dir), data_dir
+
+
+def test_the_retention_job_runs_daily_one_at_a_time_within_bounds() -> None:
+    spec = _cronjob()["spec"]
+    minute, hour, *every = spec["schedule"].split()
+    assert minute.isdigit() and hour.isdigit() and every == ["*", "*", "*"], "once a day"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert 0 < spec["startingDeadlineSeconds"] < 86_400
+    assert spec["successfulJobsHistoryLimit"] >= 1 and spec["failedJobsHistoryLimit"] >= 1
+    job = _job_spec()
+    assert 0 <= job["backoffLimit"] <= 5
+    assert 0 < job["activeDeadlineSeconds"] < 86_400, "over before the next day's run"
+    assert _job_pod_spec()["restartPolicy"] == "Never", "podFailurePolicy needs Never"
+    # exit 1 (verification failed) and 2 (configuration) are not retried (audit/cli.py)
+    (fail,) = [r for r in job["podFailurePolicy"]["rules"] if r["action"] == "FailJob"]
+    assert fail["onExitCodes"] == {"operator": "In", "values": [1, 2]}
+
+
+def test_the_retention_job_runs_the_deployments_image_as_its_non_root_user() -> None:
+    pod = _job_pod_spec()
+    assert pod["securityContext"] == _pod_spec()["securityContext"]
+    assert str(pod["securityContext"]["runAsUser"]) == dockerfile_args()["UID"]
+    assert pod["automountServiceAccountToken"] is False
+    for step in _job_steps():
+        assert step["image"] == gateway_container()["image"] == image_ref(), step["name"]
+        assert "command" not in step, "keep the image's ENTRYPOINT (jointgate): no shell"
+        assert step["securityContext"] == gateway_container()["securityContext"], step["name"]
+        assert step["securityContext"]["readOnlyRootFilesystem"] is True
+        resources = step["resources"]
+        for what in ("cpu", "memory"):
+            assert _quantity(resources["requests"][what]) <= _quantity(resources["limits"][what])
+
+
+def test_the_retention_job_archives_then_verifies_with_arguments_the_cli_accepts() -> None:
+    parsed = [_parsed(step) for step in _job_steps()]
+    assert [(p.command, p.audit_command) for p in parsed] == [
+        ("audit", step) for step in RETENTION_STEPS
+    ]
+    for step, args in zip(_job_steps(), parsed, strict=True):
+        # the gateway's own jointgate.toml, where the Deployment mounts it
+        assert args.config == Path(gateway_container()["args"][-1]), step["name"]
+        assert args.actor, "who ran it, for the trail's records of the archiving and the read"
+    archive, verify = parsed
+    assert archive.older_than_days is None, "the retention period is audit.retention_days"
+    assert verify.log is None, "every log, not only some"
+    cpus = _quantity(_job_steps()[-1]["resources"]["limits"]["cpu"])
+    assert verify.workers is not None and verify.workers <= cpus, "the default is the node's cores"
+
+
+def test_the_retention_job_reads_the_same_configmap_and_keys_as_the_gateway() -> None:
+    pod = _job_pod_spec()
+    (gateway_config, _) = _job_volume(_pod_spec(), gateway_container(), "configMap")
+    (gateway_keys, gateway_keys_mount) = _job_volume(_pod_spec(), gateway_container(), "secret")
+    secret = manifest("Secret")
+    gateway_refs = [
+        e["valueFrom"]["secretKeyRef"]
+        for e in gateway_container()["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    ]
+    for step in _job_steps():
+        config, config_mount = _job_volume(pod, step, "configMap")
+        assert config["configMap"] == gateway_config["configMap"], step["name"]
+        (item,) = config["configMap"]["items"]
+        assert _parsed(step).config == Path(config_mount["mountPath"]) / item["path"]
+        keys, keys_mount = _job_volume(pod, step, "secret")
+        assert keys["secret"] == gateway_keys["secret"], step["name"]
+        assert keys_mount["mountPath"] == gateway_keys_mount["mountPath"]
+        assert keys_mount["readOnly"] is True
+        refs = [
+            e["valueFrom"]["secretKeyRef"]
+            for e in step["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})
+        ]
+        # what the audit needs (data key, database password) and nothing else of the gateway's
+        assert {r["key"] for r in refs} == {"audit-data-key", "postgres-password"}, step["name"]
+        assert all(r in gateway_refs and r["name"] == secret["metadata"]["name"] for r in refs)
+        names = {e["name"]: e for e in gateway_container()["env"]}
+        for entry in step["env"]:
+            if "secretKeyRef" in entry.get("valueFrom", {}):
+                assert names[entry["name"]] == entry, "the same variable as in the Deployment"
+
+
+def test_the_retention_job_writes_its_own_log_and_keeps_the_archives_on_the_claim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pod = _job_pod_spec()
+    claim = manifest("PersistentVolumeClaim")
+    (volume,) = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    log_ids = set()
+    archive_dirs = set()
+    for step in _job_steps():
+        settings, data_dir = _job_audit(step, tmp_path, monkeypatch)
+        assert settings.backend == "postgres", "the database the replicas write"
+        assert settings.data_key_env in _env(step), step["name"]
+        # a fixed log id of its own: not the pod name (a new log each day) nor a replica's
+        assert settings.log_id and not settings.log_id.startswith(
+            manifest("Deployment")["metadata"]["name"] + "-"
+        ), step["name"]
+        log_ids.add(settings.log_id)
+        (mount,) = [m for m in step["volumeMounts"] if m["name"] == volume["name"]]
+        assert settings.archive_dir == Path(mount["mountPath"]), step["name"]
+        archive_dirs.add(settings.archive_dir)
+        assert not settings.archive_dir.is_relative_to(data_dir), "not in the ephemeral data dir"
+    assert len(log_ids) == 1 and len(archive_dirs) == 1, "archive and verify see the same trail"
+    (archive, _verify) = _job_steps()
+    (mount,) = [m for m in archive["volumeMounts"] if m["name"] == volume["name"]]
+    assert not mount.get("readOnly"), "the archive step writes the files"
+    writable = {m["mountPath"] for m in archive["volumeMounts"] if not m.get("readOnly")}
+    assert "/tmp" in writable
+
+
+def test_the_archive_claim_is_in_the_kustomization_with_a_size() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    claim = manifest("PersistentVolumeClaim")
+    assert claim["__file__"] in kustomization["resources"]
+    assert _cronjob()["__file__"] in kustomization["resources"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"], "only the job mounts it"
+    assert _quantity(claim["spec"]["resources"]["requests"]["storage"]) >= 2**30
+
+
+def test_the_retention_job_may_reach_postgresql_and_dns_only_and_no_service_selects_it() -> None:
+    labels = _job_pod_labels()
+    assert _policy_selector(RETENTION_POLICY).items() <= labels.items()
+    for selector in (
+        manifest("Service")["spec"]["selector"],
+        _policy_selector(GATEWAY_POLICY),
+        manifest("PodDisruptionBudget")["spec"]["selector"]["matchLabels"],
+        manifest("Deployment")["spec"]["selector"]["matchLabels"],
+    ):
+        assert not selector.items() <= labels.items(), "the job's pods are no gateway's"
+    policy = manifest("NetworkPolicy", RETENTION_POLICY)["spec"]
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    assert not policy.get("ingress"), "nothing connects to the job"
+    egress_ports = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
+    dsn = dict(
+        part.split("=", 1) for part in _config()["audit"]["postgres_dsn"].split()
+    )  # libpq key=value form
+    assert egress_ports == {53, int(dsn.get("port", 5432))}
+    gateway_rules = manifest("NetworkPolicy", GATEWAY_POLICY)["spec"]["egress"]
+    for rule in policy["egress"]:
+        assert rule in gateway_rules, "the same DNS and PostgreSQL rules as the gateway's"
