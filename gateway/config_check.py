@@ -81,7 +81,8 @@ def summary(path: Path, s: Settings) -> str:
     for override in overrides(settings_only):
         lines.append(f"  {override.key:<28} from {override.variable}")
     lines += [
-        f"  listen               {s.host}:{s.port}",
+        f"  listen               {s.host}:{s.port}"
+        + (f", {s.workers} worker processes" if s.workers > 1 else ""),
         f"  data dir             {s.data_dir}",
         f"  identity provider    {s.issuer} (audience {s.audience})",
         f"  token keys (JWKS)    {s.jwks_url or s.jwks_file}",

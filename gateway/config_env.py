@@ -51,6 +51,7 @@ SETTINGS: dict[str, dict[str, Kind]] = {
     "gateway": {
         "host": "str",
         "port": "int",
+        "workers": "int",
         "data_dir": "str",
         "max_body_bytes": "int",
         "request_deadline_s": "float",

@@ -1,9 +1,25 @@
-"""``jointgate serve``: the gateway alone, against the agencies named in the config."""
+"""``jointgate serve``: the gateway alone, against the agencies named in the config.
+
+With ``gateway.workers = N`` (N > 1) the process binds the port, then forks N worker processes
+that each build their own gateway (connections, audit writer, caches) and serve on that one
+socket: the kernel hands each connection to one of them, so one host uses all its cores. The
+parent only supervises: a worker that dies is started again (a worker that keeps dying within
+seconds of starting stops the whole gateway), and SIGTERM or SIGINT is passed on to every worker,
+which drains its in-flight requests like a single process does. Workers share what replicas
+share (Redis, the databases, the audit log: each transaction locks the log, docs/audit.md).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import signal
+import socket
 import sys
+import time
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -11,11 +27,24 @@ from gateway import logs
 from gateway.app import build_gateway, create_app
 from gateway.settings import ConfigError, Settings, load
 
+log = logging.getLogger("jointgate.serve")
+
+QUICK_EXIT_S = 10.0  # a worker that exits sooner after starting counts as failing to start
+MAX_QUICK_EXITS = 5  # in a row: then the gateway stops instead of restarting it forever
+
 
 def run_gateway(settings: Settings, **gateway_options: object) -> None:
     """Serve until SIGINT/SIGTERM (uvicorn drains in-flight requests, then the lifespan closes)."""
     logs.configure(settings.telemetry)  # JSON lines on standard error unless log_format = "text"
-    app = create_app(build_gateway(settings, **gateway_options))  # type: ignore[arg-type]
+    if settings.workers > 1:
+        if status := _supervise(settings, gateway_options):
+            sys.exit(status)
+        return
+    _serve(settings, None, gateway_options)
+
+
+def _serve(settings: Settings, sock: socket.socket | None, options: dict[str, object]) -> None:
+    app = create_app(build_gateway(settings, **options))  # type: ignore[arg-type]
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -27,7 +56,81 @@ def run_gateway(settings: Settings, **gateway_options: object) -> None:
         log_level="warning",
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock] if sock is not None else None)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _supervise(settings: Settings, options: dict[str, object]) -> int:
+    """The pre-fork parent (see the module's docstring); returns the exit status."""
+    sock = _bind(settings.host, settings.port)
+    workers: dict[int, tuple[int, float]] = {}  # pid -> (worker number, started at)
+    stopping = False
+    quick_exits = 0
+
+    def start(number: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker: its own process group, so a terminal's ^C reaches the parent
+            os.setpgid(0, 0)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            status = 0
+            try:
+                _serve(settings, sock, options)
+            except BaseException:
+                log.exception("gateway worker %d failed", number)
+                status = 1
+            finally:
+                logging.shutdown()
+                os._exit(status)
+        workers[pid] = (number, time.monotonic())
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(workers):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)  # a second SIGINT would make uvicorn skip the drain
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for number in range(settings.workers):
+        start(number)
+    log.info("gateway listening on %s:%d with %d workers", settings.host, settings.port,
+             settings.workers)  # fmt: skip
+    status = 0
+    while workers:
+        try:
+            pid, code = os.wait()
+        except ChildProcessError:
+            break
+        if pid not in workers:
+            continue
+        number, started = workers.pop(pid)
+        if stopping:
+            continue
+        quick_exits = quick_exits + 1 if time.monotonic() - started < QUICK_EXIT_S else 0
+        if quick_exits >= MAX_QUICK_EXITS:
+            log.error("gateway worker %d keeps exiting at start (status %d); stopping", number,
+                      os.waitstatus_to_exitcode(code))  # fmt: skip
+            status = 1
+            stop(signal.SIGTERM, None)
+            continue
+        log.error("gateway worker %d (pid %d) exited with status %d; starting it again", number,
+                  pid, os.waitstatus_to_exitcode(code))  # fmt: skip
+        time.sleep(min(0.2 * 2**quick_exits, 5.0))
+        if not stopping:
+            start(number)
+    sock.close()
+    return status
 
 
 def serve(config_path: Path) -> int:

@@ -95,6 +95,7 @@ class Settings:
     agencies: dict[str, AgencySettings]
     host: str = "127.0.0.1"
     port: int = 8400
+    workers: int = 1  # processes serving the port (gateway/serve.py); 1: this process
     data_dir: Path = Path(".jointgate")
     jwks_file: Path | None = None
     jwks_url: str | None = None
@@ -207,6 +208,7 @@ def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
         agencies=agencies,
         host=str(gateway.get("host", "127.0.0.1")),
         port=int(_number(gateway, "port", 8400, "gateway")),
+        workers=_workers(gateway),
         data_dir=data_dir if data_dir.is_absolute() else base / data_dir,
         jwks_file=(base / jwks_file) if jwks_file else None,
         jwks_url=jwks_url,
@@ -432,6 +434,16 @@ def _http_surface(gateway: dict[str, Any]) -> dict[str, Any]:
         "hsts_max_age_s": hsts,
         **flags,
     }
+
+
+def _workers(gateway: dict[str, Any]) -> int:
+    workers = gateway.get("workers", 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
+        raise ConfigError(
+            f"gateway.workers: a whole number from 1 to 64 (processes serving the port; about"
+            f" one per core), got {workers!r}"
+        )
+    return workers
 
 
 def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -109,7 +110,13 @@ class Telemetry:
 
     def __init__(self, settings: TelemetrySettings) -> None:
         self.settings = settings
-        resource = Resource.create({"service.name": settings.service_name})
+        # one instance per process: the series of gateway workers on one host stay apart
+        resource = Resource.create(
+            {
+                "service.name": settings.service_name,
+                "service.instance.id": f"{socket.gethostname()}/{os.getpid()}",
+            }
+        )
         self._sampler = _UntilExported(settings.sample_ratio)
         self.tracer_provider = TracerProvider(
             sampler=self._sampler, resource=resource, shutdown_on_exit=False

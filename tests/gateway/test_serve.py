@@ -1,0 +1,139 @@
+"""``jointgate serve`` with ``gateway.workers = 2``: one port, two worker processes writing one
+audit log, a worker that dies started again, SIGTERM drains and stops them all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.demo import prepare
+from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER
+from gateway.settings import ConfigError, load
+from tests.demo_process import free_port
+
+
+def _children(pid: int) -> set[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return {int(p) for p in text.split()}
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "(zombie)" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+def _config(root: Path, port: int, workers: object = 2) -> Path:
+    jwks, bank_key = prepare(root / "data")
+    agencies = "\n".join(
+        f'[agencies.{name}]\nurl = "http://127.0.0.1:9"'
+        + (f'\nkey_file = "{bank_key}"' if name == "banking" else "")
+        for name in ("police", "market", "banking", "courts")
+    )
+    path = root / "jointgate.toml"
+    path.write_text(f"""
+[gateway]
+port = {port}
+workers = {json.dumps(workers)}
+data_dir = "{root / "data"}"
+[auth]
+issuer = "{DEMO_ISSUER}"
+audience = "{DEMO_AUDIENCE}"
+jwks_file = "{jwks}"
+[audit]
+log_id = "workers"
+[rate_limits]
+redis_url = ""
+[telemetry]
+log_format = "text"
+{agencies}
+""")
+    return path
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    port = free_port()
+    config = _config(tmp_path, port)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    try:
+        yield process, url, tmp_path
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _refused(url: str) -> int:
+    """A request without a token: refused (401), audited all the same."""
+    return httpx.post(f"{url}/graphql", json={"query": "{ __typename }"}, timeout=10).status_code
+
+
+def test_workers_share_the_port_and_the_audit_log(
+    served: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    process, url, root = served
+    deadline = time.monotonic() + 30
+    while len(workers := _children(process.pid)) < 2:  # the second may still be starting
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert len(workers) == 2
+    with ThreadPoolExecutor(8) as pool:  # new connections, handed to either worker
+        assert set(pool.map(_refused, [url] * 40)) == {401}
+    os.kill(min(workers), signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not ((now := _children(process.pid)) - workers and len(now) == 2):
+        assert time.monotonic() < deadline, "the dead worker was not started again"
+        time.sleep(0.1)
+    deadline = time.monotonic() + 30
+    while True:  # the new worker may still be building its gateway: the other one answers
+        try:
+            assert _refused(url) == 401
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+    assert not any(_running(pid) for pid in now)  # the workers drained and exited first
+    verify = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "audit", "verify", "--config",
+         str(root / "jointgate.toml"), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    [report] = [json.loads(line) for line in verify.stdout.splitlines()]
+    assert report["ok"] and report["records"] >= 41  # every request, from both workers
+
+
+@pytest.mark.parametrize("workers", [0, 65, "2", True])
+def test_workers_must_be_a_sensible_count(tmp_path: Path, workers: object) -> None:
+    with pytest.raises(ConfigError, match=r"gateway\.workers: a whole number from 1 to 64"):
+        load(_config(tmp_path, 8400, workers))
