@@ -70,6 +70,7 @@ def main() -> int:
     parser.add_argument("--enforcement", choices=("on", "off"), default="on")
     parser.add_argument("--audit", choices=("trail", "memory"), default="trail")
     parser.add_argument("--agency", action="append", default=[], metavar="NAME=URL")
+    parser.add_argument("--workers", type=int, default=1, help="gateway.workers")
     args = parser.parse_args()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     settings = bench_settings(
@@ -79,6 +80,7 @@ def main() -> int:
         enforcement=args.enforcement == "on",
         agencies=dict(a.split("=", 1) for a in args.agency),
     )
+    settings = dataclasses.replace(settings, workers=args.workers)
     if args.audit == "memory":
         run_gateway(settings, audit=_NullAuditLog())
     else:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from typing import Any
@@ -36,7 +37,6 @@ import httpx
 from bench.queries import PEERS_SUBGRAPH_QUERY, peers_jointgate_query
 from bench.stack import Server, Stack, graphql_headers, load, run_alone, save
 
-PEERS = ("jointgate", "apollo", "ariadne")
 TARGET_APOLLO = 1.0
 TARGET_ARIADNE = 3.0
 CASES = 50
@@ -106,11 +106,18 @@ def measure_backend(
         "apollo": stack.apollo(courts),
         "ariadne": stack.ariadne(courts),
     }
+    workers = args.workers
+    if workers > 1 and backend == "replay":  # each gateway as a host with N cores runs it
+        servers[f"jointgate-x{workers}"] = stack.gateway(
+            f"peers-{backend}-x{workers}", agencies={"courts": courts}, workers=workers
+        )
+        servers[f"apollo-x{workers}"] = stack.apollo(courts, workers=workers)
     bodies = requests(stack, numbers)
+    bodies.update({name: bodies[name.split("-x")[0]] for name in servers if "-x" in name})
     sizes = check_same_data(servers, bodies)
-    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in PEERS}
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
     for _ in range(args.rounds):
-        for name in PEERS:
+        for name in servers:
             body, headers = bodies[name]
             server = servers[name]
             result = load(
@@ -119,7 +126,7 @@ def measure_backend(
             )  # fmt: skip
             rounds[name].append(result)
     out: dict[str, Any] = {"peers": {}}
-    for name in PEERS:
+    for name in servers:
         runs = rounds[name]
         out["peers"][name] = {
             **{k: median(runs, k) for k in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request")},
@@ -138,6 +145,14 @@ def measure_backend(
     out["cpu_per_request_ariadne_over_jointgate"] = round(
         peers["ariadne"]["cpu_ms_per_request"] / jointgate_cpu, 3
     )
+    if f"jointgate-x{workers}" in peers:
+        out["workers"] = workers
+        out["jointgate_over_apollo_workers"] = round(
+            peers[f"jointgate-x{workers}"]["rps"] / peers[f"apollo-x{workers}"]["rps"], 3
+        )
+        out["jointgate_workers_over_apollo"] = round(
+            peers[f"jointgate-x{workers}"]["rps"] / peers["apollo"]["rps"], 3
+        )
     for server in servers.values():
         stack.retire(server)
     if replay is not None:
@@ -188,6 +203,13 @@ def table(result: dict[str, Any]) -> str:
             f"{TARGET_APOLLO}), jointgate/ariadne {measured['jointgate_over_ariadne']:.2f} "
             f"(target >= {TARGET_ARIADNE})"
         )
+        if "workers" in measured:
+            n = measured["workers"]
+            lines.append(
+                f"  {backend}, {n} worker processes each: jointgate/apollo"
+                f" {measured['jointgate_over_apollo_workers']:.2f}; jointgate x{n} / apollo"
+                f" (one process) {measured['jointgate_workers_over_apollo']:.2f}"
+            )
     c = result["load_generator_ceiling"]
     lines.append(
         f"  load generator ceiling (trivial endpoint, {c['body_bytes']} B): {c['rps']:.0f} req/s, "
@@ -201,6 +223,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--backend", choices=("both", "replay", "live"), default="both")
+    parser.add_argument(
+        "--workers", type=int, default=min(os.cpu_count() or 1, 8),
+        help="also JointGate and Apollo with this many worker processes (replay; 1: not)",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

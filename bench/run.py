@@ -91,6 +91,17 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             row("1 peers", f"JointGate / {other} req/s ({first} subgraph)", f">= {target}",
                 f"{ratio:.2f} ({jg['rps']:.0f} vs {b['peers'][other]['rps']:.0f} req/s)",
                 ratio >= target)  # fmt: skip
+        if "workers" in b:
+            n = b["workers"]
+            row(
+                "1 peers",
+                f"JointGate / apollo, both with {n} worker processes ({first} subgraph)",
+                "(information)",
+                f"{b['jointgate_over_apollo_workers']:.2f}"
+                f" ({b['peers'][f'jointgate-x{n}']['rps']:.0f} vs"
+                f" {b['peers'][f'apollo-x{n}']['rps']:.0f} req/s)",
+                None,
+            )
         if "live" in p["backends"] and first != "live":
             live = p["backends"]["live"]
             row(
@@ -104,11 +115,13 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         o = results["overhead"]
         above = o["overhead"]["gateway"]["above_direct_ms"]
         memory_audit = o["overhead"]["gateway_audit_in_memory"]["above_direct_ms"]
+        durable = o.get("durable_write_ms", {}).get("p50")
         row(
             "2 overhead",
             "gateway p50 - critical path (direct p50)",
             "<= 1.5 ms",
-            f"{above:.1f} ms ({memory_audit:.1f} ms with the audit in memory)",
+            f"{above:.1f} ms ({memory_audit:.1f} ms with the audit in memory"
+            + (f"; one fdatasync here: {durable:.1f} ms)" if durable is not None else ")"),
             above <= 1.5,
         )
     if "enforcement" in results:

@@ -11,6 +11,7 @@ generator (:mod:`bench.loadgen`) in a process of its own.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -59,18 +60,39 @@ class Server:
     process: subprocess.Popen[bytes]
     url: str
 
+    def pids(self) -> list[int]:
+        """The process and its live descendants (a pre-fork server's workers)."""
+        found, todo = [], [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            with contextlib.suppress(OSError):
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+                todo += [int(c) for c in children.split()]
+        return found
+
     def cpu_s(self) -> float:
-        """User + system CPU seconds the process (all its threads) has used so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU seconds the process (all its threads) and its workers, live and
+        ended, have used so far."""
+        ticks = 0
+        for i, pid in enumerate(self.pids()):
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                # utime, stime; for the process itself also cutime, cstime (ended workers)
+                ticks += sum(int(f) for f in fields[11 : 15 if i == 0 else 13])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def memory_kib(self) -> dict[str, int]:
-        """Current and peak resident set size (``VmRSS``, ``VmHWM``) in KiB, from /proc."""
-        out = {}
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out["rss_kib" if key == "VmRSS" else "peak_rss_kib"] = int(value.split()[0])
+        """Resident set size and its peak (``VmRSS``, ``VmHWM``) in KiB from /proc, summed over
+        the process and its workers."""
+        out = {"rss_kib": 0, "peak_rss_kib": 0}
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    key, _, value = line.partition(":")
+                    if key in ("VmRSS", "VmHWM"):
+                        kib = int(value.split()[0])
+                        out["rss_kib" if key == "VmRSS" else "peak_rss_kib"] += kib
         return out
 
 
@@ -162,24 +184,29 @@ class Stack:
         enforcement: bool = True,
         audit: str = "trail",
         agencies: Mapping[str, str] | None = None,
+        workers: int = 1,
     ) -> Server:
         """A JointGate process (bench/gateway_server.py); ``audit`` is "trail" or "memory";
-        ``agencies`` overrides agency URLs."""
+        ``agencies`` overrides agency URLs; ``workers`` > 1: that many worker processes."""
         port = free_port()
         command = [sys.executable, "-m", "bench.gateway_server", "--shared", str(self.shared),
                    "--data-dir", str(self.root / name), "--port", str(port),
-                   "--enforcement", "on" if enforcement else "off", "--audit", audit]  # fmt: skip
+                   "--enforcement", "on" if enforcement else "off", "--audit", audit,
+                   "--workers", str(workers)]  # fmt: skip
         for agency, url in (agencies or {}).items():
             command += ["--agency", f"{agency}={url}"]
         return self._start(name, command, f"http://127.0.0.1:{port}", "/healthz")
 
-    def apollo(self, subgraph_url: str) -> Server:
-        """@apollo/gateway (bench/peers/apollo_gateway.mjs) over one courts subgraph."""
+    def apollo(self, subgraph_url: str, workers: int = 1) -> Server:
+        """@apollo/gateway (bench/peers/apollo_gateway.mjs) over one courts subgraph;
+        ``workers`` > 1: that many node:cluster workers on the port."""
         if not (PEERS / "node_modules" / "@apollo" / "gateway").is_dir():
             raise RuntimeError("bench/peers/node_modules is missing: run `make bench-peers`")
         port = free_port()
-        command = ["node", str(PEERS / "apollo_gateway.mjs"), str(port), subgraph_url]
-        return self._start("apollo", command, f"http://127.0.0.1:{port}", "/graphql", probe=True)
+        command = ["node", str(PEERS / "apollo_gateway.mjs"), str(port), subgraph_url,
+                   str(workers)]  # fmt: skip
+        name = "apollo" if workers == 1 else f"apollo-x{workers}"
+        return self._start(name, command, f"http://127.0.0.1:{port}", "/graphql", probe=True)
 
     def ariadne(self, subgraph_url: str) -> Server:
         """ariadne-graphql-proxy (bench/peers/ariadne_proxy.py) in bench/peers/.venv."""
