@@ -68,6 +68,8 @@ def audit_summary() -> dict[str, Any] | None:
         "date": audit.get("date", ""),
         "appends_per_s": max(a["appends_per_s"] for a in audit["appends"]["sqlite"]),
         "verify_records_per_s": large["verify"]["chain_records_per_s"],
+        "verify_full_records_per_s": large["verify"].get("full_records_per_s"),
+        "verify_workers": large["verify"].get("workers", 1),
         "records": large["fill"]["records"],
         "search_p50_ms": large["search_by_entity"]["p50_ms"],
         "search_p99_ms": large["search_by_entity"]["p99_ms"],
@@ -143,8 +145,12 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{a['appends_per_s']:,.0f}",
             a["appends_per_s"] >= AUDIT_TARGETS["appends_per_s"],
         )
-        row("5 audit", f"verify records/s on {a['records']:,} records", ">= 200,000",
-            f"{a['verify_records_per_s']:,.0f}",
+        full = a.get("verify_full_records_per_s")
+        row("5 audit",
+            f"verify records/s on {a['records']:,} records (chain, {a['verify_workers']} workers)",
+            ">= 200,000",
+            f"{a['verify_records_per_s']:,.0f}"
+            + (f" ({full:,.0f} with the blind-index check)" if full else ""),
             a["verify_records_per_s"] >= AUDIT_TARGETS["verify_records_per_s"])  # fmt: skip
         row("5 audit", "search by entity p50 / p99", "<= 100 ms",
             f"{a['search_p50_ms']} / {a['search_p99_ms']} ms",
