@@ -39,8 +39,8 @@ from typing import Any
 
 from audit.config import AuditConfig, load_config
 from audit.reader import AuditReader, SearchFilter
-from audit.replay import default_workers
 from audit.record import prepare
+from audit.replay import default_workers
 from audit.store import SqlStore
 from audit.trail import AuditTrail, append_prepared
 from audit.verify import verify_log
