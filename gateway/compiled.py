@@ -10,7 +10,10 @@ definition, catalog shape, Python attribute, argument values when they are liter
 completion program for its type (non-null and list wrappers, leaf serializer, sub-selection).
 
 Running it reads attributes and embedded values straight from the built objects' ``__dict__``
-and serializes common leaves without a call; only root fields and links call their resolver
+and serializes common leaves without a call; a built object whose whole selection is such
+leaves and embedded lists of the same is completed by one generated function
+(``gateway/pure.py``), with no response paths unless something is unusual. Only root fields
+and links call their resolver
 (``gql_field.resolve``: Strawberry's wrapper, already guarded by the plan, see
 ``schema.unified``) with a real :class:`GraphQLResolveInfo`. Anything unusual on the way (a
 missing attribute, which the builder withheld, a value of another type, an error) takes a slow
@@ -78,6 +81,7 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect, is_iterable
 from graphql.pyutils import is_awaitable as default_is_awaitable
 
+from gateway import pure
 from gateway.analyze import Operation
 from schema.base import SPECS, Shape
 from schema.catalog import Catalog
@@ -98,11 +102,13 @@ _NON_NULL: Final = 0
 _LIST: Final = 1
 _LEAF: Final = 2
 _OBJECT: Final = 3
+# a list of built objects whose selection is pure (gateway/pure.py), tried that way first
+_PURE_LIST: Final = 3
 # leaf checks that make serializing a no-op (the value is returned as is by graphql-core)
 _SLOW: Final = 0
-_EXACT: Final = 1  # String, ID, Boolean, identifier scalars (serialize=str): that exact type
-_INT: Final = 2  # an int in the 32-bit range
-_FLOAT: Final = 3  # a finite float
+_EXACT: Final = pure.EXACT  # String, ID, Boolean, identifier scalars (serialize=str): that type
+_INT: Final = pure.INT  # an int in the 32-bit range
+_FLOAT: Final = pure.FLOAT  # a finite float
 
 _MISSING: Final[Any] = object()
 _SCALAR_TYPES: Final = (str, int, float, bool, type(None))
@@ -138,7 +144,7 @@ class _Type:
 class _Object:
     """An object type with the fields selected on it."""
 
-    __slots__ = ("classes", "fields", "name", "names", "program", "type")
+    __slots__ = ("classes", "complete", "fields", "name", "names", "program", "type")
 
     def __init__(self, gql: GraphQLObjectType) -> None:
         self.type = gql
@@ -146,9 +152,14 @@ class _Object:
         self.fields: tuple[_Field, ...] = ()
         self.names: tuple[str, ...] = ()  # python names read directly
         # per field: (code, key, python name, exact type, leaf check, nullable, field), where
-        # code is _TYPENAME, _ATTR for a leaf read from __dict__, or _RESOLVE for the slow path
+        # code is _TYPENAME, _ATTR for a leaf read from __dict__, _PURE_LIST for a list of
+        # built objects whose selection is pure (the items' completing function in place of
+        # the exact type), or _RESOLVE for the slow path
         self.program: tuple[tuple[int, str, str, Any, int, bool, _Field], ...] = ()
         self.classes: dict[type, bool] = {}  # runtime classes whose __dict__ may be read
+        # when every field is __typename, a leaf read from __dict__ or a list of built objects
+        # with a pure selection: the function completing such an object (gateway/pure.py)
+        self.complete: pure.Complete | None = None
 
 
 class _Field:
@@ -385,18 +396,22 @@ class _Compiler:
         fields = [self._field(gql, key, details) for key, details in grouped.items()]
         obj.fields = tuple(fields)
         obj.names = tuple(f.python for f in fields if f.kind == _ATTR)
-        obj.program = tuple(
-            (
-                f.kind if f.kind == _TYPENAME or f.leaf else _RESOLVE,
-                f.key,
-                f.python,
-                f.exact,
-                f.check,
-                not f.non_null,
-                f,
+        steps = [_pure_step(f) for f in fields]
+        program = []
+        for f, step in zip(fields, steps, strict=True):
+            if f.kind == _TYPENAME or f.leaf:
+                program.append((f.kind, f.key, f.python, f.exact, f.check, not f.non_null, f))
+            elif step is not None:  # a list of objects: their completing function for exact
+                program.append((_PURE_LIST, f.key, f.python, step[6], _SLOW, not f.non_null, f))
+            else:
+                program.append((_RESOLVE, f.key, f.python, f.exact, f.check, not f.non_null, f))
+        obj.program = tuple(program)
+        pure_steps = [step for step in steps if step is not None]
+        if len(pure_steps) == len(steps):
+            names = obj.names
+            obj.complete = pure.compile_complete(
+                obj.name, pure_steps, obj.classes, lambda cls: _dict_readable(cls, names)
             )
-            for f in fields
-        )
         return obj
 
     def _field(self, parent: GraphQLObjectType, key: str, details: list[FieldDetails]) -> _Field:
@@ -483,6 +498,43 @@ class _Compiler:
             t.obj = self._object(gql, grouped)
             return t
         raise Fallback(f"abstract type {gql}")
+
+
+def _pure_step(f: _Field) -> pure.Step | None:
+    """The field's step in a pure selection (gateway/pure.py), or None if it needs the full
+    path: __typename, a leaf read from ``__dict__`` as in the program, or a list of objects
+    read from ``__dict__`` (an embedded list) whose items' selection is pure itself."""
+    if f.kind == _TYPENAME:
+        return (pure.TYPENAME, f.key, "", None, _SLOW, False, None)
+    if f.leaf:
+        if f.check == _SLOW:
+            return None
+        return (pure.LEAF, f.key, f.python, f.exact, f.check, not f.non_null, None)
+    if f.kind != _ATTR:
+        return None
+    t = f.type.of if f.non_null else f.type
+    if t is None or t.kind != _LIST or t.of is None:
+        return None
+    item = t.of.of if t.of.kind == _NON_NULL else t.of
+    if item is None or item.kind != _OBJECT or item.obj is None or item.obj.complete is None:
+        return None
+    return (pure.LIST, f.key, f.python, None, _SLOW, not f.non_null, item.obj.complete)
+
+
+def _complete_list(complete: pure.Complete, value: Any) -> list[Any] | None:
+    """A list of built objects completed by their pure selection's function, or None to take
+    the full path (see gateway/pure.py)."""
+    if type(value) is not list:
+        return None
+    completed = []
+    for item in value:
+        if type(item) not in SPECS:
+            return None
+        result = complete(item)
+        if result is None:
+            return None
+        completed.append(result)
+    return completed
 
 
 def _leaf_check(gql: Any) -> tuple[int, type | None]:
@@ -639,6 +691,17 @@ class _Execution:
                     ):
                         results[key] = value
                         continue
+                elif code == _PURE_LIST and values is not None:  # objects of an embedded list
+                    value = values.get(python, _MISSING)
+                    if value is None:
+                        if nullable:
+                            results[key] = None
+                            continue
+                    else:
+                        items = _complete_list(exact, value)
+                        if items is not None:
+                            results[key] = items
+                            continue
                 result = self._field(field, source, path)
                 results[key] = result
                 if type(result) is CoroutineType:
@@ -780,6 +843,10 @@ class _Execution:
         leaf: _Type = item_type.of if item_non_null else item_type  # type: ignore[assignment]
         check, exact = (leaf.check, leaf.exact) if leaf.kind == _LEAF else (_SLOW, None)
         obj = leaf.obj  # items of an object type: built objects go straight to their fields
+        if obj is not None and obj.complete is not None:
+            done = _complete_list(obj.complete, result)  # every item as it is: no paths needed
+            if done is not None:
+                return done
         completed: list[Any] = []
         append = completed.append
         pending: list[int] | None = None
