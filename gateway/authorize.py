@@ -147,21 +147,32 @@ class Authorizer:
         engine = self.policies.engine
         base = (engine.version, principal.digest, context.key)
         cache = self._records
+        case_id = context.case_id
+        # this filter's own decisions by label values: it lives as long as one request (the
+        # pipeline makes one filter per request), so nothing here outlives its principal
+        decided: dict[tuple[str, str, int, bool], RecordDecision] = {}
 
         def decide(labels: Sequence[Labels]) -> list[RecordDecision]:
-            keys = [
-                RecordLabels(
-                    lab.agency, lab.handling, lab.sensitivity, context.case_id in lab.cases
-                )
-                for lab in labels
+            values = [
+                (lab.agency, lab.handling, lab.sensitivity, case_id in lab.cases) for lab in labels
             ]
-            missing = sorted({k for k in keys if (base, k) not in cache}, key=repr)
+            try:
+                return [decided[v] for v in values]
+            except KeyError:
+                pass
+            keys = [RecordLabels(*v) for v in values]
+            # answered from this dict: remembering new decisions may evict the batch's own
+            found = {k: d for k in keys if (d := cache.get((base, k))) is not None}
+            missing = sorted({k for k in keys if k not in found}, key=repr)
             if missing:
                 for k, d in zip(
                     missing, engine.decide_records(principal, context, missing), strict=True
                 ):
+                    found[k] = d
                     _remember(cache, (base, k), d, self._cache_size * 4)
-            return [cache[(base, k)] for k in keys]
+            decisions = [found[k] for k in keys]
+            decided.update(zip(values, decisions, strict=True))
+            return decisions
 
         return decide
 

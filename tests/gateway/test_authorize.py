@@ -1,0 +1,99 @@
+"""Record-level rules: the filter the authorize stage hands to the loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from connectors.base import Labels
+from gateway.authorize import Authorizer, StaticPolicies
+from gateway.types import FieldDecision, Principal
+from policies.engine import DecisionContext, RecordDecision, RecordLabels
+from schema.catalog import FieldResource
+
+CLERK = Principal("clerk", "courts", frozenset({"clerk"}), 2)
+OFFICER = Principal("officer", "market", frozenset({"officer"}), 1)
+
+
+class CountingEngine:
+    """Shows records of handling codes H0 and H1, and those linked to the declared case."""
+
+    version = "v1"
+
+    def __init__(self) -> None:
+        self.asked: list[list[RecordLabels]] = []
+
+    def decide(
+        self, principal: Principal, context: DecisionContext, resources: Sequence[FieldResource]
+    ) -> list[FieldDecision]:
+        raise AssertionError("fields are not decided here")
+
+    def decide_records(
+        self, principal: Principal, context: DecisionContext, labels: Sequence[RecordLabels]
+    ) -> list[RecordDecision]:
+        self.asked.append(list(labels))
+        return [
+            RecordDecision(
+                lab.handling in ("H0", "H1") or lab.linked_to_case,
+                (principal.subject,),
+                ("linked",) if lab.linked_to_case else (),
+            )
+            for lab in labels
+        ]
+
+
+def _labels(handling: str, *cases: str) -> Labels:
+    return Labels("courts", handling, 2, cases)
+
+
+def test_each_label_set_is_decided_once_and_answered_in_order() -> None:
+    engine = CountingEngine()
+    authorizer = Authorizer(StaticPolicies(engine))
+    context = DecisionContext(purpose="investigation", case_id="C-1")
+    decide = authorizer.record_filter(CLERK, context)
+    first = decide([_labels("H2"), _labels("H0"), _labels("H2", "C-1"), _labels("H2")])
+    assert [d.visible for d in first] == [False, True, True, False]
+    assert first[2].flags == ("linked",)
+    assert engine.asked == [
+        sorted(
+            {
+                RecordLabels("courts", "H2", 2, False),
+                RecordLabels("courts", "H0", 2, False),
+                RecordLabels("courts", "H2", 2, True),
+            },
+            key=repr,
+        )
+    ]
+    # record after record, as a lookup's batch hands them over: nothing is asked again
+    for _ in range(3):
+        assert decide([_labels("H2", "C-2")]) == [first[0]]
+        assert decide([_labels("H0", "C-1", "C-9")]) == [decide([_labels("H2", "C-1")])[0]]
+    assert decide([]) == []
+    assert len(engine.asked) == 2  # only (H0, linked) was new
+    assert engine.asked[1] == [RecordLabels("courts", "H0", 2, True)]
+
+
+def test_decisions_are_not_shared_between_principals_or_contexts() -> None:
+    engine = CountingEngine()
+    authorizer = Authorizer(StaticPolicies(engine))
+    context = DecisionContext(purpose="investigation", case_id="C-1")
+    clerk = authorizer.record_filter(CLERK, context)([_labels("H2", "C-1")])
+    officer = authorizer.record_filter(OFFICER, context)([_labels("H2", "C-1")])
+    other = DecisionContext(purpose="investigation", case_id="C-2")
+    unlinked = authorizer.record_filter(CLERK, other)([_labels("H2", "C-1")])
+    assert [clerk[0].policies, officer[0].policies] == [("clerk",), ("officer",)]
+    assert clerk[0].visible and not unlinked[0].visible
+    assert len(engine.asked) == 3
+
+
+def test_a_full_shared_cache_never_loses_a_decision_of_the_batch_being_decided() -> None:
+    """The shared cache holds 4 x cache_size decisions; a batch that brings new label sets into
+    a full cache evicts the oldest, which may be one of the batch's own: it is still answered
+    (this raised KeyError)."""
+    engine = CountingEngine()
+    authorizer = Authorizer(StaticPolicies(engine), cache_size=1)  # 4 record decisions
+    context = DecisionContext(purpose="investigation", case_id="C-1")
+    warm = authorizer.record_filter(CLERK, context)
+    warm([_labels(f"H{i}") for i in range(4)])  # full: H0 is the oldest
+    decide = authorizer.record_filter(CLERK, context)
+    found = decide([_labels("H0"), _labels("H7"), _labels("H8")])
+    assert [d.visible for d in found] == [True, False, False]
