@@ -12,6 +12,7 @@ share (Redis, the databases, the audit log: each transaction locks the log, docs
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -43,8 +44,18 @@ def run_gateway(settings: Settings, **gateway_options: object) -> None:
     _serve(settings, None, gateway_options)
 
 
+GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections (Python's default: 700)
+
+
 def _serve(settings: Settings, sock: socket.socket | None, options: dict[str, object]) -> None:
     app = create_app(build_gateway(settings, **options))  # type: ignore[arg-type]
+    # What start-up built (schema, policies, compiled code) lives as long as the process: the
+    # collector need never look at it again. A request allocates tens of thousands of objects,
+    # nearly all freed by reference counting; young collections every 700 of them were about a
+    # tenth of the CPU (bench/executor_micro.py: peers 3.3 -> 2.4-2.8 ms per request).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     config = uvicorn.Config(
         app,
         host=settings.host,
