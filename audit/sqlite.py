@@ -8,15 +8,21 @@ edit the trail; a deliberate edit (dropping the triggers first) is what ``audit 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
+from audit.errors import AuditStoreError
 from audit.store import NO_END, SqlStore
 
 SCAN_MMAP_BYTES = 1 << 40  # as much as SQLite allows (its build's limit, often 2 GB)
+LOCK_TIMEOUT_S = 30.0  # as the connection's busy timeout
+LOCK_POLL_S = 0.0001  # first pause while another writer holds the lock, doubling up to
+LOCK_POLL_MAX_S = 0.0005
 ROWS_PER_INSERT = 200  # x 4 columns: far below SQLite's limit of 32,766 parameters
 
 
@@ -29,6 +35,11 @@ class SqliteStore(SqlStore):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
+        self._writers: int | None = None  # the writers' lock file (see _lock_writers)
+        self._locked = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "_writers": None, "_locked": False}
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -40,14 +51,82 @@ class SqliteStore(SqlStore):
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
-        conn.execute("PRAGMA page_size=8192")  # bodies of ~2 KB: several per page (new files)
-        conn.execute("PRAGMA journal_mode=WAL")
+        # setting the journal mode can fail at once (no busy wait) while another process sets
+        # it on a new file: writers starting together take turns
+        self._lock_writers()
+        try:
+            conn.execute("PRAGMA page_size=8192")  # bodies of ~2 KB: several per page (new files)
+            conn.execute("PRAGMA journal_mode=WAL")
+        finally:
+            self._unlock_writers()
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: the blind index is inserted at random
         return conn
 
+    def _begin_schema(self, conn: Any) -> None:
+        self._begin_append(conn, "")
+
     def _begin_append(self, conn: Any, log_id: str) -> None:
-        conn.execute("BEGIN IMMEDIATE")
+        self._lock_writers()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._unlock_writers()
+            raise
+
+    def _lock_writers(self) -> None:
+        """Writers (gateway workers, the CLI) take turns on a lock file beside the database
+        before ``BEGIN IMMEDIATE``, polling from 0.1 ms up to every 0.5 ms: SQLite's own busy handler
+        sleeps up to 100 ms at a time, which made a second writer's records wait tens of
+        milliseconds for a lock free after one. Gives up like SQLite would (the append fails,
+        the gateway answers 503) if another process holds it for ``LOCK_TIMEOUT_S``."""
+        if self._writers is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._writers = os.open(
+                self.path.with_name(self.path.name + ".writers"), os.O_RDWR | os.O_CREAT, 0o600
+            )
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        pause = LOCK_POLL_S
+        while True:
+            try:
+                fcntl.flock(self._writers, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise AuditStoreError(
+                        f"{self.path}: another writer has held the audit trail for more than"
+                        f" {LOCK_TIMEOUT_S:g} s"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, LOCK_POLL_MAX_S)
+            else:
+                self._locked = True
+                return
+
+    def _unlock_writers(self) -> None:
+        if self._locked and self._writers is not None:
+            self._locked = False
+            fcntl.flock(self._writers, fcntl.LOCK_UN)
+
+    def _commit(self) -> None:
+        try:
+            super()._commit()
+        finally:
+            self._unlock_writers()
+
+    def _rollback(self) -> None:
+        try:
+            super()._rollback()
+        finally:
+            self._unlock_writers()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._unlock_writers()
+            if self._writers is not None:
+                os.close(self._writers)
+                self._writers = None
 
     def _insert_many(
         self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
