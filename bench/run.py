@@ -123,7 +123,7 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             "gateway p50 - critical path (direct p50)",
             "<= 1.5 ms",
             f"{above:.1f} ms ({memory_audit:.1f} ms with the audit in memory"
-            + (f"; one fdatasync here: {durable:.1f} ms)" if durable is not None else ")"),
+            + (f"; one fdatasync here: {durable:.2f} ms)" if durable is not None else ")"),
             above <= 1.5,
         )
     if "enforcement" in results:
