@@ -76,7 +76,7 @@ class SqliteStore(SqlStore):
 
     def _lock_writers(self) -> None:
         """Writers (gateway workers, the CLI) take turns on a lock file beside the database
-        before ``BEGIN IMMEDIATE``, polling from 0.1 ms up to every 0.5 ms: SQLite's own busy handler
+        before ``BEGIN IMMEDIATE``, polling every 0.1 to 0.5 ms: SQLite's own busy handler
         sleeps up to 100 ms at a time, which made a second writer's records wait tens of
         milliseconds for a lock free after one. Gives up like SQLite would (the append fails,
         the gateway answers 503) if another process holds it for ``LOCK_TIMEOUT_S``."""
