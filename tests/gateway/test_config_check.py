@@ -63,6 +63,13 @@ def no_otel(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(variable, raising=False)
 
 
+def _summary(config: Path, capsys: pytest.CaptureFixture[str], tables: str) -> str:
+    """``config check`` of the base config with ``tables`` added: its standard output."""
+    config.write_text(CONFIG + tables)
+    assert main(["config", "check", str(config)]) == 0
+    return capsys.readouterr().out
+
+
 SHARED = """
 [rate_limits]
 user_rate = 5
@@ -90,11 +97,9 @@ def test_the_summary_shows_rate_limits_telemetry_cache_and_notifications(
     capsys: pytest.CaptureFixture[str],
     no_otel: None,
 ) -> None:
-    config.write_text(CONFIG + SHARED)
     monkeypatch.setenv("JG_TEST_REDIS_PASSWORD", "redis-secret")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel.example:4318")
-    assert main(["config", "check", str(config)]) == 0
-    out = capsys.readouterr().out
+    out = _summary(config, capsys, SHARED)
     redis = "Redis redis://redis.example:6379/0, password from JG_TEST_REDIS_PASSWORD"
     assert f"  rate limits          user 5/s (burst 10), agency 200/s (burst 300); {redis}\n" in out
     assert (
@@ -114,23 +119,20 @@ def test_the_summary_shows_rate_limits_telemetry_cache_and_notifications(
 def test_the_summary_says_what_is_off_or_local(
     config: Path, capsys: pytest.CaptureFixture[str], no_otel: None
 ) -> None:
-    config.write_text(
-        CONFIG
-        + '[rate_limits]\nenabled = false\nredis_url = ""\n'
+    out = _summary(
+        config,
+        capsys,
+        '[rate_limits]\nenabled = false\nredis_url = ""\n'
         + "[cache]\nregistry_market_ttl_s = 300\n"
-        + "[telemetry]\nmetrics = false\n"
+        + "[telemetry]\nmetrics = false\n",
     )
-    assert main(["config", "check", str(config)]) == 0
-    out = capsys.readouterr().out
     assert "  rate limits          OFF\n" in out
     telemetry = "service jointgate, OTLP none, sample ratio 1, metrics off"
     assert f"  telemetry            {telemetry}\n" in out
     assert "  cache                off (no Redis to keep it in)\n" in out
     assert "  notifications        polling only, every 1 s\n" in out
 
-    config.write_text(CONFIG + '[rate_limits]\nredis_url = ""\n')
-    assert main(["config", "check", str(config)]) == 0
-    out = capsys.readouterr().out
+    out = _summary(config, capsys, '[rate_limits]\nredis_url = ""\n')
     assert "agency 200/s (burst 400); in-process only (one replica)\n" in out
     assert "  cache                off\n" in out
 
@@ -138,14 +140,13 @@ def test_the_summary_says_what_is_off_or_local(
 def test_the_summary_names_each_service_s_own_redis(
     config: Path, capsys: pytest.CaptureFixture[str], no_otel: None
 ) -> None:
-    config.write_text(
-        CONFIG
-        + '[cache]\nregistry_market_ttl_s = 30\nredis_url = "rediss://cache.example/1"\n'
+    out = _summary(
+        config,
+        capsys,
+        '[cache]\nregistry_market_ttl_s = 30\nredis_url = "rediss://cache.example/1"\n'
         + 'redis_password_env = "JG_CACHE_PW"\n'
-        + '[notifications]\nredis_url = ""\n'
+        + '[notifications]\nredis_url = ""\n',
     )
-    assert main(["config", "check", str(config)]) == 0
-    out = capsys.readouterr().out
     assert "Redis redis://127.0.0.1:6379/0\n" in out  # the rate limiter's default, no password
     assert (
         "  cache                market registry 30 s;"
