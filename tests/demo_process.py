@@ -31,15 +31,19 @@ def start_demo(data_dir: Path, port: int, scale: str = "0.05") -> subprocess.Pop
         )  # fmt: skip
 
 
-def wait_until_up(process: subprocess.Popen[bytes], data_dir: Path, port: int) -> None:
-    """Until /healthz answers; fails with the demo's log if it exits or takes too long."""
+def wait_until_up(
+    process: subprocess.Popen[bytes], data_dir: Path, port: int, log: Path | None = None
+) -> None:
+    """Until /healthz answers; fails with the process's log (default: the demo's) if it exits
+    or takes too long."""
+    log = log or data_dir / "demo.log"
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
-        assert process.poll() is None, (data_dir / "demo.log").read_text()
+        assert process.poll() is None, log.read_text()
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
-        assert time.monotonic() < deadline, f"jointgate demo did not start in {START_TIMEOUT_S} s"
+        assert time.monotonic() < deadline, f"not up in {START_TIMEOUT_S} s:\n{log.read_text()}"
         time.sleep(0.2)

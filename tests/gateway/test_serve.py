@@ -19,7 +19,7 @@ import pytest
 from gateway.demo import prepare
 from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER
 from gateway.settings import ConfigError, load
-from tests.demo_process import free_port
+from tests.demo_process import free_port, wait_until_up
 
 
 def _children(pid: int) -> set[int]:
@@ -72,19 +72,9 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]
             [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.1)
     try:
-        yield process, url, tmp_path
+        wait_until_up(process, tmp_path, port, log)
+        yield process, f"http://127.0.0.1:{port}", tmp_path
     finally:
         if process.poll() is None:
             process.kill()
