@@ -129,7 +129,7 @@ def check_span(
                     bucket += 1
         else:
             if end is not None and expected < end:  # the rows ran out before the span's end
-                after = store.first_seq(log_id, expected)
+                after = lookup.first_seq(log_id, expected)  # not on the streaming connection
                 if after is not None:
                     span.problem = f"records {expected}..{after - 1} are missing (deleted)"
             if index and not span.problem and bucket * ENTITY_BUCKET < expected:
