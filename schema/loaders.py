@@ -1,4 +1,4 @@
-"""Per-request DataLoaders: every lookup in one execution tick becomes one call per agency.
+"""Per-request loaders: every lookup in one execution tick becomes one call per agency.
 
 Resolvers ask ``loaders(info).one(Person, id)`` or ``.many(BankAccount, "holder_id", uscc)``;
 the loader batches the keys, asks the agency's connector for exactly the fields the operation's
@@ -11,12 +11,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from strawberry.dataloader import DataLoader
-
 from connectors.base import Connector, Page, Record
 from connectors.errors import ConnectorError
 from gateway.limits import MAX_LOOKUP_KEYS
 from gateway.types import AgencyCall, RequestContext
+from schema.batch import BatchLoader
 from schema.base import SPECS_BY_NAME, FieldForbidden, TypeSpec, build
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ class Loaders:
     def __init__(self, ctx: RequestContext, connectors: Mapping[str, Connector]) -> None:
         self._ctx = ctx
         self._connectors = connectors
-        self._loaders: dict[_Key, DataLoader[str, Any]] = {}
+        self._loaders: dict[_Key, BatchLoader[Any]] = {}
 
     async def one(self, type_name: str, key: str) -> Any:
         """The entity of that GraphQL type with that key.
@@ -81,7 +80,7 @@ class Loaders:
         assert plan is not None, "the execute stage runs only with a plan"
         return plan.source_fields.get(type_name, frozenset())
 
-    def _loader(self, type_name: str, by: str | None, limit: int | None) -> DataLoader[str, Any]:
+    def _loader(self, type_name: str, by: str | None, limit: int | None) -> BatchLoader[Any]:
         assert by is not None
         key = (type_name, by, limit)
         loader = self._loaders.get(key)
@@ -98,7 +97,7 @@ class Loaders:
                     return [exc] * len(keys)
                 return [self._build(spec.cls, type_name, grouped.get(k, [])) for k in keys]
 
-            loader = DataLoader(load_fn=batch, cache=True)
+            loader = BatchLoader(batch)
             self._loaders[key] = loader
         return loader
 
