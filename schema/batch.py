@@ -103,7 +103,7 @@ class BatchLoader(Generic[V]):
                     f"the fetch answered {len(values)} values for {len(batch.keys)} keys"
                 )
             batch.results = dict(zip(batch.keys, values, strict=True))
-        except BaseException as exc:  # noqa: BLE001 - every waiter gets it, then it goes on
+        except BaseException as exc:
             batch.error = exc
             if not isinstance(exc, Exception):
                 raise

@@ -15,8 +15,8 @@ from connectors.base import Connector, Page, Record
 from connectors.errors import ConnectorError
 from gateway.limits import MAX_LOOKUP_KEYS
 from gateway.types import AgencyCall, RequestContext
-from schema.batch import BatchLoader
 from schema.base import SPECS_BY_NAME, FieldForbidden, TypeSpec, build
+from schema.batch import BatchLoader
 
 if TYPE_CHECKING:
     import strawberry
