@@ -109,6 +109,9 @@ class PostgresStore(SqlStore):
     def _aggregate_terms(self) -> str:
         return "convert_to(string_agg(term || ':' || seq, ','), 'UTF8')"
 
+    def _body_contains(self) -> str:
+        return "position(convert_to(?, 'UTF8') in r.body) > 0"
+
     def _bucket_probe(self) -> str:
         return (
             "SELECT b.log_id, e.seq FROM buckets b CROSS JOIN LATERAL (SELECT seq FROM"

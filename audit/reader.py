@@ -164,7 +164,7 @@ class AuditReader:
         sql = "SELECT count(*) FROM {records} r"
         if term is not None:
             sql = self.store.hits() + sql + " JOIN hits e ON e.log_id = r.log_id AND e.seq = r.seq"
-            params = [term, *params]
+            params = [*self.store.hits_parameters(term), *params]
         return int(self.store.execute(f"{sql} WHERE {where}", params)[0][0])
 
     def query_text(self, mac: str) -> str | None:

@@ -3,8 +3,10 @@
 A *span* is a range of positions checked on its own: every record is at its position (no gap),
 its body starts with its log and position, and hashes to its stored leaf; the span's leaves are
 folded into a Merkle frontier, kept at every size where a checkpoint must be met; and, when
-asked, the blind index of every bucket of the span holds exactly the terms its bodies list.
-A span stops at its first bad record and says what it found.
+asked, the blind index of every complete bucket of the span holds exactly the terms its bodies
+list (in SQLite, where buckets are indexed whole, the log's open bucket at its end holds none:
+see ``audit.store``; in PostgreSQL it holds its terms too). A span stops at its first bad
+record and says what it found.
 
 Spans after the first start at multiples of a power of two (``block``), so the tree of the whole
 log at a size inside a span is the tree of everything before the span (perfect subtrees of at
@@ -38,7 +40,7 @@ import orjson
 
 from audit.merkle import CompactRange
 from audit.record import BODY_VERSION
-from audit.store import ENTITY_BUCKET, SqlStore
+from audit.store import SqlStore
 
 MIN_BLOCK = 1 << 16  # records per worker span, at least
 PARALLEL_MIN = 4 * MIN_BLOCK  # fewer live records than this: no worker processes
@@ -61,7 +63,7 @@ class Span:
     stops: list[tuple[int, list[bytes]]] = field(default_factory=list)  # (log size, frontier)
     nodes: list[bytes] = field(default_factory=list)  # the frontier at start + size
     problem: str = ""
-    terms: int = 0  # blind-index terms the span's bodies list
+    terms: int = 0  # blind-index terms the bodies of the span's complete buckets list
     index_ok: bool = True  # each bucket's entries were checked and were the bodies' terms
 
 
@@ -82,7 +84,8 @@ def check_span(
     head = b'{"v":%d,"log":%s,"seq":' % (BODY_VERSION, orjson.dumps(log_id))
     sha256 = hashlib.sha256
     pending: dict[int, bytes] = {}  # position -> terms its body lists, until its bucket is done
-    bucket = start // ENTITY_BUCKET  # the next bucket to check
+    per_bucket = store.entity_bucket
+    bucket = start // per_bucket  # the next bucket to check
     expected = start
     # the index is read on a connection of its own: a PostgreSQL one is busy streaming rows
     lookup = copy.copy(store)
@@ -122,18 +125,22 @@ def check_span(
                     body[(i := body.rfind(_ENTITIES)) + len(_ENTITIES) : body.find(b"]", i)]
                     for _, _, body in rows
                 ]
-                span.terms += sum(t.count(b",") + 1 for t in lists if t)
                 pending.update(zip([row[0] for row in rows], lists, strict=True))
-                while (bucket + 1) * ENTITY_BUCKET <= expected:
-                    span.index_ok &= _bucket_ok(lookup, log_id, bucket, pending)
+                while (bucket + 1) * per_bucket <= expected:
+                    span.terms += _terms(pending, bucket, per_bucket)
+                    span.index_ok &= _bucket_ok(lookup, log_id, bucket, per_bucket, pending)
                     bucket += 1
         else:
             if end is not None and expected < end:  # the rows ran out before the span's end
                 after = lookup.first_seq(log_id, expected)  # not on the streaming connection
                 if after is not None:
                     span.problem = f"records {expected}..{after - 1} are missing (deleted)"
-            if index and not span.problem and bucket * ENTITY_BUCKET < expected:
-                span.index_ok &= _bucket_ok(lookup, log_id, bucket, pending)
+            if index and not span.problem and bucket * per_bucket < expected:
+                if lookup.whole_buckets:  # the log's open bucket: indexed once complete
+                    span.index_ok &= not lookup.bucket_terms(log_id, bucket)
+                else:
+                    span.terms += _terms(pending, bucket, per_bucket)
+                    span.index_ok &= _bucket_ok(lookup, log_id, bucket, per_bucket, pending)
     span.size = tree.size + offset - start
     span.nodes = list(tree.nodes)
     return span
@@ -154,14 +161,23 @@ def _grow(
     tree.extend(leaves[tree.size - base :])
 
 
-def _bucket_ok(store: SqlStore, log_id: str, bucket: int, pending: dict[int, bytes]) -> bool:
+def _terms(pending: dict[int, bytes], bucket: int, per_bucket: int) -> int:
+    """How many terms the bodies of a complete bucket list (what its index must hold)."""
+    lo = bucket * per_bucket
+    lists = [pending.get(seq) for seq in range(lo, lo + per_bucket)]
+    return sum(t.count(b",") + 1 for t in lists if t)
+
+
+def _bucket_ok(
+    store: SqlStore, log_id: str, bucket: int, per_bucket: int, pending: dict[int, bytes]
+) -> bool:
     """The index's entries of ``bucket`` are the terms its bodies list, position by position:
     the sets of ``term:seq`` pairs are equal (neither side has duplicates: the index's primary
     key and the bodies' sorted sets). ``pending`` gives the bucket's positions up."""
-    lo = bucket * ENTITY_BUCKET
+    lo = bucket * per_bucket
     own = [
         lists.replace(b'"', b"").replace(b",", b":%d," % seq) + b":%d" % seq
-        for seq in range(lo, lo + ENTITY_BUCKET)
+        for seq in range(lo, lo + per_bucket)
         if (lists := pending.pop(seq, b""))
     ]
     listed = store.bucket_terms(log_id, bucket)
@@ -183,7 +199,7 @@ def spans(
         block = max(MIN_BLOCK, 1 << (((size - start) // (4 * workers)).bit_length() - 1))
     if block < 1 or block & (block - 1):
         raise ValueError(f"span block {block}: a power of two")
-    index = index and block % ENTITY_BUCKET == 0  # else buckets straddle spans: the exact check
+    index = index and block % store.entity_bucket == 0  # else buckets straddle spans: exact check
     first_end = -(-start // block) * block
     bounds: list[tuple[int, int | None]] = [
         (lo, lo + block) for lo in range(first_end, max(size, first_end + 1), block)

@@ -31,6 +31,7 @@ class SqliteStore(SqlStore):
     body_type = "TEXT"
     index_table_options = " WITHOUT ROWID"
     body_as_bytes = "CAST(body AS BLOB)"  # no UTF-8 decode and re-encode per row
+    whole_buckets = True  # a random page per term per append: a full 8 KiB WAL frame each
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -179,6 +180,9 @@ class SqliteStore(SqlStore):
 
     def _terms_join(self) -> str:
         return "JOIN json_each(r.body, '$.entities') j"
+
+    def _body_contains(self) -> str:
+        return "instr(r.body, ?) > 0"
 
     def _bucket_probe(self) -> str:
         # CROSS JOIN: SQLite keeps the buckets outside, one primary-key probe each

@@ -7,9 +7,12 @@ Tables (PostgreSQL puts them in their own schema)::
                  database itself derives from the body (generated columns: they cannot be
                  edited apart from the body the tree covers)
     entities     blind index: (term, log_id, seq) for every record key shown or looked up,
-                 clustered by (log_id, bucket = seq / 1024) so that appends write a few pages
-                 of the current bucket instead of one random page per term; a lookup probes
-                 each bucket of each log (a thousand probes per million records)
+                 clustered by (log_id, bucket = seq / 1024); a lookup probes each bucket of
+                 each log (a thousand probes per million records). In SQLite a bucket is
+                 written whole, in key order, by the append that completes it (``whole_buckets``:
+                 a random page per term per append costs a full WAL frame each), and lookups
+                 scan the bodies of each log's open bucket (under 1,024 records); PostgreSQL
+                 indexes every append's terms as it goes (a bucket at once stalls an append)
     queries      query texts, sealed, once per keyed hash of the normalised text
     heads        per log: tree size, compact range (frontier) and the latest signed checkpoint
     checkpoints  per log: signed checkpoints kept every N records or T seconds
@@ -41,6 +44,7 @@ from audit.record import Prepared, Row, seal
 TABLES = ("records", "entities", "queries", "heads", "checkpoints", "archives")
 NO_END = 1 << 62  # a position beyond any log's end
 ENTITY_BUCKET = 1024  # records per blind-index bucket: part of the layout, do not change
+HITS_PARAMETERS = 3  # times ``SqlStore.hits`` takes the term with ``whole_buckets``
 # search columns generated from the body: (column, JSON key, SQL type)
 GENERATED = (
     ("request_id", "request_id", "TEXT"), ("received_us", "received_us", "BIGINT"),
@@ -131,9 +135,11 @@ class SqlStore:
     body_type = "BLOB"
     index_table_options = ""  # SQLite: WITHOUT ROWID
     body_as_bytes = "body"  # how to select the body so that the driver returns bytes
+    whole_buckets = False  # index a bucket when it is complete, not each append's terms
 
     def __init__(self) -> None:
         self._conn: Any = None
+        self.entity_bucket = ENTITY_BUCKET  # read once: tests make it smaller
 
     def __getstate__(self) -> dict[str, Any]:
         """A copy for another process (verify's workers) connects anew."""
@@ -172,38 +178,43 @@ class SqlStore:
 
     def index_problems(self, log_id: str) -> list[str]:
         """The table definitions are ours and the blind index holds exactly the terms of the
-        bodies: counted in the database, located record by record only when counts differ."""
+        bodies in complete buckets (none of the open one): counted in the database, located
+        record by record only when counts differ."""
         problems = self.schema_problems()
+        end = self.indexed_end(log_id)
         listed = self.execute(
-            "SELECT count(*) FROM {records} r {terms} WHERE r.log_id = ?", (log_id,)
+            "SELECT count(*) FROM {records} r {terms} WHERE r.log_id = ? AND r.seq < ?",
+            (log_id, end),
         )
         indexed = self.execute("SELECT count(*) FROM {entities} WHERE log_id = ?", (log_id,))
         matched = self.execute(
             "SELECT count(*) FROM {records} r {terms} JOIN {entities} e ON e.log_id = r.log_id"
             " AND e.bucket = r.seq / {bucket} AND e.term = j.value AND e.seq = r.seq"
-            " WHERE r.log_id = ?",
-            (log_id,),
+            " WHERE r.log_id = ? AND r.seq < ?",
+            (log_id, end),
         )
         if matched != listed:
             rows = self.execute(
                 "SELECT r.seq, j.value FROM {records} r {terms} WHERE r.log_id = ?"
-                " AND NOT EXISTS (SELECT 1 FROM {entities} e WHERE e.log_id = r.log_id"
-                " AND e.bucket = r.seq / {bucket} AND e.term = j.value AND e.seq = r.seq)"
-                " ORDER BY r.seq LIMIT 1",
-                (log_id,),
+                " AND r.seq < ? AND NOT EXISTS (SELECT 1 FROM {entities} e"
+                " WHERE e.log_id = r.log_id AND e.bucket = r.seq / {bucket}"
+                " AND e.term = j.value AND e.seq = r.seq) ORDER BY r.seq LIMIT 1",
+                (log_id, end),
             )
             seq, term = rows[0] if rows else ("?", "?")
             problems.append(f"record {seq}: blind-index entry {term} is missing")
         if indexed != matched:
             rows = self.execute(
                 "SELECT e.seq, e.term, e.bucket <> e.seq / {bucket} FROM {entities} e"
-                " WHERE e.log_id = ? AND (e.bucket <> e.seq / {bucket} OR NOT EXISTS"
-                " (SELECT 1 FROM {records} r {terms} WHERE r.log_id = e.log_id"
+                " WHERE e.log_id = ? AND (e.bucket <> e.seq / {bucket} OR e.seq >= ?"
+                " OR NOT EXISTS (SELECT 1 FROM {records} r {terms} WHERE r.log_id = e.log_id"
                 " AND r.seq = e.seq AND j.value = e.term)) ORDER BY e.seq LIMIT 1",
-                (log_id,),
+                (log_id, end),
             )
             seq, term, misplaced = rows[0] if rows else ("?", "?", False)
             where = "is in another bucket" if misplaced else "is not in it"
+            if not misplaced and isinstance(seq, int) and seq >= end:
+                where = "is in the open bucket (indexed before its bucket was complete)"
             problems.append(f"record {seq}: blind-index entry {term} {where}")
         return problems
 
@@ -219,7 +230,7 @@ class SqlStore:
         if "{body}" in text:
             names["body"] = self.body_as_bytes
         if "{bucket}" in text:
-            names["bucket"] = str(ENTITY_BUCKET)
+            names["bucket"] = str(self.entity_bucket)
         text = text.format(**names)
         return text.replace("?", self.param) if self.param != "?" else text
 
@@ -329,6 +340,13 @@ class SqlStore:
             self._migrate(conn)
             for statement in self.schema_statements():
                 conn.execute(self.sql(statement))
+            # trails written before buckets were indexed whole have entries in the open bucket
+            heads = conn.execute(self.sql("SELECT log_id, tree_size FROM {heads}")).fetchall()
+            for log_id, size in heads if self.whole_buckets else ():
+                conn.execute(
+                    self.sql("DELETE FROM {entities} WHERE log_id = ? AND bucket >= ?"),
+                    (log_id, size // self.entity_bucket),
+                )
             self._commit()
         except BaseException:
             self._rollback()
@@ -354,9 +372,14 @@ class SqlStore:
             cur, "records", ("log_id", "seq", "leaf", "body"),
             [(log_id, r.seq, r.leaf, self._body_param(r.body)) for r in batch.rows],
         )  # fmt: skip
-        bucket = ENTITY_BUCKET
-        terms = [(t, log_id, r.seq, r.seq // bucket) for r in batch.rows for t in r.terms]
-        if terms:
+        per_bucket = self.entity_bucket
+        if self.whole_buckets and batch.rows:
+            first, end = batch.rows[0].seq, batch.rows[-1].seq + 1
+            for bucket in range(first // per_bucket, end // per_bucket):
+                self._index_bucket(cur, log_id, bucket)
+        elif terms := [
+            (t, log_id, r.seq, r.seq // per_bucket) for r in batch.rows for t in r.terms
+        ]:
             self._insert_many(cur, "entities", ("term", "log_id", "seq", "bucket"), terms)
         if batch.queries:
             cur.executemany(
@@ -382,6 +405,26 @@ class SqlStore:
         )  # fmt: skip
         if batch.keep:
             self._insert_checkpoint(cur, cp)
+
+    def _index_bucket(self, cur: Any, log_id: str, bucket: int) -> None:
+        """The blind index of a bucket the append completes: every term its bodies list,
+        inserted in the table's key order (pages are filled one after another, once)."""
+        lo = bucket * self.entity_bucket
+        cur.execute(
+            self.sql(
+                "INSERT INTO {entities} (term, log_id, seq, bucket)"
+                " SELECT j.value, r.log_id, r.seq, ? FROM {records} r {terms}"
+                " WHERE r.log_id = ? AND r.seq >= ? AND r.seq < ? ORDER BY j.value, r.seq"
+            ),
+            (bucket, log_id, lo, lo + self.entity_bucket),
+        )
+
+    def indexed_end(self, log_id: str) -> int:
+        """Where the records the blind index holds end: with ``whole_buckets``, where the log's
+        open bucket starts (records from there on are found by scanning their bodies)."""
+        rows = self.execute("SELECT tree_size FROM {heads} WHERE log_id = ?", (log_id,))
+        size = int(rows[0][0]) if rows else 0
+        return size - size % self.entity_bucket if self.whole_buckets else size
 
     def _insert_many(
         self, cur: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
@@ -519,7 +562,7 @@ class SqlStore:
         if join_term is not None:
             # the blind index first, whatever the planner's statistics say
             sql = self.hits() + sql + " JOIN hits e ON e.log_id = r.log_id AND e.seq = r.seq"
-            args.append(join_term)
+            args.extend(self.hits_parameters(join_term))
         sql += f" WHERE {sql_where} ORDER BY r.received_us, r.log_id, r.seq"
         args.extend(params)
         if limit is not None:
@@ -529,17 +572,39 @@ class SqlStore:
             yield log_id, seq, _bytes(body)
 
     def hits(self) -> str:
-        """``WITH ... hits(log_id, seq)``: the records whose blind index holds the term given
-        as the one parameter, found bucket by bucket of every log (up to its signed head)."""
+        """``WITH ... hits(log_id, seq)``: the records whose blind index holds the term (the
+        parameters: ``hits_parameters``), found bucket by bucket of every log up to its signed
+        head, and with ``whole_buckets`` in the bodies of each log's open bucket."""
+        if not self.whole_buckets:
+            buckets = (
+                "WITH RECURSIVE buckets(log_id, bucket, last) AS ("
+                " SELECT log_id, 0, tree_size / {bucket} FROM {heads}"
+                " UNION ALL SELECT log_id, bucket + 1, last FROM buckets WHERE bucket < last),"
+            )
+            return f"{buckets} hits AS MATERIALIZED ({self._bucket_probe()}) "
         buckets = (
             "WITH RECURSIVE buckets(log_id, bucket, last) AS ("
-            " SELECT log_id, 0, tree_size / {bucket} FROM {heads}"
+            " SELECT log_id, 0, tree_size / {bucket} - 1 FROM {heads} WHERE tree_size >= {bucket}"
             " UNION ALL SELECT log_id, bucket + 1, last FROM buckets WHERE bucket < last),"
         )
-        return f"{buckets} hits AS MATERIALIZED ({self._bucket_probe()}) "
+        open_bucket = (
+            "SELECT r.log_id, r.seq FROM {heads} h JOIN {records} r"  # noqa: S608 - ours
+            " ON r.log_id = h.log_id"
+            f" AND r.seq >= h.tree_size / {{bucket}} * {{bucket}} {{terms}}"
+            f" WHERE {self._body_contains()} AND j.value = ?"
+        )
+        return f"{buckets} hits AS MATERIALIZED ({self._bucket_probe()} UNION ALL {open_bucket}) "
+
+    def hits_parameters(self, term: str) -> list[str]:
+        return [term] * (HITS_PARAMETERS if self.whole_buckets else 1)
 
     def _bucket_probe(self) -> str:
-        """SELECT log_id, seq for the term (the parameter) in each row of ``buckets``."""
+        """SELECT log_id, seq for the term (a parameter) in each row of ``buckets``."""
+        raise NotImplementedError
+
+    def _body_contains(self) -> str:
+        """True for a body ``r.body`` holding the text given as a parameter (a cheap filter
+        before its terms are parsed)."""
         raise NotImplementedError
 
     def count(self, log_id: str | None = None) -> int:
@@ -591,7 +656,13 @@ class SqlStore:
                         "DELETE FROM {entities} WHERE log_id = ? AND bucket >= ? AND bucket <= ?"
                         " AND seq >= ? AND seq < ?"
                     ),
-                    (entry.log_id, lo // ENTITY_BUCKET, (hi - 1) // ENTITY_BUCKET, lo, hi),
+                    (
+                        entry.log_id,
+                        lo // self.entity_bucket,
+                        (hi - 1) // self.entity_bucket,
+                        lo,
+                        hi,
+                    ),
                 )
                 conn.execute(
                     self.sql("DELETE FROM {records} WHERE log_id = ? AND seq >= ? AND seq < ?"),

@@ -37,6 +37,16 @@ def jointgate_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "gateway.cli"]
 
 
+@pytest.fixture
+def small_buckets(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Blind-index buckets of 8 records for stores made in the test (1,024 in the layout), so
+    that a log of a few dozen records has complete buckets, indexed, and an open one."""
+    import audit.store
+
+    monkeypatch.setattr(audit.store, "ENTITY_BUCKET", 8)
+    return 8
+
+
 def make_config(data_dir: Path, **settings: Any) -> AuditConfig:
     return load_config(AuditSettings(**{"log_id": "test-log", **settings}), data_dir)
 

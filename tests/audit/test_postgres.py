@@ -71,7 +71,9 @@ async def test_replicas_write_their_own_logs_and_shared_logs_stay_linear(
     store.close()
 
 
-async def test_tampering_is_found_in_postgres_too(tmp_path: Path, schema: str) -> None:
+async def test_tampering_is_found_in_postgres_too(
+    tmp_path: Path, schema: str, small_buckets: int
+) -> None:
     config = pg_config(tmp_path, schema, "gw-0")
     trail = AuditTrail(config)
     for i in range(25):

@@ -50,7 +50,8 @@ def test_spans_in_workers_fold_to_the_roots_of_the_whole_log(
         # smaller than a bucket, spans cannot check the index: the exact check is left to do
         assert not any(s.index_ok for s in found)
         [whole] = spans(store, config.log_id, CompactRange(), stops, 45, True, workers=1)
-        assert whole.index_ok and whole.size == 45 and whole.terms > 45
+        # one process: 45 records are the log's open bucket, not indexed yet (nothing to count)
+        assert whole.index_ok and whole.size == 45 and whole.terms == 0
         with pytest.raises(ValueError, match="a power of two"):
             list(spans(store, config.log_id, CompactRange(), stops, 45, True, 2, block=12))
     finally:

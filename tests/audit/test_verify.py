@@ -14,12 +14,18 @@ from audit import replay
 from audit.checkpoint import Checkpoint
 from audit.config import AuditConfig
 from audit.merkle import leaf_hash
+from audit.reader import AuditReader, SearchFilter
 from audit.trail import append_records
 from audit.verify import LogReport, verify_store
-from tests.audit.conftest import make_config, record
+from tests.audit.conftest import PERSON, make_config, record
 
-N = 40
+N = 40  # blind-index buckets of 8 (``small_buckets``): five, all complete
 WORKERS = 1  # set per test by the ``mode`` fixture
+
+
+@pytest.fixture(autouse=True)
+def _buckets(small_buckets: int) -> None:
+    """Every test here on buckets of 8 records."""
 
 
 @pytest.fixture(autouse=True, params=["one process", "spans in worker processes"])
@@ -192,7 +198,7 @@ def test_truncation_rolled_back_to_an_old_head_needs_a_checkpoint_held_elsewhere
     h = store.head(trail.log_id)
     store.close()
     assert h is not None
-    sql(trail, "DELETE FROM records WHERE seq >= 20", "DELETE FROM entities WHERE seq >= 20",
+    sql(trail, "DELETE FROM records WHERE seq >= 20", "DELETE FROM entities WHERE seq >= 16",
         "DELETE FROM checkpoints WHERE tree_size > 20")  # fmt: skip
     frontier = _frontier(trail, 20)
     sql(trail, "UPDATE heads SET tree_size = 20, frontier = ?, root = ?, timestamp_us = ?,"
@@ -242,11 +248,33 @@ def test_the_blind_index_must_hold_exactly_the_terms_of_the_bodies(trail: AuditC
     [(term,)] = sql(trail, "SELECT term FROM entities WHERE seq = 9 ORDER BY term LIMIT 1")
     sql(trail, "DELETE FROM entities WHERE seq = 9 AND term = ?", params=(term,))
     assert verify(trail).problems == [f"record 9: blind-index entry {term} is missing"]
-    sql(trail, "INSERT INTO entities (term, log_id, seq, bucket) VALUES (?, 'test-log', 11, 0)",
+    sql(trail, "INSERT INTO entities (term, log_id, seq, bucket) VALUES (?, 'test-log', 11, 1)",
         params=("f" * 32,))  # fmt: skip
     assert verify(trail).problems == [
         f"record 9: blind-index entry {term} is missing",
         f"record 11: blind-index entry {'f' * 32} is not in it",
+    ]
+
+
+def test_the_open_bucket_is_found_in_bodies_and_must_not_be_indexed(trail: AuditConfig) -> None:
+    """Records of the open bucket (40..43) are found by scanning their bodies; an entry for one
+    of them would mean the index was written ahead of the trail."""
+    store = trail.new_store()
+    try:
+        append_records(trail, store, [record(N + i) for i in range(4)])
+        assert store.indexed_end(trail.log_id) == 40
+        assert sql(trail, "SELECT count(*) FROM entities WHERE seq >= 40") == [(0,)]
+        reader = AuditReader(store, trail.key)
+        seqs = [r["seq"] for r in reader.search(SearchFilter(entity=PERSON), None)]
+        assert seqs == list(range(N + 4))
+    finally:
+        store.close()
+    term = trail.key.term(PERSON)
+    sql(trail, "INSERT INTO entities (term, log_id, seq, bucket) VALUES (?, 'test-log', 42, 5)",
+        params=(term,))  # fmt: skip
+    assert verify(trail).problems == [
+        f"record 42: blind-index entry {term} is in the open bucket"
+        " (indexed before its bucket was complete)"
     ]
 
 
