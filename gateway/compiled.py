@@ -627,9 +627,11 @@ class _Execution:
             data = self._fields(self.plan.root, None, None)
         except GraphQLError as error:
             self._add(error, None)
+            self._done()
             return ExecutionResult(None, self.errors or None)
         if type(data) is CoroutineType:
             return self._await_root(data)
+        self._done()
         return ExecutionResult(data, self.errors or None)
 
     async def _await_root(self, pending: Awaitable[dict[str, Any]]) -> ExecutionResult:
@@ -638,7 +640,14 @@ class _Execution:
         except GraphQLError as error:
             self._add(error, None)
             return ExecutionResult(None, self.errors or None)
+        finally:
+            self._done()
         return ExecutionResult(data, self.errors or None)
+
+    def _done(self) -> None:
+        """The helpers hold this execution's bound methods: a cycle through the request's
+        context that only the cyclic garbage collector would free; nothing resolves after."""
+        self.helpers = None
 
     # errors (CollectedErrors, handle_field_error)
 

@@ -40,19 +40,25 @@ class Executor:
     async def run(
         self, ctx: RequestContext, operation: Operation, variables: Mapping[str, Any] | None
     ) -> ExecutionResult:
-        ctx.loaders = Loaders(ctx, self.connectors)
-        # every agency call this execution makes (DataLoader batches included) ends by then
-        with request_deadline(ctx.deadline):
-            result = self.fast.run(ctx, operation, variables) if self.compiled else None
-            if result is None:
-                result = execute(
-                    self.schema.graphql,
-                    operation.document,
-                    context_value=ctx,
-                    variable_values=dict(variables) if variables else None,
-                    operation_name=operation.name,
-                )
-            if inspect.isawaitable(result):
-                result = await result
+        ctx.loaders = loaders = Loaders(ctx, self.connectors)
+        try:
+            # every agency call this execution makes (loader batches included) ends by then
+            with request_deadline(ctx.deadline):
+                result = self.fast.run(ctx, operation, variables) if self.compiled else None
+                if result is None:
+                    result = execute(
+                        self.schema.graphql,
+                        operation.document,
+                        context_value=ctx,
+                        variable_values=dict(variables) if variables else None,
+                        operation_name=operation.name,
+                    )
+                if inspect.isawaitable(result):
+                    result = await result
+        finally:
+            # the loaders and the context refer to each other: without this the whole answer
+            # (every record and object built) would wait for the cyclic garbage collector
+            loaders.close()
+            ctx.loaders = None
         assert isinstance(result, ExecutionResult)
         return result

@@ -84,8 +84,21 @@ def shape_result(result: ExecutionResult, request_id: str) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if result.errors:
         body["errors"] = [shape_error(e, request_id) for e in result.errors]
+        for error in result.errors:
+            _drop_tracebacks(error)
     body["data"] = result.data
     return body
+
+
+def _drop_tracebacks(error: BaseException | None) -> None:
+    """Once shaped (and an unexpected one logged), an error's traceback is only a reference
+    cycle (its frames hold the execution, which holds the error) keeping the request's
+    objects for the cyclic garbage collector: let them go now."""
+    seen = 0
+    while error is not None and seen < 10:
+        error.__traceback__ = None
+        error = error.original_error if isinstance(error, GraphQLError) else error.__cause__
+        seen += 1
 
 
 def error_codes(errors: Sequence[dict[str, Any]]) -> list[str]:

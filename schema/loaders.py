@@ -37,6 +37,11 @@ class Loaders:
         self._connectors = connectors
         self._loaders: dict[_Key, BatchLoader[Any]] = {}
 
+    def close(self) -> None:
+        """Drop the batch loaders (their fetch functions refer back to this object): the
+        request's records are then freed by reference counting when it ends."""
+        self._loaders.clear()
+
     async def one(self, type_name: str, key: str) -> Any:
         """The entity of that GraphQL type with that key.
 

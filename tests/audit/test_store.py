@@ -114,10 +114,11 @@ def test_entries_of_the_open_bucket_from_before_are_dropped(
     try:
         append_records(config, store, [record(i) for i in range(12)])
         term = config.key.term(PERSON)
-        store.execute(
-            "INSERT INTO {entities} (term, log_id, seq, bucket) VALUES (?, 'test-log', ?, 1)",
-            [(term, seq) for seq in range(8, 12)][0],
-        )
+        for seq in range(8, 12):  # what the old layout wrote for the person's term
+            store.execute(
+                "INSERT INTO {entities} (term, log_id, seq, bucket) VALUES (?, 'test-log', ?, 1)",
+                (term, seq),
+            )
         [report] = verify_store(store, config.signer.public, config.archive_dir)
         assert report.problems == [
             f"record 8: blind-index entry {term} is in the open bucket"
