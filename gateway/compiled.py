@@ -647,7 +647,7 @@ class _Execution:
     def _done(self) -> None:
         """The helpers hold this execution's bound methods: a cycle through the request's
         context that only the cyclic garbage collector would free; nothing resolves after."""
-        self.helpers = None
+        del self.helpers
 
     # errors (CollectedErrors, handle_field_error)
 
