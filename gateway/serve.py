@@ -44,17 +44,18 @@ def run_gateway(settings: Settings, **gateway_options: object) -> None:
     _serve(settings, None, gateway_options)
 
 
-GC_YOUNG_THRESHOLD = 2_500  # allocations between young collections (Python's default: 700)
+GC_YOUNG_THRESHOLD = 40_000  # allocations between young collections (Python's default: 700)
 
 
 def _serve(settings: Settings, sock: socket.socket | None, options: dict[str, object]) -> None:
     app = create_app(build_gateway(settings, **options))  # type: ignore[arg-type]
     # What start-up built (schema, policies, compiled code) lives as long as the process: the
     # collector need never look at it again. A request allocates tens of thousands of objects,
-    # nearly all freed by reference counting; young collections every 700 of them were about a
-    # tenth of the CPU. Measured side by side (bench/executor_micro.py, bench/memory.py): 2,500
-    # takes about 15 % off the peers query's CPU for +20 % peak memory under the largest results
-    # (183 -> 219 MiB at 20 clients x 1,294 rows); 10,000 was no faster and took 277 MiB.
+    # all freed by reference counting (no request leaves reference cycles: see
+    # tests/gateway/test_pipeline.py); a young collection only walks what is still alive, the
+    # requests in flight, so fewer of them cost less and keep no more memory. Measured side by
+    # side (peers load, 20 clients): young threshold 700 / 2,500 / 10,000 / 40,000 gave 188 /
+    # 202 / 207 / 224 req/s for 151 / 152 / 155 / 161 MiB.
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
