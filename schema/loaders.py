@@ -7,6 +7,7 @@ plan allows for that type, records the call in the audit record, and builds sche
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -100,7 +101,7 @@ class Loaders:
                     grouped = await self._call(spec.agency, f"{kind} by {by}", len(keys), call)
                 except ConnectorError as exc:
                     return [exc] * len(keys)
-                return [self._build(spec.cls, type_name, grouped.get(k, [])) for k in keys]
+                return self._build_groups(spec.cls, type_name, [grouped.get(k, ()) for k in keys])
 
             loader = BatchLoader(batch)
             self._loaders[key] = loader
@@ -124,18 +125,36 @@ class Loaders:
 
     def _build(self, cls: type, type_name: str, records: Sequence[Record]) -> list[Any]:
         """Schema objects for the records the caller may see; the others are left out."""
+        return [obj for obj in self._shown(cls, type_name, records) if obj is not None]
+
+    def _build_groups(
+        self, cls: type, type_name: str, groups: Sequence[Sequence[Record]]
+    ) -> list[list[Any]]:
+        """``_build`` of each group (a batch's records per key), deciding them all at once."""
+        shown = iter(self._shown(cls, type_name, [r for group in groups for r in group]))
+        return [
+            [obj for obj in itertools.islice(shown, len(group)) if obj is not None]
+            for group in groups
+        ]
+
+    def _shown(self, cls: type, type_name: str, records: Sequence[Record]) -> list[Any]:
+        """For each record, its schema object if the caller may see it, else None."""
         ctx = self._ctx
         assert ctx.plan is not None and ctx.records_visible is not None
+        if not records:
+            return []
         shaping = ctx.plan.shaping
-        decisions = ctx.records_visible([r.labels for r in records]) if records else []
+        audit = ctx.audit
+        decisions = ctx.records_visible([r.labels for r in records])
         out: list[Any] = []
         for record, decision in zip(records, decisions, strict=True):
             if not decision.visible:
-                ctx.audit.withheld(type_name)
+                audit.withheld(type_name)
+                out.append(None)
                 continue
             if decision.flags:
-                ctx.audit.flag(*decision.flags)
-            ctx.audit.saw(type_name, record.key)
+                audit.flag(*decision.flags)
+            audit.saw(type_name, record.key)
             out.append(build(cls, record.data, shaping))
         return out
 
