@@ -1,4 +1,5 @@
-"""Courts (法院): an Apollo Federation v2 subgraph, queried through ``_entities``.
+"""Courts (法院): an Apollo Federation v2 subgraph: cases by number through its list field
+``courtCases(caseNumbers:)``, cases and defaulters by party through ``_entities``.
 
 Our records use snake_case field names for every agency. The courts' GraphQL names are camelCase,
 so every selection asks for each field under its snake_case alias (``case_number: caseNumber``):
@@ -64,6 +65,13 @@ def selection(fields: frozenset[str]) -> str:
     return " ".join(parts)
 
 
+@functools.lru_cache(maxsize=256)
+def _cases_query(fields: frozenset[str]) -> str:
+    """The query for cases by number with these fields (a few distinct sets per schema)."""
+    sel = selection(fields | {"case_number"})
+    return f"query($n: [String!]!) {{ courtCases(caseNumbers: $n) {{ {sel} {_CASE_LABELS} }} }}"
+
+
 class CourtsConnector(HTTPConnector):
     agency = "courts"
     lookups: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -89,11 +97,18 @@ class CourtsConnector(HTTPConnector):
         return out
 
     async def _cases(self, keys: Sequence[str], fields: frozenset[str]) -> Grouped:
-        sel = selection(fields | {"case_number"})
-        query = f"... on CourtCase {{ {sel} {_CASE_LABELS} }}"
-        reps = [{"__typename": "CourtCase", "caseNumber": k} for k in keys]
-        entities = await self._entities(query, reps)
-        records = [self.record("court_case", e) for e in entities if e]
+        """Cases by number through the subgraph's own list field ``courtCases(caseNumbers:)``
+        (null for an unknown number): the same answer as ``_entities`` over ``CourtCase``
+        representations, for less work in the courts system (no entity resolution per case)."""
+        body = {
+            "query": _cases_query(fields),
+            "variables": {"n": list(keys)},
+        }
+        cases = self._data(await self.http.post(PATH, orjson.dumps(body), idempotent=True))
+        found = cases.get("courtCases")
+        if not isinstance(found, list):
+            raise AgencyProtocolError(self.agency, "GraphQL response has no courtCases list")
+        records = [self.record("court_case", c) for c in found if c]
         return group(records, "case_number", keys)
 
     async def _by_litigant(self, kind: str, keys: Sequence[str], fields: frozenset[str]) -> Grouped:
@@ -123,15 +138,20 @@ class CourtsConnector(HTTPConnector):
             "variables": {"r": reps},
         }
         payload = await self.http.post(PATH, orjson.dumps(body), idempotent=True)  # a query
+        entities = self._data(payload).get("_entities")
+        if not isinstance(entities, list):
+            raise AgencyProtocolError(self.agency, "GraphQL response has no _entities list")
+        return entities
+
+    def _data(self, payload: Any) -> dict[str, Any]:
+        """The ``data`` of a GraphQL answer without errors."""
         if not isinstance(payload, dict):
             raise AgencyProtocolError(self.agency, "GraphQL response is not an object")
         if payload.get("errors"):
             detail = "; ".join(str(e.get("message")) for e in payload["errors"])[:300]
             raise AgencyProtocolError(self.agency, f"GraphQL errors: {detail}")
-        entities = (payload.get("data") or {}).get("_entities")
-        if not isinstance(entities, list):
-            raise AgencyProtocolError(self.agency, "GraphQL response has no _entities list")
-        return entities
+        data = payload.get("data")
+        return data if isinstance(data, dict) else {}
 
 
 __all__ = ["CourtsConnector", "Record", "group"]

@@ -159,3 +159,22 @@ async def test_unknown_keys_map_to_empty_lists(connectors: dict[str, Connector])
         "person", "id_number", ["11010519491231002X"], frozenset({"name"})
     )
     assert grouped == {"11010519491231002X": []}
+
+
+async def test_courts_cases_by_number_keep_order_and_leave_unknown_ones_empty(
+    connectors: dict[str, Connector], world: World
+) -> None:
+    """Cases by number go through the subgraph's ``courtCases`` list field: unknown numbers
+    (null there) become empty lists, known ones their record, whatever the order asked."""
+    known = sorted(world.court_cases)[:3]
+    unknown = "(2019)京0105民初99999号"
+    assert unknown not in world.court_cases
+    asked = [known[2], unknown, known[0], known[1]]
+    grouped = await connectors["courts"].fetch_many(
+        "court_case", "case_number", asked, frozenset({"stage"})
+    )
+    assert list(grouped) == asked
+    assert grouped[unknown] == []
+    for number in known:
+        (record,) = grouped[number]
+        assert record.key == number and record.data["stage"]
