@@ -8,7 +8,7 @@ the peers benchmark would measure the subgraph. This server sits in its place: t
 it sees a request body it forwards it to ``UPSTREAM_URL/graphql`` and keeps the answer; every
 later identical body gets the kept answer, byte for byte, from a raw asyncio protocol on uvloop
 (no GraphQL work). Each gateway still sends its own query (Apollo's query plan, ariadne's
-printed query, JointGate's ``_entities`` call with the fields its plan allows) and gets the
+printed query, JointGate's ``courtCases`` call with the fields its plan allows) and gets the
 subgraph's real answer to it. At most ``MAX_KEPT`` distinct bodies are kept; the rest are
 forwarded every time.
 """
