@@ -341,12 +341,13 @@ class SqlStore:
             for statement in self.schema_statements():
                 conn.execute(self.sql(statement))
             # trails written before buckets were indexed whole have entries in the open bucket
-            heads = conn.execute(self.sql("SELECT log_id, tree_size FROM {heads}")).fetchall()
-            for log_id, size in heads if self.whole_buckets else ():
-                conn.execute(
-                    self.sql("DELETE FROM {entities} WHERE log_id = ? AND bucket >= ?"),
-                    (log_id, size // self.entity_bucket),
-                )
+            if self.whole_buckets:
+                heads = conn.execute(self.sql("SELECT log_id, tree_size FROM {heads}"))
+                for log_id, size in heads.fetchall():
+                    conn.execute(
+                        self.sql("DELETE FROM {entities} WHERE log_id = ? AND bucket >= ?"),
+                        (log_id, size // self.entity_bucket),
+                    )
             self._commit()
         except BaseException:
             self._rollback()
@@ -575,18 +576,15 @@ class SqlStore:
         """``WITH ... hits(log_id, seq)``: the records whose blind index holds the term (the
         parameters: ``hits_parameters``), found bucket by bucket of every log up to its signed
         head, and with ``whole_buckets`` in the bodies of each log's open bucket."""
-        if not self.whole_buckets:
-            buckets = (
-                "WITH RECURSIVE buckets(log_id, bucket, last) AS ("
-                " SELECT log_id, 0, tree_size / {bucket} FROM {heads}"
-                " UNION ALL SELECT log_id, bucket + 1, last FROM buckets WHERE bucket < last),"
-            )
-            return f"{buckets} hits AS MATERIALIZED ({self._bucket_probe()}) "
+        # the buckets to probe: every one up to the head's, or only the complete ones
+        last = "tree_size / {bucket} - 1" if self.whole_buckets else "tree_size / {bucket}"
         buckets = (
-            "WITH RECURSIVE buckets(log_id, bucket, last) AS ("
-            " SELECT log_id, 0, tree_size / {bucket} - 1 FROM {heads} WHERE tree_size >= {bucket}"
+            "WITH RECURSIVE buckets(log_id, bucket, last) AS ("  # noqa: S608 - ours
+            f" SELECT log_id, 0, {last} FROM {{heads}} WHERE {last} >= 0"
             " UNION ALL SELECT log_id, bucket + 1, last FROM buckets WHERE bucket < last),"
         )
+        if not self.whole_buckets:
+            return f"{buckets} hits AS MATERIALIZED ({self._bucket_probe()}) "
         open_bucket = (
             "SELECT r.log_id, r.seq FROM {heads} h JOIN {records} r"  # noqa: S608 - ours
             " ON r.log_id = h.log_id"
