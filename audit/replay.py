@@ -127,8 +127,9 @@ def check_span(
                 ]
                 pending.update(zip([row[0] for row in rows], lists, strict=True))
                 while (bucket + 1) * per_bucket <= expected:
-                    span.terms += _terms(pending, bucket, per_bucket)
-                    span.index_ok &= _bucket_ok(lookup, log_id, bucket, per_bucket, pending)
+                    ok, terms = _bucket_check(lookup, log_id, bucket, per_bucket, pending)
+                    span.index_ok &= ok
+                    span.terms += terms
                     bucket += 1
         else:
             if end is not None and expected < end:  # the rows ran out before the span's end
@@ -139,8 +140,9 @@ def check_span(
                 if lookup.whole_buckets:  # the log's open bucket: indexed once complete
                     span.index_ok &= not lookup.bucket_terms(log_id, bucket)
                 else:
-                    span.terms += _terms(pending, bucket, per_bucket)
-                    span.index_ok &= _bucket_ok(lookup, log_id, bucket, per_bucket, pending)
+                    ok, terms = _bucket_check(lookup, log_id, bucket, per_bucket, pending)
+                    span.index_ok &= ok
+                    span.terms += terms
     span.size = tree.size + offset - start
     span.nodes = list(tree.nodes)
     return span
@@ -161,19 +163,13 @@ def _grow(
     tree.extend(leaves[tree.size - base :])
 
 
-def _terms(pending: dict[int, bytes], bucket: int, per_bucket: int) -> int:
-    """How many terms the bodies of a complete bucket list (what its index must hold)."""
-    lo = bucket * per_bucket
-    lists = [pending.get(seq) for seq in range(lo, lo + per_bucket)]
-    return sum(t.count(b",") + 1 for t in lists if t)
-
-
-def _bucket_ok(
+def _bucket_check(
     store: SqlStore, log_id: str, bucket: int, per_bucket: int, pending: dict[int, bytes]
-) -> bool:
-    """The index's entries of ``bucket`` are the terms its bodies list, position by position:
-    the sets of ``term:seq`` pairs are equal (neither side has duplicates: the index's primary
-    key and the bodies' sorted sets). ``pending`` gives the bucket's positions up."""
+) -> tuple[bool, int]:
+    """Whether the index's entries of ``bucket`` are the terms its bodies list, position by
+    position (the sets of ``term:seq`` pairs are equal; neither side has duplicates: the
+    index's primary key and the bodies' sorted sets), and how many terms the bodies list.
+    ``pending`` gives the bucket's positions up."""
     lo = bucket * per_bucket
     own = [
         lists.replace(b'"', b"").replace(b",", b":%d," % seq) + b":%d" % seq
@@ -181,7 +177,8 @@ def _bucket_ok(
         if (lists := pending.pop(seq, b""))
     ]
     listed = store.bucket_terms(log_id, bucket)
-    return set(b",".join(own).split(b",")) - {b""} == set(listed.split(b",")) - {b""}
+    pairs = set(b",".join(own).split(b",")) - {b""}
+    return pairs == set(listed.split(b",")) - {b""}, len(pairs)
 
 
 def spans(
