@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import orjson
 
-from connectors.base import Grouped, chunked, group
+from connectors.base import Grouped, chunked, each_chunk, group
 from connectors.http import HTTPConnector, TransportSettings, expect
 from connectors.signing import sign_headers
 
@@ -52,11 +51,11 @@ class BankingConnector(HTTPConnector):
         body: dict[str, Any] = {"fields": sorted(fields | {by})}
         if limit_per_key is not None:
             body["limit_per_account"] = limit_per_key
-        pages = await asyncio.gather(
-            *(
+        pages = await each_chunk(
+            [
                 self._all_pages(path, {**body, key_list: list(c)}, result_list)
                 for c in chunked(keys, KEYS_PER_CALL)
-            )
+            ]
         )
         return group([self.record(kind, row) for rows in pages for row in rows], by, keys)
 

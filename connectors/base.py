@@ -18,11 +18,14 @@ implement ``fetch_many`` (and ``search`` if any), and register it in ``connector
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from connectors.errors import AgencyRejected
+
+T = TypeVar("T")
 
 LABEL_FIELDS = ("handling_code", "sensitivity", "linked_cases")
 
@@ -109,6 +112,15 @@ class Connector(abc.ABC):
         """Wrap one agency record: its key is the kind's first lookup field."""
         key_field = self.lookups[kind][0]
         return Record(kind, str(data.get(key_field)), data, Labels.from_fields(self.agency, data))
+
+
+async def each_chunk(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """The results of a lookup's calls, one per chunk of keys, run concurrently; the usual single
+    call is awaited as it is (``asyncio.gather`` would wrap it in a task of its own first: an
+    extra turn of the event loop and about a tenth of the call's own cost)."""
+    if len(calls) == 1:
+        return [await calls[0]]
+    return list(await asyncio.gather(*calls))
 
 
 def chunked(keys: Sequence[str], size: int) -> list[Sequence[str]]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from connectors.base import Grouped, Page, chunked, group
+from connectors.base import Grouped, Page, chunked, each_chunk, group
 from connectors.http import HTTPConnector, expect
 
 PATH = "/registry/v2/enterprises"
@@ -28,11 +27,11 @@ class MarketConnector(HTTPConnector):
     ) -> Grouped:
         self.check_lookup(kind, by)
         wanted = ",".join(sorted(fields | {by}))
-        pages = await asyncio.gather(
-            *(
+        pages = await each_chunk(
+            [
                 self._all_items({by: ",".join(chunk), "fields": wanted})
                 for chunk in chunked(keys, KEYS_PER_CALL)
-            )
+            ]
         )
         return group([self.record(kind, row) for rows in pages for row in rows], by, keys)
 

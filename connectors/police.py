@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from connectors.base import Grouped, Record, chunked, group
+from connectors.base import Grouped, Record, chunked, each_chunk, group
 from connectors.http import HTTPConnector, expect
 
 _PATHS = {"person": "/api/v1/persons", "case": "/api/v1/cases"}
@@ -38,11 +37,11 @@ class PoliceConnector(HTTPConnector):
     ) -> Grouped:
         self.check_lookup(kind, by)
         wanted = ",".join(sorted(fields | {by}))
-        pages = await asyncio.gather(
-            *(
+        pages = await each_chunk(
+            [
                 self._all_pages(_PATHS[kind], _PARAMS[by], chunk, wanted)
                 for chunk in chunked(keys, KEYS_PER_CALL)
-            )
+            ]
         )
         records = [self.record(kind, row) for rows in pages for row in rows]
         return group(records, by, keys)
