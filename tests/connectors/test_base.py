@@ -22,16 +22,18 @@ async def test_a_single_call_runs_in_the_callers_task() -> None:
 
 async def test_several_calls_run_concurrently_and_answer_in_order() -> None:
     started: list[int] = []
-    release = asyncio.Event()
+    all_started, release = asyncio.Event(), asyncio.Event()
 
     async def call(n: int) -> int:
         started.append(n)
+        if len(started) == 3:
+            all_started.set()
         await release.wait()
         return n * 10
 
     pending = asyncio.ensure_future(each_chunk([call(1), call(2), call(3)]))
-    while len(started) < 3:  # all three wait at once: none waits for another to finish
-        await asyncio.sleep(0)
+    # all three wait at once: none waits for another to finish
+    await asyncio.wait_for(all_started.wait(), 5)
     release.set()
     assert await pending == [10, 20, 30]
 
