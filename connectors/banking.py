@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from connectors.base import Grouped, chunked, each_chunk, group
+from connectors.base import Grouped, each_chunk, group
 from connectors.http import HTTPConnector, TransportSettings, expect
 from connectors.signing import sign_headers
 
@@ -52,10 +52,9 @@ class BankingConnector(HTTPConnector):
         if limit_per_key is not None:
             body["limit_per_account"] = limit_per_key
         pages = await each_chunk(
-            [
-                self._all_pages(path, {**body, key_list: list(c)}, result_list)
-                for c in chunked(keys, KEYS_PER_CALL)
-            ]
+            keys,
+            KEYS_PER_CALL,
+            lambda chunk: self._all_pages(path, {**body, key_list: list(chunk)}, result_list),
         )
         return group([self.record(kind, row) for rows in pages for row in rows], by, keys)
 

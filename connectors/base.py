@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
@@ -114,13 +114,16 @@ class Connector(abc.ABC):
         return Record(kind, str(data.get(key_field)), data, Labels.from_fields(self.agency, data))
 
 
-async def each_chunk(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
-    """The results of a lookup's calls, one per chunk of keys, run concurrently; the usual single
-    call is awaited as it is (``asyncio.gather`` would wrap it in a task of its own first: an
-    extra turn of the event loop and about a tenth of the call's own cost)."""
-    if len(calls) == 1:
-        return [await calls[0]]
-    return list(await asyncio.gather(*calls))
+async def each_chunk(
+    keys: Sequence[str], size: int, call: Callable[[Sequence[str]], Coroutine[Any, Any, T]]
+) -> list[T]:
+    """``call`` for each chunk of at most ``size`` keys, run concurrently, results in order; the
+    usual single chunk is awaited as it is (``asyncio.gather`` would wrap it in a task of its
+    own first: an extra turn of the event loop and about a tenth of the call's own cost)."""
+    chunks = chunked(keys, size)
+    if len(chunks) == 1:
+        return [await call(chunks[0])]
+    return list(await asyncio.gather(*(call(chunk) for chunk in chunks)))
 
 
 def chunked(keys: Sequence[str], size: int) -> list[Sequence[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from connectors.base import Grouped, Page, chunked, each_chunk, group
+from connectors.base import Grouped, Page, each_chunk, group
 from connectors.http import HTTPConnector, expect
 
 PATH = "/registry/v2/enterprises"
@@ -28,10 +28,9 @@ class MarketConnector(HTTPConnector):
         self.check_lookup(kind, by)
         wanted = ",".join(sorted(fields | {by}))
         pages = await each_chunk(
-            [
-                self._all_items({by: ",".join(chunk), "fields": wanted})
-                for chunk in chunked(keys, KEYS_PER_CALL)
-            ]
+            keys,
+            KEYS_PER_CALL,
+            lambda chunk: self._all_items({by: ",".join(chunk), "fields": wanted}),
         )
         return group([self.record(kind, row) for rows in pages for row in rows], by, keys)
 

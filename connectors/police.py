@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from connectors.base import Grouped, Record, chunked, each_chunk, group
+from connectors.base import Grouped, Record, each_chunk, group
 from connectors.http import HTTPConnector, expect
 
 _PATHS = {"person": "/api/v1/persons", "case": "/api/v1/cases"}
@@ -38,10 +38,9 @@ class PoliceConnector(HTTPConnector):
         self.check_lookup(kind, by)
         wanted = ",".join(sorted(fields | {by}))
         pages = await each_chunk(
-            [
-                self._all_pages(_PATHS[kind], _PARAMS[by], chunk, wanted)
-                for chunk in chunked(keys, KEYS_PER_CALL)
-            ]
+            keys,
+            KEYS_PER_CALL,
+            lambda chunk: self._all_pages(_PATHS[kind], _PARAMS[by], chunk, wanted),
         )
         records = [self.record(kind, row) for rows in pages for row in rows]
         return group(records, by, keys)

@@ -1,22 +1,25 @@
-"""The connector contract's helpers: chunking a lookup and running its calls."""
+"""The connector contract's helpers: chunking a lookup and running a call per chunk."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
 from connectors.base import chunked, each_chunk
 
 
-async def _task_and_value(value: int) -> tuple[asyncio.Task[object] | None, int]:
+async def _task_and_keys(
+    keys: Sequence[str],
+) -> tuple[asyncio.Task[object] | None, list[str]]:
     await asyncio.sleep(0)
-    return asyncio.current_task(), value
+    return asyncio.current_task(), list(keys)
 
 
 async def test_a_single_call_runs_in_the_callers_task() -> None:
-    [(task, value)] = await each_chunk([_task_and_value(1)])
-    assert value == 1
+    [(task, keys)] = await each_chunk(["a", "b"], 2, _task_and_keys)
+    assert keys == ["a", "b"]
     assert task is asyncio.current_task()  # no task of its own, no extra loop turn
 
 
@@ -24,14 +27,15 @@ async def test_several_calls_run_concurrently_and_answer_in_order() -> None:
     started: list[int] = []
     all_started, release = asyncio.Event(), asyncio.Event()
 
-    async def call(n: int) -> int:
+    async def call(chunk: Sequence[str]) -> int:
+        n = int(chunk[0])
         started.append(n)
         if len(started) == 3:
             all_started.set()
         await release.wait()
         return n * 10
 
-    pending = asyncio.ensure_future(each_chunk([call(1), call(2), call(3)]))
+    pending = asyncio.ensure_future(each_chunk(["1", "2", "3"], 1, call))
     # all three wait at once: none waits for another to finish
     await asyncio.wait_for(all_started.wait(), 5)
     release.set()
@@ -39,15 +43,15 @@ async def test_several_calls_run_concurrently_and_answer_in_order() -> None:
 
 
 async def test_no_calls_answer_nothing() -> None:
-    assert await each_chunk([]) == []
+    assert await each_chunk([], 2, _task_and_keys) == []
 
 
 async def test_a_failing_single_call_raises_its_error() -> None:
-    async def fail() -> int:
+    async def fail(chunk: Sequence[str]) -> int:
         raise ValueError("agency said no")
 
     with pytest.raises(ValueError, match="agency said no"):
-        await each_chunk([fail()])
+        await each_chunk(["a"], 2, fail)
 
 
 def test_keys_are_chunked_at_the_agencys_maximum() -> None:
