@@ -1,10 +1,10 @@
 """The shared HTTP layer every agency connector uses.
 
-One pooled keep-alive aiohttp client per agency (about 3x httpx's default transport's
-throughput on this workload, see ARCHITECTURE.md; httpx remains for test doubles such as
-MockTransport), TLS with the agency's CA and our client certificate (``connectors/tls.py``),
-orjson decoding, and the single place where transport and HTTP errors become
-:mod:`connectors.errors` types. Every exchange runs through the agency's
+One pool of keep-alive HTTP/1.1 connections per agency (``connectors/wire.py``: asyncio
+protocols and httptools, leaner than aiohttp's client, see docs/performance.md; httpx remains
+for test doubles such as MockTransport), TLS with the agency's CA and our client certificate
+(``connectors/tls.py``), orjson decoding, and the single place where transport and HTTP errors
+become :mod:`connectors.errors` types. Every exchange runs through the agency's
 :class:`~connectors.resilience.AgencyGuard` (deadline, timeout, cap, retries, breaker), carries
 the W3C ``traceparent`` of the current trace, and is a span of its own when the request is
 recorded (:class:`ExchangeTelemetry`, set by ``gateway/telemetry.py``).
@@ -13,13 +13,11 @@ recorded (:class:`ExchangeTelemetry`, set by ``gateway/telemetry.py``).
 from __future__ import annotations
 
 import contextlib
-import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import httpx
 import orjson
 from opentelemetry import trace
@@ -38,6 +36,7 @@ from connectors.errors import (
 )
 from connectors.resilience import AgencyGuard, Resilience
 from connectors.tls import AgencyTLS, client_context, describe_tls_failure
+from connectors.wire import MalformedResponse, WirePool
 
 Params = Mapping[str, str | Sequence[str]]
 Signer = Callable[[str, str, bytes], Mapping[str, str]]
@@ -82,7 +81,9 @@ def map_transport_errors(agency: str, over_tls: bool = False) -> Iterator[None]:
     """Turn every transport error into the project's own tree, at the boundary."""
     try:
         yield
-    except (httpx.HTTPError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+    except MalformedResponse as exc:
+        raise AgencyProtocolError(agency, f"malformed HTTP response: {exc}") from exc
+    except (httpx.HTTPError, OSError, TimeoutError) as exc:
         tls = describe_tls_failure(exc, over_tls)
         if tls is not None:
             raise AgencyTLSError(agency, tls) from exc
@@ -94,13 +95,8 @@ def map_transport_errors(agency: str, over_tls: bool = False) -> Iterator[None]:
 
 
 def _timed_out(exc: BaseException) -> bool:
-    # an httpx timeout caused by an aiohttp connection error ("Server disconnected",
-    # "Connection refused") is not a timeout; the aiohttp cause says what it really was.
-    chain = list(causes(exc))
-    if any(isinstance(e, TimeoutError) for e in chain):
-        return True
-    return isinstance(exc, httpx.TimeoutException) and not any(
-        isinstance(e, aiohttp.ClientError) for e in chain
+    return isinstance(exc, httpx.TimeoutException) or any(
+        isinstance(e, TimeoutError) for e in causes(exc)
     )
 
 
@@ -128,10 +124,12 @@ class AgencyHTTP:
             keepalive_expiry=30.0,
         )
         tls = client_context(settings.tls)
-        self._pool: _AiohttpPool | None = None
+        self._pool: WirePool | None = None
         self._client: httpx.AsyncClient | None = None
         if transport is None and settings.fast_transport:
-            self._pool = _AiohttpPool(settings, tls)
+            self._pool = WirePool(
+                settings.base_url, tls, settings.max_connections, settings.connect_timeout_s
+            )
         else:  # a test double (httpx.MockTransport, ASGITransport), or httpx's own transport
             self._client = httpx.AsyncClient(
                 base_url=settings.base_url,
@@ -268,61 +266,6 @@ class AgencyHTTP:
             await self._pool.aclose()
         if self._client is not None:
             await self._client.aclose()
-
-
-class _AiohttpPool:
-    """aiohttp's client, used directly: the pooled keep-alive connections, timeouts and TLS
-    context the httpx client would have, without httpx's request building, URL handling and
-    hooks, which cost about a quarter of the gateway's CPU on the demo query
-    (docs/performance.md). Redirects are never followed, as httpx does not by default."""
-
-    def __init__(self, settings: TransportSettings, tls: ssl.SSLContext) -> None:
-        self._base = settings.base_url
-        self._tls = tls
-        self._limit = settings.max_connections
-        self._timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=settings.connect_timeout_s,
-            sock_read=settings.timeout_s,
-        )
-        self._session: aiohttp.ClientSession | None = None
-
-    def _open(self) -> aiohttp.ClientSession:
-        # created on first use: a session belongs to the running event loop
-        connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._tls, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=self._timeout, trust_env=False
-        )
-        return self._session
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        params: Params | None,
-        content: bytes | None,
-        headers: Mapping[str, str],
-    ) -> tuple[int, bytes]:
-        session = self._session or self._open()
-        pairs = [
-            (key, item)
-            for key, value in (params or {}).items()
-            for item in ((value,) if isinstance(value, str) else value)
-        ]
-        async with session.request(
-            method,
-            self._base + path,
-            params=pairs or None,
-            data=content,
-            headers=headers,
-            allow_redirects=False,
-        ) as response:
-            return response.status, await response.read()
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
 
 class HTTPConnector(Connector):

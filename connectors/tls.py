@@ -11,10 +11,11 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import certifi
+import httpx
 
 from connectors.errors import causes
+from connectors.wire import ConnectFailed
 
 __all__ = ["AgencyTLS", "client_context", "describe_tls_failure"]
 
@@ -74,7 +75,7 @@ def describe_tls_failure(exc: BaseException, over_tls: bool) -> str | None:
         if isinstance(failures[-1], ssl.SSLEOFError) or "EOF" in reason:
             return f"TLS: handshake failed: the agency closed the connection ({reason}; {_ASK})"
         return f"TLS: handshake failed: {reason}"
-    connecting = any(isinstance(e, aiohttp.ClientConnectorError) for e in chain)
+    connecting = any(isinstance(e, (ConnectFailed, httpx.ConnectError)) for e in chain)
     if over_tls and connecting and any(isinstance(e, ConnectionResetError) for e in chain):
         return f"TLS: handshake failed: the agency reset the connection ({_ASK})"
     return None

@@ -34,7 +34,7 @@ _RECORD_KEYS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
 }
 _SECRET = re.compile(r"authorization|token|password|passwd|secret|(^|_)key$|cookie", re.I)
 # libraries whose INFO lines quote request URLs, and so the identifiers looked up at agencies
-QUIET = ("httpx", "httpcore", "aiohttp.client")
+QUIET = ("httpx", "httpcore")
 
 
 def bind(request_id: str, trace_id: str) -> Token[tuple[str, str] | None]:

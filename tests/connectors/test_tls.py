@@ -12,7 +12,6 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import httpx
 import pytest
 
@@ -22,6 +21,7 @@ from connectors.http import TransportSettings
 from connectors.police import PoliceConnector
 from connectors.registry import build_connectors
 from connectors.tls import AgencyTLS, client_context, describe_tls_failure
+from connectors.wire import ConnectFailed
 from gateway.app import build_gateway, create_app
 from gateway.audit import MemoryAuditLog
 from gateway.demo import demo_settings, prepare, start_sandbox
@@ -125,13 +125,14 @@ async def test_without_a_client_certificate_not_even_the_fault_knobs_answer(
 
 
 def _refused(reason: str) -> BaseException:
-    """An OpenSSL alert as httpx-aiohttp delivers it: httpx error <- aiohttp error <- SSLError."""
+    """An OpenSSL alert wrapped twice on its way up (an httpx error <- a connect error <- the
+    SSLError), as a transport may deliver it: the words come from the innermost."""
     alert = ssl.SSLError(1, f"[SSL: {reason}] alert")
     alert.reason = reason  # type: ignore[misc]
     try:
         try:
-            raise aiohttp.ClientOSError(1, str(alert)) from alert
-        except aiohttp.ClientOSError as exc:
+            raise ConnectFailed(str(alert)) from alert
+        except ConnectFailed as exc:
             raise httpx.ConnectTimeout(str(exc)) from exc
     except httpx.ConnectTimeout as exc:
         return exc
