@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+import sandbox.cli
 from sandbox.runner import AGENCIES, serve_sandbox
 from sandbox.world import World
 
@@ -101,3 +104,25 @@ def test_command_line_serves_and_stops_on_sigint(tmp_path: Path) -> None:
             child.kill()
         assert child.stderr is not None
         child.stderr.close()
+
+
+def test_the_command_line_freezes_the_world_before_serving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The collector's full passes must not walk the world (0.2-0.3 s pauses of every agency
+    every few hundred requests at benchmark scale): it is frozen before the servers start."""
+    seen: list[int] = []
+
+    async def serve(*args: object) -> None:
+        seen.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(sandbox.cli, "serve_sandbox", serve)
+    args = argparse.Namespace(
+        scale=0.01, seed=1, host="127.0.0.1", port=[], port_file=None, bank_key_file=None,
+        latency_ms=[], error_rate=[], down=[], exit_with_parent=False,
+    )  # fmt: skip
+    try:
+        assert sandbox.cli.run_sandbox(args) == 0
+    finally:
+        gc.unfreeze()
+    assert seen and seen[0] > 10_000
