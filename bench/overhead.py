@@ -1,6 +1,6 @@
 """Benchmark 2: the gateway's latency above the physical limit of its agency calls.
 
-    python -m bench.overhead [--latency-ms 20] [--seconds 10]
+    python -m bench.overhead [--latency-ms 20] [--seconds 30]
 
 Every sandbox agency gets the same added latency (fault knob ``latency_ms``). One client, one
 request at a time (no queueing), takes three paths in turn (the order rotating) for the demo
@@ -258,7 +258,9 @@ def table(result: dict[str, Any]) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-ms", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=10.0, help="paths taken in turn")
+    parser.add_argument(
+        "--seconds", type=float, default=30.0, help="paths taken in turn (~120 requests each)"
+    )
 
 
 if __name__ == "__main__":
