@@ -16,7 +16,7 @@ import base64
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -59,14 +59,14 @@ def public_key_b64(public: Ed25519PublicKey) -> str:
 @dataclass(frozen=True, slots=True)
 class Signer:
     private: Ed25519PrivateKey
+    key_id: str = field(init=False)  # named in every checkpoint: derived once, not per append
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key_id", public_key_id(self.public))
 
     @property
     def public(self) -> Ed25519PublicKey:
         return self.private.public_key()
-
-    @property
-    def key_id(self) -> str:
-        return public_key_id(self.public)
 
     def sign(self, message: bytes) -> bytes:
         return self.private.sign(message)
