@@ -32,7 +32,7 @@ __all__ = [
     "WirePool",
 ]
 
-MAX_RESPONSE_BYTES = 64 << 20  # an agency answer larger than this is refused, not buffered
+MAX_RESPONSE_BYTES = 64 << 20  # an agency answer (headers and body) larger than this is refused
 KEEPALIVE_S = 30.0  # an idle connection older than this is closed rather than reused
 _NO_BODY_STATUS = frozenset({204, 304})
 
@@ -122,6 +122,7 @@ class _Connection(asyncio.Protocol):
             raise MalformedResponse("the agency sent more than one response")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._size += len(name) + len(value)  # headers count towards the limit too
         lower = name.lower()
         if lower == b"content-length" or lower == b"transfer-encoding":
             self._framed = True

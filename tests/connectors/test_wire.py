@@ -234,6 +234,23 @@ async def test_an_answer_over_the_size_limit_is_refused(
     await pool.aclose()
 
 
+async def test_endless_headers_are_refused_too(serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wire, "MAX_RESPONSE_BYTES", 1000)
+
+    async def reply(seen: Seen, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for i in range(100):
+            writer.write(b"X-Pad-%d: %s\r\n" % (i, b"p" * 50))
+        writer.write(b"Content-Length: 2\r\n\r\n{}")
+        return True
+
+    server = await serve(reply)
+    pool = WirePool(server.url, None)
+    with pytest.raises(MalformedResponse, match="larger than 1000 bytes"):
+        await pool.request("GET", "/", None, None, {})
+    await pool.aclose()
+
+
 async def test_no_more_than_the_limit_of_connections_are_opened(serve) -> None:
     async def reply(seen: Seen, writer: asyncio.StreamWriter) -> bool:
         await asyncio.sleep(0.02)
