@@ -90,6 +90,16 @@ def answer(body: bytes, status: str = "200 OK", extra: str = "") -> Reply:
     return reply
 
 
+def raw(data: bytes, keep: bool = True) -> Reply:
+    """Writes ``data`` as it is; ``keep`` False closes the connection after it."""
+
+    async def reply(seen: Seen, writer: asyncio.StreamWriter) -> bool:
+        writer.write(data)
+        return keep
+
+    return reply
+
+
 async def test_a_get_carries_host_headers_and_query_and_reuses_its_connection(serve) -> None:
     server = await serve(answer(b'{"ok": true}'))
     pool = WirePool(server.url + "/api", None)
@@ -141,11 +151,7 @@ async def test_chunked_gzip_and_interim_responses_are_read(serve) -> None:
 
 
 async def test_a_body_ended_by_closing_the_connection_is_complete(serve) -> None:
-    async def reply(seen: Seen, writer: asyncio.StreamWriter) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n[1, 2, 3]")
-        return False
-
-    server = await serve(reply)
+    server = await serve(raw(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n[1, 2, 3]", False))
     pool = WirePool(server.url, None)
     assert await pool.request("GET", "/", None, None, {}) == (200, b"[1, 2, 3]")
     assert await pool.request("GET", "/", None, None, {}) == (200, b"[1, 2, 3]")
@@ -163,12 +169,8 @@ async def test_connection_close_is_honoured(serve) -> None:
 
 
 async def test_a_connection_the_agency_closed_while_idle_is_not_reused(serve) -> None:
-    async def reply(seen: Seen, writer: asyncio.StreamWriter) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-        await writer.drain()
-        return False  # closes without saying so in a header
-
-    server = await serve(reply)
+    # closes without saying so in a header
+    server = await serve(raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", False))
     pool = WirePool(server.url, None)
     await pool.request("GET", "/", None, None, {})
     await asyncio.sleep(0.05)  # the close reaches us while the connection is idle
@@ -188,12 +190,7 @@ async def test_an_expired_idle_connection_is_replaced(serve) -> None:
 
 
 async def test_a_response_cut_short_raises_connection_dropped(serve) -> None:
-    async def reply(seen: Seen, writer: asyncio.StreamWriter) -> bool:
-        writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"half')
-        await writer.drain()
-        return False
-
-    server = await serve(reply)
+    server = await serve(raw(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"half', False))
     pool = WirePool(server.url, None)
     with pytest.raises(ConnectionDropped, match="before the response was complete"):
         await pool.request("GET", "/", None, None, {})
@@ -201,7 +198,7 @@ async def test_a_response_cut_short_raises_connection_dropped(serve) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw",
+    "data",
     [
         b"NOT HTTP AT ALL\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\n\r\n",  # two answers
@@ -209,12 +206,8 @@ async def test_a_response_cut_short_raises_connection_dropped(serve) -> None:
         b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nContent-Encoding: gzip\r\n\r\nnope",
     ],
 )
-async def test_malformed_answers_raise_and_close_the_connection(serve, raw: bytes) -> None:
-    async def reply(seen: Seen, writer: asyncio.StreamWriter) -> bool:
-        writer.write(raw)
-        return True
-
-    server = await serve(reply)
+async def test_malformed_answers_raise_and_close_the_connection(serve, data: bytes) -> None:
+    server = await serve(raw(data))
     pool = WirePool(server.url, None)
     with pytest.raises(MalformedResponse):
         await pool.request("GET", "/", None, None, {})
@@ -325,11 +318,7 @@ async def test_the_connector_layer_names_what_went_wrong(serve) -> None:
     assert caught.value.agency == "police"
     await down.aclose()
 
-    async def garbage(seen: Seen, writer: asyncio.StreamWriter) -> bool:
-        writer.write(b"SMTP ready\r\n\r\n")
-        return True
-
-    server = await serve(garbage)
+    server = await serve(raw(b"SMTP ready\r\n\r\n"))
     broken = AgencyHTTP("police", TransportSettings(server.url))
     with pytest.raises(AgencyProtocolError, match="malformed HTTP response"):
         await broken.get("/x", {})
@@ -337,17 +326,12 @@ async def test_the_connector_layer_names_what_went_wrong(serve) -> None:
 
 
 async def test_head_reads_no_body_and_drops_the_connection(serve) -> None:
-    server = await serve(_head_reply)
+    server = await serve(raw(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"))  # the GET's
     pool = WirePool(server.url, None)
     assert await pool.request("HEAD", "/", None, None, {}) == (200, b"")
     await asyncio.sleep(0)
     assert pool.open_connections == 0  # the parser expected a body: not reused
     await pool.aclose()
-
-
-async def _head_reply(seen: Seen, writer: asyncio.StreamWriter) -> bool:
-    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")  # the length of the GET
-    return True
 
 
 def test_under_uvloop_as_the_gateway_runs_it() -> None:
