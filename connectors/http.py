@@ -140,6 +140,11 @@ class AgencyHTTP:
                 trust_env=False,
             )
 
+    @property
+    def open_connections(self) -> int:
+        """Keep-alive connections open to the agency now (0 over a test transport)."""
+        return self._pool.open_connections if self._pool is not None else 0
+
     async def get(self, path: str, params: Params) -> Any:
         return await self.send("GET", path, params=params)
 
@@ -275,7 +280,7 @@ class HTTPConnector(Connector):
         self.http = AgencyHTTP(self.agency, settings, sign=sign)
 
     def status(self) -> dict[str, Any]:
-        return self.http.guard.status()
+        return {**self.http.guard.status(), "connections": self.http.open_connections}
 
     async def aclose(self) -> None:
         await self.http.aclose()

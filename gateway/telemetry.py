@@ -195,9 +195,15 @@ class Telemetry:
         )
         meter.create_observable_gauge(
             "jointgate.agency.in_flight",
-            [self._in_flight],
+            [self._status_count("in_flight")],
             "{call}",
             "Agency calls in flight",
+        )
+        meter.create_observable_gauge(
+            "jointgate.agency.connections",
+            [self._status_count("connections")],
+            "{connection}",
+            "Keep-alive connections open to the agency",
         )
 
         def histogram(name: str, description: str) -> Any:
@@ -341,11 +347,16 @@ class Telemetry:
             if state in CIRCUIT_STATES:
                 yield Observation(CIRCUIT_STATES[state], {"agency": name})
 
-    def _in_flight(self, options: CallbackOptions) -> Iterable[Observation]:
-        for name, connector in self._connectors.items():
-            in_flight = connector.status().get("in_flight")
-            if isinstance(in_flight, int):
-                yield Observation(in_flight, {"agency": name})
+    def _status_count(self, key: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        """A gauge's callback: ``status()[key]`` of every connector that reports it."""
+
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            for name, connector in self._connectors.items():
+                value = connector.status().get(key)
+                if isinstance(value, int):
+                    yield Observation(value, {"agency": name})
+
+        return observe
 
     # --- export -------------------------------------------------------------------------------
 

@@ -227,6 +227,9 @@ async def test_agency_spans_through_the_gateway_over_real_http(
             f'jointgate_agency_call_duration_seconds_count{{agency="{agency}",outcome="ok"}}'
             in (metrics)
         )
+        # the calls' keep-alive connections stay open for the next request
+        assert sample(metrics, f'jointgate_agency_connections{{agency="{agency}"}}') >= 1
+    assert sample(metrics, 'jointgate_agency_connections{agency="courts"}') == 0  # not called
 
 
 # -- metrics -------------------------------------------------------------------------------------
