@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.http_security import SECURITY_HEADERS
+from gateway.http_security import SECURITY_HEADERS, SecurityHeaders
 from gateway.settings import ConfigError, from_mapping
 from tests.gateway.conftest import Harness, open_harness, uscc
 from tests.http.conftest import LiveGateway
@@ -260,3 +260,27 @@ def test_a_live_gateway_sends_the_headers(live: LiveGateway) -> None:
     assert [r.status_code for r in (ok, refused, health)] == [200, 401, 200]
     for response in (ok, refused, health):
         _assert_security_headers(response)
+
+
+async def test_headers_the_app_set_itself_are_kept_and_none_is_doubled() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"cache-control", b"max-age=60"), (b"X-Frame-Options", b"SAMEORIGIN")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    wrapped = SecurityHeaders(app, hsts_max_age_s=600)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=wrapped), base_url="http://g"
+    ) as client:
+        response = await client.get("/")
+    names = [name.lower() for name, _ in response.headers.raw]
+    assert len(names) == len(set(names))  # nothing twice
+    assert response.headers["cache-control"] == "max-age=60"
+    assert response.headers["x-frame-options"] == "SAMEORIGIN"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["strict-transport-security"] == "max-age=600; includeSubDomains"
