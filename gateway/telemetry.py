@@ -17,6 +17,7 @@ rendered here from an in-memory reader) and pushed by OTLP/HTTP when an endpoint
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -104,6 +105,9 @@ class _UntilExported(Sampler):
         return f"JointGate({self._delegate.get_description()})"
 
 
+FLUSH_AFTER_S = 0.05  # latencies wait at most this long to be recorded (Telemetry._later)
+
+
 class Telemetry:
     """Built from ``[telemetry]``; OTLP exporters when ``otlp_endpoint`` (or the standard
     ``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]ENDPOINT`` variables) says where to."""
@@ -153,6 +157,8 @@ class Telemetry:
         self._audit_failures = 0
         self._agency_errors: dict[tuple[str, str], int] = {}
         self._connectors: Mapping[str, Connector] = {}
+        self._deferred: list[tuple[Any, float, dict[str, str] | None]] = []
+        self._flush_scheduled = False
         self._instruments()
 
     def _instruments(self) -> None:
@@ -283,7 +289,7 @@ class Telemetry:
         self._refusals[code] = self._refusals.get(code, 0) + 1
 
     def committed(self, seconds: float, ok: bool) -> None:
-        self._audit_seconds.record(seconds)
+        self._later(self._audit_seconds, seconds, None)
         if not ok:
             self._audit_failures += 1
 
@@ -296,7 +302,7 @@ class Telemetry:
         outcome = "refused" if status >= 400 else record.outcome
         key = (operation, outcome)
         self._requests[key] = self._requests.get(key, 0) + 1
-        self._request_seconds.record(seconds, {"operation": operation, "outcome": outcome})
+        self._later(self._request_seconds, seconds, {"operation": operation, "outcome": outcome})
         span = request.span
         if span.is_recording():
             span.set_attributes(
@@ -336,7 +342,7 @@ class Telemetry:
         return "other"
 
     def _agency_call(self, agency: str, seconds: float, outcome: str) -> None:
-        self._agency_seconds.record(seconds, {"agency": agency, "outcome": outcome})
+        self._later(self._agency_seconds, seconds, {"agency": agency, "outcome": outcome})
         if outcome != "ok":
             key = (agency, outcome)
             self._agency_errors[key] = self._agency_errors.get(key, 0) + 1
@@ -358,12 +364,39 @@ class Telemetry:
 
         return observe
 
+    def _later(self, histogram: Any, seconds: float, attributes: dict[str, str] | None) -> None:
+        """Record a latency a moment later (``FLUSH_AFTER_S``), with whatever else came in
+        meanwhile: the SDK's ``record`` spends about 17 µs cleaning and hashing attributes, and
+        a demo request makes eight, each of them on the request's path. Outside an event loop
+        (tools, tests) at once; a scrape and ``shutdown`` flush first."""
+        self._deferred.append((histogram, seconds, attributes))
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_later(FLUSH_AFTER_S, self._flush_due)
+
+    def _flush_due(self) -> None:
+        self._flush_scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Record the deferred latencies into the SDK's histograms."""
+        items, self._deferred = self._deferred, []
+        for histogram, seconds, attributes in items:
+            histogram.record(seconds, attributes)
+
     # --- export -------------------------------------------------------------------------------
 
     def prometheus(self) -> bytes:
         """Every metric in the Prometheus text exposition format (version 0.0.4)."""
         if self.metrics_reader is None:
             return b""
+        self.flush()
         data = self.metrics_reader.get_metrics_data()
         lines: list[str] = []
         for resource in data.resource_metrics if data else ():
@@ -376,6 +409,7 @@ class Telemetry:
 
     def shutdown(self) -> None:
         """Flush what is buffered for OTLP and stop the exporters (blocking; call in a thread)."""
+        self.flush()
         self.tracer_provider.shutdown()
         if isinstance(self.meter_provider, MeterProvider):
             self.meter_provider.shutdown()

@@ -3,6 +3,7 @@ the audit record and in log lines, metrics at /metrics, OTLP export, and the [te
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -35,7 +36,7 @@ from gateway.settings import (
     TelemetrySettings,
     telemetry_settings,
 )
-from gateway.telemetry import Telemetry
+from gateway.telemetry import FLUSH_AFTER_S, Telemetry
 from gateway.types import AuditRecord
 from sandbox.banking import DEFAULT_KEY
 from sandbox.world import World
@@ -492,3 +493,33 @@ def test_the_telemetry_table_is_read_from_the_config_file(tmp_path: Path) -> Non
     (tmp_path / "bank.key").write_text("k")
     with pytest.raises(ConfigError, match=r"telemetry.sample_ratio: a share from 0 to 1"):
         load(config)
+
+
+def _histogram_count(telemetry: Telemetry, name: str) -> int:
+    assert telemetry.metrics_reader is not None
+    data = telemetry.metrics_reader.get_metrics_data()  # what OTLP collects: no flush first
+    return sum(
+        point.count
+        for resource in (data.resource_metrics if data else ())
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points  # type: ignore[union-attr]
+    )
+
+
+async def test_latencies_are_recorded_a_moment_later_in_one_batch() -> None:
+    """Off the request's path: within FLUSH_AFTER_S on their own (what OTLP exports), and at
+    once when /metrics is scraped."""
+    telemetry = Telemetry(TelemetrySettings())
+    for _ in range(3):
+        telemetry._agency_call("police", 0.01, "ok")
+    assert _histogram_count(telemetry, "jointgate.agency.call.duration") == 0  # not yet
+    await asyncio.sleep(FLUSH_AFTER_S * 2)
+    assert _histogram_count(telemetry, "jointgate.agency.call.duration") == 3
+    telemetry._agency_call("police", 0.01, "ok")
+    text = telemetry.prometheus().decode()
+    assert (
+        sample(text, 'jointgate_agency_call_duration_seconds_count{agency="police",outcome="ok"}')
+        == 4
+    )
