@@ -195,14 +195,24 @@ class _Connection(asyncio.Protocol):
 
 
 def _inflate(encoding: bytes, body: bytes) -> bytes:
+    """The body decoded, never more than ``MAX_RESPONSE_BYTES`` of it (a small compressed body
+    can expand without bound)."""
     if encoding in (b"gzip", b"x-gzip"):
-        return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+        return _bounded(body, 16 + zlib.MAX_WBITS)
     if encoding == b"deflate":
         try:
-            return zlib.decompress(body)
+            return _bounded(body, zlib.MAX_WBITS)
         except zlib.error:
-            return zlib.decompress(body, -zlib.MAX_WBITS)  # raw deflate, as some servers send
+            return _bounded(body, -zlib.MAX_WBITS)  # raw deflate, as some servers send
     raise MalformedResponse(f"unsupported content-encoding {encoding.decode('latin-1')!r}")
+
+
+def _bounded(body: bytes, wbits: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    out = inflater.decompress(body, MAX_RESPONSE_BYTES)
+    if inflater.unconsumed_tail:
+        raise MalformedResponse(f"decoded body larger than {MAX_RESPONSE_BYTES} bytes")
+    return out + inflater.flush()
 
 
 class WirePool:

@@ -227,6 +227,19 @@ async def test_an_answer_over_the_size_limit_is_refused(
     await pool.aclose()
 
 
+async def test_a_compressed_body_may_not_expand_past_the_limit(
+    serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wire, "MAX_RESPONSE_BYTES", 10_000)
+    bomb = gzip.compress(b"0" * 1_000_000)  # about 1 KB on the wire
+    head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+    server = await serve(raw(head % len(bomb) + bomb))
+    pool = WirePool(server.url, None)
+    with pytest.raises(MalformedResponse, match="decoded body larger than 10000 bytes"):
+        await pool.request("GET", "/", None, None, {})
+    await pool.aclose()
+
+
 async def test_endless_headers_are_refused_too(serve, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wire, "MAX_RESPONSE_BYTES", 1000)
 
