@@ -36,7 +36,7 @@ from connectors.errors import (
 )
 from connectors.resilience import AgencyGuard, Resilience
 from connectors.tls import AgencyTLS, client_context, describe_tls_failure
-from connectors.wire import MalformedResponse, WirePool
+from connectors.wire import KEEPALIVE_S, MalformedResponse, WirePool
 
 Params = Mapping[str, str | Sequence[str]]
 Signer = Callable[[str, str, bytes], Mapping[str, str]]
@@ -118,11 +118,6 @@ class AgencyHTTP:
         self._sign = sign
         self._over_tls = settings.base_url.startswith("https:")
         self.telemetry: ExchangeTelemetry | None = None  # set by Telemetry.instrument
-        limits = httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
-            keepalive_expiry=30.0,
-        )
         tls = client_context(settings.tls)
         self._pool: WirePool | None = None
         self._client: httpx.AsyncClient | None = None
@@ -134,7 +129,11 @@ class AgencyHTTP:
             self._client = httpx.AsyncClient(
                 base_url=settings.base_url,
                 timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
-                limits=limits,
+                limits=httpx.Limits(
+                    max_connections=settings.max_connections,
+                    max_keepalive_connections=settings.max_connections,
+                    keepalive_expiry=KEEPALIVE_S,
+                ),
                 transport=transport,
                 verify=tls,
                 trust_env=False,

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import httptools
 
 __all__ = [
+    "KEEPALIVE_S",
     "MAX_RESPONSE_BYTES",
     "ConnectFailed",
     "ConnectionDropped",
@@ -230,11 +231,11 @@ class WirePool:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
+        default_port = 443 if parts.scheme == "https" else 80
         self.host = parts.hostname
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.port = parts.port or default_port
         host = f"[{self.host}]" if ":" in self.host else self.host
-        default = self.port == (443 if parts.scheme == "https" else 80)
-        self._host_header = host if default else f"{host}:{self.port}"
+        self._host_header = host if self.port == default_port else f"{host}:{self.port}"
         self._prefix = parts.path.rstrip("/")
         self._ssl = tls if parts.scheme == "https" else None
         self._limit = max(1, limit)
@@ -330,8 +331,7 @@ class WirePool:
                     server_hostname=self.host if self._ssl is not None else None,
                 )
         except BaseException as exc:
-            self._connecting -= 1
-            self._wake()
+            self._wake()  # the slot this connect held is free again
             if isinstance(exc, TimeoutError):
                 raise TimeoutError(
                     f"connecting to {self.host}:{self.port} took more than"
@@ -341,7 +341,8 @@ class WirePool:
                 where = f"{self.host}:{self.port}"
                 raise ConnectFailed(f"cannot connect to {where}: {exc}") from exc
             raise  # TLS errors as they are: connectors/tls.py reads them
-        self._connecting -= 1
+        finally:
+            self._connecting -= 1
         self._open.add(conn)
         return conn
 
