@@ -32,6 +32,7 @@ class SqliteStore(SqlStore):
     index_table_options = " WITHOUT ROWID"
     body_as_bytes = "CAST(body AS BLOB)"  # no UTF-8 decode and re-encode per row
     whole_buckets = True  # a random page per term per append: a full 8 KiB WAL frame each
+    join_in_order = "CROSS JOIN"  # SQLite keeps a CROSS JOIN's left table in the outer loop
 
     def __init__(self, path: Path) -> None:
         super().__init__()

@@ -136,6 +136,7 @@ class SqlStore:
     index_table_options = ""  # SQLite: WITHOUT ROWID
     body_as_bytes = "body"  # how to select the body so that the driver returns bytes
     whole_buckets = False  # index a bucket when it is complete, not each append's terms
+    join_in_order = "JOIN"  # a join whose left side stays the outer loop (SQLite: CROSS JOIN)
 
     def __init__(self) -> None:
         self._conn: Any = None
@@ -586,7 +587,9 @@ class SqlStore:
         if not self.whole_buckets:
             return f"{buckets} hits AS MATERIALIZED ({self._bucket_probe()}) "
         open_bucket = (
-            "SELECT r.log_id, r.seq FROM {heads} h JOIN {records} r"  # noqa: S608 - ours
+            # the head drives: planned from the records side (a trail nobody ANALYZEd) this
+            # scanned the whole table for every search
+            f"SELECT r.log_id, r.seq FROM {{heads}} h {self.join_in_order} {{records}} r"  # noqa: S608 - ours
             " ON r.log_id = h.log_id"
             f" AND r.seq >= h.tree_size / {{bucket}} * {{bucket}} {{terms}}"
             f" WHERE {self._body_contains()} AND j.value = ?"
