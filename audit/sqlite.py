@@ -23,6 +23,10 @@ SCAN_MMAP_BYTES = 1 << 40  # as much as SQLite allows (its build's limit, often 
 LOCK_TIMEOUT_S = 30.0  # as the connection's busy timeout
 LOCK_POLL_S = 0.0001  # first pause while another writer holds the lock, doubling up to
 LOCK_POLL_MAX_S = 0.0005
+# page cache per connection: an append touches the tails of the records and their indexes, the
+# head and (once per 1,024 records) the bucket it indexes; 64 MiB, from when the blind index was
+# inserted at random, only held the gateway's RSS 60 MiB higher after some 13,000 requests
+CACHE_KIB = 8192
 ROWS_PER_INSERT = 200  # x 4 columns: far below SQLite's limit of 32,766 parameters
 
 
@@ -62,7 +66,7 @@ class SqliteStore(SqlStore):
         finally:
             self._unlock_writers()
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: the blind index is inserted at random
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         return conn
 
     def _begin_schema(self, conn: Any) -> None:
