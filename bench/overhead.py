@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -221,21 +222,27 @@ def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
 def durable_write_ms(directory: Path, samples: int = 100) -> float:
     """p50 of one durable 4 KiB write (overwrite + fdatasync) in ``directory``: what any commit
     that must reach the disk before the answer costs on this machine, whatever the database."""
-    path = directory / "durable-write.probe"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, bytes(64 * 4096))
-        os.fsync(fd)
-        times = []
+    times = []
+    with _probe_file(directory / "durable-write.probe", 64 * 4096) as fd:
         for i in range(samples):
             os.pwrite(fd, os.urandom(4096), (i % 64) * 4096)
             started = time.perf_counter()
             os.fdatasync(fd)
             times.append((time.perf_counter() - started) * 1e3)
+    return round(statistics.median(times), 3)
+
+
+@contextlib.contextmanager
+def _probe_file(path: Path, size: int) -> Iterator[int]:
+    """A file of ``size`` bytes already on disk, open for writing; removed afterwards."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, bytes(size))
+        os.fsync(fd)
+        yield fd
     finally:
         os.close(fd)
         path.unlink()
-    return round(statistics.median(times), 3)
 
 
 def sealed_write_ms(directory: Path, idle_s: float, samples: int = 60) -> dict[str, float]:
@@ -249,12 +256,8 @@ def sealed_write_ms(directory: Path, idle_s: float, samples: int = 60) -> dict[s
 
     aead, signer = AESGCM(AESGCM.generate_key(256)), Ed25519PrivateKey.generate()
     body, nonce, page = os.urandom(2048), bytes(12), os.urandom(8192)
-    path = directory / "sealed-write.probe"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     steps: dict[str, list[float]] = {"seal": [], "sha256": [], "sign": [], "write": [], "all": []}
-    try:
-        os.write(fd, bytes(64 * 8192))
-        os.fsync(fd)
+    with _probe_file(directory / "sealed-write.probe", 64 * 8192) as fd:
         for i in range(samples):
             time.sleep(idle_s)
             t0 = time.perf_counter()
@@ -270,9 +273,6 @@ def sealed_write_ms(directory: Path, idle_s: float, samples: int = 60) -> dict[s
             for name, a, b in (("seal", t0, t1), ("sha256", t1, t2), ("sign", t2, t3),
                                ("write", t3, t4), ("all", t0, t4)):  # fmt: skip
                 steps[name].append((b - a) * 1e3)
-    finally:
-        os.close(fd)
-        path.unlink()
     return {"idle_ms": idle_s * 1e3} | {
         name: round(statistics.median(values), 3) for name, values in steps.items()
     }
