@@ -125,7 +125,11 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             "<= 1.5 ms",
             f"{above:.1f} ms ({memory_audit:.1f} ms with the audit in memory"
             + (f"; one fdatasync here: {durable:.2f} ms" if durable is not None else "")
-            + (f"; sealed durable write after the pause: {sealed:.2f} ms" if sealed else "")
+            + (
+                f"; sealed durable write after the pause: {sealed:.2f} ms"
+                if sealed is not None
+                else ""
+            )
             + ")",
             above <= 1.5,
         )

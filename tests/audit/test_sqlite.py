@@ -64,7 +64,8 @@ def test_a_writer_that_never_lets_go_fails_the_append(
 
 
 def _plans(store: SqliteStore, run: Callable[[], object]) -> list[str]:
-    """The query plan (EXPLAIN QUERY PLAN details) of every statement ``run`` streams."""
+    """The query plans (EXPLAIN QUERY PLAN details) of every read ``run`` makes through the
+    store (``_stream`` and ``execute``)."""
     plans: list[str] = []
     stream, execute = store._stream, store.execute
 
