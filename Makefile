@@ -3,20 +3,50 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+UV_STAMP := $(VENV)/.uv-stamp
+UV     := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 
-.PHONY: help demo test lint format services bench bench-audit bench-peers clean
+.PHONY: help demo test lint format services lock upgrade floors bench bench-audit bench-peers clean
 
 help:
 	@echo "make demo     set up .venv and run the sandbox agencies + gateway (port 8400)"
 	@echo "make test     set up .venv, make sure Redis and PostgreSQL run, run lint and tests"
 	@echo "make lint     ruff and mypy --strict"
 	@echo "make bench    run the benchmarks in bench/ (results in bench/results/)"
+	@echo "make lock     regenerate uv.lock after a change to pyproject.toml's dependencies"
+	@echo "make upgrade  move uv.lock to the newest releases pyproject.toml allows"
+	@echo "make floors   run the tests on the lowest versions pyproject.toml allows"
 
-$(STAMP): pyproject.toml
+# Everything installs from uv.lock (exact versions and hashes), never from whatever the registry
+# serves today: uv itself first, hash-checked against the lock, then `uv sync --locked`, which
+# also refuses a pyproject.toml that no longer matches the lock (then run `make lock`).
+$(UV_STAMP): uv.lock scripts/uv-requirement.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@touch $(STAMP)
+	$(PYTHON) scripts/uv-requirement.py | $(BIN)/python -m pip install --quiet --no-deps \
+		--require-hashes --only-binary :all: -r /dev/stdin
+	@touch $@
+
+$(STAMP): pyproject.toml uv.lock $(UV_STAMP)
+	$(UV) sync --locked --quiet
+	@touch $@
+
+lock: $(UV_STAMP)  # after a change to pyproject.toml's dependencies; commit uv.lock with it
+	$(UV) lock
+
+upgrade: $(UV_STAMP)  # every locked version to the newest release pyproject.toml allows
+	$(UV) lock --upgrade
+
+# The lowest versions pyproject.toml allows (direct dependencies at their floors), in a venv of
+# their own, against the same test suite: the floors in pyproject.toml must be true.
+FLOORS := .venv-floors
+floors: $(UV_STAMP) services
+	@test -x $(FLOORS)/bin/python || $(PYTHON) -m venv $(FLOORS)
+	$(BIN)/uv pip compile --quiet --resolution lowest-direct --group dev pyproject.toml \
+		--python $(FLOORS)/bin/python -o $(FLOORS)/requirements.txt
+	$(BIN)/uv pip sync --quiet --python $(FLOORS)/bin/python $(FLOORS)/requirements.txt
+	$(BIN)/uv pip install --quiet --python $(FLOORS)/bin/python --no-deps -e .
+	npm ci --prefix tests/http/node --no-audit --no-fund --loglevel=error
+	$(FLOORS)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/jointgate demo
@@ -59,4 +89,4 @@ bench-audit: $(STAMP)  # the audit trail: appends, verify and search on 1M recor
 	$(BIN)/python -m bench.audit_bench
 
 clean:
-	rm -rf $(VENV) .jointgate .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FLOORS) .jointgate .pytest_cache .mypy_cache .ruff_cache

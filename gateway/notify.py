@@ -334,7 +334,7 @@ class ChangeNotifier:
 
 async def _close(pubsub: PubSub) -> None:
     with contextlib.suppress(*UNAVAILABLE):
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
 
 
 def _describe(exc: BaseException) -> str:

@@ -38,3 +38,12 @@ def test_the_quick_start_curl_sends_valid_json() -> None:
     body = json.loads(sent.stdout)  # a newline inside the JSON string made this fail
     assert 'enterprise(uscc: "91110105MA0000001X")' in body["query"]
     assert "policeCases { caseNumber charge }" in body["query"]
+
+
+def test_every_make_target_the_readme_names_exists() -> None:
+    makefile = (README.parent / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][\w-]*):", makefile, re.M))
+    named = set(re.findall(r"`make ([a-z][\w-]*)", README.read_text()))
+    named |= set(re.findall(r"^make ([a-z][\w-]*)", README.read_text(), re.M))
+    assert named, "the README names no make target"
+    assert named <= targets, f"README names targets the Makefile lacks: {named - targets}"

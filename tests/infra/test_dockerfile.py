@@ -1,14 +1,10 @@
-"""infra/Dockerfile: multi-stage, pinned, non-root, installs the project wheel, serves the config."""
+"""infra/Dockerfile: multi-stage, pinned, non-root, installs from uv.lock, serves the config."""
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from importlib import metadata
 from pathlib import Path
-
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
 from tests.infra.conftest import (
     INFRA,
@@ -24,17 +20,6 @@ from tests.infra.conftest import (
 
 PINNED_PYTHON = re.compile(r"^python:3\.11\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?$")
 CONFIG_PATH = "/etc/jointgate/jointgate.toml"
-
-
-def _constraints() -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for line in (INFRA / "constraints.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, sep, version = line.partition("==")
-            assert sep and version, f"infra/constraints.txt: {line!r} is not pinned with =="
-            pins[canonicalize_name(name)] = version
-    return pins
 
 
 def test_every_stage_starts_from_a_pinned_python_3_11_slim() -> None:
@@ -61,47 +46,28 @@ def test_the_container_runs_as_a_numeric_non_root_user() -> None:
     assert "useradd" in run and "--uid ${UID}" in run
 
 
-def test_it_builds_the_project_wheel_and_installs_it_with_the_pinned_constraints() -> None:
-    runs = " && ".join(i.args for i in dockerfile() if i.keyword == "RUN")
-    assert re.search(r"pip wheel .*--wheel-dir (\S+) \.", runs)
-    wheel_dir = re.search(r"--wheel-dir (\S+)", runs)
-    assert wheel_dir is not None
-    assert f"--constraint infra/constraints.txt {wheel_dir[1]}/jointgate-*.whl" in runs
-    assert "--constraint infra/constraints.txt setuptools" in runs  # the build backend too
+def test_it_installs_uv_and_the_project_from_the_lock() -> None:
+    joined = " && ".join(i.args for i in dockerfile() if i.keyword == "RUN")
+    # uv itself: the version and hashes uv.lock records (scripts/uv-requirement.py), nothing else
+    assert "scripts/uv-requirement.py" in joined
+    pips = re.findall(r"pip install [^&]*", joined)
+    assert len(pips) == 1, f"pip installs only uv: {pips}"
+    assert "--require-hashes" in pips[0] and "--no-deps" in pips[0], pips[0]
+    syncs = re.findall(r"uv sync[^&]*", joined)
+    assert syncs, "the environment is built by uv sync from uv.lock"
+    for sync in syncs:
+        assert "--locked" in sync, f"{sync}: must refuse a lock that disagrees with pyproject.toml"
+        assert "--no-default-groups" in sync, f"{sync}: no test or lint tools in the image"
+    assert "--no-editable" in syncs[-1], "the image holds the installed package, not the sources"
+    env = " ".join(i.args for i in dockerfile() if i.keyword == "ENV" and i.stage == "build")
+    assert "UV_PROJECT_ENVIRONMENT=/opt/jointgate" in env
+    assert "UV_PYTHON_DOWNLOADS=never" in env, "the image's Python, never a downloaded one"
 
 
-def test_every_runtime_dependency_is_pinned_within_pyproject_ranges() -> None:
-    pins = _constraints()
-    for spec in pyproject()["project"]["dependencies"]:
-        requirement = Requirement(spec)
-        name = canonicalize_name(requirement.name)
-        assert name in pins, f"{name}: not pinned in infra/constraints.txt"
-        assert requirement.specifier.contains(pins[name], prereleases=True), (
-            f"{name}=={pins[name]} does not satisfy pyproject's {spec!r}"
-        )
-    missing = sorted(_installed_closure() - set(pins))
-    assert missing == [], f"installed with the project but not pinned: {missing}"
-
-
-def _installed_closure() -> set[str]:
-    """Runtime distributions `pip install jointgate` brings in, as installed in this venv."""
-    seen: set[str] = set()
-    direct = [Requirement(r) for r in metadata.requires("jointgate") or []]
-    pending = [
-        (r, set(r.extras)) for r in direct if r.marker is None or r.marker.evaluate({"extra": ""})
-    ]
-    while pending:
-        requirement, extras = pending.pop()
-        name = canonicalize_name(requirement.name)
-        if name in seen and not extras:
-            continue
-        seen.add(name)
-        for dependency in metadata.requires(requirement.name) or []:
-            inner = Requirement(dependency)
-            marker = inner.marker
-            if marker is None or any(marker.evaluate({"extra": extra}) for extra in (*extras, "")):
-                pending.append((inner, set(inner.extras)))
-    return seen
+def test_the_build_backend_is_pinned_exactly() -> None:
+    """The project is built in the image: its backend must not float with the registry."""
+    (requirement,) = pyproject()["build-system"]["requires"]
+    assert re.fullmatch(r"setuptools==[0-9.]+", requirement.split()[0]), requirement
 
 
 def _copied() -> list[str]:
@@ -119,6 +85,7 @@ def test_the_build_copies_every_package_and_the_readme() -> None:
     for pattern in pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]:
         assert pattern.rstrip("*") in copied, f"{pattern}: package not copied into the build"
     assert pyproject()["project"]["readme"] in copied
+    assert "uv.lock" in copied, "the lock the image installs from"
     for source in copied:
         assert (ROOT / source).exists(), f"COPY {source}: no such file in the repository"
 
