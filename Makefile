@@ -22,6 +22,7 @@ help:
 # also refuses a pyproject.toml that no longer matches the lock (then run `make lock`).
 $(UV_STAMP): uv.lock scripts/uv-requirement.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null
 	$(PYTHON) scripts/uv-requirement.py | $(BIN)/python -m pip install --quiet --no-deps \
 		--require-hashes --only-binary :all: -r /dev/stdin
 	@touch $@
@@ -32,9 +33,16 @@ $(STAMP): pyproject.toml uv.lock $(UV_STAMP)
 
 lock: $(UV_STAMP)  # after a change to pyproject.toml's dependencies; commit uv.lock with it
 	$(UV) lock
+	$(ARIADNE_LOCK)
 
 upgrade: $(UV_STAMP)  # every locked version to the newest release pyproject.toml allows
 	$(UV) lock --upgrade
+	$(ARIADNE_LOCK) --upgrade
+
+# The ariadne peer of the benchmarks has its own venv and its own lock (with hashes).
+ARIADNE_LOCK = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--custom-compile-command "make lock" -o $(PEERS)/requirements-ariadne.txt \
+	$(PEERS)/requirements-ariadne.in
 
 # The lowest versions pyproject.toml allows (direct dependencies at their floors), in a venv of
 # their own, against the same test suite: the floors in pyproject.toml must be true.
@@ -76,7 +84,8 @@ $(PEERS)/node_modules/.package-lock.json: $(PEERS)/package-lock.json
 
 $(PEERS)/.venv/.installed-stamp: $(PEERS)/requirements-ariadne.txt
 	@test -x $(PEERS)/.venv/bin/python || $(PYTHON) -m venv $(PEERS)/.venv
-	$(PEERS)/.venv/bin/python -m pip install --quiet -r $(PEERS)/requirements-ariadne.txt
+	$(PEERS)/.venv/bin/python -m pip install --quiet --no-deps --require-hashes \
+		-r $(PEERS)/requirements-ariadne.txt
 	@touch $@
 
 bench-peers: $(PEERS)/node_modules/.package-lock.json $(PEERS)/.venv/.installed-stamp
