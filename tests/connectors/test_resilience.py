@@ -253,8 +253,9 @@ async def test_a_failed_probe_opens_the_circuit_again(
     with pytest.raises(AgencyUnavailable, match="HTTP 503"):
         await _person(police, world)  # the probe fails; its retry meets an open circuit
     assert await _requests(urls, "police") - before == 1
-    assert police.status()["circuit"] == "open"
+    # opened again (the state itself may already read half_open if this took over 0.2 s)
     assert police.status()["times_opened"] == 2
+    assert police.status()["circuit"] != "closed"
 
 
 async def test_while_the_probe_is_in_flight_other_calls_fail_fast(
