@@ -2,7 +2,9 @@
 
 Appends take a transaction-scoped advisory lock on the log, so writers that share a log wait
 for each other instead of forking it; each replica normally writes its own log (docs/audit.md).
-Connections are psycopg 3 in autocommit mode with explicit transactions; long reads stream.
+Connections are psycopg 3 in autocommit mode with explicit transactions; long reads stream. A
+connection that broke (a server restart, ``pg_terminate_backend``) shows as ``broken`` after the
+error it caused: the append that met it connects again and runs once more (``SqlStore.append``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from audit.errors import AuditConfigError
 from audit.store import GENERATED, SqlStore
@@ -52,6 +55,17 @@ class PostgresStore(SqlStore):
 
     def _connect(self) -> Any:
         return psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
+
+    def _disconnected(self, exc: BaseException) -> bool:
+        conn = self._conn
+        return isinstance(exc, psycopg.OperationalError) and conn is not None and conn.broken
+
+    def secrets(self) -> list[str]:
+        try:
+            password = conninfo_to_dict(self.dsn).get("password")
+        except psycopg.ProgrammingError:  # not a DSN psycopg can parse: connecting says so
+            return []
+        return [str(password)] if password else []
 
     def _begin_append(self, conn: Any, log_id: str) -> None:
         conn.execute("BEGIN")

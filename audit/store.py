@@ -17,23 +17,28 @@ Tables (PostgreSQL puts them in their own schema)::
     heads        per log: tree size, compact range (frontier) and the latest signed checkpoint
     checkpoints  per log: signed checkpoints kept every N records or T seconds
     archives     per log: archive files holding the records moved out by retention
+    heartbeats   per log: when the gateway's readiness probe last proved that it can append
+                 (a committed write that is not part of the log: ``probe``)
 
 Connections run in autocommit mode and every write is an explicit ``BEGIN`` ... ``COMMIT``.
 Every append is one transaction that locks the log's head (``BEGIN IMMEDIATE`` in SQLite, an
 advisory lock in PostgreSQL), seals the batch on top of it and moves the head, so any number of
 writers may share a log safely; the gateway runs one writer per process and one log per replica
-(docs/audit.md). Statements are written once with ``?`` placeholders and table names in braces.
-The store is synchronous: the gateway drives it from one dedicated thread (audit.trail).
+(docs/audit.md). A connection lost in an append (PostgreSQL restarted, the backend terminated) is
+opened again and the append run once more, after checking whether its batch went in (``append``).
+Statements are written once with ``?`` placeholders and table names in braces. The store is
+synchronous: the gateway drives it from one dedicated thread (audit.trail).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from audit.checkpoint import Checkpoint, iso_us
 from audit.checkpoint import sign as sign_checkpoint
@@ -41,7 +46,10 @@ from audit.keys import DataKey, Signer
 from audit.merkle import CompactRange
 from audit.record import Prepared, Row, seal
 
-TABLES = ("records", "entities", "queries", "heads", "checkpoints", "archives")
+log = logging.getLogger("jointgate.audit")
+T = TypeVar("T")
+
+TABLES = ("records", "entities", "queries", "heads", "checkpoints", "archives", "heartbeats")
 NO_END = 1 << 62  # a position beyond any log's end
 ENTITY_BUCKET = 1024  # records per blind-index bucket: part of the layout, do not change
 HITS_PARAMETERS = 3  # times ``SqlStore.hits`` takes the term with ``whole_buckets``
@@ -102,8 +110,13 @@ def build_batch(
     key: DataKey,
     signer: Signer,
     policy: CheckpointPolicy,
+    *,
+    signed: bool = True,
 ) -> Batch:
-    """Seal ``prepared`` on top of ``head``: positions, leaves, the new frontier, a checkpoint."""
+    """Seal ``prepared`` on top of ``head``: positions, leaves, the new frontier, a checkpoint.
+    ``signed=False`` (the readiness probe's batch, never committed) leaves the checkpoint's
+    signature zero: a signed checkpoint over a tree that is not the log's would look like a fork
+    to anyone who found it (in a database's write-ahead log, say)."""
     tree = head.tree.copy() if head else CompactRange()
     old_size = tree.size
     stamp = max(now_us(), head.checkpoint.timestamp_us if head else 0)
@@ -113,7 +126,11 @@ def build_batch(
     ]
     tree.extend([row.leaf for row in rows])
     queries = {i.query_mac: i.query_sealed for i in prepared if i.query_mac and i.query_sealed}
-    checkpoint = sign_checkpoint(signer, log_id, tree.size, tree.root(), stamp)
+    checkpoint = (
+        sign_checkpoint(signer, log_id, tree.size, tree.root(), stamp)
+        if signed
+        else Checkpoint(log_id, tree.size, tree.root(), stamp, signer.key_id, bytes(64))
+    )
     keep = (
         head is None
         or tree.size // policy.every != old_size // policy.every
@@ -162,6 +179,15 @@ class SqlStore:
 
     def _body_param(self, body: bytes) -> Any:
         return body
+
+    def _disconnected(self, exc: BaseException) -> bool:
+        """True if ``exc`` came from a connection that is now lost (checked before rolling back):
+        the transaction it held is gone with it and a new connection may run it again."""
+        return False
+
+    def secrets(self) -> list[str]:
+        """Values that must not appear in what is reported about the store (a password)."""
+        return []
 
     def schema_problems(self) -> list[str]:
         """Differences between the live table definitions and ours (generated columns)."""
@@ -288,6 +314,8 @@ class SqlStore:
                 log_id TEXT NOT NULL, first_seq BIGINT NOT NULL, end_seq BIGINT NOT NULL,
                 file TEXT NOT NULL, sha256 TEXT NOT NULL, prev_sha256 TEXT NOT NULL,
                 created_us BIGINT NOT NULL, PRIMARY KEY (log_id, first_seq))""",
+            """CREATE TABLE IF NOT EXISTS {heartbeats} (
+                log_id TEXT PRIMARY KEY, written_us BIGINT NOT NULL)""",
             *self._extra_schema(),
         ]
 
@@ -356,17 +384,81 @@ class SqlStore:
 
     # -- writing ----------------------------------------------------------------------------
     def append(self, log_id: str, build: Build) -> Batch:
-        """One transaction: lock the log, build the batch on its head, insert it, move the head."""
-        conn = self.connection()
-        try:
-            self._begin_append(conn, log_id)
-            batch = build(self._head(conn, log_id))
-            self._insert(conn, log_id, batch)
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
-        return batch
+        """One transaction: lock the log, build the batch on its head, insert it, move the head.
+
+        If the connection is lost on the way, the append runs once more on a new connection:
+        the batch is built again on the head as it is then, unless it is in the log already
+        (the COMMIT went through and its answer was lost with the connection: never appended
+        twice)."""
+        built: Batch | None = None
+
+        def write(conn: Any) -> Batch:
+            nonlocal built
+            head = self._head(conn, log_id)
+            if built is not None and self._holds(conn, log_id, built):
+                return built
+            built = build(head)
+            self._insert(conn, log_id, built)
+            return built
+
+        return self._transact(log_id, write)
+
+    def probe(self, log_id: str, build: Build) -> None:
+        """Prove that an append would commit now, without appending: the append's transaction
+        (the log's lock, its head, the batch ``build`` makes on it inserted as an append inserts
+        it, so that every trigger and constraint an append meets is met) up to a savepoint that
+        is rolled back, then the log's heartbeat row written and committed as an append commits
+        (same connection, same durability). Raises while the store cannot append; the log and
+        its head are left as they were."""
+
+        def write(conn: Any) -> None:
+            conn.execute("SAVEPOINT probe")
+            self._insert(conn, log_id, build(self._head(conn, log_id)))
+            conn.execute("ROLLBACK TO SAVEPOINT probe")
+            conn.execute(
+                self.sql(
+                    "INSERT INTO {heartbeats} (log_id, written_us) VALUES (?, ?)"
+                    " ON CONFLICT (log_id) DO UPDATE SET written_us = excluded.written_us"
+                ),
+                (log_id, now_us()),
+            )
+
+        self._transact(log_id, write)
+
+    def _transact(self, log_id: str, write: Callable[[Any], T]) -> T:
+        """``write(conn)`` in one transaction holding the log's write lock, committed. A
+        connection lost on the way is opened again and the transaction run once more (``write``
+        reads afresh what it builds on)."""
+        for attempt in (1, 2):
+            conn = self.connection()
+            try:
+                self._begin_append(conn, log_id)
+                result = write(conn)
+                self._commit()
+            except BaseException as exc:
+                again = attempt == 1 and isinstance(exc, Exception) and self._disconnected(exc)
+                self._rollback()
+                if not again:
+                    raise
+                log.warning("audit store: connection lost (%s); connecting again", exc)
+            else:
+                return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _holds(self, conn: Any, log_id: str, batch: Batch) -> bool:
+        """Whether the log holds ``batch``: its records at their positions, with their leaves."""
+        if not batch.rows:
+            return False
+        rows = conn.execute(
+            self.sql(
+                "SELECT seq, leaf FROM {records} WHERE log_id = ? AND seq >= ? AND seq < ?"
+                " ORDER BY seq"
+            ),
+            (log_id, batch.rows[0].seq, batch.rows[-1].seq + 1),
+        ).fetchall()
+        return [(int(seq), bytes(leaf)) for seq, leaf in rows] == [
+            (r.seq, r.leaf) for r in batch.rows
+        ]
 
     def _insert(self, conn: Any, log_id: str, batch: Batch) -> None:
         cur = conn.cursor()
@@ -443,15 +535,6 @@ class SqlStore:
             ),
             (cp.log_id, cp.tree_size, cp.root, cp.timestamp_us, cp.key_id, cp.signature),
         )
-
-    def ping(self, log_id: str) -> None:
-        """Take the log's write lock and let go: raises while the store cannot append."""
-        conn = self.connection()
-        try:
-            self._begin_append(conn, log_id)
-            self._head(conn, log_id)
-        finally:
-            self._rollback()
 
     # -- reading ----------------------------------------------------------------------------
     def _head(self, conn: Any, log_id: str) -> Head | None:

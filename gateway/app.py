@@ -202,10 +202,13 @@ def create_app(gateway: Gateway) -> Starlette:
         return JSONResponse({"status": "alive"})
 
     async def readyz(request: Request) -> Response:
-        # more checks (audit store writable, policy loaded, agency circuits) come with issue #6
+        # the audit trail is ready only on a committed write (a probe's, if none lately):
+        # a store that locks and reads but cannot commit takes the replica out of rotation
+        audit = await gateway.audit.readiness()
         checks = {
             "signing_keys": gateway.keys.loaded,
-            "audit": gateway.audit.healthy,
+            "audit": audit.ready,
+            "audit_store": audit.report(),  # since when, why not (redacted), last proven write
             "policy": gateway.policies.engine.version,
             # reported, not required: one agency's open circuit leaves the others serving
             "agencies": {name: c.status() for name, c in gateway.connectors.items()},

@@ -11,10 +11,29 @@ encrypted personal data, SQLite or PostgreSQL; docs/audit.md) from the settings.
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from gateway.settings import Settings
 from gateway.types import AuditRecord
+
+
+@dataclass(frozen=True, slots=True)
+class AuditHealth:
+    """Whether the log can commit, as ``/readyz`` reports it (``checks.audit_store``)."""
+
+    ready: bool
+    since: float | None = None  # Unix time the log became ready, or not ready
+    error: str | None = None  # why not ready: the store's last error, secrets redacted
+    proven_at: float | None = None  # Unix time of the last write proven (a commit or a probe)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "ready": self.ready,
+            "since": self.since,
+            "error": self.error,
+            "proven_at": self.proven_at,
+        }
 
 
 class AuditLog(Protocol):
@@ -23,7 +42,10 @@ class AuditLog(Protocol):
 
     @property
     def healthy(self) -> bool:
-        """False after a failed commit until the store accepts writes again (drives /readyz)."""
+        """True once a write committed (a record or a probe) and none failed since."""
+
+    async def readiness(self) -> AuditHealth:
+        """For /readyz: ready only on a committed write, proven afresh if none was lately."""
 
     async def aclose(self) -> None: ...
 
@@ -38,6 +60,11 @@ class MemoryAuditLog:
     @property
     def healthy(self) -> bool:
         return not self.fail
+
+    async def readiness(self) -> AuditHealth:
+        if self.fail:
+            return AuditHealth(False, error="audit store unavailable (test switch)")
+        return AuditHealth(True)
 
     async def commit(self, record: AuditRecord) -> None:
         if self.fail:

@@ -2,8 +2,11 @@
 
 SQLite by default (a file in the data dir), PostgreSQL when configured, so replicas can share
 it. SQL is written once with ``?`` placeholders; the handle adapts it for PostgreSQL. A
-PostgreSQL connection broken by a restart or a network cut is opened again at the next call (the
-call that found it broken still fails: a write is never replayed blindly).
+PostgreSQL connection broken by a restart or a network cut is opened again by the call that
+finds it broken, which then runs its statement once more when that is safe: a read always; a
+write only if its caller says how to find it and it is not there (the answer to its commit may
+have been lost with the connection: a write is never replayed blindly). Break-glass reviews are
+queued on the request's path, so the first request after the database is back gets its answer.
 """
 
 from __future__ import annotations
@@ -53,12 +56,37 @@ class Database:
             self._conn = self._connect_postgres()
         return self._conn
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def query(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        landed: tuple[str, Sequence[Any]] | None = None,
+    ) -> list[Row]:
+        """Run one statement. If the connection turns out lost, connect again and run it once
+        more: a SELECT at once; any other statement only with ``landed``, a query that returns
+        a row if the statement went in before the connection broke, and only if it returns
+        none (then this returns no rows). Without ``landed`` a write raises."""
         with self._lock:
-            self._usable()
-            cursor = self._conn.execute(self._adapt(sql), tuple(params))
-            rows = cursor.fetchall() if cursor.description else []
-            return [tuple(r) for r in rows]
+            conn = self._usable()  # a failure to connect is not retried: the server is down
+            try:
+                return self._run(sql, params)
+            except Exception as exc:
+                if not (self.dialect == "postgres" and conn.broken):
+                    raise
+                log.warning("governance database connection lost: %s", exc)
+                if not _reads(sql):
+                    if landed is None:
+                        raise
+                    if self._run(*landed):
+                        return []  # it went in; the answer was lost with the connection
+                return self._run(sql, params)
+
+    def _run(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        """One statement on a usable connection (lock held)."""
+        cursor = self._usable().execute(self._adapt(sql), tuple(params))
+        rows = cursor.fetchall() if cursor.description else []
+        return [tuple(r) for r in rows]
 
     def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Run statements atomically."""
@@ -109,3 +137,8 @@ class Database:
         with self._lock:
             self._closed = True
             self._conn.close()
+
+
+def _reads(sql: str) -> bool:
+    """A statement safe to run again: a plain SELECT (ours have no side effects)."""
+    return sql.lstrip()[:6].upper() == "SELECT"

@@ -71,6 +71,7 @@ class ReviewQueue:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
             (access_id, request_id, subject, agency, purpose, case_id, reason,
              json.dumps(sorted(fields)), time.time()),
+            landed=("SELECT 1 FROM jg_break_glass WHERE id = ?", (access_id,)),
         )  # fmt: skip
         return access_id
 

@@ -3,11 +3,14 @@ assembles them, and the in-process gateway over the real trail (``live``)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import sys
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +95,34 @@ def record(n: int = 0, **fields: Any) -> AuditRecord:
     return rec
 
 
+class WriterRuns:
+    """Counts the calls the trail's writer thread finishes (appends and probes alike), so that a
+    test waits for the next probe instead of sleeping."""
+
+    def __init__(self, trail: AuditTrail) -> None:
+        self._done = threading.Semaphore(0)
+        submit = trail._thread.submit
+
+        def counted(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+            future = submit(fn, *args, **kwargs)
+            future.add_done_callback(lambda _: self._done.release())
+            return future
+
+        trail._thread.submit = counted  # type: ignore[method-assign]
+
+    def pending(self) -> int:
+        """Calls finished and not waited for yet."""
+        count = 0
+        while self._done.acquire(blocking=False):
+            count += 1
+        return count
+
+    async def next(self) -> None:
+        """Until the writer thread has finished one more call (10 s at most)."""
+        finished = await asyncio.to_thread(self._done.acquire, True, 10.0)
+        assert finished, "the audit writer finished nothing within 10 s"
+
+
 @dataclass
 class Live:
     """The in-process gateway (tests/gateway/conftest.py's small world) over the real trail in
@@ -116,8 +147,9 @@ class Live:
         user: str | None = "jit.member",
         purpose: str | None = "investigation",
         case: str | None = "JIT-2026-001",
+        **extra_headers: str,
     ) -> httpx.Response:
-        headers = {}
+        headers = dict(extra_headers)
         if user is not None:
             headers["authorization"] = f"Bearer {mint_token(user, self.data_dir)}"
         if purpose is not None:
@@ -131,14 +163,17 @@ class Live:
 
 
 @contextlib.asynccontextmanager
-async def open_live(data_dir: Path, log_id: str = "gw-test") -> AsyncIterator[Live]:
+async def open_live(
+    data_dir: Path, log_id: str = "gw-test", **overrides: Any
+) -> AsyncIterator[Live]:
+    """``overrides`` replace Settings fields (``audit``: a PostgreSQL trail, ``governance_db``)."""
     from tests.gateway.conftest import LOOKUPS, small_world
 
     jwks, _ = prepare(data_dir)  # demo issuer keys, team JIT-2026-001 with jit.member
+    overrides.setdefault("audit", AuditSettings(log_id=log_id))
     settings = Settings(
         issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, agencies={}, data_dir=data_dir,
-        jwks_file=jwks, audit=AuditSettings(log_id=log_id),
-        rate_limits=RateLimits(enabled=False),
+        jwks_file=jwks, rate_limits=RateLimits(enabled=False), **overrides,
     )  # fmt: skip
     world = small_world()
     agencies = {name: MemoryConnector(name, LOOKUPS[name], world[name]) for name in LOOKUPS}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 
 from audit.reader import SearchFilter
 from audit.verify import verify_store
-from tests.audit.conftest import Live
+from tests.audit.conftest import Live, WriterRuns
 from tests.gateway.conftest import uscc
 
 QUERY = "query($u: USCC!) { enterprise(uscc: $u) { name legalRepresentative { name } } }"
@@ -46,23 +47,68 @@ async def test_store_down_means_503_not_ready_then_recovery(
 ) -> None:
     monkeypatch.setattr("audit.trail.PROBE_INTERVAL_S", 0.05)
     store = live.trail._store
-    append, ping = store.append, store.ping
+    append, probe = store.append, store.probe
 
     def broken(*args: object) -> Any:
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(store, "append", broken)
-    monkeypatch.setattr(store, "ping", broken)
+    monkeypatch.setattr(store, "probe", broken)
     refused = await ask(live)
     assert refused.status_code == 503
     assert refused.json()["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
     assert "data" not in refused.json()
     assert (await live.client.get("/readyz")).status_code == 503
     monkeypatch.setattr(store, "append", append)
-    monkeypatch.setattr(store, "ping", ping)
+    monkeypatch.setattr(store, "probe", probe)
     for _ in range(100):
         if (await live.client.get("/readyz")).status_code == 200:
             break
         await asyncio.sleep(0.02)
     assert (await live.client.get("/readyz")).status_code == 200
     assert (await ask(live)).status_code == 200
+
+
+async def readyz(live: Live) -> tuple[int, dict[str, Any]]:
+    response = await live.client.get("/readyz")
+    checks: dict[str, Any] = response.json()["checks"]
+    return response.status_code, checks
+
+
+async def test_not_ready_while_the_store_takes_the_lock_but_cannot_commit(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that can be locked and read but refuses the append's writes (a full disk, a
+    failing trigger or constraint): ready only once a write is proven again, not a probe after
+    the failure."""
+    monkeypatch.setattr("audit.trail.PROBE_INTERVAL_S", 0.05)
+    assert (await ask(live)).status_code == 200
+    runs = WriterRuns(live.trail)
+    db = sqlite3.connect(live.config().settings.path, isolation_level=None)
+    db.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON records"
+        " BEGIN SELECT RAISE(ABORT, 'database or disk is full (test)'); END"
+    )
+    refused = await ask(live)
+    assert refused.status_code == 503
+    for _ in range(4):  # the failed append, then probe after probe
+        await runs.next()
+        status, checks = await readyz(live)
+        assert status == 503 and checks["audit"] is False
+    report = checks["audit_store"]
+    assert "database or disk is full (test)" in report["error"]
+    assert isinstance(report["since"], float) and report["since"] <= time.time()
+    db.execute("DROP TRIGGER refuse")
+    db.close()
+    for _ in range(5):
+        await runs.next()
+        if (await live.client.get("/readyz")).status_code == 200:
+            break
+    status, checks = await readyz(live)
+    assert status == 200 and checks["audit"] is True and checks["audit_store"]["error"] is None
+    answered = await ask(live)
+    assert answered.status_code == 200
+    reader = live.reader()
+    [report] = verify_store(reader.store, live.trail.config.signer.public, live.data_dir)
+    assert report.ok and report.records == 2  # the probes left nothing in the log
+    reader.store.close()

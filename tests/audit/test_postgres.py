@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,12 @@ from audit.reader import AuditReader, SearchFilter
 from audit.trail import AuditTrail
 from audit.verify import verify_store
 from gateway.settings import AuditSettings
-from tests.audit.conftest import PERSON, record
+from policies.review import ReviewQueue
+from tests.audit.conftest import PERSON, WriterRuns, open_live, record
+from tests.gateway.conftest import uscc
 
 DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
@@ -110,7 +114,22 @@ async def test_tampering_is_found_in_postgres_too(
         store.close()
 
 
-async def test_a_lost_connection_fails_one_commit_then_the_trail_reconnects(
+def count(config: AuditConfig) -> int:
+    store = config.new_store()
+    try:
+        return store.count(config.log_id)
+    finally:
+        store.close()
+
+
+def terminate(*pids: int) -> None:
+    """Cut connections as a server restart or an administrator would (waits until they are)."""
+    with psycopg.connect(DSN, autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+
+
+async def test_a_lost_connection_is_opened_again_within_the_commit(
     tmp_path: Path, schema: str
 ) -> None:
     config = pg_config(tmp_path, schema, "gw-0")
@@ -118,13 +137,114 @@ async def test_a_lost_connection_fails_one_commit_then_the_trail_reconnects(
     await trail.commit(record(0))
     store = trail._store
     assert isinstance(store, PostgresStore)
-    pid = store.connection().info.backend_pid
-    with psycopg.connect(DSN, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    with pytest.raises(AuditStoreError):
-        await trail.commit(record(1))
-    assert not trail.healthy
-    await trail.commit(record(2))
+    terminate(store.connection().info.backend_pid)
+    await trail.commit(record(1))  # the first commit after the cut is answered
     assert trail.healthy
+    await trail.commit(record(2))
     await trail.aclose()
     assert verify(config) == {"gw-0": []}
+    assert count(config) == 3
+
+
+async def test_a_commit_whose_answer_was_lost_is_not_written_twice(
+    tmp_path: Path, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """COMMIT went through, then the connection broke before its answer arrived: the retry
+    finds the batch in the log and does not append it again."""
+    config = pg_config(tmp_path, schema, "gw-0")
+    trail = AuditTrail(config)
+    await trail.commit(record(0))
+    store = trail._store
+    commit = store._commit
+
+    def answer_lost() -> None:
+        commit()
+        monkeypatch.setattr(store, "_commit", commit)  # once
+        terminate(store.connection().info.backend_pid)
+        store.connection().execute("SELECT 1")  # raises: the connection is gone
+
+    monkeypatch.setattr(store, "_commit", answer_lost)
+    await trail.commit(record(1, request_id="answer-lost"))
+    assert trail.healthy
+    await trail.commit(record(2))
+    await trail.aclose()
+    assert verify(config) == {"gw-0": []}
+    reader = AuditReader(config.new_store(), config.key)
+    assert reader.store.count("gw-0") == 3
+    assert len(reader.search(SearchFilter(request_id="answer-lost"), None)) == 1
+    reader.store.close()
+
+
+async def test_not_ready_while_postgres_refuses_writes(tmp_path: Path, schema: str) -> None:
+    """A server that takes the lock and answers reads but refuses writes (a standby after a
+    failover, ``default_transaction_read_only``): unhealthy probe after probe until it writes."""
+    config = pg_config(tmp_path, schema, "gw-0")
+    trail = AuditTrail(config)
+    await trail.commit(record(0))
+    runs = WriterRuns(trail)
+    loop = asyncio.get_running_loop()
+
+    def session(statement: str) -> None:
+        trail._store.connection().execute(statement)
+
+    await loop.run_in_executor(trail._thread, session, "SET default_transaction_read_only = on")
+    with pytest.raises(AuditStoreError, match="read-only"):
+        await trail.commit(record(1))
+    await runs.next()  # the SET
+    for _ in range(4):  # the failed append, then probe after probe
+        await runs.next()
+        assert not trail.healthy
+    await loop.run_in_executor(trail._thread, session, "RESET default_transaction_read_only")
+    for _ in range(5):
+        await runs.next()
+        if trail.healthy:
+            break
+    assert trail.healthy
+    await trail.commit(record(2))
+    await trail.aclose()
+    assert verify(config) == {"gw-0": []}
+    assert count(config) == 2  # the probes left nothing in the log
+
+
+async def test_the_first_request_after_the_connections_were_cut_is_answered(
+    tmp_path: Path, schema: str
+) -> None:
+    """Both databases on the request's path (the audit trail, the governance database that
+    queues break-glass reviews) lose their connections; the next request gets its answer and
+    exactly one record and one review."""
+    governance = f"jg_gov_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(DSN, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {governance}")
+    audit = AuditSettings(
+        backend="postgres", postgres_dsn=DSN, postgres_schema=schema, log_id="gw-0"
+    )
+    query = '{ enterprise(uscc: "%s") { bankAccounts { balance } } }' % uscc(4)
+    glass = {"x-break-glass": "suspect%20about%20to%20move%20funds"}
+    try:
+        async with open_live(
+            tmp_path, audit=audit, governance_db=f"{PG}?options=-csearch_path%3D{governance}"
+        ) as live:
+            ask = functools.partial(
+                live.query, query, user="duty.officer", case="J1101052026000004", **glass
+            )
+            assert (await ask()).status_code == 200
+            store, reviews = live.trail._store, ReviewQueue(live.gateway.governance)
+            terminate(
+                store.connection().info.backend_pid,
+                live.gateway.governance._conn.info.backend_pid,
+            )
+            answered = await ask()
+            assert answered.status_code == 200, answered.text
+            assert answered.json()["data"]["enterprise"]["bankAccounts"] == [{"balance": 4000.0}]
+            reader = live.reader()
+            assert reader.store.count("gw-0") == 2
+            [found] = reader.search(SearchFilter(request_id=answered.headers["x-request-id"]))
+            assert found["status"] == 200
+            reader.store.close()
+            assert [r.request_id for r in reviews.all()].count(
+                answered.headers["x-request-id"]
+            ) == 1
+            assert len(reviews.all()) == 2
+    finally:
+        with psycopg.connect(DSN, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA IF EXISTS {governance} CASCADE")
