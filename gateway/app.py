@@ -135,6 +135,7 @@ def build_gateway(
             settings.max_json_depth,
             settings.batching,
             settings.max_batch_operations,
+            settings.trusted_proxies,
         ),
         telemetry=telemetry,
     )

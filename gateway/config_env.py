@@ -62,6 +62,7 @@ SETTINGS: dict[str, dict[str, Kind]] = {
         "cors_allowed_origins": "list",
         "cors_allow_credentials": "bool",
         "hsts_max_age_s": "int",
+        "trusted_proxies": "list",
     },
     "auth": {
         "issuer": "str",

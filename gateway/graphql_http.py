@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.types import Message
 
 from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, PayloadTooLarge, QueryInvalid
+from gateway.forwarded import Network
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -45,6 +46,7 @@ class HttpLimits:
     max_json_depth: int = MAX_JSON_DEPTH  # objects and arrays inside each other, the body's own
     batching: bool = False  # accept a JSON array of operations
     max_batch_operations: int = 10
+    trusted_proxies: tuple[Network, ...] = ()  # whose X-Forwarded-For names the client
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ SAMPLES = {
     "host": "0.0.0.0",
     "request_timeout_s": "30",
     "cors_allowed_origins": "https://app.example, https://b.example",
+    "trusted_proxies": "10.0.0.0/8, fd00::/8",
     "issuer": "https://other-idp.example",
     "jwks_url": "https://other-idp.example/jwks.json",
     "backend": "postgres",
