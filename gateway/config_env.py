@@ -304,7 +304,7 @@ def _parse(kind: Kind, text: str) -> Any:
     if kind == "str":
         return text
     if kind == "int":
-        if not re.fullmatch(r"[+-]?\d+", text):
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
             raise ValueError(text)
         return int(text)
     if kind == "float":

@@ -166,6 +166,11 @@ def test_an_override_wins_over_the_file(config: Path, monkeypatch: pytest.Monkey
             "JOINTGATE_GATEWAY__PORT: gateway.port must be a whole number",
         ),
         ("JOINTGATE_GATEWAY__BATCHING", "yes", "gateway.batching must be true or false"),
+        (  # int() reads other scripts' digits: 9000 in Arabic-Indic
+            "JOINTGATE_GATEWAY__PORT",
+            "٩٠٠٠",
+            "JOINTGATE_GATEWAY__PORT: gateway.port must be a whole number",
+        ),
         (
             "JOINTGATE_GATEWAY__PORT",
             "-1",
