@@ -28,6 +28,7 @@ from audit.archive import read_archive
 from audit.keys import DataKey
 from audit.record import decode, open_query
 from audit.store import SqlStore
+from schema.identifiers import normalize_case_id
 
 Position = tuple[int, str, int]  # (received_us, log_id, seq): the order searches return records in
 # a field path as records hold it -> the entity type whose data it is ("" for none, such as a
@@ -89,9 +90,10 @@ class AuditReader:
             if value is not None:
                 clauses.append(f"r.{column} = ?")
                 params.append(value)
-        if f.case is not None:
+        case_term = self._case_term(f)
+        if case_term is not None:
             clauses.append("r.case_term = ?")
-            params.append(self.key.term(f.case))
+            params.append(case_term)
         if f.since_us is not None:
             clauses.append("r.received_us >= ?")
             params.append(f.since_us)
@@ -99,10 +101,13 @@ class AuditReader:
             clauses.append("r.received_us < ?")
             params.append(f.until_us)
         # the blind index finds the records: by the entity, else by the case (its term is there)
-        term = self.key.term(f.entity) if f.entity is not None else None
-        if term is None and f.case is not None:
-            term = self.key.term(f.case)
+        term = self.key.term(f.entity) if f.entity is not None else case_term
         return " AND ".join(clauses), params, term
+
+    def _case_term(self, f: SearchFilter) -> str | None:
+        """The case's term, of the case id normalised as the gateway records it (X-Case-Id), so
+        that the full-width and the ASCII form of a case number find the same records."""
+        return None if f.case is None else self.key.term(normalize_case_id(f.case))
 
     def _matches(self, raw: dict[str, Any], f: SearchFilter, after: Position | None = None) -> bool:
         if after is not None and (raw["received_us"], raw["log"], raw["seq"]) <= after:
@@ -113,7 +118,7 @@ class AuditReader:
         ):  # fmt: skip
             if value is not None and raw.get(field) != value:
                 return False
-        if f.case is not None and raw.get("case") != self.key.term(f.case):
+        if f.case is not None and raw.get("case") != self._case_term(f):
             return False
         if f.entity is not None and self.key.term(f.entity) not in raw.get("entities", ()):
             return False

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from connectors.base import Connector
 from connectors.cache import RecordCache
@@ -38,7 +39,18 @@ from policies.teams import TeamDirectory, TeamStore
 from schema.audit import attach_reader as attach_audit_reader
 from schema.unified import GatewaySchema, build_schema
 
-GRAPHQL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+class EveryMethod:
+    """An endpoint that Starlette routes every HTTP method to. A function endpoint gets only the
+    methods its route lists and Starlette answers the others itself (a plain-text 405 that no
+    audit record sees); an ASGI class gets them all, so ``/graphql`` refuses all but GET and
+    POST in the pipeline: a JSON 405 with ``Allow: GET, POST`` and one audit record."""
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self.app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 @dataclass
@@ -123,6 +135,7 @@ def build_gateway(
             settings.max_json_depth,
             settings.batching,
             settings.max_batch_operations,
+            settings.trusted_proxies,
         ),
         telemetry=telemetry,
     )
@@ -228,7 +241,7 @@ def create_app(gateway: Gateway) -> Starlette:
     return Starlette(
         routes=[
             # every method reaches the pipeline, which refuses all but GET and POST (405, audited)
-            Route("/graphql", graphql, methods=GRAPHQL_METHODS),
+            Route("/graphql", EveryMethod(graphql)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),  # Prometheus text; keep it to the scrapers' network

@@ -3,7 +3,8 @@
 Tokens are verified against a JWKS with joserfc (authlib's JOSE implementation since authlib
 1.7 deprecated ``authlib.jose``): asymmetric algorithms only, so an HMAC token signed with a
 public key (key confusion) or ``alg: none`` never verifies; then issuer, audience, expiry and the
-JointGate claims (``agency``, ``roles``, ``clearance``) are checked. Verified tokens are cached
+JointGate claims (``agency``, ``roles``, ``clearance``) and every other claim read are checked
+for type and content (:func:`_principal`). Verified tokens are cached
 until they expire, keyed by the token's hash, so the signature is checked once per token.
 """
 
@@ -24,10 +25,12 @@ from joserfc.errors import ExpiredTokenError, JoseError, MissingClaimError
 from joserfc.jwk import KeySet
 
 from gateway.errors import Unauthenticated
+from gateway.text import unprintable
 from gateway.types import Principal
 
 ALGORITHMS = ("ES256", "RS256", "EdDSA")
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "agency", "roles", "clearance")
+CLEARANCES = range(4)  # 0-3, as the policies compare them (docs/policies.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,22 +137,44 @@ def _describe(exc: JoseError) -> str:
 
 
 def _principal(claims: Mapping[str, Any]) -> Principal:
+    """The principal the claims describe, every claim read checked for its type: nothing is
+    coerced (``clearance: "3"``, ``3.9`` or ``true`` are refused, not read as 3), and every
+    string is clean text, since it names the caller in audit records and policy decisions."""
     roles = claims["roles"]
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise Unauthenticated("Invalid token: 'roles' must be a list of strings.")
-    try:
-        clearance = int(claims["clearance"])
-    except (TypeError, ValueError):
-        raise Unauthenticated("Invalid token: 'clearance' must be an integer.") from None
-    agency = claims["agency"]
-    if not isinstance(agency, str) or not agency:
-        raise Unauthenticated("Invalid token: 'agency' must be a non-empty string.")
+    if not isinstance(roles, list) or not all(_name(r) for r in roles):
+        raise Unauthenticated("Invalid token: 'roles' must be a list of non-empty strings.")
+    clearance = claims["clearance"]
+    if type(clearance) is not int or clearance not in CLEARANCES:
+        raise Unauthenticated(
+            f"Invalid token: 'clearance' must be an integer from {CLEARANCES[0]} to"
+            f" {CLEARANCES[-1]}."
+        )
+    for claim in ("sub", "agency"):
+        if not _name(claims[claim]):
+            raise Unauthenticated(
+                f"Invalid token: '{claim}' must be a non-empty string without surrounding spaces"
+                " or control characters."
+            )
+    for claim in ("name", "jti", "azp", "client_id"):
+        value = claims.get(claim, "")
+        if not isinstance(value, str) or unprintable(value):
+            raise Unauthenticated(
+                f"Invalid token: '{claim}' must be a string without control characters."
+            )
     return Principal(
-        subject=str(claims["sub"]),
-        agency=agency,
+        subject=claims["sub"],
+        agency=claims["agency"],
         roles=frozenset(roles),
         clearance=clearance,
-        name=str(claims.get("name", "")),
-        token_id=str(claims.get("jti", "")),
-        client=str(claims.get("azp") or claims.get("client_id") or ""),
+        name=claims.get("name", ""),
+        token_id=claims.get("jti", ""),
+        client=claims.get("azp") or claims.get("client_id") or "",
+    )
+
+
+def _name(value: object) -> bool:
+    """Whether ``value`` can name someone or something: a non-empty string, not padded, with
+    no control or invisible format characters."""
+    return (
+        isinstance(value, str) and bool(value) and value == value.strip() and not unprintable(value)
     )

@@ -83,6 +83,7 @@ def summary(path: Path, s: Settings) -> str:
     lines += [
         f"  listen               {s.host}:{s.port}"
         + (f", {s.workers} worker processes" if s.workers > 1 else ""),
+        f"  client address       {_client_address(s)}",
         f"  data dir             {s.data_dir}",
         f"  identity provider    {s.issuer} (audience {s.audience})",
         f"  token keys (JWKS)    {s.jwks_url or s.jwks_file}",
@@ -124,6 +125,14 @@ def summary(path: Path, s: Settings) -> str:
             f"  note: {' and '.join(local)} in the data dir: one replica only (docs/deployment.md)"
         )
     return "\n".join(lines)
+
+
+def _client_address(s: Settings) -> str:
+    """Whose ``X-Forwarded-For`` names the client in audit records (gateway/forwarded.py)."""
+    if not s.trusted_proxies:
+        return "the TCP peer; X-Forwarded-For ignored (no trusted proxies)"
+    behind = ", ".join(str(network) for network in s.trusted_proxies)
+    return f"from X-Forwarded-For behind {behind}; else the TCP peer"
 
 
 def _rate_limits(limits: RateLimits) -> str:

@@ -62,6 +62,7 @@ SETTINGS: dict[str, dict[str, Kind]] = {
         "cors_allowed_origins": "list",
         "cors_allow_credentials": "bool",
         "hsts_max_age_s": "int",
+        "trusted_proxies": "list",
     },
     "auth": {
         "issuer": "str",
@@ -303,7 +304,7 @@ def _parse(kind: Kind, text: str) -> Any:
     if kind == "str":
         return text
     if kind == "int":
-        if not re.fullmatch(r"[+-]?\d+", text):
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
             raise ValueError(text)
         return int(text)
     if kind == "float":

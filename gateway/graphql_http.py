@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.types import Message
 
 from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, PayloadTooLarge, QueryInvalid
+from gateway.forwarded import Network
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -45,6 +46,7 @@ class HttpLimits:
     max_json_depth: int = MAX_JSON_DEPTH  # objects and arrays inside each other, the body's own
     batching: bool = False  # accept a JSON array of operations
     max_batch_operations: int = 10
+    trusted_proxies: tuple[Network, ...] = ()  # whose X-Forwarded-For names the client
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class RequestTimeout(GatewayError):
 
 
 async def read_request(request: Request, limits: HttpLimits = HttpLimits()) -> GraphQLRequest:
+    if request.method not in ("GET", "POST"):  # any method reaches here (gateway/app.py)
+        raise _method_not_allowed("Use POST, or GET for queries.")
     if _negotiate(request.headers.get("accept")) is None:
         raise NotAcceptable(
             f"The Accept header allows neither {GRAPHQL_RESPONSE} nor {JSON}, the media types"
@@ -80,8 +84,6 @@ async def read_request(request: Request, limits: HttpLimits = HttpLimits()) -> G
         )
     if request.method == "GET":
         return _from_query_string(request.query_params, limits)
-    if request.method != "POST":
-        raise _method_not_allowed("Use POST, or GET for queries.")
     payload = _json(await _body(request, limits.max_body_bytes), limits.max_json_depth)
     if isinstance(payload, list):
         raise _refused_batch(payload, limits)
@@ -144,7 +146,7 @@ async def _body(request: Request, max_body: int) -> bytes:
         f"The request body is larger than {max_body} bytes (setting gateway.max_body_bytes)."
     )
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_body:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > max_body:
         raise PayloadTooLarge(too_large)
     body = bytearray()
     async for chunk in request.stream():

@@ -28,6 +28,7 @@ from gateway.authn import TokenVerifier
 from gateway.authorize import Authorizer
 from gateway.errors import AuditUnavailable, GatewayError, MethodNotAllowed, QueryInvalid
 from gateway.execute import Executor
+from gateway.forwarded import client_of
 from gateway.graphql_http import (
     GRAPHQL_RESPONSE,
     HttpLimits,
@@ -105,7 +106,7 @@ class Pipeline:
         started = time.perf_counter()
         record = AuditRecord(
             request_id=request_id,
-            client=request.client.host if request.client else "",
+            client=client_of(request, self.http.trusted_proxies),  # gateway/forwarded.py
             trace_id=traced.trace_id,  # the caller's trace, continued, or a new one
         )
         ctx = RequestContext(request_id=record.request_id, audit=record)

@@ -2,25 +2,34 @@
 
 Every request states why it asks. Purposes that concern a specific case need its id; the
 justification is free text kept in the audit record. Codes are listed in docs/purposes.md.
-Header values are ASCII, so non-ASCII text (a justification in Chinese, a court case number)
-is sent percent-encoded as UTF-8.
+
+Header values are ASCII, so other text (a justification in Chinese, a court case number) is sent
+percent-encoded as UTF-8, and decoded strictly: a value with raw non-ASCII bytes, an invalid
+``%XX`` escape, bytes that are not UTF-8, or (once decoded) a control or invisible format
+character (gateway/text.py) is refused, never stored half-decoded. A case id is then normalised
+(``schema.identifiers.normalize_case_id``: full-width forms become ASCII) before it is checked,
+recorded and searched, so ``（2026）京0102执1901号`` and ``(2026)京0102执1901号`` are one case.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from gateway.errors import PurposeRequired
+from gateway.text import unprintable
 from gateway.types import PURPOSE_DESCRIPTIONS, Declaration, Purpose
+from schema.identifiers import normalize_case_id
 
 PURPOSE = "x-purpose"
 CASE_ID = "x-case-id"
 JUSTIFICATION = "x-justification"
 BREAK_GLASS = "x-break-glass"
 
-_CASE_ID = re.compile(r"^[\w\-()（）\u4e00-\u9fff]{3,64}$")
+# ASCII letters and digits, '-', '_', parentheses, CJK ideographs (court case numbers)
+_CASE_ID = re.compile(r"[A-Za-z0-9_\-()\u4e00-\u9fff]{3,64}")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 MAX_TEXT = 500
 
 
@@ -32,11 +41,14 @@ def declare(headers: Mapping[str, str]) -> Declaration:
         purpose = Purpose(raw.lower())
     except ValueError:
         raise PurposeRequired(f"Unknown purpose; X-Purpose must be one of {_codes()}.") from None
-    case_id = unquote(headers.get(CASE_ID) or "").strip() or None
+    case_id = normalize_case_id(_decoded(headers.get(CASE_ID), "X-Case-Id")) or None
     if purpose.needs_case and case_id is None:
         raise PurposeRequired(f"Purpose '{purpose}' needs the case it concerns in X-Case-Id.")
-    if case_id is not None and not _CASE_ID.match(case_id):
-        raise PurposeRequired("X-Case-Id is not a valid case id (3-64 letters, digits, -, ()).")
+    if case_id is not None and not _CASE_ID.fullmatch(case_id):
+        raise PurposeRequired(
+            "X-Case-Id is not a valid case id (3-64 ASCII letters, digits, -, _, () and Chinese"
+            " characters)."
+        )
     return Declaration(
         purpose=purpose,
         case_id=case_id,
@@ -46,10 +58,34 @@ def declare(headers: Mapping[str, str]) -> Declaration:
 
 
 def _text(value: str | None, header: str) -> str | None:
-    value = unquote(value or "").strip()  # UTF-8 text arrives percent-encoded
-    if len(value) > MAX_TEXT:
+    text = _decoded(value, header).strip()
+    if len(text) > MAX_TEXT:
         raise PurposeRequired(f"{header} is longer than {MAX_TEXT} characters.")
-    return value or None
+    return text or None
+
+
+def _decoded(value: str | None, header: str) -> str:
+    """The text a header value percent-encodes, decoded strictly; refused if anything is off."""
+    value = value or ""
+    if not value.isascii():
+        raise PurposeRequired(
+            f"{header} must be ASCII: send other text percent-encoded as UTF-8 (涉 is %E6%B6%89)."
+        )
+    if _BAD_ESCAPE.search(value):
+        raise PurposeRequired(
+            f"{header} has an invalid percent-encoding: '%' must start an escape such as %E6"
+            " (a '%' itself is %25)."
+        )
+    try:
+        text = unquote_to_bytes(value).decode("utf-8")
+    except UnicodeDecodeError:
+        raise PurposeRequired(f"{header} does not percent-encode UTF-8 text.") from None
+    if unprintable(text):
+        raise PurposeRequired(
+            f"{header} may not contain control characters, line breaks or invisible formatting"
+            " characters."
+        )
+    return text
 
 
 def _codes() -> str:

@@ -66,6 +66,9 @@ def _serve(settings: Settings, sock: socket.socket | None, options: dict[str, ob
         loop="uvloop",
         http="httptools",
         access_log=False,
+        # the peer is the socket's: uvicorn's own X-Forwarded-For handling would believe it from
+        # 127.0.0.1 by default; gateway.trusted_proxies decides instead (gateway/forwarded.py)
+        proxy_headers=False,
         log_config=None,  # uvicorn's own records go through the handler logs.configure set
         log_level="warning",
         timeout_graceful_shutdown=10,

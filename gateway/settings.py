@@ -11,6 +11,7 @@ import re
 import ssl
 import tomllib
 from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +114,8 @@ class Settings:
     cors_allowed_origins: tuple[str, ...] = ()  # browser origins that may call the gateway
     cors_allow_credentials: bool = False
     hsts_max_age_s: int = 0  # Strict-Transport-Security max-age; 0: header not sent
+    # proxies whose X-Forwarded-For names the client (gateway/forwarded.py); none by default
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     policy_dir: Path | None = None  # None: the default set shipped in policies/
     policy_mode: str = "enforce"  # enforce: denied fields null + error; reject: refuse operation
     enforcement: bool = True  # False only to measure what enforcement costs
@@ -427,6 +430,7 @@ def _http_surface(gateway: dict[str, Any]) -> dict[str, Any]:
     if isinstance(hsts, bool) or not isinstance(hsts, int) or hsts < 0:
         raise ConfigError(f"gateway.hsts_max_age_s: a whole number of seconds >= 0, got {hsts!r}")
     return {
+        "trusted_proxies": _trusted_proxies(gateway.get("trusted_proxies", [])),
         "request_timeout_s": timeout,
         "max_json_depth": int(_number(gateway, "max_json_depth", 16, "gateway")),
         "max_batch_operations": int(_number(gateway, "max_batch_operations", 10, "gateway")),
@@ -434,6 +438,30 @@ def _http_surface(gateway: dict[str, Any]) -> dict[str, Any]:
         "hsts_max_age_s": hsts,
         **flags,
     }
+
+
+def _trusted_proxies(value: object) -> tuple[IPv4Network | IPv6Network, ...]:
+    """``gateway.trusted_proxies``: addresses (``10.0.0.7``) and networks (``10.0.0.0/8``)."""
+    key = "gateway.trusted_proxies"
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            f'{key}: a list of the proxies\' addresses or networks, such as ["10.0.0.0/8"]'
+        )
+    networks = []
+    for text in value:
+        try:  # an IPv6 zone (%eth0) would never match a peer (gateway/forwarded.py)
+            network = ip_network(text.strip(), strict=False) if "%" not in text else None
+        except ValueError:
+            network = None
+        if network is None:
+            raise ConfigError(f"{key}: {text!r} is not an IP address or network")
+        try:
+            networks.append(ip_network(text.strip()))  # strict: it parsed, so only host bits fail
+        except ValueError:
+            raise ConfigError(
+                f"{key}: {text!r} has host bits set; the network is {network}"
+            ) from None
+    return tuple(networks)
 
 
 def _workers(gateway: dict[str, Any]) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 __all__ = [
     "USCC_ALPHABET",
@@ -19,6 +20,7 @@ __all__ = [
     "check_resident_id",
     "check_uscc",
     "luhn_check_digit",
+    "normalize_case_id",
     "resident_id_check_char",
     "uscc_check_char",
 ]
@@ -37,6 +39,25 @@ class InvalidIdentifier(ValueError):
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
 _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def normalize_case_id(value: str) -> str:
+    """A case id or case number as it is checked, recorded and searched: NFKC-normalised, so that
+    full-width parentheses, digits and letters (as Chinese input methods type them) become their
+    ASCII forms and ``（２０２６）京0102执1901号`` is ``(2026)京0102执1901号``; surrounding white
+    space removed. Digits of other scripts (Arabic-Indic ...) stay what they are, and are refused
+    by the checks, which take ASCII digits only."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
+def _ascii(kind: str, value: str) -> str:
+    """``value`` without surrounding blanks, if it is ASCII: other scripts' digits (Arabic-Indic,
+    full-width ...) would pass ``str.isdigit``, ``\\d`` and ``int()``, and ``str.upper`` turns
+    some letters into several (``ﬁ`` into ``FI``)."""
+    if not value.isascii():
+        raise InvalidIdentifier(kind, "must be ASCII letters and digits only")
+    return value.strip(" \t")
 
 
 def uscc_check_char(first17: str) -> str:
@@ -46,13 +67,13 @@ def uscc_check_char(first17: str) -> str:
 
 def check_uscc(value: str) -> str:
     kind = "unified social credit code"
-    code = value.strip().upper()
+    code = _ascii(kind, value).upper()
     if len(code) != 18:
         raise InvalidIdentifier(kind, f"must be 18 characters, got {len(code)}")
     bad = sorted({c for c in code if c not in _USCC_VALUE})
     if bad:
         raise InvalidIdentifier(kind, f"characters not allowed: {''.join(bad)} (no I, O, S, V, Z)")
-    if not code[2:8].isdigit():
+    if not _DIGITS.fullmatch(code[2:8]):
         raise InvalidIdentifier(kind, "characters 3-8 must be the 6-digit region code")
     if uscc_check_char(code[:17]) != code[17]:
         raise InvalidIdentifier(kind, "check character does not match (GB 32100-2015)")
@@ -62,7 +83,7 @@ def check_uscc(value: str) -> str:
 # GB 11643-1999, ISO 7064 MOD 11-2.
 _ID_WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]
 _ID_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 
 def resident_id_check_char(first17: str) -> str:
@@ -71,10 +92,10 @@ def resident_id_check_char(first17: str) -> str:
 
 def check_resident_id(value: str) -> str:
     kind = "resident identity number"
-    number = value.strip().upper()
+    number = _ascii(kind, value).upper()
     if len(number) != 18:
         raise InvalidIdentifier(kind, f"must be 18 characters, got {len(number)}")
-    if not _ID_SHAPE.match(number):
+    if not _ID_SHAPE.fullmatch(number):
         raise InvalidIdentifier(kind, "must be 17 digits followed by a digit or X")
     try:
         born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
@@ -101,8 +122,8 @@ def luhn_check_digit(payload: str) -> str:
 
 def check_account_number(value: str) -> str:
     kind = "bank account number"
-    number = value.replace(" ", "").strip()
-    if not number.isdigit() or not number.isascii():
+    number = _ascii(kind, value).replace(" ", "")
+    if not _DIGITS.fullmatch(number):
         raise InvalidIdentifier(kind, "must contain digits only")
     if not 16 <= len(number) <= 19:
         raise InvalidIdentifier(kind, f"must be 16 to 19 digits, got {len(number)}")
@@ -128,19 +149,20 @@ COURT_CASE_TYPES = (
     "破",
 )
 _COURT_CASE = re.compile(
-    r"^[(（](?P<year>\d{4})[)）](?P<court>[" + _PROVINCES + r"]\d{2,4})"
-    r"(?P<type>" + "|".join(COURT_CASE_TYPES) + r")(?P<seq>\d{1,6})号$"
+    r"\((?P<year>[0-9]{4})\)(?P<court>[" + _PROVINCES + r"][0-9]{2,4})"
+    r"(?P<type>" + "|".join(COURT_CASE_TYPES) + r")(?P<seq>[0-9]{1,6})号"
 )
 
 
 def check_court_case_number(value: str) -> str:
     """``(year)court-code type-code sequence 号``, e.g. ``(2024)京01民初123号``.
 
-    Full-width parentheses are accepted and normalised to ASCII ones.
+    Normalised first (:func:`normalize_case_id`): full-width parentheses and digits are accepted
+    and become ASCII ones; digits of other scripts are refused.
     """
     kind = "court case number"
-    number = value.strip()
-    m = _COURT_CASE.match(number)
+    number = normalize_case_id(value)
+    m = _COURT_CASE.fullmatch(number)
     if not m:
         raise InvalidIdentifier(
             kind, "expected (year)court-code + type-code + sequence + 号, e.g. (2024)京01民初123号"
@@ -153,13 +175,13 @@ def check_court_case_number(value: str) -> str:
 
 # Police case numbers are agency-internal; JointGate documents one format for its members:
 # "J" + 6-digit region code + 4-digit year + 6-digit sequence, e.g. J1101052026000123.
-_POLICE_CASE = re.compile(r"^J(?P<region>\d{6})(?P<year>\d{4})(?P<seq>\d{6})$")
+_POLICE_CASE = re.compile(r"J(?P<region>[0-9]{6})(?P<year>[0-9]{4})(?P<seq>[0-9]{6})")
 
 
 def check_police_case_number(value: str) -> str:
     kind = "police case number"
-    number = value.strip().upper()
-    m = _POLICE_CASE.match(number)
+    number = _ascii(kind, value).upper()
+    m = _POLICE_CASE.fullmatch(number)
     if not m:
         raise InvalidIdentifier(
             kind, "expected J + 6-digit region code + 4-digit year + 6-digit sequence"

@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 import time
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -112,3 +113,22 @@ async def test_not_ready_while_the_store_takes_the_lock_but_cannot_commit(
     [report] = verify_store(reader.store, live.trail.config.signer.public, live.data_dir)
     assert report.ok and report.records == 2  # the probes left nothing in the log
     reader.store.close()
+
+
+async def test_a_case_is_one_case_in_full_width_and_in_ascii(live: Live) -> None:
+    """The gateway records the normalised X-Case-Id; a search by either form finds it."""
+    ascii_form, full_width = "(2026)京0102执1901号", "（２０２６）京０１０２执１９０１号"
+    sent = {"full": quote(full_width), "ascii": quote(ascii_form)}
+    ids = {}
+    for form, header in sent.items():
+        response = await live.query("{ __typename }", purpose="enforcement", case=header)
+        assert response.status_code == 200, response.text
+        ids[form] = response.headers["x-request-id"]
+    reader = live.reader()
+    try:
+        for case in (ascii_form, full_width, f" {full_width}"):
+            found = reader.search(SearchFilter(case=case))
+            assert sorted(r["request_id"] for r in found) == sorted(ids.values())
+            assert {r["case_id"] for r in found} == {ascii_form}
+    finally:
+        reader.store.close()

@@ -7,13 +7,17 @@ import json
 import time
 from pathlib import Path
 
+import orjson
 import pytest
-from joserfc import jwt
+from hypothesis import given
+from hypothesis import strategies as st
+from joserfc import jws, jwt
 from joserfc.jwk import ECKey, KeySet, OctKey
 
-from gateway.authn import AuthSettings, TokenVerifier
+from gateway.authn import AuthSettings, TokenVerifier, _principal
 from gateway.errors import Unauthenticated
 from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys, mint_token, public_keys
+from gateway.text import unprintable
 
 SETTINGS = AuthSettings(DEMO_ISSUER, DEMO_AUDIENCE, leeway_s=5)
 
@@ -42,7 +46,8 @@ def _claims(**overrides: object) -> dict[str, object]:
 def _sign(tmp_path: Path, claims: dict[str, object], **header: str) -> str:
     private = load_or_create_keys(tmp_path)
     key = private.keys[0]
-    return jwt.encode({"alg": "ES256", "kid": str(key.kid), **header}, claims, private)
+    payload = json.dumps(claims)  # ASCII, \u escapes: also a lone surrogate a JSON string may hold
+    return jws.serialize_compact({"alg": "ES256", "kid": str(key.kid), **header}, payload, private)
 
 
 async def test_a_demo_token_yields_the_principal(tmp_path: Path, verifier: TokenVerifier) -> None:
@@ -64,6 +69,36 @@ async def test_a_demo_token_yields_the_principal(tmp_path: Path, verifier: Token
         ({"roles": None, "clearance": None}, "missing claims roles, clearance"),
         ({"roles": "investigator"}, "'roles' must be a list"),
         ({"clearance": "top"}, "'clearance' must be an integer"),
+        # the subject names the caller in every audit record: a real, clean name
+        ({"sub": ""}, "'sub' must be"),
+        ({"sub": " u1"}, "'sub' must be"),
+        ({"sub": "u1\n"}, "'sub' must be"),
+        ({"sub": "u\u0000 1"}, "'sub' must be"),
+        ({"sub": "\u202eu1"}, "'sub' must be"),
+        ({"sub": "u\u2028 1"}, "'sub' must be"),
+        ({"sub": "\ud800"}, "'sub' must be"),
+        # typed claims are typed: nothing is coerced
+        ({"clearance": "3"}, "'clearance' must be an integer from 0 to 3"),
+        ({"clearance": 3.9}, "'clearance' must be an integer from 0 to 3"),
+        ({"clearance": 3.0}, "'clearance' must be an integer from 0 to 3"),
+        ({"clearance": True}, "'clearance' must be an integer from 0 to 3"),
+        ({"clearance": -1}, "'clearance' must be an integer from 0 to 3"),
+        ({"clearance": 4}, "'clearance' must be an integer from 0 to 3"),
+        ({"clearance": 10**30}, "'clearance' must be an integer from 0 to 3"),
+        ({"roles": [""]}, "'roles' must be a list of non-empty strings"),
+        ({"roles": ["investigator", 1]}, "'roles' must be a list of non-empty strings"),
+        ({"roles": ["investigator\r"]}, "'roles' must be a list of non-empty strings"),
+        ({"roles": [" investigator"]}, "'roles' must be a list of non-empty strings"),
+        ({"agency": ""}, "'agency' must be"),
+        ({"agency": ["police"]}, "'agency' must be"),
+        ({"agency": "police\u0000"}, "'agency' must be"),
+        ({"agency": " police"}, "'agency' must be"),
+        ({"name": 7}, "'name' must be"),
+        ({"name": "王\u202e建国"}, "'name' must be"),
+        ({"jti": 7}, "'jti'"),
+        ({"azp": ["app"]}, "'azp' must be"),
+        ({"azp": "app\n"}, "'azp' must be"),
+        ({"client_id": 7}, "'client_id' must be"),
     ],
 )
 async def test_claims_are_checked(
@@ -72,6 +107,15 @@ async def test_claims_are_checked(
     token = _sign(tmp_path, _claims(**overrides))
     with pytest.raises(Unauthenticated, match=reason):
         await verifier.authenticate(f"Bearer {token}")
+
+
+async def test_optional_claims_may_be_absent_or_empty(
+    tmp_path: Path, verifier: TokenVerifier
+) -> None:
+    token = _sign(tmp_path, _claims(name="", jti="", roles=[], clearance=0, client_id="app"))
+    principal = await verifier.authenticate(f"Bearer {token}")
+    assert (principal.name, principal.token_id, principal.client) == ("", "", "app")
+    assert (principal.roles, principal.clearance) == (frozenset(), 0)
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -151,3 +195,40 @@ async def test_a_rotated_key_is_fetched_once_and_unknown_kids_cannot_flood_the_i
                 f"Bearer {jwt.encode({'alg': 'ES256', 'kid': bogus.kid}, _claims(), bogus)}"
             )
     assert source.refreshes == 2
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=5,
+)
+_CLAIM_VALUES = {
+    "sub": st.text() | _JSON,
+    "agency": st.sampled_from(["police", "", " police"]) | st.text() | _JSON,
+    "roles": st.lists(st.text(), max_size=3) | _JSON,
+    "clearance": st.integers(-2, 5) | _JSON,
+    "name": st.text() | _JSON,
+    "jti": st.text() | _JSON,
+    "azp": st.text() | _JSON,
+    "client_id": st.text() | _JSON,
+}
+
+
+@given(st.fixed_dictionaries({}, optional=_CLAIM_VALUES))
+def test_whatever_the_claims_hold_the_principal_is_well_formed_or_refused(
+    claims: dict[str, object],
+) -> None:
+    """Nothing downstream (audit record, rate-limit keys, policy entities, review queue) can
+    trip over a principal: every one that is made has clean, typed attributes."""
+    claims = {"sub": "u1", "agency": "police", "roles": [], "clearance": 0} | claims
+    try:
+        principal = _principal(claims)
+    except Unauthenticated:
+        return
+    for text in (principal.subject, principal.agency, *principal.roles):
+        assert text and text == text.strip() and not unprintable(text)
+    for text in (principal.name, principal.token_id, principal.client):
+        assert isinstance(text, str) and not unprintable(text)
+    assert type(principal.clearance) is int and 0 <= principal.clearance <= 3
+    orjson.dumps([principal.subject, principal.agency, sorted(principal.roles), principal.name])
+    principal.digest  # noqa: B018  (hashes the UTF-8 of every attribute)

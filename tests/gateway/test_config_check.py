@@ -256,3 +256,21 @@ def test_a_missing_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
 )
 def test_passwords_are_redacted(location: str, shown: str | None) -> None:
     assert redact(location) == (shown or location)
+
+
+def test_the_summary_says_whose_x_forwarded_for_is_believed(
+    config: Path, capsys: pytest.CaptureFixture[str], no_otel: None
+) -> None:
+    out = _summary(config, capsys, "")
+    assert (
+        "  client address       the TCP peer; X-Forwarded-For ignored (no trusted proxies)\n" in out
+    )
+    config.write_text(
+        CONFIG.replace("port = 9000", 'port = 9000\ntrusted_proxies = ["10.0.0.0/8", "fd00::/8"]')
+    )
+    assert main(["config", "check", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "  client address       from X-Forwarded-For behind 10.0.0.0/8, fd00::/8; else the TCP"
+        " peer\n"
+    ) in out

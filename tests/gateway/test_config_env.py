@@ -37,6 +37,7 @@ SAMPLES = {
     "host": "0.0.0.0",
     "request_timeout_s": "30",
     "cors_allowed_origins": "https://app.example, https://b.example",
+    "trusted_proxies": "10.0.0.0/8, fd00::/8",
     "issuer": "https://other-idp.example",
     "jwks_url": "https://other-idp.example/jwks.json",
     "backend": "postgres",
@@ -165,6 +166,11 @@ def test_an_override_wins_over_the_file(config: Path, monkeypatch: pytest.Monkey
             "JOINTGATE_GATEWAY__PORT: gateway.port must be a whole number",
         ),
         ("JOINTGATE_GATEWAY__BATCHING", "yes", "gateway.batching must be true or false"),
+        (  # int() reads other scripts' digits: 9000 in Arabic-Indic
+            "JOINTGATE_GATEWAY__PORT",
+            "٩٠٠٠",
+            "JOINTGATE_GATEWAY__PORT: gateway.port must be a whole number",
+        ),
         (
             "JOINTGATE_GATEWAY__PORT",
             "-1",

@@ -177,14 +177,26 @@ async def test_a_mutation_over_get_is_405_before_anything_runs(
     assert post.status_code != 405
 
 
-@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
+@pytest.mark.parametrize(
+    "method", ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "PROPFIND", "MKCOL", "BREW"]
+)
 async def test_other_methods_are_405(harness: Harness, method: str) -> None:
+    """Every method reaches the pipeline: refused there, with one audit record (TRACE and
+    WebDAV or made-up verbs used to get Starlette's own 405, plain text and unaudited)."""
     response = await harness.client.request(method, "/graphql", headers=harness.headers())
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
+    assert response.headers["x-request-id"]
     if method != "HEAD":
-        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
-    assert harness.audit.records[-1].status == 405
+        [error] = response.json()["errors"]
+        assert error["extensions"] == {"code": "BAD_REQUEST"}
+    [record] = harness.audit.records
+    assert (record.status, record.outcome, record.error_codes) == (405, "refused", ["BAD_REQUEST"])
+    assert record.request_id == response.headers["x-request-id"]
+    assert all(not agency.calls for agency in harness.agencies.values())
+    # the method is refused first, whatever else the request gets wrong
+    other = await harness.client.request(method, "/graphql", headers={"accept": "text/html"})
+    assert (other.status_code, other.headers["allow"]) == (405, "GET, POST")
 
 
 @pytest.mark.parametrize(
@@ -338,3 +350,19 @@ async def test_batches_past_the_limit_or_malformed_are_refused_whole(tmp_path: P
             assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
         assert all(not a.calls for a in harness.agencies.values())
         assert [r.status for r in harness.audit.records] == [400] * 4  # one record per refusal
+
+
+@pytest.mark.parametrize("declared", [b"\xb2", b"\xb9\xb2\xb3", b"-1", b"1e3"])
+async def test_a_content_length_of_other_than_ascii_digits_is_not_trusted(
+    harness: Harness, declared: bytes
+) -> None:
+    """``'²'.isdigit()`` is true and ``int('²')`` raises: that was a 500. A server in front
+    (uvicorn's parser) refuses such a header; behind any other, the body is read and bounded as
+    it arrives."""
+    headers = [(k.encode(), v.encode()) for k, v in harness.headers().items()]
+    headers += [(b"content-type", b"application/json"), (b"content-length", declared)]
+    response = await harness.client.post(
+        "/graphql", content=b'{"query": "{ __typename }"}', headers=headers
+    )
+    assert response.status_code == 200, response.text
+    assert harness.audit.records[-1].status == 200

@@ -262,6 +262,25 @@ def test_a_live_gateway_sends_the_headers(live: LiveGateway) -> None:
         _assert_security_headers(response)
 
 
+def test_a_live_gateway_records_the_peer_not_what_x_forwarded_for_claims(
+    live: LiveGateway,
+) -> None:
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 unless told not to (``proxy_headers``,
+    ``forwarded_allow_ips``); the gateway reads the header itself, and only from
+    ``gateway.trusted_proxies``, none by default (gateway/forwarded.py)."""
+    lie = {"x-forwarded-for": "6.6.6.6", "x-forwarded-proto": "https"}
+    sent = httpx.post(live.url, json=TYPENAME, headers=live.headers() | lie, timeout=10)
+    assert sent.status_code == 200, sent.text
+    query = '{ auditLog(user: "jit.member", first: 100) { nodes { requestId client } } }'
+    found = httpx.post(
+        live.url, json={"query": query}, headers=live.headers("auditor", "audit"), timeout=10
+    )
+    nodes = found.json()["data"]["auditLog"]["nodes"]
+    assert [n["client"] for n in nodes if n["requestId"] == sent.headers["x-request-id"]] == [
+        "127.0.0.1"
+    ]
+
+
 async def test_headers_the_app_set_itself_are_kept_and_none_is_doubled() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send(

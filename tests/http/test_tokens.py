@@ -70,6 +70,12 @@ ATTACKS: dict[str, Callable[[Path], str]] = {
     "missing agency": lambda d: _signed(d, _claims(agency=None)),
     "missing roles and clearance": lambda d: _signed(d, _claims(roles=None, clearance=None)),
     "not a JWT": lambda d: "not.a.jwt",
+    "empty subject": lambda d: _signed(d, _claims(sub="")),
+    "subject with a line break": lambda d: _signed(d, _claims(sub="jit.member\nadmin")),
+    "clearance as a string": lambda d: _signed(d, _claims(clearance="3")),
+    "clearance as a fraction": lambda d: _signed(d, _claims(clearance=3.9)),
+    "clearance as a boolean": lambda d: _signed(d, _claims(clearance=True)),
+    "clearance out of range": lambda d: _signed(d, _claims(clearance=9)),
 }
 
 
@@ -100,3 +106,27 @@ async def test_the_leeway_admits_a_token_just_past_its_expiry(tmp_path: Path) ->
         headers = harness.headers() | {"authorization": f"Bearer {late}"}
         response = await harness.client.post("/graphql", json={"query": QUERY}, headers=headers)
         assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("sub", ["", " ", "\u202e"])
+async def test_break_glass_with_a_nameless_subject_is_401_not_500(tmp_path: Path, sub: str) -> None:
+    """An emergency read must name who made it: a token without a usable ``sub`` never gets as
+    far as the review queue (it used to, and failed there with a 500)."""
+    async with open_harness(tmp_path) as harness:
+        token = _signed(
+            tmp_path, _claims(sub=sub, roles=["investigator", "emergency"], clearance=3)
+        )
+        headers = harness.headers(case="J1101052026000004") | {
+            "authorization": f"Bearer {token}",
+            "x-break-glass": "suspect%20about%20to%20move%20funds",
+        }
+        balance = '{ enterprise(uscc: "%s") { bankAccounts { balance } } }' % uscc(4)
+        response = await harness.client.post("/graphql", json={"query": balance}, headers=headers)
+        assert response.status_code == 401, response.text
+        [record] = harness.audit.records
+        assert (record.status, record.error_codes, record.subject) == (
+            401,
+            ["UNAUTHENTICATED"],
+            None,
+        )
+        assert all(not agency.calls for agency in harness.agencies.values())

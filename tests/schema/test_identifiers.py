@@ -11,6 +11,7 @@ from schema.identifiers import (
     check_resident_id,
     check_uscc,
     luhn_check_digit,
+    normalize_case_id,
     resident_id_check_char,
     uscc_check_char,
 )
@@ -93,3 +94,68 @@ def test_luhn_detects_every_single_digit_change(payload: str, data: st.DataObjec
     if changed != number:
         with pytest.raises(InvalidIdentifier):
             check_account_number(changed)
+
+
+# Digits of every other script: str.isdigit, \\d and int() take them all (int("١٢") == 12)
+_OTHER_DIGITS = st.characters(categories=["Nd"], exclude_characters="0123456789")
+GOOD = {
+    check_uscc: GOOD_USCC,
+    check_resident_id: GOOD_ID,
+    check_account_number: "4111111111111111",
+    check_police_case_number: "J1101052026000123",
+}
+
+
+@pytest.mark.parametrize("check", GOOD, ids=lambda c: c.__name__)
+@given(data=st.data())
+def test_only_ascii_digits_are_digits(check, data: st.DataObject) -> None:  # type: ignore[no-untyped-def]
+    good = GOOD[check]
+    pos = data.draw(st.sampled_from([i for i, c in enumerate(good) if c in "0123456789"]))
+    other = data.draw(_OTHER_DIGITS.filter(lambda d: int(d) == int(good[pos])))
+    with pytest.raises(InvalidIdentifier, match="ASCII"):
+        check(good[:pos] + other + good[pos + 1 :])
+
+
+@given(st.integers(0, 10), _OTHER_DIGITS)
+def test_a_court_case_number_takes_full_width_digits_and_no_other_script(
+    pos: int, other: str
+) -> None:
+    good = "(2024)京01民初123号"
+    digits = [i for i, c in enumerate(good) if c in "0123456789" and i > 5]  # not the year
+    at = digits[pos % len(digits)]
+    changed = good[:at] + other + good[at + 1 :]
+    ascii_digit = normalize_case_id(other)
+    if ascii_digit in set("0123456789"):  # full-width and other compatibility forms
+        assert check_court_case_number(changed) == good[:at] + ascii_digit + good[at + 1 :]
+    else:
+        with pytest.raises(InvalidIdentifier):
+            check_court_case_number(changed)
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (check_resident_id, "١١٠١٠٥١٩٤٩١٢٣١٠٠٢X"),  # Arabic-Indic: passed before
+        (check_resident_id, "１１０１０５１９４９１２３１００２X"),  # full-width
+        (check_court_case_number, "(٢٠٢٤)京٠١民初١٢٣号"),
+        (check_police_case_number, "J١١٠١٠٥٢٠٢٦٠٠٠١٢٣"),
+        (check_uscc, "91٣٥٠١٠٠M000100Y43"),
+        (check_account_number, "４１１１１１１１１１１１１１１１"),
+    ],
+)
+def test_identifiers_with_other_digits_are_refused(check, value: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidIdentifier):
+        check(value)
+
+
+def test_letters_that_upper_case_into_two_are_refused() -> None:
+    body = "91110105MA00FF000"
+    code = body + uscc_check_char(body)
+    assert check_uscc(code) == code
+    with pytest.raises(InvalidIdentifier, match="ASCII"):
+        check_uscc(code.replace("FF", "\ufb00"))  # the ligature ﬀ, which upper-cases to FF
+
+
+def test_full_width_court_case_numbers_are_the_ascii_ones() -> None:
+    assert check_court_case_number("（２０２４）京０１民初１２３号") == "(2024)京01民初123号"
+    assert normalize_case_id(" （２０２６）京０１０２执１９０１号 ") == "(2026)京0102执1901号"

@@ -72,3 +72,33 @@ async def test_the_estimated_cost_counts_the_identifiers_given(tmp_path: Path) -
         }
         small = query.replace(numbers, '"(2025)京01民初1号"')
         assert "errors" not in (await harness.query(small)).json()
+
+
+async def test_identifiers_in_other_scripts_digits_are_refused_before_any_agency_is_asked(
+    tmp_path: Path,
+) -> None:
+    from tests.gateway.conftest import resident_id
+
+    arabic_indic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    async with open_harness(tmp_path) as harness:
+        for query, variables, agency in (
+            ("query($i: ResidentID!) { person(idNumber: $i) { name } }",
+             {"i": resident_id(1).translate(arabic_indic)}, "police"),
+            (CASES, {"n": ["(2025)京01民初3号".translate(arabic_indic)]}, "courts"),
+        ):  # fmt: skip
+            response = await harness.query(query, variables)
+            [error] = response.json()["errors"]
+            assert error["extensions"]["code"] == "BAD_USER_INPUT", response.text
+            assert not harness.agencies[agency].calls
+
+
+async def test_a_full_width_court_case_number_is_asked_for_in_ascii(tmp_path: Path) -> None:
+    async with open_harness(tmp_path) as harness:
+        response = await harness.query(CASES, {"n": ["（２０２５）京０１民初３号"]})
+        assert response.json() == {
+            "data": {
+                "courtCases": [
+                    {"caseNumber": "(2025)京01民初3号", "court": "北京市第一中级人民法院"}
+                ]
+            }
+        }
