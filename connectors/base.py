@@ -28,6 +28,9 @@ from connectors.errors import AgencyRejected
 T = TypeVar("T")
 
 LABEL_FIELDS = ("handling_code", "sensitivity", "linked_cases")
+# the labels a connector may attach (docs/policies.md): handling codes and sensitivities
+HANDLING_CODES = ("H0", "H1", "H2", "H3")
+SENSITIVITIES = range(4)
 
 
 class Labels(NamedTuple):
@@ -94,6 +97,11 @@ class Connector(abc.ABC):
     async def search(
         self, kind: str, text: str, fields: frozenset[str], first: int, after: str | None
     ) -> Page:
+        """Up to ``first`` records of ``kind`` whose name contains ``text``, from the agency's
+        cursor ``after`` (None: the first page), in the agency's order; ``next_cursor`` is None
+        after the last match. Fewer than ``first`` is fine (an agency's own page limit). A
+        cursor names a position: asked again, the page starts with the same record, whatever
+        ``first`` is (schema/search.py reads a page again to go on from inside it)."""
         raise AgencyRejected(self.agency, f"no search over {kind}", 400)
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook

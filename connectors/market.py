@@ -51,7 +51,8 @@ class MarketConnector(HTTPConnector):
         self, kind: str, text: str, fields: frozenset[str], first: int, after: str | None
     ) -> Page:
         self.check_lookup(kind, "uscc")
-        query = {"name_contains": text, "limit": str(first), "fields": ",".join(sorted(fields))}
+        limit = min(first, PAGE_LIMIT)
+        query = {"name_contains": text, "limit": str(limit), "fields": ",".join(sorted(fields))}
         if after:
             query["cursor"] = after
         payload = await self.http.get(PATH, query)

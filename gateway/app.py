@@ -37,6 +37,7 @@ from policies.reload import PolicyStore, PolicyVersions
 from policies.review import ReviewQueue
 from policies.teams import TeamDirectory, TeamStore
 from schema.audit import attach_reader as attach_audit_reader
+from schema.paging import Cursors
 from schema.unified import GatewaySchema, build_schema
 
 
@@ -108,11 +109,11 @@ def build_gateway(
     limiter = open_limiter(settings.rate_limits, settings.data_dir, {t for t, _ in schema.catalog})
     teams = TeamDirectory(TeamStore(governance))
     notifier = _notifier(settings, teams, policies)
+    # the replicas' shared key: keyed hashes in Redis (limits, cache), sealed paging cursors
+    hash_key = settings.rate_limits.hash_key(settings.data_dir)
     cache_settings = settings.cache.resolved(settings.rate_limits)
     cache = (
-        RecordCache.build(
-            cache_settings, settings.rate_limits.hash_key(settings.data_dir), schema.catalog
-        )
+        RecordCache.build(cache_settings, hash_key, schema.catalog)
         if cache_settings.enabled
         else None
     )
@@ -123,7 +124,7 @@ def build_gateway(
         verifier,
         Analyzer(schema, settings.limits),
         authorizer,
-        Executor(schema, connectors),
+        Executor(schema, connectors, cursors=Cursors(hash_key)),
         audit,
         ReviewQueue(governance),
         limiter,

@@ -71,6 +71,12 @@ def deployment_problems(settings: Settings) -> list[str]:
             f"audit.data_key_env: environment variable {audit.data_key_env} is not set"
             " (the audit data key, 64 hex digits)"
         )
+    hash_key_env = settings.rate_limits.key_env
+    if hash_key_env and not os.environ.get(hash_key_env):
+        problems.append(
+            f"rate_limits.key_env: environment variable {hash_key_env} is not set"
+            " (the hash key of rate limits, the cache and paging cursors, 64 hex digits)"
+        )
     return problems
 
 

@@ -20,6 +20,7 @@ from gateway.analyze import Operation
 from gateway.compiled import CompiledExecutor
 from gateway.types import RequestContext
 from schema.loaders import Loaders
+from schema.paging import Cursors
 from schema.unified import GatewaySchema
 
 
@@ -31,16 +32,20 @@ class Executor:
         *,
         compiled: bool = True,
         cache_size: int = 1024,
+        cursors: Cursors | None = None,
     ) -> None:
         self.schema = schema
         self.connectors = connectors
+        # paging cursors: sealed with the replicas' shared key (gateway/app.py), else this
+        # process's own
+        self.cursors = cursors or Cursors.ephemeral()
         self.compiled = compiled
         self.fast = CompiledExecutor(schema.graphql, schema.catalog, cache_size)
 
     async def run(
         self, ctx: RequestContext, operation: Operation, variables: Mapping[str, Any] | None
     ) -> ExecutionResult:
-        ctx.loaders = loaders = Loaders(ctx, self.connectors)
+        ctx.loaders = loaders = Loaders(ctx, self.connectors, self.cursors)
         try:
             # every agency call this execution makes (loader batches included) ends by then
             with request_deadline(ctx.deadline):

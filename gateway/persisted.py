@@ -3,10 +3,16 @@
 The request carries Apollo's ``extensions.persistedQuery = {"version": 1, "sha256Hash": ...}``:
 
 - with no ``query``, the document is looked up among the trusted operations (a JSON file of
-  ``{"<sha256>": "<query>"}`` an administrator ships) and then among documents this gateway has
-  seen with their hash (automatic persisted queries); unknown: ``PERSISTED_QUERY_NOT_FOUND``,
-  and the client sends the document once with its hash;
-- with a ``query``, its hash must match (``PERSISTED_QUERY_HASH_MISMATCH``) and it is remembered.
+  ``{"<sha256>": "<query>"}`` an administrator ships) and then among the documents the same
+  user sent with their hash before (automatic persisted queries); unknown:
+  ``PERSISTED_QUERY_NOT_FOUND``, and the client sends the document once with its hash;
+- with a ``query``, its hash must match (``PERSISTED_QUERY_HASH_MISMATCH``) and it is remembered
+  for that user.
+
+Automatic registrations are per user (the token's subject), not shared: a document may hold
+literals (``enterprise(uscc: "...")``), and if a hash sent alone were answered from another
+user's registration, anyone who can guess a document could learn that somebody ran it. A hash
+another user registered answers exactly as one nobody ever sent: same lookup, same error.
 
 Clients named in ``restricted_clients`` (the token's ``azp`` or ``client_id``) may run only the
 trusted operations, whether they send the hash or the text (``PERSISTED_QUERY_NOT_ALLOWED``).
@@ -35,7 +41,7 @@ class PersistedSettings:
 
     trusted_file: Path | None = None  # JSON object of sha256 -> query, shipped by administrators
     restricted_clients: frozenset[str] = frozenset()  # token azp/client_id held to that list
-    cache_size: int = 10_000  # documents remembered by hash (automatic persisted queries)
+    cache_size: int = 10_000  # (user, hash) registrations remembered (automatic persisted queries)
 
 
 @dataclass
@@ -43,7 +49,8 @@ class PersistedOperations:
     trusted: dict[str, str] = field(default_factory=dict)
     restricted_clients: frozenset[str] = frozenset()
     cache_size: int = 10_000
-    _seen: OrderedDict[str, str] = field(default_factory=OrderedDict, repr=False)
+    # (user, sha256) -> document, least recently used first; bounded by cache_size in all
+    _seen: OrderedDict[tuple[str, str], str] = field(default_factory=OrderedDict, repr=False)
 
     @classmethod
     def from_settings(cls, settings: PersistedSettings) -> PersistedOperations:
@@ -68,14 +75,23 @@ class PersistedOperations:
                 raise ValueError(f"{path}: entry {digest[:12]}... is not the sha256 of its query")
         return cls(dict(entries), restricted_clients)
 
-    def resolve(self, query: str | None, extensions: Mapping[str, Any] | None, client: str) -> str:
-        """The document to run, or a PersistedQueryError saying what the client must do."""
+    def resolve(
+        self,
+        query: str | None,
+        extensions: Mapping[str, Any] | None,
+        client: str,
+        user: str = "",
+    ) -> str:
+        """The document to run, or a PersistedQueryError saying what the client must do.
+
+        ``client`` is the token's application (restricted clients), ``user`` its subject:
+        whose automatic registrations a hash is looked up in."""
         wanted = _requested_hash(extensions)
         restricted = client in self.restricted_clients
         if query is None:
             if wanted is None:
                 raise PersistedQueryError("The request has no 'query' string.", code="BAD_REQUEST")
-            found = self.trusted.get(wanted) or (None if restricted else self._seen.get(wanted))
+            found = self.trusted.get(wanted) or (None if restricted else self._recall(user, wanted))
             if found is None:
                 if restricted:
                     raise _not_allowed()
@@ -92,10 +108,17 @@ class PersistedOperations:
         if restricted and digest not in self.trusted:
             raise _not_allowed()
         if wanted is not None:
-            self._seen[digest] = query
+            self._seen[(user, digest)] = query
+            self._seen.move_to_end((user, digest))
             if len(self._seen) > self.cache_size:
                 self._seen.popitem(last=False)
         return query
+
+    def _recall(self, user: str, digest: str) -> str | None:
+        found = self._seen.get((user, digest))
+        if found is not None:
+            self._seen.move_to_end((user, digest))
+        return found
 
 
 def _not_allowed() -> PersistedQueryError:

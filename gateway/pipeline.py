@@ -180,7 +180,9 @@ class Pipeline:
         context = self.authorizer.context(principal, declaration)
 
         with self.telemetry.stage("analyze"):
-            query = self.persisted.resolve(gql.query, gql.extensions, principal.client)
+            query = self.persisted.resolve(
+                gql.query, gql.extensions, principal.client, principal.subject
+            )
             operation = self.analyzer.analyze(query, gql.operation_name)
         record.operation_name, record.operation_type = operation.name, operation.type
         record.query_hash, record.query_text = operation.hash, query

@@ -18,6 +18,7 @@ from connectors.errors import ConnectorError
 from schema.base import NOT_AVAILABLE, FieldForbidden
 from schema.identifiers import InvalidIdentifier
 from schema.loaders import LookupTooLarge
+from schema.paging import InvalidArgument
 
 log = logging.getLogger("jointgate.shape")
 
@@ -54,6 +55,9 @@ def shape_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         shaped = {"message": NOT_AVAILABLE, "extensions": {"code": FieldForbidden.code}}
     elif isinstance(cause, LookupTooLarge):
         shaped = {"message": str(cause), "extensions": {"code": "BAD_USER_INPUT"}}
+    elif isinstance(cause, InvalidArgument):
+        extensions = {"code": "BAD_USER_INPUT", "argument": cause.argument}
+        shaped = {"message": str(cause), "extensions": extensions}
     elif isinstance(cause, ConnectorError):
         log.warning("agency error", extra={"request_id": request_id, "detail": str(cause)})
         shaped = {

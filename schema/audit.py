@@ -17,11 +17,9 @@ and the flag ``audit-read``.
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import strawberry
 
 from audit.reader import AuditReader, EntityOf, Position, SearchFilter, parse_time, position
@@ -30,6 +28,7 @@ from gateway.types import Outcome, RequestContext
 from schema.base import SPECS_BY_NAME, attr, build, embedded, embedded_type, link
 from schema.catalog import Catalog
 from schema.identifiers import InvalidIdentifier
+from schema.paging import NOT_A_CURSOR, Cursors, InvalidArgument, page_size, scope
 
 if TYPE_CHECKING:
     from schema.unified import GatewaySchema
@@ -120,11 +119,15 @@ class AuditQuery:
             user=user, agency=agency, purpose=purpose, case=case_id, entity=entity,
             outcome=outcome, since_us=_time(since), until_us=_time(until),
         )  # fmt: skip
-        first = max(1, min(first, MAX_PAGE))
-        start = _position(after) if after is not None else None
+        first = page_size(first, MAX_PAGE)
+        cursors: Cursors = ctx.loaders.cursors
+        bound = scope(ctx, "auditLog", f.as_variables())
+        start = _position(cursors.open(after, bound)) if after is not None else None
         record = ctx.audit
         record.flag(READ_FLAG)
-        record.variables[FILTER_VARIABLE] = {**f.as_variables(), "first": first, "after": after}
+        record.variables[FILTER_VARIABLE] = {
+            **f.as_variables(), "first": first, "after": list(start) if start else None,
+        }  # fmt: skip
         open_reader: OpenReader | None = info.schema._schema.extensions.get(READER)
         if open_reader is None:
             raise AgencyUnavailable("audit", "this gateway's audit log cannot be searched")
@@ -145,7 +148,7 @@ class AuditQuery:
                         record.saw(shown["entity_type"], key)
             nodes.append(node)
         shaping = ctx.plan.shaping
-        end = _cursor(position(rows[-1])) if rows else None
+        end = cursors.seal(list(position(rows[-1])), bound) if rows else None
         page_info = build(AuditPageInfo, {"has_next_page": more, "end_cursor": end}, shaping)
         return build(AuditLogConnection, {"nodes": nodes, "page_info": page_info}, shaping)
 
@@ -193,16 +196,15 @@ def _time(value: str | None) -> int | None:
         raise InvalidIdentifier("DateTime", "not an ISO 8601 date or time") from None
 
 
-def _cursor(at: Position) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(list(at))).decode()
-
-
-def _position(cursor: str) -> Position:
+def _position(state: Any) -> Position:
+    """The position sealed in a cursor of ``auditLog`` (schema/paging.py)."""
     try:
-        received_us, log_id, seq = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return int(received_us), str(log_id), int(seq)
-    except (ValueError, TypeError):
-        raise InvalidIdentifier("cursor", "not an endCursor of auditLog") from None
+        received_us, log_id, seq = state
+        if isinstance(received_us, int) and isinstance(log_id, str) and isinstance(seq, int):
+            return received_us, log_id, seq
+    except (TypeError, ValueError):
+        pass
+    raise InvalidArgument("after", NOT_A_CURSOR)
 
 
 def field_entities(catalog: Catalog) -> EntityOf:

@@ -9,6 +9,7 @@ import strawberry
 from gateway.types import RequestContext
 from schema.base import attr, entity, link, record_data
 from schema.loaders import loaders
+from schema.paging import page_size
 from schema.scalars import AccountNumber
 
 if TYPE_CHECKING:
@@ -58,9 +59,9 @@ class BankAccount:
     currency: str | None = attr("financial", 1)
     status: str | None = attr("financial", 1)
 
-    @link("banking", "financial", 3, description="Newest first; at most 500.")
+    @link("banking", "financial", 3, description="Newest first; `first` from 1 to 500.")
     async def transactions(self, info: Info, first: int = 50) -> list[Transaction] | None:
-        limit = max(0, min(first, MAX_TRANSACTIONS))
+        limit = page_size(first, MAX_TRANSACTIONS)
         return await loaders(info).many("Transaction", "account_number", self.number, limit)
 
     @link("banking", "financial", 3)

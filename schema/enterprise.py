@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gateway.types import RequestContext
+from gateway.types import Outcome, RequestContext
 from schema.base import attr, build, embedded, embedded_type, entity, link, record_data
 from schema.loaders import loaders
+from schema.paging import MAX_SEARCH_TEXT, page_size, search_text
 from schema.scalars import USCC
 
 if TYPE_CHECKING:
@@ -118,19 +119,24 @@ class EnterpriseQuery:
     async def enterprises_by_uscc(self, info: Info, usccs: list[USCC]) -> list[Enterprise] | None:
         return await loaders(info).lookup("Enterprise", usccs)
 
-    @link("market", "registry", description="Search enterprises by name; at most 100 a page.")
+    @link("market", "registry", description=(
+        f"Enterprises whose name contains a text (at most {MAX_SEARCH_TEXT} characters), 1 to"
+        f" {MAX_PAGE} a page; `after`: the `endCursor` of the page before. `totalCount` counts"
+        " only what you may see, and is null when the gateway does not know that number."
+    ))  # fmt: skip
     async def enterprises(
         self, info: Info, name_contains: str, first: int = 20, after: str | None = None
     ) -> EnterpriseConnection | None:
-        first = max(1, min(first, MAX_PAGE))
-        nodes, page = await loaders(info).search("Enterprise", name_contains, first, after)
+        text, size = search_text(name_contains), page_size(first, MAX_PAGE)
         plan = info.context.plan
         assert plan is not None
-        shaping = plan.shaping
-        page_info = {"has_next_page": page.next_cursor is not None, "end_cursor": page.next_cursor}
+        counted = plan.decisions.get(("EnterpriseConnection", "totalCount"))
+        count = counted is not None and counted.outcome is not Outcome.DENY
+        found = await loaders(info).search("Enterprise", text, size, after, count=count)
+        page_info = {"has_next_page": found.end_cursor is not None, "end_cursor": found.end_cursor}
         connection = {
-            "nodes": nodes,
-            "page_info": build(PageInfo, page_info, shaping),
-            "total_count": page.total,
+            "nodes": found.nodes,
+            "page_info": build(PageInfo, page_info, plan.shaping),
+            "total_count": found.total,
         }
-        return build(EnterpriseConnection, connection, shaping)
+        return build(EnterpriseConnection, connection, plan.shaping)

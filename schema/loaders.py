@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from connectors.base import Connector, Page, Record
 from connectors.errors import ConnectorError
@@ -18,6 +18,8 @@ from gateway.limits import MAX_LOOKUP_KEYS
 from gateway.types import AgencyCall, RequestContext
 from schema.base import SPECS_BY_NAME, FieldForbidden, TypeSpec, build
 from schema.batch import BatchLoader
+from schema.paging import Cursors, scope
+from schema.search import START, Position, scan, sees_everything
 
 if TYPE_CHECKING:
     import strawberry
@@ -32,11 +34,20 @@ class LookupTooLarge(ValueError):
         super().__init__(f"At most {MAX_LOOKUP_KEYS} identifiers in one lookup, got {count}.")
 
 
+class SearchPage(NamedTuple):
+    nodes: list[Any]
+    end_cursor: str | None  # sealed; None: there is no next page
+    total: int | None  # matches the caller may see, when known (schema/search.py)
+
+
 class Loaders:
-    def __init__(self, ctx: RequestContext, connectors: Mapping[str, Connector]) -> None:
+    def __init__(
+        self, ctx: RequestContext, connectors: Mapping[str, Connector], cursors: Cursors
+    ) -> None:
         self._ctx = ctx
         self._connectors = connectors
         self._loaders: dict[_Key, BatchLoader[Any]] = {}
+        self.cursors = cursors  # seals every paged field's cursors (schema/paging.py)
 
     def close(self) -> None:
         """Drop the batch loaders (their fetch functions refer back to this object): the
@@ -72,14 +83,32 @@ class Loaders:
         return found
 
     async def search(
-        self, type_name: str, text: str, first: int, after: str | None
-    ) -> tuple[list[Any], Page]:
-        spec = _spec(type_name)
-        connector = self._connectors[spec.agency]
+        self, type_name: str, text: str, first: int, after: str | None, *, count: bool
+    ) -> SearchPage:
+        """A page of ``first`` records the caller may see among those whose name contains
+        ``text``, from a cursor this gateway issued for the same caller and search (checked
+        before the agency is asked); ``count``: the operation asks for the total."""
+        ctx, spec = self._ctx, _spec(type_name)
+        decide = ctx.records_visible
+        assert decide is not None and ctx.declaration is not None
+        bound = scope(ctx, type_name, text)
+        start = START if after is None else Position.opened(self.cursors.open(after, bound))
+        connector, kind = self._connectors[spec.agency], spec.kind or ""
         fields = self._fields(type_name)
-        call = connector.search(spec.kind or "", text, fields, first, after)
-        page: Page = await self._call(spec.agency, f"search {spec.kind}", 1, call)
-        return self._build(spec.cls, type_name, page.records), page
+
+        def fetch(at: str | None, limit: int) -> Awaitable[Page]:
+            call = connector.search(kind, text, fields, limit, at)
+            result: Awaitable[Page] = self._call(spec.agency, f"search {kind}", 1, call)
+            return result
+
+        def visible(records: Sequence[Record]) -> list[bool]:
+            return [d.visible for d in decide([r.labels for r in records])]
+
+        everything = count and sees_everything(decide, spec.agency, ctx.declaration.case_id)
+        found = await scan(fetch, visible, first, start, count and not everything)
+        total = found.agency_total if found.total is None and everything else found.total
+        end = None if found.next is None else self.cursors.seal(list(found.next), bound)
+        return SearchPage(self._build(spec.cls, type_name, found.passed), end, total)
 
     def _fields(self, type_name: str) -> frozenset[str]:
         plan = self._ctx.plan

@@ -218,6 +218,11 @@ def test_otel_service_name_is_the_default_and_the_file_or_its_override_wins(
             {},
             "audit.data_key_env: environment variable JG_TEST_DATA_KEY is not set",
         ),
+        (  # rate limits off, but the key also seals paging cursors
+            lambda t: t + '[rate_limits]\nenabled = false\nkey_env = "JG_TEST_HASH_KEY"\n',
+            {},
+            "rate_limits.key_env: environment variable JG_TEST_HASH_KEY is not set",
+        ),
     ],
 )
 def test_a_bad_config_exits_1_naming_the_problem(

@@ -107,6 +107,7 @@ def test_nothing_leaks(fixture: Fixture, case: Case) -> None:
         _check(node, (body.get("data") or {}).get(node.key), decide)
     _check_requests(harness, case, decide)
     _check_records(fixture, case.principal, context)
+    _check_searches(fixture, case, body.get("data") or {}, context)
 
 
 def _check_records(fixture: Fixture, principal: Principal, context: DecisionContext) -> None:
@@ -126,6 +127,36 @@ def _check_records(fixture: Fixture, principal: Principal, context: DecisionCont
             sorted(keys), fixture.engine.decide_records(principal, context, labels), strict=True
         ):
             assert decision.visible, f"{type_name} {key} shown but not visible to {principal}"
+
+
+def _check_searches(
+    fixture: Fixture, case: Case, data: dict[str, Any], context: DecisionContext
+) -> None:
+    """A search's first page says nothing of the matches the caller may not see: its count is
+    of visible matches (or null), it is full if there are enough, and it has a next page only
+    if there are more."""
+    rows = fixture.harness.agencies["market"]._records["enterprise"]  # all match "财富"
+    labels = [
+        RecordLabels("market", r["handling_code"], r["sensitivity"],
+                     context.case_id in r["linked_cases"])
+        for r in rows
+    ]  # fmt: skip
+    visible = sum(d.visible for d in fixture.engine.decide_records(case.principal, context, labels))
+    for node in case.tree:
+        found = data.get(node.key)
+        if node.field_name != "enterprises" or not found:
+            continue
+        by_field = {c.field_name: found.get(c.key) for c in node.children}
+        if by_field.get("totalCount") is not None:
+            assert by_field["totalCount"] == visible, f"{by_field} of {visible} visible"
+        nodes, info = by_field.get("nodes"), by_field.get("pageInfo")
+        has_next = next(
+            (info.get(c.key) for n in node.children if n.field_name == "pageInfo"
+             for c in n.children if c.field_name == "hasNextPage"),
+            None,
+        ) if info else None  # fmt: skip
+        if nodes is not None and has_next is not None:
+            assert has_next == (len(nodes) < visible), f"{len(nodes)} of {visible}: {has_next}"
 
 
 def _decider(fixture: Fixture, principal: Principal, context: DecisionContext) -> Any:

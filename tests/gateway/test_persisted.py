@@ -38,6 +38,19 @@ def test_automatic_persisted_queries_round_trip() -> None:
     assert ops.resolve(None, ext(OTHER), "web") == OTHER  # and then only the hash
 
 
+def test_a_document_sent_by_one_user_is_not_known_to_another() -> None:
+    ops = PersistedOperations(cache_size=2)
+    assert ops.resolve(OTHER, ext(OTHER), "web", user="alice") == OTHER
+    for user in ("bob", ""):
+        with pytest.raises(PersistedQueryError) as caught:
+            ops.resolve(None, ext(OTHER), "web", user=user)  # as for a hash nobody ever sent
+        assert caught.value.code == "PERSISTED_QUERY_NOT_FOUND"
+    assert ops.resolve(None, ext(OTHER), "kiosk", user="alice") == OTHER  # hers, from any client
+    for n in range(3):  # bounded however many users register
+        ops.resolve(OTHER, ext(OTHER), "web", user=f"user{n}")
+    assert len(ops._seen) == 2
+
+
 def test_a_wrong_hash_is_refused() -> None:
     with pytest.raises(PersistedQueryError) as caught:
         PersistedOperations().resolve(OTHER, ext(TRUSTED), "web")
@@ -114,6 +127,24 @@ async def test_a_hash_alone_runs_a_document_sent_once(tmp_path: Path) -> None:
         )
         assert legacy.status_code == 200
         assert legacy.json()["errors"][0]["message"] == "PersistedQueryNotFound"
+
+
+async def test_a_hash_lookup_does_not_tell_what_other_users_sent(tmp_path: Path) -> None:
+    async with open_harness(tmp_path) as harness:
+        literal = '{ enterprise(uscc: "%s") { name } }' % uscc(4)  # who looked this one up?
+        sent = await _post(harness, {"query": literal, "extensions": ext(literal)})
+        assert sent.status_code == 200, sent.text
+        probe = await _post(harness, {"extensions": ext(literal)}, user="police.investigator")
+        never = await _post(harness, {"extensions": ext(OTHER)}, user="police.investigator")
+        assert probe.status_code == never.status_code == 400
+        assert probe.json() == never.json() == {
+            "errors": [
+                {"message": "PersistedQueryNotFound",
+                 "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}
+            ]
+        }  # fmt: skip
+        again = await _post(harness, {"extensions": ext(literal)})  # the sender's own, by hash
+        assert again.json() == sent.json()
 
 
 async def test_a_hash_without_a_token_is_refused_before_it_is_looked_up(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from tests.gateway.conftest import Harness, open_harness, uscc
 
 ERRORS_DOC = Path(__file__).parents[2] / "docs" / "errors.md"
 DOCUMENTED = set(re.findall(r"^\| `([A-Z_]+)` \|", ERRORS_DOC.read_text(), re.M))
-EXTENSION_KEYS = {"code", "agency", "identifier", "check", "requestId", "limit"}
+EXTENSION_KEYS = {"code", "agency", "identifier", "check", "argument", "requestId", "limit"}
 # what must never reach a client: stack traces, exception names, agency internals, secrets
 LEAKS = ("traceback", 'file "', ".py", "stacktrace", "exception", "runtimeerror", "keyerror",
          "oserror", "protocolerror", "test switch", "10.0.0.7", "s3cret", "internal/api")  # fmt: skip
@@ -141,6 +141,12 @@ async def bad_identifier(h: Harness) -> httpx.Response:
     )
 
 
+async def bad_paging(h: Harness) -> httpx.Response:
+    return await h.query(
+        '{ enterprises(nameContains: "s3cret", first: 1, after: "s3cret") { totalCount } }'
+    )
+
+
 async def too_complex(h: Harness) -> httpx.Response:
     return await h.query("{ " + " ".join(f"a{i}: __typename" for i in range(50)) + " }")
 
@@ -208,6 +214,7 @@ SCENARIOS: dict[str, tuple[Scenario, str, int]] = {
     "invalid query": (invalid_query, "GRAPHQL_VALIDATION_FAILED", 400),
     "introspection without the role": (introspection, "GRAPHQL_VALIDATION_FAILED", 400),
     "bad identifier": (bad_identifier, "BAD_USER_INPUT", 400),
+    "bad paging argument": (bad_paging, "BAD_USER_INPUT", 200),
     "query too complex": (too_complex, "QUERY_TOO_COMPLEX", 400),
     "forbidden field": (forbidden_field, "FORBIDDEN_FIELD", 200),
     "agency down": (agency_down, "AGENCY_UNAVAILABLE", 200),

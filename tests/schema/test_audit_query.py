@@ -3,10 +3,12 @@ every field, and the read itself audited by the request's own record."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from audit.reader import SearchFilter
@@ -184,3 +186,25 @@ def test_field_paths_map_to_the_entity_holding_them() -> None:
     assert entity_of("enterprises.totalCount") == ""
     assert entity_of("auditLog.nodes.subject") == ""
     assert entity_of("enterprise.noSuchField") is None
+
+
+async def test_cursors_are_sealed_to_the_auditors_search(live: Live) -> None:
+    await traffic(live)
+    page = (await audit_log(live, user="jit.member", first=1))["data"]["auditLog"]
+    cursor = page["pageInfo"]["endCursor"]
+    decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    assert b"gw-test" not in decoded  # no position in clear: nothing to edit
+    forged = base64.urlsafe_b64encode(orjson.dumps([0, "gw-test", 0])).decode()
+    for variables in (
+        {"user": "jit.member", "after": forged},  # a position made up by the client
+        {"outcome": "refused", "after": cursor},  # a cursor of another search
+        {"user": "jit.member", "first": 0},
+        {"user": "jit.member", "first": 101},
+    ):
+        body = await audit_log(live, **variables)
+        assert body["data"] == {"auditLog": None}, variables
+        [error] = body["errors"]
+        argument = "after" if "after" in variables else "first"
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": argument}
+    following = await audit_log(live, user="jit.member", first=1, after=cursor)
+    assert following["data"]["auditLog"]["nodes"][0]["subject"] == "jit.member"
