@@ -37,6 +37,7 @@ from typing import Any
 
 from audit.checkpoint import Checkpoint, iso_us
 from audit.checkpoint import sign as sign_checkpoint
+from audit.errors import AuditStoreError
 from audit.keys import DataKey, Signer
 from audit.merkle import CompactRange
 from audit.record import Prepared, Row, seal
@@ -358,15 +359,45 @@ class SqlStore:
     def append(self, log_id: str, build: Build) -> Batch:
         """One transaction: lock the log, build the batch on its head, insert it, move the head."""
         conn = self.connection()
+        batch: Batch | None = None
         try:
             self._begin_append(conn, log_id)
             batch = build(self._head(conn, log_id))
             self._insert(conn, log_id, batch)
             self._commit()
-        except BaseException:
+        except BaseException as exc:
             self._rollback()
+            if isinstance(exc, Exception) and batch is not None and batch.rows:
+                self._explain_refusal(log_id, batch.rows[0].seq, exc)
             raise
         return batch
+
+    def _explain_refusal(self, log_id: str, size: int, exc: Exception) -> None:
+        """An append that failed because records sit past the signed head (inserted behind
+        the writers' back) says so, instead of the database's unique-key error. Looked up
+        only after a failure, and only while the connection still works."""
+        if self._conn is None:
+            return
+        try:
+            extra = self.past_head(log_id, size)
+        except Exception:
+            return
+        if extra is not None:
+            first, last = extra
+            raise AuditStoreError(
+                f"log {log_id}: records {first}..{last} lie past its signed head of {size}"
+                " records (added behind the gateway's back), so nothing more can be appended"
+                " to it; `jointgate audit verify` reports the log"
+            ) from exc
+
+    def past_head(self, log_id: str, size: int) -> tuple[int, int] | None:
+        """The first and last positions of the records stored at ``size`` or beyond, where a
+        log whose signed head covers ``size`` records has none; ``None`` if there are none."""
+        [(first, last)] = self.execute(
+            "SELECT min(seq), max(seq) FROM {records} WHERE log_id = ? AND seq >= ?",
+            (log_id, size),
+        )
+        return None if first is None else (int(first), int(last))
 
     def _insert(self, conn: Any, log_id: str, batch: Batch) -> None:
         cur = conn.cursor()
