@@ -342,6 +342,16 @@ def load_governance(path: Path) -> tuple[str, NotifySettings]:
     return url, notifications.resolved(rate_limits)
 
 
+def load_policy_source(path: Path) -> tuple[bool, Path | None]:
+    """Where the gateways of a config file take their policies from: ``policy.shared`` (the set
+    published in the governance database) and ``policy.dir`` (None: the shipped set), for
+    ``jointgate policy publish`` and ``explain``, which must not act on the wrong one."""
+    raw, _ = _read(path)
+    policy = _table(raw, "policy")
+    shared = _shared(policy, _table(raw, "governance").get("database"))
+    return shared, (path.parent / str(policy["dir"])) if policy.get("dir") else None
+
+
 def load_audit(path: Path) -> tuple[AuditSettings, Path]:
     """Only the ``[audit]`` table and the data dir of a config file (for ``jointgate audit``,
     which needs neither the identity provider nor the agencies)."""
