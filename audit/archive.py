@@ -93,6 +93,12 @@ def archive_log(
     head = store.head(log_id)
     if head is None:
         return ArchiveResult(log_id, None, None)
+    if extra := store.past_head(log_id, head.tree.size):
+        # the record of this archiving could not be appended after them: move nothing
+        raise AuditError(
+            f"log {log_id}: records {extra[0]}..{extra[1]} are not covered by the signed head"
+            " (added behind the gateway's back); nothing archived; run audit verify"
+        )
     end = int(rows[0][0]) if rows[0][0] is not None else head.tree.size
     if end <= start:
         return ArchiveResult(log_id, None, None)

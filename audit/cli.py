@@ -1,12 +1,14 @@
 """``jointgate audit ...``: verify the trail, prove records, search it, report on a subject.
 
-Every command that reads records (search, export, subject-report, prove, verify) first appends
-a record of that read to the trail itself (purpose ``audit``, the OS user or ``--as``), and
-prints nothing if it cannot: reading the trail is audited like any other access.
+Every command that reads records (search, export, subject-report, prove) first appends a record
+of that read to the trail itself (purpose ``audit``, the OS user or ``--as``), and prints
+nothing if it cannot: reading the trail is audited like any other access. ``verify`` reports
+first and records its read after; if that record cannot be appended it says so and why.
 ``check-proof`` needs no database at all.
 
-Exit status: 0 all good, 1 verification or proof failed, 2 usage or configuration error,
-3 the store is unavailable (or the read could not be recorded).
+Exit status: 0 all good, 1 verification or proof failed (whether or not verify could record
+its read), 2 usage or configuration error, 3 the store is unavailable (or the read could
+not be recorded).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from audit.verify import (
     consistency_proof,
     find_checkpoint,
     inclusion_proof,
+    verify_queries,
     verify_store,
 )
 from gateway.settings import AuditSettings, ConfigError, load_audit
@@ -253,11 +256,11 @@ def _actor(args: argparse.Namespace) -> str:
         return f"os:unknown@{socket.gethostname()}"
 
 
-def _record_read(
-    args: argparse.Namespace, config: AuditConfig, store: SqlStore, variables: dict[str, Any],
-    rows: Iterable[dict[str, Any]] = (), count: int | None = None,
-) -> None:  # fmt: skip
-    """Append the record of this read before anything is shown; fail closed."""
+def _read_note(
+    args: argparse.Namespace, variables: dict[str, Any], rows: Iterable[dict[str, Any]] = (),
+    count: int | None = None,
+) -> AuditRecord:  # fmt: skip
+    """The record of this command's read of the trail: who, which filters, which records."""
     shown = [f"{r['log_id']}:{r['seq']}" for r in rows]
     note = AuditRecord(
         request_id=uuid.uuid4().hex,
@@ -274,8 +277,16 @@ def _record_read(
     )
     for key in shown[:MAX_RETURNED_IN_RECORD]:
         note.saw("AuditRecord", key)
+    return note
+
+
+def _record_read(
+    args: argparse.Namespace, config: AuditConfig, store: SqlStore, variables: dict[str, Any],
+    rows: Iterable[dict[str, Any]] = (), count: int | None = None,
+) -> None:  # fmt: skip
+    """Append the record of this read before anything is shown; fail closed."""
     try:
-        append_records(config, store, [note])
+        append_records(config, store, [_read_note(args, variables, rows, count)])
     except Exception as exc:
         raise CliError(
             f"cannot record this read in the audit trail, so nothing is shown: {exc}", 3
@@ -324,17 +335,16 @@ def _write_json(document: Any, path: Path | None, out: IO[str]) -> None:
 # -- commands -----------------------------------------------------------------------------------
 def _verify(args: argparse.Namespace, config: AuditConfig, store: SqlStore, out: IO[str],
             err: IO[str]) -> int:  # fmt: skip
+    """Verify, report, then record the read. Unlike the other reads, the report is shown even
+    when its record cannot be appended: it holds no personal data, and the tampering it finds
+    (records inserted past the signed head) is exactly what makes the append fail."""
     public = load_public_key(args.public_key) if args.public_key else config.signer.public
     held = [_checkpoint_file(p) for p in args.checkpoint]
     workers = args.workers or default_workers()
     reports = verify_store(
         store, public, config.archive_dir, held, args.log, not args.no_index, workers
     )
-    from audit.verify import verify_queries
-
     query_problems = verify_queries(store, config.key)
-    total = sum(r.records for r in reports)
-    _record_read(args, config, store, {"logs": ",".join(r.log_id for r in reports)}, count=total)
     for report in reports:
         if args.json:
             out.write(_dumps(report.as_json()) + "\n")
@@ -353,7 +363,22 @@ def _verify(args: argparse.Namespace, config: AuditConfig, store: SqlStore, out:
         out.write(f"queries: {problem}\n")
     if not reports:
         out.write("no logs\n")
-    return 0 if all(r.ok for r in reports) and not query_problems else 1
+    out.flush()
+    total = sum(r.records for r in reports)
+    note = _read_note(args, {"logs": ",".join(r.log_id for r in reports)}, count=total)
+    recorded = True
+    try:
+        append_records(config, store, [note])
+    except Exception as exc:
+        recorded = False
+        print(
+            f"jointgate audit verify: this verification could not be recorded in the audit"
+            f" trail: {exc}",
+            file=err,
+        )
+    if not all(r.ok for r in reports) or query_problems:
+        return 1
+    return 0 if recorded else 3
 
 
 def _checkpoint_file(path: Path) -> Checkpoint:

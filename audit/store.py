@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 
 from audit.checkpoint import Checkpoint, iso_us
 from audit.checkpoint import sign as sign_checkpoint
+from audit.errors import AuditStoreError
 from audit.keys import DataKey, Signer
 from audit.merkle import CompactRange
 from audit.record import Prepared, Row, seal
@@ -401,7 +402,12 @@ class SqlStore:
             self._insert(conn, log_id, built)
             return built
 
-        return self._transact(log_id, write)
+        try:
+            return self._transact(log_id, write)
+        except Exception as exc:
+            if built is not None and built.rows:
+                self._explain_refusal(log_id, built.rows[0].seq, exc)
+            raise
 
     def probe(self, log_id: str, build: Build) -> None:
         """Prove that an append would commit now, without appending: the append's transaction
@@ -459,6 +465,33 @@ class SqlStore:
         return [(int(seq), bytes(leaf)) for seq, leaf in rows] == [
             (r.seq, r.leaf) for r in batch.rows
         ]
+
+    def _explain_refusal(self, log_id: str, size: int, exc: Exception) -> None:
+        """An append that failed because records sit past the signed head (inserted behind
+        the writers' back) says so, instead of the database's unique-key error. Looked up
+        only after a failure, and only while the connection still works."""
+        if self._conn is None:
+            return
+        try:
+            extra = self.past_head(log_id, size)
+        except Exception:
+            return
+        if extra is not None:
+            first, last = extra
+            raise AuditStoreError(
+                f"log {log_id}: records {first}..{last} lie past its signed head of {size}"
+                " records (added behind the gateway's back), so nothing more can be appended"
+                " to it; `jointgate audit verify` reports the log"
+            ) from exc
+
+    def past_head(self, log_id: str, size: int) -> tuple[int, int] | None:
+        """The first and last positions of the records stored at ``size`` or beyond, where a
+        log whose signed head covers ``size`` records has none; ``None`` if there are none."""
+        [(first, last)] = self.execute(
+            "SELECT min(seq), max(seq) FROM {records} WHERE log_id = ? AND seq >= ?",
+            (log_id, size),
+        )
+        return None if first is None else (int(first), int(last))
 
     def _insert(self, conn: Any, log_id: str, batch: Batch) -> None:
         cur = conn.cursor()

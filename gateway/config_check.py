@@ -1,8 +1,10 @@
 """``jointgate config check FILE``: validate a config as ``jointgate serve`` would, and say what
 it configures, without starting anything or contacting anyone.
 
-Exit 0 with a summary on stdout; exit 1 with the problem (key and fix) on stderr. The summary
-names secrets' sources, never their values.
+Exit 0 with a summary on stdout; exit 1 with every problem (key and fix, one a line) on stderr:
+the settings loader checks each table on its own and goes on after a wrong key
+(``gateway.settings.Checker``), and the files and variables the settings name are checked too.
+The summary names secrets' sources, never their values.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,7 +21,7 @@ from connectors.cache import CacheSettings
 from gateway.config_env import overrides
 from gateway.notify import NotifySettings
 from gateway.ratelimit import RateLimits
-from gateway.settings import ConfigError, Settings, TelemetrySettings, load
+from gateway.settings import ConfigError, Settings, TelemetrySettings, load_checked
 
 #: The standard variables the OTLP exporters read when ``telemetry.otlp_endpoint`` is "".
 OTLP_VARIABLES = (
@@ -29,18 +32,22 @@ OTLP_VARIABLES = (
 
 
 def check_command(path: Path) -> int:
+    """Every problem of the file, its overrides and what they name, in one run."""
     try:
-        settings = load(path)
-        problems = deployment_problems(settings)
-    except ConfigError as exc:
-        print(f"jointgate config check: {exc}", file=sys.stderr)
-        return 1
+        settings, problems = load_checked(path)
+    except ConfigError as exc:  # the file cannot be read or parsed: nothing more to check
+        return _report(exc.problems)
+    problems += deployment_problems(settings)
     if problems:
-        for problem in problems:
-            print(f"jointgate config check: {problem}", file=sys.stderr)
-        return 1
+        return _report(problems)
     print(summary(path, settings))
     return 0
+
+
+def _report(problems: Iterable[str]) -> int:
+    for problem in problems:
+        print(f"jointgate config check: {problem}", file=sys.stderr)
+    return 1
 
 
 def deployment_problems(settings: Settings) -> list[str]:

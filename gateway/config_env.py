@@ -152,7 +152,7 @@ SETTINGS: dict[str, dict[str, Kind]] = {
     "agencies.*.tls": {"ca_file": "str", "cert_file": "str", "key_file": "str"},
 }
 
-_SECRET_KEYS = {"key", "data_key", "password", "secret", "token"}
+SECRET_KEYS = {"key", "data_key", "password", "secret", "token"}
 
 _EXAMPLES: dict[Kind, str] = {
     "str": "text",
@@ -194,10 +194,22 @@ def all_variables() -> dict[str, tuple[str, ...]]:
 
 
 def overrides(environ: Mapping[str, str], raw: Mapping[str, Any] | None = None) -> list[Override]:
-    """The ``JOINTGATE_*`` setting overrides in ``environ``, typed; a variable that looks like
-    one but names no setting is an error (a typo must not be silently ignored), unless a
-    ``*_env`` setting of the parsed file ``raw`` names it as the home of a secret."""
-    found = []
+    """The ``JOINTGATE_*`` setting overrides in ``environ``, typed (:func:`scan`); a ConfigError
+    names every bad variable."""
+    found, problems = scan(environ, raw)
+    if problems:
+        raise ConfigError(*problems)
+    return found
+
+
+def scan(
+    environ: Mapping[str, str], raw: Mapping[str, Any] | None = None
+) -> tuple[list[Override], list[str]]:
+    """The ``JOINTGATE_*`` setting overrides in ``environ``, typed, and a problem for each bad
+    one: a variable that looks like one but names no setting is an error (a typo must not be
+    silently ignored), unless a ``*_env`` setting of the parsed file ``raw`` names it as the
+    home of a secret."""
+    found, problems = [], []
     single = {name.replace(SEPARATOR, "_"): name for name in all_variables()}
     secrets = set(_secret_variables(raw or {}))
     for variable in sorted(environ):
@@ -205,14 +217,17 @@ def overrides(environ: Mapping[str, str], raw: Mapping[str, Any] | None = None) 
             continue
         if SEPARATOR not in variable:
             if variable in single and variable not in secrets:
-                raise ConfigError(
+                problems.append(
                     f"{variable}: not a setting; did you mean {single[variable]}? (two"
                     " underscores between table and key, docs/configuration.md)"
                 )
             continue  # a secret named by a *_env setting, such as JOINTGATE_BANK_KEY
         path = tuple(variable[len(PREFIX) :].lower().split(SEPARATOR))
-        found.append(Override(variable, path, _typed(variable, path, environ[variable])))
-    return found
+        try:
+            found.append(Override(variable, path, _typed(variable, path, environ[variable])))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return found, problems
 
 
 def _secret_variables(table: Mapping[str, Any]) -> list[str]:
@@ -226,31 +241,32 @@ def _secret_variables(table: Mapping[str, Any]) -> list[str]:
     return names
 
 
-def apply(raw: Mapping[str, Any], found: list[Override]) -> dict[str, Any]:
-    """A copy of the parsed file with the overrides set."""
+def merge(raw: Mapping[str, Any], found: list[Override]) -> tuple[dict[str, Any], list[str]]:
+    """A copy of the parsed file with the overrides set, and a problem for each override whose
+    table is a value in the file (that one is left out)."""
     merged: dict[str, Any] = copy.deepcopy(dict(raw))
+    problems = []
     for override in found:
         table = merged
         for i, part in enumerate(override.path[:-1]):
             inner = table.setdefault(part, {})
             if not isinstance(inner, dict):
                 where = ".".join(override.path[: i + 1])
-                raise ConfigError(
-                    f"{where}: must be a table ([{where}]) to take {override.variable}"
-                )
+                problems.append(f"{where}: must be a table ([{where}]) to take {override.variable}")
+                break
             table = inner
-        table[override.path[-1]] = override.value
-    return merged
+        else:
+            table[override.path[-1]] = override.value
+    return merged, problems
 
 
-def blame(error: ConfigError, found: list[Override]) -> ConfigError:
-    """The same error, naming the variable when the faulty setting came from the environment."""
-    message = str(error)
-    key = message.split(":", 1)[0]
+def blame_problem(problem: str, found: list[Override]) -> str:
+    """``problem`` naming the variable when the faulty setting came from the environment."""
+    key = problem.split(":", 1)[0]
     for override in found:
         if key == override.key or key.startswith(override.key + "."):
-            return ConfigError(f"{message} (set by {override.variable})")
-    return error
+            return f"{problem} (set by {override.variable})"
+    return problem
 
 
 def _typed(variable: str, path: tuple[str, ...], text: str) -> Any:
@@ -274,7 +290,7 @@ def _typed(variable: str, path: tuple[str, ...], text: str) -> Any:
         raise ConfigError(f"{variable}: no table [{'.'.join(table_path)}]; tables: {tables}")
     kind = keys.get(key)
     if kind is None:
-        if key in _SECRET_KEYS:
+        if key in SECRET_KEYS:
             raise ConfigError(
                 f"{variable}: secrets are not settings; put the secret in a file or in a variable"
                 " of its own and name that with a *_file or *_env setting (docs/configuration.md)"

@@ -154,7 +154,8 @@ def serve(config_path: Path) -> int:
     try:
         settings = load(config_path)
     except ConfigError as exc:
-        print(f"jointgate serve: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"jointgate serve: {problem}", file=sys.stderr)
         return 2
     run_gateway(settings)
     return 0

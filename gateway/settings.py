@@ -6,14 +6,17 @@ See docs/configuration.md for every key and its default.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import ssl
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from connectors.cache import CacheSettings
 from connectors.resilience import Resilience
@@ -27,10 +30,76 @@ if TYPE_CHECKING:
     from gateway.config_env import Override
 
 AGENCIES = ("police", "market", "banking", "courts")
+_T = TypeVar("_T")
 
 
 class ConfigError(Exception):
-    """A setting is missing or wrong; the message names the key and what to do."""
+    """A setting is missing or wrong; the message names the key and what to do. One error may
+    carry several problems (``problems``, a line each in the message): a configuration is
+    checked whole, so that one run names every mistake (:class:`Checker`)."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems: tuple[str, ...] = problems
+
+
+class Checker:
+    """Every problem of one configuration, not only the first.
+
+    ``table`` builds one table on its own. When the builder refuses a key (every message starts
+    with the key's path: ``gateway.port: ...``), the problem is noted, the key dropped so that
+    its default applies, and the table built again, so the keys after it are checked too. An
+    error about a key that was dropped is its default's, not the file's, and ends the table; so
+    does one that names no key of the table (a required key that is missing). A table that
+    cannot be built contributes its fallback, so that the rest is checked all the same: the
+    settings built are meant to be used only when no problem was found."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def note(self, *problems: str) -> None:
+        self.problems.extend(p for p in problems if p not in self.problems)
+
+    def table(
+        self,
+        where: str,
+        table: Mapping[str, Any],
+        build: Callable[[dict[str, Any]], _T],
+        fallback: _T,
+    ) -> _T:
+        remaining = dict(table)
+        dropped: set[str] = set()
+        while True:
+            try:
+                return build(remaining)
+            except ConfigError as exc:
+                key = _key_in(where, exc.problems[0] if exc.problems else "")
+                if key is not None and key in dropped:
+                    return fallback
+                self.note(*exc.problems)
+                if key is None or key not in remaining:
+                    return fallback
+                del remaining[key]
+                dropped.add(key)
+
+    def value(self, build: Callable[[], _T], fallback: _T) -> _T:
+        try:
+            return build()
+        except ConfigError as exc:
+            self.note(*exc.problems)
+            return fallback
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise ConfigError(*self.problems)
+
+
+def _key_in(where: str, problem: str) -> str | None:
+    """``port`` for the problem ``gateway.port: ...`` of table ``gateway``; None for one that
+    names no key of it."""
+    path = problem.split(":", 1)[0]
+    prefix = f"{where}."
+    return path[len(prefix) :].split(".")[0] or None if path.startswith(prefix) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,19 +206,31 @@ class Settings:
 
 
 def load(path: Path) -> Settings:
-    """The file with the ``JOINTGATE_*`` environment overrides applied (gateway/config_env.py)."""
-    from gateway.config_env import blame
-
-    raw, overrides = _read(path)
-    try:
-        return from_mapping(raw, base=path.parent)
-    except ConfigError as exc:
-        raise blame(exc, overrides) from None
+    """The file with the ``JOINTGATE_*`` environment overrides applied (gateway/config_env.py);
+    a ConfigError lists every problem of both."""
+    settings, problems = load_checked(path)
+    if problems:
+        raise ConfigError(*problems)
+    return settings
 
 
-def _read(path: Path) -> tuple[dict[str, Any], list[Override]]:
-    """The parsed file with the environment's overrides, and those overrides."""
-    from gateway.config_env import apply, overrides
+def load_checked(path: Path) -> tuple[Settings, list[str]]:
+    """The settings of a file and its environment overrides, and every problem found in them
+    (``jointgate config check``): a problem names its key, and the variable when the value came
+    from one. With problems the settings hold defaults where the problems were; a file that
+    cannot be read or parsed raises ConfigError."""
+    from gateway.config_env import blame_problem
+
+    check = Checker()
+    raw, found = _read(path, check)
+    settings = build(raw, path.parent, check)
+    return settings, [blame_problem(p, found) for p in check.problems]
+
+
+def _read(path: Path, check: Checker | None = None) -> tuple[dict[str, Any], list[Override]]:
+    """The parsed file with the environment's overrides, and those overrides. Bad variables
+    are noted in ``check`` (and left out), or raised without one."""
+    from gateway.config_env import merge, scan
 
     try:
         raw = tomllib.loads(path.read_text())
@@ -157,35 +238,151 @@ def _read(path: Path) -> tuple[dict[str, Any], list[Override]]:
         raise ConfigError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    found = overrides(os.environ, raw)
-    return apply(raw, found), found
+    found, problems = scan(os.environ, raw)
+    merged, conflicts = merge(raw, found)
+    problems += conflicts
+    if problems and check is None:
+        raise ConfigError(*problems)
+    if check is not None:
+        check.note(*problems)
+    return merged, found
 
 
 def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
-    gateway = _table(raw, "gateway")
-    auth = _table(raw, "auth")
-    audit = _table(raw, "audit")
-    agencies_raw = _table(raw, "agencies")
-    agencies: dict[str, AgencySettings] = {}
-    for name in AGENCIES:
-        table = agencies_raw.get(name)
-        if not isinstance(table, dict) or not isinstance(table.get("url"), str) or not table["url"]:
-            raise ConfigError(f"agencies.{name}.url: required; the base URL of the {name} system")
-        secret = _secret(table, f"agencies.{name}", base) if name == "banking" else b""
-        agencies[name] = AgencySettings(
-            url=table["url"].rstrip("/"),
-            timeout_s=_number(table, "timeout_s", 5.0, f"agencies.{name}"),
-            max_connections=int(_number(table, "max_connections", 64, f"agencies.{name}")),
-            key_id=str(table.get("key_id", "jointgate")),
-            key=secret,
-            resilience=_resilience(table, f"agencies.{name}"),
-            tls=_tls(table, f"agencies.{name}", base),
+    """The settings of a parsed file; a ConfigError lists every problem (:class:`Checker`)."""
+    check = Checker()
+    settings = build(raw, base, check)
+    check.raise_problems()
+    return settings
+
+
+def build(raw: dict[str, Any], base: Path, check: Checker) -> Settings:
+    """The settings of ``raw``, each table checked on its own and every problem noted in
+    ``check``; a table with a problem contributes its defaults (:class:`Checker`)."""
+    raw = _screened(raw, check)
+    t: dict[str, dict[str, Any]] = {
+        name: check.value(partial(_table, raw, name), {}) for name in TABLES
+    }
+    agencies = {
+        name: check.table(
+            f"agencies.{name}",
+            _agency_table(t["agencies"], name),
+            partial(_agency, name, base=base),
+            AgencySettings(url=""),
         )
-    unknown = set(agencies_raw) - set(AGENCIES)
-    if unknown:
-        raise ConfigError(
-            f"agencies.{sorted(unknown)[0]}: unknown agency; known: {', '.join(AGENCIES)}"
-        )
+        for name in AGENCIES
+    }
+    database = check.table("governance", t["governance"], _governance_database, None)
+    gateway: dict[str, Any] = check.table("gateway", t["gateway"], partial(_gateway, base=base), {})
+    auth: dict[str, Any] = check.table("auth", t["auth"], partial(_auth, base=base), _NO_AUTH)
+    policy: dict[str, Any] = check.table(
+        "policy", t["policy"], partial(_policy, base=base, database=database), {}
+    )
+    audit = check.table("audit", t["audit"], partial(audit_settings, base=base), AuditSettings())
+    notify = check.table("notifications", t["notifications"], NotifySettings.from_mapping,
+                         NotifySettings())  # fmt: skip
+    cache = check.table("cache", t["cache"], CacheSettings.from_mapping, CacheSettings())
+    limits = check.table("limits", t["limits"], _limits, QueryLimits())
+    rate_limit_table = partial(RateLimits.from_mapping, base=base)
+    rate_limits = check.table("rate_limits", t["rate_limits"], rate_limit_table, RateLimits())
+    persisted = check.table("persisted_operations", t["persisted_operations"],
+                            partial(_persisted, base=base), PersistedSettings())  # fmt: skip
+    telemetry = check.table("telemetry", t["telemetry"], telemetry_settings, TelemetrySettings())
+    return Settings(
+        agencies=agencies,
+        **gateway,
+        **auth,
+        audit=audit,
+        **policy,
+        governance_db=database,
+        notifications=notify,
+        cache=cache,
+        limits=limits,
+        rate_limits=rate_limits,
+        persisted=persisted,
+        telemetry=telemetry,
+    )
+
+
+#: the tables of jointgate.toml (docs/configuration.md; gateway/config_env.py lists their keys)
+TABLES = (
+    "gateway", "auth", "audit", "policy", "governance", "notifications", "cache", "limits",
+    "rate_limits", "persisted_operations", "telemetry", "agencies",
+)  # fmt: skip
+# tables whose builders take any key: checked against config_env.SETTINGS before they run
+_OPEN_TABLES = ("gateway", "auth", "audit", "policy", "governance")
+_NO_AUTH: dict[str, Any] = {"issuer": "", "audience": ""}
+
+
+def _screened(raw: dict[str, Any], check: Checker) -> dict[str, Any]:
+    """``raw`` without what no setting is: unknown tables, unknown keys of the tables whose
+    builders do not check them, and text settings that are not text (a path of ``5`` would
+    otherwise fail deep inside as a TypeError). Each is noted as a problem."""
+    from gateway.config_env import SETTINGS
+
+    screened: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in TABLES:
+            close = difflib.get_close_matches(name, TABLES, n=1)
+            hint = f"did you mean [{close[0]}]?" if close else f"tables: {', '.join(TABLES)}"
+            check.note(f"{name}: not a table of the configuration; {hint}")
+        elif name in _OPEN_TABLES and isinstance(value, dict):
+            screened[name] = _known_keys(name, value, SETTINGS[name], check)
+        else:
+            screened[name] = value
+    if isinstance(agencies := screened.get("agencies"), dict):
+        for name in sorted(set(agencies) - set(AGENCIES)):
+            check.note(f"agencies.{name}: unknown agency; known: {', '.join(AGENCIES)}")
+    return screened
+
+
+def _known_keys(
+    name: str, table: dict[str, Any], kinds: Mapping[str, str], check: Checker
+) -> dict[str, Any]:
+    from gateway.config_env import SECRET_KEYS
+
+    kept = {}
+    for key, value in table.items():
+        kind = kinds.get(key)
+        if kind is None and key in SECRET_KEYS:
+            check.note(
+                f"{name}.{key}: secrets are not read from the config; use {key}_file or {key}_env"
+                if f"{key}_file" in kinds
+                else f"{name}.{key}: secrets are not read from the config (docs/configuration.md)"
+            )
+        elif kind is None:
+            close = difflib.get_close_matches(key, kinds, n=1)
+            hint = f"did you mean {name}.{close[0]}?" if close else f"known: {', '.join(kinds)}"
+            check.note(f"{name}.{key}: unknown key; {hint}")
+        elif kind == "str" and not isinstance(value, str):
+            check.note(f"{name}.{key}: must be text (a TOML string), got {value!r}")
+        else:
+            kept[key] = value
+    return kept
+
+
+def _agency_table(agencies: dict[str, Any], name: str) -> dict[str, Any]:
+    table = agencies.get(name)
+    return table if isinstance(table, dict) else {}
+
+
+def _agency(name: str, table: dict[str, Any], base: Path) -> AgencySettings:
+    where = f"agencies.{name}"
+    if not isinstance(table.get("url"), str) or not table["url"]:
+        raise ConfigError(f"{where}.url: required; the base URL of the {name} system")
+    settings = AgencySettings(
+        url=table["url"].rstrip("/"),
+        timeout_s=_number(table, "timeout_s", 5.0, where),
+        max_connections=int(_number(table, "max_connections", 64, where)),
+        key_id=str(table.get("key_id", "jointgate")),
+        resilience=_resilience(table, where),
+        tls=_tls(table, where, base),
+    )
+    # the secret last: a variable that is not set ends the table's check (it names no key of it)
+    return replace(settings, key=_secret(table, where, base)) if name == "banking" else settings
+
+
+def _auth(auth: dict[str, Any], base: Path) -> dict[str, Any]:
     jwks_file = auth.get("jwks_file")
     jwks_url = auth.get("jwks_url")
     if not jwks_file and not jwks_url:
@@ -193,48 +390,51 @@ def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
     for key in ("issuer", "audience"):
         if not isinstance(auth.get(key), str) or not auth[key]:
             raise ConfigError(f"auth.{key}: required; the token's expected '{key[:3]}' claim")
+    return {
+        "issuer": auth["issuer"],
+        "audience": auth["audience"],
+        "jwks_file": (base / jwks_file) if jwks_file else None,
+        "jwks_url": jwks_url,
+        "jwks_refresh_s": _number(auth, "jwks_refresh_s", 300.0, "auth"),
+        "jwks_min_refetch_s": _number(auth, "jwks_min_refetch_s", 30.0, "auth"),
+        "token_leeway_s": int(_number(auth, "leeway_s", 30, "auth")),
+    }
+
+
+def _gateway(gateway: dict[str, Any], base: Path) -> dict[str, Any]:
     data_dir = Path(gateway.get("data_dir", ".jointgate"))
-    policy = _table(raw, "policy")
+    return {
+        "host": str(gateway.get("host", "127.0.0.1")),
+        "port": int(_number(gateway, "port", 8400, "gateway")),
+        "workers": _workers(gateway),
+        "data_dir": data_dir if data_dir.is_absolute() else base / data_dir,
+        "max_body_bytes": int(_number(gateway, "max_body_bytes", 256 * 1024, "gateway")),
+        "request_deadline_s": _number(gateway, "request_deadline_s", 10.0, "gateway"),
+        **_http_surface(gateway),
+    }
+
+
+def _policy(policy: dict[str, Any], base: Path, database: str | None) -> dict[str, Any]:
     mode = policy.get("mode", "enforce")
     if mode not in ("enforce", "reject"):
         raise ConfigError(f"policy.mode: 'enforce' or 'reject', got {mode!r}")
     enforcement = policy.get("enforcement", "on")
     if enforcement not in ("on", "off"):
         raise ConfigError(f"policy.enforcement: 'on' or 'off', got {enforcement!r}")
-    governance = _table(raw, "governance")
+    return {
+        "policy_dir": (base / policy["dir"]) if policy.get("dir") else None,
+        "policy_mode": mode,
+        "enforcement": enforcement == "on",
+        "policy_reload_s": _number(policy, "reload_s", 1.0, "policy"),
+        "policy_shared": _shared(policy, database),
+    }
+
+
+def _governance_database(governance: dict[str, Any]) -> str | None:
     database = governance.get("database")
     if database is not None and not str(database).startswith(("sqlite:///", "postgresql://")):
         raise ConfigError("governance.database: a sqlite:///PATH or postgresql:// URL")
-    return Settings(
-        issuer=auth["issuer"],
-        audience=auth["audience"],
-        agencies=agencies,
-        host=str(gateway.get("host", "127.0.0.1")),
-        port=int(_number(gateway, "port", 8400, "gateway")),
-        workers=_workers(gateway),
-        data_dir=data_dir if data_dir.is_absolute() else base / data_dir,
-        jwks_file=(base / jwks_file) if jwks_file else None,
-        jwks_url=jwks_url,
-        jwks_refresh_s=_number(auth, "jwks_refresh_s", 300.0, "auth"),
-        jwks_min_refetch_s=_number(auth, "jwks_min_refetch_s", 30.0, "auth"),
-        token_leeway_s=int(_number(auth, "leeway_s", 30, "auth")),
-        audit=audit_settings(audit, base),
-        max_body_bytes=int(_number(gateway, "max_body_bytes", 256 * 1024, "gateway")),
-        request_deadline_s=_number(gateway, "request_deadline_s", 10.0, "gateway"),
-        **_http_surface(gateway),
-        policy_dir=(base / policy["dir"]) if policy.get("dir") else None,
-        policy_mode=mode,
-        enforcement=enforcement == "on",
-        policy_reload_s=_number(policy, "reload_s", 1.0, "policy"),
-        governance_db=str(database) if database else None,
-        policy_shared=_shared(policy, database),
-        notifications=NotifySettings.from_mapping(_table(raw, "notifications")),
-        cache=CacheSettings.from_mapping(_table(raw, "cache")),
-        limits=_limits(_table(raw, "limits")),
-        rate_limits=RateLimits.from_mapping(_table(raw, "rate_limits"), base),
-        persisted=_persisted(_table(raw, "persisted_operations"), base),
-        telemetry=telemetry_settings(_table(raw, "telemetry")),
-    )
+    return str(database) if database else None
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -343,6 +543,16 @@ def load_governance(path: Path) -> tuple[str, NotifySettings]:
     notifications = NotifySettings.from_mapping(_table(raw, "notifications"))
     rate_limits = RateLimits.from_mapping(_table(raw, "rate_limits"), path.parent)
     return url, notifications.resolved(rate_limits)
+
+
+def load_policy_source(path: Path) -> tuple[bool, Path | None]:
+    """Where the gateways of a config file take their policies from: ``policy.shared`` (the set
+    published in the governance database) and ``policy.dir`` (None: the shipped set), for
+    ``jointgate policy publish`` and ``explain``, which must not act on the wrong one."""
+    raw, _ = _read(path)
+    policy = _table(raw, "policy")
+    shared = _shared(policy, _table(raw, "governance").get("database"))
+    return shared, (path.parent / str(policy["dir"])) if policy.get("dir") else None
 
 
 def load_audit(path: Path) -> tuple[AuditSettings, Path]:

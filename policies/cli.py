@@ -19,10 +19,21 @@ from policies.engine import (
     DecisionContext,
     PolicyEngine,
     PolicyError,
+    RecordDecision,
     RecordLabels,
     load_bundle,
 )
-from policies.reload import PolicyVersions, publish
+from policies.explain import (
+    RECORD_LABELS,
+    decide_paths,
+    describe_labels,
+    explain,
+    hidden_records,
+    record_option,
+    record_outcome,
+    targets,
+)
+from policies.reload import PolicyVersions, load_files, publish
 from policies.review import ReviewError, ReviewQueue
 from policies.teams import TeamDirectory, TeamError, TeamStore
 
@@ -43,9 +54,24 @@ def add_commands(commands: Any) -> None:
     explain.add_argument("--role", action="append", default=[], help="a role (repeatable)")
     explain.add_argument("--clearance", type=int, help="the user's clearance (0-3)")
     _context_options(explain)
-    explain.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="policy directory")
-    explain.add_argument("--data-dir", type=Path, default=Path(".jointgate"))
-    explain.add_argument("--database", help="governance database URL (default: in --data-dir)")
+    explain.add_argument(
+        "--record", metavar="LABELS",
+        help="explain for a record with these labels: handling=H0..H3, sensitivity=0..3,"
+        " linked (to the case), agency=NAME (default: each field's own agency)",
+    )  # fmt: skip
+    explain.add_argument(
+        "--dir", type=Path,
+        help="policy directory (default: the set in force for --config's gateways, else the"
+        " shipped set)",
+    )  # fmt: skip
+    explain.add_argument(
+        "--data-dir", type=Path, help="the gateway's data dir, for its teams (governance database)"
+    )
+    explain.add_argument("--database", help="the governance database URL, for teams")
+    explain.add_argument(
+        "--config", type=Path,
+        help="the gateway's jointgate.toml: its governance database and its policy set",
+    )  # fmt: skip
 
     test = sub.add_parser("test", help="run the policy tests kept next to the policies")
     test.add_argument("dir", nargs="?", type=Path, default=DEFAULT_DIR)
@@ -106,8 +132,10 @@ def _context_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--justification", default="")
     parser.add_argument("--break-glass", default="", help="the X-Break-Glass reason")
     parser.add_argument(
-        "--in-team", action="store_true", help="assume an active team covers the case"
-    )
+        "--in-team", action=argparse.BooleanOptionalAction, default=None,
+        help="assume an active team covers the case, or not (default: ask the governance"
+        " database of --data-dir, --database or --config)",
+    )  # fmt: skip
 
 
 def _database_options(parser: argparse.ArgumentParser) -> None:
@@ -176,7 +204,7 @@ def _policy(args: argparse.Namespace) -> int:
         print(f"ok: {len(bundle.policies)} policies in {args.dir}, version {bundle.version}")
         return 0
     if args.policy_command == "explain":
-        return _explain(args, PolicyEngine(load_bundle(args.dir, catalog), catalog))
+        return _explain(args, catalog)
     if args.policy_command == "test":
         return _run_tests(args.dir, PolicyEngine(load_bundle(args.dir, catalog), catalog))
     if args.policy_command == "publish":
@@ -185,9 +213,26 @@ def _policy(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace, catalog: Any) -> int:
-    """Validate, store and activate a set; a set that does not validate is not stored."""
+    """Validate, store and activate a set; a set that does not validate is not stored. Refused
+    when no gateway would read it: "published" must mean in force."""
+    if args.config is not None:
+        shared, directory = _policy_source(args.config)
+        if not shared:
+            raise ValueError(
+                f"the gateways of {args.config} read their policies from files, not from the"
+                " governance database (policy.shared is off), so publishing would change"
+                f" nothing. To change their policies, edit the *.cedar files in"
+                f" {directory or DEFAULT_DIR} on every gateway (check them first with"
+                " `jointgate policy validate DIR`): each reloads them within policy.reload_s,"
+                " or at once on SIGHUP. To have replicas share one published set instead, set"
+                f" policy.shared = true in {args.config}."
+            )
+    elif not _exists(_database_url(args)):
+        raise ValueError(_nobody_reads(_database_url(args)))
     db, notify = _governance(args)
     try:
+        if args.config is None and not PolicyVersions.in_use(db):
+            raise ValueError(_nobody_reads(db.url))
         versions = PolicyVersions(db)
         before = versions.active()
         version = publish(args.dir, catalog, versions, by="cli")
@@ -199,6 +244,34 @@ def _publish(args: argparse.Namespace, catalog: Any) -> int:
     print(f"published policy version {version} from {args.dir}")
     _announce(notify, "policy")
     return 0
+
+
+def _nobody_reads(url: str) -> str:
+    return (
+        f"no gateway reads its policies from {where(url)}: gateways that share their policies"
+        " (policy.shared) publish their own set there when the first of them starts, and none"
+        " has. Give --config with the gateways' jointgate.toml: publish then puts the set in"
+        " force if they read it from the database, and says what to do if they read files."
+    )
+
+
+def _policy_source(config: Path) -> tuple[bool, Path | None]:
+    from gateway.settings import ConfigError, load_policy_source
+
+    try:
+        return load_policy_source(config)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    """The governance database the options name, without a config file."""
+    return str(args.database or f"sqlite:///{args.data_dir / 'governance.sqlite3'}")
+
+
+def _exists(url: str) -> bool:
+    """False for a SQLite database that is not there (opening it would create it)."""
+    return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file()
 
 
 def principal_for(user: str, agency: str | None = None, roles: Sequence[str] = (),
@@ -217,18 +290,11 @@ def principal_for(user: str, agency: str | None = None, roles: Sequence[str] = (
     )
 
 
-def _explain(args: argparse.Namespace, engine: PolicyEngine) -> int:
+def _explain(args: argparse.Namespace, catalog: Any) -> int:
     principal = principal_for(args.user, args.agency, args.role, args.clearance)
-    in_team: bool = args.in_team
-    teams: tuple[str, ...] = ()
-    if not in_team and args.case:
-        db = Database(args.database or f"sqlite:///{args.data_dir / 'governance.sqlite3'}")
-        try:
-            active = TeamDirectory(TeamStore(db)).memberships(principal.subject)
-        finally:
-            db.close()
-        in_team = any(args.case in t.cases for t in active)
-        teams = tuple(t.id for t in active)
+    record = record_option(args.record, catalog) if args.record is not None else None
+    in_team, teams = _membership(args, principal)
+    engine = _explained_engine(args, catalog)
     context = DecisionContext(
         purpose=args.purpose,
         case_id=args.case,
@@ -237,40 +303,99 @@ def _explain(args: argparse.Namespace, engine: PolicyEngine) -> int:
         teams=teams,
         break_glass=bool(args.break_glass),
     )
-    rows = explain(engine, principal, context, args.target)
-    width = max(len(r[0]) for r in rows)
+    paths = targets(catalog, args.target)
+    rows = decide_paths(engine, principal, context, paths)
+    agencies = sorted({r.agency for _, r in paths})
     roles = ", ".join(sorted(principal.roles)) or "-"
     print(
         f"user {principal.subject} ({principal.agency}, roles {roles}, clearance "
         f"{principal.clearance}); purpose {context.purpose}; case {context.case_id or '-'}; "
         f"in team: {'yes' if context.in_team else 'no'}; policy version {engine.version}"
     )
-    for path, outcome, mask, policies in rows:
+    records: dict[str, tuple[RecordLabels, RecordDecision]] = {}
+    if record is not None:
+        asked = [record.labels(agency) for agency in agencies]
+        decided = engine.decide_records(principal, context, asked)
+        records = {lab.agency: (lab, d) for lab, d in zip(asked, decided, strict=True)}
+    width = max(len(r[0]) for r in rows)
+    for (path, outcome, mask, policies), (_, resource) in zip(rows, paths, strict=True):
         shown = f"{outcome}({mask})" if mask else outcome
+        hiding = records.get(resource.agency)
+        if hiding is not None and not hiding[1].visible:
+            shown, policies = "hidden(record)", hiding[1].policies or ("default-deny",)
         print(f"  {path:<{width}}  {shown:<22} {', '.join(policies)}")
+    for labels, decision in records.values():
+        print(f"  record {describe_labels(labels)}: {record_outcome(decision)}")
+    if record is None:
+        for agency in agencies:
+            hidden = hidden_records(engine, principal, context, agency)
+            if hidden:
+                print(f"  records of {agency} hidden: {hidden}")
     return 0
 
 
-def explain(
-    engine: PolicyEngine, principal: Principal, context: DecisionContext, target: str
-) -> list[tuple[str, str, str | None, tuple[str, ...]]]:
-    """(path or field, outcome, mask, deciding policies) for a field name or a whole query."""
-    catalog = engine.catalog
-    if target.lstrip().startswith(("{", "query", "fragment")):
-        from gateway.analyze import Analyzer
-        from schema.unified import build_schema
-
-        operation = Analyzer(build_schema()).analyze(target, None)
-        paths = [(t.path, t.resource) for t in operation.touched]
+def _membership(args: argparse.Namespace, principal: Principal) -> tuple[bool, tuple[str, ...]]:
+    """Whether the principal is in an active team for the declared case, and its teams: as
+    assumed (``--in-team`` / ``--no-in-team``), else from the governance database named by the
+    options. Without one the answer would be a guess, so it is refused; nothing is created."""
+    if args.in_team is not None:
+        return bool(args.in_team), ()
+    if not args.case:
+        return False, ()
+    if args.database:
+        url = args.database
+    elif args.config is not None:
+        url = _config_database(args.config)
+    elif args.data_dir is not None:
+        url = f"sqlite:///{args.data_dir / 'governance.sqlite3'}"
     else:
-        type_name, _, field_name = target.partition(".")
-        if (type_name, field_name) not in catalog:
-            raise ValueError(f"{target} is not a field of the schema (Type.field)")
-        paths = [(target, catalog[(type_name, field_name)])]
-    decisions = engine.decide(principal, context, [r for _, r in paths])
-    return [
-        (p, d.outcome.value, d.mask, d.policies) for (p, _), d in zip(paths, decisions, strict=True)
-    ]
+        raise ValueError(
+            f"whether {principal.subject} is in a joint team for case {args.case} decides the"
+            " answer: name the gateway's governance database (--data-dir DIR, --database URL or"
+            " --config jointgate.toml), or assume it with --in-team or --no-in-team"
+        )
+    if not _exists(url):
+        raise ValueError(
+            f"no governance database at {url.removeprefix('sqlite:///')}: give the gateway's"
+            " --data-dir, --database or --config (or --in-team / --no-in-team)"
+        )
+    db = Database(url)
+    try:
+        active = TeamDirectory(TeamStore(db)).memberships(principal.subject)
+    finally:
+        db.close()
+    return any(args.case in t.cases for t in active), tuple(t.id for t in active)
+
+
+def _config_database(config: Path) -> str:
+    from gateway.settings import ConfigError, load_governance
+
+    try:
+        return load_governance(config)[0]
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _explained_engine(args: argparse.Namespace, catalog: Any) -> PolicyEngine:
+    """``--dir``; else the set in force for ``--config``'s gateways (the one published in
+    their governance database when they share it, else their policy directory); else the
+    shipped set."""
+    if args.dir is not None or args.config is None:
+        return PolicyEngine(load_bundle(args.dir or DEFAULT_DIR, catalog), catalog)
+    shared, directory = _policy_source(args.config)
+    url = _config_database(args.config)
+    if shared and _exists(url):
+        db = Database(url)
+        try:
+            if PolicyVersions.in_use(db):
+                versions = PolicyVersions(db)
+                active = versions.active()
+                if active is not None:
+                    return load_files(versions.files(active.version), active.version, catalog)
+        finally:
+            db.close()
+    # files, or shared before the first gateway started (it will publish its directory)
+    return PolicyEngine(load_bundle(directory or DEFAULT_DIR, catalog), catalog)
 
 
 def _run_tests(directory: Path, engine: PolicyEngine) -> int:
@@ -338,21 +463,11 @@ def _diff(args: argparse.Namespace, catalog: Any) -> int:
                     records += 1
                     shown = {True: "visible", False: "hidden"}
                     print(
-                        f"  records: {where}: {_describe_labels(labels)}: "
+                        f"  records: {where}: {describe_labels(labels)}: "
                         f"{shown[r1.visible]} -> {shown[r2.visible]} ({', '.join(r2.policies)})"
                     )
     print(f"{fields} field outcome(s) and {records} record label set(s) change")
     return 1 if args.fail_on_change and fields + records else 0
-
-
-# every label combination a connector can attach, relative to the request's case
-RECORD_LABELS = [
-    RecordLabels(agency, handling, sensitivity, linked)
-    for agency in ("police", "market", "banking", "courts")
-    for handling in ("H0", "H1", "H2", "H3")
-    for sensitivity in range(4)
-    for linked in (False, True)
-]
 
 
 def _principals(path: Path | None) -> list[Principal]:
@@ -380,11 +495,6 @@ def _contexts() -> Iterable[DecisionContext]:
 def _describe(context: DecisionContext) -> str:
     extra = " in team" if context.in_team else " break-glass" if context.break_glass else ""
     return context.purpose + extra
-
-
-def _describe_labels(labels: RecordLabels) -> str:
-    linked = ", linked to the case" if labels.linked_to_case else ""
-    return f"{labels.agency} {labels.handling} sensitivity {labels.sensitivity}{linked}"
 
 
 def _shown(outcome: str, mask: str | None) -> str:

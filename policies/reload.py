@@ -71,6 +71,22 @@ class PolicyVersions:
                 "VALUES (1, '', 0, 0, '') ON CONFLICT (id) DO NOTHING"
             )
 
+    @staticmethod
+    def in_use(db: Database) -> bool:
+        """Whether gateways share their policies through ``db``: the first of them to start
+        publishes its directory, so a set is active. Only reads: a database no gateway shares
+        policies through is left as it is."""
+        exists = (
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'jg_policy_active'"
+            if db.dialect == "sqlite"
+            else "SELECT count(*) FROM (SELECT to_regclass('jg_policy_active') AS t) x"
+            " WHERE t IS NOT NULL"
+        )
+        if not db.query(exists)[0][0]:
+            return False
+        rows = db.query("SELECT version FROM jg_policy_active WHERE id = 1")
+        return bool(rows and rows[0][0])
+
     def active(self) -> ActiveSet | None:
         rows = self.db.query(
             "SELECT version, serial, activated_at, activated_by FROM jg_policy_active WHERE id = 1"

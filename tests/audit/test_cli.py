@@ -7,6 +7,7 @@ import argparse
 import csv
 import io
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 import gateway.cli
 from audit.cli import run
 from audit.config import AuditConfig
+from audit.merkle import leaf_hash
 from audit.reader import AuditReader, SearchFilter
 from audit.store import now_us
 from audit.trail import append_records
@@ -228,3 +230,78 @@ def test_nothing_is_shown_when_the_read_cannot_be_recorded(
     status, out, err = cli(data_dir, "search", "--entity", OTHER)
     assert status == 3 and out == ""
     assert "cannot record this read" in err
+
+
+def insert_behind_the_gateways_back(data_dir: Path) -> None:
+    """A record forged at the next position (a copy of the last one, renumbered), inserted
+    with SQL and not covered by the signed head."""
+    config = config_of(data_dir)
+    conn = sqlite3.connect(config.settings.path, isolation_level=None)
+    try:
+        [(size,)] = conn.execute("SELECT tree_size FROM heads").fetchall()
+        [(last,)] = conn.execute("SELECT body FROM records WHERE seq = ?", (size - 1,)).fetchall()
+        forged = last.replace(f'"seq":{size - 1},', f'"seq":{size},').encode()
+        conn.execute(
+            "INSERT INTO records (log_id, seq, leaf, body) VALUES (?, ?, ?, ?)",
+            (config.log_id, size, leaf_hash(forged), forged.decode()),
+        )
+    finally:
+        conn.close()
+
+
+def test_verify_names_an_inserted_record_though_it_cannot_record_its_own_read(
+    data_dir: Path,
+) -> None:
+    insert_behind_the_gateways_back(data_dir)
+    status, out, err = cli(data_dir, "verify")
+    assert status == 1, out + err  # tampering found, not "the store is unavailable"
+    log_id = config_of(data_dir).log_id
+    assert f"log {log_id}: FAILED" in out
+    assert "records 6..6 are not covered by the signed head" in out
+    assert "this verification could not be recorded in the audit trail" in err
+    assert f"log {log_id}: records 6..6 lie past its signed head of 6 records" in err
+    assert "UNIQUE" not in out + err
+    assert reads(data_dir) == []
+    status, out, err = cli(data_dir, "verify", "--json")
+    assert status == 1 and json.loads(out)["ok"] is False
+
+
+def test_verify_reports_when_its_read_cannot_be_recorded(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("audit.cli.append_records", refuse)
+    status, out, err = cli(data_dir, "verify")
+    assert status == 3  # nothing wrong with the log; its read is not recorded
+    assert ": ok: 6 records" in out
+    assert "this verification could not be recorded in the audit trail: disk full" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("search", "--entity", OTHER), ("export",), ("subject-report", OTHER), ("prove", "LOG:2")],
+)
+def test_a_read_refused_by_an_inserted_record_says_why(
+    data_dir: Path, argv: tuple[str, ...]
+) -> None:
+    insert_behind_the_gateways_back(data_dir)
+    log_id = config_of(data_dir).log_id
+    status, out, err = cli(data_dir, *(a.replace("LOG", log_id) for a in argv))
+    assert status == 3 and out == "", out  # nothing shown: the read is not recorded
+    assert "cannot record this read in the audit trail, so nothing is shown" in err
+    assert f"log {log_id}: records 6..6 lie past its signed head of 6 records" in err
+    assert "jointgate audit verify" in err and "UNIQUE" not in err
+
+
+def test_archive_moves_nothing_from_a_log_with_records_past_its_head(data_dir: Path) -> None:
+    insert_behind_the_gateways_back(data_dir)
+    status, out, err = cli(data_dir, "archive", "--older-than-days", "0")
+    assert status == 1 and out == "", out
+    assert "records 6..6 are not covered by the signed head" in err and "UNIQUE" not in err
+    config = config_of(data_dir)
+    store = config.new_store()
+    assert store.count(config.log_id) == 7 and store.archives(config.log_id) == []
+    store.close()
+    assert not list((data_dir / "audit").rglob("*.jsonl.gz"))

@@ -11,6 +11,8 @@ import psycopg
 import pytest
 
 from audit.config import AuditConfig
+from audit.errors import AuditStoreError
+from audit.merkle import leaf_hash
 from audit.reader import AuditReader, SearchFilter
 from audit.store import ENTITY_BUCKET, SqlStore
 from audit.trail import append_records
@@ -68,6 +70,29 @@ def test_entities_are_found_in_every_bucket_and_verify(config: AuditConfig) -> N
         assert reader.count(SearchFilter(case="JIT-2026-001")) == 2 * ENTITY_BUCKET + 101
         reports = verify_store(store, config.signer.public, config.archive_dir)
         assert [r.problems for r in reports] == [[], []]
+    finally:
+        store.close()
+
+
+def test_an_append_onto_records_inserted_past_the_head_says_so(config: AuditConfig) -> None:
+    """A record inserted with SQL at the next position makes every later append fail (its
+    position is taken): the error names the records and the head, not the unique key."""
+    store = config.new_store()
+    store.create_schema()
+    try:
+        append_records(config, store, [record(i) for i in range(3)])
+        [(body,)] = store.execute("SELECT {body} FROM {records} WHERE seq = 2")
+        forged = bytes(body).replace(b'"seq":2,', b'"seq":3,')
+        store.execute(
+            "INSERT INTO {records} (log_id, seq, leaf, body) VALUES (?, ?, ?, ?)",
+            ("test-log", 3, leaf_hash(forged), store._body_param(forged)),
+        )
+        with pytest.raises(AuditStoreError) as refused:
+            append_records(config, store, [record(3)])
+        assert str(refused.value).startswith(
+            "log test-log: records 3..3 lie past its signed head of 3 records"
+        )
+        assert store.count("test-log") == 4  # nothing appended; the store still answers
     finally:
         store.close()
 

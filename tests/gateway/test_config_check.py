@@ -279,3 +279,65 @@ def test_the_summary_says_whose_x_forwarded_for_is_believed(
         "  client address       from X-Forwarded-For behind 10.0.0.0/8, fd00::/8; else the TCP"
         " peer\n"
     ) in out
+
+
+MANY_PROBLEMS = (
+    CONFIG.replace("port = 9000", "port = 0\nworkers = 100\nprot = 9001")
+    .replace('jwks_file = "jwks.json"', 'jwks_file = "missing.json"')
+    .replace('url = "http://police.example"', 'url = "http://police.example"\ntimeout_s = "slow"')
+    + "[gatway]\nhost = 'x'\n"
+    + "[telemetry]\nsample_ratio = 2\nlog_format = 'xml'\n"
+    + "[audit]\nbackend = 'mysql'\npath = 5\n"
+    + "[policy]\nmode = 'strict'\n"
+    + "[rate_limits]\nuser_rate = -1\nuser_burst = 0\n"
+)
+
+
+def test_every_problem_is_listed_in_one_run(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Wrong keys, wrong types, values out of range, an unknown table, bad variables and a
+    file the config names: all of them, each with its key, in one run."""
+    config.write_text(MANY_PROBLEMS)
+    monkeypatch.setenv("JOINTGATE_GATEWAY__MAX_BODY_BYTES", "lots")
+    monkeypatch.setenv("JOINTGATE_CACHE__NOPE", "1")
+    monkeypatch.setenv("JOINTGATE_AUTH__LEEWAY_S", "-5")
+    assert main(["config", "check", str(config)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    expected = [
+        "JOINTGATE_CACHE__NOPE: cache.nope is not a setting",
+        "JOINTGATE_GATEWAY__MAX_BODY_BYTES: gateway.max_body_bytes must be a whole number",
+        "gatway: not a table of the configuration; did you mean [gateway]?",
+        "gateway.prot: unknown key; did you mean gateway.port?",
+        "audit.path: must be text (a TOML string), got 5",
+        "agencies.police.timeout_s: must be a positive number, got 'slow'",
+        "auth.leeway_s: must be a positive number, got -5 (set by JOINTGATE_AUTH__LEEWAY_S)",
+        "gateway.port: must be a positive number, got 0",
+        "gateway.workers: a whole number from 1 to 64",
+        "policy.mode: 'enforce' or 'reject', got 'strict'",
+        "audit.backend: must be 'sqlite' or 'postgres', got 'mysql'",
+        "rate_limits.user_rate: must be a positive number, got -1",
+        "rate_limits.user_burst: must be a whole number >= 1, got 0",
+        "telemetry.sample_ratio: a share from 0 to 1, got 2",
+        "telemetry.log_format: 'json' or 'text', got 'xml'",
+        "auth.jwks_file: cannot read a JWKS from",
+    ]
+    lines = err.splitlines()
+    for problem in expected:
+        assert any(line.startswith(f"jointgate config check: {problem}") for line in lines), (
+            problem,
+            err,
+        )
+    assert len(lines) == len(expected), err
+    assert "Traceback" not in err
+
+
+def test_serve_names_every_problem_too(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config.write_text(CONFIG.replace("port = 9000", "port = 0\nprot = 9001"))
+    assert main(["serve", "--config", str(config)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "jointgate serve: gateway.prot: unknown key; did you mean gateway.port?",
+        "jointgate serve: gateway.port: must be a positive number, got 0",
+    ]

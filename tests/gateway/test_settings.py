@@ -113,3 +113,35 @@ def test_the_bank_key_is_never_in_a_repr_str_or_log(
     for text in shown:  # ... shown nowhere, in any encoding we print bytes with
         assert BANK_KEY not in text and repr(BANK_KEY.encode()) not in text
         assert BANK_KEY.encode().hex() not in text
+
+
+def test_the_loader_knows_every_table_the_overrides_know() -> None:
+    from gateway.config_env import SETTINGS
+    from gateway.settings import TABLES
+
+    assert set(TABLES) == {table.split(".")[0] for table in SETTINGS}
+
+
+def test_every_problem_of_a_file_is_one_error_a_line_each(tmp_path: Path) -> None:
+    """A wrong key does not hide the keys after it, in its table or in others; a required key
+    that is missing ends its own table only; a secret in an open table is named as one."""
+    (tmp_path / "bank.key").write_text("s3cret\n")
+    (tmp_path / "jointgate.toml").write_text(
+        VALID.replace('url = "http://courts.example"', "timeout_s = 0")
+        .replace("port = 9000", 'port = 9000\nkey = "inline"\nhost = 5')
+        .replace("timeout_s = 2.5", "timeout_s = -1\nmax_connections = 0\nretries = -2")
+        + "[policy]\nreload_s = 0\nshared = 'yes'\n"
+    )
+    with pytest.raises(ConfigError) as refused:
+        load(tmp_path / "jointgate.toml")
+    assert refused.value.problems == (
+        "gateway.key: secrets are not read from the config (docs/configuration.md)",
+        "gateway.host: must be text (a TOML string), got 5",
+        "agencies.market.timeout_s: must be a positive number, got -1",
+        "agencies.market.max_connections: must be a positive number, got 0",
+        "agencies.market.retries: must be a whole number >= 0, got -2",
+        "agencies.courts.url: required; the base URL of the courts system",
+        "policy.reload_s: must be a positive number, got 0",
+        "policy.shared: true or false, got 'yes'",
+    )
+    assert str(refused.value) == "\n".join(refused.value.problems)

@@ -8,13 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from policies.db import Database
 from policies.engine import DEFAULT_DIR
+from policies.reload import PolicyVersions
 
 
-def jointgate(*args: str) -> subprocess.CompletedProcess[str]:
+def jointgate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True, timeout=120
-    )
+        [sys.executable, "-m", "gateway.cli", *args],
+        capture_output=True, text=True, timeout=120, cwd=cwd,
+    )  # fmt: skip
 
 
 def test_validate_and_test_the_default_set() -> None:
@@ -143,3 +146,139 @@ def test_diff_covers_record_rules_given_principals_and_fails_on_change(tmp_path:
                           str(queries), "--fail-on-change")  # fmt: skip
     assert unchanged.returncode == 0, unchanged.stderr
     assert "0 field outcome(s) and 0 record label set(s) change" in unchanged.stdout
+
+
+TEAM_QUESTION = ("policy", "explain", "--user", "police.investigator", "--purpose",
+                 "investigation", "--case", "JIT-2026-001", "BankAccount.balance")  # fmt: skip
+
+
+def test_explain_refuses_a_team_question_it_cannot_answer(tmp_path: Path) -> None:
+    """Whether the user is in a team for the case decides the answer: without a governance
+    database to ask (or --in-team / --no-in-team) explain refuses, and creates nothing."""
+    out = jointgate(*TEAM_QUESTION, cwd=tmp_path)
+    assert out.returncode == 1 and out.stdout == "", out.stdout
+    assert "--data-dir" in out.stderr and "--in-team" in out.stderr
+    out = jointgate(*TEAM_QUESTION, "--data-dir", str(tmp_path / "nowhere"), cwd=tmp_path)
+    assert out.returncode == 1 and "no governance database" in out.stderr
+    assert list(tmp_path.iterdir()) == []  # no ./.jointgate, no data dir made up
+    out = jointgate(*TEAM_QUESTION, "--no-in-team", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "in team: no" in out.stdout and "BankAccount.balance  deny" in out.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_explain_asks_the_governance_database_about_teams(tmp_path: Path) -> None:
+    dd = ("--data-dir", str(tmp_path))
+    jointgate("teams", "create", "JIT-2026-001", "--case", "JIT-2026-001", *dd, "--notify", "")
+    jointgate("teams", "add-member", "JIT-2026-001", "police.investigator", *dd, "--notify", "")
+    out = jointgate(*TEAM_QUESTION, *dd)
+    assert out.returncode == 0, out.stderr
+    assert "in team: yes" in out.stdout and "BankAccount.balance  allow" in out.stdout
+
+
+def test_explain_names_a_record_level_denial(tmp_path: Path) -> None:
+    """The market officer's clearance (1) is below a person record's sensitivity (2): the
+    record is left out whole, so its ID number is not "masked" for them, it is not shown."""
+    base = ("policy", "explain", "--user", "market.officer", "--purpose", "supervision",
+            "Person.idNumber")  # fmt: skip
+    out = jointgate(*base, "--record", "sensitivity=2", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    [row] = [line for line in out.stdout.splitlines() if "Person.idNumber" in line]
+    assert row.split()[1:] == ["hidden(record)", "default-deny"]
+    assert (
+        "  record police H0 sensitivity 2: hidden: no readRecord policy permits it"
+        " (default-deny)" in out.stdout
+    )
+    out = jointgate(*base, "--record", "sensitivity=1", cwd=tmp_path)
+    assert "Person.idNumber  mask(resident_id)" in out.stdout
+    assert "record police H0 sensitivity 1: visible (records-within-clearance)" in out.stdout
+    # without --record: the field's outcome, and which of its records are hidden and why
+    out = jointgate(*base, cwd=tmp_path)
+    assert "Person.idNumber  mask(resident_id)" in out.stdout
+    assert (
+        "  records of police hidden: H0-H2 with sensitivity >= 2, H3 (default-deny)" in out.stdout
+    ), out.stdout
+    out = jointgate(*base, "--record", "handling=H9", cwd=tmp_path)
+    assert out.returncode == 1 and "--record" in out.stderr
+
+
+def write_config(tmp_path: Path, tables: str = "") -> Path:
+    config = tmp_path / "jointgate.toml"
+    config.write_text(
+        '[auth]\nissuer = "https://idp.example"\naudience = "jointgate"\n'
+        'jwks_file = "jwks.json"\n' + tables
+    )
+    return config
+
+
+def test_publish_refuses_when_the_gateways_read_policies_from_files(tmp_path: Path) -> None:
+    """A gateway without policy.shared never looks at the database: "published" would be a
+    lie. Publishing refuses, says how to put the set in force, and changes nothing."""
+    config = write_config(tmp_path)  # no governance database: policy.shared is off
+    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--config", str(config),
+                    "--notify", "", cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 1 and "published" not in out.stdout, out.stdout
+    assert "read their policies from files" in out.stderr
+    assert "SIGHUP" in out.stderr and "policy.shared" in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jointgate.toml"]  # nothing created
+
+    url = f"sqlite:///{tmp_path / 'gov.sqlite3'}"
+    config = write_config(tmp_path, f'[governance]\ndatabase = "{url}"\n[policy]\nshared = false\n')
+    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--config", str(config),
+                    "--notify", "", cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 1 and "read their policies from files" in out.stderr
+    assert not (tmp_path / "gov.sqlite3").exists()
+
+
+def test_publish_without_a_config_needs_a_database_gateways_share(tmp_path: Path) -> None:
+    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--notify", "", cwd=tmp_path)
+    assert out.returncode == 1 and "published" not in out.stdout
+    assert "--config" in out.stderr
+    assert list(tmp_path.iterdir()) == []  # no ./.jointgate
+    url = f"sqlite:///{tmp_path / 'gov.sqlite3'}"
+    Database(url).close()  # a database, but no gateway has ever shared its policies through it
+    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--database", url, "--notify", "")
+    assert out.returncode == 1 and "no gateway reads its policies from" in out.stderr
+    db = Database(url)
+    assert PolicyVersions(db).active() is None
+    db.close()
+
+
+def test_publish_puts_a_set_in_force_for_gateways_that_share_it(tmp_path: Path) -> None:
+    """With a configuration whose gateways share policies, the first publish may come before
+    the first gateway starts."""
+    url = f"sqlite:///{tmp_path / 'gov.sqlite3'}"
+    config = write_config(tmp_path, f'[governance]\ndatabase = "{url}"\n')  # shared: default on
+    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--config", str(config),
+                    "--notify", "")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "published policy version" in out.stdout
+    db = Database(url)
+    active = PolicyVersions(db).active()
+    db.close()
+    assert active is not None and active.version in out.stdout
+
+
+def test_explain_with_a_config_uses_the_set_its_gateways_enforce(
+    tmp_path: Path, policy_copy: Path
+) -> None:
+    """Shared: the set published in the governance database, not the files at hand; files:
+    the configured policy directory."""
+    (policy_copy / "50-test.cedar").write_text(
+        '@id("market-balances-for-a-test")\npermit (principal, action == JointGate::Action::'
+        '"read", resource == JointGate::Field::"BankAccount.balance")\n'
+        'when { principal.agency == "market" };\n'
+    )
+    question = ("policy", "explain", "--user", "market.officer", "--purpose", "supervision",
+                "BankAccount.balance")  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'gov.sqlite3'}"
+    shared = write_config(tmp_path, f'[governance]\ndatabase = "{url}"\n')
+    published = jointgate("policy", "publish", str(policy_copy), "--config", str(shared),
+                          "--notify", "")  # fmt: skip
+    assert published.returncode == 0, published.stderr
+    out = jointgate(*question, "--config", str(shared))
+    assert "BankAccount.balance  allow" in out.stdout and "market-balances-for-a-test" in out.stdout
+    assert "BankAccount.balance  deny" in jointgate(*question).stdout  # the shipped set
+    files = write_config(tmp_path, f'[policy]\ndir = "{policy_copy.name}"\n')
+    out = jointgate(*question, "--config", str(files))
+    assert "BankAccount.balance  allow" in out.stdout, out.stdout + out.stderr
