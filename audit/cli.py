@@ -587,13 +587,14 @@ def _export(args: argparse.Namespace, config: AuditConfig, store: SqlStore, out:
 
 def _subject_report(args: argparse.Namespace, config: AuditConfig, store: SqlStore,
                     out: IO[str], err: IO[str]) -> int:  # fmt: skip
-    from schema.audit import field_entities
+    from schema.audit import field_entities, field_identities
     from schema.unified import build_schema
 
     reader = AuditReader(store, config.key, config.archive_dir)
+    catalog = build_schema().catalog
     rows = reader.subject_report(
         args.key, _time(args.since, "since"), _time(args.until, "until"),
-        entity_of=field_entities(build_schema().catalog),
+        entity_of=field_entities(catalog), identities_of=field_identities(catalog),
     )  # fmt: skip
     _record_read(args, config, store, {"entity": args.key}, rows)
     if args.json:

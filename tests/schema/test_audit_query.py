@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from audit.reader import SearchFilter
-from schema.audit import FILTER_VARIABLE, READ_FLAG, field_entities
+from schema.audit import FILTER_VARIABLE, READ_FLAG, field_entities, field_identities
 from schema.unified import build_schema
 from tests.audit.conftest import Live, open_live
 from tests.gateway.conftest import Harness, open_harness, resident_id, uscc
@@ -184,3 +184,11 @@ def test_field_paths_map_to_the_entity_holding_them() -> None:
     assert entity_of("enterprises.totalCount") == ""
     assert entity_of("auditLog.nodes.subject") == ""
     assert entity_of("enterprise.noSuchField") is None
+
+
+def test_identifier_paths_map_to_the_entities_they_identify() -> None:
+    identities_of = field_identities(build_schema().catalog)
+    assert identities_of("courtCase.parties.partyId") == ("Person", "Enterprise")
+    assert identities_of("bankAccount.transactions.counterpartyAccount") == ("BankAccount",)
+    assert identities_of("enterprise.legalRepresentative.idNumber") == ("Person",)
+    assert identities_of("enterprise.name") == identities_of("enterprise.noSuchField") == ()
