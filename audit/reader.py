@@ -202,6 +202,8 @@ class AuditReader:
                 name: _of_types(r[f"fields_{name}"], shown, entity_of, identities_of)
                 for name in ("allowed", "masked", "denied")
             }
+            decided = r["field_policies"]
+            cited = {p: decided[p] for paths in fields.values() for p in paths if p in decided}
             rows.append({
                 "time": r["received"], "subject": r["subject"], "agency": r["agency"],
                 "roles": r["roles"], "purpose": r["purpose"], "case_id": r["case_id"],
@@ -210,7 +212,8 @@ class AuditReader:
                 "shown_as": shown, "looked_up": not shown,
                 "fields_of": shown if shown and entity_of is not None else "all",
                 "fields_allowed": fields["allowed"], "fields_masked": fields["masked"],
-                "fields_denied": fields["denied"], "request_id": r["request_id"],
+                "fields_denied": fields["denied"], "field_policies": cited,
+                "request_id": r["request_id"],
                 "log_id": r["log_id"], "seq": r["seq"],
             })  # fmt: skip
         return rows

@@ -225,10 +225,13 @@ def _unknown_field(name: str, line: int, column: int) -> QueryInvalid:
 
 
 def _record_decisions(record: AuditRecord, operation: Operation, plan: Plan) -> None:
+    """Every field by outcome, and the policies that decided each (docs/policies.md)."""
     by_outcome: dict[Outcome, list[str]] = {o: [] for o in Outcome}
+    cited = record.field_policies
     for t in operation.touched:
         decision = plan.decisions[(t.resource.type_name, t.resource.field_name)]
         by_outcome[decision.outcome].append(t.path)
+        cited[t.path] = decision.policies
     record.fields_allowed = sorted(by_outcome[Outcome.ALLOW])
     record.fields_masked = sorted(by_outcome[Outcome.MASK])
     record.fields_denied = sorted(by_outcome[Outcome.DENY])

@@ -126,6 +126,8 @@ class AuditRecord:
     fields_allowed: list[str] = field(default_factory=list)
     fields_masked: list[str] = field(default_factory=list)
     fields_denied: list[str] = field(default_factory=list)
+    # response path -> the @id of each policy that decided it ("default-deny" if none did)
+    field_policies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     records_returned: dict[str, set[str]] = field(default_factory=dict)
     records_withheld: dict[str, int] = field(default_factory=dict)
@@ -172,6 +174,7 @@ class AuditRecord:
             "fields_allowed": self.fields_allowed,
             "fields_masked": self.fields_masked,
             "fields_denied": self.fields_denied,
+            "field_policies": {p: list(ids) for p, ids in sorted(self.field_policies.items())},
             "flags": self.flags,
             "records_returned": {k: sorted(v) for k, v in sorted(self.records_returned.items())},
             "records_withheld": dict(sorted(self.records_withheld.items())),

@@ -68,6 +68,14 @@ class AuditRecordsShown:
 
 
 @embedded_type(agency="audit")
+class AuditFieldPolicies:
+    """The policies (``@id``) that decided one field of a request; ``default-deny`` if none."""
+
+    path: str = attr("audit", 2)
+    policies: list[str] = attr("audit", 2)
+
+
+@embedded_type(agency="audit")
 class AuditRecord:
     """One request's record in the audit trail (docs/audit.md)."""
 
@@ -91,6 +99,7 @@ class AuditRecord:
     fields_allowed: list[str] = attr("audit", 2)
     fields_masked: list[str] = attr("audit", 2)
     fields_denied: list[str] = attr("audit", 2)
+    field_policies: list[AuditFieldPolicies] = embedded("audit", 2)
     flags: list[str] = attr("audit", 2)
     policy_version: str | None = attr("audit", 2)
     status: int = attr("audit", 2)
@@ -188,6 +197,9 @@ def _node(view: dict[str, Any]) -> dict[str, Any]:
             "keys": returned.get(type_name) if isinstance(returned.get(type_name), list) else None,
         }
         for type_name, count in sorted(view["returned_counts"].items())
+    ]
+    node["field_policies"] = [
+        {"path": path, "policies": ids} for path, ids in view["field_policies"].items()
     ]
     return node
 

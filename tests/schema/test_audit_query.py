@@ -186,6 +186,22 @@ def test_field_paths_map_to_the_entity_holding_them() -> None:
     assert entity_of("enterprise.noSuchField") is None
 
 
+async def test_each_field_of_a_record_cites_its_policies(live: Live) -> None:
+    first, _, _ = await traffic(live)
+    query = """query($entity: String) { auditLog(entity: $entity) { nodes { requestId
+      fieldPolicies { path policies } } } }"""
+    response = await live.query(query, {"entity": uscc(3)}, user="auditor", purpose="audit",
+                                case=None)  # fmt: skip
+    body = response.json()
+    assert "errors" not in body, body
+    [node] = body["data"]["auditLog"]["nodes"]
+    cited = {p["path"]: p["policies"] for p in node["fieldPolicies"]}
+    assert node["requestId"] == first
+    assert set(cited) == {"enterprise", "enterprise.name", "enterprise.legalRepresentative",
+                          "enterprise.legalRepresentative.name"}  # fmt: skip
+    assert all(cited.values()) and "joint-team-investigation" in cited["enterprise.name"]
+
+
 def test_identifier_paths_map_to_the_entities_they_identify() -> None:
     identities_of = field_identities(build_schema().catalog)
     assert identities_of("courtCase.parties.partyId") == ("Person", "Enterprise")
