@@ -51,8 +51,9 @@ CSV_COLUMNS = [
     "log_id", "seq", "time", "received", "request_id", "subject", "agency", "roles", "purpose",
     "case_id", "justification", "break_glass", "operation_name", "operation_type", "outcome",
     "status", "error_codes", "fields_requested", "fields_allowed", "fields_masked",
-    "fields_denied", "records_returned", "looked_up", "variables", "flags", "agency_calls",
-    "policy_version", "response_size", "response_sha256", "latency_ms", "client", "trace_id",
+    "fields_denied", "field_policies", "records_returned", "looked_up", "variables", "flags",
+    "agency_calls", "policy_version", "response_size", "response_sha256", "latency_ms", "client",
+    "trace_id",
 ]  # fmt: skip
 
 
@@ -612,13 +613,14 @@ def _export(args: argparse.Namespace, config: AuditConfig, store: SqlStore, out:
 
 def _subject_report(args: argparse.Namespace, config: AuditConfig, store: SqlStore,
                     out: IO[str], err: IO[str]) -> int:  # fmt: skip
-    from schema.audit import field_entities
+    from schema.audit import field_entities, field_identities
     from schema.unified import build_schema
 
     reader = AuditReader(store, config.key, config.archive_dir)
+    catalog = build_schema().catalog
     rows = reader.subject_report(
         args.key, _time(args.since, "since"), _time(args.until, "until"),
-        entity_of=field_entities(build_schema().catalog),
+        entity_of=field_entities(catalog), identities_of=field_identities(catalog),
     )  # fmt: skip
     _record_read(args, config, store, {"entity": args.key}, rows)
     if args.json:

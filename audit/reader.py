@@ -34,6 +34,9 @@ Position = tuple[int, str, int]  # (received_us, log_id, seq): the order searche
 # a field path as records hold it -> the entity type whose data it is ("" for none, such as a
 # connection's count); None for a path the schema does not have (any more)
 EntityOf = Callable[[str], str | None]
+# a field path -> the entity types its value identifies, if it is an identifier (a court case's
+# party: Person, Enterprise), so that it counts for those types' subject reports too
+IdentitiesOf = Callable[[str], tuple[str, ...]]
 
 
 def parse_time(value: str) -> int:
@@ -179,12 +182,15 @@ class AuditReader:
     def subject_report(
         self, key: str, since_us: int | None = None, until_us: int | None = None,
         archived: bool = True, entity_of: EntityOf | None = None,
+        identities_of: IdentitiesOf | None = None,
     ) -> list[dict[str, Any]]:  # fmt: skip
         """Every access to one person's or enterprise's data: who, when, why, which fields.
 
         With ``entity_of`` (``schema.audit.field_entities``), the fields of a record that showed
         the subject are only those of the subject's entity types (``shown_as``): a person's
-        report lists ``enterprise.legalRepresentative.idNumber``, not the enterprise's name.
+        report lists ``enterprise.legalRepresentative.idNumber``, not the enterprise's name;
+        with ``identities_of`` (``schema.audit.field_identities``) also the identifiers that
+        showed it inside other records (``courtCase.parties.partyId``).
         Paths the schema no longer has are kept. Records that only looked the key up, and
         every record without ``entity_of``, list all their fields (``fields_of`` says which).
         """
@@ -198,9 +204,11 @@ class AuditReader:
                 if isinstance(keys, list) and any(k.strip().upper() == wanted for k in keys)
             )  # fmt: skip
             fields = {
-                name: _of_types(r[f"fields_{name}"], shown, entity_of)
+                name: _of_types(r[f"fields_{name}"], shown, entity_of, identities_of)
                 for name in ("allowed", "masked", "denied")
             }
+            decided = r["field_policies"]
+            cited = {p: decided[p] for paths in fields.values() for p in paths if p in decided}
             rows.append({
                 "time": r["received"], "subject": r["subject"], "agency": r["agency"],
                 "roles": r["roles"], "purpose": r["purpose"], "case_id": r["case_id"],
@@ -209,18 +217,26 @@ class AuditReader:
                 "shown_as": shown, "looked_up": not shown,
                 "fields_of": shown if shown and entity_of is not None else "all",
                 "fields_allowed": fields["allowed"], "fields_masked": fields["masked"],
-                "fields_denied": fields["denied"], "request_id": r["request_id"],
+                "fields_denied": fields["denied"], "field_policies": cited,
+                "request_id": r["request_id"],
                 "log_id": r["log_id"], "seq": r["seq"],
             })  # fmt: skip
         return rows
 
 
-def _of_types(paths: list[str], types: list[str], entity_of: EntityOf | None) -> list[str]:
+def _of_types(
+    paths: list[str], types: list[str], entity_of: EntityOf | None,
+    identities_of: IdentitiesOf | None,
+) -> list[str]:  # fmt: skip
     if entity_of is None or not types:
         return paths
     kept = []
     for path in paths:
         owner = entity_of(path)
-        if owner is None or owner in types:
+        if (
+            owner is None
+            or owner in types
+            or (identities_of is not None and any(t in types for t in identities_of(path)))
+        ):
             kept.append(path)
     return kept

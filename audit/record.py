@@ -11,7 +11,9 @@
   position; the personal fields inside it are encrypted under AES-GCM bound to the record.
 
 Personal data in the body exists only inside ``sealed``; everything else is safe to read with
-the database alone. :func:`decode` turns a body back into the auditor's view.
+the database alone. :func:`decode` turns a body back into the auditor's view, bodies of every
+version-1 form alike: keys added later (``fields.policies``) read as empty where absent, so a
+trail written before them still verifies and reads unchanged.
 """
 
 from __future__ import annotations
@@ -180,6 +182,12 @@ def prepare(
             "allowed": record.fields_allowed,
             "masked": record.fields_masked,
             "denied": record.fields_denied,
+            # the @ids that decided each path; bodies written before it was added lack the key
+            # and read as citing nothing (an added key: the body version stays 1)
+            "policies": {
+                path: list(ids)
+                for path, ids in sorted(getattr(record, "field_policies", {}).items())
+            },
         },
         "flags": record.flags,
         "returned": {t: len(keys) for t, keys in returned.items()},
@@ -290,6 +298,7 @@ def decode(body: bytes, key: DataKey | None) -> dict[str, Any]:
         "fields_allowed": raw["fields"]["allowed"],
         "fields_masked": raw["fields"]["masked"],
         "fields_denied": raw["fields"]["denied"],
+        "field_policies": raw["fields"].get("policies", {}),
         "flags": raw["flags"],
         "records_returned": {t: f"<{n} sealed>" for t, n in raw["returned"].items()},
         "returned_counts": dict(raw["returned"]),

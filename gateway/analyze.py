@@ -50,6 +50,16 @@ class Touched:
 
 
 @dataclass(frozen=True, slots=True)
+class Identifier:
+    """An identifier field at one place in the response (``keys``: the response keys down to
+    it, aliases as sent), other than an entity's own key: e.g. ``courtCases.parties.partyId``.
+    Shown in clear, it discloses the entity it identifies (gateway/disclosure.py)."""
+
+    keys: tuple[str, ...]
+    resource: FieldResource
+
+
+@dataclass(frozen=True, slots=True)
 class Operation:
     document: DocumentNode
     definition: OperationDefinitionNode
@@ -59,6 +69,7 @@ class Operation:
     touched: tuple[Touched, ...]
     entities: frozenset[str] = frozenset()  # entity types the operation may fetch
     introspection: tuple[tuple[str, int, int], ...] = ()  # (__schema/__type, line, column)
+    identifiers: tuple[Identifier, ...] = ()
 
     @property
     def cache_key(self) -> str:
@@ -142,7 +153,7 @@ class Analyzer:
         assert root is not None  # validation has checked the operation type exists
         check_cost(self.schema.graphql, document, definition, self.limits)
         walker = _Walker(self.schema, fragments)
-        walker.walk(definition.selection_set, root, None, "", "")
+        walker.walk(definition.selection_set, root, None, "", "", ())
         touched = tuple(walker.touched.values())
         return Operation(
             document=document,
@@ -153,6 +164,7 @@ class Analyzer:
             touched=touched,
             entities=frozenset(walker.entities),
             introspection=walker.introspection,
+            identifiers=tuple(walker.identifiers.values()),
         )
 
 
@@ -166,6 +178,7 @@ class _Walker:
         self.touched: dict[tuple[str, str, str], Touched] = {}
         self.entities: set[str] = set()
         self.introspection: tuple[tuple[str, int, int], ...] = ()
+        self.identifiers: dict[tuple[str, ...], Identifier] = {}
 
     def walk(
         self,
@@ -174,6 +187,7 @@ class _Walker:
         entity: str | None,
         prefix: str,
         path: str,
+        keys: tuple[str, ...],
     ) -> None:
         for node in self._fields(selections, parent):
             name = node.name.value
@@ -195,6 +209,9 @@ class _Walker:
             self.touched.setdefault(
                 (parent.name, name, here), Touched(resource, here, entity, needs)
             )
+            at = (*keys, node.alias.value if node.alias else name)
+            if resource.identity and not _own_key(resource, entity):
+                self.identifiers.setdefault(at, Identifier(at, resource))
             if node.selection_set is None or resource.target is None:
                 continue
             target = self.graphql.type_map[resource.target]
@@ -202,12 +219,12 @@ class _Walker:
             spec = SPECS_BY_NAME.get(resource.target)
             if spec is not None and spec.kind is not None:
                 self.entities.add(resource.target)
-                self.walk(node.selection_set, target, resource.target, "", here)
+                self.walk(node.selection_set, target, resource.target, "", here, at)
             elif entity is not None and resource.shape is Shape.EMBEDDED:
                 sub_prefix = f"{prefix}{resource.source}."
-                self.walk(node.selection_set, target, entity, sub_prefix, here)
+                self.walk(node.selection_set, target, entity, sub_prefix, here, at)
             else:
-                self.walk(node.selection_set, target, None, "", here)
+                self.walk(node.selection_set, target, None, "", here, at)
 
     def _fields(
         self, selections: SelectionSetNode, parent: GraphQLObjectType
@@ -219,6 +236,17 @@ class _Walker:
                 yield from self._fields(node.selection_set, parent)
             elif isinstance(node, FragmentSpreadNode):
                 yield from self._fields(self.fragments[node.name.value].selection_set, parent)
+
+
+def _own_key(resource: FieldResource, entity: str | None) -> bool:
+    """An entity's own key (Person.idNumber): its record is recorded as seen by the loaders."""
+    spec = SPECS_BY_NAME.get(resource.type_name)
+    return (
+        resource.type_name == entity
+        and spec is not None
+        and spec.key == resource.source
+        and entity in resource.identity
+    )
 
 
 def _has_fields(node: FieldNode) -> bool:
@@ -241,4 +269,4 @@ def _shape_error(error: GraphQLError, code: str) -> dict[str, Any]:
     return out
 
 
-__all__ = ["Analyzer", "Operation", "OperationType", "Touched"]
+__all__ = ["Analyzer", "Identifier", "Operation", "OperationType", "Touched"]

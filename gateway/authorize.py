@@ -6,7 +6,9 @@ and on the caller's active joint-team memberships. The result is a :class:`Plan`
 
 - the agency fields each entity type may request (denied fields are never asked for);
 - the (type, field) pairs that answer ``FORBIDDEN_FIELD``;
-- per type, which attributes the object builder withholds or masks.
+- per type, which attributes the object builder withholds or masks;
+- the identifiers shown inside records (disclosures, for the audit record and the volume
+  caps).
 
 Plans are cached by (policy version, principal digest, decision context, operation), so a warm
 operation costs one dictionary lookup; a policy or team change changes the key. Record-level
@@ -25,6 +27,7 @@ from gateway.analyze import Operation
 from gateway.errors import GatewayError
 from gateway.types import (
     Declaration,
+    Disclosure,
     FieldDecision,
     Outcome,
     Plan,
@@ -211,7 +214,22 @@ def _plan(
         denied=frozenset(k for k, d in decisions.items() if d.outcome is Outcome.DENY),
         shaping={t: Shaping(frozenset(w), m) for t, (w, m) in shaping.items()},
         flags=tuple(flags),
+        disclosures=_disclosures(operation, decisions),
     )
+
+
+def _disclosures(
+    operation: Operation, decisions: dict[tuple[str, str], FieldDecision]
+) -> tuple[Disclosure, ...]:
+    """The identifier fields the operation shows (not denied), in clear or masked."""
+    found = []
+    for shown in operation.identifiers:
+        resource = shown.resource
+        decision = decisions[(resource.type_name, resource.field_name)]
+        if decision.outcome is not Outcome.DENY:
+            mask = decision.mask if decision.outcome is Outcome.MASK else None
+            found.append(Disclosure(shown.keys, resource.identity, mask))
+    return tuple(found)
 
 
 def _remember(cache: OrderedDict[K, V], key: K, value: V, size: int) -> None:

@@ -1,7 +1,7 @@
 """The request pipeline, in order, in one place.
 
     HTTP → authn → rate limits → declare purpose → persisted operation → analyze → authorize
-         → execute → (count volumes) → shape → audit-commit → HTTP
+         → execute → (identities shown, count volumes) → shape → audit-commit → HTTP
 
 Each stage is a module of its own (``gateway/authn.py`` ... ``gateway/audit.py``) and writes what
 it learnt into the request's :class:`RequestContext` and its audit record. Whatever happens, the
@@ -26,6 +26,7 @@ from gateway.analyze import Analyzer, Operation
 from gateway.audit import AuditLog
 from gateway.authn import TokenVerifier
 from gateway.authorize import Authorizer
+from gateway.disclosure import disclose
 from gateway.errors import AuditUnavailable, GatewayError, MethodNotAllowed, QueryInvalid
 from gateway.execute import Executor
 from gateway.forwarded import client_of
@@ -205,6 +206,8 @@ class Pipeline:
 
         with self.telemetry.stage("execute"):
             result = await self.executor.run(ctx, operation, gql.variables)
+        if plan.disclosures:  # identifiers shown inside records: those entities were seen too
+            disclose(record, result.data, plan.disclosures)
         if self.limiter is not None:
             record.flag(*await self.limiter.account(principal, record.records_returned))
         if "break-glass" in record.flags and self.reviews is not None:
@@ -225,10 +228,13 @@ def _unknown_field(name: str, line: int, column: int) -> QueryInvalid:
 
 
 def _record_decisions(record: AuditRecord, operation: Operation, plan: Plan) -> None:
+    """Every field by outcome, and the policies that decided each (docs/policies.md)."""
     by_outcome: dict[Outcome, list[str]] = {o: [] for o in Outcome}
+    cited = record.field_policies
     for t in operation.touched:
         decision = plan.decisions[(t.resource.type_name, t.resource.field_name)]
         by_outcome[decision.outcome].append(t.path)
+        cited[t.path] = decision.policies
     record.fields_allowed = sorted(by_outcome[Outcome.ALLOW])
     record.fields_masked = sorted(by_outcome[Outcome.MASK])
     record.fields_denied = sorted(by_outcome[Outcome.DENY])

@@ -18,6 +18,7 @@ __all__ = [
     "AgencyCall",
     "AuditRecord",
     "Declaration",
+    "Disclosure",
     "FieldDecision",
     "Outcome",
     "Plan",
@@ -125,6 +126,8 @@ class AuditRecord:
     fields_allowed: list[str] = field(default_factory=list)
     fields_masked: list[str] = field(default_factory=list)
     fields_denied: list[str] = field(default_factory=list)
+    # response path -> the @id of each policy that decided it ("default-deny" if none did)
+    field_policies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     records_returned: dict[str, set[str]] = field(default_factory=dict)
     records_withheld: dict[str, int] = field(default_factory=dict)
@@ -138,6 +141,8 @@ class AuditRecord:
     latency_ms: float = 0.0
 
     def saw(self, type_name: str, key: str) -> None:
+        """An entity of this type was shown: its record, or its identifier in clear inside
+        another record (a court case's party, a shareholder, an account's holder)."""
         self.records_returned.setdefault(type_name, set()).add(key)
 
     def withheld(self, type_name: str) -> None:
@@ -169,6 +174,7 @@ class AuditRecord:
             "fields_allowed": self.fields_allowed,
             "fields_masked": self.fields_masked,
             "fields_denied": self.fields_denied,
+            "field_policies": {p: list(ids) for p, ids in sorted(self.field_policies.items())},
             "flags": self.flags,
             "records_returned": {k: sorted(v) for k, v in sorted(self.records_returned.items())},
             "records_withheld": dict(sorted(self.records_withheld.items())),
@@ -211,6 +217,18 @@ class Shaping:
 
 
 @dataclass(frozen=True, slots=True)
+class Disclosure:
+    """An identifier an operation shows, e.g. the ID numbers of court cases' parties: where in
+    the response (``keys``, through lists: ``("courtCases", "parties", "partyId")``), the entity
+    types it can identify, and its mask (None: shown in clear). The plan lists them once per
+    operation; after execution each value shown in clear is recorded as that entity seen."""
+
+    keys: tuple[str, ...]
+    identity: tuple[str, ...]
+    mask: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """What one operation may do, decided once before any agency is called.
 
@@ -226,6 +244,8 @@ class Plan:
     denied: frozenset[tuple[str, str]] = frozenset()
     shaping: dict[str, Shaping] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
+    # the identifiers the operation shows inside records (not an entity's own key)
+    disclosures: tuple[Disclosure, ...] = ()
 
 
 @dataclass(slots=True)

@@ -305,7 +305,8 @@ class PolicyEngine:
     def _policies(self, result: Any) -> list[Policy]:
         for error in result.diagnostics.errors:
             log.warning("policy evaluation error: %s", error)
-        return [self.bundle.policies[r] for r in result.diagnostics.reasons]
+        # by @id: the order Cedar gives is not stable, and audit records cite them in this one
+        return sorted((self.bundle.policies[r] for r in result.diagnostics.reasons), key=_name)
 
     def _field_decision(self, resource: FieldResource, result: Any) -> FieldDecision:
         deciding = self._policies(result)
@@ -322,6 +323,10 @@ class PolicyEngine:
         if kind is None:
             return FieldDecision(Outcome.DENY, policies=(*names, "field-cannot-be-masked"))
         return FieldDecision(Outcome.MASK, mask=kind, policies=names, flags=_flags(deciding))
+
+
+def _name(policy: Policy) -> str:
+    return policy.name
 
 
 def _flags(policies: Iterable[Policy]) -> tuple[str, ...]:

@@ -83,16 +83,28 @@ def amount(value: Any) -> Any:
     return float(10 ** math.floor(math.log10(value)))
 
 
+def is_resident_id(text: str) -> bool:
+    """Whether a party's identifier is a person's (18 characters, the first 17 digits), not an
+    enterprise's USCC; also how gateway/disclosure.py tells which of the two a party is."""
+    return len(text) == 18 and text[:17].isdigit()
+
+
+def hides(shown: str) -> bool:
+    """Whether a value shown under an identifier mask hides the identifier: these masks star
+    what they hide, and ``party_id`` keeps an enterprise's USCC as it is (gateway/disclosure.py)."""
+    return "*" in shown
+
+
 def party_id(value: Any) -> Any:
     """A person's resident ID is masked; an enterprise's USCC is registry data and kept."""
     text = str(value)
-    is_person = len(text) == 18 and text[:17].isdigit()
-    return resident_id(text) if is_person else text
+    return resident_id(text) if is_resident_id(text) else text
 
 
 MASKS: dict[str, Mask] = {
     "resident_id": resident_id,
     "account": account,
+    "phone": account,  # shown like an account (last four); a phone identifies no entity type
     "name": name,
     "amount": amount,
     "party_id": party_id,

@@ -22,11 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 import strawberry
 
-from audit.reader import AuditReader, EntityOf, Position, SearchFilter, parse_time, position
+from audit.reader import (
+    AuditReader,
+    EntityOf,
+    IdentitiesOf,
+    Position,
+    SearchFilter,
+    parse_time,
+    position,
+)
 from connectors.errors import AgencyUnavailable
 from gateway.types import Outcome, RequestContext
 from schema.base import SPECS_BY_NAME, attr, build, embedded, embedded_type, link
-from schema.catalog import Catalog
+from schema.catalog import Catalog, FieldResource
 from schema.identifiers import InvalidIdentifier
 from schema.paging import NOT_A_CURSOR, Cursors, InvalidArgument, page_size, scope
 
@@ -59,6 +67,14 @@ class AuditRecordsShown:
 
 
 @embedded_type(agency="audit")
+class AuditFieldPolicies:
+    """The policies (``@id``) that decided one field of a request; ``default-deny`` if none."""
+
+    path: str = attr("audit", 2)
+    policies: list[str] = attr("audit", 2)
+
+
+@embedded_type(agency="audit")
 class AuditRecord:
     """One request's record in the audit trail (docs/audit.md)."""
 
@@ -82,6 +98,7 @@ class AuditRecord:
     fields_allowed: list[str] = attr("audit", 2)
     fields_masked: list[str] = attr("audit", 2)
     fields_denied: list[str] = attr("audit", 2)
+    field_policies: list[AuditFieldPolicies] = embedded("audit", 2)
     flags: list[str] = attr("audit", 2)
     policy_version: str | None = attr("audit", 2)
     status: int = attr("audit", 2)
@@ -184,6 +201,9 @@ def _node(view: dict[str, Any]) -> dict[str, Any]:
         }
         for type_name, count in sorted(view["returned_counts"].items())
     ]
+    node["field_policies"] = [
+        {"path": path, "policies": ids} for path, ids in view["field_policies"].items()
+    ]
     return node
 
 
@@ -215,23 +235,41 @@ def field_entities(catalog: Catalog) -> EntityOf:
     cache: dict[str, str | None] = {}
 
     def entity_of(path: str) -> str | None:
-        if path in cache:
-            return cache[path]
-        type_name, entity = "Query", ""
-        found: str | None = entity
-        for name in path.split("."):
-            resource = catalog.get((type_name, name))
-            if resource is None:
-                found = None
-                break
-            target = resource.target
-            if target is not None:
-                spec = SPECS_BY_NAME.get(target)
-                if spec is not None and spec.kind is not None:
-                    entity = target
-                type_name = target
-            found = entity
-        cache[path] = found
-        return found
+        if path not in cache:
+            cache[path] = _walk(catalog, path)[0]
+        return cache[path]
 
     return entity_of
+
+
+def field_identities(catalog: Catalog) -> IdentitiesOf:
+    """For a field path, the entity types its value identifies when it is an identifier
+    (``courtCase.parties.partyId``: Person, Enterprise; schema.base.attr's ``identity``):
+    such a field shows that entity, whichever record it sits in. ``()`` for any other."""
+    cache: dict[str, tuple[str, ...]] = {}
+
+    def identities_of(path: str) -> tuple[str, ...]:
+        if path not in cache:
+            resource = _walk(catalog, path)[1]
+            cache[path] = resource.identity if resource is not None else ()
+        return cache[path]
+
+    return identities_of
+
+
+def _walk(catalog: Catalog, path: str) -> tuple[str | None, FieldResource | None]:
+    """The entity a path's field belongs to and the field's resource (None, None: not a path
+    of the schema)."""
+    type_name, entity = "Query", ""
+    resource: FieldResource | None = None
+    for name in path.split("."):
+        resource = catalog.get((type_name, name))
+        if resource is None:
+            return None, None
+        target = resource.target
+        if target is not None:
+            spec = SPECS_BY_NAME.get(target)
+            if spec is not None and spec.kind is not None:
+                entity = target
+            type_name = target
+    return entity, resource

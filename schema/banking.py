@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from gateway.types import RequestContext
-from schema.base import attr, entity, link, record_data
+from schema.base import attr, entity, entity_key, link, record_data
 from schema.loaders import loaders
 from schema.paging import page_size
 from schema.scalars import AccountNumber
@@ -30,7 +30,7 @@ class Transaction:
     direction: str | None = attr("financial", 2)
     channel: str | None = attr("financial", 2)
     counterparty: str | None = attr("financial", 3, source="counterparty_name", mask="name")
-    counterparty_account: str | None = attr("financial", 3, mask="account")
+    counterparty_account: str | None = attr("financial", 3, mask="account", identity="BankAccount")
     memo: str | None = attr("financial", 3)
 
 
@@ -48,8 +48,8 @@ class SuspiciousReport:
 
 @entity(agency="banking", kind="account", key="number")
 class BankAccount:
-    number: AccountNumber = attr("financial", 1, mask="account")
-    holder_id: str | None = attr("identity", 2, mask="party_id")
+    number: AccountNumber = attr("financial", 1, mask="account", identity="BankAccount")
+    holder_id: str | None = attr("identity", 2, mask="party_id", identity=("Person", "Enterprise"))
     holder_name: str | None = attr("identity", 1, mask="name")
     holder_type: str | None = attr("financial", 1)
     bank: str | None = attr("financial", 1)
@@ -62,11 +62,11 @@ class BankAccount:
     @link("banking", "financial", 3, description="Newest first; `first` from 1 to 500.")
     async def transactions(self, info: Info, first: int = 50) -> list[Transaction] | None:
         limit = page_size(first, MAX_TRANSACTIONS)
-        return await loaders(info).many("Transaction", "account_number", self.number, limit)
+        return await loaders(info).many("Transaction", "account_number", entity_key(self), limit)
 
     @link("banking", "financial", 3)
     async def suspicious_reports(self, info: Info) -> list[SuspiciousReport] | None:
-        return await loaders(info).many("SuspiciousReport", "account_number", self.number)
+        return await loaders(info).many("SuspiciousReport", "account_number", entity_key(self))
 
     @link("police", "identity", 1, requires=("holder_id", "holder_type"))
     async def holder_person(self, info: Info) -> Person_ | None:

@@ -7,7 +7,9 @@ is a build error (deny by default, see ``schema.catalog``).
 
 Three shapes of field:
 
-- ``attr(...)``: a value of the record (``source`` names the agency-side field);
+- ``attr(...)``: a value of the record (``source`` names the agency-side field; ``identity``
+  names the entity types an identifier identifies, so that showing it in clear counts as
+  disclosing that entity: see ``gateway/disclosure.py``);
 - ``embedded(...)``: a list of sub-objects inside the record (their fields are ``attr`` too);
 - ``link(...)``: another entity, fetched through a loader (``requires`` names the record's
   fields needed to follow the link).
@@ -65,13 +67,28 @@ class FieldInfo:
     requires: tuple[str, ...] = ()
     agency: str | None = None  # None: the agency of the type that declares the field
     mask: str | None = None  # how to show it masked (policies/masks.py); None: cannot be
+    identity: tuple[str, ...] = ()  # entity types an identifier field identifies, in order
 
 
 def attr(
-    category: str, sensitivity: int = 0, *, source: str | None = None, mask: str | None = None
+    category: str,
+    sensitivity: int = 0,
+    *,
+    source: str | None = None,
+    mask: str | None = None,
+    identity: str | tuple[str, ...] = (),
 ) -> Any:
-    """A plain value of the record; ``source`` defaults to the Python attribute name."""
-    info = FieldInfo(Category(category), sensitivity, Shape.ATTR, source, mask=mask)
+    """A plain value of the record; ``source`` defaults to the Python attribute name.
+
+    An identifier declares the entity types it identifies, the most specific first
+    (``identity=("Person", "Enterprise")`` for a party that is a person or an enterprise):
+    shown in clear, it is a disclosure of that entity, recorded and counted like the entity's
+    own record (docs/limits.md).
+    """
+    identities = (identity,) if isinstance(identity, str) else tuple(identity)
+    info = FieldInfo(
+        Category(category), sensitivity, Shape.ATTR, source, mask=mask, identity=identities
+    )
     return strawberry.field(metadata={META: info})
 
 
@@ -266,3 +283,15 @@ def record_data(obj: object) -> Mapping[str, Any]:
     """The agency record a schema object was built from (for link resolvers)."""
     data: Mapping[str, Any] = obj.__dict__["_data"]
     return data
+
+
+def entity_key(obj: object) -> str:
+    """The real key of an entity object, for the links that hang off it.
+
+    The key attribute may be masked (``110105********1234``) or withheld for the caller; the
+    record's key is always there (connectors return it with every record) and is used only to
+    ask agencies, never shown: a link follows the entity, not what the caller was shown of it.
+    """
+    key = SPECS[type(obj)].key
+    assert key is not None, "only entities have keys"
+    return str(obj.__dict__["_data"][key])

@@ -33,6 +33,7 @@ class FieldResource:
     target: str | None  # the named object type a link or embedded field leads to
     python_name: str
     mask: str | None  # mask kind (policies/masks.py), or None if it cannot be shown masked
+    identity: tuple[str, ...] = ()  # entity types an identifier identifies (schema.base.attr)
 
     @property
     def path(self) -> str:
@@ -45,6 +46,7 @@ Catalog = dict[tuple[str, str], FieldResource]
 def build_catalog(schema: GraphQLSchema) -> Catalog:
     catalog: Catalog = {}
     missing: list[str] = []
+    not_entities: list[str] = []
     for type_name, gql_type in sorted(schema.type_map.items()):
         if not isinstance(gql_type, GraphQLObjectType) or type_name.startswith("__"):
             continue
@@ -64,8 +66,13 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
             catalog[(type_name, field_name)] = FieldResource(
                 type_name, field_name, agency, info.category, info.sensitivity, info.shape,
                 None if info.shape is Shape.LINK else source, info.requires, target,
-                sfield.python_name, info.mask,
+                sfield.python_name, info.mask, info.identity,
             )  # fmt: skip
+            not_entities += [
+                f"{type_name}.{field_name} ({name})"
+                for name in info.identity
+                if name not in SPECS_BY_NAME or SPECS_BY_NAME[name].kind is None
+            ]
             if info.shape is not Shape.LINK:
                 sub = SPECS_BY_NAME[target].cls if target in SPECS_BY_NAME else None
                 values.append(
@@ -83,5 +90,10 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
         raise SchemaMappingError(
             "these schema fields have no policy resource; declare them with attr(), embedded() or "
             "link() from schema.base: " + ", ".join(missing)
+        )
+    if not_entities:
+        raise SchemaMappingError(
+            "these fields declare an identity that is not an entity type; name the @entity "
+            "classes they identify in attr(identity=...): " + ", ".join(not_entities)
         )
     return catalog

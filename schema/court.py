@@ -14,7 +14,7 @@ Info = strawberry.Info[RequestContext, None]
 
 @embedded_type(agency="courts")
 class Party:
-    party_id: str | None = attr("identity", 2, mask="party_id")
+    party_id: str | None = attr("identity", 2, mask="party_id", identity=("Person", "Enterprise"))
     name: str | None = attr("judicial")
     party_type: str | None = attr("judicial")
     role: str | None = attr("judicial")
@@ -57,7 +57,7 @@ class CourtCase:
 class DefaulterEntry:
     """An entry on the published judgment-defaulter list (失信被执行人名单)."""
 
-    party_id: str = attr("identity", 2, mask="party_id")
+    party_id: str = attr("identity", 2, mask="party_id", identity=("Person", "Enterprise"))
     listed_on: str | None = attr("registry")
     obligation: str | None = attr("registry")
     performance: str | None = attr("registry")

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from gateway.types import Outcome, RequestContext
-from schema.base import attr, build, embedded, embedded_type, entity, link, record_data
+from schema.base import (
+    attr,
+    build,
+    embedded,
+    embedded_type,
+    entity,
+    entity_key,
+    link,
+    record_data,
+)
 from schema.loaders import loaders
 from schema.paging import MAX_SEARCH_TEXT, page_size, search_text
 from schema.scalars import USCC
@@ -29,7 +38,7 @@ DefaulterEntry_ = Annotated["DefaulterEntry", strawberry.lazy("schema.court")]
 
 @embedded_type(agency="market")
 class Shareholder:
-    holder_id: str | None = attr("identity", 2, mask="party_id")
+    holder_id: str | None = attr("identity", 2, mask="party_id", identity=("Person", "Enterprise"))
     holder_name: str | None = attr("registry")
     holder_type: str | None = attr("registry")
     share_pct: float | None = attr("registry")
@@ -58,7 +67,7 @@ class Penalty:
 
 @entity(agency="market", kind="enterprise", key="uscc")
 class Enterprise:
-    uscc: USCC = attr("registry")
+    uscc: USCC = attr("registry", identity="Enterprise")
     name: str | None = attr("registry")
     legal_rep_name: str | None = attr("registry")
     registered_capital: float | None = attr("registry")
@@ -80,19 +89,19 @@ class Enterprise:
 
     @link("banking", "financial", 2)
     async def bank_accounts(self, info: Info) -> list[BankAccount_] | None:
-        return await loaders(info).many("BankAccount", "holder_id", self.uscc)
+        return await loaders(info).many("BankAccount", "holder_id", entity_key(self))
 
     @link("police", "criminal", 2)
     async def police_cases(self, info: Info) -> list[PoliceCase_] | None:
-        return await loaders(info).many("PoliceCase", "enterprise_ids", self.uscc)
+        return await loaders(info).many("PoliceCase", "enterprise_ids", entity_key(self))
 
     @link("courts", "judicial")
     async def court_cases(self, info: Info) -> list[CourtCase_] | None:
-        return await loaders(info).many("CourtCase", "party_ids", self.uscc)
+        return await loaders(info).many("CourtCase", "party_ids", entity_key(self))
 
     @link("courts", "judicial", description="Entry on the judgment-defaulter list (失信被执行人).")
     async def judgment_defaulter(self, info: Info) -> DefaulterEntry_ | None:
-        found = await loaders(info).many("DefaulterEntry", "party_id", self.uscc)
+        found = await loaders(info).many("DefaulterEntry", "party_id", entity_key(self))
         return found[0] if found else None
 
 

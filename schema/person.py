@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from gateway.types import RequestContext
-from schema.base import attr, entity, link
+from schema.base import attr, entity, entity_key, link
 from schema.loaders import loaders
 from schema.scalars import ResidentID
 
@@ -27,33 +27,33 @@ DefaulterEntry_ = Annotated["DefaulterEntry", strawberry.lazy("schema.court")]
 
 @entity(agency="police", kind="person", key="id_number")
 class Person:
-    id_number: ResidentID = attr("identity", 2, mask="resident_id")
+    id_number: ResidentID = attr("identity", 2, mask="resident_id", identity="Person")
     name: str | None = attr("identity", 1, mask="name")
     gender: str | None = attr("identity", 1)
     birth_date: str | None = attr("identity", 1)
     ethnicity: str | None = attr("identity", 1)
     household_address: str | None = attr("contact", 2)
-    phone: str | None = attr("contact", 2, mask="account")
+    phone: str | None = attr("contact", 2, mask="phone")
 
     @link("market", "registry", description="Enterprises whose legal representative this is.")
     async def enterprises(self, info: Info) -> list[Enterprise_] | None:
-        return await loaders(info).many("Enterprise", "legal_rep_id", self.id_number)
+        return await loaders(info).many("Enterprise", "legal_rep_id", entity_key(self))
 
     @link("banking", "financial", 2)
     async def bank_accounts(self, info: Info) -> list[BankAccount_] | None:
-        return await loaders(info).many("BankAccount", "holder_id", self.id_number)
+        return await loaders(info).many("BankAccount", "holder_id", entity_key(self))
 
     @link("police", "criminal", 2, description="Police cases naming this person as a suspect.")
     async def police_cases(self, info: Info) -> list[PoliceCase_] | None:
-        return await loaders(info).many("PoliceCase", "suspect_ids", self.id_number)
+        return await loaders(info).many("PoliceCase", "suspect_ids", entity_key(self))
 
     @link("courts", "judicial")
     async def court_cases(self, info: Info) -> list[CourtCase_] | None:
-        return await loaders(info).many("CourtCase", "party_ids", self.id_number)
+        return await loaders(info).many("CourtCase", "party_ids", entity_key(self))
 
     @link("courts", "judicial", description="Entry on the judgment-defaulter list (失信被执行人).")
     async def judgment_defaulter(self, info: Info) -> DefaulterEntry_ | None:
-        found = await loaders(info).many("DefaulterEntry", "party_id", self.id_number)
+        found = await loaders(info).many("DefaulterEntry", "party_id", entity_key(self))
         return found[0] if found else None
 
 

@@ -26,7 +26,7 @@ class FrozenAsset:
 
     measure: str | None = attr("enforcement", 2)
     asset_type: str | None = attr("enforcement", 2)
-    account_number: str | None = attr("enforcement", 2, mask="account")
+    account_number: str | None = attr("enforcement", 2, mask="account", identity="BankAccount")
     amount: float | None = attr("enforcement", 2, mask="amount")
     date: str | None = attr("enforcement", 2)
 

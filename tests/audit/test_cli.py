@@ -305,3 +305,24 @@ def test_archive_moves_nothing_from_a_log_with_records_past_its_head(data_dir: P
     assert store.count(config.log_id) == 7 and store.archives(config.log_id) == []
     store.close()
     assert not list((data_dir / "audit").rglob("*.jsonl.gz"))
+
+
+def test_search_and_export_cite_the_policies_of_each_field(tmp_path: Path) -> None:
+    config = make_config(tmp_path, log_id="")
+    store = config.new_store()
+    store.create_schema()
+    cited = record(1)
+    cited.field_policies = {"enterprise.name": ("registry-for-members",),
+                            "enterprise.legalRepresentative.idNumber": ("default-deny",)}  # fmt: skip
+    append_records(config, store, [cited])
+    store.close()
+    _, out, _ = cli(tmp_path, "search", "--user", "jit.member", "--json")
+    [row] = [json.loads(line) for line in out.splitlines()]
+    expected = {path: list(ids) for path, ids in cited.field_policies.items()}
+    assert row["field_policies"] == expected
+    target = tmp_path / "out.csv"
+    export = ("export", "--format", "csv", "--user", "jit.member", "--out", str(target))
+    assert cli(tmp_path, *export)[0] == 0
+    with target.open() as f:
+        [exported] = list(csv.DictReader(f))
+    assert json.loads(exported["field_policies"]) == expected

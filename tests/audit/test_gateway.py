@@ -132,3 +132,61 @@ async def test_a_case_is_one_case_in_full_width_and_in_ascii(live: Live) -> None
             assert {r["case_id"] for r in found} == {ascii_form}
     finally:
         reader.store.close()
+
+
+async def test_who_saw_an_identifier_shown_inside_other_records(live: Live) -> None:
+    """A resident ID shown among a court case's parties, an enterprise's shareholders or an
+    account's holder, and an account number among transactions' counterparties: each request
+    is found by ``audit search --entity`` and in the subject report, through the CLI."""
+    import io
+    import json
+
+    import gateway.cli
+    from audit.cli import run
+    from tests.gateway.conftest import card, resident_id
+
+    agencies = live.gateway.connectors
+    courts = agencies["courts"]._records["court_case"]  # type: ignore[attr-defined]
+    courts[5]["parties"] = [*courts[5]["parties"], {"party_id": resident_id(9), "role": "第三人"}]
+    market = agencies["market"]._records["enterprise"]  # type: ignore[attr-defined]
+    market[6]["shareholders"] = [{"holder_id": resident_id(9), "holder_type": "person"}]
+    banking = agencies["banking"]._records  # type: ignore[attr-defined]
+    banking["account"][7].update(holder_id=resident_id(9), holder_type="person")
+    banking["transaction"][0]["counterparty_account"] = card(77)
+
+    shown = {
+        "parties": ('{ courtCase(caseNumber: "(2025)京01民初6号") { parties { partyId } } }',
+                    "courtCase.parties.partyId"),
+        "shareholders": ('{ enterprise(uscc: "%s") { shareholders { holderId } } }' % uscc(6),
+                         "enterprise.shareholders.holderId"),
+        "holder": ('{ bankAccount(number: "%s") { holderId } }' % card(7),
+                   "bankAccount.holderId"),
+        "counterparty": ('{ bankAccount(number: "%s") { transactions { counterpartyAccount } } }'
+                         % card(0), "bankAccount.transactions.counterpartyAccount"),
+    }  # fmt: skip
+    requests = {}
+    for name, (query, _) in shown.items():
+        response = await live.query(query)
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+        requests[name] = response.headers["x-request-id"]
+
+    def cli(*argv: str) -> list[dict[str, Any]]:
+        out = io.StringIO()
+        args = gateway.cli.build_parser().parse_args(
+            ["audit", argv[0], "--data-dir", str(live.data_dir), "--as", "auditor", *argv[1:]]
+        )
+        assert run(args, out, io.StringIO()) == 0
+        return [json.loads(line) for line in out.getvalue().splitlines()]
+
+    person = [requests["parties"], requests["shareholders"], requests["holder"]]
+    found = cli("search", "--entity", resident_id(9), "--json")
+    assert [r["request_id"] for r in found] == person
+    report = cli("subject-report", resident_id(9), "--json")
+    assert [r["request_id"] for r in report if not r["looked_up"]] == person
+    for row, name in zip(report, ("parties", "shareholders", "holder"), strict=False):
+        assert row["shown_as"] == ["Person"]
+        assert row["fields_allowed"] == [shown[name][1]]  # the field that showed the person
+        assert row["field_policies"] == {shown[name][1]: ["joint-team-investigation"]}
+    [counterparty] = cli("search", "--entity", card(77), "--json")
+    assert counterparty["request_id"] == requests["counterparty"]
+    assert card(77) in counterparty["records_returned"]["BankAccount"]

@@ -112,3 +112,45 @@ def test_blind_index_terms_and_macs_stay_what_stored_trails_hold() -> None:
         key.mac(b"query")
         == hashlib.blake2b(b"query", key=index, digest_size=16, person=b"jg-audit-mac").hexdigest()
     )
+
+
+def test_each_field_cites_the_policies_that_decided_it(config: AuditConfig) -> None:
+    rec = record()
+    rec.field_policies = {
+        "enterprise.name": ("registry-for-members",),
+        "enterprise.legalRepresentative.idNumber": ("identity-masked-for-monitoring",),
+        "enterprise.bankAccounts": ("default-deny",),
+    }
+    row = seal(prepare(rec, config.key), config.key, "log-a", 7, 1_790_000_000_000_000)
+    stored = orjson.loads(row.body)["fields"]["policies"]  # in the body: under the leaf hash
+    assert stored == {path: list(ids) for path, ids in sorted(rec.field_policies.items())}
+    assert decode(row.body, None)["field_policies"] == stored  # not personal data: in clear
+
+
+def test_trails_written_before_policies_were_cited_still_verify_and_read(
+    tmp_path: Path,
+) -> None:
+    """Bodies stay version 1: the citation is one more key in ``fields``, absent from records
+    written before it, which verify exactly as they did and read as citing nothing."""
+    from audit.trail import append_prepared
+    from audit.verify import verify_store
+
+    config = make_config(tmp_path)
+    store = config.new_store()
+    store.create_schema()
+    old = prepare(record(1), config.key)
+    public = orjson.loads(b"{" + old.rest)
+    del public["fields"]["policies"]
+    old.rest = orjson.dumps(public)[1:]
+    append_prepared(config, store, [old])
+    new = record(2)
+    new.field_policies = {"enterprise.name": ("registry-for-members",)}
+    append_records(config, store, [new])
+    [report] = verify_store(store, config.signer.public, config.archive_dir)
+    assert report.ok and report.records == 2, report
+    rows = AuditReader(store, config.key).search(SearchFilter(entity=PERSON))
+    assert [r["field_policies"] for r in rows] == [
+        {},
+        {"enterprise.name": ["registry-for-members"]},
+    ]
+    store.close()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from connectors.base import Labels
 from gateway.authorize import Authorizer, StaticPolicies
-from gateway.types import FieldDecision, Principal
+from gateway.types import Disclosure, FieldDecision, Outcome, Principal
 from policies.engine import DecisionContext, RecordDecision, RecordLabels
 from schema.catalog import FieldResource
 
@@ -97,3 +97,45 @@ def test_a_full_shared_cache_never_loses_a_decision_of_the_batch_being_decided()
     decide = authorizer.record_filter(CLERK, context)
     found = decide([_labels("H0"), _labels("H7"), _labels("H8")])
     assert [d.visible for d in found] == [True, False, False]
+
+
+class MaskingIdentities:
+    """Allows every field, identities masked with the field's own mask."""
+
+    version = "v1"
+
+    def decide(
+        self, principal: Principal, context: DecisionContext, resources: Sequence[FieldResource]
+    ) -> list[FieldDecision]:
+        return [
+            FieldDecision(Outcome.MASK, r.mask)
+            if r.category == "identity" and r.mask
+            else FieldDecision(Outcome.ALLOW)
+            for r in resources
+        ]
+
+    def decide_records(
+        self, principal: Principal, context: DecisionContext, labels: Sequence[RecordLabels]
+    ) -> list[RecordDecision]:
+        raise AssertionError("records are not decided here")
+
+
+def test_the_plan_lists_the_identifiers_an_operation_shows_and_their_masks() -> None:
+    from gateway.analyze import Analyzer
+    from schema.unified import build_schema
+    from tests.gateway.conftest import resident_id
+
+    query = """{ person(idNumber: "%s") { idNumber judgmentDefaulter { partyId }
+      courtCases { parties { partyId name } } bankAccounts { holderPerson { name } }
+      enterprises { uscc shareholders { holderName } } } }"""
+    operation = Analyzer(build_schema()).analyze(query % resident_id(1), None)
+    plan = Authorizer(StaticPolicies(MaskingIdentities())).plan(
+        CLERK, DecisionContext(purpose="supervision"), operation
+    )
+    party = ("Person", "Enterprise")
+    # an entity's own key is not listed (its record is recorded as seen), nor an identifier
+    # read only to follow a link (holderPerson needs holder_id), nor one not selected
+    assert plan.disclosures == (
+        Disclosure(("person", "judgmentDefaulter", "partyId"), party, "party_id"),
+        Disclosure(("person", "courtCases", "parties", "partyId"), party, "party_id"),
+    )

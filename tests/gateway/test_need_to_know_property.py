@@ -7,7 +7,9 @@ named fragments, nesting, lists), through the whole pipeline:
 - a value the policy masks is in masked form (masks are idempotent, originals are not);
 - a denied field is null and never requested from an agency;
 - every record shown is visible to the caller by a direct record-level decision on its labels
-  (the world's records get varied handling codes, sensitivities and case links for this).
+  (the world's records get varied handling codes, sensitivities and case links for this);
+  what the audit record holds as seen besides records is an identifier the answer shows in
+  clear in an identifier field of a record that is (a court case's party, an account holder).
 
 JOINTGATE_PROPERTY_EXAMPLES sets the number of cases (default 10,000, as the issue asks).
 """
@@ -103,16 +105,22 @@ def test_nothing_leaks(fixture: Fixture, case: Case) -> None:
         teams=("JIT-2026-001",) if want else (), break_glass=case.break_glass is not None,
     )  # fmt: skip
     decide = _decider(fixture, case.principal, context)
+    disclosed: set[str] = set()
     for node in case.tree:
-        _check(node, (body.get("data") or {}).get(node.key), decide)
+        value = (body.get("data") or {}).get(node.key)
+        _check(node, value, decide)
+        _identifiers(node, value, disclosed)
     _check_requests(harness, case, decide)
-    _check_records(fixture, case.principal, context)
+    _check_records(fixture, case.principal, context, disclosed)
     _check_searches(fixture, case, body.get("data") or {}, context)
 
 
-def _check_records(fixture: Fixture, principal: Principal, context: DecisionContext) -> None:
+def _check_records(
+    fixture: Fixture, principal: Principal, context: DecisionContext, disclosed: set[str]
+) -> None:
     shown = fixture.harness.audit.records[-1].records_returned
-    for type_name, keys in shown.items():
+    for type_name, seen in shown.items():
+        keys = seen - disclosed  # an identity disclosed is seen, not a record returned
         rows = [fixture.labels[(type_name, key)] for key in sorted(keys)]
         labels = [
             RecordLabels(
@@ -157,6 +165,23 @@ def _check_searches(
         ) if info else None  # fmt: skip
         if nodes is not None and has_next is not None:
             assert has_next == (len(nodes) < visible), f"{len(nodes)} of {visible}: {has_next}"
+
+
+def _identifiers(node: Node, value: Any, out: set[str]) -> None:
+    """The identifiers the answer shows in identifier fields other than an entity's own key."""
+    if node.field_name == "__typename" or value is None:
+        return
+    resource = _catalog()[(node.type_name, node.field_name)]
+    spec = SPECS_BY_NAME.get(node.type_name)
+    own_key = (
+        spec is not None and node.type_name in resource.identity and spec.key == resource.source
+    )
+    if resource.identity and not own_key and isinstance(value, str):
+        out.add(value)
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict):
+            for child in node.children:
+                _identifiers(child, item.get(child.key), out)
 
 
 def _decider(fixture: Fixture, principal: Principal, context: DecisionContext) -> Any:

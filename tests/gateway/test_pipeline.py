@@ -238,3 +238,26 @@ async def test_a_request_leaves_no_cyclic_garbage(harness: Harness) -> None:
         gc.garbage.clear()
     ours = [name for name in left if name.split(".")[0] in OURS]
     assert ours == [], "\n".join(ours)
+
+
+async def test_the_audit_record_cites_the_policies_that_decided_each_field(
+    harness: Harness,
+) -> None:
+    query = """{ enterprise(uscc: "%s") { name bankAccounts { number balance }
+      legalRepresentative { idNumber } } }""" % uscc(3)
+    await harness.query(query, user="market.officer", purpose="supervision", case=None)
+    record = harness.audit.records[-1]
+    assert record.field_policies == {
+        "enterprise": ("own-agency", "registry-for-members"),  # both hold, both cited
+        "enterprise.name": ("own-agency", "registry-for-members"),
+        "enterprise.bankAccounts": ("market-sees-accounts",),
+        "enterprise.bankAccounts.number": ("market-sees-account-numbers-masked",),
+        "enterprise.bankAccounts.balance": ("default-deny",),  # nothing permits it
+        "enterprise.legalRepresentative": ("legal-representative-for-monitoring",),
+        "enterprise.legalRepresentative.idNumber": ("identity-masked-for-monitoring",),
+    }
+    assert set(record.field_policies) == set(record.fields_requested)
+    await harness.query(query, user="market.officer", purpose="audit", case=None)
+    cited = harness.audit.records[-1].field_policies
+    assert set(cited.values()) == {("audit-purpose-for-auditors-only",)}  # a forbid decides
+    assert record.as_dict()["field_policies"]["enterprise.bankAccounts.balance"] == ["default-deny"]

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from audit.reader import SearchFilter
-from schema.audit import FILTER_VARIABLE, READ_FLAG, field_entities
+from schema.audit import FILTER_VARIABLE, READ_FLAG, field_entities, field_identities
 from schema.unified import build_schema
 from tests.audit.conftest import Live, open_live
 from tests.gateway.conftest import Harness, open_harness, resident_id, uscc
@@ -208,3 +208,27 @@ async def test_cursors_are_sealed_to_the_auditors_search(live: Live) -> None:
         assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": argument}
     following = await audit_log(live, user="jit.member", first=1, after=cursor)
     assert following["data"]["auditLog"]["nodes"][0]["subject"] == "jit.member"
+
+
+async def test_each_field_of_a_record_cites_its_policies(live: Live) -> None:
+    first, _, _ = await traffic(live)
+    query = """query($entity: String) { auditLog(entity: $entity) { nodes { requestId
+      fieldPolicies { path policies } } } }"""
+    response = await live.query(query, {"entity": uscc(3)}, user="auditor", purpose="audit",
+                                case=None)  # fmt: skip
+    body = response.json()
+    assert "errors" not in body, body
+    [node] = body["data"]["auditLog"]["nodes"]
+    cited = {p["path"]: p["policies"] for p in node["fieldPolicies"]}
+    assert node["requestId"] == first
+    assert set(cited) == {"enterprise", "enterprise.name", "enterprise.legalRepresentative",
+                          "enterprise.legalRepresentative.name"}  # fmt: skip
+    assert all(cited.values()) and "joint-team-investigation" in cited["enterprise.name"]
+
+
+def test_identifier_paths_map_to_the_entities_they_identify() -> None:
+    identities_of = field_identities(build_schema().catalog)
+    assert identities_of("courtCase.parties.partyId") == ("Person", "Enterprise")
+    assert identities_of("bankAccount.transactions.counterpartyAccount") == ("BankAccount",)
+    assert identities_of("enterprise.legalRepresentative.idNumber") == ("Person",)
+    assert identities_of("enterprise.name") == identities_of("enterprise.noSuchField") == ()
