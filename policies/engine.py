@@ -139,6 +139,8 @@ class PolicyBundle:
     fields_named: frozenset[str] | None = None
     # the roles policies ask about, if all they ever ask is whether the caller has one of them
     roles_asked: frozenset[str] | None = None
+    # boolean context attributes that, true, can only let more through (see _helping)
+    helping: frozenset[str] = frozenset()
 
 
 def load_bundle(directory: Path, catalog: Catalog) -> PolicyBundle:
@@ -224,6 +226,7 @@ def load_bundle(directory: Path, catalog: Catalog) -> PolicyBundle:
         ),
         fields_named=frozenset(_named(parsed, f"{NS}::Field")),
         roles_asked=_roles_asked(parsed),
+        helping=_helping(parsed),
     )
 
 
@@ -237,6 +240,58 @@ def _nodes(tree: Any) -> Iterable[dict[str, Any]]:
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
+
+
+def _helping(policies: dict[str, Any]) -> frozenset[str]:
+    """Context attributes that only ever help: read in permits only where true makes the
+    permit hold more often, in forbids only where true makes them hold less often, and only
+    through ``&&``, ``||``, ``!`` (no ``==``, no ``if``). Decisions are monotone in them, so a
+    context with one of them true decides at least as much as the same context with it false.
+    """
+    seen: dict[str, set[bool | None]] = {}
+
+    def walk(node: Any, helps: bool | None) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, None)
+            return
+        if not isinstance(node, dict):
+            return
+        access = node.get(".")
+        if isinstance(access, dict) and access.get("left") == {"Var": "context"}:
+            seen.setdefault(str(access.get("attr")), set()).add(helps)
+            return
+        operands = node.get("&&", node.get("||"))
+        if isinstance(operands, dict):
+            walk(operands.get("left"), helps)
+            walk(operands.get("right"), helps)
+        elif "!" in node:
+            walk(node["!"].get("arg"), None if helps is None else not helps)
+        else:
+            for value in node.values():
+                walk(value, None)
+
+    for policy in policies.values():
+        permit = policy.get("effect") == "permit"
+        for condition in policy.get("conditions") or ():
+            holds = condition.get("kind") == "when"
+            walk(condition.get("body"), permit == holds)
+    return frozenset(name for name, ways in seen.items() if ways == {True})
+
+
+def _undominated(
+    contexts: Sequence[DecisionContext], helping: frozenset[str]
+) -> list[DecisionContext]:
+    """``contexts`` less those another decides at least as much as: the same in everything
+    but ``helping`` attributes, and true in every one of those it has true."""
+    views = [c.as_cedar() for c in contexts]
+
+    def covers(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return a != b and all(
+            (a[k] or not b[k]) if k in helping else a[k] == b[k] for k in a.keys() | b.keys()
+        )
+
+    return [c for c, b in zip(contexts, views, strict=True) if not any(covers(a, b) for a in views)]
 
 
 _ROLES = {".": {"left": {"Var": "principal"}, "attr": "roles"}}
@@ -375,10 +430,12 @@ class PolicyEngine:
     ) -> frozenset[tuple[str, str]]:
         """The (type, field) pairs allowed or masked in at least one of ``contexts``.
 
-        One batch of decisions, in every context, of one field of each set of fields that no
-        policy can tell apart (the same decision for all of them).
+        One batch of decisions, in every context no other context decides at least as much
+        as, of one field of each set of fields that no policy can tell apart (the same decision
+        for all of them).
         """
         alike = self._alike
+        contexts = _undominated(contexts, self.bundle.helping)
         if not alike or not contexts:
             return frozenset()
         entities = self._fields.with_added_json_str(json.dumps([_user_entity(principal)]))

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema, get_named_type
+from graphql import (
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    Undefined,
+    get_named_type,
+)
 
 from gateway.issuer import DEMO_USERS
 from gateway.types import Declaration, Outcome, Purpose
@@ -66,13 +73,11 @@ def arguments(schema: GraphQLSchema, type_name: str, field_name: str) -> str:
     assert isinstance(gql_type, GraphQLObjectType)
     values = []
     for name, arg in gql_type.fields[field_name].args.items():
-        if not isinstance(arg.type, GraphQLNonNull) or arg.default_value is not None:
+        if not isinstance(arg.type, GraphQLNonNull) or arg.default_value is not Undefined:
             continue
         literal = LITERALS[get_named_type(arg.type).name]
-        inner = arg.type.of_type
-        values.append(
-            f"{name}: [{literal}]" if "List" in type(inner).__name__ else f"{name}: {literal}"
-        )
+        listed = isinstance(arg.type.of_type, GraphQLList)
+        values.append(f"{name}: [{literal}]" if listed else f"{name}: {literal}")
     return f"({', '.join(values)})" if values else ""
 
 

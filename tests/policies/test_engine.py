@@ -212,3 +212,21 @@ def test_the_principal_key_holds_all_that_decisions_tell_apart(policy_copy: Path
     assert not set(balance) & named.reachable(
         principal_for("bob", "market", ["officer"], 1), CONTEXTS
     )
+
+
+def test_only_contexts_that_decide_no_less_stand_for_others(policy_copy: Path) -> None:
+    """A context with a case, a justification or a team case decides at least as much as one
+    without, in the default set: the visibility batch leaves the lesser out. A policy for
+    which that is not so (a permit only without a case) keeps them in."""
+    assert ENGINE.bundle.helping == {"has_case", "has_justification", "in_team"}
+    (policy_copy / "95-nocase.cedar").write_text(
+        '@id("no-case")\npermit (principal, action, resource == JointGate::Field::"BankAccount'
+        '.balance")\nwhen { !context.has_case };\n'
+        '@id("unless-team")\nforbid (principal, action, resource == JointGate::Field::"Person'
+        '.phone")\nunless { context.in_team };\n'
+    )
+    engine = PolicyEngine(load_bundle(policy_copy, CATALOG), CATALOG)
+    assert engine.bundle.helping == {"has_justification", "in_team"}
+    contexts = [DecisionContext("supervision", case) for case in ("", "C1")]
+    assert ("BankAccount", "balance") in engine.reachable(MARKET, contexts)
+    assert ("BankAccount", "balance") not in ENGINE.reachable(MARKET, contexts)
