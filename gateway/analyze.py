@@ -1,6 +1,9 @@
 """Stage 2, analyze: GraphQL text → a validated :class:`Operation` that knows what it touches.
 
-Parsing and validation are cached by the hash of the query text. The walk over the selected
+Each operation is validated against the caller's visible schema (gateway/visibility.py): what
+its policies could never show it, and introspection unless its role allows it, is not there,
+so every message about it reads as for a name that does not exist. Parsing and validation are
+cached by (visible schema, hash of the query text). The walk over the selected
 operation (fragments expanded, aliases resolved to their fields) yields every (type, field) the
 operation touches, for the authorize stage, and per entity type the agency-side fields needed,
 for the connectors (data minimisation).
@@ -21,6 +24,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLObjectType,
+    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
@@ -31,7 +35,8 @@ from graphql import (
 
 from gateway.errors import QueryInvalid
 from gateway.limits import QueryLimits, check_cost, check_shape, too_complex
-from gateway.shape import bad_user_input
+from gateway.shape import bad_user_input, client_message, clip_message
+from gateway.visibility import EVERYTHING, Visibility, VisibleSchemas
 from schema.base import SPECS_BY_NAME, Shape
 from schema.catalog import FieldResource
 from schema.unified import GatewaySchema
@@ -70,6 +75,7 @@ class Operation:
     entities: frozenset[str] = frozenset()  # entity types the operation may fetch
     introspection: tuple[tuple[str, int, int], ...] = ()  # (__schema/__type, line, column)
     identifiers: tuple[Identifier, ...] = ()
+    schema: GraphQLSchema | None = None  # the caller's visible schema, to run introspection on
 
     @property
     def cache_key(self) -> str:
@@ -85,28 +91,40 @@ class Analyzer:
         self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
         self._operations: OrderedDict[str, Operation] = OrderedDict()
         self._cache_size = cache_size
+        self._visible = VisibleSchemas(schema.graphql)
 
-    def analyze(self, query: str, operation_name: str | None) -> Operation:
-        if len(query.encode()) > MAX_QUERY_BYTES:
+    def analyze(
+        self,
+        query: str,
+        operation_name: str | None,
+        visibility: Visibility = EVERYTHING,
+        introspection: bool = True,
+    ) -> Operation:
+        """``visibility``: the fields the caller could ever see (the authorize stage's
+        ``visibility``); ``introspection``: whether its role may introspect."""
+        text = query.encode()
+        if len(text) > MAX_QUERY_BYTES:
             raise QueryInvalid(
                 [_error(f"The query is larger than {MAX_QUERY_BYTES} bytes.", "BAD_REQUEST")],
                 "BAD_REQUEST",
             )
-        digest = hashlib.sha256(query.encode()).hexdigest()
-        key = f"{digest}:{operation_name or ''}"
+        digest = hashlib.sha256(text).hexdigest()
+        seen_as = f"{visibility.key}{'' if introspection else '-'}:{digest}"
+        key = f"{seen_as}:{operation_name or ''}"
         cached = self._operations.get(key)
         if cached is not None:
             self._operations.move_to_end(key)
             return cached
-        document = self._document(query, digest)
-        operation = self._operation(document, digest, operation_name)
+        schema = self._visible.get(visibility, introspection)
+        document = self._document(query, seen_as, schema)
+        operation = self._operation(document, digest, operation_name, schema)
         self._operations[key] = operation
         if len(self._operations) > self._cache_size:
             self._operations.popitem(last=False)
         return operation
 
-    def _document(self, query: str, digest: str) -> DocumentNode:
-        document = self._documents.get(digest)
+    def _document(self, query: str, key: str, schema: GraphQLSchema) -> DocumentNode:
+        document = self._documents.get(key)
         if document is not None:
             return document
         try:
@@ -120,26 +138,27 @@ class Analyzer:
                 [_shape_error(exc, "GRAPHQL_PARSE_FAILED")], "GRAPHQL_PARSE_FAILED"
             ) from None
         check_shape(document, self.limits)  # before validation, whose cost these bound
-        errors = validate(self.schema.graphql, document, max_errors=20, hide_suggestions=True)
+        errors = validate(schema, document, max_errors=20, hide_suggestions=True)
         if errors:
             shaped = [_shape_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors]
             bad_input = any(e["extensions"]["code"] == "BAD_USER_INPUT" for e in shaped)
             raise QueryInvalid(
                 shaped, "BAD_USER_INPUT" if bad_input else "GRAPHQL_VALIDATION_FAILED"
             )
-        self._documents[digest] = document
+        self._documents[key] = document
         if len(self._documents) > self._cache_size:
             self._documents.popitem(last=False)
         return document
 
-    def _operation(self, document: DocumentNode, digest: str, name: str | None) -> Operation:
+    def _operation(
+        self, document: DocumentNode, digest: str, name: str | None, visible: GraphQLSchema
+    ) -> Operation:
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         if name is not None:
             operations = [o for o in operations if o.name and o.name.value == name]
             if not operations:
-                raise QueryInvalid(
-                    [_error(f"Unknown operation named '{name}'.", "BAD_REQUEST")], "BAD_REQUEST"
-                )
+                message = clip_message(f"Unknown operation named '{name}'.")
+                raise QueryInvalid([_error(message, "BAD_REQUEST")], "BAD_REQUEST")
         elif len(operations) > 1:
             raise QueryInvalid(
                 [_error("Several operations given: name one with operationName.", "BAD_REQUEST")],
@@ -165,6 +184,7 @@ class Analyzer:
             entities=frozenset(walker.entities),
             introspection=walker.introspection,
             identifiers=tuple(walker.identifiers.values()),
+            schema=visible if walker.introspection else None,
         )
 
 
@@ -263,7 +283,7 @@ def _shape_error(error: GraphQLError, code: str) -> dict[str, Any]:
     shaped = bad_user_input(error)
     if shaped is not None:
         return shaped
-    out: dict[str, Any] = {"message": error.message, "extensions": {"code": code}}
+    out: dict[str, Any] = {"message": client_message(error), "extensions": {"code": code}}
     if error.locations:
         out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
     return out

@@ -13,12 +13,15 @@ and on the caller's active joint-team memberships. The result is a :class:`Plan`
 Plans are cached by (policy version, principal digest, decision context, operation), so a warm
 operation costs one dictionary lookup; a policy or team change changes the key. Record-level
 rules are decided once per distinct label set, in batches, and cached the same way.
+
+Before any of that, :meth:`Authorizer.visibility` tells the analyze stage which fields the
+caller could ever be shown, under any declaration it can make (gateway/visibility.py).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -34,6 +37,7 @@ from gateway.types import (
     Principal,
     Shaping,
 )
+from gateway.visibility import TEAM_CASE, Visibility, declarable
 from policies.engine import DecisionContext, RecordDecision, RecordLabels
 from policies.teams import TeamDirectory
 from schema.base import Shape
@@ -58,6 +62,14 @@ class PolicyEngine(Protocol):
         self, principal: Principal, context: DecisionContext, labels: Sequence[RecordLabels]
     ) -> list[RecordDecision]: ...
 
+    def principal_key(self, principal: Principal) -> tuple[object, ...]:
+        """All that decisions can depend on of ``principal`` (a cache key)."""
+
+    def reachable(
+        self, principal: Principal, contexts: Sequence[DecisionContext]
+    ) -> frozenset[tuple[str, str]] | None:
+        """Fields allowed or masked in at least one of ``contexts``; None: every field."""
+
 
 class OpenPolicy:
     """Allows every field and record: need-to-know switched off.
@@ -77,6 +89,14 @@ class OpenPolicy:
         self, principal: Principal, context: DecisionContext, labels: Sequence[RecordLabels]
     ) -> list[RecordDecision]:
         return [RecordDecision(True, ("open",)) for _ in labels]
+
+    def principal_key(self, principal: Principal) -> tuple[object, ...]:
+        return ()
+
+    def reachable(
+        self, principal: Principal, contexts: Sequence[DecisionContext]
+    ) -> frozenset[tuple[str, str]] | None:
+        return None
 
 
 class PolicyHolder(Protocol):
@@ -110,19 +130,41 @@ class Authorizer:
         self.reject = reject
         self._plans: OrderedDict[tuple[object, ...], Plan] = OrderedDict()
         self._records: OrderedDict[tuple[object, ...], RecordDecision] = OrderedDict()
+        self._visible: OrderedDict[tuple[object, ...], Visibility] = OrderedDict()
+        self._visibilities: OrderedDict[str, Visibility] = OrderedDict()  # one per field set
         self._cache_size = cache_size
 
     def context(self, principal: Principal, declaration: Declaration) -> DecisionContext:
         teams = self.teams.memberships(principal.subject) if self.teams is not None else []
-        case = declaration.case_id or ""
-        return DecisionContext(
-            purpose=declaration.purpose.value,
-            case_id=case,
-            justification=declaration.justification or declaration.break_glass or "",
-            in_team=bool(case) and any(case in t.cases for t in teams),
-            teams=tuple(sorted(t.id for t in teams)),
-            break_glass=declaration.break_glass is not None,
-        )
+        ids = tuple(sorted(t.id for t in teams))
+        return _context(declaration, ids, {case for t in teams for case in t.cases})
+
+    def visibility(self, principal: Principal, context: DecisionContext) -> Visibility:
+        """The fields ``principal`` could be shown under any declaration it can make.
+
+        Decided over every context the caller controls (:func:`gateway.visibility.declarable`)
+        with the facts it does not (its active teams: ``context.teams``; every team covers a
+        case, so with a team it can declare one of the team's cases), in one batch, and cached
+        per (policy version, everything of the principal decisions can depend on, teams):
+        principals alike in all of these are decided alike.
+        """
+        engine = self.policies.engine
+        key = (engine.version, engine.principal_key(principal), context.teams)
+        found = self._visible.get(key)
+        if found is not None:
+            self._visible.move_to_end(key)
+            return found
+        team_cases = {TEAM_CASE} if context.teams else set()
+        contexts = {
+            c.key: c
+            for d in declarable(TEAM_CASE if context.teams else None)
+            for c in (_context(d, context.teams, team_cases),)
+        }
+        found = Visibility.of(engine.reachable(principal, list(contexts.values())))
+        found = self._visibilities.setdefault(found.key, found)  # shared by principals alike
+        _remember(self._visibilities, found.key, found, max(16, self._cache_size // 16))
+        _remember(self._visible, key, found, self._cache_size)
+        return found
 
     def plan(self, principal: Principal, context: DecisionContext, operation: Operation) -> Plan:
         engine = self.policies.engine
@@ -178,6 +220,20 @@ class Authorizer:
             return decisions
 
         return decide
+
+
+def _context(
+    declaration: Declaration, teams: tuple[str, ...], team_cases: Collection[str]
+) -> DecisionContext:
+    case = declaration.case_id or ""
+    return DecisionContext(
+        purpose=declaration.purpose.value,
+        case_id=case,
+        justification=declaration.justification or declaration.break_glass or "",
+        in_team=bool(case) and case in team_cases,
+        teams=teams,
+        break_glass=declaration.break_glass is not None,
+    )
 
 
 def _plan(

@@ -52,7 +52,7 @@ class Executor:
                 result = self.fast.run(ctx, operation, variables) if self.compiled else None
                 if result is None:
                     result = execute(
-                        self.schema.graphql,
+                        operation.schema or self.schema.graphql,  # introspection: the visible
                         operation.document,
                         context_value=ctx,
                         variable_values=dict(variables) if variables else None,

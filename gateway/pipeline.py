@@ -179,20 +179,19 @@ class Pipeline:
         record.justification = declaration.justification or declaration.break_glass
         record.break_glass = declaration.break_glass is not None
         context = self.authorizer.context(principal, declaration)
+        visible = self.authorizer.visibility(principal, context)
+        introspects = bool(principal.roles & self.analyzer.limits.introspection_roles)
 
         with self.telemetry.stage("analyze"):
             query = self.persisted.resolve(
                 gql.query, gql.extensions, principal.client, principal.subject
             )
-            operation = self.analyzer.analyze(query, gql.operation_name)
+            operation = self.analyzer.analyze(query, gql.operation_name, visible, introspects)
         record.operation_name, record.operation_type = operation.name, operation.type
         record.query_hash, record.query_text = operation.hash, query
         record.variables = dict(gql.variables or {})
         record.fields_requested = sorted({t.path for t in operation.touched})
-        if (
-            operation.introspection
-            and not principal.roles & self.analyzer.limits.introspection_roles
-        ):
+        if operation.introspection and not introspects:  # validation has refused it already
             raise _unknown_field(*operation.introspection[0])
         if gql.method == "GET" and operation.type != "query":
             raise MethodNotAllowed("Only queries may be sent with GET.")

@@ -12,6 +12,11 @@ Policy annotations the engine understands:
 - ``@mask`` / ``@mask("kind")``: this permit shows the field masked only (kind: the field's own
   mask, or one of policies/masks.py). A field allowed by an unmasked permit is shown in full.
 - ``@flag("break-glass")``: decisions that rely only on such permits are flagged for review.
+
+Policies decide on whether a case is declared (``context.has_case``, ``context.in_team``), never
+on the case id's text, which is the caller's to choose and is not in the policy context: that
+keeps "which fields could this caller ever be shown" (schema visibility,
+:meth:`PolicyEngine.reachable`) a finite question.
 """
 
 from __future__ import annotations
@@ -81,7 +86,7 @@ class DecisionContext:
     def as_cedar(self) -> dict[str, Any]:
         return {
             "purpose": self.purpose,
-            "case_id": self.case_id,
+            # whether, not which: the caller chooses the id (schema visibility enumerates this)
             "has_case": bool(self.case_id),
             # whether, not what: decisions (and their cache) must not depend on free text
             "has_justification": bool(self.justification),
@@ -127,6 +132,15 @@ class PolicyBundle:
     schema_text: str
     policies: dict[str, Policy]  # by Cedar's generated id (policy0, policy1, ...)
     policy_set: Any = field(repr=False)  # cedarpy.PolicySet
+    names_users: bool = True  # a policy names a user by id: decisions depend on the subject
+    # what policies can tell fields apart by: the attributes they read (of anything), and
+    # the fields they name by id; None: everything (unknown)
+    attributes_read: frozenset[str] | None = None
+    fields_named: frozenset[str] | None = None
+    # the roles policies ask about, if all they ever ask is whether the caller has one of them
+    roles_asked: frozenset[str] | None = None
+    # boolean context attributes that, true, can only let more through (see _helping)
+    helping: frozenset[str] = frozenset()
 
 
 def load_bundle(directory: Path, catalog: Catalog) -> PolicyBundle:
@@ -203,7 +217,126 @@ def load_bundle(directory: Path, catalog: Catalog) -> PolicyBundle:
         schema_text=schema_text,
         policies=policies,
         policy_set=cedarpy.PolicySet.from_str(combined),
+        names_users=bool(_named(parsed, f"{NS}::User")),
+        attributes_read=frozenset(
+            access["attr"]
+            for node in _nodes(parsed)
+            for access in (node.get("."), node.get("has"))
+            if isinstance(access, dict) and "attr" in access
+        ),
+        fields_named=frozenset(_named(parsed, f"{NS}::Field")),
+        roles_asked=_roles_asked(parsed),
+        helping=_helping(parsed),
     )
+
+
+def _nodes(tree: Any) -> Iterable[dict[str, Any]]:
+    """Every JSON object in a policy's JSON form (Cedar's EST), depth first."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _helping(policies: dict[str, Any]) -> frozenset[str]:
+    """Context attributes that only ever help: read in permits only where true makes the
+    permit hold more often, in forbids only where true makes them hold less often, and only
+    through ``&&``, ``||``, ``!`` (no ``==``, no ``if``). Decisions are monotone in them, so a
+    context with one of them true decides at least as much as the same context with it false.
+    """
+    seen: dict[str, set[bool | None]] = {}
+
+    def walk(node: Any, helps: bool | None) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, None)
+            return
+        if not isinstance(node, dict):
+            return
+        access = node.get(".")
+        if isinstance(access, dict) and access.get("left") == {"Var": "context"}:
+            seen.setdefault(str(access.get("attr")), set()).add(helps)
+            return
+        operands = node.get("&&", node.get("||"))
+        if isinstance(operands, dict):
+            walk(operands.get("left"), helps)
+            walk(operands.get("right"), helps)
+        elif "!" in node:
+            walk(node["!"].get("arg"), None if helps is None else not helps)
+        else:
+            for value in node.values():
+                walk(value, None)
+
+    for policy in policies.values():
+        permit = policy.get("effect") == "permit"
+        for condition in policy.get("conditions") or ():
+            holds = condition.get("kind") == "when"
+            walk(condition.get("body"), permit == holds)
+    return frozenset(name for name, ways in seen.items() if ways == {True})
+
+
+def _undominated(
+    contexts: Sequence[DecisionContext], helping: frozenset[str]
+) -> list[DecisionContext]:
+    """``contexts`` less those another decides at least as much as: the same in everything
+    but ``helping`` attributes, and true in every one of those it has true."""
+    views = [c.as_cedar() for c in contexts]
+
+    def covers(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return a != b and all(
+            (a[k] or not b[k]) if k in helping else a[k] == b[k] for k in a.keys() | b.keys()
+        )
+
+    return [c for c, b in zip(contexts, views, strict=True) if not any(covers(a, b) for a in views)]
+
+
+_ROLES = {".": {"left": {"Var": "principal"}, "attr": "roles"}}
+
+
+def _roles_asked(policies: Any) -> frozenset[str] | None:
+    """The role names policies test the caller for, if every use of ``principal.roles`` is
+    ``contains`` / ``containsAny`` / ``containsAll`` of literal names; else None (roles may
+    matter in other ways, e.g. ``isEmpty()``)."""
+    asked: set[str] = set()
+    tests = 0
+    for node in _nodes(policies):
+        for method in ("contains", "containsAny", "containsAll"):
+            call = node.get(method)
+            if isinstance(call, dict) and call.get("left") == _ROLES:
+                names = _literal_strings(call.get("right"))
+                if names is None:
+                    return None
+                asked |= names
+                tests += 1
+    uses = sum(1 for node in _nodes(policies) if node.get(".", {}).get("attr") == "roles")
+    return frozenset(asked) if uses == tests else None
+
+
+def _literal_strings(expression: Any) -> set[str] | None:
+    if isinstance(expression, dict) and isinstance(expression.get("Value"), str):
+        return {expression["Value"]}
+    if isinstance(expression, dict) and isinstance(expression.get("Set"), list):
+        names: set[str] = set()
+        for item in expression["Set"]:
+            found = _literal_strings(item)
+            if found is None:
+                return None
+            names |= found
+        return names
+    return None
+
+
+def _named(policies: Any, entity_type: str) -> set[str]:
+    """The ids of the entities of ``entity_type`` policies name (``User::"alice"``)."""
+    return {
+        str(node["id"])
+        for node in _nodes(policies)
+        if node.get("type") == entity_type and "id" in node
+    }
 
 
 def _syntax_problems(path: Path, text: str) -> list[Problem]:
@@ -265,6 +398,7 @@ class PolicyEngine:
         self._fields = cedarpy.Entities.from_json_str(
             json.dumps([_field_entity(r) for r in catalog.values()])
         )
+        self._alike = _alike(catalog.values(), bundle)
 
     @property
     def version(self) -> str:
@@ -280,6 +414,45 @@ class PolicyEngine:
         requests = [_request(principal, "read", "Field", r.path, ctx) for r in resources]
         results = cedarpy.is_authorized_batch(requests, self.bundle.policy_set, entities)
         return [self._field_decision(r, res) for r, res in zip(resources, results, strict=True)]
+
+    def principal_key(self, principal: Principal) -> tuple[object, ...]:
+        """Everything of ``principal`` a decision can depend on: the attributes
+        :func:`_user_entity` gives Cedar (of the roles, those policies ask about), and the
+        subject only if a policy names users. Principals with the same key are decided alike."""
+        bundle = self.bundle
+        subject = principal.subject if bundle.names_users else ""
+        asked = bundle.roles_asked
+        roles = principal.roles if asked is None else principal.roles & asked
+        return (subject, principal.agency, roles, principal.clearance)
+
+    def reachable(
+        self, principal: Principal, contexts: Sequence[DecisionContext]
+    ) -> frozenset[tuple[str, str]]:
+        """The (type, field) pairs allowed or masked in at least one of ``contexts``.
+
+        One batch of decisions, in every context no other context decides at least as much
+        as, of one field of each set of fields that no policy can tell apart (the same decision
+        for all of them).
+        """
+        alike = self._alike
+        contexts = _undominated(contexts, self.bundle.helping)
+        if not alike or not contexts:
+            return frozenset()
+        entities = self._fields.with_added_json_str(json.dumps([_user_entity(principal)]))
+        requests = [
+            _request(principal, "read", "Field", fields[0].path, ctx)
+            for ctx in (c.as_cedar() for c in contexts)
+            for fields in alike
+        ]
+        results = cedarpy.is_authorized_batch(requests, self.bundle.policy_set, entities)
+        found: set[tuple[str, str]] = set()
+        for i, result in enumerate(results):
+            fields = alike[i % len(alike)]
+            if not result.allowed:
+                continue
+            if self._field_decision(fields[0], result).outcome is not Outcome.DENY:
+                found.update((r.type_name, r.field_name) for r in fields)
+        return frozenset(found)
 
     def decide_records(
         self, principal: Principal, context: DecisionContext, labels: Sequence[RecordLabels]
@@ -329,6 +502,23 @@ def _name(policy: Policy) -> str:
     return policy.name
 
 
+def _alike(resources: Iterable[FieldResource], bundle: PolicyBundle) -> list[list[FieldResource]]:
+    """Fields grouped so that no policy of ``bundle`` can tell two of a group apart: none is
+    named by id, they agree on every attribute any policy reads, and on whether they have a
+    mask (which decides a masked-only permit)."""
+    groups: dict[tuple[object, ...], list[FieldResource]] = {}
+    for resource in resources:
+        attributes = _field_entity(resource)["attrs"]
+        named, read = bundle.fields_named, bundle.attributes_read
+        key = (
+            resource.path if named is None or resource.path in named else "",
+            tuple(v for k, v in sorted(attributes.items()) if read is None or k in read),
+            resource.mask is None,
+        )
+        groups.setdefault(key, []).append(resource)
+    return list(groups.values())
+
+
 def _flags(policies: Iterable[Policy]) -> tuple[str, ...]:
     """A flag counts only if every deciding policy carries it (nothing else would allow)."""
     flags = [p.flag for p in policies]
@@ -353,6 +543,7 @@ def _request(
 
 
 def _user_entity(principal: Principal) -> dict[str, Any]:
+    # every attribute given here must be in PolicyEngine.principal_key (the visibility cache)
     return {
         "uid": _uid("User", principal.subject),
         "attrs": {

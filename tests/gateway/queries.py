@@ -1,7 +1,8 @@
 """Generated callers and queries, shared by the property tests.
 
 ``cases`` (used by test_need_to_know_property.py) draws a principal, a purpose, a case and a
-query with aliases, inline and named fragments, nesting and lists. ``requests`` (used by
+query with aliases, inline and named fragments, nesting and lists, over the fields visible to
+the principal (schema visibility: other fields are refused by validation, tested apart). ``requests`` (used by
 test_compiled.py) draws the same kind of query with more of the language in it: ``@include`` /
 ``@skip`` (literal or from variables), ``__typename`` anywhere, a field selected twice (merged),
 root arguments from variables, identifiers that fail their check, and agencies that are down.
@@ -65,12 +66,16 @@ ROOTS: dict[str, tuple[str, Callable[[int], str]]] = {
 }
 
 
+Visible = frozenset[tuple[str, str]] | None  # (type, field) pairs to draw from; None: all
+
+
 @st.composite
-def selections(draw: st.DrawFn, type_name: str, depth: int) -> list[Node]:
+def selections(draw: st.DrawFn, type_name: str, depth: int, visible: Visible = None) -> list[Node]:
     from schema.unified import build_schema
 
     catalog = _catalog()
-    chosen = draw(_fields_of(type_name))
+    fields = _fields_of(type_name, visible)
+    chosen = draw(fields) if fields is not None else []
     nodes = []
     for index, name in enumerate(chosen):
         resource = catalog[(type_name, name)]
@@ -79,7 +84,7 @@ def selections(draw: st.DrawFn, type_name: str, depth: int) -> list[Node]:
         if resource.target is not None:
             if depth >= 3:
                 continue
-            node.children = draw(selections(resource.target, depth + 1))
+            node.children = draw(selections(resource.target, depth + 1, visible))
             if not node.children:
                 continue
         nodes.append(node)
@@ -98,12 +103,16 @@ def _cached(key: Any, make: Callable[[], Any]) -> Any:
     return strategy
 
 
-def _fields_of(type_name: str) -> st.SearchStrategy[list[str]]:
-    def make() -> st.SearchStrategy[list[str]]:
-        fields = sorted(f for (t, f) in _catalog() if t == type_name)
+def _fields_of(type_name: str, visible: Visible = None) -> st.SearchStrategy[list[str]] | None:
+    def make() -> st.SearchStrategy[list[str]] | None:
+        fields = sorted(
+            f for (t, f) in _catalog() if t == type_name and (visible is None or (t, f) in visible)
+        )
+        if not fields:
+            return None
         return st.lists(st.sampled_from(fields), min_size=1, max_size=4, unique=True)
 
-    return _cached(("fields", type_name), make)  # type: ignore[no-any-return]
+    return _cached(("fields", type_name, visible), make)  # type: ignore[no-any-return]
 
 
 def _alias(index: int, name: str) -> st.SearchStrategy[str]:
@@ -158,7 +167,6 @@ class Case:
 
 
 _ROLE_LISTS = st.lists(st.sampled_from(ROLES), max_size=3)
-_ROOT_LISTS = st.lists(st.sampled_from(sorted(ROOTS)), min_size=1, max_size=2)
 
 
 @st.composite
@@ -181,15 +189,22 @@ def callers(draw: st.DrawFn) -> tuple[Principal, str, str | None]:
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> Case:
+def cases(draw: st.DrawFn, visible: Callable[[Principal, bool], Visible] | None = None) -> Case:
+    """``visible(principal, in_team)``: the fields the caller could ever see."""
     principal, purpose, case_id = draw(callers())
+    in_team = draw(st.booleans())
+    shown = visible(principal, in_team) if visible is not None else None
+    root_names = sorted(r for r in ROOTS if shown is None or ("Query", r) in shown)
+    root_lists = _cached(
+        ("roots", shown), lambda: st.lists(st.sampled_from(root_names), min_size=1, max_size=2)
+    )
     roots = []
-    for index, root in enumerate(draw(_ROOT_LISTS)):
+    for index, root in enumerate(draw(root_lists)):
         type_name, args = ROOTS[root]
         alias = f"r{index}"
         roots.append(
             (
-                Node(alias, "Query", root, draw(selections(type_name, 1))),
+                Node(alias, "Query", root, draw(selections(type_name, 1, shown))),
                 args(draw(st.integers(0, 13))),
             )
         )
@@ -200,7 +215,7 @@ def cases(draw: st.DrawFn) -> Case:
     )
     query = "query Q { " + body + " } " + " ".join(fragments.values())
     return Case(
-        principal, purpose, case_id, draw(st.booleans()),
+        principal, purpose, case_id, in_team,
         draw(_choice(None, None, "urgent")), draw(_choice(None, "lead 42")),
         query, tuple(n for n, _ in roots),
     )  # fmt: skip

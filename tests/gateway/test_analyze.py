@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from gateway.analyze import Analyzer
 from gateway.errors import QueryInvalid
+from gateway.shape import MAX_MESSAGE
 from schema.unified import build_schema
 
 SCHEMA = build_schema()
@@ -70,3 +73,53 @@ def test_invalid_operations_are_refused(query: str, operation: str | None, code:
     with pytest.raises(QueryInvalid) as caught:
         Analyzer(SCHEMA).analyze(query, operation)
     assert caught.value.code == code
+
+
+BIG = "1" * 60_000  # int() refuses more than 4,300 digits (sys.set_int_max_str_digits)
+PAGE = '{ enterprises(nameContains: "x", first: %s) { totalCount } }'
+HOSTILE = {
+    "giant integer literal": PAGE % BIG,
+    "giant integer default": 'query($f: Int = %s) { enterprises(nameContains: "x", first: $f) '
+    "{ totalCount } }" % BIG,
+    "long integer for a string": "{ enterprises(nameContains: %s) { totalCount } }" % ("9" * 5000),
+    "long string for an integer": PAGE % ('"' + "z" * 30_000 + '"'),
+    "long list for an integer": PAGE % ("[" + ", ".join(["1"] * 900) + "]"),
+    "long float": PAGE % ("9" * 30_000 + ".5"),
+    "long field name": '{ enterprise(uscc: "91350100M000100Y43") { %s } }' % ("x" * 30_000),
+    "long argument name": '{ enterprises(nameContains: "x", %s: 1) { totalCount } }'
+    % ("y" * 30_000),
+    "long variable name": "query($%s: Int) { __typename }" % ("v" * 30_000),
+    "long type name": "query { __typename } fragment F on %s { x }" % ("T" * 30_000),
+    "long fragment name": "{ ...%s }" % ("f" * 30_000),
+    "long directive name": "{ __typename @%s }" % ("d" * 30_000),
+    "long unexpected token": "{ __typename } %s" % ("n" * 30_000),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_messages_carry_no_python_and_no_unbounded_echo(name: str) -> None:
+    with pytest.raises(QueryInvalid) as caught:
+        Analyzer(SCHEMA).analyze(HOSTILE[name], None)
+    for error in caught.value.graphql_errors():
+        message = error["message"]
+        assert len(message) <= MAX_MESSAGE, message
+        assert not re.search(r"(.)\1{80}", message), message  # no long run of the input
+        assert not re.search(r"int_max_str_digits|exceeds the limit|sys\.", message, re.I)
+
+
+def test_a_giant_integer_literal_cannot_represent_an_int() -> None:
+    with pytest.raises(QueryInvalid) as caught:
+        Analyzer(SCHEMA).analyze(PAGE % BIG, None)
+    (error,) = caught.value.graphql_errors()
+    assert error["message"] == (
+        "Int cannot represent non 32-bit signed integer value: " + "1" * 60 + "…"
+    )
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    assert caught.value.code == "GRAPHQL_VALIDATION_FAILED"
+
+
+def test_an_unknown_operation_name_is_quoted_back_in_part() -> None:
+    with pytest.raises(QueryInvalid) as caught:
+        Analyzer(SCHEMA).analyze("query A { __typename }", "z" * 60_000)
+    (error,) = caught.value.graphql_errors()
+    assert error["message"] == "Unknown operation named '" + "z" * 60 + "…'."

@@ -1,4 +1,4 @@
-"""Record-level rules: the filter the authorize stage hands to the loaders."""
+"""Record-level rules: the filter the authorize stage hands to the loaders; schema visibility."""
 
 from __future__ import annotations
 
@@ -139,3 +139,53 @@ def test_the_plan_lists_the_identifiers_an_operation_shows_and_their_masks() -> 
         Disclosure(("person", "judgmentDefaulter", "partyId"), party, "party_id"),
         Disclosure(("person", "courtCases", "parties", "partyId"), party, "party_id"),
     )
+
+
+class ReachCountingEngine(CountingEngine):
+    """Shows a market user the bank field, clearance 2 or more the police field, and a member
+    of a team the team field; counts the visibility computations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reached: list[tuple[Principal, int]] = []
+
+    def principal_key(self, principal: Principal) -> tuple[object, ...]:
+        return (principal.agency, principal.roles, principal.clearance)
+
+    def reachable(
+        self, principal: Principal, contexts: Sequence[DecisionContext]
+    ) -> frozenset[tuple[str, str]]:
+        self.reached.append((principal, len(contexts)))
+        shown = {("Query", "enterprise")}
+        if principal.agency == "market":
+            shown.add(("BankAccount", "bank"))
+        if principal.clearance >= 2:
+            shown.add(("PoliceCase", "charge"))
+        if any(c.in_team for c in contexts):
+            shown.add(("Team", "field"))
+        return frozenset(shown)
+
+
+def test_visibility_is_decided_once_per_principal_shape_and_never_shared_across_shapes() -> None:
+    engine = ReachCountingEngine()
+    authorizer = Authorizer(StaticPolicies(engine))
+    alone = DecisionContext(purpose="supervision")
+    teamed = DecisionContext(purpose="supervision", teams=("T1",))
+    officer = authorizer.visibility(OFFICER, alone)
+    other_officer = Principal("officer-2", "market", frozenset({"officer"}), 1, name="B")
+    assert authorizer.visibility(other_officer, alone) is officer  # alike: decided once
+    assert len(engine.reached) == 1
+    # every context a caller can declare: 5 purposes; a case or not (investigation and
+    # enforcement need one); a justification, break-glass (with its reason) or neither
+    assert engine.reached[0][1] == (3 * 2 + 2) * 3
+    clerk = authorizer.visibility(CLERK, alone)
+    in_team = authorizer.visibility(OFFICER, teamed)
+    assert engine.reached[-1][1] == (3 * 3 + 2 * 2) * 3  # and a team case
+    assert officer.fields == {("Query", "enterprise"), ("BankAccount", "bank")}
+    assert clerk.fields == {("Query", "enterprise"), ("PoliceCase", "charge")}
+    assert in_team.fields == officer.fields | {("Team", "field")}
+    assert len({officer.key, clerk.key, in_team.key}) == 3
+    # a new policy version decides again
+    engine.version = "v2"
+    assert authorizer.visibility(OFFICER, alone) == officer
+    assert len(engine.reached) == 4

@@ -196,15 +196,16 @@ async def test_a_null_non_null_list_item_nulls_the_list(harness: Harness) -> Non
 
 
 async def test_a_withheld_attribute_answers_forbidden_at_its_path(harness: Harness) -> None:
-    text = f'{{ e: enterprise(uscc: "{uscc(1)}") {{ name bankAccounts {{ number balance }} }} }}'
+    # a market officer sees holders' names (masked) for monitoring, not while investigating
+    text = f'{{ e: enterprise(uscc: "{uscc(1)}") {{ name bankAccounts {{ number holderName }} }} }}'
     answer = await both(harness, query(harness, text, user="market.officer"))
     assert answer.body["data"] == {
         "e": {
             "name": "测试1号财富管理有限公司",
-            "bankAccounts": [{"number": "**** 0018", "balance": None}],
+            "bankAccounts": [{"number": "**** 0018", "holderName": None}],
         }
     }
-    assert _codes(answer.body) == [(["e", "bankAccounts", 0, "balance"], "FORBIDDEN_FIELD")]
+    assert _codes(answer.body) == [(["e", "bankAccounts", 0, "holderName"], "FORBIDDEN_FIELD")]
 
 
 async def test_a_down_agency_fails_only_its_link(harness: Harness) -> None:

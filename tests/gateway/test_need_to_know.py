@@ -20,35 +20,42 @@ def errors_at(body: dict[str, Any]) -> dict[tuple[object, ...], dict[str, Any]]:
 
 
 async def test_market_officer_sees_registry_and_masked_account_numbers(harness: Harness) -> None:
+    # holders' names only for monitoring (masked): denied while investigating
     query = (
-        '{ enterprise(uscc: "%s") { name status bankAccounts { number bank balance } } }' % uscc(3)
+        '{ enterprise(uscc: "%s") { name status bankAccounts { number bank holderName } } }'
+        % uscc(3)
     )
-    body = (
-        await harness.query(query, user="market.officer", purpose="supervision", case=None)
-    ).json()
+    body = (await harness.query(query, user="market.officer", case="J1101052026000003")).json()
     enterprise = body["data"]["enterprise"]
     assert enterprise["name"] == "测试3号财富管理有限公司"
     (account,) = enterprise["bankAccounts"]
-    assert account == {"number": "**** " + card(3)[-4:], "bank": "中国工商银行", "balance": None}
-    error = errors_at(body)[("enterprise", "bankAccounts", 0, "balance")]
+    assert account == {"number": "**** " + card(3)[-4:], "bank": "中国工商银行", "holderName": None}
+    error = errors_at(body)[("enterprise", "bankAccounts", 0, "holderName")]
     assert {k: error[k] for k in ("message", "extensions")} == NOT_AVAILABLE
-    # the balance was never asked of the banking system
+    # the holder's name was never asked of the banking system
     assert [c[3] for c in harness.agencies["banking"].calls] == [frozenset({"number", "bank"})]
     record = harness.audit.records[-1]
     assert record.fields_masked == ["enterprise.bankAccounts.number"]
-    assert record.fields_denied == ["enterprise.bankAccounts.balance"]
+    assert record.fields_denied == ["enterprise.bankAccounts.holderName"]
     assert "enterprise.name" in record.fields_allowed
+    # the balance no purpose of the officer's shows is not in its schema at all
+    balance = query.replace("holderName", "balance")
+    refused = await harness.query(balance, user="market.officer", purpose="supervision", case=None)
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["message"] == (
+        "Cannot query field 'balance' on type 'BankAccount'."
+    )
 
 
 async def test_banking_regulator_sees_persons_masked_for_supervision(harness: Harness) -> None:
-    query = '{ enterprise(uscc: "%s") { legalRepresentative { idNumber name gender } } }' % uscc(3)
+    query = '{ enterprise(uscc: "%s") { legalRepresentative { idNumber name } } }' % uscc(3)
     body = (
         await harness.query(query, user="bank.analyst", purpose="supervision", case=None)
     ).json()
     person = body["data"]["enterprise"]["legalRepresentative"]
     rid = resident_id(3)
-    assert person == {"idNumber": rid[:6] + "********" + rid[-4:], "name": "法**", "gender": None}
-    assert set(errors_at(body)) == {("enterprise", "legalRepresentative", "gender")}
+    assert person == {"idNumber": rid[:6] + "********" + rid[-4:], "name": "法**"}
+    assert "errors" not in body
 
 
 async def test_a_record_above_clearance_is_indistinguishable_from_a_missing_one(
@@ -93,14 +100,24 @@ async def test_records_a_caller_may_not_see_are_left_out_of_lists(harness: Harne
 
 
 async def test_police_outside_a_team_see_police_data_but_not_bank_data(harness: Harness) -> None:
-    query = """{ enterprise(uscc: "%s") { name policeCases { caseNumber charge summary }
-                 bankAccounts { balance } } }""" % uscc(5)
-    body = (await harness.query(query, user="police.investigator", case="J1101052026000005")).json()
+    query = """{ enterprise(uscc: "%s") { name policeCases { caseNumber charge summary } } }"""
+    body = (
+        await harness.query(query % uscc(5), user="police.investigator", case="J1101052026000005")
+    ).json()
     enterprise = body["data"]["enterprise"]
     assert (
         enterprise["policeCases"][0]["summary"] is None or "summary" in enterprise["policeCases"][0]
     )
-    assert enterprise["bankAccounts"] is None
+    assert "errors" not in body
+    # bank data no declaration of theirs shows: not in their schema
+    banking = '{ enterprise(uscc: "%s") { bankAccounts { balance } } }' % uscc(5)
+    refused = await harness.query(banking, user="police.investigator", case="J1101052026000005")
+    assert refused.status_code == 400
+    # a court clerk may see accounts when enforcing a judgment, not for supervision
+    body = (
+        await harness.query(banking, user="court.clerk", purpose="supervision", case=None)
+    ).json()
+    assert body["data"] == {"enterprise": {"bankAccounts": None}}
     assert set(errors_at(body)) == {("enterprise", "bankAccounts")}
     assert harness.agencies["banking"].calls == []  # a denied link is never followed
 
@@ -115,26 +132,26 @@ async def test_team_membership_counts_only_for_the_teams_cases_and_while_valid(
         other_case = (await harness.query(query, case="J1101052026000002")).json()
         assert set(errors_at(other_case)) == {("enterprise", "bankAccounts")}
         teams = TeamStore(harness.gateway.governance)
+        # out of every team, bank data is not even in the member's schema
+        unknown = "Cannot query field 'bankAccounts' on type 'Enterprise'."
         teams.remove_member("JIT-2026-001", "jit.member")
         removed = (await harness.query(query)).json()
-        assert set(errors_at(removed)) == {("enterprise", "bankAccounts")}
+        assert [e["message"] for e in removed["errors"]] == [unknown]
         teams.add_member("JIT-2026-001", "jit.member")
         assert "errors" not in (await harness.query(query)).json()
         teams.close("JIT-2026-001")
         closed = (await harness.query(query)).json()
-        assert set(errors_at(closed)) == {("enterprise", "bankAccounts")}
+        assert [e["message"] for e in closed["errors"]] == [unknown]
 
 
 async def test_reject_mode_refuses_the_whole_operation(tmp_path: Path) -> None:
     async with open_harness(tmp_path, policy_mode="reject") as harness:
-        query = '{ enterprise(uscc: "%s") { name bankAccounts { balance } } }' % uscc(2)
-        response = await harness.query(
-            query, user="market.officer", purpose="supervision", case=None
-        )
+        query = '{ enterprise(uscc: "%s") { name bankAccounts { holderName } } }' % uscc(2)
+        response = await harness.query(query, user="market.officer", case="J1101052026000002")
         assert response.status_code == 403
         error = response.json()["errors"][0]
         assert error["extensions"]["code"] == "FORBIDDEN_FIELD"
-        assert "enterprise.bankAccounts.balance" in error["message"]
+        assert "enterprise.bankAccounts.holderName" in error["message"]
         assert all(not a.calls for a in harness.agencies.values())
         assert harness.audit.records[-1].status == 403
 

@@ -45,7 +45,10 @@ from tests.gateway.conftest import Harness, open_harness, uscc
 QUERY = """query Demo($uscc: USCC!) {
   enterprise(uscc: $uscc) { name legalRepresentative { idNumber name } bankAccounts { number } }
 }"""
-MASKED_AND_DENIED = '{ enterprise(uscc: "%s") { name bankAccounts { number balance } } }' % uscc(3)
+# a market officer investigating: account numbers masked, holders' names denied
+MASKED_AND_DENIED = '{ enterprise(uscc: "%s") { name bankAccounts { number holderName } } }' % uscc(
+    3
+)
 FIELDS = {"allow": "fields_allowed", "mask": "fields_masked", "deny": "fields_denied"}
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
@@ -249,7 +252,7 @@ async def test_metrics_count_requests_decisions_and_refusals(tmp_path: Path) -> 
     async with open_harness(tmp_path, rate_limits=limits) as harness:
         for _ in range(2):
             assert (await harness.query(QUERY, {"uscc": uscc(3)})).status_code == 200
-        officer: dict[str, Any] = {"user": "market.officer", "purpose": "supervision", "case": None}
+        officer: dict[str, Any] = {"user": "market.officer", "case": "J1101052026000003"}
         assert (await harness.query(MASKED_AND_DENIED, **officer)).status_code == 200
         assert (await harness.query("{ __typename }")).status_code == 200
         assert (await harness.query("{ __typename }")).status_code == 429

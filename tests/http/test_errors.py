@@ -18,6 +18,7 @@ import gateway.limits
 import gateway.persisted
 from connectors.errors import AgencyProtocolError, ConnectorError
 from gateway.errors import GatewayError
+from gateway.shape import MAX_MESSAGE
 from schema.base import FieldForbidden
 from tests.gateway.conftest import Harness, open_harness, uscc
 
@@ -26,7 +27,8 @@ DOCUMENTED = set(re.findall(r"^\| `([A-Z_]+)` \|", ERRORS_DOC.read_text(), re.M)
 EXTENSION_KEYS = {"code", "agency", "identifier", "check", "argument", "requestId", "limit"}
 # what must never reach a client: stack traces, exception names, agency internals, secrets
 LEAKS = ("traceback", 'file "', ".py", "stacktrace", "exception", "runtimeerror", "keyerror",
-         "oserror", "protocolerror", "test switch", "10.0.0.7", "s3cret", "internal/api")  # fmt: skip
+         "oserror", "protocolerror", "test switch", "10.0.0.7", "s3cret", "internal/api",
+         "int_max_str_digits", "exceeds the limit", "1" * 100, "z" * 100)  # fmt: skip
 ENTERPRISE = '{ enterprise(uscc: "%s") { name bankAccounts { number } } }' % uscc(1)
 
 Scenario = Callable[[Harness], Awaitable[httpx.Response]]
@@ -135,6 +137,22 @@ async def introspection(h: Harness) -> httpx.Response:
     return await h.query("{ __schema { types { name } } }")
 
 
+async def giant_integer(h: Harness) -> httpx.Response:
+    return await h.query(
+        '{ enterprises(nameContains: "x", first: %s) { totalCount } }' % ("1" * 60_000)
+    )
+
+
+async def long_string_variable(h: Harness) -> httpx.Response:
+    query = 'query($f: Int!) { enterprises(nameContains: "x", first: $f) { totalCount } }'
+    return await h.query(query, {"f": "z" * 60_000})
+
+
+async def long_operation_name(h: Harness) -> httpx.Response:
+    body = {"query": "query A { __typename }", "operationName": "z" * 60_000}
+    return await h.client.post("/graphql", json=body, headers=h.headers())
+
+
 async def bad_identifier(h: Harness) -> httpx.Response:
     return await h.query(
         "query($u: USCC!) { enterprise(uscc: $u) { name } }", {"u": "91110105MA0000001s3cret"}
@@ -213,6 +231,9 @@ SCENARIOS: dict[str, tuple[Scenario, str, int]] = {
     "parse error": (parse_error, "GRAPHQL_PARSE_FAILED", 400),
     "invalid query": (invalid_query, "GRAPHQL_VALIDATION_FAILED", 400),
     "introspection without the role": (introspection, "GRAPHQL_VALIDATION_FAILED", 400),
+    "giant integer literal": (giant_integer, "GRAPHQL_VALIDATION_FAILED", 400),
+    "long string for an integer variable": (long_string_variable, "BAD_USER_INPUT", 400),
+    "long operation name": (long_operation_name, "BAD_REQUEST", 400),
     "bad identifier": (bad_identifier, "BAD_USER_INPUT", 400),
     "bad paging argument": (bad_paging, "BAD_USER_INPUT", 200),
     "query too complex": (too_complex, "QUERY_TOO_COMPLEX", 400),
@@ -238,6 +259,7 @@ async def test_every_error_has_a_documented_code_and_no_internals(
     codes = set()
     for error in body["errors"]:
         assert set(error) <= {"message", "extensions", "path", "locations"}, error
+        assert len(error["message"]) <= MAX_MESSAGE, error
         assert set(error["extensions"]) <= EXTENSION_KEYS, error
         codes.add(error["extensions"]["code"])
     assert code in codes

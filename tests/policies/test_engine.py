@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.issuer import DEMO_USERS
 from gateway.types import Outcome, Principal
-from policies.cli import run_case
+from policies.cli import principal_for, run_case
 from policies.engine import (
     DEFAULT_DIR,
     DecisionContext,
@@ -147,3 +148,85 @@ def test_a_policy_cannot_decide_on_the_justification_text(policy_copy: Path) -> 
     )
     assert one.key == other.key
     assert ENGINE.decide(duty, one, field) == ENGINE.decide(duty, other, field)
+
+
+def test_a_policy_cannot_decide_on_the_case_id_text(policy_copy: Path) -> None:
+    """The case id is the caller's to choose: a decision on its text would make "which fields
+    could this caller ever see" (schema visibility) depend on every possible id."""
+    (policy_copy / "95-case.cedar").write_text(
+        '@id("case")\npermit (principal, action, resource)\n'
+        'when { context.case_id == "JIT-2026-001" };\n'
+    )
+    with pytest.raises(PolicyError, match=r"95-case\.cedar"):
+        load_bundle(policy_copy, CATALOG)
+
+
+USERS = [principal_for(user) for user in DEMO_USERS]
+CONTEXTS = [
+    DecisionContext(purpose, case, justification, in_team, ("T1",) if in_team else (), glass)
+    for purpose in ("investigation", "supervision", "enforcement", "audit")
+    for case, in_team in (("", False), ("C1", False), ("C1", True))
+    for justification, glass in (("", False), ("why", False), ("why", True))
+]
+
+
+@pytest.mark.parametrize("principal", USERS, ids=[p.subject for p in USERS])
+def test_reachable_agrees_with_deciding_one_field_at_a_time(principal: Principal) -> None:
+    fields = list(CATALOG.values())
+    for context in CONTEXTS:
+        shown = {
+            (f.type_name, f.field_name)
+            for f, d in zip(fields, ENGINE.decide(principal, context, fields), strict=True)
+            if d.outcome is not Outcome.DENY
+        }
+        assert ENGINE.reachable(principal, [context]) == shown, context
+    assert ENGINE.reachable(principal, CONTEXTS) == set().union(
+        *(ENGINE.reachable(principal, [c]) for c in CONTEXTS)
+    )
+
+
+def test_the_principal_key_holds_all_that_decisions_tell_apart(policy_copy: Path) -> None:
+    def key(engine: PolicyEngine, subject: str, roles: set[str], clearance: int = 1) -> object:
+        return engine.principal_key(Principal(subject, "market", frozenset(roles), clearance))
+
+    # roles no policy asks about do not matter; those asked about, clearance and agency do
+    assert key(ENGINE, "a", {"officer"}) == key(ENGINE, "b", {"clerk", "jit-member"})
+    assert key(ENGINE, "a", {"officer"}) != key(ENGINE, "a", {"officer", "regulator"})
+    assert key(ENGINE, "a", set()) != key(ENGINE, "a", set(), clearance=2)
+    # a policy naming a user: the subject matters
+    (policy_copy / "95-user.cedar").write_text(
+        '@id("alice")\npermit (principal == JointGate::User::"alice", action, resource);\n'
+    )
+    named = PolicyEngine(load_bundle(policy_copy, CATALOG), CATALOG)
+    assert key(named, "alice", {"officer"}) != key(named, "bob", {"officer"})
+    # a policy asking more of the roles than "has this one": every role matters
+    (policy_copy / "95-user.cedar").write_text(
+        '@id("no-roles")\nforbid (principal, action, resource) when { principal.roles.isEmpty() };\n'
+    )
+    empty = PolicyEngine(load_bundle(policy_copy, CATALOG), CATALOG)
+    assert key(empty, "a", {"officer"}) != key(empty, "a", {"clerk"})
+    balance = [("BankAccount", "balance")]
+    assert set(balance) <= named.reachable(
+        principal_for("alice", "market", ["officer"], 1), CONTEXTS
+    )
+    assert not set(balance) & named.reachable(
+        principal_for("bob", "market", ["officer"], 1), CONTEXTS
+    )
+
+
+def test_only_contexts_that_decide_no_less_stand_for_others(policy_copy: Path) -> None:
+    """A context with a case, a justification or a team case decides at least as much as one
+    without, in the default set: the visibility batch leaves the lesser out. A policy for
+    which that is not so (a permit only without a case) keeps them in."""
+    assert ENGINE.bundle.helping == {"has_case", "has_justification", "in_team"}
+    (policy_copy / "95-nocase.cedar").write_text(
+        '@id("no-case")\npermit (principal, action, resource == JointGate::Field::"BankAccount'
+        '.balance")\nwhen { !context.has_case };\n'
+        '@id("unless-team")\nforbid (principal, action, resource == JointGate::Field::"Person'
+        '.phone")\nunless { context.in_team };\n'
+    )
+    engine = PolicyEngine(load_bundle(policy_copy, CATALOG), CATALOG)
+    assert engine.bundle.helping == {"has_justification", "in_team"}
+    contexts = [DecisionContext("supervision", case) for case in ("", "C1")]
+    assert ("BankAccount", "balance") in engine.reachable(MARKET, contexts)
+    assert ("BankAccount", "balance") not in ENGINE.reachable(MARKET, contexts)

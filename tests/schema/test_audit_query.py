@@ -152,11 +152,16 @@ async def test_nobody_else_reads_the_trail(live: Live, user: str, purpose: str) 
     response = await live.query(AUDIT_LOG, {"entity": uscc(3)}, user=user, purpose=purpose,
                                 case="JIT-2026-001" if purpose == "investigation" else None)  # fmt: skip
     body = response.json()
-    assert body["data"] == {"auditLog": None}
-    [error] = body["errors"]
-    assert error["message"] == NOT_AVAILABLE and error["path"] == ["auditLog"]
     record = record_of(live, response.headers["x-request-id"])
-    assert "auditLog" in record["fields_denied"] and not record["fields_allowed"]
+    [error] = body["errors"]
+    if user == "auditor":  # may read it auditing: denied for another purpose
+        assert body["data"] == {"auditLog": None}
+        assert error["message"] == NOT_AVAILABLE and error["path"] == ["auditLog"]
+        assert "auditLog" in record["fields_denied"] and not record["fields_allowed"]
+    else:  # never may: not in the caller's schema at all (schema visibility)
+        assert "data" not in body and response.status_code == 400
+        assert error["message"] == "Cannot query field 'auditLog' on type 'Query'."
+        assert not record["fields_requested"] and not record["fields_allowed"]
     assert READ_FLAG not in record["flags"]  # the resolver never ran
     assert record["records_returned"] == {}
 
