@@ -191,9 +191,12 @@ class Stack:
         audit: str = "trail",
         agencies: Mapping[str, str] | None = None,
         workers: int = 1,
+        checkout: Path | None = None,
     ) -> Server:
         """A JointGate process (bench/gateway_server.py); ``audit`` is "trail" or "memory";
-        ``agencies`` overrides agency URLs; ``workers`` > 1: that many worker processes."""
+        ``agencies`` overrides agency URLs; ``workers`` > 1: that many worker processes;
+        ``checkout``: the code of another checkout of the project (bench/ab.py), run with this
+        one's interpreter and installed dependencies."""
         port = free_port()
         command = [sys.executable, "-m", "bench.gateway_server", "--shared", str(self.shared),
                    "--data-dir", str(self.root / name), "--port", str(port),
@@ -201,7 +204,7 @@ class Stack:
                    "--workers", str(workers)]  # fmt: skip
         for agency, url in (agencies or {}).items():
             command += ["--agency", f"{agency}={url}"]
-        return self._start(name, command, f"http://127.0.0.1:{port}", "/healthz")
+        return self._start(name, command, f"http://127.0.0.1:{port}", "/healthz", code=checkout)
 
     def apollo(self, subgraph_url: str, workers: int = 1) -> Server:
         """@apollo/gateway (bench/peers/apollo_gateway.mjs) over one courts subgraph;
@@ -235,13 +238,23 @@ class Stack:
         return self._start("trivial", command, f"http://127.0.0.1:{port}", "/")
 
     def _start(
-        self, name: str, command: Sequence[str], url: str, health: str, *, probe: bool = False
+        self,
+        name: str,
+        command: Sequence[str],
+        url: str,
+        health: str,
+        *,
+        probe: bool = False,
+        code: Path | None = None,
     ) -> Server:
         """Start ``command``; ready once GET ``health`` (or, with ``probe``, POST of
-        ``{ __typename }`` to it) answers 200."""
+        ``{ __typename }`` to it) answers 200. ``code``: import the project from there."""
+        env = _child_env()
+        if code is not None:
+            env["PYTHONPATH"] = str(code.resolve())
         with self._log(name) as log:
             child = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=log, env=_child_env()
+                command, stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=code
             )
         server = Server(name, child, url)
         self.servers.append(server)

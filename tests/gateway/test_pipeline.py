@@ -243,7 +243,7 @@ async def test_a_request_leaves_no_cyclic_garbage(harness: Harness) -> None:
 async def test_the_audit_record_cites_the_policies_that_decided_each_field(
     harness: Harness,
 ) -> None:
-    query = """{ enterprise(uscc: "%s") { name bankAccounts { number balance }
+    query = """{ enterprise(uscc: "%s") { name bankAccounts { number } policeCases { caseNumber }
       legalRepresentative { idNumber } } }""" % uscc(3)
     await harness.query(query, user="market.officer", purpose="supervision", case=None)
     record = harness.audit.records[-1]
@@ -252,7 +252,8 @@ async def test_the_audit_record_cites_the_policies_that_decided_each_field(
         "enterprise.name": ("own-agency", "registry-for-members"),
         "enterprise.bankAccounts": ("market-sees-accounts",),
         "enterprise.bankAccounts.number": ("market-sees-account-numbers-masked",),
-        "enterprise.bankAccounts.balance": ("default-deny",),  # nothing permits it
+        "enterprise.policeCases": ("default-deny",),  # nothing permits it for this purpose
+        "enterprise.policeCases.caseNumber": ("default-deny",),
         "enterprise.legalRepresentative": ("legal-representative-for-monitoring",),
         "enterprise.legalRepresentative.idNumber": ("identity-masked-for-monitoring",),
     }
@@ -260,4 +261,4 @@ async def test_the_audit_record_cites_the_policies_that_decided_each_field(
     await harness.query(query, user="market.officer", purpose="audit", case=None)
     cited = harness.audit.records[-1].field_policies
     assert set(cited.values()) == {("audit-purpose-for-auditors-only",)}  # a forbid decides
-    assert record.as_dict()["field_policies"]["enterprise.bankAccounts.balance"] == ["default-deny"]
+    assert record.as_dict()["field_policies"]["enterprise.policeCases"] == ["default-deny"]
