@@ -2,11 +2,16 @@
 
 Each operation is validated against the caller's visible schema (gateway/visibility.py): what
 its policies could never show it, and introspection unless its role allows it, is not there,
-so every message about it reads as for a name that does not exist. Parsing and validation are
-cached by (visible schema, hash of the query text). The walk over the selected
+so every message about it reads as for a name that does not exist. The walk over the selected
 operation (fragments expanded, aliases resolved to their fields) yields every (type, field) the
 operation touches, for the authorize stage, and per entity type the agency-side fields needed,
 for the connectors (data minimisation).
+
+Parsing, validation and the walk are cached per caller: by (subject, visible schema, hash of
+the query text, operation name). A hit answers faster than a miss, so a cache shared between
+callers would tell one of them whether another had sent a document, and documents carry
+identifiers (docs/limits.md, "Caches and timing"). The operation carries its caller, and its
+``cache_key`` with it, so the plans and compiled programs after this stage are per caller too.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from schema.catalog import FieldResource
 from schema.unified import GatewaySchema
 
 MAX_QUERY_BYTES = 64 * 1024
+_DocumentKey = tuple[str, str, bool, str]  # (subject, visibility key, introspection, sha256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +82,14 @@ class Operation:
     introspection: tuple[tuple[str, int, int], ...] = ()  # (__schema/__type, line, column)
     identifiers: tuple[Identifier, ...] = ()
     schema: GraphQLSchema | None = None  # the caller's visible schema, to run introspection on
+    caller: str = ""  # the subject it was analysed for: no cache serves it to anyone else
 
     @property
     def cache_key(self) -> str:
-        return f"{self.hash}:{self.name or ''}"
+        """Names the operation in the caches after this stage (plans, compiled programs): one
+        entry per caller, like the analysis itself. Unambiguous: a hex hash, a GraphQL name,
+        then the caller."""
+        return f"{self.hash}:{self.name or ''}:{self.caller}"
 
 
 class Analyzer:
@@ -88,8 +98,9 @@ class Analyzer:
     ) -> None:
         self.schema = schema
         self.limits = limits or QueryLimits()
-        self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
-        self._operations: OrderedDict[str, Operation] = OrderedDict()
+        # least recently used first, each bounded by cache_size in total (all callers)
+        self._documents: OrderedDict[_DocumentKey, DocumentNode] = OrderedDict()
+        self._operations: OrderedDict[tuple[_DocumentKey, str | None], Operation] = OrderedDict()
         self._cache_size = cache_size
         self._visible = VisibleSchemas(schema.graphql)
 
@@ -99,9 +110,12 @@ class Analyzer:
         operation_name: str | None,
         visibility: Visibility = EVERYTHING,
         introspection: bool = True,
+        subject: str = "",
     ) -> Operation:
         """``visibility``: the fields the caller could ever see (the authorize stage's
-        ``visibility``); ``introspection``: whether its role may introspect."""
+        ``visibility``); ``introspection``: whether its role may introspect; ``subject``: who
+        asks (the principal's subject; tools analysing for nobody in particular leave it
+        empty). Nothing analysed for one subject is a cache hit for another."""
         text = query.encode()
         if len(text) > MAX_QUERY_BYTES:
             raise QueryInvalid(
@@ -109,23 +123,24 @@ class Analyzer:
                 "BAD_REQUEST",
             )
         digest = hashlib.sha256(text).hexdigest()
-        seen_as = f"{visibility.key}{'' if introspection else '-'}:{digest}"
-        key = f"{seen_as}:{operation_name or ''}"
+        seen_as: _DocumentKey = (subject, visibility.key, introspection, digest)
+        key = (seen_as, operation_name)
         cached = self._operations.get(key)
         if cached is not None:
             self._operations.move_to_end(key)
             return cached
         schema = self._visible.get(visibility, introspection)
         document = self._document(query, seen_as, schema)
-        operation = self._operation(document, digest, operation_name, schema)
+        operation = self._operation(document, digest, operation_name, schema, subject)
         self._operations[key] = operation
         if len(self._operations) > self._cache_size:
             self._operations.popitem(last=False)
         return operation
 
-    def _document(self, query: str, key: str, schema: GraphQLSchema) -> DocumentNode:
+    def _document(self, query: str, key: _DocumentKey, schema: GraphQLSchema) -> DocumentNode:
         document = self._documents.get(key)
         if document is not None:
+            self._documents.move_to_end(key)
             return document
         try:
             document = parse(query, max_tokens=self.limits.max_tokens)
@@ -151,7 +166,12 @@ class Analyzer:
         return document
 
     def _operation(
-        self, document: DocumentNode, digest: str, name: str | None, visible: GraphQLSchema
+        self,
+        document: DocumentNode,
+        digest: str,
+        name: str | None,
+        visible: GraphQLSchema,
+        caller: str,
     ) -> Operation:
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         if name is not None:
@@ -185,6 +205,7 @@ class Analyzer:
             introspection=walker.introspection,
             identifiers=tuple(walker.identifiers.values()),
             schema=visible if walker.introspection else None,
+            caller=caller,
         )
 
 

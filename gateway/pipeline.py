@@ -186,7 +186,9 @@ class Pipeline:
             query = self.persisted.resolve(
                 gql.query, gql.extensions, principal.client, principal.subject
             )
-            operation = self.analyzer.analyze(query, gql.operation_name, visible, introspects)
+            operation = self.analyzer.analyze(
+                query, gql.operation_name, visible, introspects, principal.subject
+            )
         record.operation_name, record.operation_type = operation.name, operation.type
         record.query_hash, record.query_text = operation.hash, query
         record.variables = dict(gql.variables or {})

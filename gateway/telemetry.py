@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -58,10 +59,21 @@ from gateway import logs
 from gateway.settings import TelemetrySettings
 from gateway.types import AuditRecord
 
-__all__ = ["MAX_OPERATION_NAMES", "PROMETHEUS_CONTENT_TYPE", "RequestTrace", "Telemetry"]
+__all__ = [
+    "MAX_OPERATION_NAME",
+    "MAX_OPERATION_NAMES",
+    "PROMETHEUS_CONTENT_TYPE",
+    "RequestTrace",
+    "Telemetry",
+]
 
 log = logging.getLogger("jointgate.requests")
 MAX_OPERATION_NAMES = 100  # distinct operation labels; later names are counted as "other"
+MAX_OPERATION_NAME = 64  # characters of a name shown as a label; a longer one is "other"
+# six digits in a row: a name that may quote an identifier (a USCC's region code, a resident ID,
+# an account or a police case number); callers choose names, and /metrics shows them to its readers
+_IDENTIFIER_LIKE = re.compile(r"[0-9]{6}")
+_LABELS = frozenset({"none", "anonymous"})  # requests without a name the caller chose
 SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
@@ -308,7 +320,7 @@ class Telemetry:
             span.set_attributes(
                 {
                     "http.response.status_code": status,
-                    "graphql.operation.name": record.operation_name or "",
+                    "graphql.operation.name": _shown(record.operation_name),
                     "graphql.operation.type": record.operation_type or "",
                     "jointgate.outcome": outcome,
                 }
@@ -328,7 +340,8 @@ class Telemetry:
             )
 
     def _operation(self, record: AuditRecord) -> str:
-        """A bounded label: the first MAX_OPERATION_NAMES names as they are, then "other"."""
+        """A bounded label: the first MAX_OPERATION_NAMES names fit to show (:func:`_shown`)
+        as they are, then "other"."""
         if record.query_hash is None:
             return "none"  # refused before the query was analysed
         name = record.operation_name
@@ -336,7 +349,8 @@ class Telemetry:
             return "anonymous"
         if name in self._operations:
             return name
-        if len(self._operations) < MAX_OPERATION_NAMES:
+        name = _shown(name)
+        if name != "other" and len(self._operations) < MAX_OPERATION_NAMES:
             self._operations.add(name)
             return name
         return "other"
@@ -413,6 +427,18 @@ class Telemetry:
         self.tracer_provider.shutdown()
         if isinstance(self.meter_provider, MeterProvider):
             self.meter_provider.shutdown()
+
+
+def _shown(name: str | None) -> str:
+    """An operation name as metrics and spans show it: "" for none; "other" for one longer than
+    MAX_OPERATION_NAME, with six digits in a row (it may quote an identifier) or spelt like one
+    of the labels that stand for no name ("none", "anonymous"); else itself.
+    (A name is a GraphQL name, ``[_A-Za-z][_0-9A-Za-z]*``: the analyze stage parsed it.)"""
+    if not name:
+        return ""
+    if len(name) > MAX_OPERATION_NAME or name in _LABELS or _IDENTIFIER_LIKE.search(name):
+        return "other"
+    return name
 
 
 def _env(signal: str) -> bool:

@@ -107,6 +107,17 @@ def test_the_cache_is_off_unless_a_registry_ttl_is_set() -> None:
         from_mapping({**BASE, "cache": {"redis_url": "redis://:pw@redis:6379/0"}})
 
 
+def test_the_demo_caches_no_records(tmp_path: Path) -> None:
+    """A hit tells a user that somebody looked the record up (docs/cache.md, "What a hit
+    reveals"): the demo, where users try things on each other, never turns it on."""
+    from gateway.demo import demo_settings, prepare
+
+    jwks, bank_key = prepare(tmp_path)
+    settings = demo_settings("127.0.0.1", 0, tmp_path, jwks, bank_key, {})
+    assert not settings.cache.ttl_s
+    assert not settings.cache.resolved(settings.rate_limits).enabled
+
+
 def test_only_registry_fields_of_kinds_keyed_by_registry_data_are_cacheable() -> None:
     found = registry_fields(CATALOG)
     assert set(found) == {("market", "enterprise")}  # a defaulter is keyed by a person's ID

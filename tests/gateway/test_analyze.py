@@ -123,3 +123,45 @@ def test_an_unknown_operation_name_is_quoted_back_in_part() -> None:
         Analyzer(SCHEMA).analyze("query A { __typename }", "z" * 60_000)
     (error,) = caught.value.graphql_errors()
     assert error["message"] == "Unknown operation named '" + "z" * 60 + "…'."
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every parse and validation the analyzer runs, by name (a spy on the analyze module)."""
+    import gateway.analyze as analyze
+
+    calls: list[str] = []
+    for name in ("parse", "validate"):
+        real = getattr(analyze, name)
+
+        def spy(*args: object, _real: object = real, _name: str = name, **kw: object) -> object:
+            calls.append(_name)
+            return _real(*args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(analyze, name, spy)
+    return calls
+
+
+def test_a_document_analysed_for_one_caller_is_no_cache_hit_for_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: a cache hit answers faster, so a shared cache told a caller whether a
+    colleague had sent a document (and the identifiers written in it)."""
+    calls = _count_parses(monkeypatch)
+    analyzer = Analyzer(SCHEMA)
+    query = '{ enterprise(uscc: "91350100M000100Y43") { name } }'
+    first = analyzer.analyze(query, None, subject="jit.member")
+    assert calls == ["parse", "validate"]
+    assert analyzer.analyze(query, None, subject="jit.member") is first  # the hot path hits
+    with pytest.raises(QueryInvalid):  # the probe: the document, and a name it does not have
+        analyzer.analyze(query, "zz", subject="duty.officer")
+    assert calls == ["parse", "validate"] * 2
+    other = analyzer.analyze(query, None, subject="duty.officer")
+    assert other is not first and other.cache_key != first.cache_key  # compiled, planned apart
+    assert calls == ["parse", "validate"] * 2  # the probe's own analysis is its own to reuse
+
+
+def test_the_analysis_caches_are_bounded_in_total() -> None:
+    analyzer = Analyzer(SCHEMA, cache_size=3)
+    for n in range(5):
+        analyzer.analyze("{ __typename }", None, subject=f"user{n}")
+    assert len(analyzer._documents) == len(analyzer._operations) == 3

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -299,6 +300,45 @@ def test_operation_names_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sample(text, 'jointgate_requests_total{operation="A",outcome="ok"}') == 2
     assert sample(text, 'jointgate_requests_total{operation="other",outcome="ok"}') == 2
     assert 'operation="C"' not in text
+
+
+def test_operation_labels_are_short_and_carry_no_identifiers() -> None:
+    """Issue 15: one ``query aaa…(30,000) { __typename }`` made /metrics 530 KB, and names are
+    chosen by callers and shown to whoever reads /metrics (and the traces)."""
+    telemetry = Telemetry(TelemetrySettings())
+    exporter = InMemorySpanExporter()
+    telemetry.export_spans(exporter, SimpleSpanProcessor)
+    names = {
+        "Demo": "Demo",
+        "x" * 64: "x" * 64,
+        "a" * 30_000: "other",
+        "y" * 65: "other",
+        "Lookup" + uscc(3): "other",  # an identifier in the name
+        "Suspect110105198001010011": "other",
+        "Report2026Q1": "Report2026Q1",
+        "anonymous": "other",  # a label of its own: an unnamed operation
+    }
+    for name in names:
+        with telemetry.request({}, "r") as traced:
+            record = AuditRecord("r", operation_name=name, query_hash="h", outcome="ok")
+            telemetry.answered(traced, record, 200, 0.001)
+    text = telemetry.prometheus().decode()
+    assert set(re.findall(r'operation="([^"]*)"', text)) == set(names.values())
+    assert sample(text, 'jointgate_requests_total{operation="other",outcome="ok"}') == 5
+    assert max(len(line) for line in text.splitlines()) < 300
+    spans = [dict(s.attributes or {}) for s in exporter.get_finished_spans()]
+    assert [s["graphql.operation.name"] for s in spans] == list(names.values())
+
+
+async def test_a_giant_operation_name_does_not_swell_the_metrics(harness: Harness) -> None:
+    before = len((await harness.client.get("/metrics")).content)
+    for n in range(3):
+        name = chr(ord("a") + n) * 30_000
+        response = await harness.query(f"query {name} {{ __typename }}")
+        assert response.status_code == 200
+    after = (await harness.client.get("/metrics")).text
+    assert len(after) - before < 4_000, len(after) - before
+    assert sample(after, 'jointgate_requests_total{operation="other",outcome="ok"}') == 3
 
 
 async def test_metrics_can_be_turned_off(tmp_path: Path) -> None:
