@@ -31,6 +31,7 @@ __all__ = [
     "ConnectionDropped",
     "MalformedResponse",
     "WirePool",
+    "url_problem",
 ]
 
 MAX_RESPONSE_BYTES = 64 << 20  # an agency answer (headers and body) larger than this is refused
@@ -216,6 +217,33 @@ def _bounded(body: bytes, wbits: int) -> bytes:
     return out + inflater.flush()
 
 
+def url_problem(url: str, schemes: Sequence[str] = ("http", "https"), *, base: bool = True) -> str:
+    """What keeps ``url`` from being one the gateway can connect to, or "": a scheme of
+    ``schemes``, a host, a port from 1 to 65535 if it names one, no user or password (a URL is
+    shown and logged; secrets have settings of their own), and for a ``base`` URL, to which the
+    caller appends its own paths and queries, no query or fragment. The settings check agency
+    URLs with it at start (gateway/settings.py), so that a wrong one is a configuration error
+    naming its key, not a crash when the connectors are built."""
+    must = f"must be an {' or '.join(f'{s}://' for s in schemes)} URL with a host"
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # unbalanced brackets around an IPv6 address
+        return must
+    if parts.scheme not in schemes or not parts.hostname:
+        return must
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = 0
+    if port == 0:
+        return "the port must be a number from 1 to 65535"
+    if parts.username is not None or parts.password is not None:
+        return "no user or password in the URL"
+    if base and (parts.query or parts.fragment):
+        return "no query or fragment: the gateway appends its own paths to the URL"
+    return ""
+
+
 class WirePool:
     """Keep-alive connections to one ``http://`` or ``https://`` origin, at most ``limit`` open;
     a call beyond that waits for one to come free."""
@@ -228,11 +256,11 @@ class WirePool:
         connect_timeout_s: float = 2.0,
         keepalive_s: float = KEEPALIVE_S,
     ) -> None:
+        if problem := url_problem(base_url):
+            raise ValueError(f"not an http(s) base URL: {problem}: {base_url!r}")
         parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {base_url!r}")
         default_port = 443 if parts.scheme == "https" else 80
-        self.host = parts.hostname
+        self.host = parts.hostname or ""  # url_problem: there is one
         self.port = parts.port or default_port
         host = f"[{self.host}]" if ":" in self.host else self.host
         self._host_header = host if self.port == default_port else f"{host}:{self.port}"

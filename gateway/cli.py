@@ -158,7 +158,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from gateway.issuer import DEMO_USERS, mint_token
+    from gateway.issuer import DEMO_USERS, NoDemoIssuer, mint_token
 
     if args.user not in DEMO_USERS:
         print(
@@ -166,7 +166,11 @@ def _token(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    print(mint_token(args.user, args.data_dir, ttl_s=args.ttl, client=args.client))
+    try:
+        print(mint_token(args.user, args.data_dir, ttl_s=args.ttl, client=args.client))
+    except NoDemoIssuer as exc:
+        print(f"jointgate token: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

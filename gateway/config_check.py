@@ -1,15 +1,17 @@
-"""``jointgate config check FILE``: validate a config as ``jointgate serve`` would, and say what
+"""``jointgate config check FILE``: validate a config as ``jointgate serve`` does, and say what
 it configures, without starting anything or contacting anyone.
 
 Exit 0 with a summary on stdout; exit 1 with every problem (key and fix, one a line) on stderr:
 the settings loader checks each table on its own and goes on after a wrong key
-(``gateway.settings.Checker``), and the files and variables the settings name are checked too.
+(``gateway.settings.Checker``), and what start-up would trip over is checked too: the files and
+variables the settings name, the policies, volume caps against the schema's types.
+``jointgate serve`` runs the same :func:`check_config` before it builds anything, so a config
+this passes is one serve starts with, and one it refuses serve refuses with the same lines.
 The summary names secrets' sources, never their values.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -22,6 +24,9 @@ from gateway.config_env import overrides
 from gateway.notify import NotifySettings
 from gateway.ratelimit import RateLimits
 from gateway.settings import ConfigError, Settings, TelemetrySettings, load_checked
+from policies.engine import DEFAULT_DIR as DEFAULT_POLICY_DIR
+from policies.engine import PolicyError, load_bundle
+from schema.catalog import Catalog
 
 #: The standard variables the OTLP exporters read when ``telemetry.otlp_endpoint`` is "".
 OTLP_VARIABLES = (
@@ -34,14 +39,23 @@ OTLP_VARIABLES = (
 def check_command(path: Path) -> int:
     """Every problem of the file, its overrides and what they name, in one run."""
     try:
-        settings, problems = load_checked(path)
+        settings, problems = check_config(path)
     except ConfigError as exc:  # the file cannot be read or parsed: nothing more to check
         return _report(exc.problems)
-    problems += deployment_problems(settings)
     if problems:
         return _report(problems)
     print(summary(path, settings))
     return 0
+
+
+def check_config(path: Path) -> tuple[Settings, list[str]]:
+    """The settings of a config file and every problem that would stop ``jointgate serve``
+    with it (the check both commands run); ConfigError if the file cannot be read or parsed."""
+    from schema.unified import build_schema  # the schema serve builds; its types and fields
+
+    catalog = build_schema().catalog
+    settings, problems = load_checked(path, volume_types={t for t, _ in catalog})
+    return settings, problems + startup_problems(settings, catalog)
 
 
 def _report(problems: Iterable[str]) -> int:
@@ -50,21 +64,10 @@ def _report(problems: Iterable[str]) -> int:
     return 1
 
 
-def deployment_problems(settings: Settings) -> list[str]:
-    """What ``load`` cannot see but the first request would trip over: files and variables the
-    settings name."""
-    problems = []
-    if settings.jwks_file is not None:
-        try:
-            keys = json.loads(settings.jwks_file.read_text()).get("keys")
-        except (OSError, ValueError, AttributeError) as exc:
-            keys = None
-            problems.append(f"auth.jwks_file: cannot read a JWKS from {settings.jwks_file} ({exc})")
-        else:
-            if not isinstance(keys, list) or not keys:
-                problems.append(f'auth.jwks_file: {settings.jwks_file} has no "keys"')
-    if settings.policy_dir is not None and not any(settings.policy_dir.glob("*.cedar")):
-        problems.append(f"policy.dir: no *.cedar files in {settings.policy_dir}")
+def startup_problems(settings: Settings, catalog: Catalog) -> list[str]:
+    """What the settings alone cannot show but the gateway's start would trip over: the
+    variables and files they name, and the policies (loaded and validated against ``catalog``)."""
+    problems = _policy_problems(settings, catalog)
     audit = settings.audit
     if audit.backend == "postgres" and not (
         audit.postgres_dsn or os.environ.get(audit.postgres_dsn_env)
@@ -78,13 +81,33 @@ def deployment_problems(settings: Settings) -> list[str]:
             f"audit.data_key_env: environment variable {audit.data_key_env} is not set"
             " (the audit data key, 64 hex digits)"
         )
-    hash_key_env = settings.rate_limits.key_env
-    if hash_key_env and not os.environ.get(hash_key_env):
+    limits = settings.rate_limits
+    if limits.key_env and not os.environ.get(limits.key_env):
         problems.append(
-            f"rate_limits.key_env: environment variable {hash_key_env} is not set"
+            f"rate_limits.key_env: environment variable {limits.key_env} is not set"
             " (the hash key of rate limits, the cache and paging cursors, 64 hex digits)"
         )
+    elif limits.key_env or (settings.data_dir / limits.key_file).exists():  # else created
+        try:
+            limits.hash_key(settings.data_dir)
+        except ConfigError as exc:
+            problems += exc.problems
     return problems
+
+
+def _policy_problems(settings: Settings, catalog: Catalog) -> list[str]:
+    """The policy set serve loads first: ``policy.dir``, else the shipped one."""
+    if not settings.enforcement:
+        return []
+    directory = settings.policy_dir or DEFAULT_POLICY_DIR
+    where = "policy.dir" if settings.policy_dir is not None else "policies (the shipped set)"
+    if not any(directory.glob("*.cedar")):
+        return [f"{where}: no *.cedar files in {directory}"]
+    try:
+        load_bundle(directory, catalog)
+    except PolicyError as exc:
+        return [f"{where}: {problem}" for problem in exc.problems]
+    return []
 
 
 def summary(path: Path, s: Settings) -> str:

@@ -55,15 +55,34 @@ DEMO_USERS: dict[str, DemoUser] = {
 }  # fmt: skip
 
 
+class NoDemoIssuer(Exception):
+    """The data dir holds no demo issuer: ``jointgate demo`` creates one there."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(
+            f"no demo issuer in {data_dir}: start `jointgate demo` there first, or pass"
+            " --data-dir (the demo's data dir)"
+        )
+
+
 def keys_path(data_dir: Path) -> Path:
     return data_dir / KEYS_FILE
 
 
+def load_keys(data_dir: Path) -> KeySet:
+    """The demo issuer's private key set; NoDemoIssuer if the data dir has none. Never creates
+    one: a key made here would sign tokens that no running gateway trusts."""
+    path = keys_path(data_dir)
+    if not path.exists():
+        raise NoDemoIssuer(data_dir)
+    return KeySet.import_key_set(json.loads(path.read_text()))
+
+
 def load_or_create_keys(data_dir: Path) -> KeySet:
-    """The demo issuer's private key set, created (mode 0600) on first use."""
+    """The demo issuer's private key set, created (mode 0600) on first use (``jointgate demo``)."""
     path = keys_path(data_dir)
     if path.exists():
-        return KeySet.import_key_set(json.loads(path.read_text()))
+        return load_keys(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = ECKey.generate_key("P-256", auto_kid=True)
     keyset = KeySet([key])
@@ -87,10 +106,11 @@ def mint_token(
     now: float | None = None,
     client: str = "jointgate-demo",
 ) -> str:
+    """A token of the demo issuer in ``data_dir`` (NoDemoIssuer if it has none) for ``user``."""
     if user not in DEMO_USERS:
         raise KeyError(user)
     demo = DEMO_USERS[user]
-    keyset = load_or_create_keys(data_dir)
+    keyset = load_keys(data_dir)
     key = keyset.keys[0]
     issued = int(now if now is not None else time.time())
     claims = {

@@ -7,11 +7,26 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import cast
 
 import httpx
-from joserfc.jwk import KeySet
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, KeySetSerialization
 
 log = logging.getLogger("jointgate.jwks")
+
+
+def public_key_set(data: object) -> KeySet:
+    """The public keys of a parsed JWKS document: only public parameters are kept, even if it
+    holds private keys. ValueError if it holds no key, or one that does not load (also checked
+    by ``jointgate config check``, gateway/config_check.py)."""
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list) or not data["keys"]:
+        raise ValueError('no "keys"')
+    try:
+        document = cast(KeySetSerialization, data)
+        return KeySet.import_key_set(KeySet.import_key_set(document).as_dict(private=False))
+    except (JoseError, TypeError, AttributeError) as exc:
+        raise ValueError(f"a key does not load: {exc}") from None
 
 
 class KeySource:
@@ -55,8 +70,7 @@ class KeySource:
                 response = await client.get(self.url)
                 response.raise_for_status()
                 data = response.json()
-        # only public parameters are kept, even if the file holds private keys
-        self._keys = KeySet.import_key_set(KeySet.import_key_set(data).as_dict(private=False))
+        self._keys = public_key_set(data)
         self.refreshes += 1
 
     def knows(self, kid: str) -> bool:

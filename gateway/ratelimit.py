@@ -21,6 +21,7 @@ settings and what local mode means for several replicas.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import hashlib
 import logging
 import math
@@ -28,7 +29,7 @@ import os
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -124,9 +125,15 @@ class RateLimits:
     key_env: str = ""  # or the key (64 hex) from this environment variable
 
     @classmethod
-    def from_mapping(cls, table: Mapping[str, Any], base: Path = Path()) -> RateLimits:
+    def from_mapping(
+        cls,
+        table: Mapping[str, Any],
+        base: Path = Path(),
+        volume_types: Collection[str] | None = None,
+    ) -> RateLimits:
         """Validate a ``[rate_limits]`` table; errors name the key. A configured ``key_file``
-        is relative to ``base`` (the config file's directory)."""
+        is relative to ``base`` (the config file's directory). Volume caps must name types of
+        ``volume_types`` when it is given (the schema's; :meth:`check_types`)."""
         values: dict[str, Any] = {}
         for key, value in table.items():
             where = f"rate_limits.{key}"
@@ -147,11 +154,15 @@ class RateLimits:
             elif key == "volume":
                 if not isinstance(value, Mapping):
                     raise _config_error(f"{where}: must be a table of type name = distinct records")
-                for type_name, cap in value.items():
-                    if not _whole(cap):
-                        raise _config_error(
-                            f"{where}.{type_name}: must be a whole number >= 1, got {cap!r}"
-                        )
+                problems = [
+                    f"{where}.{type_name}: must be a whole number >= 1, got {cap!r}"
+                    for type_name, cap in value.items()
+                    if not _whole(cap)
+                ]
+                if volume_types is not None:
+                    problems += _unknown_types(value, volume_types)
+                if problems:
+                    raise _config_error(*problems)
                 values[key] = MappingProxyType(dict(value))
             elif not isinstance(value, str):
                 raise _config_error(f"{where}: must be a string, got {value!r}")
@@ -167,12 +178,8 @@ class RateLimits:
 
     def check_types(self, known: Collection[str]) -> None:
         """Refuse volume caps on types the schema does not have (a typo would cap nothing)."""
-        for type_name in self.volume:
-            if type_name not in known:
-                raise _config_error(
-                    f"rate_limits.volume.{type_name}: not a type of the schema;"
-                    f" for example {', '.join(sorted(known)[:6])}"
-                )
+        if problems := _unknown_types(self.volume, known):
+            raise _config_error(*problems)
 
     def hash_key(self, data_dir: Path) -> bytes:
         """The key for the keyed hashes in Redis key names and members; every replica needs
@@ -200,10 +207,22 @@ class RateLimits:
         return key
 
 
-def _config_error(message: str) -> Exception:
+def _config_error(*problems: str) -> Exception:
     from gateway.settings import ConfigError  # imported here: settings imports this module
 
-    return ConfigError(message)
+    return ConfigError(*problems)
+
+
+def _unknown_types(names: Iterable[str], known: Collection[str]) -> list[str]:
+    """A problem for each volume cap on a type that is not in ``known``."""
+    problems = []
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            examples = ", ".join(t for t in _volume_defaults() if t in known)
+            hint = f"did you mean {close[0]}?" if close else f"for example {examples}"
+            problems.append(f"rate_limits.volume.{name}: not a type of the schema; {hint}")
+    return problems
 
 
 def _whole(value: Any) -> bool:

@@ -19,14 +19,18 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
 
+from audit.errors import AuditConfigError, AuditKeyError
 from gateway import logs
 from gateway.app import build_gateway, create_app
-from gateway.settings import ConfigError, Settings, load
+from gateway.config_check import check_config
+from gateway.settings import ConfigError, Settings
+from policies.engine import PolicyError
 
 log = logging.getLogger("jointgate.serve")
 
@@ -150,12 +154,29 @@ def _supervise(settings: Settings, options: dict[str, object]) -> int:
     return status
 
 
+#: What building the gateway raises for a configuration it cannot start with; ``check_config``
+#: finds these first, so they reach here only if a file changed in between.
+STARTUP_ERRORS = (ConfigError, AuditConfigError, AuditKeyError, PolicyError)
+
+
 def serve(config_path: Path) -> int:
+    """Exit 2 with every problem, a line each and no traceback, for a configuration the gateway
+    cannot start with: the checks of ``jointgate config check`` run first."""
     try:
-        settings = load(config_path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"jointgate serve: {problem}", file=sys.stderr)
-        return 2
-    run_gateway(settings)
+        settings, problems = check_config(config_path)
+    except ConfigError as exc:  # the file cannot be read or parsed
+        return _refuse(exc.problems)
+    if problems:
+        return _refuse(problems)
+    try:
+        run_gateway(settings)
+    except STARTUP_ERRORS as exc:
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        return _refuse(str(problem) for problem in problems)
     return 0
+
+
+def _refuse(problems: Iterable[str]) -> int:
+    for problem in problems:
+        print(f"jointgate serve: {problem}", file=sys.stderr)
+    return 2

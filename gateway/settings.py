@@ -7,20 +7,24 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
 import re
 import ssl
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from connectors.cache import CacheSettings
 from connectors.resilience import Resilience
 from connectors.tls import AgencyTLS, client_context
+from connectors.wire import url_problem
+from gateway.jwks import public_key_set
 from gateway.limits import QueryLimits
 from gateway.notify import NotifySettings
 from gateway.persisted import PersistedOperations, PersistedSettings
@@ -46,13 +50,17 @@ class ConfigError(Exception):
 class Checker:
     """Every problem of one configuration, not only the first.
 
-    ``table`` builds one table on its own. When the builder refuses a key (every message starts
-    with the key's path: ``gateway.port: ...``), the problem is noted, the key dropped so that
-    its default applies, and the table built again, so the keys after it are checked too. An
-    error about a key that was dropped is its default's, not the file's, and ends the table; so
-    does one that names no key of the table (a required key that is missing). A table that
-    cannot be built contributes its fallback, so that the rest is checked all the same: the
-    settings built are meant to be used only when no problem was found."""
+    ``table`` builds one table on its own. When the builder refuses keys (every message starts
+    with the key's path: ``gateway.port: ...``; one error may name several), the problems are
+    noted, those keys dropped so that their defaults apply, and the table built again, so the
+    keys after them are checked too. A problem that names a key that was dropped, as its own
+    or in its text (``auth.jwks_url: required (or auth.jwks_file)``), is one of the default's,
+    not the file's, and is not noted; one with a key already named (screened out as not text,
+    say) neither. An error that names no key still in the table (a required key that is
+    missing) ends it: builders check their required keys last, all at once, so that by then
+    every other key has been checked. A table that cannot be built contributes its fallback,
+    so that the rest is checked all the same: the settings built are meant to be used only when
+    no problem was found."""
 
     def __init__(self) -> None:
         self.problems: list[str] = []
@@ -67,20 +75,24 @@ class Checker:
         build: Callable[[dict[str, Any]], _T],
         fallback: _T,
     ) -> _T:
+        named = {_path(p) for p in self.problems}
         remaining = dict(table)
         dropped: set[str] = set()
         while True:
             try:
                 return build(remaining)
             except ConfigError as exc:
-                key = _key_in(where, exc.problems[0] if exc.problems else "")
-                if key is not None and key in dropped:
+                self.note(
+                    *(p for p in exc.problems
+                      if _path(p) not in named and not _names(p, where, dropped))
+                )  # fmt: skip
+                keys = {_key_in(where, p) for p in exc.problems}
+                wrong = {k for k in keys if k is not None and k in remaining}
+                if not wrong:
                     return fallback
-                self.note(*exc.problems)
-                if key is None or key not in remaining:
-                    return fallback
-                del remaining[key]
-                dropped.add(key)
+                for key in wrong:
+                    del remaining[key]
+                dropped |= wrong
 
     def value(self, build: Callable[[], _T], fallback: _T) -> _T:
         try:
@@ -94,10 +106,20 @@ class Checker:
             raise ConfigError(*self.problems)
 
 
+def _path(problem: str) -> str:
+    """``gateway.port`` for the problem ``gateway.port: ...``."""
+    return problem.split(":", 1)[0]
+
+
+def _names(problem: str, where: str, keys: Collection[str]) -> bool:
+    """Whether ``problem`` names one of ``keys`` of table ``where`` (``auth.jwks_file``)."""
+    return any(re.search(rf"(?<![\w.]){re.escape(f'{where}.{k}')}(?!\w)", problem) for k in keys)
+
+
 def _key_in(where: str, problem: str) -> str | None:
     """``port`` for the problem ``gateway.port: ...`` of table ``gateway``; None for one that
     names no key of it."""
-    path = problem.split(":", 1)[0]
+    path = _path(problem)
     prefix = f"{where}."
     return path[len(prefix) :].split(".")[0] or None if path.startswith(prefix) else None
 
@@ -214,16 +236,19 @@ def load(path: Path) -> Settings:
     return settings
 
 
-def load_checked(path: Path) -> tuple[Settings, list[str]]:
+def load_checked(
+    path: Path, volume_types: Collection[str] | None = None
+) -> tuple[Settings, list[str]]:
     """The settings of a file and its environment overrides, and every problem found in them
     (``jointgate config check``): a problem names its key, and the variable when the value came
     from one. With problems the settings hold defaults where the problems were; a file that
-    cannot be read or parsed raises ConfigError."""
+    cannot be read or parsed raises ConfigError. ``volume_types``: the schema's types, which
+    volume caps must name (gateway/config_check.py: ``check_config``)."""
     from gateway.config_env import blame_problem
 
     check = Checker()
     raw, found = _read(path, check)
-    settings = build(raw, path.parent, check)
+    settings = build(raw, path.parent, check, volume_types)
     return settings, [blame_problem(p, found) for p in check.problems]
 
 
@@ -256,9 +281,15 @@ def from_mapping(raw: dict[str, Any], base: Path = Path()) -> Settings:
     return settings
 
 
-def build(raw: dict[str, Any], base: Path, check: Checker) -> Settings:
+def build(
+    raw: dict[str, Any],
+    base: Path,
+    check: Checker,
+    volume_types: Collection[str] | None = None,
+) -> Settings:
     """The settings of ``raw``, each table checked on its own and every problem noted in
-    ``check``; a table with a problem contributes its defaults (:class:`Checker`)."""
+    ``check``; a table with a problem contributes its defaults (:class:`Checker`). Volume caps
+    are checked against ``volume_types`` when given (the schema's types)."""
     raw = _screened(raw, check)
     t: dict[str, dict[str, Any]] = {
         name: check.value(partial(_table, raw, name), {}) for name in TABLES
@@ -283,7 +314,7 @@ def build(raw: dict[str, Any], base: Path, check: Checker) -> Settings:
                          NotifySettings())  # fmt: skip
     cache = check.table("cache", t["cache"], CacheSettings.from_mapping, CacheSettings())
     limits = check.table("limits", t["limits"], _limits, QueryLimits())
-    rate_limit_table = partial(RateLimits.from_mapping, base=base)
+    rate_limit_table = partial(RateLimits.from_mapping, base=base, volume_types=volume_types)
     rate_limits = check.table("rate_limits", t["rate_limits"], rate_limit_table, RateLimits())
     persisted = check.table("persisted_operations", t["persisted_operations"],
                             partial(_persisted, base=base), PersistedSettings())  # fmt: skip
@@ -368,44 +399,107 @@ def _agency_table(agencies: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _agency(name: str, table: dict[str, Any], base: Path) -> AgencySettings:
     where = f"agencies.{name}"
-    if not isinstance(table.get("url"), str) or not table["url"]:
-        raise ConfigError(f"{where}.url: required; the base URL of the {name} system")
+    url = table.get("url")
     settings = AgencySettings(
-        url=table["url"].rstrip("/"),
+        url=url.rstrip("/") if isinstance(url, str) else "",
         timeout_s=_number(table, "timeout_s", 5.0, where),
         max_connections=int(_number(table, "max_connections", 64, where)),
         key_id=str(table.get("key_id", "jointgate")),
         resilience=_resilience(table, where),
         tls=_tls(table, where, base),
     )
-    # the secret last: a variable that is not set ends the table's check (it names no key of it)
-    return replace(settings, key=_secret(table, where, base)) if name == "banking" else settings
+    # the URL and the secret last, together: a missing one ends the table's check (it names no
+    # key of the table left to drop), and by then every other key has been checked
+    problems = [_agency_url(name, url)]
+    key = b""
+    if name == "banking":
+        try:
+            key = _secret(table, where, base)
+        except ConfigError as exc:
+            problems += exc.problems
+    if any(problems):
+        raise ConfigError(*filter(None, problems))
+    return replace(settings, key=key)
+
+
+def _agency_url(name: str, url: object) -> str:
+    """The problem with ``agencies.NAME.url``, or "" (connectors/wire.py: ``url_problem``)."""
+    where = f"agencies.{name}.url"
+    if not isinstance(url, str) or not url:
+        return f"{where}: required; the base URL of the {name} system"
+    problem = url_problem(url)
+    return f"{where}: {problem}, got {url!r}" if problem else ""
 
 
 def _auth(auth: dict[str, Any], base: Path) -> dict[str, Any]:
-    jwks_file = auth.get("jwks_file")
-    jwks_url = auth.get("jwks_url")
-    if not jwks_file and not jwks_url:
-        raise ConfigError("auth.jwks_url: required (or auth.jwks_file): where the signing keys are")
-    for key in ("issuer", "audience"):
-        if not isinstance(auth.get(key), str) or not auth[key]:
-            raise ConfigError(f"auth.{key}: required; the token's expected '{key[:3]}' claim")
-    return {
-        "issuer": auth["issuer"],
-        "audience": auth["audience"],
-        "jwks_file": (base / jwks_file) if jwks_file else None,
-        "jwks_url": jwks_url,
+    settings = {
+        "jwks_file": _jwks_file(auth.get("jwks_file"), base),
+        "jwks_url": _jwks_url(auth.get("jwks_url")),
         "jwks_refresh_s": _number(auth, "jwks_refresh_s", 300.0, "auth"),
         "jwks_min_refetch_s": _number(auth, "jwks_min_refetch_s", 30.0, "auth"),
         "token_leeway_s": int(_number(auth, "leeway_s", 30, "auth")),
     }
+    missing = []  # last and all at once (:class:`Checker`)
+    if not settings["jwks_file"] and not settings["jwks_url"]:
+        missing.append("auth.jwks_url: required (or auth.jwks_file): where the signing keys are")
+    for key in ("issuer", "audience"):
+        if not isinstance(auth.get(key), str) or not auth[key]:
+            missing.append(f"auth.{key}: required; the token's expected '{key[:3]}' claim")
+    if missing:
+        raise ConfigError(*missing)
+    return {"issuer": auth["issuer"], "audience": auth["audience"], **settings}
+
+
+def _jwks_file(name: str | None, base: Path) -> Path | None:
+    """``auth.jwks_file``, read and its keys loaded here, so that a wrong file stops the start,
+    not the first request (the gateway reads it again at start and on each refresh)."""
+    if not name:
+        return None
+    path = base / name
+    try:
+        public_key_set(json.loads(path.read_text()))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"auth.jwks_file: cannot read a JWKS from {path} ({exc})") from None
+    return path
+
+
+def _jwks_url(url: str | None) -> str | None:
+    """``auth.jwks_url``: https; plain http only to this host (an identity provider or a sidecar
+    beside the gateway), since whoever can alter the keys on the way can sign any token."""
+    if not url:
+        return None
+    problem = url_problem(url, ("http", "https") if _local_http(url) else ("https",), base=False)
+    if problem:
+        local = "; http:// only to this host (localhost, 127.0.0.1, ::1)"
+        raise ConfigError(
+            f"auth.jwks_url: {problem}{local if problem.startswith('must') else ''}, got {url!r}"
+        )
+    return url
+
+
+def _local_http(url: str) -> bool:
+    """An ``http://`` URL to a loopback address of this host."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if parts.scheme != "http":
+        return False
+    try:
+        return host == "localhost" or ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _gateway(gateway: dict[str, Any], base: Path) -> dict[str, Any]:
     data_dir = Path(gateway.get("data_dir", ".jointgate"))
+    port = gateway.get("port", 8400)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(f"gateway.port: a whole number from 1 to 65535, got {port!r}")
     return {
         "host": str(gateway.get("host", "127.0.0.1")),
-        "port": int(_number(gateway, "port", 8400, "gateway")),
+        "port": port,
         "workers": _workers(gateway),
         "data_dir": data_dir if data_dir.is_absolute() else base / data_dir,
         "max_body_bytes": int(_number(gateway, "max_body_bytes", 256 * 1024, "gateway")),
@@ -657,20 +751,21 @@ def _trusted_proxies(value: object) -> tuple[IPv4Network | IPv6Network, ...]:
         raise ConfigError(
             f'{key}: a list of the proxies\' addresses or networks, such as ["10.0.0.0/8"]'
         )
-    networks = []
+    networks, problems = [], []
     for text in value:
         try:  # an IPv6 zone (%eth0) would never match a peer (gateway/forwarded.py)
             network = ip_network(text.strip(), strict=False) if "%" not in text else None
         except ValueError:
             network = None
         if network is None:
-            raise ConfigError(f"{key}: {text!r} is not an IP address or network")
+            problems.append(f"{key}: {text!r} is not an IP address or network")
+            continue
         try:
             networks.append(ip_network(text.strip()))  # strict: it parsed, so only host bits fail
         except ValueError:
-            raise ConfigError(
-                f"{key}: {text!r} has host bits set; the network is {network}"
-            ) from None
+            problems.append(f"{key}: {text!r} has host bits set; the network is {network}")
+    if problems:
+        raise ConfigError(*problems)
     return tuple(networks)
 
 
@@ -737,7 +832,7 @@ def _tls(table: dict[str, Any], where: str, base: Path) -> AgencyTLS | None:
     if unknown:
         raise ConfigError(f"{where}.{unknown[0]}: unknown key; known: ca_file, cert_file, key_file")
     files = {k: base / str(v) for k, v in raw.items()}
-    if not str(table["url"]).startswith("https://"):
+    if isinstance(url := table.get("url"), str) and url and not url.startswith("https://"):
         raise ConfigError(f"{where[: -len('.tls')]}.url: must be https:// with [{where}]")
     if "key_file" in files and "cert_file" not in files:
         raise ConfigError(f"{where}.cert_file: required with key_file (the client certificate)")

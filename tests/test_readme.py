@@ -40,6 +40,58 @@ def test_the_quick_start_curl_sends_valid_json() -> None:
     assert "policeCases { caseNumber charge }" in body["query"]
 
 
+STUB_USCC = "91110105MA0000001X"
+# curl prints what it would send: a line per header, then the body
+SENDING_CURL = r"""
+jointgate() { echo "token-of-$2"; }
+curl() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -H) echo "header: $2" ;;
+      -d) echo "body: $2" ;;
+    esac
+    shift
+  done
+}
+USCC={STUB_USCC}
+"""
+
+
+def masking_snippet() -> str:
+    """The README's second curl: one query, asked by each of the users it loops over."""
+    text = README.read_text()
+    snippet = re.search(r"^for WHO in .*?^done$", text, re.M | re.S)
+    assert snippet, "the masking example (for WHO in ...; done) is missing from README.md"
+    return snippet.group(0)
+
+
+def masking_requests() -> list[tuple[str, dict[str, str], dict[str, object]]]:
+    """(user, headers, body) of each request the masking example sends."""
+    shell = SENDING_CURL.replace("{STUB_USCC}", STUB_USCC) + masking_snippet()
+    sent = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=30)
+    assert sent.returncode == 0, sent.stderr
+    requests = []
+    for block in filter(str.strip, sent.stdout.split("\n\n")):  # echo: a blank line after each
+        lines = block.splitlines()
+        headers = dict(line[len("header: ") :].split(": ", 1) for line in lines[:-1])
+        assert lines[-1].startswith("body: ")
+        body = json.loads(lines[-1][len("body: ") :])
+        user = headers["Authorization"].removeprefix("Bearer token-of-")
+        requests.append((user, headers, body))
+    return requests
+
+
+def test_the_masking_example_asks_as_two_users_for_supervision() -> None:
+    requests = masking_requests()
+    assert [user for user, _, _ in requests] == ["market.officer", "bank.analyst"]
+    for _, headers, body in requests:
+        assert headers["X-Purpose"] == "supervision" and "X-Case-Id" not in headers
+        query = str(body["query"])
+        assert 'enterprise(uscc: "91110105MA0000001X")' in query
+        assert "bankAccounts { number bank }" in query
+        assert "legalRepresentative { idNumber name }" in query
+
+
 def test_every_make_target_the_readme_names_exists() -> None:
     makefile = (README.parent / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z][\w-]*):", makefile, re.M))

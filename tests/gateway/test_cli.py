@@ -9,13 +9,17 @@ import sys
 from pathlib import Path
 
 from gateway.authn import AuthSettings, TokenVerifier
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, public_keys
+from gateway.demo import prepare
+from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_USERS, public_keys
+
+ROOT = Path(__file__).parents[2]
 
 
-def jointgate(*args: str) -> subprocess.CompletedProcess[str]:
+def jointgate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True, timeout=120
-    )
+        [sys.executable, "-m", "gateway.cli", *args],
+        capture_output=True, text=True, timeout=120, cwd=cwd,
+    )  # fmt: skip
 
 
 def test_help_lists_every_command() -> None:
@@ -32,6 +36,8 @@ def test_schema_print_prints_the_sdl() -> None:
 
 
 def test_token_is_a_valid_jwt_for_the_data_dir(tmp_path: Path) -> None:
+    prepare(tmp_path)  # what jointgate demo does first: the demo issuer's key set
+    assert (tmp_path / "issuer" / "jwks-private.json").is_file()
     out = jointgate("token", "court.clerk", "--data-dir", str(tmp_path))
     assert out.returncode == 0
     verifier = TokenVerifier(
@@ -40,6 +46,35 @@ def test_token_is_a_valid_jwt_for_the_data_dir(tmp_path: Path) -> None:
     principal = asyncio.run(verifier.authenticate(f"Bearer {out.stdout.strip()}"))
     assert (principal.subject, principal.agency) == ("court.clerk", "courts")
     assert (tmp_path / "issuer" / "jwks-private.json").stat().st_mode & 0o077 == 0
+
+
+def test_token_without_a_demo_issuer_refuses_and_creates_nothing(tmp_path: Path) -> None:
+    """Outside the demo's directory (the README's bare ``jointgate token jit.member``), a new
+    issuer key would sign tokens that no gateway trusts: refused, nothing written."""
+    out = jointgate("token", "jit.member", cwd=tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "no demo issuer in .jointgate" in out.stderr
+    assert "jointgate demo" in out.stderr and "--data-dir" in out.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = jointgate("token", "jit.member", "--data-dir", str(empty))
+    assert out.returncode == 2 and f"no demo issuer in {empty}" in out.stderr
+    assert list(tmp_path.rglob("*")) == [empty]
+
+
+def test_the_docs_list_every_demo_user() -> None:
+    """docs/cli.md (``jointgate token``) and the README: the users of gateway/issuer.py, no
+    more, no fewer, in its order."""
+    import re
+
+    cli = (ROOT / "docs" / "cli.md").read_text().split("## jointgate token", 1)[1]
+    readme = (ROOT / "README.md").read_text()
+    for where, text, start, end in (
+        ("docs/cli.md", cli, "USER is one of", "\n## "),
+        ("README.md", readme, "Demo users:", "What each may see"),
+    ):
+        section = text.split(start, 1)[1].split(end, 1)[0]
+        assert re.findall(r"`([a-z]+(?:\.[a-z]+)?)`", section) == list(DEMO_USERS), where
 
 
 def test_token_for_an_unknown_user_fails_clearly(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.config_check import OTLP_VARIABLES, redact, summary
+from gateway.issuer import public_keys
 from gateway.settings import load
 
 CONFIG = """
@@ -36,7 +37,8 @@ url = "http://courts.example"
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("JOINTGATE_BANK_KEY", "bank-secret")
-    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [{"kty": "EC"}]}))
+    keys = public_keys(tmp_path / "issuer").as_dict(private=False)
+    (tmp_path / "jwks.json").write_text(json.dumps(keys))
     (tmp_path / "jointgate.toml").write_text(CONFIG)
     return tmp_path / "jointgate.toml"
 
@@ -203,7 +205,11 @@ def test_otel_service_name_is_the_default_and_the_file_or_its_override_wins(
 @pytest.mark.parametrize(
     ("change", "env", "message"),
     [
-        (lambda t: t.replace("port = 9000", "port = 0"), {}, "gateway.port: must be a positive"),
+        (
+            lambda t: t.replace("port = 9000", "port = 0"),
+            {},
+            "gateway.port: a whole number from 1 to 65535",
+        ),
         (lambda t: t, {"JOINTGATE_GATEWAY__PORT": "x"}, "JOINTGATE_GATEWAY__PORT: gateway.port"),
         (lambda t: t, {"JOINTGATE_BANK_KEY": ""}, "agencies.banking.key_env: environment"),
         (lambda t: t.replace("jwks.json", "missing.json"), {}, "auth.jwks_file: cannot read"),
@@ -313,7 +319,7 @@ def test_every_problem_is_listed_in_one_run(
         "audit.path: must be text (a TOML string), got 5",
         "agencies.police.timeout_s: must be a positive number, got 'slow'",
         "auth.leeway_s: must be a positive number, got -5 (set by JOINTGATE_AUTH__LEEWAY_S)",
-        "gateway.port: must be a positive number, got 0",
+        "gateway.port: a whole number from 1 to 65535, got 0",
         "gateway.workers: a whole number from 1 to 64",
         "policy.mode: 'enforce' or 'reject', got 'strict'",
         "audit.backend: must be 'sqlite' or 'postgres', got 'mysql'",
@@ -339,5 +345,92 @@ def test_serve_names_every_problem_too(config: Path, capsys: pytest.CaptureFixtu
     lines = capsys.readouterr().err.splitlines()
     assert lines == [
         "jointgate serve: gateway.prot: unknown key; did you mean gateway.port?",
-        "jointgate serve: gateway.port: must be a positive number, got 0",
+        "jointgate serve: gateway.port: a whole number from 1 to 65535, got 0",
     ]
+
+
+# what a hostile tester found config check passing, or naming only in part (issue 15)
+HOSTILE = (
+    CONFIG.replace("port = 9000", 'port = 9000\ntrusted_proxies = ["10.0.0.1", "10.0.0.0/33", "x"]')
+    .replace('audience = "jointgate"', "audience = 5\nleeway_s = -5")
+    .replace('jwks_file = "jwks.json"', 'jwks_url = "ftp://x"')
+    .replace('url = "http://police.example"', 'url = "not a url"')
+    .replace('url = "http://market.example"', 'url = "http://market.example:99999"')
+    .replace('url = "http://courts.example"', 'url = "https://courts.example/api?v=1"')
+    + "[rate_limits.volume]\nPersons = 5\nPerson = -2\n"
+)
+
+
+def test_every_problem_serve_would_stop_on_is_listed_once(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Agency URLs, the JWKS URL, volume caps on types the schema lacks, every bad entry of a
+    list, and the keys after a wrong required one: each named once, in one run."""
+    config.write_text(HOSTILE)
+    assert main(["config", "check", str(config)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    expected = [
+        "gateway.trusted_proxies: '10.0.0.0/33' is not an IP address or network",
+        "gateway.trusted_proxies: 'x' is not an IP address or network",
+        "auth.audience: must be text (a TOML string), got 5",
+        "auth.leeway_s: must be a positive number, got -5",
+        "auth.jwks_url: must be an https:// URL",
+        "agencies.police.url: must be an http:// or https:// URL",
+        "agencies.market.url: the port must be a number from 1 to 65535",
+        "agencies.courts.url: no query or fragment",
+        "rate_limits.volume.Persons: not a type of the schema; did you mean Person?",
+        "rate_limits.volume.Person: must be a whole number >= 1, got -2",
+    ]
+    for problem in expected:
+        found = [line for line in lines if line.startswith(f"jointgate config check: {problem}")]
+        assert len(found) == 1, (problem, lines)
+    assert len(lines) == len(expected), lines
+
+
+@pytest.mark.parametrize(
+    ("tables", "message"),
+    [
+        ("[rate_limits.volume]\nPersons = 5\n", "rate_limits.volume.Persons: not a type"),
+        ("[policy]\ndir = 'policies'\n", "policy.dir: .*bad.cedar:1: "),
+    ],
+)
+def test_what_serve_checks_at_start_is_checked(
+    config: Path, capsys: pytest.CaptureFixture[str], tables: str, message: str
+) -> None:
+    import re
+    import shutil
+
+    from policies.engine import DEFAULT_DIR, SCHEMA_FILE
+
+    policies = config.parent / "policies"
+    policies.mkdir()
+    shutil.copy(DEFAULT_DIR / SCHEMA_FILE, policies)
+    (policies / "bad.cedar").write_text("permit (principal, action, resource) when { nonsense };\n")
+    config.write_text(CONFIG + tables)
+    assert main(["config", "check", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert re.search(f"^jointgate config check: {message}", err, re.M), err
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://idp.example/jwks.json", True),
+        ("http://127.0.0.1:8080/jwks.json", True),  # a local identity provider (a sidecar)
+        ("http://localhost/jwks", True),
+        ("http://[::1]:9000/jwks", True),
+        ("http://idp.example/jwks.json", False),  # keys over plain HTTP: anyone between could
+        ("ftp://x", False),
+        ("https://", False),
+        ("https://idp.example:0/jwks", False),
+        ("https://user:pw@idp.example/jwks", False),
+        ("jwks.json", False),
+    ],
+)
+def test_the_jwks_url_is_https_or_a_local_http_one(
+    config: Path, capsys: pytest.CaptureFixture[str], url: str, allowed: bool
+) -> None:
+    config.write_text(CONFIG.replace('jwks_file = "jwks.json"', f'jwks_url = "{url}"'))
+    assert main(["config", "check", str(config)]) == (0 if allowed else 1)
+    err = capsys.readouterr().err
+    assert ("auth.jwks_url:" in err) != allowed, err

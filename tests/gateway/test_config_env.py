@@ -4,6 +4,7 @@ validated like the file's, mistakes name the variable and the fix; every setting
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from connectors.resilience import Resilience
 from gateway.config_env import SETTINGS, all_variables, overrides, variable_name
+from gateway.issuer import public_keys
 from gateway.limits import QueryLimits
 from gateway.settings import ConfigError, Settings, load
 from sandbox.tls import ensure_certificates
@@ -40,6 +42,7 @@ SAMPLES = {
     "trusted_proxies": "10.0.0.0/8, fd00::/8",
     "issuer": "https://other-idp.example",
     "jwks_url": "https://other-idp.example/jwks.json",
+    "jwks_file": "jwks.json",  # read at load: a file with a key set
     "backend": "postgres",
     "postgres_dsn": "host=db.example dbname=jointgate",
     "mode": "reject",
@@ -81,6 +84,8 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OTHER_BANK_KEY", "other-secret")
     (tmp_path / "other.key").write_text("file-secret\n")
     (tmp_path / "trusted.json").write_text("{}")
+    keys = public_keys(tmp_path / "issuer").as_dict(private=False)
+    (tmp_path / "jwks.json").write_text(json.dumps(keys))
     (tmp_path / "jointgate.toml").write_text(BASE)
     return tmp_path / "jointgate.toml"
 
@@ -174,7 +179,7 @@ def test_an_override_wins_over_the_file(config: Path, monkeypatch: pytest.Monkey
         (
             "JOINTGATE_GATEWAY__PORT",
             "-1",
-            r"gateway.port: must be a positive number, got -1 \(set by JOINTGATE_GATEWAY__PORT\)",
+            r"gateway.port: a whole number from 1 to 65535, got -1 \(set by JOINTGATE_GATEWAY__PORT\)",
         ),
         ("JOINTGATE_POLICY__MODE", "lenient", r"policy.mode: .* \(set by JOINTGATE_POLICY__MODE\)"),
         ("JOINTGATE_AGENCIES__TAX__URL", "http://tax", "unknown agency 'tax'; known: police"),

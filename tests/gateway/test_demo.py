@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ import pytest
 from gateway.issuer import mint_token
 from sandbox.world import World
 from tests.demo_process import free_port, start_demo, wait_until_up
+from tests.test_readme import STUB_USCC, masking_requests
 
 SCALE = "0.05"  # the same world as the session's `world` fixture (default seed)
 
@@ -100,6 +103,53 @@ def test_the_demo_query_links_all_four_agencies(demo: Demo, world: World) -> Non
         "charge": "非法吸收公众存款",
     } in enterprise["policeCases"]
     assert enterprise["abnormalOperations"]
+
+
+def test_the_readme_masking_example_masks(demo: Demo, world: World) -> None:
+    """The README's second curl, sent as it is to the demo: the market officer sees account
+    numbers masked and no legal representative (above its clearance), the banking regulator the
+    numbers and the representative masked; the quick start's query is not in the officer's
+    schema at all."""
+    scenario = world.scenario
+    answers = {}
+    for user, headers, body in masking_requests():
+        query = str(body["query"]).replace(STUB_USCC, scenario["enterprise_uscc"])
+        sent = {k: v for k, v in headers.items() if k != "Authorization"}
+        sent["Authorization"] = f"Bearer {mint_token(user, demo.data_dir)}"
+        response = httpx.post(demo.url, json={"query": query}, headers=sent, timeout=30)
+        assert response.status_code == 200, response.text
+        answers[user] = response.json()
+    officer = answers["market.officer"]
+    enterprise = officer["data"]["enterprise"]
+    assert {"number": "**** " + scenario["account_number"][-4:], "bank": ANY} in [
+        {**a, "bank": ANY} for a in enterprise["bankAccounts"]
+    ]
+    assert all(re.fullmatch(r"\*{4} \d{4}", a["number"]) for a in enterprise["bankAccounts"])
+    assert enterprise["legalRepresentative"] is None
+    [error] = officer["errors"]
+    assert error["path"] == ["enterprise", "legalRepresentative"]
+    assert error["extensions"]["code"] == "FORBIDDEN_FIELD"
+    regulator = answers["bank.analyst"]
+    assert "errors" not in regulator, regulator
+    enterprise = regulator["data"]["enterprise"]
+    assert scenario["account_number"] in {a["number"] for a in enterprise["bankAccounts"]}
+    rid, name = scenario["person_id"], scenario["person_name"]
+    assert enterprise["legalRepresentative"] == {
+        "idNumber": rid[:6] + "********" + rid[-4:],
+        "name": name[0] + "*" * (len(name) - 1),
+    }
+    token = mint_token("market.officer", demo.data_dir)
+    refused = httpx.post(
+        demo.url,
+        json={"query": DEMO_QUERY, "variables": {"uscc": scenario["enterprise_uscc"]}},
+        headers={"authorization": f"Bearer {token}", "x-purpose": "supervision"},
+        timeout=30,
+    )
+    assert refused.status_code == 400, refused.text
+    codes = {e["extensions"]["code"] for e in refused.json()["errors"]}
+    messages = {e["message"] for e in refused.json()["errors"]}
+    assert codes == {"GRAPHQL_VALIDATION_FAILED"}
+    assert "Cannot query field 'balance' on type 'BankAccount'." in messages
 
 
 def test_lists_cost_one_call_per_agency_and_kind_whatever_their_length(demo: Demo) -> None:

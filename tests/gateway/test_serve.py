@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -127,3 +128,71 @@ def test_workers_share_the_port_and_the_audit_log(
 def test_workers_must_be_a_sensible_count(tmp_path: Path, workers: object) -> None:
     with pytest.raises(ConfigError, match=r"gateway\.workers: a whole number from 1 to 64"):
         load(_config(tmp_path, 8400, workers))
+
+
+# a hostile tester's configs (issue 15): serve crashed on some with a traceback, or started
+HOSTILE = {
+    "volume cap on a type the schema lacks": (
+        lambda t: t + "[rate_limits.volume]\nPersons = 5\n",
+        ["rate_limits.volume.Persons: not a type of the schema; did you mean Person?"],
+    ),
+    "agency URL": (
+        lambda t: t.replace('url = "http://127.0.0.1:9"', 'url = "not a url"', 1),
+        ["agencies.police.url: must be an http:// or https:// URL"],
+    ),
+    "JWKS URL": (
+        lambda t: re.sub(r'jwks_file = ".*"', 'jwks_url = "ftp://x"', t),
+        ["auth.jwks_url: must be an https:// URL"],
+    ),
+    "JWKS file that holds no key set": (
+        lambda t: re.sub(r'jwks_file = ".*"', 'jwks_file = "jointgate.toml"', t),
+        ["auth.jwks_file: cannot read a JWKS from"],
+    ),
+    "every problem of a table": (
+        lambda t: t.replace('audience = "jointgate"', "audience = 5\nleeway_s = -5").replace(
+            "[gateway]", '[gateway]\ntrusted_proxies = ["10.0.0.1", "10.0.0.0/33", "x"]'
+        ),
+        [
+            "auth.audience: must be text",
+            "auth.leeway_s: must be a positive number, got -5",
+            "gateway.trusted_proxies: '10.0.0.0/33' is not",
+            "gateway.trusted_proxies: 'x' is not",
+        ],
+    ),
+    "policies that do not load": (
+        lambda t: t + '[policy]\ndir = "data"\n',
+        ["policy.dir: "],
+    ),
+}
+
+
+def test_serve_names_config_problems_without_a_traceback(tmp_path: Path) -> None:
+    """Each of them: exit 2 before anything starts, every problem a line, no traceback."""
+    runs = {}
+    for name, (change, _) in HOSTILE.items():
+        root = tmp_path / name.replace(" ", "-")
+        root.mkdir()
+        config = _config(root, free_port(), workers=1)
+        config.write_text(change(config.read_text()))
+        runs[name] = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+    failures = []
+    for name, process in runs.items():
+        try:
+            _, err = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:  # it started serving: the problem went unnoticed
+            process.kill()
+            _, err = process.communicate()
+        lines = err.splitlines()
+        expected = HOSTILE[name][1]
+        if (
+            process.returncode != 2
+            or "Traceback" in err
+            or not lines
+            or not all(line.startswith("jointgate serve: ") for line in lines)
+            or not all(any(p in line for line in lines) for p in expected)
+        ):
+            failures.append((name, process.returncode, err[-2000:]))
+    assert not failures, failures

@@ -123,8 +123,8 @@ def test_the_loader_knows_every_table_the_overrides_know() -> None:
 
 
 def test_every_problem_of_a_file_is_one_error_a_line_each(tmp_path: Path) -> None:
-    """A wrong key does not hide the keys after it, in its table or in others; a required key
-    that is missing ends its own table only; a secret in an open table is named as one."""
+    """A wrong key does not hide the keys after it, in its table or in others; nor does a
+    required key that is missing; a secret in an open table is named as one."""
     (tmp_path / "bank.key").write_text("s3cret\n")
     (tmp_path / "jointgate.toml").write_text(
         VALID.replace('url = "http://courts.example"', "timeout_s = 0")
@@ -140,6 +140,7 @@ def test_every_problem_of_a_file_is_one_error_a_line_each(tmp_path: Path) -> Non
         "agencies.market.timeout_s: must be a positive number, got -1",
         "agencies.market.max_connections: must be a positive number, got 0",
         "agencies.market.retries: must be a whole number >= 0, got -2",
+        "agencies.courts.timeout_s: must be a positive number, got 0",
         "agencies.courts.url: required; the base URL of the courts system",
         "policy.reload_s: must be a positive number, got 0",
         "policy.shared: true or false, got 'yes'",

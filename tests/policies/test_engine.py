@@ -88,7 +88,7 @@ def test_record_decisions() -> None:
         (
             "20-exceptions.cedar",
             ('"BankAccount.branch"', '"BankAccount.brunch"'),
-            "20-exceptions.cedar:25: BankAccount.brunch is not a field of the GraphQL schema",
+            "20-exceptions.cedar:28: BankAccount.brunch is not a field of the GraphQL schema",
         ),
         (
             "10-joint-team.cedar",
