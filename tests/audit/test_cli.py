@@ -326,3 +326,18 @@ def test_search_and_export_cite_the_policies_of_each_field(tmp_path: Path) -> No
     with target.open() as f:
         [exported] = list(csv.DictReader(f))
     assert json.loads(exported["field_policies"]) == expected
+
+
+def test_verify_fails_when_query_texts_are_deleted_archived_records_included(
+    data_dir: Path,
+) -> None:
+    """``DELETE FROM queries`` on a copy of the trail: what every record asked is gone."""
+    assert cli(data_dir, "archive", "--older-than-days", "0")[0] == 0  # records 0..5 archived
+    config = config_of(data_dir)
+    conn = sqlite3.connect(config.settings.path)
+    conn.execute("DELETE FROM queries")
+    conn.commit()
+    conn.close()
+    status, out, _ = cli(data_dir, "verify")
+    assert status == 1, out
+    assert "its text is missing (deleted?); records 0, 1, 2, 3, 4 and 1 more cite it" in out

@@ -169,7 +169,7 @@ def test_identifiers_looked_up_are_indexed_and_searched_as_their_scalars_normali
     spaced = " ".join(card[i : i + 4] for i in range(0, len(card), 4))
     rec = record(1, variables={"number": spaced})
     rec.query_text = (
-        'query ($number: AccountNumber!) { bankAccount(number: $number) { bank }'
+        "query ($number: AccountNumber!) { bankAccount(number: $number) { bank }"
         ' courtCase(caseNumber: "（２０２６）京０１０２执９９９９号") { stage } }'
     )
     prepared = prepare(rec, config.key)
