@@ -24,7 +24,7 @@ MAX_TRANSACTIONS = 500
 
 @entity(agency="banking", kind="transaction", key="id")
 class Transaction:
-    id: str = attr("financial", 2)
+    id: str = attr("financial", 2, identity="Transaction")
     time: str | None = attr("financial", 2)
     amount: float | None = attr("financial", 3, mask="amount")
     direction: str | None = attr("financial", 2)
@@ -38,7 +38,7 @@ class Transaction:
 class SuspiciousReport:
     """A large-value or suspicious-transaction report (大额和可疑交易报告)."""
 
-    id: str = attr("financial", 2)
+    id: str = attr("financial", 2, identity="SuspiciousReport")
     reported_on: str | None = attr("financial", 2)
     pattern: str | None = attr("financial", 2)
     amount: float | None = attr("financial", 3, mask="amount")
