@@ -261,3 +261,6 @@ class RequestContext:
     loaders: Any = None  # schema.loaders.Loaders, created by the execute stage
     # record-level rule from the authorize stage: record labels -> RecordDecision (visible, flags)
     records_visible: Callable[[Sequence[Any]], list[Any]] | None = None
+    # (schema class, agency record) of the records shown whose parties' identifiers come with
+    # what the record says they are: read by gateway/disclosure.py where the checks cannot tell
+    stating: list[tuple[type, Any]] = field(default_factory=list)

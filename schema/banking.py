@@ -49,7 +49,9 @@ class SuspiciousReport:
 @entity(agency="banking", kind="account", key="number")
 class BankAccount:
     number: AccountNumber = attr("financial", 1, mask="account", identity="BankAccount")
-    holder_id: str | None = attr("identity", 2, mask="party_id", identity=("Person", "Enterprise"))
+    holder_id: str | None = attr(
+        "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="holder_type"
+    )
     holder_name: str | None = attr("identity", 1, mask="name")
     holder_type: str | None = attr("financial", 1)
     bank: str | None = attr("financial", 1)

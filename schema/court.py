@@ -14,7 +14,9 @@ Info = strawberry.Info[RequestContext, None]
 
 @embedded_type(agency="courts")
 class Party:
-    party_id: str | None = attr("identity", 2, mask="party_id", identity=("Person", "Enterprise"))
+    party_id: str | None = attr(
+        "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="party_type"
+    )
     name: str | None = attr("judicial")
     party_type: str | None = attr("judicial")
     role: str | None = attr("judicial")

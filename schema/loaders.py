@@ -16,7 +16,7 @@ from connectors.base import Connector, Page, Record
 from connectors.errors import ConnectorError
 from gateway.limits import MAX_LOOKUP_KEYS
 from gateway.types import AgencyCall, RequestContext
-from schema.base import SPECS_BY_NAME, FieldForbidden, TypeSpec, build
+from schema.base import SPECS_BY_NAME, FieldForbidden, TypeSpec, build, states
 from schema.batch import BatchLoader
 from schema.paging import Cursors, scope
 from schema.search import START, Position, scan, sees_everything
@@ -175,6 +175,8 @@ class Loaders:
         shaping = ctx.plan.shaping
         audit = ctx.audit
         decisions = ctx.records_visible([r.labels for r in records])
+        # kept for gateway/disclosure.py: what these records say their parties are
+        stating = ctx.stating if ctx.plan.disclosures and states(cls) else None
         out: list[Any] = []
         for record, decision in zip(records, decisions, strict=True):
             if not decision.visible:
@@ -184,6 +186,8 @@ class Loaders:
             if decision.flags:
                 audit.flag(*decision.flags)
             audit.saw(type_name, record.key)
+            if stating is not None:
+                stating.append((cls, record.data))
             out.append(build(cls, record.data, shaping))
         return out
 

@@ -24,9 +24,11 @@ from schema.identifiers import (
     check_police_case_number,
     check_resident_id,
     check_uscc,
+    uscc_check_char,
 )
 from schema.unified import build_schema
 from tests.gateway.conftest import Harness, card, open_harness, resident_id, uscc
+from tests.policies.test_masks import valid_as_both
 
 SCHEMA = build_schema()
 IDENTIFIER_SCALARS = {"USCC", "ResidentID", "AccountNumber", "CourtCaseNumber", "PoliceCaseNumber"}
@@ -309,3 +311,57 @@ async def test_court_case_numbers_shown_inside_other_records_are_recorded(
     await ask(harness, query, "jit.member", "investigation")
     returned = harness.audit.records[-1].records_returned
     assert returned["CourtCase"] == {CASES[0], "(2025)京01民初1号之一"}
+
+
+# -- which entity a party is ------------------------------------------------------------------------
+
+DIGIT_USCC = "91440304056715996" + uscc_check_char("91440304056715996")  # 91440304056715996L
+PARTY_IDS = "{ courtCase(caseNumber: \"%s\") { parties { partyId } } }" % CASES[0]
+
+
+def with_parties(harness: Harness, *parties: tuple[str, str | None]) -> None:
+    """Court case 0's parties: (ID, what the record says the party is)."""
+    [case] = [c for c in harness.agencies["courts"]._records["court_case"] if c["case_number"]
+              == CASES[0]]  # fmt: skip
+    case["parties"] = [
+        {"party_id": party, "name": "某", "role": "被告", **({"party_type": said} if said else {})}
+        for party, said in parties
+    ]
+
+
+async def test_a_uscc_of_digits_is_an_enterprise_shown_and_recorded_as_one(
+    harness: Harness,
+) -> None:
+    """91440304056715996L: 18 characters, the first 17 digits, and no resident ID (its last
+    character is no ISO 7064 check): kept by the party mask, and recorded as an Enterprise."""
+    with_parties(harness, (DIGIT_USCC, None), (resident_id(1), None))
+    body = await ask(harness, PARTY_IDS, "market.officer", "supervision")
+    parties = body["data"]["courtCase"]["parties"]
+    assert parties == [{"partyId": DIGIT_USCC}, {"partyId": masked_id(resident_id(1))}]
+    returned = harness.audit.records[-1].records_returned
+    assert returned.get("Enterprise") == {DIGIT_USCC} and "Person" not in returned
+    await ask(harness, PARTY_IDS, "court.clerk", "supervision")  # in clear
+    returned = harness.audit.records[-1].records_returned
+    assert returned["Enterprise"] == {DIGIT_USCC} and returned["Person"] == {resident_id(1)}
+
+
+async def test_what_the_record_says_a_party_is_decides_a_value_valid_as_both(
+    harness: Harness,
+) -> None:
+    """A value that is both a valid resident ID and a valid USCC is what the record's
+    partyType says (not selected by the caller: the gateway asks for it all the same), and
+    the mask and the audit record agree on it; said nothing, it is a person."""
+    both = valid_as_both()
+    for said, shown, seen in (
+        ("enterprise", both, "Enterprise"),
+        ("person", masked_id(both), None),
+        (None, masked_id(both), None),
+    ):
+        with_parties(harness, (both, said))
+        body = await ask(harness, PARTY_IDS, "market.officer", "supervision")
+        assert body["data"]["courtCase"]["parties"] == [{"partyId": shown}], said
+        returned = harness.audit.records[-1].records_returned
+        assert {t for t, keys in returned.items() if both in keys} == ({seen} if seen else set())
+        await ask(harness, PARTY_IDS, "court.clerk", "supervision")  # in clear
+        returned = harness.audit.records[-1].records_returned
+        assert {t for t, keys in returned.items() if both in keys} == {seen or "Person"}, said
