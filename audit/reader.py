@@ -218,7 +218,7 @@ class AuditReader:
             )  # fmt: skip
             fields = {
                 name: _of_types(r[f"fields_{name}"], shown, entity_of, identities_of)
-                for name in ("allowed", "masked", "denied")
+                for name in ("allowed", "masked", "denied", "withheld")
             }
             decided = r["field_policies"]
             cited = {p: decided[p] for paths in fields.values() for p in paths if p in decided}
@@ -230,7 +230,8 @@ class AuditReader:
                 "shown_as": shown, "looked_up": not shown,
                 "fields_of": shown if shown and entity_of is not None else "all",
                 "fields_allowed": fields["allowed"], "fields_masked": fields["masked"],
-                "fields_denied": fields["denied"], "field_policies": cited,
+                "fields_denied": fields["denied"], "fields_withheld": fields["withheld"],
+                "field_policies": cited,
                 "request_id": r["request_id"],
                 "log_id": r["log_id"], "seq": r["seq"],
             })  # fmt: skip

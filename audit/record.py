@@ -13,8 +13,8 @@
 
 Personal data in the body exists only inside ``sealed``; everything else is safe to read with
 the database alone. :func:`decode` turns a body back into the auditor's view, bodies of every
-version-1 form alike: keys added later (``fields.policies``) read as empty where absent, so a
-trail written before them still verifies and reads unchanged.
+version-1 form alike: keys added later (``fields.policies``, ``fields.withheld``) read as empty
+where absent, so a trail written before them still verifies and reads unchanged.
 """
 
 from __future__ import annotations
@@ -186,6 +186,9 @@ def prepare(
             "allowed": record.fields_allowed,
             "masked": record.fields_masked,
             "denied": record.fields_denied,
+            # where record-level rules hid records (their @ids are in "policies"): added
+            # later, like "policies", so read as [] where absent
+            "withheld": list(getattr(record, "fields_withheld", ())),
             # the @ids that decided each path; bodies written before it was added lack the key
             # and read as citing nothing (an added key: the body version stays 1)
             "policies": {
@@ -302,6 +305,7 @@ def decode(body: bytes, key: DataKey | None) -> dict[str, Any]:
         "fields_allowed": raw["fields"]["allowed"],
         "fields_masked": raw["fields"]["masked"],
         "fields_denied": raw["fields"]["denied"],
+        "fields_withheld": raw["fields"].get("withheld", []),
         "field_policies": raw["fields"].get("policies", {}),
         "flags": raw["flags"],
         "records_returned": {t: f"<{n} sealed>" for t, n in raw["returned"].items()},

@@ -184,3 +184,29 @@ def test_identifiers_looked_up_are_indexed_and_searched_as_their_scalars_normali
         assert len(reader.search(SearchFilter(entity=typed))) == 1, typed
         assert len(reader.subject_report(typed)) == 1, typed
     store.close()
+
+
+def test_trails_written_before_withheld_paths_were_recorded_still_verify_and_read(
+    tmp_path: Path,
+) -> None:
+    """``fields.withheld`` is one more key in the body (version 1 still): records without it
+    verify as they did and read as withholding nothing."""
+    from audit.trail import append_prepared
+    from audit.verify import verify_store
+
+    config = make_config(tmp_path)
+    store = config.new_store()
+    store.create_schema()
+    old = prepare(record(1), config.key)
+    public = orjson.loads(b"{" + old.rest)
+    del public["fields"]["withheld"]
+    old.rest = orjson.dumps(public)[1:]
+    append_prepared(config, store, [old])
+    new = record(2)
+    new.fields_withheld = ["enterprise.legalRepresentative"]
+    append_records(config, store, [new])
+    [report] = verify_store(store, config.signer.public, config.archive_dir)
+    assert report.ok and report.records == 2, report
+    rows = AuditReader(store, config.key).search(SearchFilter(entity=PERSON))
+    assert [r["fields_withheld"] for r in rows] == [[], ["enterprise.legalRepresentative"]]
+    store.close()

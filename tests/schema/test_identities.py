@@ -316,7 +316,7 @@ async def test_court_case_numbers_shown_inside_other_records_are_recorded(
 # -- which entity a party is ------------------------------------------------------------------------
 
 DIGIT_USCC = "91440304056715996" + uscc_check_char("91440304056715996")  # 91440304056715996L
-PARTY_IDS = "{ courtCase(caseNumber: \"%s\") { parties { partyId } } }" % CASES[0]
+PARTY_IDS = '{ courtCase(caseNumber: "%s") { parties { partyId } } }' % CASES[0]
 
 
 def with_parties(harness: Harness, *parties: tuple[str, str | None]) -> None:
