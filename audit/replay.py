@@ -99,7 +99,9 @@ class Citations:
             who = f"records {named} cite" if count > 1 else f"record {named} cites"
             problems.append(f"query {mac}: its text is missing (deleted?); {who} it")
         if len(lost) > NAMED:
-            problems.append(f"the texts of {len(lost) - NAMED} more queries are missing too")
+            more = len(lost) - NAMED
+            what = "query lost its" if more == 1 else "queries lost their"
+            problems.append(f"{more} more {what} text too")
         return problems
 
 

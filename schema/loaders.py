@@ -56,6 +56,12 @@ class _Hidden:
         self.policies = policies
 
 
+class _Partly(list[Any]):
+    """A key's objects from a batch, some of them ``_Hidden`` (the others are plain lists)."""
+
+    __slots__ = ()
+
+
 class SearchPage(NamedTuple):
     nodes: list[Any]
     end_cursor: str | None  # sealed; None: there is no next page
@@ -114,7 +120,7 @@ class Loaders:
         """A batch's objects for one key, the hidden ones recorded as withheld at ``at``'s
         field path and left out. Each resolver records its own path: the batch loader answers
         a key once per request, to every resolver that asks for it."""
-        if not any(type(obj) is _Hidden for obj in found):
+        if type(found) is not _Partly:
             return found
         path = "" if at is None else field_path(at)
         shown = []
@@ -153,7 +159,8 @@ class Loaders:
         found = await scan(fetch, visible, first, start, count and not everything)
         total = found.agency_total if found.total is None and everything else found.total
         end = None if found.next is None else self.cursors.seal(list(found.next), bound)
-        nodes = self._shown_at(self._shown(spec.cls, type_name, found.passed), at)
+        [nodes] = self._build_groups(spec.cls, type_name, [found.passed])
+        nodes = self._shown_at(nodes, at)
         return SearchPage(nodes, end, total)
 
     def _fields(self, type_name: str) -> frozenset[str]:
@@ -201,9 +208,16 @@ class Loaders:
     def _build_groups(
         self, cls: type, type_name: str, groups: Sequence[Sequence[Record]]
     ) -> list[list[Any]]:
-        """``_shown`` of each group (a batch's records per key), deciding them all at once."""
-        shown = iter(self._shown(cls, type_name, [r for group in groups for r in group]))
-        return [list(itertools.islice(shown, len(group))) for group in groups]
+        """``_shown`` of each group (a batch's records per key), deciding them all at once; a
+        group with hidden records is a ``_Partly``."""
+        every = self._shown(cls, type_name, [r for group in groups for r in group])
+        hidden = any(type(obj) is _Hidden for obj in every)
+        shown = iter(every)
+        out: list[list[Any]] = []
+        for group in groups:
+            objs = list(itertools.islice(shown, len(group)))
+            out.append(_Partly(objs) if hidden and any(type(o) is _Hidden for o in objs) else objs)
+        return out
 
     def _shown(self, cls: type, type_name: str, records: Sequence[Record]) -> list[Any]:
         """For each record, its schema object if the caller may see it, else a ``_Hidden``

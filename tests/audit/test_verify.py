@@ -362,3 +362,13 @@ def test_a_query_text_swapped_for_another_is_found(three_queries: AuditConfig) -
     finally:
         store.close()
     assert problem.startswith(f"query {a}: ")
+
+
+def test_only_the_first_lost_texts_are_named() -> None:
+    citations = replay.Citations()
+    bodies = [b'{"v":1,"operation":{},"query":"%02d","x":1}' % (i % 7) for i in range(14)]
+    citations.scan(100, bodies)
+    problems = citations.missing({"00"})
+    assert problems[0] == "query 01: its text is missing (deleted?); records 101, 108 cite it"
+    assert len(problems) == replay.NAMED + 1
+    assert problems[-1] == "1 more query lost its text too"
