@@ -51,9 +51,9 @@ CSV_COLUMNS = [
     "log_id", "seq", "time", "received", "request_id", "subject", "agency", "roles", "purpose",
     "case_id", "justification", "break_glass", "operation_name", "operation_type", "outcome",
     "status", "error_codes", "fields_requested", "fields_allowed", "fields_masked",
-    "fields_denied", "field_policies", "records_returned", "looked_up", "variables", "flags",
-    "agency_calls", "policy_version", "response_size", "response_sha256", "latency_ms", "client",
-    "trace_id",
+    "fields_denied", "fields_withheld", "field_policies", "records_returned", "looked_up",
+    "variables", "flags", "agency_calls", "policy_version", "response_size", "response_sha256",
+    "latency_ms", "client", "trace_id",
 ]  # fmt: skip
 
 

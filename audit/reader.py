@@ -28,7 +28,7 @@ from audit.archive import read_archive
 from audit.keys import DataKey
 from audit.record import decode, open_query
 from audit.store import SqlStore
-from schema.identifiers import normalize_case_id
+from schema.identifiers import normalize_case_id, normalize_identifier
 
 Position = tuple[int, str, int]  # (received_us, log_id, seq): the order searches return records in
 # a field path as records hold it -> the entity type whose data it is ("" for none, such as a
@@ -61,7 +61,8 @@ class SearchFilter:
     agency: str | None = None
     purpose: str | None = None
     case: str | None = None
-    entity: str | None = None  # a record key: USCC, resident ID, account or case number
+    entity: str | None = None  # a record key: USCC, resident ID, account or case number, typed any
+    # way its scalar accepts (schema.identifiers.normalize_identifier)
     outcome: str | None = None
     since_us: int | None = None  # received at or after
     until_us: int | None = None  # received before
@@ -77,6 +78,7 @@ class AuditReader:
         self.store = store
         self.key = key
         self.archive_dir = archive_dir
+        self._terms: dict[str, str] = {}  # entity searched for -> its blind-index term
 
     def _where(
         self, f: SearchFilter, after: Position | None = None
@@ -104,8 +106,19 @@ class AuditReader:
             clauses.append("r.received_us < ?")
             params.append(f.until_us)
         # the blind index finds the records: by the entity, else by the case (its term is there)
-        term = self.key.term(f.entity) if f.entity is not None else case_term
+        term = self._entity_term(f) if f.entity is not None else case_term
         return " AND ".join(clauses), params, term
+
+    def _entity_term(self, f: SearchFilter) -> str | None:
+        """The entity's term, of the identifier normalised as the gateway records what was
+        looked up (``6212 2661 …`` and ``6212266…`` find the same records); once per search,
+        not once per record matched."""
+        if f.entity is None:
+            return None
+        term = self._terms.get(f.entity)
+        if term is None:
+            term = self._terms[f.entity] = self.key.term(normalize_identifier(f.entity))
+        return term
 
     def _case_term(self, f: SearchFilter) -> str | None:
         """The case's term, of the case id normalised as the gateway records it (X-Case-Id), so
@@ -123,7 +136,7 @@ class AuditReader:
                 return False
         if f.case is not None and raw.get("case") != self._case_term(f):
             return False
-        if f.entity is not None and self.key.term(f.entity) not in raw.get("entities", ()):
+        if f.entity is not None and self._entity_term(f) not in raw.get("entities", ()):
             return False
         if f.since_us is not None and raw["received_us"] < f.since_us:
             return False
@@ -194,7 +207,7 @@ class AuditReader:
         Paths the schema no longer has are kept. Records that only looked the key up, and
         every record without ``entity_of``, list all their fields (``fields_of`` says which).
         """
-        wanted = key.strip().upper()
+        wanted = normalize_identifier(key).strip().upper()
         rows = []
         f = SearchFilter(entity=key, since_us=since_us, until_us=until_us)
         for r in self.iter_search(f, None, archived):
@@ -205,7 +218,7 @@ class AuditReader:
             )  # fmt: skip
             fields = {
                 name: _of_types(r[f"fields_{name}"], shown, entity_of, identities_of)
-                for name in ("allowed", "masked", "denied")
+                for name in ("allowed", "masked", "denied", "withheld")
             }
             decided = r["field_policies"]
             cited = {p: decided[p] for paths in fields.values() for p in paths if p in decided}
@@ -217,7 +230,8 @@ class AuditReader:
                 "shown_as": shown, "looked_up": not shown,
                 "fields_of": shown if shown and entity_of is not None else "all",
                 "fields_allowed": fields["allowed"], "fields_masked": fields["masked"],
-                "fields_denied": fields["denied"], "field_policies": cited,
+                "fields_denied": fields["denied"], "fields_withheld": fields["withheld"],
+                "field_policies": cited,
                 "request_id": r["request_id"],
                 "log_id": r["log_id"], "seq": r["seq"],
             })  # fmt: skip

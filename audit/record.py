@@ -3,7 +3,8 @@
 :class:`gateway.types.AuditRecord` holds personal data in clear. Storing it takes two steps:
 
 - :func:`prepare` (any time, no sequence number yet): blind-index terms for every record key
-  shown and every string the caller looked up (variables and query literals), keyed hashes of
+  shown and every string the caller looked up (variables and query literals; an identifier in
+  the form its scalar normalises it to, as searches look it up), keyed hashes of
   variables and of the normalised query, the query text sealed once per hash, and the personal
   fields serialised for sealing;
 - :func:`seal` (inside the store's transaction, once the sequence number is known): the JSON
@@ -12,8 +13,8 @@
 
 Personal data in the body exists only inside ``sealed``; everything else is safe to read with
 the database alone. :func:`decode` turns a body back into the auditor's view, bodies of every
-version-1 form alike: keys added later (``fields.policies``) read as empty where absent, so a
-trail written before them still verifies and reads unchanged.
+version-1 form alike: keys added later (``fields.policies``, ``fields.withheld``) read as empty
+where absent, so a trail written before them still verifies and reads unchanged.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from audit.errors import AuditKeyError
 from audit.keys import DataKey
 from audit.merkle import leaf_hash
 from gateway.types import AuditRecord
+from schema.identifiers import normalize_identifier
 
 BODY_VERSION = 1
 MAX_TERMS = 512  # blind-index terms per record; more are still sealed, just not searchable
@@ -54,13 +56,15 @@ def _query_literals(text: str) -> list[str]:
         except orjson.JSONDecodeError:
             continue
         if isinstance(value, str):
-            out.append(value)
+            out.append(normalize_identifier(value))
     return out
 
 
 def _strings(value: Any, out: list[str]) -> None:
+    """Every string in a variables value, an identifier as its scalar normalises it (what the
+    agency was asked for, and what a search for it looks up: schema.identifiers)."""
     if isinstance(value, str):
-        out.append(value)
+        out.append(normalize_identifier(value))
     elif isinstance(value, dict):
         for item in value.values():
             _strings(item, out)
@@ -182,6 +186,9 @@ def prepare(
             "allowed": record.fields_allowed,
             "masked": record.fields_masked,
             "denied": record.fields_denied,
+            # where record-level rules hid records (their @ids are in "policies"): added
+            # later, like "policies", so read as [] where absent
+            "withheld": list(getattr(record, "fields_withheld", ())),
             # the @ids that decided each path; bodies written before it was added lack the key
             # and read as citing nothing (an added key: the body version stays 1)
             "policies": {
@@ -298,6 +305,7 @@ def decode(body: bytes, key: DataKey | None) -> dict[str, Any]:
         "fields_allowed": raw["fields"]["allowed"],
         "fields_masked": raw["fields"]["masked"],
         "fields_denied": raw["fields"]["denied"],
+        "fields_withheld": raw["fields"].get("withheld", []),
         "field_policies": raw["fields"].get("policies", {}),
         "flags": raw["flags"],
         "records_returned": {t: f"<{n} sealed>" for t, n in raw["returned"].items()},

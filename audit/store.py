@@ -745,6 +745,10 @@ class SqlStore:
             )
         return {r[0]: r[1] for r in rows}
 
+    def query_macs(self) -> set[str]:
+        """The keyed hashes of every query text stored (what records cite them by)."""
+        return {row[0] for row in self.execute("SELECT mac FROM {queries}")}
+
     # -- retention --------------------------------------------------------------------------
     def add_archive(self, entry: ArchiveEntry, chunk: int = 20_000) -> None:
         """Record an archive file, then delete the records it holds in small transactions."""

@@ -7,7 +7,10 @@ broken record and says what it found: a gap (deleted), a body at the wrong posit
 moved or reordered), a body that no longer matches its leaf (modified), a root that no longer
 matches a checkpoint (modified together with its leaf; the record lies between the last good
 checkpoint and that one), a log shorter than a checkpoint (truncated) or differing from one held
-elsewhere (fork). Then it checks that the search columns and blind index agree with the bodies.
+elsewhere (fork). Every query text the records found good cite (by keyed hash) must be stored:
+a deleted one is named with the records that cite it (:func:`verify_queries` checks that each
+stored text decrypts to one with its hash). Then it checks that the search columns and blind
+index agree with the bodies.
 
 :func:`inclusion_proof` / :func:`consistency_proof` build JSON documents that
 :func:`check_proof` verifies offline: only the document and the signer's public key.
@@ -39,7 +42,7 @@ from audit.merkle import (
     verify_inclusion,
 )
 from audit.record import body_prefix, open_query
-from audit.replay import spans
+from audit.replay import Citations, spans
 from audit.store import SqlStore
 
 INCLUSION = "jointgate-audit-inclusion/v1"
@@ -159,7 +162,10 @@ def verify_log(
         last_good = size
         return None
 
-    failure = _replay_archives(store, log_id, archive_dir, tree, targets, reached, report)
+    citations = Citations()  # the query texts the records found good cite
+    failure = _replay_archives(
+        store, log_id, archive_dir, tree, targets, reached, report, citations
+    )
     terms, index_ok = 0, True
     stopped: tuple[int, bytes] | None = None  # where a root did not match
     if failure is None:
@@ -176,6 +182,7 @@ def verify_log(
                 break
             if span.local:
                 tree.append_range(span.size, span.nodes)
+            citations.update(span.citations)
             if span.problem:
                 failure = span.problem
                 break
@@ -195,6 +202,7 @@ def verify_log(
             size = min(targets.at)
             what = targets.at[size][0][1]
             problems.append(f"truncated: {what} covers {size} records, only {tree.size} are there")
+    problems.extend(citations.missing(store.query_macs()))
     if not problems and check_index:
         if index_ok and store.count_terms(log_id) == terms:
             problems.extend(store.schema_problems())
@@ -206,7 +214,7 @@ def verify_log(
 
 def _replay_archives(
     store: SqlStore, log_id: str, archive_dir: Path, tree: CompactRange, targets: _Targets,
-    reached: Any, report: LogReport,
+    reached: Any, report: LogReport, citations: Citations,
 ) -> str | None:  # fmt: skip
     previous = ""
     for entry in store.archives(log_id):
@@ -226,6 +234,7 @@ def _replay_archives(
             if not body.startswith(body_prefix(log_id, seq)):
                 return f"archive {entry.file}: record {seq} is not at its position"
             tree.append(leaf_hash(body))
+            citations.scan(seq, (body,))
             if tree.size in targets.at and (failure := reached(tree.size, tree.root())):
                 return str(failure)
         if tree.size != entry.end_seq:

@@ -245,7 +245,10 @@ class _Walker:
                 if resource.shape is Shape.LINK:
                     needs = frozenset(resource.requires)
                 elif resource.shape is Shape.ATTR or not _has_fields(node):
-                    needs = frozenset({prefix + (resource.source or name)})
+                    # and what else of the record it needs (a party's type: schema.base.attr)
+                    needs = frozenset(
+                        prefix + s for s in (resource.source or name, *resource.requires)
+                    )
                 # an embedded list with sub-fields is requested as exactly those sub-fields
             self.touched.setdefault(
                 (parent.name, name, here), Touched(resource, here, entity, needs)

@@ -13,6 +13,10 @@ Read from the answer, not from the agency records: exactly what was shown and wh
 reached at two places of one query, with the identifier selected at one of them, discloses it
 once), and nothing the gateway only read to follow a link. A masked value is no disclosure; a
 masked identifier the mask leaves as it was (``party_id`` keeps an enterprise's USCC) is.
+Whether a party's identifier is a person's or an enterprise's is decided as the mask decides
+it (``policies.masks.party_type``): by the identifier checks, and where they cannot tell, by
+what the record said (its ``partyType``/``holderType``, read from the records the loaders
+kept in ``RequestContext.stating``, only then).
 """
 
 from __future__ import annotations
@@ -22,34 +26,46 @@ from typing import Any
 
 from gateway.types import AuditRecord, Disclosure
 from policies import masks
+from schema.base import stated_types
+
+Stated = Callable[[str], Any]  # an identifier -> what the record that showed it says it is
 
 
 def disclose(
-    record: AuditRecord, data: Mapping[str, Any] | None, disclosures: Sequence[Disclosure]
+    record: AuditRecord,
+    data: Mapping[str, Any] | None,
+    disclosures: Sequence[Disclosure],
+    stating: Sequence[tuple[type, Mapping[str, Any]]] = (),
 ) -> None:
+    """Record every identifier the answer shows in clear as that entity seen; ``stating``: the
+    records shown that say what their parties are (read only for a party the identifier
+    checks cannot place)."""
     if not data:
         return
+    found: dict[str, Any] | None = None
+
+    def stated(value: str) -> Any:
+        nonlocal found
+        if found is None:
+            found = stated_types(stating)
+        return found.get(value)
+
     for disclosure in disclosures:
         for value in _shown(data, disclosure.keys):
             if disclosure.mask is None or not masks.hides(value):
-                record.saw(identity_of(value, disclosure.identity), value)
+                record.saw(identity_of(value, disclosure.identity, stated), value)
 
 
-def identity_of(value: str, types: tuple[str, ...]) -> str:
-    """Which of a field's identity types a value identifies: the first whose identifiers look
-    like it, else the last (a party is a Person if its identifier is a resident ID, else an
-    Enterprise)."""
-    for name in types[:-1]:
-        if _LOOKS_LIKE.get(name, _anything)(value):
-            return name
-    return types[-1]
-
-
-def _anything(value: str) -> bool:
-    return True
-
-
-_LOOKS_LIKE: dict[str, Callable[[str], bool]] = {"Person": masks.is_resident_id}
+def identity_of(value: str, types: tuple[str, ...], stated: Stated | None = None) -> str:
+    """Which of a field's identity types a value identifies: a party (``masks.PARTY``) by the
+    decision the ``party_id`` mask takes too (:func:`policies.masks.party_type`), so what was
+    shown as an enterprise's is recorded as an enterprise seen; a single type is that type."""
+    if types != masks.PARTY:
+        return types[0]
+    checked = masks.checked_party(value)
+    if checked is not None:
+        return checked
+    return masks.party_type(value, None if stated is None else stated(value))
 
 
 def _shown(value: Any, keys: tuple[str, ...]) -> Iterator[str]:

@@ -208,7 +208,7 @@ class Pipeline:
         with self.telemetry.stage("execute"):
             result = await self.executor.run(ctx, operation, gql.variables)
         if plan.disclosures:  # identifiers shown inside records: those entities were seen too
-            disclose(record, result.data, plan.disclosures)
+            disclose(record, result.data, plan.disclosures, ctx.stating)
         if self.limiter is not None:
             record.flag(*await self.limiter.account(principal, record.records_returned))
         if "break-glass" in record.flags and self.reviews is not None:

@@ -126,7 +126,10 @@ class AuditRecord:
     fields_allowed: list[str] = field(default_factory=list)
     fields_masked: list[str] = field(default_factory=list)
     fields_denied: list[str] = field(default_factory=list)
-    # response path -> the @id of each policy that decided it ("default-deny" if none did)
+    # paths where a record-level rule hid a record the field's own decision allowed
+    fields_withheld: list[str] = field(default_factory=list)
+    # response path -> the @id of each policy that decided it ("default-deny" if none did);
+    # a withheld path's lists the field's policies, then the record rule's
     field_policies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     records_returned: dict[str, set[str]] = field(default_factory=dict)
@@ -148,6 +151,17 @@ class AuditRecord:
     def withheld(self, type_name: str) -> None:
         """A record of this type was found but not shown (record-level rules)."""
         self.records_withheld[type_name] = self.records_withheld.get(type_name, 0) + 1
+
+    def withheld_at(self, path: str, policies: Sequence[str]) -> None:
+        """At this field path a record-level rule hid a record: ``policies`` are the rule's
+        (``default-deny``: no readRecord permit held), cited after the field's own."""
+        if path not in self.fields_withheld:
+            self.fields_withheld.append(path)
+            self.fields_withheld.sort()
+        cited = self.field_policies.get(path, ())
+        added = tuple(p for p in (policies or ("default-deny",)) if p not in cited)
+        if added:
+            self.field_policies[path] = (*cited, *added)
 
     def flag(self, *flags: str) -> None:
         self.flags.extend(f for f in flags if f not in self.flags)
@@ -174,6 +188,7 @@ class AuditRecord:
             "fields_allowed": self.fields_allowed,
             "fields_masked": self.fields_masked,
             "fields_denied": self.fields_denied,
+            "fields_withheld": self.fields_withheld,
             "field_policies": {p: list(ids) for p, ids in sorted(self.field_policies.items())},
             "flags": self.flags,
             "records_returned": {k: sorted(v) for k, v in sorted(self.records_returned.items())},
@@ -261,3 +276,6 @@ class RequestContext:
     loaders: Any = None  # schema.loaders.Loaders, created by the execute stage
     # record-level rule from the authorize stage: record labels -> RecordDecision (visible, flags)
     records_visible: Callable[[Sequence[Any]], list[Any]] | None = None
+    # (schema class, agency record) of the records shown whose parties' identifiers come with
+    # what the record says they are: read by gateway/disclosure.py where the checks cannot tell
+    stating: list[tuple[type, Any]] = field(default_factory=list)

@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from schema.identifiers import InvalidIdentifier, check_resident_id, check_uscc
+
 Mask = Callable[[Any], Any]
 
 
@@ -83,10 +85,45 @@ def amount(value: Any) -> Any:
     return float(10 ** math.floor(math.log10(value)))
 
 
-def is_resident_id(text: str) -> bool:
-    """Whether a party's identifier is a person's (18 characters, the first 17 digits), not an
-    enterprise's USCC; also how gateway/disclosure.py tells which of the two a party is."""
-    return len(text) == 18 and text[:17].isdigit()
+PERSON, ENTERPRISE = "Person", "Enterprise"
+PARTY = (PERSON, ENTERPRISE)  # the identity of a field that is a person's or an enterprise's
+
+
+def _valid(check: Callable[[str], str], text: str) -> bool:
+    try:
+        check(text)
+    except InvalidIdentifier:
+        return False
+    return True
+
+
+def checked_party(value: Any) -> str | None:
+    """``Person`` or ``Enterprise`` if the identifier checks alone tell which a party's
+    identifier is (a valid resident ID: region, birth date, ISO 7064 check; a valid USCC:
+    alphabet, GB 32100 check; ``91440304056715996L`` has 17 digits and is a USCC), None if
+    they cannot: valid as both, or as neither."""
+    text = str(value)
+    person, enterprise = _valid(check_resident_id, text), _valid(check_uscc, text)
+    if person != enterprise:
+        return PERSON if person else ENTERPRISE
+    return None
+
+
+def party_type(value: Any, stated: Any = None) -> str:
+    """Which a party's identifier is, ``Person`` or ``Enterprise``: the one decision behind the
+    ``party_id`` mask and gateway/disclosure.py's record of what was shown, so the two agree.
+
+    The identifier checks decide where they can (:func:`checked_party`): a valid resident ID
+    is a person's whatever the record says (shown in clear as an enterprise's it would be a
+    person's ID exposed), a valid USCC is registry data. Where they cannot, ``stated`` does:
+    what the agency record says the party is (``party_type`` / ``holder_type``: ``person`` or
+    ``enterprise``); and where it says nothing either, the party is a person: the protective
+    side, masked as a resident ID and counted as a person seen."""
+    checked = checked_party(value)
+    if checked is not None:
+        return checked
+    said = str(stated).strip().lower() if stated is not None else ""
+    return ENTERPRISE if said == "enterprise" else PERSON
 
 
 def hides(shown: str) -> bool:
@@ -95,10 +132,11 @@ def hides(shown: str) -> bool:
     return "*" in shown
 
 
-def party_id(value: Any) -> Any:
-    """A person's resident ID is masked; an enterprise's USCC is registry data and kept."""
+def party_id(value: Any, stated: Any = None) -> Any:
+    """A person's resident ID is masked; an enterprise's USCC is registry data and kept
+    (:func:`party_type` tells which, ``stated``: what the record says the party is)."""
     text = str(value)
-    return resident_id(text) if is_resident_id(text) else text
+    return resident_id(text) if party_type(text, stated) == PERSON else text
 
 
 MASKS: dict[str, Mask] = {
@@ -111,9 +149,17 @@ MASKS: dict[str, Mask] = {
 }
 
 
-def apply(kind: str, value: Any) -> Any:
+# masks that also read what the record says the value is (schema.base.attr's ``stated_by``)
+STATED: dict[str, Callable[[Any, Any], Any]] = {"party_id": party_id}
+
+
+def apply(kind: str, value: Any, stated: Any = None) -> Any:
+    """``value`` (a list: each item) shown masked as ``kind``; ``stated``: what the record
+    says the value is, for the masks that read it (``party_id``)."""
     if value is None:
         return None
+    told = STATED.get(kind)
+    mask: Mask = MASKS[kind] if told is None else (lambda v: told(v, stated))
     if isinstance(value, list):
-        return [MASKS[kind](v) for v in value]
-    return MASKS[kind](value)
+        return [mask(v) for v in value]
+    return mask(value)

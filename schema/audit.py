@@ -53,7 +53,7 @@ NODE_FIELDS = (
     "log_id", "seq", "time", "received", "request_id", "trace_id", "client", "subject", "agency",
     "roles", "purpose", "case_id", "justification", "break_glass", "operation_name",
     "operation_type", "fields_requested", "fields_allowed", "fields_masked", "fields_denied",
-    "flags", "policy_version", "status", "outcome", "error_codes",
+    "fields_withheld", "flags", "policy_version", "status", "outcome", "error_codes",
 )  # fmt: skip
 
 
@@ -98,6 +98,8 @@ class AuditRecord:
     fields_allowed: list[str] = attr("audit", 2)
     fields_masked: list[str] = attr("audit", 2)
     fields_denied: list[str] = attr("audit", 2)
+    # where record-level rules hid records the field's decision allowed (docs/audit.md)
+    fields_withheld: list[str] = attr("audit", 2)
     field_policies: list[AuditFieldPolicies] = embedded("audit", 2)
     flags: list[str] = attr("audit", 2)
     policy_version: str | None = attr("audit", 2)

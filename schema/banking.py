@@ -24,7 +24,7 @@ MAX_TRANSACTIONS = 500
 
 @entity(agency="banking", kind="transaction", key="id")
 class Transaction:
-    id: str = attr("financial", 2)
+    id: str = attr("financial", 2, identity="Transaction")
     time: str | None = attr("financial", 2)
     amount: float | None = attr("financial", 3, mask="amount")
     direction: str | None = attr("financial", 2)
@@ -38,7 +38,7 @@ class Transaction:
 class SuspiciousReport:
     """A large-value or suspicious-transaction report (大额和可疑交易报告)."""
 
-    id: str = attr("financial", 2)
+    id: str = attr("financial", 2, identity="SuspiciousReport")
     reported_on: str | None = attr("financial", 2)
     pattern: str | None = attr("financial", 2)
     amount: float | None = attr("financial", 3, mask="amount")
@@ -49,7 +49,9 @@ class SuspiciousReport:
 @entity(agency="banking", kind="account", key="number")
 class BankAccount:
     number: AccountNumber = attr("financial", 1, mask="account", identity="BankAccount")
-    holder_id: str | None = attr("identity", 2, mask="party_id", identity=("Person", "Enterprise"))
+    holder_id: str | None = attr(
+        "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="holder_type"
+    )
     holder_name: str | None = attr("identity", 1, mask="name")
     holder_type: str | None = attr("financial", 1)
     bank: str | None = attr("financial", 1)

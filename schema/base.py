@@ -9,7 +9,8 @@ Three shapes of field:
 
 - ``attr(...)``: a value of the record (``source`` names the agency-side field; ``identity``
   names the entity types an identifier identifies, so that showing it in clear counts as
-  disclosing that entity: see ``gateway/disclosure.py``);
+  disclosing that entity: see ``gateway/disclosure.py``; ``stated_by`` the record's field that
+  says which of them a value is);
 - ``embedded(...)``: a list of sub-objects inside the record (their fields are ``attr`` too);
 - ``link(...)``: another entity, fetched through a loader (``requires`` names the record's
   fields needed to follow the link).
@@ -25,8 +26,9 @@ Entity types are declared with ``@entity(agency=..., kind=..., key=...)``; embed
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, dataclass_transform
 
@@ -68,6 +70,7 @@ class FieldInfo:
     agency: str | None = None  # None: the agency of the type that declares the field
     mask: str | None = None  # how to show it masked (policies/masks.py); None: cannot be
     identity: tuple[str, ...] = ()  # entity types an identifier field identifies, in order
+    stated_by: str | None = None  # the record's field saying which of them a value is
 
 
 def attr(
@@ -77,18 +80,23 @@ def attr(
     source: str | None = None,
     mask: str | None = None,
     identity: str | tuple[str, ...] = (),
+    stated_by: str | None = None,
 ) -> Any:
     """A plain value of the record; ``source`` defaults to the Python attribute name.
 
     An identifier declares the entity types it identifies, the most specific first
     (``identity=("Person", "Enterprise")`` for a party that is a person or an enterprise):
     shown in clear, it is a disclosure of that entity, recorded and counted like the entity's
-    own record (docs/limits.md).
+    own record (docs/limits.md). A party's identifier names the agency-side field of the same
+    record that says which of the two it is (``stated_by="party_type"``): requested with it,
+    it decides where the identifier checks cannot (policies.masks.party_type).
     """
     identities = (identity,) if isinstance(identity, str) else tuple(identity)
+    requires = (stated_by,) if stated_by else ()
     info = FieldInfo(
-        Category(category), sensitivity, Shape.ATTR, source, mask=mask, identity=identities
-    )
+        Category(category), sensitivity, Shape.ATTR, source, requires, mask=mask,
+        identity=identities, stated_by=stated_by,
+    )  # fmt: skip
     return strawberry.field(metadata={META: info})
 
 
@@ -125,6 +133,8 @@ class TypeSpec:
     # ``values`` split for the builder: plain ones, and embedded object lists with their class
     plain: tuple[tuple[str, str], ...] = ()
     nested: tuple[tuple[str, str, type], ...] = ()
+    # python attribute -> (its agency-side field, the one saying what its value is: stated_by)
+    stated: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
 
 NOT_AVAILABLE = "Not available for your access rights and declared purpose."
@@ -211,7 +221,8 @@ def build(cls: type[T], data: Mapping[str, Any], shaping: Mapping[str, Shaping])
         value = get(source)
         kind = masked.get(name)
         if kind is not None:
-            value = masks.apply(kind, value)
+            told = spec.stated.get(name)
+            value = masks.apply(kind, value, None if told is None else get(told[1]))
         if embedded_cls is not None and value is not None:
             value = [build(embedded_cls, item, shaping) for item in value]
         values[name] = value
@@ -277,6 +288,34 @@ def _literal(text: str) -> str:
     if type(text) is not str or not text.replace("_", "a").replace(".", "a").isalnum():
         raise ValueError(f"not a field name: {text!r}")
     return repr(text)
+
+
+def states(cls: type) -> bool:
+    """Whether records of ``cls`` (or of its embedded types) say what an identifier in them is
+    (an attribute with ``stated_by``)."""
+    spec = SPECS[cls]
+    return bool(spec.stated) or any(states(sub) for _, _, sub in spec.nested)
+
+
+def stated_types(records: Iterable[tuple[type, Mapping[str, Any]]]) -> dict[str, Any]:
+    """What the records say each identifier with a ``stated_by`` in them is (identifier ->
+    the stated field's value, e.g. ``enterprise``), embedded records included. Where two
+    records say different things, ``person`` is kept: the protective side."""
+    out: dict[str, Any] = {}
+
+    def walk(cls: type, data: Mapping[str, Any]) -> None:
+        spec = SPECS[cls]
+        for source, told in spec.stated.values():
+            value, said = data.get(source), data.get(told)
+            if isinstance(value, str) and said is not None and out.get(value) != "person":
+                out[value] = said
+        for _name, source, sub in spec.nested:
+            for item in data.get(source) or ():
+                walk(sub, item)
+
+    for cls, data in records:
+        walk(cls, data)
+    return out
 
 
 def record_data(obj: object) -> Mapping[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
 
+from policies.masks import PARTY
 from schema.base import META, SPECS, SPECS_BY_NAME, Category, FieldInfo, Shape
 
 DEFINITION = "strawberry-definition"
@@ -29,7 +30,9 @@ class FieldResource:
     sensitivity: int
     shape: Shape
     source: str | None  # agency-side field for attr/embedded fields
-    requires: tuple[str, ...]  # agency-side fields a link needs from its parent record
+    # agency-side fields a link needs from its parent record, or an attribute beside its own
+    # (a party's type, to tell which entity its identifier is: schema.base.attr's stated_by)
+    requires: tuple[str, ...]
     target: str | None  # the named object type a link or embedded field leads to
     python_name: str
     mask: str | None  # mask kind (policies/masks.py), or None if it cannot be shown masked
@@ -53,6 +56,7 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
         definition = (gql_type.extensions or {}).get(DEFINITION)
         spec = SPECS.get(getattr(definition, "origin", None))  # type: ignore[arg-type]
         values: list[tuple[str, str, type | None]] = []
+        stated: dict[str, tuple[str, str]] = {}
         for field_name, gql_field in gql_type.fields.items():
             sfield = (gql_field.extensions or {}).get(DEFINITION)
             info: FieldInfo | None = sfield.metadata.get(META) if sfield else None
@@ -73,6 +77,11 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
                 for name in info.identity
                 if name not in SPECS_BY_NAME or SPECS_BY_NAME[name].kind is None
             ]
+            if len(info.identity) > 1 and info.identity != PARTY:
+                # gateway/disclosure.py tells only a person from an enterprise (masks.party_type)
+                not_entities.append(f"{type_name}.{field_name} ({', '.join(info.identity)})")
+            if info.stated_by and info.shape is Shape.ATTR:
+                stated[sfield.python_name] = (source, info.stated_by)
             if info.shape is not Shape.LINK:
                 sub = SPECS_BY_NAME[target].cls if target in SPECS_BY_NAME else None
                 values.append(
@@ -85,6 +94,7 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
                 attributes=frozenset(v[0] for v in values),
                 plain=tuple((name, source) for name, source, sub in values if sub is None),
                 nested=tuple((n, source, sub) for n, source, sub in values if sub is not None),
+                stated=stated,
             )
     if missing:
         raise SchemaMappingError(
@@ -94,6 +104,7 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
     if not_entities:
         raise SchemaMappingError(
             "these fields declare an identity that is not an entity type; name the @entity "
-            "classes they identify in attr(identity=...): " + ", ".join(not_entities)
+            "classes they identify in attr(identity=...), one of them or a party's "
+            f"{PARTY}: " + ", ".join(not_entities)
         )
     return catalog

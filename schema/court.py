@@ -14,7 +14,9 @@ Info = strawberry.Info[RequestContext, None]
 
 @embedded_type(agency="courts")
 class Party:
-    party_id: str | None = attr("identity", 2, mask="party_id", identity=("Person", "Enterprise"))
+    party_id: str | None = attr(
+        "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="party_type"
+    )
     name: str | None = attr("judicial")
     party_type: str | None = attr("judicial")
     role: str | None = attr("judicial")
@@ -22,7 +24,7 @@ class Party:
 
 @embedded_type(agency="courts")
 class Judgment:
-    document_number: str | None = attr("judicial")
+    document_number: str | None = attr("judicial", identity="CourtCase")  # the case's number
     decided_on: str | None = attr("judicial")
     outcome: str | None = attr("judicial")
     amount: float | None = attr("judicial")
@@ -33,7 +35,7 @@ class Judgment:
 class EnforcementRecord:
     """An enforcement case (执行) following a judgment."""
 
-    case_number: str | None = attr("enforcement", 2)
+    case_number: str | None = attr("enforcement", 2, identity="CourtCase")  # its own case
     filed_on: str | None = attr("enforcement", 2)
     amount_owed: float | None = attr("enforcement", 2, mask="amount")
     amount_paid: float | None = attr("enforcement", 2, mask="amount")
@@ -43,7 +45,7 @@ class EnforcementRecord:
 
 @entity(agency="courts", kind="court_case", key="case_number")
 class CourtCase:
-    case_number: CourtCaseNumber = attr("judicial")
+    case_number: CourtCaseNumber = attr("judicial", identity="CourtCase")
     court: str | None = attr("judicial")
     cause_of_action: str | None = attr("judicial")
     stage: str | None = attr("judicial")

@@ -38,7 +38,9 @@ DefaulterEntry_ = Annotated["DefaulterEntry", strawberry.lazy("schema.court")]
 
 @embedded_type(agency="market")
 class Shareholder:
-    holder_id: str | None = attr("identity", 2, mask="party_id", identity=("Person", "Enterprise"))
+    holder_id: str | None = attr(
+        "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="holder_type"
+    )
     holder_name: str | None = attr("registry")
     holder_type: str | None = attr("registry")
     share_pct: float | None = attr("registry")

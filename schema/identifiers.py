@@ -21,6 +21,7 @@ __all__ = [
     "check_uscc",
     "luhn_check_digit",
     "normalize_case_id",
+    "normalize_identifier",
     "resident_id_check_char",
     "uscc_check_char",
 ]
@@ -189,3 +190,32 @@ def check_police_case_number(value: str) -> str:
     if not 1990 <= int(m["year"]) <= dt.date.today().year + 1:
         raise InvalidIdentifier(kind, f"year {m['year']} is out of range")
     return number
+
+
+_CHECKS = (
+    check_court_case_number,
+    check_police_case_number,
+    check_resident_id,
+    check_uscc,
+    check_account_number,
+)
+_SHORTEST, _LONGEST = 12, 64  # (2024)京01执1号 .. an account number typed in groups, padded
+
+
+def normalize_identifier(value: str) -> str:
+    """A string as the audit trail records and searches it: an identifier in the form its
+    scalar gives it (``6212 2661 6399 5120 011`` is ``6212266163995120011``, a full-width case
+    number its ASCII form, a resident ID's ``x`` an ``X``); any other text as it is.
+
+    One function for both sides, so that what a caller typed and what an auditor types find
+    each other: ``audit.record`` indexes looked-up strings with it, ``audit.reader`` searches
+    with it. A value several checks accept normalises alike under each (strip, upper case;
+    only an account number also loses inner blanks), so the order of the checks is moot."""
+    if not _SHORTEST <= len(value) <= _LONGEST:
+        return value
+    for check in _CHECKS:
+        try:
+            return check(value)
+        except InvalidIdentifier:
+            continue
+    return value

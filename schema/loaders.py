@@ -3,20 +3,31 @@
 Resolvers ask ``loaders(info).one(Person, id)`` or ``.many(BankAccount, "holder_id", uscc)``;
 the loader batches the keys, asks the agency's connector for exactly the fields the operation's
 plan allows for that type, records the call in the audit record, and builds schema objects.
+A record the record-level rules hide is left out, and recorded as withheld at the field path of
+each resolver that asked for it (``AuditRecord.withheld_at``, with the rule's policies).
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLResolveInfo,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
 
 from connectors.base import Connector, Page, Record
 from connectors.errors import ConnectorError
 from gateway.limits import MAX_LOOKUP_KEYS
 from gateway.types import AgencyCall, RequestContext
-from schema.base import SPECS_BY_NAME, FieldForbidden, TypeSpec, build
+from schema.base import SPECS_BY_NAME, FieldForbidden, TypeSpec, build, states
 from schema.batch import BatchLoader
 from schema.paging import Cursors, scope
 from schema.search import START, Position, scan, sees_everything
@@ -25,6 +36,7 @@ if TYPE_CHECKING:
     import strawberry
 
 _Key = tuple[str, str, int | None]
+Info = GraphQLResolveInfo[Any]
 
 
 class LookupTooLarge(ValueError):
@@ -32,6 +44,22 @@ class LookupTooLarge(ValueError):
 
     def __init__(self, count: int) -> None:
         super().__init__(f"At most {MAX_LOOKUP_KEYS} identifiers in one lookup, got {count}.")
+
+
+class _Hidden:
+    """A record the record-level rules hid, in a batch's results: left out of every answer,
+    recorded at the path of each resolver that asked for it."""
+
+    __slots__ = ("policies",)
+
+    def __init__(self, policies: tuple[str, ...]) -> None:
+        self.policies = policies
+
+
+class _Partly(list[Any]):
+    """A key's objects from a batch, some of them ``_Hidden`` (the others are plain lists)."""
+
+    __slots__ = ()
 
 
 class SearchPage(NamedTuple):
@@ -54,37 +82,60 @@ class Loaders:
         request's records are then freed by reference counting when it ends."""
         self._loaders.clear()
 
-    async def one(self, type_name: str, key: str) -> Any:
-        """The entity of that GraphQL type with that key.
+    async def one(self, type_name: str, key: str, at: Info | None = None) -> Any:
+        """The entity of that GraphQL type with that key (``at``: the asking resolver's info,
+        where a hidden record is recorded as withheld).
 
         A record that does not exist and one the caller may not see answer alike: null with a
         FORBIDDEN_FIELD error, so the answer does not reveal which.
         """
-        found = await self._loader(type_name, _spec(type_name).key, None).load(key)
+        loader = self._loader(type_name, _spec(type_name).key, None)
+        found = self._shown_at(await loader.load(key), at)
         if not found:
             raise FieldForbidden()
         return found[0]
 
-    async def each(self, type_name: str, keys: Iterable[str]) -> list[Any]:
+    async def each(self, type_name: str, keys: Iterable[str], at: Info | None = None) -> list[Any]:
         """The entities for a list of keys (e.g. a case's suspects), in order, skipping absent."""
         loader = self._loader(type_name, _spec(type_name).key, None)
-        return [objs[0] for objs in await loader.load_many(list(keys)) if objs]
+        groups = [self._shown_at(objs, at) for objs in await loader.load_many(list(keys))]
+        return [objs[0] for objs in groups if objs]
 
-    async def lookup(self, type_name: str, keys: Sequence[str]) -> list[Any]:
+    async def lookup(
+        self, type_name: str, keys: Sequence[str], at: Info | None = None
+    ) -> list[Any]:
         """A root lookup by a list of keys: one agency call, in the order given, duplicates
         once; records that do not exist or that the caller may not see are left out, alike."""
         if len(keys) > MAX_LOOKUP_KEYS:
             raise LookupTooLarge(len(keys))
-        return await self.each(type_name, dict.fromkeys(keys))
+        return await self.each(type_name, dict.fromkeys(keys), at)
 
-    async def many(self, type_name: str, by: str, key: str, limit: int | None = None) -> list[Any]:
+    async def many(
+        self, type_name: str, by: str, key: str, limit: int | None = None, at: Info | None = None
+    ) -> list[Any]:
         """Every entity of that type whose ``by`` field matches ``key`` (one-to-many links)."""
-        found: list[Any] = await self._loader(type_name, by, limit).load(key)
-        return found
+        return self._shown_at(await self._loader(type_name, by, limit).load(key), at)
+
+    def _shown_at(self, found: list[Any], at: Info | None) -> list[Any]:
+        """A batch's objects for one key, the hidden ones recorded as withheld at ``at``'s
+        field path and left out. Each resolver records its own path: the batch loader answers
+        a key once per request, to every resolver that asks for it."""
+        if type(found) is not _Partly:
+            return found
+        path = "" if at is None else field_path(at)
+        shown = []
+        for obj in found:
+            if type(obj) is _Hidden:
+                if path:
+                    self._ctx.audit.withheld_at(path, obj.policies)
+            else:
+                shown.append(obj)
+        return shown
 
     async def search(
-        self, type_name: str, text: str, first: int, after: str | None, *, count: bool
-    ) -> SearchPage:
+        self, type_name: str, text: str, first: int, after: str | None, *, count: bool,
+        at: Info | None = None,
+    ) -> SearchPage:  # fmt: skip
         """A page of ``first`` records the caller may see among those whose name contains
         ``text``, from a cursor this gateway issued for the same caller and search (checked
         before the agency is asked); ``count``: the operation asks for the total."""
@@ -108,7 +159,9 @@ class Loaders:
         found = await scan(fetch, visible, first, start, count and not everything)
         total = found.agency_total if found.total is None and everything else found.total
         end = None if found.next is None else self.cursors.seal(list(found.next), bound)
-        return SearchPage(self._build(spec.cls, type_name, found.passed), end, total)
+        [nodes] = self._build_groups(spec.cls, type_name, [found.passed])
+        nodes = self._shown_at(nodes, at)
+        return SearchPage(nodes, end, total)
 
     def _fields(self, type_name: str) -> frozenset[str]:
         plan = self._ctx.plan
@@ -152,22 +205,23 @@ class Loaders:
                 AgencyCall(agency, operation, keys, status, (time.perf_counter() - started) * 1e3)
             )
 
-    def _build(self, cls: type, type_name: str, records: Sequence[Record]) -> list[Any]:
-        """Schema objects for the records the caller may see; the others are left out."""
-        return [obj for obj in self._shown(cls, type_name, records) if obj is not None]
-
     def _build_groups(
         self, cls: type, type_name: str, groups: Sequence[Sequence[Record]]
     ) -> list[list[Any]]:
-        """``_build`` of each group (a batch's records per key), deciding them all at once."""
-        shown = iter(self._shown(cls, type_name, [r for group in groups for r in group]))
-        return [
-            [obj for obj in itertools.islice(shown, len(group)) if obj is not None]
-            for group in groups
-        ]
+        """``_shown`` of each group (a batch's records per key), deciding them all at once; a
+        group with hidden records is a ``_Partly``."""
+        every = self._shown(cls, type_name, [r for group in groups for r in group])
+        hidden = any(type(obj) is _Hidden for obj in every)
+        shown = iter(every)
+        out: list[list[Any]] = []
+        for group in groups:
+            objs = list(itertools.islice(shown, len(group)))
+            out.append(_Partly(objs) if hidden and any(type(o) is _Hidden for o in objs) else objs)
+        return out
 
     def _shown(self, cls: type, type_name: str, records: Sequence[Record]) -> list[Any]:
-        """For each record, its schema object if the caller may see it, else None."""
+        """For each record, its schema object if the caller may see it, else a ``_Hidden``
+        with the policies that hid it."""
         ctx = self._ctx
         assert ctx.plan is not None and ctx.records_visible is not None
         if not records:
@@ -175,15 +229,19 @@ class Loaders:
         shaping = ctx.plan.shaping
         audit = ctx.audit
         decisions = ctx.records_visible([r.labels for r in records])
+        # kept for gateway/disclosure.py: what these records say their parties are
+        stating = ctx.stating if ctx.plan.disclosures and states(cls) else None
         out: list[Any] = []
         for record, decision in zip(records, decisions, strict=True):
             if not decision.visible:
                 audit.withheld(type_name)
-                out.append(None)
+                out.append(_Hidden(decision.policies))
                 continue
             if decision.flags:
                 audit.flag(*decision.flags)
             audit.saw(type_name, record.key)
+            if stating is not None:
+                stating.append((cls, record.data))
             out.append(build(cls, record.data, shaping))
         return out
 
@@ -192,6 +250,70 @@ def _spec(type_name: str) -> TypeSpec:
     return SPECS_BY_NAME[type_name]
 
 
-def loaders(info: strawberry.Info[RequestContext, None]) -> Loaders:
-    result: Loaders = info.context.loaders
-    return result
+class Lookups:
+    """The loaders as one resolver calls them: what the record-level rules hide from it is
+    recorded as withheld at the resolver's field path."""
+
+    __slots__ = ("_info", "_loaders")
+
+    def __init__(self, loaders: Loaders, info: Info) -> None:
+        self._loaders = loaders
+        self._info = info
+
+    @property
+    def cursors(self) -> Cursors:
+        return self._loaders.cursors
+
+    async def one(self, type_name: str, key: str) -> Any:
+        return await self._loaders.one(type_name, key, self._info)
+
+    async def each(self, type_name: str, keys: Iterable[str]) -> list[Any]:
+        return await self._loaders.each(type_name, keys, self._info)
+
+    async def lookup(self, type_name: str, keys: Sequence[str]) -> list[Any]:
+        return await self._loaders.lookup(type_name, keys, self._info)
+
+    async def many(self, type_name: str, by: str, key: str, limit: int | None = None) -> list[Any]:
+        return await self._loaders.many(type_name, by, key, limit, self._info)
+
+    async def search(
+        self, type_name: str, text: str, first: int, after: str | None, *, count: bool
+    ) -> SearchPage:
+        return await self._loaders.search(type_name, text, first, after, count=count, at=self._info)
+
+
+def loaders(info: strawberry.Info[RequestContext, None]) -> Lookups:
+    return Lookups(info.context.loaders, info._raw_info)
+
+
+def field_path(info: Info) -> str:
+    """A resolver's field path as audit records name fields (``enterprise.legalRepresentative``):
+    its response path with list indices dropped and aliases resolved to field names, through
+    the operation's fragments. Worked out only when a record was withheld."""
+    names: list[str] = []
+    selections = [info.operation.selection_set]
+    for key in info.path.as_list():
+        if not isinstance(key, str):
+            continue
+        nodes = [
+            node for selection in selections for node in _fields(selection, info.fragments)
+            if (node.alias or node.name).value == key
+        ]  # fmt: skip
+        if not nodes:  # not in the document (cannot happen): the response key stands
+            names.append(key)
+            continue
+        names.append(nodes[0].name.value)
+        selections = [node.selection_set for node in nodes if node.selection_set is not None]
+    return ".".join(names)
+
+
+def _fields(
+    selections: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> Iterator[FieldNode]:
+    for node in selections.selections:
+        if isinstance(node, FieldNode):
+            yield node
+        elif isinstance(node, InlineFragmentNode):
+            yield from _fields(node.selection_set, fragments)
+        elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
+            yield from _fields(fragments[node.name.value].selection_set, fragments)

@@ -33,7 +33,7 @@ class FrozenAsset:
 
 @entity(agency="police", kind="case", key="case_number")
 class PoliceCase:
-    case_number: PoliceCaseNumber = attr("criminal", 1)
+    case_number: PoliceCaseNumber = attr("criminal", 1, identity="PoliceCase")
     charge: str | None = attr("criminal", 1)
     status: str | None = attr("criminal", 1)
     filed_on: str | None = attr("criminal", 1)

@@ -326,3 +326,44 @@ def test_search_and_export_cite_the_policies_of_each_field(tmp_path: Path) -> No
     with target.open() as f:
         [exported] = list(csv.DictReader(f))
     assert json.loads(exported["field_policies"]) == expected
+
+
+def test_verify_fails_when_query_texts_are_deleted_archived_records_included(
+    data_dir: Path,
+) -> None:
+    """``DELETE FROM queries`` on a copy of the trail: what every record asked is gone."""
+    assert cli(data_dir, "archive", "--older-than-days", "0")[0] == 0  # records 0..5 archived
+    config = config_of(data_dir)
+    conn = sqlite3.connect(config.settings.path)
+    conn.execute("DELETE FROM queries")
+    conn.commit()
+    conn.close()
+    status, out, _ = cli(data_dir, "verify")
+    assert status == 1, out
+    assert "its text is missing (deleted?); records 0, 1, 2, 3, 4 and 1 more cite it" in out
+
+
+def test_search_and_export_show_what_record_rules_withheld(tmp_path: Path) -> None:
+    config = make_config(tmp_path, log_id="")
+    store = config.new_store()
+    store.create_schema()
+    hidden = record(1, fields_allowed=["enterprise.legalRepresentative"])
+    hidden.field_policies = {"enterprise.legalRepresentative": ("legal-rep", "default-deny")}
+    hidden.fields_withheld = ["enterprise.legalRepresentative"]
+    append_records(config, store, [hidden])
+    store.close()
+    _, out, _ = cli(tmp_path, "search", "--user", "jit.member", "--json")
+    [row] = [json.loads(line) for line in out.splitlines()]
+    assert row["fields_withheld"] == ["enterprise.legalRepresentative"]
+    assert row["field_policies"] == {
+        "enterprise.legalRepresentative": ["legal-rep", "default-deny"]
+    }
+    target = tmp_path / "out.csv"
+    export = ("export", "--format", "csv", "--user", "jit.member", "--out", str(target))
+    assert cli(tmp_path, *export)[0] == 0
+    with target.open() as f:
+        [exported] = list(csv.DictReader(f))
+    assert json.loads(exported["fields_withheld"]) == ["enterprise.legalRepresentative"]
+    _, out, _ = cli(tmp_path, "subject-report", PERSON, "--json")
+    [report] = [json.loads(line) for line in out.splitlines()]
+    assert report["fields_withheld"] == ["enterprise.legalRepresentative"]

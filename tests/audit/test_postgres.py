@@ -248,3 +248,21 @@ async def test_the_first_request_after_the_connections_were_cut_is_answered(
     finally:
         with psycopg.connect(DSN, autocommit=True) as admin:
             admin.execute(f"DROP SCHEMA IF EXISTS {governance} CASCADE")
+
+
+async def test_a_deleted_query_text_is_found_in_postgres_too(tmp_path: Path, schema: str) -> None:
+    config = pg_config(tmp_path, schema, "gw-0")
+    trail = AuditTrail(config)
+    for i in range(6):
+        await trail.commit(record(i, query_text=f"query Q{i % 2} {{ enterprise {{ name }} }}"))
+    await trail.aclose()
+    assert verify(config) == {"gw-0": []}
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        [(mac,)] = conn.execute(
+            f"SELECT convert_from(body, 'UTF8')::jsonb ->> 'query' FROM \"{schema}\".records"
+            " WHERE seq = 1"
+        ).fetchall()
+        conn.execute(f'DELETE FROM "{schema}".queries WHERE mac = %s', (mac,))
+    assert verify(config) == {
+        "gw-0": [f"query {mac}: its text is missing (deleted?); records 1, 3, 5 cite it"]
+    }

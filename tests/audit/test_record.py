@@ -15,6 +15,7 @@ from audit.keys import DataKey
 from audit.reader import AuditReader, SearchFilter
 from audit.record import body_prefix, decode, normalise_query, prepare, seal
 from audit.trail import append_records
+from schema.identifiers import luhn_check_digit
 from tests.audit.conftest import ENTERPRISE, PERSON, make_config, record
 
 
@@ -153,4 +154,59 @@ def test_trails_written_before_policies_were_cited_still_verify_and_read(
         {},
         {"enterprise.name": ["registry-for-members"]},
     ]
+    store.close()
+
+
+def test_identifiers_looked_up_are_indexed_and_searched_as_their_scalars_normalise_them(
+    tmp_path: Path,
+) -> None:
+    """An account number typed in groups, a court case number typed full-width: the record
+    holds and indexes what the scalar made of them, and a search typed either way finds it."""
+    config = make_config(tmp_path)
+    store = config.new_store()
+    store.create_schema()
+    card = "622202000000000003" + luhn_check_digit("622202000000000003")
+    spaced = " ".join(card[i : i + 4] for i in range(0, len(card), 4))
+    rec = record(1, variables={"number": spaced})
+    rec.query_text = (
+        "query ($number: AccountNumber!) { bankAccount(number: $number) { bank }"
+        ' courtCase(caseNumber: "（２０２６）京０１０２执９９９９号") { stage } }'
+    )
+    prepared = prepare(rec, config.key)
+    for value in (card, "(2026)京0102执9999号"):
+        assert config.key.term(value) in prepared.terms
+    append_records(config, store, [rec])
+    reader = AuditReader(store, config.key)
+    [row] = reader.search(SearchFilter(entity=card))
+    assert {card, "(2026)京0102执9999号"} <= set(row["looked_up"])
+    assert spaced not in row["looked_up"]
+    for typed in (card, spaced, "(2026)京0102执9999号", "（2026）京0102执9999号"):
+        assert len(reader.search(SearchFilter(entity=typed))) == 1, typed
+        assert len(reader.subject_report(typed)) == 1, typed
+    store.close()
+
+
+def test_trails_written_before_withheld_paths_were_recorded_still_verify_and_read(
+    tmp_path: Path,
+) -> None:
+    """``fields.withheld`` is one more key in the body (version 1 still): records without it
+    verify as they did and read as withholding nothing."""
+    from audit.trail import append_prepared
+    from audit.verify import verify_store
+
+    config = make_config(tmp_path)
+    store = config.new_store()
+    store.create_schema()
+    old = prepare(record(1), config.key)
+    public = orjson.loads(b"{" + old.rest)
+    del public["fields"]["withheld"]
+    old.rest = orjson.dumps(public)[1:]
+    append_prepared(config, store, [old])
+    new = record(2)
+    new.fields_withheld = ["enterprise.legalRepresentative"]
+    append_records(config, store, [new])
+    [report] = verify_store(store, config.signer.public, config.archive_dir)
+    assert report.ok and report.records == 2, report
+    rows = AuditReader(store, config.key).search(SearchFilter(entity=PERSON))
+    assert [r["fields_withheld"] for r in rows] == [[], ["enterprise.legalRepresentative"]]
     store.close()

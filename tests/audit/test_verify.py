@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from audit import replay
@@ -16,7 +17,7 @@ from audit.config import AuditConfig
 from audit.merkle import leaf_hash
 from audit.reader import AuditReader, SearchFilter
 from audit.trail import append_records
-from audit.verify import LogReport, verify_store
+from audit.verify import LogReport, verify_queries, verify_store
 from tests.audit.conftest import PERSON, make_config, record
 
 N = 40  # blind-index buckets of 8 (``small_buckets``): five, all complete
@@ -304,3 +305,70 @@ def _frontier(config: AuditConfig, size: int) -> bytes:
     tree.extend(store.leaves(config.log_id, 0, size))
     store.close()
     return tree.to_bytes()
+
+
+QUERIES = [
+    "query A { enterprise(uscc: $uscc) { name } }",
+    "query B { enterprise(uscc: $uscc) { status } }",
+    "query C { enterprise(uscc: $uscc) { address } }",
+]
+
+
+@pytest.fixture
+def three_queries(tmp_path: Path) -> Iterator[AuditConfig]:
+    """24 records, record i asking query i % 3."""
+    config = make_config(tmp_path, checkpoint_every=10)
+    store = config.new_store()
+    store.create_schema()
+    for i in range(0, 24, 4):
+        append_records(config, store, [
+            record(i + j, query_text=QUERIES[(i + j) % 3]) for j in range(4)
+        ])  # fmt: skip
+    store.close()
+    yield config
+
+
+def mac_of(config: AuditConfig, seq: int) -> str:
+    mac = orjson.loads(body(config, seq))["query"]
+    assert isinstance(mac, str)
+    return mac
+
+
+def test_every_query_a_record_cites_must_have_its_text(three_queries: AuditConfig) -> None:
+    """Deleting a text loses what the records citing it asked: each such text is named with
+    the records that lost it (the first ones, and how many more)."""
+    config = three_queries
+    assert verify(config).ok
+    lost = mac_of(config, 1)
+    sql(config, "DELETE FROM queries WHERE mac = ?", params=(lost,))
+    cited = "records 1, 4, 7, 10, 13 and 3 more cite it"
+    assert verify(config).problems == [f"query {lost}: its text is missing (deleted?); {cited}"]
+    sql(config, "DELETE FROM queries")
+    problems = verify(config).problems
+    assert len(problems) == 3 and all("its text is missing" in p for p in problems)
+    assert f"query {mac_of(config, 0)}: its text is missing (deleted?); records 0, 3, 6," in (
+        "".join(problems)
+    )
+
+
+def test_a_query_text_swapped_for_another_is_found(three_queries: AuditConfig) -> None:
+    config = three_queries
+    a, b = mac_of(config, 0), mac_of(config, 1)
+    [(sealed_b,)] = sql(config, "SELECT sealed FROM queries WHERE mac = ?", params=(b,))
+    sql(config, "UPDATE queries SET sealed = ? WHERE mac = ?", params=(sealed_b, a))
+    store = config.new_store()
+    try:
+        [problem] = verify_queries(store, config.key)
+    finally:
+        store.close()
+    assert problem.startswith(f"query {a}: ")
+
+
+def test_only_the_first_lost_texts_are_named() -> None:
+    citations = replay.Citations()
+    bodies = [b'{"v":1,"operation":{},"query":"%02d","x":1}' % (i % 7) for i in range(14)]
+    citations.scan(100, bodies)
+    problems = citations.missing({"00"})
+    assert problems[0] == "query 01: its text is missing (deleted?); records 101, 108 cite it"
+    assert len(problems) == replay.NAMED + 1
+    assert problems[-1] == "1 more query lost its text too"

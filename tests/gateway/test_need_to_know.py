@@ -176,3 +176,38 @@ async def test_the_audit_purpose_is_for_auditors_only(harness: Harness) -> None:
                                 user="police.investigator", purpose="audit", case=None)).json()  # fmt: skip
     assert body["data"] == {"enterprise": None}
     assert harness.audit.records[-1].fields_denied == ["enterprise", "enterprise.name"]
+
+
+async def test_a_value_a_record_rule_withheld_is_recorded_as_withheld_with_that_rule(
+    harness: Harness,
+) -> None:
+    """The field policy allowed ``legalRepresentative``, the record-level rules hid the person
+    (above the officer's clearance): the client got FORBIDDEN_FIELD, and the audit record says
+    so, at that path (aliases resolved), citing the record rule after the field's policies."""
+    query = '{ e: enterprise(uscc: "%s") { rep: legalRepresentative { idNumber } } }' % uscc(3)
+    body = (await harness.query(query, user="market.officer", purpose="supervision",
+                                case=None)).json()  # fmt: skip
+    assert body["data"] == {"e": {"rep": None}}
+    assert {k: v for k, v in errors_at(body)[("e", "rep")].items() if k != "locations"} == {
+        **NOT_AVAILABLE, "path": ["e", "rep"],
+    }  # fmt: skip
+    record = harness.audit.records[-1]
+    assert record.records_withheld == {"Person": 1}
+    path = "enterprise.legalRepresentative"
+    assert record.fields_withheld == [path]
+    assert path in record.fields_allowed  # what the field policy decided, before any record
+    assert record.field_policies[path] == ("legal-representative-for-monitoring", "default-deny")
+
+
+async def test_records_left_out_of_a_list_are_withheld_at_its_path(harness: Harness) -> None:
+    for row in harness.agencies["banking"]._records["transaction"]:  # type: ignore[attr-defined]
+        if row["id"] == "T3-1":
+            row["handling_code"] = "H3"
+    query = '{ enterprise(uscc: "%s") { bankAccounts { transactions { id } } } }' % uscc(3)
+    await harness.query(query)  # the team: H3 only of their case
+    record = harness.audit.records[-1]
+    assert record.records_withheld == {"Transaction": 1}
+    assert record.fields_withheld == ["enterprise.bankAccounts.transactions"]
+    # a record that does not exist is not withheld
+    await harness.query('{ enterprise(uscc: "%s") { name } }' % uscc(99))
+    assert harness.audit.records[-1].fields_withheld == []

@@ -254,9 +254,11 @@ async def test_the_audit_record_cites_the_policies_that_decided_each_field(
         "enterprise.bankAccounts.number": ("market-sees-account-numbers-masked",),
         "enterprise.policeCases": ("default-deny",),  # nothing permits it for this purpose
         "enterprise.policeCases.caseNumber": ("default-deny",),
-        "enterprise.legalRepresentative": ("legal-representative-for-monitoring",),
+        # allowed, and the person then hidden by the record-level rules (above clearance)
+        "enterprise.legalRepresentative": ("legal-representative-for-monitoring", "default-deny"),
         "enterprise.legalRepresentative.idNumber": ("identity-masked-for-monitoring",),
     }
+    assert record.fields_withheld == ["enterprise.legalRepresentative"]
     assert set(record.field_policies) == set(record.fields_requested)
     await harness.query(query, user="market.officer", purpose="audit", case=None)
     cited = harness.audit.records[-1].field_policies

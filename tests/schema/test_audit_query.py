@@ -237,3 +237,21 @@ def test_identifier_paths_map_to_the_entities_they_identify() -> None:
     assert identities_of("bankAccount.transactions.counterpartyAccount") == ("BankAccount",)
     assert identities_of("enterprise.legalRepresentative.idNumber") == ("Person",)
     assert identities_of("enterprise.name") == identities_of("enterprise.noSuchField") == ()
+
+
+async def test_a_value_withheld_by_a_record_rule_shows_as_withheld(live: Live) -> None:
+    """The market officer may read an enterprise's legal representative (field policy), but not
+    the person record itself (above clearance): auditLog says which path was withheld, and by
+    which rule, besides the field's own decision."""
+    response = await live.query(LOOKUP, {"u": uscc(3)}, user="market.officer",
+                                purpose="supervision", case=None)  # fmt: skip
+    assert response.status_code == 200
+    query = """query($user: String) { auditLog(user: $user) { nodes { fieldsAllowed
+      fieldsWithheld fieldPolicies { path policies } } } }"""
+    body = (await live.query(query, {"user": "market.officer"}, user="auditor", purpose="audit",
+                             case=None)).json()  # fmt: skip
+    assert "errors" not in body, body
+    [node] = body["data"]["auditLog"]["nodes"]
+    assert node["fieldsWithheld"] == ["enterprise.legalRepresentative"]
+    cited = {p["path"]: p["policies"] for p in node["fieldPolicies"]}
+    assert cited["enterprise.legalRepresentative"][-1] == "default-deny"

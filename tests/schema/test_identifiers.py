@@ -12,6 +12,7 @@ from schema.identifiers import (
     check_uscc,
     luhn_check_digit,
     normalize_case_id,
+    normalize_identifier,
     resident_id_check_char,
     uscc_check_char,
 )
@@ -159,3 +160,18 @@ def test_letters_that_upper_case_into_two_are_refused() -> None:
 def test_full_width_court_case_numbers_are_the_ascii_ones() -> None:
     assert check_court_case_number("（２０２４）京０１民初１２３号") == "(2024)京01民初123号"
     assert normalize_case_id(" （２０２６）京０１０２执１９０１号 ") == "(2026)京0102执1901号"
+
+
+def test_one_normalisation_for_identifiers_recorded_and_searched() -> None:
+    """What the audit trail indexes for a looked-up string and what a search for one looks up:
+    the form the identifier's scalar gives it, whatever way it was typed; any other text as
+    it is."""
+    card = "622202000000000003" + luhn_check_digit("622202000000000003")
+    spaced = " ".join(card[i : i + 4] for i in range(0, len(card), 4))
+    assert normalize_identifier(spaced) == card
+    assert normalize_identifier("（２０２６）京０１０２执９９９９号") == "(2026)京0102执9999号"
+    assert normalize_identifier(" 11010519491231002x ") == GOOD_ID
+    assert normalize_identifier("91350100m000100y43") == GOOD_USCC
+    assert normalize_identifier("j1101052026000123") == "J1101052026000123"
+    for text in ("杭州汇宇", "JIT-2026-001", "4111 1111 1111 1112", ""):
+        assert normalize_identifier(text) == text

@@ -3,6 +3,7 @@ in clear, and never an obstacle to the links that hang off a masked one."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,41 @@ import strawberry
 from graphql import get_named_type
 
 from policies.masks import resident_id as masked_id
-from schema.base import SPECS_BY_NAME, attr, embedded_type, link
+from sandbox.memory import memory_connectors
+from sandbox.world import generate
+from schema.base import SPECS, SPECS_BY_NAME, Shape, TypeSpec, attr, embedded_type, link
 from schema.catalog import SchemaMappingError, build_catalog
+from schema.identifiers import (
+    InvalidIdentifier,
+    check_account_number,
+    check_court_case_number,
+    check_police_case_number,
+    check_resident_id,
+    check_uscc,
+    uscc_check_char,
+)
 from schema.unified import build_schema
 from tests.gateway.conftest import Harness, card, open_harness, resident_id, uscc
+from tests.policies.test_masks import valid_as_both
 
 SCHEMA = build_schema()
-IDENTIFIER_SCALARS = {"USCC", "ResidentID", "AccountNumber"}
+IDENTIFIER_SCALARS = {"USCC", "ResidentID", "AccountNumber", "CourtCaseNumber", "PoliceCaseNumber"}
 IDENTIFIER_MASKS = {"resident_id", "party_id", "account"}
+# a name that says identifier: caseNumber, holderId, counterpartyAccount, id, uscc ...
+IDENTIFIER_NAME = re.compile(r"(?:^|[a-z])(?:Number|Id|Account|Uscc)$|^(?:id|number|uscc)$")
+NOT_ENTITY_IDENTIFIERS = {
+    # an administrative penalty decision's number: no entity type of the schema is keyed by it
+    ("Penalty", "decisionNumber"),
+}
+# the checks that tell which entity types a value in agency data can identify (an 18-digit
+# account number can pass a USCC's check too, a resident ID's digits an account's Luhn check)
+CHECKS = (
+    ("CourtCase", check_court_case_number),
+    ("PoliceCase", check_police_case_number),
+    ("Person", check_resident_id),
+    ("Enterprise", check_uscc),
+    ("BankAccount", check_account_number),
+)
 CASES = [f"(2025)京01民初{i + 1}号" for i in range(4)]
 
 
@@ -29,14 +57,68 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
         yield opened
 
 
+def _identifies(value: object) -> frozenset[str]:
+    """The entity types a value of agency data can be an identifier of."""
+    found = set()
+    if isinstance(value, str):
+        for type_name, check in CHECKS:
+            try:
+                check(value)
+            except InvalidIdentifier:
+                continue
+            found.add(type_name)
+    return frozenset(found)
+
+
+def identifiers_in_agency_data() -> dict[tuple[str, str], set[frozenset[str]]]:
+    """For every (type, field) of the schema, the entity types each of its values in the
+    synthetic world can identify: what the agencies really put there, wherever it is shown."""
+    agencies = memory_connectors(generate(scale=0.02))
+    found: dict[tuple[str, str], set[frozenset[str]]] = {}
+    graphql_names = {(r.type_name, r.python_name): r.field_name for r in SCHEMA.catalog.values()}
+
+    def walk(spec: TypeSpec, record: dict[str, Any]) -> None:
+        for name, source, sub in spec.values:
+            value = record.get(source)
+            values = value if isinstance(value, list) else [value]
+            if sub is not None:
+                for item in values:
+                    walk(SPECS[sub], item)
+                continue
+            identified = {types for v in values if (types := _identifies(v))}
+            if identified:
+                field = (spec.cls.__name__, graphql_names[(spec.cls.__name__, name)])
+                found.setdefault(field, set()).update(identified)
+
+    for spec in SPECS_BY_NAME.values():
+        if spec.kind is not None and spec.agency in agencies:
+            for record in agencies[spec.agency]._records[spec.kind]:
+                walk(spec, record)
+    return found
+
+
 def test_every_identifier_field_declares_the_identities_it_discloses() -> None:
+    """An identifier is found by its scalar, its mask, its name (caseNumber, holderId ...) and
+    by what the agencies' data holds in it (an enforcement record's case number is a court
+    case's); each declares the entity types it identifies, and no other field does."""
+    in_data = identifiers_in_agency_data()
+    assert in_data[("EnforcementRecord", "caseNumber")] == {frozenset({"CourtCase"})}
     for (type_name, field_name), resource in SCHEMA.catalog.items():
+        if resource.agency == "audit" or resource.shape is Shape.LINK:
+            continue  # the trail's own fields (read as AuditRecord); links show no value
         gql_field = SCHEMA.graphql.type_map[type_name].fields[field_name]  # type: ignore[union-attr]
         identifier = (
             get_named_type(gql_field.type).name in IDENTIFIER_SCALARS
             or resource.mask in IDENTIFIER_MASKS
+            or (type_name, field_name) in in_data
+            or (
+                IDENTIFIER_NAME.search(field_name) is not None
+                and (type_name, field_name) not in NOT_ENTITY_IDENTIFIERS
+            )
         )
         assert bool(resource.identity) == identifier, resource.path
+        for types in in_data.get((type_name, field_name), ()):
+            assert types & set(resource.identity), (resource.path, types)
         for identity in resource.identity:
             assert SPECS_BY_NAME[identity].kind is not None, resource.path  # an entity type
     party = ("Person", "Enterprise")
@@ -47,6 +129,8 @@ def test_every_identifier_field_declares_the_identities_it_discloses() -> None:
     assert SCHEMA.catalog[("Transaction", "counterpartyAccount")].identity == ("BankAccount",)
     assert SCHEMA.catalog[("FrozenAsset", "accountNumber")].identity == ("BankAccount",)
     assert SCHEMA.catalog[("Person", "idNumber")].identity == ("Person",)
+    assert SCHEMA.catalog[("EnforcementRecord", "caseNumber")].identity == ("CourtCase",)
+    assert SCHEMA.catalog[("Judgment", "documentNumber")].identity == ("CourtCase",)
 
 
 @embedded_type(agency="market")
@@ -207,3 +291,77 @@ async def test_only_the_places_that_show_an_identifier_disclose_it(harness: Harn
     assert body["data"]["b"] == {"theHolder": uscc(4)}
     returned = harness.audit.records[-1].records_returned
     assert returned == {"BankAccount": {card(3), card(4), card(5)}, "Enterprise": {uscc(4)}}
+
+
+async def test_court_case_numbers_shown_inside_other_records_are_recorded(
+    harness: Harness,
+) -> None:
+    """A civil case's enforcement case and judgment carry court case numbers of their own:
+    shown, they are court cases seen, found by ``audit search --entity``."""
+    [case] = [c for c in harness.agencies["courts"]._records["court_case"] if c["case_number"]
+              == CASES[0]]  # fmt: skip
+    case["enforcement"] = [{"case_number": "(2026)京0102执1901号", "status": "执行中"}]
+    case["judgments"] = [{"document_number": "(2025)京01民初1号之一", "outcome": "驳回"}]
+    query = '{ courtCase(caseNumber: "%s") { enforcement { caseNumber } } }' % CASES[0]
+    body = await ask(harness, query, "jit.member", "investigation")
+    assert body["data"]["courtCase"]["enforcement"] == [{"caseNumber": "(2026)京0102执1901号"}]
+    returned = harness.audit.records[-1].records_returned
+    assert returned["CourtCase"] == {CASES[0], "(2026)京0102执1901号"}
+    query = '{ courtCase(caseNumber: "%s") { judgments { documentNumber } } }' % CASES[0]
+    await ask(harness, query, "jit.member", "investigation")
+    returned = harness.audit.records[-1].records_returned
+    assert returned["CourtCase"] == {CASES[0], "(2025)京01民初1号之一"}
+
+
+# -- which entity a party is ------------------------------------------------------------------------
+
+DIGIT_USCC = "91440304056715996" + uscc_check_char("91440304056715996")  # 91440304056715996L
+PARTY_IDS = '{ courtCase(caseNumber: "%s") { parties { partyId } } }' % CASES[0]
+
+
+def with_parties(harness: Harness, *parties: tuple[str, str | None]) -> None:
+    """Court case 0's parties: (ID, what the record says the party is)."""
+    [case] = [c for c in harness.agencies["courts"]._records["court_case"] if c["case_number"]
+              == CASES[0]]  # fmt: skip
+    case["parties"] = [
+        {"party_id": party, "name": "某", "role": "被告", **({"party_type": said} if said else {})}
+        for party, said in parties
+    ]
+
+
+async def test_a_uscc_of_digits_is_an_enterprise_shown_and_recorded_as_one(
+    harness: Harness,
+) -> None:
+    """91440304056715996L: 18 characters, the first 17 digits, and no resident ID (its last
+    character is no ISO 7064 check): kept by the party mask, and recorded as an Enterprise."""
+    with_parties(harness, (DIGIT_USCC, None), (resident_id(1), None))
+    body = await ask(harness, PARTY_IDS, "market.officer", "supervision")
+    parties = body["data"]["courtCase"]["parties"]
+    assert parties == [{"partyId": DIGIT_USCC}, {"partyId": masked_id(resident_id(1))}]
+    returned = harness.audit.records[-1].records_returned
+    assert returned.get("Enterprise") == {DIGIT_USCC} and "Person" not in returned
+    await ask(harness, PARTY_IDS, "court.clerk", "supervision")  # in clear
+    returned = harness.audit.records[-1].records_returned
+    assert returned["Enterprise"] == {DIGIT_USCC} and returned["Person"] == {resident_id(1)}
+
+
+async def test_what_the_record_says_a_party_is_decides_a_value_valid_as_both(
+    harness: Harness,
+) -> None:
+    """A value that is both a valid resident ID and a valid USCC is what the record's
+    partyType says (not selected by the caller: the gateway asks for it all the same), and
+    the mask and the audit record agree on it; said nothing, it is a person."""
+    both = valid_as_both()
+    for said, shown, seen in (
+        ("enterprise", both, "Enterprise"),
+        ("person", masked_id(both), None),
+        (None, masked_id(both), None),
+    ):
+        with_parties(harness, (both, said))
+        body = await ask(harness, PARTY_IDS, "market.officer", "supervision")
+        assert body["data"]["courtCase"]["parties"] == [{"partyId": shown}], said
+        returned = harness.audit.records[-1].records_returned
+        assert {t for t, keys in returned.items() if both in keys} == ({seen} if seen else set())
+        await ask(harness, PARTY_IDS, "court.clerk", "supervision")  # in clear
+        returned = harness.audit.records[-1].records_returned
+        assert {t for t, keys in returned.items() if both in keys} == {seen or "Person"}, said
