@@ -66,18 +66,25 @@ def unprintable(text: str) -> bool:
         return not text.isprintable()  # in ASCII exactly C0 and DEL are not printable
     marks = MAX_MARKS  # a mark first has nothing to combine with: as if after too many
     for c in text:
-        if c in _IGNORABLE or c in BLANK_SYMBOLS:
+        if invisible(c):
             return True
-        category = unicodedata.category(c)
-        if category in REFUSED_CATEGORIES:
-            return True
-        if category[0] != "M":
+        if unicodedata.category(c)[0] != "M":
             marks = 0
         elif marks >= MAX_MARKS or unicodedata.combining(c) == _OVERLAY:
             return True
         else:
             marks += 1
     return False
+
+
+def invisible(char: str) -> bool:
+    """Whether a character is refused wherever it stands: of :data:`REFUSED_CATEGORIES`,
+    default-ignorable or a blank symbol (the rules on combining marks depend on what precedes)."""
+    return (
+        char in _IGNORABLE
+        or char in BLANK_SYMBOLS
+        or unicodedata.category(char) in REFUSED_CATEGORIES
+    )
 
 
 def unfit_name(value: object) -> bool:
