@@ -12,9 +12,9 @@ import re
 import unicodedata
 
 __all__ = [
+    "CASE_ID_FORMS",
     "USCC_ALPHABET",
     "InvalidIdentifier",
-    "CASE_ID_FORMS",
     "check_account_number",
     "check_case_id",
     "check_court_case_number",

@@ -63,7 +63,7 @@ def test_a_team_covers_case_ids_as_the_gateway_takes_them(database: Database) ->
     for bad in ("bad case!", "JIT一2026一001", "JIT-9", "C-1"):
         with pytest.raises(TeamError, match="not a valid case id: expected a police case number"):
             store.create("T3", ["JIT-2026-104", bad])
-    with pytest.raises(TeamError, match="^a --case value is not a valid case id"):
+    with pytest.raises(TeamError, match=r"^a --case value is not a valid case id"):
         store.create("T3", ["JIT-2026-1\x0004"])
     with pytest.raises(TeamError, match="no team T3"):
         store.get("T3")  # nothing of a refused team is kept

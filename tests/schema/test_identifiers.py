@@ -168,7 +168,7 @@ def test_a_bad_character_is_named_visibly_never_raw() -> None:
             check_uscc(GOOD_USCC[:9] + bad + GOOD_USCC[10:])
         assert refused.value.reason == f"characters not allowed: {shown} (no I, O, S, V, Z)"
         assert bad == " " or bad not in str(refused.value)
-    with pytest.raises(InvalidIdentifier, match="characters not allowed: U[+]0001, I "):
+    with pytest.raises(InvalidIdentifier, match=r"characters not allowed: U\+0001, I "):
         check_uscc(GOOD_USCC[:9] + "\x01" + "I" + GOOD_USCC[11:])
 
 
