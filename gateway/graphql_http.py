@@ -211,10 +211,15 @@ def _out_of_range(raw: str | bytes) -> bool:
 
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        if not _LONG_NUMBER.search(text):  # the usual broken body is not parsed twice
+            return False
         json.loads(text, parse_int=number, parse_float=number, parse_constant=_not_json)
     except (ValueError, RecursionError):
         return False
     return huge
+
+
+_LONG_NUMBER = re.compile(r"[0-9]{309}|[eE]\+?0*[0-9]{3}")  # what may be past 1.8e308
 
 
 def _not_json(constant: str) -> None:
