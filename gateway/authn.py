@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,11 +26,12 @@ from joserfc.errors import ExpiredTokenError, JoseError, MissingClaimError
 from joserfc.jwk import KeySet
 
 from gateway.errors import Unauthenticated
-from gateway.text import unprintable
+from gateway.text import unfit_name, unprintable
 from gateway.types import Principal
 
 ALGORITHMS = ("ES256", "RS256", "EdDSA")
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "agency", "roles", "clearance")
+NUMERIC_DATES = ("exp", "iat", "nbf")
 CLEARANCES = range(4)  # 0-3, as the policies compare them (docs/policies.md)
 
 
@@ -85,6 +87,12 @@ class TokenVerifier:
         missing = [c for c in REQUIRED_CLAIMS if c not in claims]
         if missing:
             raise Unauthenticated(f"Invalid token: missing claims {', '.join(missing)}.")
+        for claim in NUMERIC_DATES:  # else joserfc reports "iat": "x" as issued in the future
+            value = claims.get(claim, 0)
+            if type(value) not in (int, float) or not math.isfinite(value):
+                raise Unauthenticated(
+                    f"Invalid token: '{claim}' must be a number (seconds since 1970, NumericDate)."
+                )
         leeway = self.settings.leeway_s
         registry = jwt.JWTClaimsRegistry(
             now=int(now),
@@ -138,11 +146,14 @@ def _describe(exc: JoseError) -> str:
 
 def _principal(claims: Mapping[str, Any]) -> Principal:
     """The principal the claims describe, every claim read checked for its type: nothing is
-    coerced (``clearance: "3"``, ``3.9`` or ``true`` are refused, not read as 3), and every
-    string is clean text, since it names the caller in audit records and policy decisions."""
+    coerced (``clearance: "3"``, ``3.9`` or ``true`` are refused, not read as 3). The claims that
+    name someone or something (``sub``, ``agency``, roles, ``jti``, ``azp`` / ``client_id``) are
+    names (:func:`gateway.text.unfit_name`: no spaces, nothing invisible, one spelling), since
+    they identify the caller in audit records, rate limits and policy decisions and must not
+    look like another; ``name`` is display text, spaces allowed, nothing invisible."""
     roles = claims["roles"]
-    if not isinstance(roles, list) or not all(_name(r) for r in roles):
-        raise Unauthenticated("Invalid token: 'roles' must be a list of non-empty strings.")
+    if not isinstance(roles, list) or any(unfit_name(r) for r in roles):
+        raise Unauthenticated(f"Invalid token: 'roles' must be a list, each role {_NAME}.")
     clearance = claims["clearance"]
     if type(clearance) is not int or clearance not in CLEARANCES:
         raise Unauthenticated(
@@ -150,31 +161,26 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
             f" {CLEARANCES[-1]}."
         )
     for claim in ("sub", "agency"):
-        if not _name(claims[claim]):
-            raise Unauthenticated(
-                f"Invalid token: '{claim}' must be a non-empty string without surrounding spaces"
-                " or control characters."
-            )
-    for claim in ("name", "jti", "azp", "client_id"):
+        if unfit_name(claims[claim]):
+            raise Unauthenticated(f"Invalid token: '{claim}' must be {_NAME}.")
+    for claim in ("jti", "azp", "client_id"):  # optional: absent or empty is none
         value = claims.get(claim, "")
-        if not isinstance(value, str) or unprintable(value):
-            raise Unauthenticated(
-                f"Invalid token: '{claim}' must be a string without control characters."
-            )
+        if value != "" and unfit_name(value):
+            raise Unauthenticated(f"Invalid token: '{claim}' must be {_NAME}.")
+    name = claims.get("name", "")
+    if not isinstance(name, str) or unprintable(name):
+        raise Unauthenticated(
+            "Invalid token: 'name' must be a string without control or invisible characters."
+        )
     return Principal(
         subject=claims["sub"],
         agency=claims["agency"],
         roles=frozenset(roles),
         clearance=clearance,
-        name=claims.get("name", ""),
+        name=name,
         token_id=claims.get("jti", ""),
         client=claims.get("azp") or claims.get("client_id") or "",
     )
 
 
-def _name(value: object) -> bool:
-    """Whether ``value`` can name someone or something: a non-empty string, not padded, with
-    no control or invisible format characters."""
-    return (
-        isinstance(value, str) and bool(value) and value == value.strip() and not unprintable(value)
-    )
+_NAME = "a non-empty string without spaces and without control or invisible characters"

@@ -17,13 +17,16 @@ conformance in docs/graphql-over-http.md):
 from __future__ import annotations
 
 import asyncio
+import json
+import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
-from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message
@@ -83,7 +86,7 @@ async def read_request(request: Request, limits: HttpLimits = HttpLimits()) -> G
             " of GraphQL responses."
         )
     if request.method == "GET":
-        return _from_query_string(request.query_params, limits)
+        return _from_query_string(_query_parameters(request.scope["query_string"]), limits)
     payload = _json(await _body(request, limits.max_body_bytes), limits.max_json_depth)
     if isinstance(payload, list):
         raise _refused_batch(payload, limits)
@@ -98,7 +101,28 @@ async def read_request(request: Request, limits: HttpLimits = HttpLimits()) -> G
     )
 
 
-def _from_query_string(params: QueryParams, limits: HttpLimits) -> GraphQLRequest:
+GET_PARAMETERS = ("query", "variables", "operationName", "extensions")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # bytes that surrogateescape kept: not UTF-8
+
+
+def _query_parameters(raw: bytes) -> dict[str, str]:
+    """The GraphQL parameters of a query string, percent-decoded as UTF-8, strictly: Starlette's
+    ``request.query_params`` would turn ``%FF`` (and raw non-ASCII bytes) into U+FFFD, and
+    run a query the client never sent. Refused instead, as a POST body that is not UTF-8 is."""
+    pairs = parse_qsl(
+        raw.decode("ascii", "surrogateescape"), keep_blank_values=True, errors="surrogateescape"
+    )
+    params = {name: value for name, value in pairs if name in GET_PARAMETERS}  # the last wins
+    for name, value in params.items():
+        if not value.isascii() and _SURROGATE.search(value):
+            raise BadRequest(
+                f"The query string parameter '{name}' is not UTF-8: percent-encode its UTF-8"
+                " bytes (涉 is %E6%B6%89)."
+            )
+    return params
+
+
+def _from_query_string(params: Mapping[str, str], limits: HttpLimits) -> GraphQLRequest:
     # JSON inside the query string sits one level below the request itself
     depth = limits.max_json_depth - 1
     variables, extensions = params.get("variables"), params.get("extensions")
@@ -162,6 +186,11 @@ def _json(raw: str | bytes, max_depth: int) -> Any:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
+        if _out_of_range(raw):
+            raise BadRequest(
+                "A number in the request is out of range: larger than a double-precision float"
+                " holds (about 1.8e308)."
+            ) from None
         raise BadRequest("The request is not valid JSON.") from None
     if _depth_exceeds(value, max_depth):
         raise BadRequest(
@@ -169,6 +198,32 @@ def _json(raw: str | bytes, max_depth: int) -> Any:
             " (setting gateway.max_json_depth)."
         )
     return value
+
+
+def _out_of_range(raw: str | bytes) -> bool:
+    """Whether JSON orjson refused is valid but for a number no double holds (``1e999``, 400
+    digits): Python's parser, told to read numbers as text, decides; only for a refused body."""
+    huge = False
+
+    def number(text: str) -> None:
+        nonlocal huge
+        huge = huge or math.isinf(float(text))
+
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        if not _LONG_NUMBER.search(text):  # the usual broken body is not parsed twice
+            return False
+        json.loads(text, parse_int=number, parse_float=number, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        return False
+    return huge
+
+
+_LONG_NUMBER = re.compile(r"[0-9]{309}|[eE]\+?0*[0-9]{3}")  # what may be past 1.8e308
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:

@@ -12,6 +12,7 @@ and no data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -43,7 +44,7 @@ from gateway.ratelimit import Limiter
 from gateway.settings import TelemetrySettings
 from gateway.shape import error_codes, shape_result
 from gateway.telemetry import RequestTrace, Telemetry
-from gateway.types import AuditRecord, Outcome, Plan, RequestContext
+from gateway.types import AuditRecord, Outcome, Plan, Principal, RequestContext
 from policies.review import ReviewQueue
 
 log = logging.getLogger("jointgate.pipeline")
@@ -167,11 +168,15 @@ class Pipeline:
 
     async def _run(self, request: Request, ctx: RequestContext) -> tuple[int, dict[str, Any]]:
         record = ctx.audit
-        gql = await read_request(request, self.http)
         authorization = request.headers.get("authorization")
+        try:
+            gql = await read_request(request, self.http)
+        except GatewayError:  # refused unread (405, 415 ...): still say who sent it, if known
+            with contextlib.suppress(GatewayError):
+                _identify(record, await self.verifier.authenticate(authorization))
+            raise
         principal = ctx.principal = await self.verifier.authenticate(authorization)
-        record.subject, record.agency = principal.subject, principal.agency
-        record.roles = tuple(sorted(principal.roles))
+        _identify(record, principal)
         if self.limiter is not None:
             await self.limiter.admit(principal)
         declaration = ctx.declaration = declare(request.headers)
@@ -215,7 +220,12 @@ class Pipeline:
             self._queue_for_review(ctx)
         # a request error (variable coercion) stops before execution: no data, no error paths
         failed_early = result.data is None and all(e.path is None for e in result.errors or ())
-        return (400 if failed_early else 200), shape_result(result, ctx.request_id)
+        return (400 if failed_early else 200), shape_result(result, ctx.request_id, gql.variables)
+
+
+def _identify(record: AuditRecord, principal: Principal) -> None:
+    record.subject, record.agency = principal.subject, principal.agency
+    record.roles = tuple(sorted(principal.roles))
 
 
 def _unknown_field(name: str, line: int, column: int) -> QueryInvalid:

@@ -6,9 +6,12 @@ justification is free text kept in the audit record. Codes are listed in docs/pu
 Header values are ASCII, so other text (a justification in Chinese, a court case number) is sent
 percent-encoded as UTF-8, and decoded strictly: a value with raw non-ASCII bytes, an invalid
 ``%XX`` escape, bytes that are not UTF-8, or (once decoded) a control or invisible format
-character (gateway/text.py) is refused, never stored half-decoded. A case id is then normalised
-(``schema.identifiers.normalize_case_id``: full-width forms become ASCII) before it is checked,
-recorded and searched, so ``（2026）京0102执1901号`` and ``(2026)京0102执1901号`` are one case.
+character (gateway/text.py) is refused, never stored half-decoded. A case id must then be one
+of the documented forms (police or court case number, joint-team case id) and is taken in its one
+canonical form (``schema.identifiers.check_case_id``: full-width forms become ASCII, letters upper
+case), which is what policies, joint teams, the audit record and its search all see: so
+``（2026）京0102执1901号`` and ``(2026)京0102执1901号`` are one case, ``jit-2026-001`` is
+``JIT-2026-001``, and nothing else that looks like it is accepted.
 """
 
 from __future__ import annotations
@@ -20,15 +23,13 @@ from urllib.parse import unquote_to_bytes
 from gateway.errors import PurposeRequired
 from gateway.text import unprintable
 from gateway.types import PURPOSE_DESCRIPTIONS, Declaration, Purpose
-from schema.identifiers import normalize_case_id
+from schema.identifiers import InvalidIdentifier, check_case_id
 
 PURPOSE = "x-purpose"
 CASE_ID = "x-case-id"
 JUSTIFICATION = "x-justification"
 BREAK_GLASS = "x-break-glass"
 
-# ASCII letters and digits, '-', '_', parentheses, CJK ideographs (court case numbers)
-_CASE_ID = re.compile(r"[A-Za-z0-9_\-()\u4e00-\u9fff]{3,64}")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 MAX_TEXT = 500
 
@@ -41,20 +42,24 @@ def declare(headers: Mapping[str, str]) -> Declaration:
         purpose = Purpose(raw.lower())
     except ValueError:
         raise PurposeRequired(f"Unknown purpose; X-Purpose must be one of {_codes()}.") from None
-    case_id = normalize_case_id(_decoded(headers.get(CASE_ID), "X-Case-Id")) or None
+    case_id = _case_id(_decoded(headers.get(CASE_ID), "X-Case-Id"))
     if purpose.needs_case and case_id is None:
         raise PurposeRequired(f"Purpose '{purpose}' needs the case it concerns in X-Case-Id.")
-    if case_id is not None and not _CASE_ID.fullmatch(case_id):
-        raise PurposeRequired(
-            "X-Case-Id is not a valid case id (3-64 ASCII letters, digits, -, _, () and Chinese"
-            " characters)."
-        )
     return Declaration(
         purpose=purpose,
         case_id=case_id,
         justification=_text(headers.get(JUSTIFICATION), "X-Justification"),
         break_glass=_text(headers.get(BREAK_GLASS), "X-Break-Glass"),
     )
+
+
+def _case_id(text: str) -> str | None:
+    if not text.strip():
+        return None
+    try:
+        return check_case_id(text)
+    except InvalidIdentifier as exc:  # the reason names the accepted forms
+        raise PurposeRequired(f"X-Case-Id is not a valid case id: {exc.reason}.") from None
 
 
 def _text(value: str | None, header: str) -> str | None:
@@ -82,8 +87,8 @@ def _decoded(value: str | None, header: str) -> str:
         raise PurposeRequired(f"{header} does not percent-encode UTF-8 text.") from None
     if unprintable(text):
         raise PurposeRequired(
-            f"{header} may not contain control characters, line breaks or invisible formatting"
-            " characters."
+            f"{header} may not contain control characters, line breaks, characters that show as"
+            " nothing or over other text, unassigned or private-use characters (docs/purposes.md)."
         )
     return text
 

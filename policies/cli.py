@@ -36,6 +36,7 @@ from policies.explain import (
 from policies.reload import PolicyVersions, load_files, publish
 from policies.review import ReviewError, ReviewQueue
 from policies.teams import TeamDirectory, TeamError, TeamStore
+from schema.identifiers import InvalidIdentifier, check_case_id
 
 TESTS_DIR = "tests"
 
@@ -99,7 +100,10 @@ def add_commands(commands: Any) -> None:
     tsub = teams.add_subparsers(dest="teams_command", required=True, metavar="SUBCOMMAND")
     create = tsub.add_parser("create", help="create a team for one or more cases")
     create.add_argument("team")
-    create.add_argument("--case", action="append", required=True, help="a case id (repeatable)")
+    create.add_argument(
+        "--case", action="append", required=True,
+        help="a case id, as X-Case-Id takes it (repeatable; docs/purposes.md)",
+    )  # fmt: skip
     create.add_argument("--name", default="")
     create.add_argument("--from", dest="valid_from", help="ISO date-time (default now)")
     create.add_argument("--until", dest="valid_until", help="ISO date-time (default: until closed)")
@@ -128,7 +132,9 @@ def add_commands(commands: Any) -> None:
 
 def _context_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--purpose", required=True, choices=[p.value for p in Purpose])
-    parser.add_argument("--case", default="", help="the X-Case-Id")
+    parser.add_argument(
+        "--case", default="", help="the X-Case-Id, in any form the gateway takes (docs/purposes.md)"
+    )
     parser.add_argument("--justification", default="")
     parser.add_argument("--break-glass", default="", help="the X-Break-Glass reason")
     parser.add_argument(
@@ -291,6 +297,7 @@ def principal_for(user: str, agency: str | None = None, roles: Sequence[str] = (
 
 
 def _explain(args: argparse.Namespace, catalog: Any) -> int:
+    args.case = _case_id(args.case)
     principal = principal_for(args.user, args.agency, args.role, args.clearance)
     record = record_option(args.record, catalog) if args.record is not None else None
     in_team, teams = _membership(args, principal)
@@ -332,6 +339,17 @@ def _explain(args: argparse.Namespace, catalog: Any) -> int:
             if hidden:
                 print(f"  records of {agency} hidden: {hidden}")
     return 0
+
+
+def _case_id(text: str) -> str:
+    """``--case`` as the gateway takes ``X-Case-Id`` (``schema.identifiers.check_case_id``), so
+    that the explanation is about the case a request would declare; "" for none."""
+    if not text.strip():
+        return ""
+    try:
+        return check_case_id(text)
+    except InvalidIdentifier as exc:
+        raise ValueError(f"--case is not a valid case id: {exc.reason}") from None
 
 
 def _membership(args: argparse.Namespace, principal: Principal) -> tuple[bool, tuple[str, ...]]:

@@ -2,7 +2,10 @@
 
 A team covers one or more case ids, has members, and is valid from a time until a time (or until
 closed). Membership counts only while both team and membership are valid, and only for requests
-whose ``X-Case-Id`` is one of the team's cases.
+whose ``X-Case-Id`` is one of the team's cases. A team's case ids are taken as the gateway takes
+``X-Case-Id`` (``schema.identifiers.check_case_id``: the documented forms only, in their one
+canonical form), so that a case a team covers is the case a request declares, whatever its
+spelling.
 
 Every change moves the store's version number. The gateway's :class:`TeamDirectory` keeps the
 teams in memory, so a request never waits for the database, and re-reads them when the version
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from policies.db import Database
+from schema.identifiers import InvalidIdentifier, check_case_id, normalize_case_id
 
 TOPIC = "teams"  # of change notifications (gateway/notify.py)
 
@@ -85,6 +89,7 @@ class TeamStore:
     ) -> Team:
         if not cases:
             raise TeamError("a team covers at least one case id (--case)")
+        cases = [_case_id(case) for case in cases]
         if self._team(team_id) is not None:
             raise TeamError(f"team {team_id} exists already")
         now = time.time()
@@ -158,12 +163,21 @@ class TeamStore:
         self.db.changed(TOPIC)
 
 
+def _case_id(case: str) -> str:
+    try:
+        return check_case_id(case)
+    except InvalidIdentifier as exc:
+        named = f"--case {case}" if case.isprintable() else "a --case value"
+        raise TeamError(f"{named} is not a valid case id: {exc.reason}") from None
+
+
 def _team(row: tuple[object, ...], members: list[str]) -> Team:
     team_id, name, cases, valid_from, valid_until, closed_at = row
     return Team(
         id=str(team_id),
         name=str(name),
-        cases=tuple(json.loads(str(cases))),
+        # as the gateway takes X-Case-Id, also for a team created before the forms were enforced
+        cases=tuple(normalize_case_id(c) for c in json.loads(str(cases))),
         valid_from=float(valid_from),  # type: ignore[arg-type]
         valid_until=None if valid_until is None else float(valid_until),  # type: ignore[arg-type]
         closed_at=None if closed_at is None else float(closed_at),  # type: ignore[arg-type]

@@ -12,9 +12,11 @@ import re
 import unicodedata
 
 __all__ = [
+    "CASE_ID_FORMS",
     "USCC_ALPHABET",
     "InvalidIdentifier",
     "check_account_number",
+    "check_case_id",
     "check_court_case_number",
     "check_police_case_number",
     "check_resident_id",
@@ -43,12 +45,11 @@ _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def normalize_case_id(value: str) -> str:
-    """A case id or case number as it is checked, recorded and searched: NFKC-normalised, so that
-    full-width parentheses, digits and letters (as Chinese input methods type them) become their
-    ASCII forms and ``（２０２６）京0102执1901号`` is ``(2026)京0102执1901号``; surrounding white
-    space removed. Digits of other scripts (Arabic-Indic ...) stay what they are, and are refused
-    by the checks, which take ASCII digits only."""
+def _nfkc(value: str) -> str:
+    """``value`` NFKC-normalised, so that full-width parentheses, digits, letters and hyphens (as
+    Chinese input methods type them) become their ASCII forms; surrounding white space removed.
+    Digits of other scripts (Arabic-Indic ...) stay what they are, and are refused by the checks,
+    which take ASCII digits only."""
     return unicodedata.normalize("NFKC", value).strip()
 
 
@@ -59,6 +60,12 @@ def _ascii(kind: str, value: str) -> str:
     if not value.isascii():
         raise InvalidIdentifier(kind, "must be ASCII letters and digits only")
     return value.strip(" \t")
+
+
+def _shown(char: str) -> str:
+    """An ASCII character as a message may show it: itself if visible, else its code point
+    (``U+0000``), never raw."""
+    return char if char.isprintable() and char != " " else f"U+{ord(char):04X}"
 
 
 def uscc_check_char(first17: str) -> str:
@@ -73,7 +80,8 @@ def check_uscc(value: str) -> str:
         raise InvalidIdentifier(kind, f"must be 18 characters, got {len(code)}")
     bad = sorted({c for c in code if c not in _USCC_VALUE})
     if bad:
-        raise InvalidIdentifier(kind, f"characters not allowed: {''.join(bad)} (no I, O, S, V, Z)")
+        shown = ", ".join(_shown(c) for c in bad)
+        raise InvalidIdentifier(kind, f"characters not allowed: {shown} (no I, O, S, V, Z)")
     if not _DIGITS.fullmatch(code[2:8]):
         raise InvalidIdentifier(kind, "characters 3-8 must be the 6-digit region code")
     if uscc_check_char(code[:17]) != code[17]:
@@ -158,11 +166,11 @@ _COURT_CASE = re.compile(
 def check_court_case_number(value: str) -> str:
     """``(year)court-code type-code sequence 号``, e.g. ``(2024)京01民初123号``.
 
-    Normalised first (:func:`normalize_case_id`): full-width parentheses and digits are accepted
-    and become ASCII ones; digits of other scripts are refused.
+    Normalised first (NFKC): full-width parentheses and digits are accepted and become ASCII
+    ones; digits of other scripts are refused.
     """
     kind = "court case number"
-    number = normalize_case_id(value)
+    number = _nfkc(value)
     m = _COURT_CASE.fullmatch(number)
     if not m:
         raise InvalidIdentifier(
@@ -187,8 +195,7 @@ def check_police_case_number(value: str) -> str:
         raise InvalidIdentifier(
             kind, "expected J + 6-digit region code + 4-digit year + 6-digit sequence"
         )
-    if not 1990 <= int(m["year"]) <= dt.date.today().year + 1:
-        raise InvalidIdentifier(kind, f"year {m['year']} is out of range")
+    _year(kind, m["year"])
     return number
 
 
@@ -219,3 +226,48 @@ def normalize_identifier(value: str) -> str:
         except InvalidIdentifier:
             continue
     return value
+
+
+def _year(kind: str, year: str) -> None:
+    if not 1990 <= int(year) <= dt.date.today().year + 1:
+        raise InvalidIdentifier(kind, f"year {year} is out of range")
+
+
+# Joint investigation teams' own cases: "JIT-" + 4-digit year + "-" + 3-digit sequence.
+_JOINT_CASE = re.compile(r"JIT-(?P<year>[0-9]{4})-[0-9]{3}")
+
+
+#: The case ids :func:`check_case_id` accepts, as messages name them.
+CASE_ID_FORMS = (
+    "a police case number (J + 6-digit region code + 4-digit year + 6-digit sequence, e.g."
+    " J1101052026000123), a court case number (e.g. (2024)京01民初123号, in a header"
+    " percent-encoded as UTF-8) or a joint-team case id (JIT-YYYY-NNN, e.g. JIT-2026-001)"
+)
+
+
+def check_case_id(value: str) -> str:
+    """A case id as the gateway takes it (``X-Case-Id``), joint teams cover it, the audit trail
+    records it and ``audit search --case`` finds it: one of :data:`CASE_ID_FORMS`, in its one
+    canonical form. NFKC first (full-width forms become ASCII: ``ＪＩＴ－２０２６－００１`` is
+    ``JIT-2026-001``), then ASCII letters upper-cased, so that ``jit-2026-001`` is that case too;
+    anything else (other scripts' digits or look-alike letters, ``JIT一2026一001``) is refused,
+    so that no two ids that look alike can mean two cases, or one id two things."""
+    case_id = _nfkc(value)
+    if case_id.isascii():
+        case_id = case_id.upper()
+    for form in (_POLICE_CASE, _JOINT_CASE, _COURT_CASE):
+        m = form.fullmatch(case_id)
+        if m:
+            _year("case id", m["year"])
+            return case_id
+    raise InvalidIdentifier("case id", f"expected {CASE_ID_FORMS}")
+
+
+def normalize_case_id(value: str) -> str:
+    """A case id in the form it is recorded and searched: :func:`check_case_id`'s canonical form,
+    or, for a value that is no case id (a search for one recorded before the formats were
+    enforced), the value NFKC-normalised and trimmed. Never raises."""
+    try:
+        return check_case_id(value)
+    except InvalidIdentifier:
+        return _nfkc(value)

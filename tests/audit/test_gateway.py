@@ -134,6 +134,26 @@ async def test_a_case_is_one_case_in_full_width_and_in_ascii(live: Live) -> None
         reader.store.close()
 
 
+async def test_a_team_case_in_lower_case_is_the_case_the_team_covers_and_the_search_finds(
+    live: Live,
+) -> None:
+    """One case id, one meaning: the team check, the record and ``--case`` all see JIT-2026-001."""
+    query = '{ enterprise(uscc: "%s") { bankAccounts { balance } } }' % uscc(2)
+    ids = []
+    for case in ("jit-2026-001", "JIT-2026-001"):
+        response = await live.query(query, case=case)
+        assert "errors" not in response.json(), response.text  # in the team, whichever spelling
+        ids.append(response.headers["x-request-id"])
+    reader = live.reader()
+    try:
+        for case in ("jit-2026-001", "JIT-2026-001", "ｊｉｔ－２０２６－００１"):
+            found = reader.search(SearchFilter(case=case))
+            assert sorted(r["request_id"] for r in found) == sorted(ids)
+            assert {r["case_id"] for r in found} == {"JIT-2026-001"}
+    finally:
+        reader.store.close()
+
+
 async def test_who_saw_an_identifier_shown_inside_other_records(live: Live) -> None:
     """A resident ID shown among a court case's parties, an enterprise's shareholders or an
     account's holder, and an account number among transactions' counterparties: each request

@@ -30,7 +30,7 @@ ROLES = [
     "auditor",
     "jit-member",
 ]
-CASES = ["JIT-2026-001", "J1101052026000003", "JIT-2099-999"]
+CASES = ["JIT-2026-001", "J1101052026000003", "JIT-2026-999"]  # the last in no team
 
 
 @dataclass

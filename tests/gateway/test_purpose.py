@@ -10,7 +10,7 @@ import pytest
 from gateway.errors import PurposeRequired
 from gateway.purpose import declare
 from gateway.types import Declaration
-from tests.gateway.conftest import Harness
+from tests.gateway.conftest import Harness, uscc
 
 COURT_CASE = "(2026)京0102执1901号"
 COURT_CASE_FULL_WIDTH = "（２０２６）京０１０２执１９０１号"
@@ -32,10 +32,24 @@ BAD_TEXT = {
     "an encoded bidi isolate": "a%E2%81%A6b",
     "an encoded zero-width space": "a%E2%80%8Bb",
     "an encoded tag character": "a%F3%A0%80%81b",
+    "an encoded Hangul filler": quote("a\u3164b"),
+    "an encoded halfwidth Hangul filler": quote("a\uffa0b"),
+    "an encoded braille blank": quote("a\u2800b"),
+    "an encoded combining grapheme joiner": quote("a\u034fb"),
+    "an encoded combining strike-through": quote("a\u0336b\u0336c"),
+    "an encoded noncharacter U+FFFF": quote("a\uffffb"),
+    "an encoded private-use character": quote("a\ue000b"),
+    "an encoded unassigned code point": quote("a\u0378b"),
     "a raw tab": "a\tb",
     "raw UTF-8 (mojibake)": "涉嫌非法集资".encode().decode("latin-1"),
     "raw Latin-1": "caf\xe9",
 }
+
+
+JUSTIFICATION = (
+    "经侦支队依据《立案决定书》调取涉案企业（统一社会信用代码91350100M000100Y43）账户流水，"
+    "核查“分散转入、集中转出”的资金流向；专案组：JIT-2026-001。"
+)
 
 
 def _declare(**headers: str) -> Declaration:
@@ -56,6 +70,8 @@ def test_free_text_headers_refuse_what_is_not_clean_percent_encoded_text(
     ("value", "text"),
     [
         (quote("涉嫌非法吸收公众存款，核查法人"), "涉嫌非法吸收公众存款，核查法人"),
+        (quote(JUSTIFICATION), JUSTIFICATION),
+        (quote("Vérification du dossier, Tiếng Việt"), "Vérification du dossier, Tiếng Việt"),
         ("lead%2042%20from%20the%20hotline", "lead 42 from the hotline"),
         ("checking lead 42", "checking lead 42"),
         ("100%25 sure", "100% sure"),
@@ -83,9 +99,16 @@ def test_a_case_id_is_normalised_before_it_is_checked(value: str) -> None:
     assert declaration.case_id == COURT_CASE
 
 
-def test_a_full_width_team_id_is_the_team_id() -> None:
-    declaration = _declare(**{"x-case-id": quote("ＪＩＴ－２０２６－００１")})
+@pytest.mark.parametrize(
+    "value", ["ＪＩＴ－２０２６－００１", "jit-2026-001", "Jit-2026-001", " JIT-2026-001\u3000"]
+)
+def test_every_spelling_of_a_team_case_id_is_that_case(value: str) -> None:
+    declaration = _declare(**{"x-case-id": quote(value)})
     assert declaration.case_id == "JIT-2026-001"
+
+
+def test_police_case_numbers_are_upper_case() -> None:
+    assert _declare(**{"x-case-id": "j1101052026000123"}).case_id == "J1101052026000123"
 
 
 BAD_CASE_IDS = {
@@ -97,8 +120,14 @@ BAD_CASE_IDS = {
     "an encoded line feed": "JIT-2026-001%0A",
     "an encoded right-to-left override": "%E2%80%AEJIT-2026-001",
     "raw UTF-8": COURT_CASE.encode().decode("latin-1"),
-    "too short": "J1",
+    "too short": "J7",
     "a space inside": "JIT 2026",
+    "U+4E00 for the hyphens": quote("JIT一2026一001"),
+    "U+2010 hyphens": quote("JIT‐2026‐001"),
+    "a team name, not a case id": "JIT-9",
+    "free text": quote("bad case!"),
+    "a year far ahead": "JIT-2099-001",
+    "made up": "C-1",
 }
 
 
@@ -107,6 +136,16 @@ def test_bad_case_ids_are_refused(value: str) -> None:
     with pytest.raises(PurposeRequired, match="X-Case-Id") as refused:
         _declare(**{"x-case-id": value})
     assert value not in refused.value.message
+
+
+@pytest.mark.parametrize("value", ["JIT-2026-01", quote("JIT一2026一001"), "C-1"])
+def test_a_refused_case_id_is_told_the_accepted_forms(value: str) -> None:
+    with pytest.raises(PurposeRequired) as refused:
+        _declare(**{"x-case-id": value})
+    message = refused.value.message
+    assert message.startswith("X-Case-Id is not a valid case id: expected a police case number")
+    for example in ("J1101052026000123", "(2024)京01民初123号", "JIT-YYYY-NNN"):
+        assert example in message
 
 
 async def test_refused_text_is_400_purpose_required_with_one_record_and_nothing_stored(
@@ -140,3 +179,27 @@ async def test_the_normalised_case_id_is_what_the_record_holds(harness: Harness)
     )
     assert response.status_code == 200, response.text
     assert harness.audit.records[-1].case_id == COURT_CASE
+
+
+@pytest.mark.parametrize("case", ["jit-2026-001", quote("ＪＩＴ－２０２６－００１")])
+async def test_a_team_case_in_another_spelling_is_the_teams_case_everywhere(
+    harness: Harness, case: str
+) -> None:
+    """jit.member is in the team for JIT-2026-001: written in lower case or full width it is the
+    same case for the team check as for the record (and so for the audit search)."""
+    query = '{ enterprise(uscc: "%s") { bankAccounts { balance } } }' % uscc(2)
+    canonical = (await harness.query(query)).json()
+    assert "errors" not in canonical, canonical
+    other = await harness.query(query, case=case)
+    assert other.json() == canonical
+    assert [r.case_id for r in harness.audit.records] == ["JIT-2026-001", "JIT-2026-001"]
+    assert harness.audit.records[-1].fields_denied == []
+
+
+async def test_a_look_alike_case_id_is_refused_not_a_case_of_its_own(harness: Harness) -> None:
+    response = await harness.query("{ __typename }", case=quote("JIT一2026一001"))
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "PURPOSE_REQUIRED"}
+    assert "JIT-YYYY-NNN" in error["message"]
+    assert harness.audit.records[-1].case_id is None

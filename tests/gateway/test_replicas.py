@@ -289,16 +289,16 @@ def test_one_audit_trail_holds_both_replicas_logs(stack: Stack, world: World) ->
 def test_a_team_change_made_through_one_replica_is_in_force_on_the_other(
     stack: Stack, world: World
 ) -> None:
-    team = f"JIT-T-{uuid.uuid4().hex[:6]}"
+    team, case = f"JIT-T-{uuid.uuid4().hex[:6]}", "JIT-2026-777"
     query = '{ enterprise(uscc: "%s") { bankAccounts { number } } }' % _storable(world, 2)
 
     def denied() -> bool:
-        body = stack.query(stack.b, query, "police.investigator", "investigation", team).json()
+        body = stack.query(stack.b, query, "police.investigator", "investigation", case).json()
         return [e["message"] for e in body.get("errors", [])] == [ACCOUNTS_UNKNOWN]
 
     assert denied()  # not in a team: the accounts are not police data, not even in the schema
     config = ["--config", str(stack.a.config)]
-    stack.jointgate("teams", "create", team, "--case", team, *config)
+    stack.jointgate("teams", "create", team, "--case", case, *config)
     out = stack.jointgate("teams", "add-member", team, "police.investigator", *config)
     assert "announced to the replicas" in out
     time.sleep(1.0)

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.graphql_http import GRAPHQL_RESPONSE, JSON, response_media_type
+from gateway.errors import BadRequest
+from gateway.graphql_http import GRAPHQL_RESPONSE, JSON, _query_parameters, response_media_type
 from tests.gateway.conftest import Harness, open_harness, uscc
 
 TYPENAME = {"query": "{ __typename }"}
@@ -141,6 +142,77 @@ async def test_bad_get_requests_are_400(
     assert error["extensions"]["code"] == "BAD_REQUEST" and fragment in error["message"]
 
 
+@pytest.mark.parametrize("name", ["query", "variables", "operationName", "extensions"])
+@pytest.mark.parametrize("bad", ["%FF", "%C3%28", "%ED%A0%80", "%C0%AF"])
+async def test_get_refuses_parameters_that_are_not_percent_encoded_utf8(
+    harness: Harness, name: str, bad: str
+) -> None:
+    """Not decoded with U+FFFD for what the client did not send: refused, as POST refuses a body
+    that is not UTF-8 (a refused request: one record, no agency asked)."""
+    params = {"query": "%7B__typename%7D", name: bad}
+    url = "/graphql?" + "&".join(f"{k}={v}" for k, v in params.items())
+    response = await harness.client.get(url, headers=harness.headers())
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert error["message"].startswith(f"The query string parameter '{name}' is not UTF-8")
+    assert harness.audit.records[-1].status == 400
+    assert all(not a.calls for a in harness.agencies.values())
+
+
+def test_raw_non_ascii_bytes_in_a_query_string_are_not_utf8_text() -> None:
+    with pytest.raises(BadRequest, match="'query' is not UTF-8"):
+        _query_parameters('query={ enterprises(nameContains: "财富") }'.encode())
+    with pytest.raises(BadRequest, match="'query' is not UTF-8"):
+        _query_parameters(b"query=caf\xe9")
+    assert _query_parameters(b"query=%E8%B4%A2&other=%FF&query=%7Bx%7D") == {"query": "{x}"}
+
+
+async def test_get_takes_percent_encoded_utf8(harness: Harness) -> None:
+    query = '{ enterprises(nameContains: "财富", first: 1) { totalCount } }'
+    response = await harness.client.get(
+        "/graphql", params={"query": query}, headers=harness.headers()
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["enterprises"]["totalCount"] >= 1
+
+
+@pytest.mark.parametrize("number", [b"9" * 5000, b"1e999", b"-1e400"])
+async def test_a_number_no_double_holds_is_said_to_be_out_of_range(
+    harness: Harness, number: bytes
+) -> None:
+    body = b'{"query": "query($v: Int) { __typename }", "variables": {"v": %s}}' % number
+    response = await harness.client.post(
+        "/graphql", content=body, headers=harness.headers() | {"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert error["message"].startswith("A number in the request is out of range")
+    get = await harness.client.get(
+        "/graphql",
+        params={
+            "query": "query($v: Int) { __typename }",
+            "variables": '{"v": %s}' % number.decode(),
+        },
+        headers=harness.headers(),
+    )
+    assert get.json()["errors"][0]["message"].startswith("A number in the request is out of")
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"variables": {"v": 1e999}', b'{"v": 1e999, }', b'{"v": NaN}', b"\xff1e999"]
+)
+async def test_invalid_json_is_invalid_json_whatever_numbers_it_holds(
+    harness: Harness, body: bytes
+) -> None:
+    response = await harness.client.post(
+        "/graphql", content=body, headers=harness.headers() | {"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == "The request is not valid JSON."
+
+
 @pytest.mark.parametrize(
     ("query", "operation_name"),
     [
@@ -170,6 +242,7 @@ async def test_a_mutation_over_get_is_405_before_anything_runs(
     assert not ran and all(not a.calls for a in harness.agencies.values())
     record = harness.audit.records[-1]
     assert record.status == 405 and record.outcome == "refused"
+    assert record.subject == "jit.member"
     # the same document over POST is not refused for its method
     post = await harness.client.post(
         "/graphql", json=params | {"query": query}, headers=harness.headers()
@@ -193,10 +266,16 @@ async def test_other_methods_are_405(harness: Harness, method: str) -> None:
     [record] = harness.audit.records
     assert (record.status, record.outcome, record.error_codes) == (405, "refused", ["BAD_REQUEST"])
     assert record.request_id == response.headers["x-request-id"]
+    # who sent it, since the token is valid (docs/graphql-over-http.md)
+    assert (record.subject, record.agency) == ("jit.member", "police")
     assert all(not agency.calls for agency in harness.agencies.values())
     # the method is refused first, whatever else the request gets wrong
     other = await harness.client.request(method, "/graphql", headers={"accept": "text/html"})
     assert (other.status_code, other.headers["allow"]) == (405, "GET, POST")
+    assert "www-authenticate" not in other.headers and harness.audit.records[-1].subject is None
+    forged = harness.headers() | {"authorization": "Bearer x.y.z"}
+    refused = await harness.client.request(method, "/graphql", headers=forged)
+    assert refused.status_code == 405 and harness.audit.records[-1].subject is None
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,7 @@ def test_teams_and_review_commands(tmp_path: Path) -> None:
     dd = ["--data-dir", str(tmp_path)]
     assert (
         jointgate(
-            "teams", "create", "JIT-9", "--case", "JIT-9", "--until", "2099-01-01", *dd
+            "teams", "create", "JIT-9", "--case", "jit-2026-009", "--until", "2099-01-01", *dd
         ).returncode
         == 0
     )
@@ -99,7 +99,10 @@ def test_teams_and_review_commands(tmp_path: Path) -> None:
         team["members"] == ["alice"]
         and team["active"]
         and team["valid_until"].startswith("2099-01-01")
+        and team["cases"] == ["JIT-2026-009"]  # as the gateway takes X-Case-Id
     )
+    refused = jointgate("teams", "create", "JIT-10", "--case", "bad case!", *dd)
+    assert refused.returncode == 1 and "--case bad case! is not a valid case id" in refused.stderr
     again = jointgate("teams", "add-member", "JIT-9", "alice", *dd)
     assert again.returncode == 1 and "already a member" in again.stderr
     assert jointgate("teams", "close", "JIT-9", *dd).returncode == 0
@@ -174,6 +177,15 @@ def test_explain_asks_the_governance_database_about_teams(tmp_path: Path) -> Non
     out = jointgate(*TEAM_QUESTION, *dd)
     assert out.returncode == 0, out.stderr
     assert "in team: yes" in out.stdout and "BankAccount.balance  allow" in out.stdout
+    # the case in any spelling the gateway takes is that case; anything else is refused
+    for spelling in ("ＪＩＴ－２０２６－００１", "jit-2026-001"):
+        question = [spelling if a == "JIT-2026-001" else a for a in TEAM_QUESTION]
+        out = jointgate(*question, *dd)
+        assert "case JIT-2026-001; in team: yes" in out.stdout, out.stdout + out.stderr
+    bad = [a if a != "JIT-2026-001" else "bad case!" for a in TEAM_QUESTION]
+    out = jointgate(*bad, *dd)
+    assert out.returncode == 1 and out.stdout == ""
+    assert "--case is not a valid case id: expected a police case number" in out.stderr
 
 
 def test_explain_names_a_record_level_denial(tmp_path: Path) -> None:

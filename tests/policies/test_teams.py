@@ -20,7 +20,9 @@ def test_membership_counts_only_while_team_and_membership_are_valid(database: Da
     store = TeamStore(database)
     directory = TeamDirectory(store)
     now = time.time()
-    store.create("JIT-1", ["JIT-1", "J1101052026000001"], name="专案组", valid_until=now + 3600)
+    store.create(
+        "JIT-1", ["JIT-2026-001", "J1101052026000001"], name="专案组", valid_until=now + 3600
+    )
     store.add_member("JIT-1", "alice")
     assert [t.id for t in directory.memberships("alice")] == ["JIT-1"]
     assert directory.memberships("alice", now + 7200) == []  # after valid-until
@@ -36,7 +38,7 @@ def test_membership_counts_only_while_team_and_membership_are_valid(database: Da
 
 def test_future_teams_are_not_active_yet(database: Database) -> None:
     store = TeamStore(database)
-    store.create("JIT-2", ["JIT-2"], valid_from=time.time() + 3600)
+    store.create("JIT-2", ["JIT-2026-002"], valid_from=time.time() + 3600)
     store.add_member("JIT-2", "carol")
     assert TeamDirectory(store).memberships("carol") == []
 
@@ -45,18 +47,40 @@ def test_team_mistakes_are_explained(database: Database) -> None:
     store = TeamStore(database)
     with pytest.raises(TeamError, match="at least one case"):
         store.create("T", [])
-    store.create("T", ["C-1"])
+    store.create("T", ["JIT-2026-101"])
     with pytest.raises(TeamError, match="exists already"):
-        store.create("T", ["C-1"])
+        store.create("T", ["JIT-2026-101"])
     with pytest.raises(TeamError, match="no team X"):
         store.add_member("X", "alice")
     with pytest.raises(TeamError, match="not a member"):
         store.remove_member("T", "alice")
 
 
+def test_a_team_covers_case_ids_as_the_gateway_takes_them(database: Database) -> None:
+    store = TeamStore(database)
+    team = store.create("T2", ["jit-2026-102", "ＪＩＴ－２０２６－１０３", "j1101052026000001"])
+    assert team.cases == ("J1101052026000001", "JIT-2026-102", "JIT-2026-103")
+    for bad in ("bad case!", "JIT一2026一001", "JIT-9", "C-1"):
+        with pytest.raises(TeamError, match="not a valid case id: expected a police case number"):
+            store.create("T3", ["JIT-2026-104", bad])
+    with pytest.raises(TeamError, match=r"^a --case value is not a valid case id"):
+        store.create("T3", ["JIT-2026-1\x0004"])
+    with pytest.raises(TeamError, match="no team T3"):
+        store.get("T3")  # nothing of a refused team is kept
+
+
+def test_a_team_stored_with_another_spelling_covers_the_canonical_case(database: Database) -> None:
+    store = TeamStore(database)
+    store.create("T4", ["JIT-2026-105"])
+    database.transaction(
+        [("UPDATE jg_teams SET cases = ? WHERE id = ?", ('["jit-2026-105", "C-1"]', "T4"))]
+    )
+    assert store.get("T4").cases == ("JIT-2026-105", "C-1")
+
+
 def test_two_stores_on_one_database_handle_see_each_others_changes(database: Database) -> None:
     writer, reader = TeamStore(database), TeamDirectory(TeamStore(database))
-    writer.create("JIT-3", ["JIT-3"])
+    writer.create("JIT-3", ["JIT-2026-003"])
     writer.add_member("JIT-3", "dave")
     assert [t.id for t in reader.memberships("dave")] == ["JIT-3"]  # told by the handle
 
@@ -86,7 +110,7 @@ def test_lookups_never_wait_for_the_database(
 ) -> None:
     store = TeamStore(database)
     directory = TeamDirectory(store)
-    store.create("JIT-4", ["JIT-4"])
+    store.create("JIT-4", ["JIT-2026-004"])
     store.add_member("JIT-4", "erin")
 
     def no_query(*args: object) -> None:
@@ -100,7 +124,7 @@ def test_another_handle_sees_a_change_at_its_next_check(database: Database) -> N
     other = Database(database.url)  # another process's connection to the same database
     try:
         writer, reader = TeamStore(other), TeamDirectory(TeamStore(database))
-        writer.create("JIT-5", ["JIT-5"])
+        writer.create("JIT-5", ["JIT-2026-005"])
         writer.add_member("JIT-5", "frank")
         assert reader.memberships("frank") == []  # not seen until told, or the periodic check
         assert reader.check() and [t.id for t in reader.memberships("frank")] == ["JIT-5"]
@@ -139,7 +163,7 @@ async def test_a_change_announced_on_redis_is_seen_within_a_second(database: Dat
         assert notifier.status()["mode"] == "redis"
         await settled(notifier)
         writer = TeamStore(other)
-        writer.create("JIT-6", ["JIT-6"])
+        writer.create("JIT-6", ["JIT-2026-006"])
         writer.add_member("JIT-6", "grace")
         assert await asyncio.to_thread(announce, settings, "teams")
         took = await wait_for(lambda: bool(reader.memberships("grace")), 1.0)
@@ -160,7 +184,7 @@ async def test_without_redis_changes_arrive_by_polling(database: Database) -> No
         status = notifier.status()
         assert status["mode"] == "polling" and "ConnectionError" in status["error"]
         writer = TeamStore(other)
-        writer.create("JIT-7", ["JIT-7"])
+        writer.create("JIT-7", ["JIT-2026-007"])
         writer.add_member("JIT-7", "heidi")
         assert not await asyncio.to_thread(announce, settings, "teams")  # and nothing breaks
         await wait_for(lambda: bool(reader.memberships("heidi")), 1.0)

@@ -9,6 +9,7 @@ from schema.identifiers import (
     USCC_ALPHABET,
     InvalidIdentifier,
     check_account_number,
+    check_case_id,
     check_court_case_number,
     check_police_case_number,
     check_resident_id,
@@ -188,3 +189,63 @@ def test_one_normalisation_for_identifiers_recorded_and_searched() -> None:
     assert normalize_identifier("j1101052026000123") == "J1101052026000123"
     for text in ("杭州汇宇", "JIT-2026-001", "4111 1111 1111 1112", ""):
         assert normalize_identifier(text) == text
+
+
+def test_a_bad_character_is_named_visibly_never_raw() -> None:
+    for bad, shown in (("\x00", "U+0000"), ("\x01", "U+0001"), (" ", "U+0020"), ("\x7f", "U+007F")):
+        with pytest.raises(InvalidIdentifier) as refused:
+            check_uscc(GOOD_USCC[:9] + bad + GOOD_USCC[10:])
+        assert refused.value.reason == f"characters not allowed: {shown} (no I, O, S, V, Z)"
+        assert bad == " " or bad not in str(refused.value)
+    with pytest.raises(InvalidIdentifier, match=r"characters not allowed: U\+0001, I "):
+        check_uscc(GOOD_USCC[:9] + "\x01" + "I" + GOOD_USCC[11:])
+
+
+CASE_IDS = {
+    "JIT-2026-001": "JIT-2026-001",
+    "jit-2026-001": "JIT-2026-001",
+    "Jit-2026-001": "JIT-2026-001",
+    "ＪＩＴ－２０２６－００１": "JIT-2026-001",
+    "jｉt-2026-001": "JIT-2026-001",
+    "JIT﹣2026﹣001": "JIT-2026-001",  # small hyphen-minus, U+FE63
+    "JIT-𝟐𝟎𝟐𝟔-𝟎𝟎𝟏": "JIT-2026-001",  # mathematical bold digits
+    " JIT-2026-001\u3000": "JIT-2026-001",
+    "J1101052026000123": "J1101052026000123",
+    "j1101052026000123": "J1101052026000123",
+    "Ｊ１１０１０５２０２６０００１２３": "J1101052026000123",
+    "(2026)京0102执1901号": "(2026)京0102执1901号",
+    "（２０２６）京０１０２执１９０１号": "(2026)京0102执1901号",
+}
+
+
+@pytest.mark.parametrize(("value", "canonical"), CASE_IDS.items(), ids=list(CASE_IDS))
+def test_a_case_id_has_one_canonical_form(value: str, canonical: str) -> None:
+    assert check_case_id(value) == canonical
+    assert normalize_case_id(value) == canonical
+
+
+NOT_CASE_IDS = {
+    "U+4E00 for the hyphens": "JIT一2026一001",
+    "U+2010 hyphens": "JIT‐2026‐001",
+    "Cyrillic I": "JІT-2026-001",
+    "Arabic-Indic digits": "JIT-٢٠٢٦-001",
+    "two-digit sequence": "JIT-2026-01",
+    "four-digit sequence": "JIT-2026-0001",
+    "no year": "JIT-001",
+    "a year far ahead": "JIT-2099-999",
+    "a team name": "JIT-9",
+    "free text": "bad case!",
+    "a space inside": "JIT 2026 001",
+    "police number one digit short": "J110105202600012",
+    "court number without 号": "(2026)京0102执1901",
+    "made up": "C-1",
+}
+
+
+@pytest.mark.parametrize("value", NOT_CASE_IDS.values(), ids=list(NOT_CASE_IDS))
+def test_anything_else_is_no_case_id(value: str) -> None:
+    with pytest.raises(InvalidIdentifier) as refused:
+        check_case_id(value)
+    assert refused.value.kind == "case id"
+    assert "JIT-YYYY-NNN" in refused.value.reason or "out of range" in refused.value.reason
+    assert normalize_case_id(value) == value.strip()  # what a search looks for: as given
