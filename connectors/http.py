@@ -13,6 +13,7 @@ recorded (:class:`ExchangeTelemetry`, set by ``gateway/telemetry.py``).
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,10 +71,17 @@ class TransportSettings:
     tls: AgencyTLS | None = None
 
 
+# An agency's error text may echo what it was asked for (a resident ID, an account or case
+# number); the summary goes to the operators' log, where no identifier belongs: every run of
+# characters holding four digits or more is left out.
+_IDENTIFIER_LIKE = re.compile(r"""[^\s"',:;{}\[\]()=]*[0-9]{4,}[^\s"',:;{}\[\]()=]*""")
+
+
 def _describe_error_body(body: bytes) -> str:
-    """Best-effort one-line summary of an agency error body, for operators' logs only."""
+    """Best-effort one-line summary of an agency error body, for operators' logs only, with
+    anything that may be an identifier redacted."""
     text = body[:300].decode("utf-8", "replace").replace("\n", " ")
-    return text or "(empty body)"
+    return _IDENTIFIER_LIKE.sub("<redacted>", text) or "(empty body)"
 
 
 @contextlib.contextmanager

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import socket
 
+import httpx
 import pytest
 
 from connectors.base import Connector
-from connectors.errors import AgencyTimeout, AgencyUnavailable
-from connectors.http import TransportSettings
+from connectors.errors import AgencyRejected, AgencyTimeout, AgencyUnavailable
+from connectors.http import AgencyHTTP, TransportSettings
 from connectors.police import PoliceConnector
 from sandbox.faults import Faults
 from sandbox.world import World
@@ -48,3 +49,28 @@ async def test_a_closed_port_is_unavailable() -> None:
             await dead.fetch_many("person", "id_number", ["11010519491231002X"], frozenset())
     finally:
         await dead.aclose()
+
+
+async def test_an_error_body_echoing_identifiers_reaches_no_log_line() -> None:
+    """An agency's error text goes to the operators' log: identifiers it echoes are left out."""
+    asked = "11010519491231002X"
+    body = (
+        f'{{"title": "Bad Request", "status": 400, "detail": "no person {asked}; account'
+        ' 6222020000000000003, case (2026)京0102执1901号, see J1101052026000123"}'
+    )
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=body)
+
+    police = AgencyHTTP(
+        "police", TransportSettings("http://police.test"), transport=httpx.MockTransport(reply)
+    )
+    try:
+        with pytest.raises(AgencyRejected) as caught:
+            await police.get("/persons", {"id": asked})
+    finally:
+        await police.aclose()
+    detail = str(caught.value)
+    assert "Bad Request" in detail and "400" in detail  # still says what went wrong
+    for identifier in (asked, "6222020000000000003", "0102", "1901", "J1101052026000123"):
+        assert identifier not in detail
