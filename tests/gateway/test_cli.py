@@ -35,6 +35,21 @@ def test_schema_print_prints_the_sdl() -> None:
     assert "type Enterprise {" in out.stdout and "scalar USCC" in out.stdout
 
 
+def test_output_into_a_pipe_closed_early_ends_quietly() -> None:
+    """`jointgate schema print | head -1`: no BrokenPipeError traceback (the reader here
+    goes away before the schema is built, so the first write meets a closed pipe)."""
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "schema", "print"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.close()  # what head does after its line
+    err = reader.stderr.read().decode()
+    reader.stderr.close()
+    assert reader.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
 def test_token_is_a_valid_jwt_for_the_data_dir(tmp_path: Path) -> None:
     prepare(tmp_path)  # what jointgate demo does first: the demo issuer's key set
     assert (tmp_path / "issuer" / "jwks-private.json").is_file()
