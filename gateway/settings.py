@@ -442,6 +442,8 @@ def _auth(auth: dict[str, Any], base: Path) -> dict[str, Any]:
     missing = []  # last and all at once (:class:`Checker`)
     if not settings["jwks_file"] and not settings["jwks_url"]:
         missing.append("auth.jwks_url: required (or auth.jwks_file): where the signing keys are")
+    elif settings["jwks_file"] and settings["jwks_url"]:  # which one signs would be a guess
+        missing.append("auth.jwks_file and auth.jwks_url: both set; keep one")
     for key in ("issuer", "audience"):
         if not isinstance(auth.get(key), str) or not auth[key]:
             missing.append(f"auth.{key}: required; the token's expected '{key[:3]}' claim")

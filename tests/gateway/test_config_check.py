@@ -434,3 +434,13 @@ def test_the_jwks_url_is_https_or_a_local_http_one(
     assert main(["config", "check", str(config)]) == (0 if allowed else 1)
     err = capsys.readouterr().err
     assert ("auth.jwks_url:" in err) != allowed, err
+
+
+def test_two_sources_of_token_keys_are_refused(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file in the config and a URL from the environment (or both in the file): which keys
+    sign would be a guess, and the URL was silently ignored before."""
+    monkeypatch.setenv("JOINTGATE_AUTH__JWKS_URL", "https://idp.example/jwks")
+    assert main(["config", "check", str(config)]) == 1
+    assert "auth.jwks_file and auth.jwks_url: both set" in capsys.readouterr().err
