@@ -110,6 +110,12 @@ def test_every_setting_can_be_set_from_the_environment(
         table = ".".join(path[:-1]).replace(".banking", ".*")
         kind = SETTINGS[table][path[-1]]
         monkeypatch.setenv(variable, SAMPLES.get(path[-1], BY_KIND.get(kind, "")))
+    if path == ("auth", "jwks_file"):  # one source of keys: the file's URL gives way
+        config.write_text(
+            config.read_text().replace('jwks_url = "https://idp.example/jwks.json"', "")
+        )
+        assert load(config).jwks_file == config.parent / "jwks.json"
+        return
     assert load(config) != before, f"{variable} changed nothing"
 
 
