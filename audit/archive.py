@@ -26,7 +26,7 @@ from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.store import ArchiveEntry, SqlStore, now_us
 from audit.trail import append_records
-from gateway.types import AuditRecord
+from kernel.types import AuditRecord
 
 FORMAT = "jointgate-audit-archive/v1"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")

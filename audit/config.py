@@ -4,13 +4,45 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from audit.errors import AuditConfigError
 from audit.keys import DataKey, Signer, load_or_create_data_key, load_or_create_signer
 from audit.store import CheckpointPolicy, SqlStore
-from gateway.settings import AuditSettings
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """The ``[audit]`` table (docs/audit.md); relative paths are under the data dir."""
+
+    backend: str = "sqlite"  # or "postgres"
+    path: Path = Path("audit/trail.db")
+    postgres_dsn: str = ""
+    postgres_dsn_env: str = "JOINTGATE_AUDIT_DSN"
+    postgres_schema: str = "jointgate_audit"
+    log_id: str = ""  # default: the host name
+    signing_key_file: Path = Path("audit/keys/signing.key")
+    data_key_file: Path = Path("audit/keys/data.key")
+    data_key_env: str = ""
+    retention_days: int = 400
+    archive_dir: Path = Path("audit/archive")
+    checkpoint_every: int = 1000
+    checkpoint_interval_s: float = 60.0
+    max_batch: int = 1024
+    unindexed_types: tuple[str, ...] = ("Transaction",)
+
+    def resolved(self, data_dir: Path) -> AuditSettings:
+        def under(path: Path) -> Path:
+            return path if path.is_absolute() else data_dir / path
+
+        return replace(
+            self,
+            path=under(self.path),
+            signing_key_file=under(self.signing_key_file),
+            data_key_file=under(self.data_key_file),
+            archive_dir=under(self.archive_dir),
+        )
 
 
 @dataclass(frozen=True, slots=True)

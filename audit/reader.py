@@ -28,7 +28,7 @@ from audit.archive import read_archive
 from audit.keys import DataKey
 from audit.record import decode, open_query
 from audit.store import SqlStore
-from schema.identifiers import normalize_case_id, normalize_identifier
+from kernel.identifiers import normalize_case_id, normalize_identifier
 
 Position = tuple[int, str, int]  # (received_us, log_id, seq): the order searches return records in
 # a field path as records hold it -> the entity type whose data it is ("" for none, such as a
@@ -62,7 +62,7 @@ class SearchFilter:
     purpose: str | None = None
     case: str | None = None
     entity: str | None = None  # a record key: USCC, resident ID, account or case number, typed any
-    # way its scalar accepts (schema.identifiers.normalize_identifier)
+    # way its scalar accepts (kernel.identifiers.normalize_identifier)
     outcome: str | None = None
     since_us: int | None = None  # received at or after
     until_us: int | None = None  # received before

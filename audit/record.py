@@ -1,6 +1,6 @@
 """The stored form of an audit record: what goes into the log and what the leaf hash covers.
 
-:class:`gateway.types.AuditRecord` holds personal data in clear. Storing it takes two steps:
+:class:`kernel.types.AuditRecord` holds personal data in clear. Storing it takes two steps:
 
 - :func:`prepare` (any time, no sequence number yet): blind-index terms for every record key
   shown and every string the caller looked up (variables and query literals; an identifier in
@@ -29,8 +29,8 @@ from audit.checkpoint import iso_us
 from audit.errors import AuditKeyError
 from audit.keys import DataKey
 from audit.merkle import leaf_hash
-from gateway.types import AuditRecord
-from schema.identifiers import normalize_identifier
+from kernel.identifiers import normalize_identifier
+from kernel.types import AuditRecord
 
 BODY_VERSION = 1
 MAX_TERMS = 512  # blind-index terms per record; more are still sealed, just not searchable
@@ -62,7 +62,7 @@ def _query_literals(text: str) -> list[str]:
 
 def _strings(value: Any, out: list[str]) -> None:
     """Every string in a variables value, an identifier as its scalar normalises it (what the
-    agency was asked for, and what a search for it looks up: schema.identifiers)."""
+    agency was asked for, and what a search for it looks up: kernel.identifiers)."""
     if isinstance(value, str):
         out.append(normalize_identifier(value))
     elif isinstance(value, dict):

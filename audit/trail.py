@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING
 
 from audit.config import AuditConfig
 from audit.errors import AuditStoreError, redacted
+from audit.log import AuditHealth
 from audit.record import Prepared, prepare
 from audit.store import Batch, Head, SqlStore, build_batch
-from gateway.audit import AuditHealth
-from gateway.types import AuditRecord
+from kernel.types import AuditRecord
 
 if TYPE_CHECKING:
     from audit.reader import AuditReader
@@ -63,7 +63,7 @@ def append_prepared(config: AuditConfig, store: SqlStore, items: list[Prepared])
 
 
 class AuditTrail:
-    """:class:`gateway.audit.AuditLog` over a SQL store."""
+    """:class:`audit.log.AuditLog` over a SQL store."""
 
     def __init__(self, config: AuditConfig) -> None:
         self.config = config

@@ -28,13 +28,13 @@ import sys
 import time
 from typing import Any
 
+from audit.log import MemoryAuditLog
 from bench.gateway_server import bench_settings
 from bench.queries import DEMO_QUERY
 from bench.stack import Stack, graphql_headers, load, run_alone, save
+from commands.policy import principal_for
 from gateway.app import Gateway, build_gateway
-from gateway.audit import MemoryAuditLog
 from gateway.purpose import declare
-from policies.cli import principal_for
 
 TARGET = 0.85
 FIFTY_FIELDS = """{ enterprise(uscc: "%s") {

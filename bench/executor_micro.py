@@ -22,14 +22,14 @@ from typing import Any
 
 import httpx
 
+from audit.log import MemoryAuditLog
 from bench.queries import DEMO_QUERY, peers_jointgate_query
+from commands.demo import prepare
 from gateway.app import build_gateway, create_app
-from gateway.audit import MemoryAuditLog
-from gateway.demo import prepare
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from gateway.limits import QueryLimits
 from gateway.ratelimit import RateLimits
 from gateway.settings import Settings
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from sandbox.memory import memory_connectors
 from sandbox.world import generate
 

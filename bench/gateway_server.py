@@ -25,8 +25,8 @@ import json
 import sys
 from pathlib import Path
 
-from gateway.audit import MemoryAuditLog
-from gateway.demo import demo_settings
+from audit.log import MemoryAuditLog
+from commands.demo import demo_settings
 from gateway.ratelimit import RateLimits
 from gateway.serve import run_gateway
 from gateway.settings import Settings

@@ -50,8 +50,7 @@ from bench.loadgen import _Connection, build_request
 from bench.queries import DEMO_QUERY
 from bench.stack import Server, Stack, graphql_headers, run_alone, save
 from connectors.base import Connector
-from connectors.registry import build_connectors
-from gateway.settings import AgencySettings
+from connectors.registry import AgencySettings, build_connectors
 
 TARGET_MS = 1.5
 LEVELS = 3  # market → police/banking/courts → banking transactions

@@ -32,8 +32,8 @@ from typing import IO, Any
 
 import httpx
 
-from gateway.demo import prepare
-from gateway.issuer import mint_token
+from commands.demo import prepare
+from sandbox.issuer import mint_token
 from sandbox.world import World, generate
 
 BENCH = Path(__file__).parent
@@ -135,7 +135,7 @@ class Stack:
         _, bank_key = prepare(self.shared)
         port_file = self.shared / "sandbox" / "ports.json"
         port_file.unlink(missing_ok=True)
-        command = [sys.executable, "-m", "gateway.cli", "sandbox", "--scale", str(self.scale),
+        command = [sys.executable, "-m", "commands.main", "sandbox", "--scale", str(self.scale),
                    "--seed", str(SEED), "--port-file", str(port_file),
                    "--bank-key-file", str(bank_key), "--exit-with-parent"]  # fmt: skip
         with self._log("sandbox") as log:

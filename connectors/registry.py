@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from connectors.banking import BankingConnector
 from connectors.base import Connector
@@ -10,7 +11,21 @@ from connectors.courts import CourtsConnector
 from connectors.http import TransportSettings
 from connectors.market import MarketConnector
 from connectors.police import PoliceConnector
-from gateway.settings import AgencySettings
+from connectors.resilience import Resilience
+from connectors.tls import AgencyTLS
+
+
+@dataclass(frozen=True, slots=True)
+class AgencySettings:
+    """One ``[agencies.NAME]`` table (docs/configuration.md)."""
+
+    url: str
+    timeout_s: float = 5.0
+    max_connections: int = 64
+    key_id: str = "jointgate"  # banking: HMAC key id
+    key: bytes = field(default=b"", repr=False)  # banking: HMAC secret; never in a repr or log
+    resilience: Resilience = field(default_factory=Resilience)
+    tls: AgencyTLS | None = None  # CA bundle and client certificate (https URLs)
 
 
 def build_connectors(agencies: Mapping[str, AgencySettings]) -> dict[str, Connector]:

@@ -38,10 +38,10 @@ from graphql import (
     validate,
 )
 
-from gateway.errors import QueryInvalid
 from gateway.limits import QueryLimits, check_cost, check_shape, too_complex
 from gateway.shape import bad_user_input, client_message, clip_message
 from gateway.visibility import EVERYTHING, Visibility, VisibleSchemas
+from kernel.errors import QueryInvalid
 from schema.base import SPECS_BY_NAME, Shape
 from schema.catalog import FieldResource
 from schema.unified import GatewaySchema

@@ -25,9 +25,9 @@ from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError, MissingClaimError
 from joserfc.jwk import KeySet
 
-from gateway.errors import Unauthenticated
-from gateway.text import unfit_name, unprintable
-from gateway.types import Principal
+from kernel.errors import Unauthenticated
+from kernel.text import unfit_name, unprintable
+from kernel.types import Principal
 
 ALGORITHMS = ("ES256", "RS256", "EdDSA")
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "agency", "roles", "clearance")
@@ -148,7 +148,7 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
     """The principal the claims describe, every claim read checked for its type: nothing is
     coerced (``clearance: "3"``, ``3.9`` or ``true`` are refused, not read as 3). The claims that
     name someone or something (``sub``, ``agency``, roles, ``jti``, ``azp`` / ``client_id``) are
-    names (:func:`gateway.text.unfit_name`: no spaces, nothing invisible, one spelling), since
+    names (:func:`kernel.text.unfit_name`: no spaces, nothing invisible, one spelling), since
     they identify the caller in audit records, rate limits and policy decisions and must not
     look like another; ``name`` is display text, spaces allowed, nothing invisible."""
     roles = claims["roles"]

@@ -27,8 +27,9 @@ from typing import Protocol, TypeVar
 
 from connectors.base import Labels
 from gateway.analyze import Operation
-from gateway.errors import GatewayError
-from gateway.types import (
+from gateway.visibility import TEAM_CASE, Visibility, declarable
+from kernel.errors import GatewayError
+from kernel.types import (
     Declaration,
     Disclosure,
     FieldDecision,
@@ -37,7 +38,6 @@ from gateway.types import (
     Principal,
     Shaping,
 )
-from gateway.visibility import TEAM_CASE, Visibility, declarable
 from policies.engine import DecisionContext, RecordDecision, RecordLabels
 from policies.teams import TeamDirectory
 from schema.base import Shape

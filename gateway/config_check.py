@@ -19,11 +19,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from connectors.cache import CacheSettings
 from gateway.config_env import overrides
 from gateway.notify import NotifySettings
 from gateway.ratelimit import RateLimits
-from gateway.settings import ConfigError, Settings, TelemetrySettings, load_checked
+from gateway.record_cache import CacheSettings
+from gateway.settings import Settings, TelemetrySettings, load_checked
+from kernel.config import ConfigError
 from policies.engine import DEFAULT_DIR as DEFAULT_POLICY_DIR
 from policies.engine import PolicyError, load_bundle
 from schema.catalog import Catalog

@@ -28,7 +28,8 @@ from typing import Any, Literal
 
 from connectors.resilience import Resilience
 from gateway.limits import QueryLimits
-from gateway.settings import AGENCIES, ConfigError
+from gateway.settings import AGENCIES
+from kernel.config import ConfigError
 
 PREFIX = "JOINTGATE_"
 SEPARATOR = "__"

@@ -14,7 +14,7 @@ reached at two places of one query, with the identifier selected at one of them,
 once), and nothing the gateway only read to follow a link. A masked value is no disclosure; a
 masked identifier the mask leaves as it was (``party_id`` keeps an enterprise's USCC) is.
 Whether a party's identifier is a person's or an enterprise's is decided as the mask decides
-it (``policies.masks.party_type``): by the identifier checks, and where they cannot tell, by
+it (``kernel.masks.party_type``): by the identifier checks, and where they cannot tell, by
 what the record said (its ``partyType``/``holderType``, read from the records the loaders
 kept in ``RequestContext.stating``, only then).
 """
@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from gateway.types import AuditRecord, Disclosure
-from policies import masks
+from kernel import masks
+from kernel.types import AuditRecord, Disclosure
 from schema.base import stated_types
 
 Stated = Callable[[str], Any]  # an identifier -> what the record that showed it says it is
@@ -58,7 +58,7 @@ def disclose(
 
 def identity_of(value: str, types: tuple[str, ...], stated: Stated | None = None) -> str:
     """Which of a field's identity types a value identifies: a party (``masks.PARTY``) by the
-    decision the ``party_id`` mask takes too (:func:`policies.masks.party_type`), so what was
+    decision the ``party_id`` mask takes too (:func:`kernel.masks.party_type`), so what was
     shown as an enterprise's is recorded as an enterprise seen; a single type is that type."""
     if types != masks.PARTY:
         return types[0]

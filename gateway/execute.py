@@ -18,7 +18,7 @@ from connectors.base import Connector
 from connectors.resilience import request_deadline
 from gateway.analyze import Operation
 from gateway.compiled import CompiledExecutor
-from gateway.types import RequestContext
+from kernel.types import RequestContext
 from schema.loaders import Loaders
 from schema.paging import Cursors
 from schema.unified import GatewaySchema

@@ -31,8 +31,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message
 
-from gateway.errors import BadRequest, GatewayError, MethodNotAllowed, PayloadTooLarge, QueryInvalid
 from gateway.forwarded import Network
+from kernel.errors import BadRequest, GatewayError, MethodNotAllowed, PayloadTooLarge, QueryInvalid
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"

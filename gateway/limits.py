@@ -33,11 +33,11 @@ from graphql import (
     VariableNode,
 )
 
-from gateway.errors import QueryInvalid
+from kernel.errors import QueryInvalid
+from schema.loaders import MAX_LOOKUP_KEYS
 
 CODE = "QUERY_TOO_COMPLEX"
 MAX_PAGE = 500  # the largest first/limit any resolver accepts (transactions)
-MAX_LOOKUP_KEYS = 100  # identifiers in one list lookup: courtCases(caseNumbers: [...]) ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,9 +40,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from kernel.config import ConfigError
+
 if TYPE_CHECKING:
-    from connectors.cache import CacheSettings
     from gateway.ratelimit import RateLimits
+    from gateway.record_cache import CacheSettings
 
 __all__ = ["TOPICS", "ChangeNotifier", "NotifySettings", "announce"]
 
@@ -71,7 +73,7 @@ class NotifySettings:
         for key, value in table.items():
             where = f"notifications.{key}"
             if key not in cls.__dataclass_fields__:
-                raise _config_error(f"{where}: unknown key; see docs/deployment.md")
+                raise ConfigError(f"{where}: unknown key; see docs/deployment.md")
             values[key] = redis_setting(
                 key,
                 value,
@@ -108,14 +110,14 @@ def redis_setting(
     ones not empty."""
     if key in seconds:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise _config_error(f"{where}: must be a positive number, got {value!r}")
+            raise ConfigError(f"{where}: must be a positive number, got {value!r}")
         return float(value)
     if not isinstance(value, str):
-        raise _config_error(f"{where}: must be a string, got {value!r}")
+        raise ConfigError(f"{where}: must be a string, got {value!r}")
     if key == "redis_url":
         return check_redis_url(value, where, "redis_password_env")
     if key in required and not value:
-        raise _config_error(f"{where}: must not be empty")
+        raise ConfigError(f"{where}: must not be empty")
     return value
 
 
@@ -125,10 +127,10 @@ def check_redis_url(value: str, where: str, password_key: str) -> str:
         return value
     parts = urlsplit(value)
     if parts.scheme not in ("redis", "rediss", "unix"):
-        raise _config_error(f'{where}: a redis://, rediss:// or unix:// URL, or "", got {value!r}')
+        raise ConfigError(f'{where}: a redis://, rediss:// or unix:// URL, or "", got {value!r}')
     query = {name.lower() for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
     if parts.password or "password" in query:
-        raise _config_error(f"{where}: secrets are not read from the config; use {password_key}")
+        raise ConfigError(f"{where}: secrets are not read from the config; use {password_key}")
     return value
 
 
@@ -147,12 +149,6 @@ def where(url: str) -> str:
     """The address without credentials, for logs and /readyz."""
     parts = urlsplit(url)
     return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="").geturl()
-
-
-def _config_error(message: str) -> Exception:
-    from gateway.settings import ConfigError  # imported here: settings imports this module
-
-    return ConfigError(message)
 
 
 def _message(topic: str, origin: str) -> bytes:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import GatewayError
+from kernel.errors import GatewayError
 
 
 class PersistedQueryError(GatewayError):

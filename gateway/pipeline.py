@@ -23,12 +23,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from audit.log import AuditLog
 from gateway.analyze import Analyzer, Operation
-from gateway.audit import AuditLog
 from gateway.authn import TokenVerifier
 from gateway.authorize import Authorizer
 from gateway.disclosure import disclose
-from gateway.errors import AuditUnavailable, GatewayError, MethodNotAllowed, QueryInvalid
 from gateway.execute import Executor
 from gateway.forwarded import client_of
 from gateway.graphql_http import (
@@ -44,7 +43,8 @@ from gateway.ratelimit import Limiter
 from gateway.settings import TelemetrySettings
 from gateway.shape import error_codes, shape_result
 from gateway.telemetry import RequestTrace, Telemetry
-from gateway.types import AuditRecord, Outcome, Plan, Principal, RequestContext
+from kernel.errors import AuditUnavailable, GatewayError, MethodNotAllowed, QueryInvalid
+from kernel.types import AuditRecord, Outcome, Plan, Principal, RequestContext
 from policies.review import ReviewQueue
 
 log = logging.getLogger("jointgate.pipeline")

@@ -6,9 +6,9 @@ justification is free text kept in the audit record. Codes are listed in docs/pu
 Header values are ASCII, so other text (a justification in Chinese, a court case number) is sent
 percent-encoded as UTF-8, and decoded strictly: a value with raw non-ASCII bytes, an invalid
 ``%XX`` escape, bytes that are not UTF-8, or (once decoded) a control or invisible format
-character (gateway/text.py) is refused, never stored half-decoded. A case id must then be one
+character (kernel/text.py) is refused, never stored half-decoded. A case id must then be one
 of the documented forms (police or court case number, joint-team case id) and is taken in its one
-canonical form (``schema.identifiers.check_case_id``: full-width forms become ASCII, letters upper
+canonical form (``kernel.identifiers.check_case_id``: full-width forms become ASCII, letters upper
 case), which is what policies, joint teams, the audit record and its search all see: so
 ``（2026）京0102执1901号`` and ``(2026)京0102执1901号`` are one case, ``jit-2026-001`` is
 ``JIT-2026-001``, and nothing else that looks like it is accepted.
@@ -20,10 +20,10 @@ import re
 from collections.abc import Mapping
 from urllib.parse import unquote_to_bytes
 
-from gateway.errors import PurposeRequired
-from gateway.text import unprintable
-from gateway.types import PURPOSE_DESCRIPTIONS, Declaration, Purpose
-from schema.identifiers import InvalidIdentifier, check_case_id
+from kernel.errors import PurposeRequired
+from kernel.identifiers import InvalidIdentifier, check_case_id
+from kernel.text import unprintable
+from kernel.types import PURPOSE_DESCRIPTIONS, Declaration, Purpose
 
 PURPOSE = "x-purpose"
 CASE_ID = "x-case-id"

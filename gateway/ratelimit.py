@@ -42,9 +42,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from gateway.errors import GatewayError
 from gateway.notify import check_redis_url
-from gateway.types import Principal
+from kernel.config import ConfigError
+from kernel.errors import GatewayError
+from kernel.types import Principal
 
 __all__ = [
     "Limiter",
@@ -138,22 +139,22 @@ class RateLimits:
         for key, value in table.items():
             where = f"rate_limits.{key}"
             if key not in cls.__dataclass_fields__:
-                raise _config_error(f"{where}: unknown key; see docs/limits.md")
+                raise ConfigError(f"{where}: unknown key; see docs/limits.md")
             if key in ("user_rate", "agency_rate", "volume_window_s", "timeout_s", "retry_s"):
                 if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                    raise _config_error(f"{where}: must be a positive number, got {value!r}")
+                    raise ConfigError(f"{where}: must be a positive number, got {value!r}")
                 values[key] = float(value)
             elif key in ("user_burst", "agency_burst"):
                 if not _whole(value):
-                    raise _config_error(f"{where}: must be a whole number >= 1, got {value!r}")
+                    raise ConfigError(f"{where}: must be a whole number >= 1, got {value!r}")
                 values[key] = value
             elif key == "enabled":
                 if not isinstance(value, bool):
-                    raise _config_error(f"{where}: true or false, got {value!r}")
+                    raise ConfigError(f"{where}: true or false, got {value!r}")
                 values[key] = value
             elif key == "volume":
                 if not isinstance(value, Mapping):
-                    raise _config_error(f"{where}: must be a table of type name = distinct records")
+                    raise ConfigError(f"{where}: must be a table of type name = distinct records")
                 problems = [
                     f"{where}.{type_name}: must be a whole number >= 1, got {cap!r}"
                     for type_name, cap in value.items()
@@ -162,14 +163,14 @@ class RateLimits:
                 if volume_types is not None:
                     problems += _unknown_types(value, volume_types)
                 if problems:
-                    raise _config_error(*problems)
+                    raise ConfigError(*problems)
                 values[key] = MappingProxyType(dict(value))
             elif not isinstance(value, str):
-                raise _config_error(f"{where}: must be a string, got {value!r}")
+                raise ConfigError(f"{where}: must be a string, got {value!r}")
             elif key == "redis_url":
                 values[key] = check_redis_url(value, where, "redis_password_env")
             elif key == "key_prefix" and not value:
-                raise _config_error(f"{where}: must not be empty")
+                raise ConfigError(f"{where}: must not be empty")
             elif key == "key_file":
                 values[key] = (base / value).absolute()
             else:
@@ -179,7 +180,7 @@ class RateLimits:
     def check_types(self, known: Collection[str]) -> None:
         """Refuse volume caps on types the schema does not have (a typo would cap nothing)."""
         if problems := _unknown_types(self.volume, known):
-            raise _config_error(*problems)
+            raise ConfigError(*problems)
 
     def hash_key(self, data_dir: Path) -> bytes:
         """The key for the keyed hashes in Redis key names and members; every replica needs
@@ -189,7 +190,7 @@ class RateLimits:
         if self.key_env:
             value, where = os.environ.get(self.key_env, ""), "rate_limits.key_env"
             if not value:
-                raise _config_error(f"{where}: environment variable {self.key_env} is not set")
+                raise ConfigError(f"{where}: environment variable {self.key_env} is not set")
         else:
             path, where = data_dir / self.key_file, "rate_limits.key_file"
             if not path.exists():
@@ -197,20 +198,14 @@ class RateLimits:
             try:
                 value = path.read_text()
             except OSError as exc:
-                raise _config_error(f"{where}: cannot read {path}: {exc.strerror}") from None
+                raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
         try:
             key = bytes.fromhex(value.strip())
         except ValueError:
             key = b""
         if len(key) != 32:
-            raise _config_error(f"{where}: the rate-limit key must be 64 hex characters")
+            raise ConfigError(f"{where}: the rate-limit key must be 64 hex characters")
         return key
-
-
-def _config_error(*problems: str) -> Exception:
-    from gateway.settings import ConfigError  # imported here: settings imports this module
-
-    return ConfigError(*problems)
 
 
 def _unknown_types(names: Iterable[str], known: Collection[str]) -> list[str]:

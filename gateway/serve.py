@@ -29,7 +29,8 @@ from audit.errors import AuditConfigError, AuditKeyError
 from gateway import logs
 from gateway.app import build_gateway, create_app
 from gateway.config_check import check_config
-from gateway.settings import ConfigError, Settings
+from gateway.settings import Settings
+from kernel.config import ConfigError
 from policies.engine import PolicyError
 
 log = logging.getLogger("jointgate.serve")

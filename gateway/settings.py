@@ -12,15 +12,16 @@ import os
 import re
 import ssl
 import tomllib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from connectors.cache import CacheSettings
+from audit.config import AuditSettings
+from connectors.registry import AgencySettings
 from connectors.resilience import Resilience
 from connectors.tls import AgencyTLS, client_context
 from connectors.wire import url_problem
@@ -29,143 +30,13 @@ from gateway.limits import QueryLimits
 from gateway.notify import NotifySettings
 from gateway.persisted import PersistedOperations, PersistedSettings
 from gateway.ratelimit import RateLimits
+from gateway.record_cache import CacheSettings
+from kernel.config import Checker, ConfigError
 
 if TYPE_CHECKING:
     from gateway.config_env import Override
 
 AGENCIES = ("police", "market", "banking", "courts")
-_T = TypeVar("_T")
-
-
-class ConfigError(Exception):
-    """A setting is missing or wrong; the message names the key and what to do. One error may
-    carry several problems (``problems``, a line each in the message): a configuration is
-    checked whole, so that one run names every mistake (:class:`Checker`)."""
-
-    def __init__(self, *problems: str) -> None:
-        super().__init__("\n".join(problems))
-        self.problems: tuple[str, ...] = problems
-
-
-class Checker:
-    """Every problem of one configuration, not only the first.
-
-    ``table`` builds one table on its own. When the builder refuses keys (every message starts
-    with the key's path: ``gateway.port: ...``; one error may name several), the problems are
-    noted, those keys dropped so that their defaults apply, and the table built again, so the
-    keys after them are checked too. A problem that names a key that was dropped, as its own
-    or in its text (``auth.jwks_url: required (or auth.jwks_file)``), is one of the default's,
-    not the file's, and is not noted; one with a key already named (screened out as not text,
-    say) neither. An error that names no key still in the table (a required key that is
-    missing) ends it: builders check their required keys last, all at once, so that by then
-    every other key has been checked. A table that cannot be built contributes its fallback,
-    so that the rest is checked all the same: the settings built are meant to be used only when
-    no problem was found."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def note(self, *problems: str) -> None:
-        self.problems.extend(p for p in problems if p not in self.problems)
-
-    def table(
-        self,
-        where: str,
-        table: Mapping[str, Any],
-        build: Callable[[dict[str, Any]], _T],
-        fallback: _T,
-    ) -> _T:
-        named = {_path(p) for p in self.problems}
-        remaining = dict(table)
-        dropped: set[str] = set()
-        while True:
-            try:
-                return build(remaining)
-            except ConfigError as exc:
-                self.note(
-                    *(p for p in exc.problems
-                      if _path(p) not in named and not _names(p, where, dropped))
-                )  # fmt: skip
-                keys = {_key_in(where, p) for p in exc.problems}
-                wrong = {k for k in keys if k is not None and k in remaining}
-                if not wrong:
-                    return fallback
-                for key in wrong:
-                    del remaining[key]
-                dropped |= wrong
-
-    def value(self, build: Callable[[], _T], fallback: _T) -> _T:
-        try:
-            return build()
-        except ConfigError as exc:
-            self.note(*exc.problems)
-            return fallback
-
-    def raise_problems(self) -> None:
-        if self.problems:
-            raise ConfigError(*self.problems)
-
-
-def _path(problem: str) -> str:
-    """``gateway.port`` for the problem ``gateway.port: ...``."""
-    return problem.split(":", 1)[0]
-
-
-def _names(problem: str, where: str, keys: Collection[str]) -> bool:
-    """Whether ``problem`` names one of ``keys`` of table ``where`` (``auth.jwks_file``)."""
-    return any(re.search(rf"(?<![\w.]){re.escape(f'{where}.{k}')}(?!\w)", problem) for k in keys)
-
-
-def _key_in(where: str, problem: str) -> str | None:
-    """``port`` for the problem ``gateway.port: ...`` of table ``gateway``; None for one that
-    names no key of it."""
-    path = _path(problem)
-    prefix = f"{where}."
-    return path[len(prefix) :].split(".")[0] or None if path.startswith(prefix) else None
-
-
-@dataclass(frozen=True, slots=True)
-class AgencySettings:
-    url: str
-    timeout_s: float = 5.0
-    max_connections: int = 64
-    key_id: str = "jointgate"  # banking: HMAC key id
-    key: bytes = field(default=b"", repr=False)  # banking: HMAC secret; never in a repr or log
-    resilience: Resilience = field(default_factory=Resilience)
-    tls: AgencyTLS | None = None  # CA bundle and client certificate (https URLs)
-
-
-@dataclass(frozen=True, slots=True)
-class AuditSettings:
-    """The ``[audit]`` table (docs/audit.md); relative paths are under the data dir."""
-
-    backend: str = "sqlite"  # or "postgres"
-    path: Path = Path("audit/trail.db")
-    postgres_dsn: str = ""
-    postgres_dsn_env: str = "JOINTGATE_AUDIT_DSN"
-    postgres_schema: str = "jointgate_audit"
-    log_id: str = ""  # default: the host name
-    signing_key_file: Path = Path("audit/keys/signing.key")
-    data_key_file: Path = Path("audit/keys/data.key")
-    data_key_env: str = ""
-    retention_days: int = 400
-    archive_dir: Path = Path("audit/archive")
-    checkpoint_every: int = 1000
-    checkpoint_interval_s: float = 60.0
-    max_batch: int = 1024
-    unindexed_types: tuple[str, ...] = ("Transaction",)
-
-    def resolved(self, data_dir: Path) -> AuditSettings:
-        def under(path: Path) -> Path:
-            return path if path.is_absolute() else data_dir / path
-
-        return replace(
-            self,
-            path=under(self.path),
-            signing_key_file=under(self.signing_key_file),
-            data_key_file=under(self.data_key_file),
-            archive_dir=under(self.archive_dir),
-        )
 
 
 @dataclass(frozen=True, slots=True)

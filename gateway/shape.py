@@ -22,9 +22,9 @@ from graphql import ExecutionResult, GraphQLError, IntValueNode
 from graphql.pyutils import inspect
 
 from connectors.errors import ConnectorError
-from gateway.text import invisible
+from kernel.identifiers import InvalidIdentifier
+from kernel.text import invisible
 from schema.base import NOT_AVAILABLE, FieldForbidden
-from schema.identifiers import InvalidIdentifier
 from schema.loaders import LookupTooLarge
 from schema.paging import InvalidArgument
 

@@ -57,7 +57,7 @@ from connectors.base import Connector
 from connectors.http import ExchangeTelemetry
 from gateway import logs
 from gateway.settings import TelemetrySettings
-from gateway.types import AuditRecord
+from kernel.types import AuditRecord
 
 __all__ = [
     "MAX_OPERATION_NAME",

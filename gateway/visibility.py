@@ -37,7 +37,7 @@ from graphql import (
     specified_scalar_types,
 )
 
-from gateway.types import Declaration, Purpose
+from kernel.types import Declaration, Purpose
 
 Field = tuple[str, str]  # (type name, field name)
 OTHER_CASE = "-"  # stands for every case outside the caller's teams

@@ -10,7 +10,7 @@ Policy annotations the engine understands:
 
 - ``@id("name")``: required, unique; the name decisions and audit records cite.
 - ``@mask`` / ``@mask("kind")``: this permit shows the field masked only (kind: the field's own
-  mask, or one of policies/masks.py). A field allowed by an unmasked permit is shown in full.
+  mask, or one of kernel/masks.py). A field allowed by an unmasked permit is shown in full.
 - ``@flag("break-glass")``: decisions that rely only on such permits are flagged for review.
 
 Policies decide on whether a case is declared (``context.has_case``, ``context.in_team``), never
@@ -32,8 +32,8 @@ from typing import Any
 
 import cedarpy
 
-from gateway.types import FieldDecision, Outcome, Principal
-from policies.masks import MASKS
+from kernel.masks import MASKS
+from kernel.types import FieldDecision, Outcome, Principal
 from schema.catalog import Catalog, FieldResource
 
 log = logging.getLogger("jointgate.policies")

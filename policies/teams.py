@@ -3,7 +3,7 @@
 A team covers one or more case ids, has members, and is valid from a time until a time (or until
 closed). Membership counts only while both team and membership are valid, and only for requests
 whose ``X-Case-Id`` is one of the team's cases. A team's case ids are taken as the gateway takes
-``X-Case-Id`` (``schema.identifiers.check_case_id``: the documented forms only, in their one
+``X-Case-Id`` (``kernel.identifiers.check_case_id``: the documented forms only, in their one
 canonical form), so that a case a team covers is the case a request declares, whatever its
 spelling.
 
@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kernel.identifiers import InvalidIdentifier, check_case_id, normalize_case_id
 from policies.db import Database
-from schema.identifiers import InvalidIdentifier, check_case_id, normalize_case_id
 
 TOPIC = "teams"  # of change notifications (gateway/notify.py)
 

@@ -20,12 +20,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connectors import signing
+from kernel.identifiers import check_account_number
 from sandbox.faults import Faults
 from sandbox.fields import RecordShape, Selection
 from sandbox.http import ApiError, build_app, check_keys, check_party_id, json_response
 from sandbox.paging import decode_token, encode_token
 from sandbox.world import Record, World
-from schema.identifiers import check_account_number
 
 __all__ = [
     "ACCOUNT",

@@ -1,6 +1,6 @@
-"""``jointgate sandbox``: generate the world and serve the four agencies (called by gateway.cli).
+"""``jointgate sandbox``: generate the world and serve the four agencies (called by commands.main).
 
-Expects the options ``gateway.cli`` defines: ``scale``, ``seed``, ``host``, ``port``
+Expects the options ``commands.main`` defines: ``scale``, ``seed``, ``host``, ``port``
 (``AGENCY=PORT`` list), ``port_file``, ``bank_key_file``, ``latency_ms``, ``error_rate`` and
 ``down`` (lists), ``exit_with_parent``, ``tls`` (a directory, or None) and
 ``require_client_cert``. Prints the agencies' URLs, writes them as JSON to ``--port-file``

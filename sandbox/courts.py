@@ -25,10 +25,10 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionContext, ExecutionResult, Info
 
+from kernel.identifiers import check_court_case_number
 from sandbox.faults import Faults
 from sandbox.http import ApiError, build_app, check_keys, check_party_id, json_response
 from sandbox.world import Record, World
-from schema.identifiers import check_court_case_number
 
 __all__ = ["CourtsContext", "create_app", "render_error", "schema"]
 

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from kernel.identifiers import InvalidIdentifier, check_resident_id, check_uscc
 from sandbox.faults import ErrorRenderer, FaultMiddleware, Faults, Stats, sandbox_routes
-from schema.identifiers import InvalidIdentifier, check_resident_id, check_uscc
 
 __all__ = [
     "ApiError",

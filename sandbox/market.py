@@ -15,12 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kernel.identifiers import check_resident_id, check_uscc
 from sandbox.faults import Faults
 from sandbox.fields import RecordShape
 from sandbox.http import ApiError, build_app, check_keys, json_response, query_int, query_values
 from sandbox.paging import decode_token, encode_token, keyset_page
 from sandbox.world import World
-from schema.identifiers import check_resident_id, check_uscc
 
 __all__ = ["ENTERPRISE", "create_app", "render_error"]
 

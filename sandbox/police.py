@@ -14,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kernel.identifiers import check_police_case_number, check_resident_id, check_uscc
 from sandbox.faults import Faults
 from sandbox.fields import RecordShape
 from sandbox.http import ApiError, build_app, check_keys, json_response, query_int, query_values
 from sandbox.paging import page_slice
 from sandbox.world import Record, World
-from schema.identifiers import check_police_case_number, check_resident_id, check_uscc
 
 __all__ = ["CASE", "PERSON", "create_app", "render_error"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import strawberry
 
@@ -32,14 +32,11 @@ from audit.reader import (
     position,
 )
 from connectors.errors import AgencyUnavailable
-from gateway.types import Outcome, RequestContext
+from kernel.identifiers import InvalidIdentifier
+from kernel.types import Outcome, RequestContext
 from schema.base import SPECS_BY_NAME, attr, build, embedded, embedded_type, link
 from schema.catalog import Catalog, FieldResource
-from schema.identifiers import InvalidIdentifier
 from schema.paging import NOT_A_CURSOR, Cursors, InvalidArgument, page_size, scope
-
-if TYPE_CHECKING:
-    from schema.unified import GatewaySchema
 
 Info = strawberry.Info[RequestContext, None]
 OpenReader = Callable[[], AuditReader]
@@ -170,15 +167,6 @@ class AuditQuery:
         end = cursors.seal(list(position(rows[-1])), bound) if rows else None
         page_info = build(AuditPageInfo, {"has_next_page": more, "end_cursor": end}, shaping)
         return build(AuditLogConnection, {"nodes": nodes, "page_info": page_info}, shaping)
-
-
-def attach_reader(schema: GatewaySchema, audit: object) -> None:
-    """Let ``auditLog`` read the trail behind the gateway's audit log. Without a trail (the
-    in-memory log of tests), ``auditLog`` answers AGENCY_UNAVAILABLE for agency ``audit``."""
-    from audit.trail import AuditTrail
-
-    if isinstance(audit, AuditTrail):
-        schema.graphql.extensions[READER] = audit.reader
 
 
 def _page(

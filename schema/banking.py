@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gateway.types import RequestContext
+from kernel.types import RequestContext
 from schema.base import attr, entity, entity_key, link, record_data
 from schema.loaders import loaders
 from schema.paging import page_size

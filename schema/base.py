@@ -34,8 +34,8 @@ from typing import Any, TypeVar, dataclass_transform
 
 import strawberry
 
-from gateway.types import Shaping
-from policies import masks
+from kernel import masks
+from kernel.types import Shaping
 
 META = "jointgate"
 T = TypeVar("T")
@@ -68,7 +68,7 @@ class FieldInfo:
     source: str | None = None
     requires: tuple[str, ...] = ()
     agency: str | None = None  # None: the agency of the type that declares the field
-    mask: str | None = None  # how to show it masked (policies/masks.py); None: cannot be
+    mask: str | None = None  # how to show it masked (kernel/masks.py); None: cannot be
     identity: tuple[str, ...] = ()  # entity types an identifier field identifies, in order
     stated_by: str | None = None  # the record's field saying which of them a value is
 
@@ -89,7 +89,7 @@ def attr(
     shown in clear, it is a disclosure of that entity, recorded and counted like the entity's
     own record (docs/limits.md). A party's identifier names the agency-side field of the same
     record that says which of the two it is (``stated_by="party_type"``): requested with it,
-    it decides where the identifier checks cannot (policies.masks.party_type).
+    it decides where the identifier checks cannot (kernel.masks.party_type).
     """
     identities = (identity,) if isinstance(identity, str) else tuple(identity)
     requires = (stated_by,) if stated_by else ()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
 
-from policies.masks import PARTY
+from kernel.masks import PARTY
 from schema.base import META, SPECS, SPECS_BY_NAME, Category, FieldInfo, Shape
 
 DEFINITION = "strawberry-definition"
@@ -35,7 +35,7 @@ class FieldResource:
     requires: tuple[str, ...]
     target: str | None  # the named object type a link or embedded field leads to
     python_name: str
-    mask: str | None  # mask kind (policies/masks.py), or None if it cannot be shown masked
+    mask: str | None  # mask kind (kernel/masks.py), or None if it cannot be shown masked
     identity: tuple[str, ...] = ()  # entity types an identifier identifies (schema.base.attr)
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.types import RequestContext
+from kernel.types import RequestContext
 from schema.base import attr, embedded, embedded_type, entity, link
 from schema.loaders import loaders
 from schema.scalars import CourtCaseNumber

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gateway.types import Outcome, RequestContext
+from kernel.types import Outcome, RequestContext
 from schema.base import (
     attr,
     build,

@@ -25,8 +25,7 @@ from graphql import (
 
 from connectors.base import Connector, Page, Record
 from connectors.errors import ConnectorError
-from gateway.limits import MAX_LOOKUP_KEYS
-from gateway.types import AgencyCall, RequestContext
+from kernel.types import AgencyCall, RequestContext
 from schema.base import SPECS_BY_NAME, FieldForbidden, TypeSpec, build, states
 from schema.batch import BatchLoader
 from schema.paging import Cursors, scope
@@ -37,6 +36,8 @@ if TYPE_CHECKING:
 
 _Key = tuple[str, str, int | None]
 Info = GraphQLResolveInfo[Any]
+
+MAX_LOOKUP_KEYS = 100  # identifiers in one list lookup: courtCases(caseNumbers: [...]) ...
 
 
 class LookupTooLarge(ValueError):
@@ -195,7 +196,9 @@ class Loaders:
         try:
             result = await call
             if getattr(result, "from_cache", False):
-                status = "cached"  # connectors/cache.py answered it all: the agency was not asked
+                status = (
+                    "cached"  # gateway/record_cache.py answered it all: the agency was not asked
+                )
             return result
         except ConnectorError as exc:
             status = exc.code

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from gateway.types import RequestContext
+from kernel.types import RequestContext
 
 __all__ = [
     "CURSOR_TTL_S",

@@ -1,4 +1,4 @@
-"""Police case files (keyed by police case number, see schema/identifiers.py for the format)."""
+"""Police case files (keyed by police case number, see kernel/identifiers.py for the format)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gateway.types import RequestContext
+from kernel.types import RequestContext
 from schema.base import attr, embedded, embedded_type, entity, link, record_data
 from schema.loaders import loaders
 from schema.scalars import PoliceCaseNumber

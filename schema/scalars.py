@@ -12,7 +12,7 @@ from typing import NewType
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
-from schema import identifiers
+from kernel import identifiers
 
 USCC = NewType("USCC", str)
 ResidentID = NewType("ResidentID", str)

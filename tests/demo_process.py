@@ -1,5 +1,5 @@
 """``jointgate demo`` as a child process on a free port, for the tests that need real sockets
-(tests/gateway/test_demo.py, tests/http/conftest.py)."""
+(tests/commands/test_demo.py, tests/http/conftest.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def start_demo(data_dir: Path, port: int, scale: str = "0.05") -> subprocess.Pop
     """The demo, its output in ``data_dir/demo.log``; does not wait for it to be up."""
     with (data_dir / "demo.log").open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port),
+            [sys.executable, "-m", "commands.main", "demo", "--port", str(port),
              "--data-dir", str(data_dir), "--scale", scale],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip

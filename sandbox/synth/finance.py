@@ -6,6 +6,7 @@ import datetime as dt
 import math
 from collections.abc import Iterator
 
+from kernel.identifiers import luhn_check_digit
 from sandbox import names
 from sandbox.names import Bank, District
 from sandbox.synth.draft import (
@@ -20,7 +21,6 @@ from sandbox.synth.draft import (
     money,
 )
 from sandbox.world import Record
-from schema.identifiers import luhn_check_digit
 
 # Every day on which everyday transactions happen, as ISO strings.
 _TX_DAYS = tuple(

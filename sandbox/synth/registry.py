@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from kernel.identifiers import USCC_ALPHABET, resident_id_check_char, uscc_check_char
 from sandbox import names
 from sandbox.names import District, Industry
 from sandbox.synth.draft import AS_OF, Draft, Weighted, add_years, between, iso, labels
 from sandbox.world import Record
-from schema.identifiers import USCC_ALPHABET, resident_id_check_char, uscc_check_char
 
 _ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 

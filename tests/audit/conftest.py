@@ -18,16 +18,16 @@ from typing import Any
 import httpx
 import pytest
 
-from audit.config import AuditConfig, load_config
+from audit.config import AuditConfig, AuditSettings, load_config
 from audit.reader import AuditReader
 from audit.trail import AuditTrail
+from commands.demo import prepare
 from connectors.memory import MemoryConnector
 from gateway.app import Gateway, build_gateway, create_app
-from gateway.demo import prepare
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from gateway.ratelimit import RateLimits
-from gateway.settings import AuditSettings, Settings
-from gateway.types import AgencyCall, AuditRecord
+from gateway.settings import Settings
+from kernel.types import AgencyCall, AuditRecord
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 
 PERSON = "110105198001011234"
 ENTERPRISE = "91110105MA0000001X"
@@ -37,7 +37,7 @@ def jointgate_command() -> list[str]:
     """The ``jointgate`` console script as installed, else the same entry point by module."""
     script = Path(sys.executable).with_name("jointgate")
     found = str(script) if script.exists() else shutil.which("jointgate")
-    return [found] if found else [sys.executable, "-m", "gateway.cli"]
+    return [found] if found else [sys.executable, "-m", "commands.main"]
 
 
 @pytest.fixture

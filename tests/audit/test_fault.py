@@ -19,10 +19,9 @@ from typing import Any
 
 import httpx
 
-from audit.config import load_config
+from audit.config import AuditSettings, load_config
 from audit.verify import verify_store
-from gateway.issuer import mint_token
-from gateway.settings import AuditSettings
+from sandbox.issuer import mint_token
 from sandbox.world import World
 from tests.audit.conftest import jointgate_command
 

@@ -161,8 +161,8 @@ async def test_who_saw_an_identifier_shown_inside_other_records(live: Live) -> N
     import io
     import json
 
-    import gateway.cli
-    from audit.cli import run
+    import commands.main
+    from commands.audit import run
     from tests.gateway.conftest import card, resident_id
 
     agencies = live.gateway.connectors
@@ -192,7 +192,7 @@ async def test_who_saw_an_identifier_shown_inside_other_records(live: Live) -> N
 
     def cli(*argv: str) -> list[dict[str, Any]]:
         out = io.StringIO()
-        args = gateway.cli.build_parser().parse_args(
+        args = commands.main.build_parser().parse_args(
             ["audit", argv[0], "--data-dir", str(live.data_dir), "--as", "auditor", *argv[1:]]
         )
         assert run(args, out, io.StringIO()) == 0

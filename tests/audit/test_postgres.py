@@ -11,13 +11,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from audit.config import AuditConfig, load_config
+from audit.config import AuditConfig, AuditSettings, load_config
 from audit.errors import AuditStoreError
 from audit.postgres import PostgresStore
 from audit.reader import AuditReader, SearchFilter
 from audit.trail import AuditTrail
 from audit.verify import verify_store
-from gateway.settings import AuditSettings
 from policies.review import ReviewQueue
 from tests.audit.conftest import PERSON, WriterRuns, open_live, record
 from tests.gateway.conftest import uscc

@@ -15,7 +15,7 @@ from audit.keys import DataKey
 from audit.reader import AuditReader, SearchFilter
 from audit.record import body_prefix, decode, normalise_query, prepare, seal
 from audit.trail import append_records
-from schema.identifiers import luhn_check_digit
+from kernel.identifiers import luhn_check_digit
 from tests.audit.conftest import ENTERPRISE, PERSON, make_config, record
 
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from audit.config import load_config
+from audit.config import AuditSettings, load_config
 from audit.errors import AuditConfigError, AuditKeyError
-from gateway.settings import AuditSettings, ConfigError, audit_settings, load_audit
+from gateway.settings import audit_settings, load_audit
+from kernel.config import ConfigError
 
 
 def test_defaults_live_in_the_data_dir(tmp_path: Path) -> None:

@@ -13,9 +13,8 @@ import pytest
 import pytest_asyncio
 
 from connectors.base import Connector
-from connectors.registry import build_connectors
+from connectors.registry import AgencySettings, build_connectors
 from connectors.tls import AgencyTLS
-from gateway.settings import AgencySettings
 from sandbox.banking import DEFAULT_KEY
 from sandbox.runner import serve_sandbox
 from sandbox.tls import CertificateFiles, ServerTLS, ensure_certificates

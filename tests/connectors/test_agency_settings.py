@@ -10,7 +10,8 @@ import pytest
 from connectors.registry import build_connectors
 from connectors.resilience import Resilience
 from connectors.tls import AgencyTLS
-from gateway.settings import ConfigError, from_mapping
+from gateway.settings import from_mapping
+from kernel.config import ConfigError
 from sandbox.tls import ensure_certificates
 
 

@@ -15,19 +15,18 @@ from pathlib import Path
 import httpx
 import pytest
 
+from audit.log import MemoryAuditLog
+from commands.demo import demo_settings, prepare, start_sandbox
 from connectors.base import Connector
 from connectors.errors import AgencyTLSError
 from connectors.http import TransportSettings
 from connectors.police import PoliceConnector
-from connectors.registry import build_connectors
+from connectors.registry import AgencySettings, build_connectors
 from connectors.tls import AgencyTLS, client_context, describe_tls_failure
 from connectors.wire import ConnectFailed
 from gateway.app import build_gateway, create_app
-from gateway.audit import MemoryAuditLog
-from gateway.demo import demo_settings, prepare, start_sandbox
-from gateway.issuer import mint_token
-from gateway.settings import AgencySettings
 from sandbox.banking import DEFAULT_KEY
+from sandbox.issuer import mint_token
 from sandbox.tls import CertificateFiles, ensure_certificates
 from sandbox.world import World
 

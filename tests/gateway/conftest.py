@@ -11,18 +11,18 @@ from typing import Any
 import httpx
 import pytest
 
+from audit.log import MemoryAuditLog
+from commands.demo import prepare
 from connectors.banking import BankingConnector
 from connectors.courts import CourtsConnector
 from connectors.market import MarketConnector
 from connectors.memory import MemoryConnector
 from connectors.police import PoliceConnector
 from gateway.app import Gateway, build_gateway, create_app
-from gateway.audit import MemoryAuditLog
-from gateway.demo import prepare
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from gateway.ratelimit import RateLimits
 from gateway.settings import Settings
-from schema.identifiers import luhn_check_digit, resident_id_check_char, uscc_check_char
+from kernel.identifiers import luhn_check_digit, resident_id_check_char, uscc_check_char
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 
 
 def labels(row: dict[str, Any], handling: str = "H0", sensitivity: int = 0) -> dict[str, Any]:

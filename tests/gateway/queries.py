@@ -16,7 +16,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from gateway.types import Principal
+from kernel.types import Principal
 from tests.gateway.conftest import Harness, card, resident_id, uscc
 
 AGENCIES = ["police", "market", "banking", "courts", "office"]

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from gateway.analyze import Analyzer
-from gateway.errors import QueryInvalid
 from gateway.shape import MAX_MESSAGE
+from kernel.errors import QueryInvalid
 from schema.unified import build_schema
 
 SCHEMA = build_schema()

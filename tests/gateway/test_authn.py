@@ -15,9 +15,9 @@ from joserfc import jws, jwt
 from joserfc.jwk import ECKey, KeySet, OctKey
 
 from gateway.authn import AuthSettings, TokenVerifier, _principal
-from gateway.errors import Unauthenticated
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys, mint_token, public_keys
-from gateway.text import unfit_name, unprintable
+from kernel.errors import Unauthenticated
+from kernel.text import unfit_name, unprintable
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys, mint_token, public_keys
 
 SETTINGS = AuthSettings(DEMO_ISSUER, DEMO_AUDIENCE, leeway_s=5)
 

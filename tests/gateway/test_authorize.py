@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from connectors.base import Labels
 from gateway.authorize import Authorizer, StaticPolicies
-from gateway.types import Disclosure, FieldDecision, Outcome, Principal
+from kernel.types import Disclosure, FieldDecision, Outcome, Principal
 from policies.engine import DecisionContext, RecordDecision, RecordLabels
 from schema.catalog import FieldResource
 

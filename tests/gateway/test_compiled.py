@@ -27,8 +27,8 @@ from joserfc import jwt
 
 from gateway.compiled import CompiledExecutor
 from gateway.execute import Executor
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys
-from gateway.types import Principal
+from kernel.types import Principal
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys
 from tests.gateway.conftest import Harness, card, open_harness, resident_id, uscc
 from tests.gateway.queries import Request, requests, vary_labels
 

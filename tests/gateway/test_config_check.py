@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
+from commands.main import main
 from gateway.config_check import OTLP_VARIABLES, redact, summary
-from gateway.issuer import public_keys
 from gateway.settings import load
+from sandbox.issuer import public_keys
 
 CONFIG = """
 [gateway]

@@ -12,9 +12,10 @@ import pytest
 
 from connectors.resilience import Resilience
 from gateway.config_env import SETTINGS, all_variables, overrides, variable_name
-from gateway.issuer import public_keys
 from gateway.limits import QueryLimits
-from gateway.settings import ConfigError, Settings, load
+from gateway.settings import Settings, load
+from kernel.config import ConfigError
+from sandbox.issuer import public_keys
 from sandbox.tls import ensure_certificates
 
 DOCS = Path(__file__).parents[2] / "docs" / "configuration.md"

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import httpx
 
+from audit.log import MemoryAuditLog
+from commands.demo import prepare
+from connectors.registry import AgencySettings
 from gateway.app import build_gateway, create_app
-from gateway.audit import MemoryAuditLog
-from gateway.demo import prepare
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
-from gateway.settings import AgencySettings, Settings
+from gateway.settings import Settings
 from sandbox.banking import DEFAULT_KEY
 from sandbox.faults import Faults
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from sandbox.world import World
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from gateway.forwarded import client_address
-from gateway.settings import AGENCIES, ConfigError, from_mapping, load
+from gateway.settings import AGENCIES, from_mapping, load
+from kernel.config import ConfigError
 from tests.gateway.conftest import open_harness
 
 LB = (ip_network("10.0.0.0/8"), ip_network("fd00::/8"))

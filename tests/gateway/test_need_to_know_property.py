@@ -28,11 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc import jwt
 
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys
-from gateway.types import Outcome, Principal
-from policies import masks
+from kernel import masks
+from kernel.types import Outcome, Principal
 from policies.engine import DecisionContext, RecordLabels
 from policies.teams import TeamStore
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys
 from schema.base import SPECS_BY_NAME, Shape
 from tests.gateway.conftest import Harness, open_harness
 from tests.gateway.queries import KEYS, Case, Node, _catalog, cases

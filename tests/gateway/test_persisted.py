@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.issuer import mint_token
 from gateway.persisted import PersistedOperations, PersistedQueryError, PersistedSettings
-from gateway.settings import ConfigError, from_mapping
+from gateway.settings import from_mapping
+from kernel.config import ConfigError
+from sandbox.issuer import mint_token
 from tests.gateway.conftest import Harness, open_harness, uscc
 
 TRUSTED = '{ enterprise(uscc: "91350100M000100Y43") { name } }'

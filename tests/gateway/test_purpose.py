@@ -7,9 +7,9 @@ from urllib.parse import quote
 
 import pytest
 
-from gateway.errors import PurposeRequired
 from gateway.purpose import declare
-from gateway.types import Declaration
+from kernel.errors import PurposeRequired
+from kernel.types import Declaration
 from tests.gateway.conftest import Harness, uscc
 
 COURT_CASE = "(2026)京0102执1901号"

@@ -24,8 +24,9 @@ import pytest
 from redis.asyncio import Redis
 
 from gateway.ratelimit import Limiter, RateLimited, RateLimits, TooManyRequests, VolumeLimited
-from gateway.settings import ConfigError, Settings
-from gateway.types import Principal
+from gateway.settings import Settings
+from kernel.config import ConfigError
+from kernel.types import Principal
 from tests.gateway.conftest import open_harness
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -25,14 +25,14 @@ import pytest
 import redis
 
 from audit.keys import load_or_create_signer
-from connectors.cache import CacheSettings
+from commands.demo import prepare, start_sandbox
 from gateway.app import create_app
-from gateway.demo import prepare, start_sandbox
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from gateway.notify import NotifySettings
+from gateway.record_cache import CacheSettings
 from policies.db import Database
 from policies.engine import DEFAULT_DIR
 from policies.teams import TeamStore
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from sandbox.world import World
 from tests.gateway.conftest import open_harness, uscc
 
@@ -87,7 +87,7 @@ class Stack:
 
     def jointgate(self, *args: str, env: dict[str, str] | None = None) -> str:
         out = subprocess.run(
-            [sys.executable, "-m", "gateway.cli", *args],
+            [sys.executable, "-m", "commands.main", *args],
             capture_output=True, text=True, timeout=60, env={**self.env, **(env or {})},
         )  # fmt: skip
         assert out.returncode == 0, f"jointgate {' '.join(args)}: {out.stdout}{out.stderr}"
@@ -157,7 +157,7 @@ def _start(name: str, config: Path, env: dict[str, str], logs: Path) -> Replica:
     log = logs / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(  # our own interpreter and arguments
-            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
+            [sys.executable, "-m", "commands.main", "serve", "--config", str(config)],
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     port = int(config.read_text().split("port = ", 1)[1].split()[0])

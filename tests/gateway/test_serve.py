@@ -17,9 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.demo import prepare
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER
-from gateway.settings import ConfigError, load
+from commands.demo import prepare
+from gateway.settings import load
+from kernel.config import ConfigError
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER
 from tests.demo_process import free_port, wait_until_up
 
 
@@ -70,7 +71,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
+            [sys.executable, "-m", "commands.main", "serve", "--config", str(config)],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -115,7 +116,7 @@ def test_workers_share_the_port_and_the_audit_log(
     assert process.wait(timeout=20) == 0
     assert not any(_running(pid) for pid in now)  # the workers drained and exited first
     verify = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "audit", "verify", "--config",
+        [sys.executable, "-m", "commands.main", "audit", "verify", "--config",
          str(root / "jointgate.toml"), "--json"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -175,7 +176,7 @@ def test_serve_names_config_problems_without_a_traceback(tmp_path: Path) -> None
         config = _config(root, free_port(), workers=1)
         config.write_text(change(config.read_text()))
         runs[name] = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
+            [sys.executable, "-m", "commands.main", "serve", "--config", str(config)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
     failures = []

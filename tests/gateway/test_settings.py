@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import ConfigError, load
+from gateway.settings import load
+from kernel.config import ConfigError
 
 VALID = """
 [gateway]
@@ -92,7 +93,7 @@ def test_the_bank_key_is_never_in_a_repr_str_or_log(
 ) -> None:
     import logging
 
-    from gateway.cli import main
+    from commands.main import main
 
     config = VALID
     if source == "file":

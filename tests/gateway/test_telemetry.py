@@ -21,25 +21,21 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from audit.log import MemoryAuditLog
+from commands.demo import prepare
 from connectors.http import AgencyHTTP, TransportSettings
 from connectors.police import PoliceConnector
+from connectors.registry import AgencySettings
 from connectors.resilience import Resilience
 from gateway import logs
 from gateway.app import build_gateway, create_app
-from gateway.audit import MemoryAuditLog
-from gateway.demo import prepare
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from gateway.ratelimit import RateLimits
-from gateway.settings import (
-    AgencySettings,
-    ConfigError,
-    Settings,
-    TelemetrySettings,
-    telemetry_settings,
-)
+from gateway.settings import Settings, TelemetrySettings, telemetry_settings
 from gateway.telemetry import FLUSH_AFTER_S, Telemetry
-from gateway.types import AuditRecord
+from kernel.config import ConfigError
+from kernel.types import AuditRecord
 from sandbox.banking import DEFAULT_KEY
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from sandbox.world import World
 from tests.gateway.conftest import Harness, open_harness, uscc
 

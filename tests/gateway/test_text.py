@@ -1,4 +1,4 @@
-"""What outside text may hold: gateway/text.py."""
+"""What outside text may hold: kernel/text.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from gateway.text import DEFAULT_IGNORABLE, unfit_name, unprintable
+from kernel.text import DEFAULT_IGNORABLE, unfit_name, unprintable
 
 REAL_TEXT = {
     "Chinese": "涉嫌非法吸收公众存款，核查资金流向（专案组JIT-2026-001，见《立案决定书》）。",

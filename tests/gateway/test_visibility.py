@@ -23,9 +23,9 @@ from graphql import (
     get_named_type,
 )
 
-from gateway.issuer import DEMO_USERS
-from gateway.types import Declaration, Outcome, Purpose
-from policies.cli import principal_for
+from commands.policy import principal_for
+from kernel.types import Declaration, Outcome, Purpose
+from sandbox.issuer import DEMO_USERS
 from tests.gateway.conftest import Harness, card, open_harness, resident_id, uscc
 
 USERS = list(DEMO_USERS)

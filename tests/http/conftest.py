@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.issuer import mint_token
+from sandbox.issuer import mint_token
 from tests.demo_process import free_port, start_demo, wait_until_up
 from tests.gateway.conftest import Harness, open_harness
 

@@ -17,8 +17,8 @@ import gateway.graphql_http
 import gateway.limits
 import gateway.persisted
 from connectors.errors import AgencyProtocolError, ConnectorError
-from gateway.errors import GatewayError
 from gateway.shape import MAX_MESSAGE
+from kernel.errors import GatewayError
 from schema.base import FieldForbidden
 from tests.gateway.conftest import Harness, open_harness, uscc
 

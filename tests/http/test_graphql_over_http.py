@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.errors import BadRequest
 from gateway.graphql_http import GRAPHQL_RESPONSE, JSON, _query_parameters, response_media_type
+from kernel.errors import BadRequest
 from tests.gateway.conftest import Harness, open_harness, uscc
 
 TYPENAME = {"query": "{ __typename }"}

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from gateway.http_security import SECURITY_HEADERS, SecurityHeaders
-from gateway.settings import ConfigError, from_mapping
+from gateway.settings import from_mapping
+from kernel.config import ConfigError
 from tests.gateway.conftest import Harness, open_harness, uscc
 from tests.http.conftest import LiveGateway
 

@@ -14,7 +14,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
 
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys, public_keys
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys, public_keys
 from tests.gateway.conftest import open_harness, uscc
 
 QUERY = '{ enterprise(uscc: "%s") { name } }' % uscc(1)

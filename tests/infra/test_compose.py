@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from gateway.issuer import DEMO_ISSUER
 from gateway.settings import AGENCIES, load
+from sandbox.issuer import DEMO_ISSUER
 from tests.infra.conftest import (
     INFRA,
     ROOT,

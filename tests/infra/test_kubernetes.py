@@ -307,7 +307,7 @@ def _job_volume(pod: dict[str, Any], container: dict[str, Any], kind: str) -> tu
 def _parsed(step: dict[str, Any]) -> Any:
     """``jointgate ARGS`` as the real command line parses them; every option spelled in full
     (argparse would take ``--config`` for a ``--config-file`` that replaced it)."""
-    from gateway.cli import build_parser
+    from commands.main import build_parser
 
     args = [str(a) for a in step["args"]]
     try:
@@ -360,7 +360,7 @@ def test_the_retention_job_runs_daily_one_at_a_time_within_bounds() -> None:
     assert 0 <= job["backoffLimit"] <= 5
     assert 0 < job["activeDeadlineSeconds"] < 86_400, "over before the next day's run"
     assert _job_pod_spec()["restartPolicy"] == "Never", "podFailurePolicy needs Never"
-    # exit 1 (verification failed) and 2 (configuration) are not retried (audit/cli.py)
+    # exit 1 (verification failed) and 2 (configuration) are not retried (commands/audit.py)
     (fail,) = [r for r in job["podFailurePolicy"]["rules"] if r["action"] == "FailJob"]
     assert fail["onExitCodes"] == {"operator": "In", "values": [1, 2]}
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.issuer import DEMO_USERS
-from gateway.types import Outcome, Principal
-from policies.cli import principal_for, run_case
+from commands.policy import principal_for, run_case
+from kernel.types import Outcome, Principal
 from policies.engine import (
     DEFAULT_DIR,
     DecisionContext,
@@ -17,6 +16,7 @@ from policies.engine import (
     RecordLabels,
     load_bundle,
 )
+from sandbox.issuer import DEMO_USERS
 from schema.unified import build_schema
 
 CATALOG = build_schema().catalog

@@ -13,10 +13,10 @@ import itertools
 import pytest
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, get_named_type
 
-from gateway.issuer import DEMO_USERS
-from gateway.types import Purpose
-from policies.cli import principal_for
+from commands.policy import principal_for
+from kernel.types import Purpose
 from policies.engine import DEFAULT_DIR, DecisionContext, PolicyEngine, load_bundle
+from sandbox.issuer import DEMO_USERS
 from schema.catalog import Catalog, FieldResource
 from schema.unified import build_schema
 

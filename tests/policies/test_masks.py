@@ -1,5 +1,5 @@
-from policies import masks
-from schema.identifiers import resident_id_check_char, uscc_check_char
+from kernel import masks
+from kernel.identifiers import resident_id_check_char, uscc_check_char
 
 
 def test_masks_keep_only_what_the_issue_allows() -> None:

@@ -238,5 +238,5 @@ def test_publish_from_the_command_line_refuses_a_broken_set(
 
 def jointgate(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "commands.main", *args], capture_output=True, text=True, timeout=60
     )

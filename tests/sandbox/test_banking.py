@@ -9,9 +9,9 @@ import httpx
 import orjson
 
 from connectors import signing
+from kernel.identifiers import luhn_check_digit
 from sandbox.banking import DEFAULT_KEY, DEFAULT_KEY_ID
 from sandbox.world import World
-from schema.identifiers import luhn_check_digit
 
 
 def _card(payload: str) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from kernel.identifiers import InvalidIdentifier
 from sandbox.banking import NonceCache
 from sandbox.faults import Faults, Stats
 from sandbox.fields import RecordShape
 from sandbox.http import ApiError, check_party_id
 from sandbox.paging import decode_token, encode_token, keyset_page, page_slice
 from sandbox.runner import AGENCIES, parse_fault_knobs, parse_ports
-from schema.identifiers import InvalidIdentifier
 
 SHAPE = RecordShape(
     "thing", "id", {"name": None, "tags": None, "parts": ("a", "b"), "more": ("x", "y")}

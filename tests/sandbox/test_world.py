@@ -7,16 +7,16 @@ from collections import Counter
 
 import pytest
 
-from sandbox import banking, market, police
-from sandbox.fields import RecordShape
-from sandbox.world import BASE_COUNTS, JOINT_CASE_ID, World, generate
-from schema.identifiers import (
+from kernel.identifiers import (
     check_account_number,
     check_court_case_number,
     check_police_case_number,
     check_resident_id,
     check_uscc,
 )
+from sandbox import banking, market, police
+from sandbox.fields import RecordShape
+from sandbox.world import BASE_COUNTS, JOINT_CASE_ID, World, generate
 
 
 def test_same_seed_same_world() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from gateway.types import Shaping
-from policies import masks
+from kernel import masks
+from kernel.types import Shaping
 from schema.base import SPECS, FieldForbidden, build, record_data
 from schema.court import CourtCase, Judgment, Party
 from schema.unified import build_schema

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schema.identifiers import (
+from kernel.identifiers import (
     USCC_ALPHABET,
     InvalidIdentifier,
     check_account_number,

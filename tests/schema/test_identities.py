@@ -12,12 +12,7 @@ import pytest
 import strawberry
 from graphql import get_named_type
 
-from policies.masks import resident_id as masked_id
-from sandbox.memory import memory_connectors
-from sandbox.world import generate
-from schema.base import SPECS, SPECS_BY_NAME, Shape, TypeSpec, attr, embedded_type, link
-from schema.catalog import SchemaMappingError, build_catalog
-from schema.identifiers import (
+from kernel.identifiers import (
     InvalidIdentifier,
     check_account_number,
     check_court_case_number,
@@ -26,6 +21,11 @@ from schema.identifiers import (
     check_uscc,
     uscc_check_char,
 )
+from kernel.masks import resident_id as masked_id
+from sandbox.memory import memory_connectors
+from sandbox.world import generate
+from schema.base import SPECS, SPECS_BY_NAME, Shape, TypeSpec, attr, embedded_type, link
+from schema.catalog import SchemaMappingError, build_catalog
 from schema.unified import build_schema
 from tests.gateway.conftest import Harness, card, open_harness, resident_id, uscc
 from tests.policies.test_masks import valid_as_both

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.limits import MAX_LOOKUP_KEYS
+from schema.loaders import MAX_LOOKUP_KEYS
 from tests.gateway.conftest import open_harness, uscc
 
 CASES = "query($n: [CourtCaseNumber!]!) { courtCases(caseNumbers: $n) { caseNumber court } }"

@@ -15,14 +15,15 @@ import httpx
 import pytest
 from joserfc import jwt
 
+from audit.log import MemoryAuditLog
+from commands.demo import prepare
 from connectors.base import Labels, Page, Record
+from connectors.registry import AgencySettings
 from gateway.app import build_gateway, create_app
-from gateway.audit import MemoryAuditLog
-from gateway.demo import prepare
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys, mint_token
 from gateway.ratelimit import RateLimits
-from gateway.settings import AgencySettings, Settings
+from gateway.settings import Settings
 from sandbox.banking import DEFAULT_KEY
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys, mint_token
 from sandbox.world import World
 from schema.enterprise import MAX_PAGE
 from schema.paging import CURSOR_TTL_S, MAX_SEARCH_TEXT

@@ -15,9 +15,10 @@ import httpx
 import pytest
 import redis
 
-from connectors.cache import CacheSettings, CachingConnector, RecordCache, registry_fields
 from connectors.memory import MemoryConnector
-from gateway.settings import ConfigError, from_mapping
+from gateway.record_cache import CacheSettings, CachingConnector, RecordCache, registry_fields
+from gateway.settings import from_mapping
+from kernel.config import ConfigError
 from policies.engine import DEFAULT_DIR
 from schema.unified import build_schema
 from tests.gateway.conftest import LOOKUPS, Harness, labels, open_harness, small_world, uscc
@@ -110,7 +111,7 @@ def test_the_cache_is_off_unless_a_registry_ttl_is_set() -> None:
 def test_the_demo_caches_no_records(tmp_path: Path) -> None:
     """A hit tells a user that somebody looked the record up (docs/cache.md, "What a hit
     reveals"): the demo, where users try things on each other, never turns it on."""
-    from gateway.demo import demo_settings, prepare
+    from commands.demo import demo_settings, prepare
 
     jwks, bank_key = prepare(tmp_path)
     settings = demo_settings("127.0.0.1", 0, tmp_path, jwks, bank_key, {})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from gateway.types import Principal
+from kernel.types import Principal
 from policies.engine import DecisionContext, PolicyEngine, RecordDecision, RecordLabels
 from schema.catalog import FieldResource
 

@@ -11,8 +11,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from commands.explain import (
+    RECORD_LABELS,
+    decide_paths,
+    describe_labels,
+    explain,
+    hidden_records,
+    record_option,
+    record_outcome,
+    targets,
+)
 from gateway.notify import NotifySettings, announce, where
-from gateway.types import Outcome, Principal, Purpose
+from kernel.identifiers import InvalidIdentifier, check_case_id
+from kernel.types import Outcome, Principal, Purpose
 from policies.db import Database
 from policies.engine import (
     DEFAULT_DIR,
@@ -23,20 +34,9 @@ from policies.engine import (
     RecordLabels,
     load_bundle,
 )
-from policies.explain import (
-    RECORD_LABELS,
-    decide_paths,
-    describe_labels,
-    explain,
-    hidden_records,
-    record_option,
-    record_outcome,
-    targets,
-)
 from policies.reload import PolicyVersions, load_files, publish
 from policies.review import ReviewError, ReviewQueue
 from policies.teams import TeamDirectory, TeamError, TeamStore
-from schema.identifiers import InvalidIdentifier, check_case_id
 
 TESTS_DIR = "tests"
 
@@ -161,7 +161,8 @@ def _database_options(parser: argparse.ArgumentParser) -> None:
 def _governance(args: argparse.Namespace) -> tuple[Database, NotifySettings | None]:
     """The governance database and where to announce changes, from the options."""
     from gateway.ratelimit import RateLimits
-    from gateway.settings import ConfigError, load_governance
+    from gateway.settings import load_governance
+    from kernel.config import ConfigError
 
     url = f"sqlite:///{args.data_dir / 'governance.sqlite3'}"
     notify: NotifySettings | None = NotifySettings().resolved(RateLimits())  # as a default gateway
@@ -262,7 +263,8 @@ def _nobody_reads(url: str) -> str:
 
 
 def _policy_source(config: Path) -> tuple[bool, Path | None]:
-    from gateway.settings import ConfigError, load_policy_source
+    from gateway.settings import load_policy_source
+    from kernel.config import ConfigError
 
     try:
         return load_policy_source(config)
@@ -283,7 +285,7 @@ def _exists(url: str) -> bool:
 def principal_for(user: str, agency: str | None = None, roles: Sequence[str] = (),
                   clearance: int | None = None) -> Principal:  # fmt: skip
     """A demo user by name, or any principal described by agency, roles and clearance."""
-    from gateway.issuer import DEMO_USERS
+    from sandbox.issuer import DEMO_USERS
 
     demo = DEMO_USERS.get(user)
     if demo is None and agency is None:
@@ -342,7 +344,7 @@ def _explain(args: argparse.Namespace, catalog: Any) -> int:
 
 
 def _case_id(text: str) -> str:
-    """``--case`` as the gateway takes ``X-Case-Id`` (``schema.identifiers.check_case_id``), so
+    """``--case`` as the gateway takes ``X-Case-Id`` (``kernel.identifiers.check_case_id``), so
     that the explanation is about the case a request would declare; "" for none."""
     if not text.strip():
         return ""
@@ -386,7 +388,8 @@ def _membership(args: argparse.Namespace, principal: Principal) -> tuple[bool, t
 
 
 def _config_database(config: Path) -> str:
-    from gateway.settings import ConfigError, load_governance
+    from gateway.settings import load_governance
+    from kernel.config import ConfigError
 
     try:
         return load_governance(config)[0]
@@ -489,7 +492,7 @@ def _diff(args: argparse.Namespace, catalog: Any) -> int:
 
 
 def _principals(path: Path | None) -> list[Principal]:
-    from gateway.issuer import DEMO_USERS
+    from sandbox.issuer import DEMO_USERS
 
     if path is None:
         return [principal_for(user) for user in DEMO_USERS]

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from schema.identifiers import InvalidIdentifier, check_resident_id, check_uscc
+from kernel.identifiers import InvalidIdentifier, check_resident_id, check_uscc
 
 Mask = Callable[[Any], Any]
 

@@ -8,16 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from commands.demo import prepare
 from gateway.authn import AuthSettings, TokenVerifier
-from gateway.demo import prepare
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_USERS, public_keys
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_USERS, public_keys
 
 ROOT = Path(__file__).parents[2]
 
 
 def jointgate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
+        [sys.executable, "-m", "commands.main", *args],
         capture_output=True, text=True, timeout=120, cwd=cwd,
     )  # fmt: skip
 
@@ -39,7 +39,7 @@ def test_output_into_a_pipe_closed_early_ends_quietly() -> None:
     """`jointgate schema print | head -1`: no BrokenPipeError traceback (the reader here
     goes away before the schema is built, so the first write meets a closed pipe)."""
     reader = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "schema", "print"],
+        [sys.executable, "-m", "commands.main", "schema", "print"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert reader.stdout is not None and reader.stderr is not None
@@ -78,7 +78,7 @@ def test_token_without_a_demo_issuer_refuses_and_creates_nothing(tmp_path: Path)
 
 
 def test_the_docs_list_every_demo_user() -> None:
-    """docs/cli.md (``jointgate token``) and the README: the users of gateway/issuer.py, no
+    """docs/cli.md (``jointgate token``) and the README: the users of sandbox/issuer.py, no
     more, no fewer, in its order."""
     import re
 

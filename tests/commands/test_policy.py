@@ -15,7 +15,7 @@ from policies.reload import PolicyVersions
 
 def jointgate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
+        [sys.executable, "-m", "commands.main", *args],
         capture_output=True, text=True, timeout=120, cwd=cwd,
     )  # fmt: skip
 

@@ -15,7 +15,7 @@ from unittest.mock import ANY
 import httpx
 import pytest
 
-from gateway.issuer import mint_token
+from sandbox.issuer import mint_token
 from sandbox.world import World
 from tests.demo_process import free_port, start_demo, wait_until_up
 from tests.test_readme import STUB_USCC, masking_requests
@@ -221,9 +221,8 @@ def test_a_down_agency_leaves_the_rest_of_the_answer(demo: Demo, world: World) -
 
 
 def test_every_request_is_in_the_audit_trail(demo: Demo) -> None:
-    from audit.config import load_config
+    from audit.config import AuditSettings, load_config
     from audit.reader import AuditReader, SearchFilter
-    from gateway.settings import AuditSettings
 
     demo.query("{ __typename }")
     refused = httpx.post(demo.url, json={"query": "{ __typename }"})
@@ -241,9 +240,8 @@ def test_sigterm_drains_in_flight_requests_then_stops_gateway_and_sandbox(
     connections are refused; then the gateway and the sandbox exit."""
     import threading
 
-    from audit.config import load_config
+    from audit.config import AuditSettings, load_config
     from audit.reader import AuditReader, SearchFilter
-    from gateway.settings import AuditSettings
 
     httpx.put(f"{demo.agencies['banking']}/_sandbox/faults", json={"latency_ms": 1500})
     answered: list[httpx.Response] = []
@@ -277,7 +275,7 @@ def test_the_banner_curl_example_sends_valid_json() -> None:
     import re
     import shlex
 
-    from gateway.demo import banner
+    from commands.demo import banner
 
     text = banner("127.0.0.1", 8400, Path(".jointgate"), {"police": "http://127.0.0.1:1"})
     command = re.search(r"curl .*?-d '[^']*'", text, re.S)

@@ -100,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema_commands.add_parser("print", help="print the SDL")
 
-    from audit.cli import add_commands as add_audit_commands
-    from policies.cli import add_commands as add_policy_commands
+    from commands.audit import add_commands as add_audit_commands
+    from commands.policy import add_commands as add_policy_commands
 
     add_policy_commands(commands)
     add_audit_commands(commands)
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "demo":
-            from gateway.demo import run_demo
+            from commands.demo import run_demo
 
             return run_demo(
                 args.host, args.port, args.data_dir, args.scale, args.seed, tls=args.tls
@@ -130,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "token":
             return _token(args)
         if args.command in ("policy", "teams", "review"):
-            from policies.cli import run as run_policy_command
+            from commands.policy import run as run_policy_command
 
             return run_policy_command(args)
         if args.command == "audit":
-            from audit.cli import run as run_audit_command
+            from commands.audit import run as run_audit_command
 
             return run_audit_command(args)
         if args.command == "schema":
@@ -166,7 +166,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from gateway.issuer import DEMO_USERS, NoDemoIssuer, mint_token
+    from sandbox.issuer import DEMO_USERS, NoDemoIssuer, mint_token
 
     if args.user not in DEMO_USERS:
         print(

@@ -44,6 +44,7 @@ from redis.exceptions import RedisError
 
 from connectors.base import LABEL_FIELDS, Connector, Grouped, Page, Record
 from connectors.memory import project
+from kernel.config import ConfigError
 
 if TYPE_CHECKING:
     from gateway.ratelimit import RateLimits
@@ -88,7 +89,7 @@ class CacheSettings:
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> CacheSettings:
-        from gateway.notify import _config_error, redis_setting
+        from gateway.notify import redis_setting
         from schema.base import Category
 
         categories = [c.value for c in Category]
@@ -100,17 +101,17 @@ class CacheSettings:
             agency = rest.removesuffix("_ttl_s")
             if key.endswith("_ttl_s") and agency in AGENCIES and category in categories:
                 if category not in CACHEABLE_CATEGORIES:
-                    raise _config_error(
+                    raise ConfigError(
                         f"{where}: {category} data is sensitive and never cached; only"
                         f" {', '.join(CACHEABLE_CATEGORIES)} data can be (docs/cache.md)"
                     )
                 if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    raise _config_error(f"{where}: seconds >= 0 (0: not cached), got {value!r}")
+                    raise ConfigError(f"{where}: seconds >= 0 (0: not cached), got {value!r}")
                 if value > 0:
                     ttls[(agency, category)] = float(value)
             elif key not in ("redis_url", "redis_password_env", "key_prefix", "timeout_s",
                              "retry_s"):  # fmt: skip
-                raise _config_error(
+                raise ConfigError(
                     f"{where}: unknown key; the keys are registry_AGENCY_ttl_s (e.g."
                     " registry_market_ttl_s), redis_url, redis_password_env, key_prefix,"
                     " timeout_s, retry_s (docs/cache.md)"

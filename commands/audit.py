@@ -27,7 +27,7 @@ from typing import IO, Any
 import orjson
 
 from audit.checkpoint import Checkpoint
-from audit.config import AuditConfig, load_config
+from audit.config import AuditConfig, AuditSettings, load_config
 from audit.errors import AuditError, ProofError
 from audit.keys import load_public_key
 from audit.reader import AuditReader, SearchFilter, parse_time
@@ -42,8 +42,9 @@ from audit.verify import (
     verify_queries,
     verify_store,
 )
-from gateway.settings import AuditSettings, ConfigError, load_audit
-from gateway.types import AuditRecord
+from gateway.settings import load_audit
+from kernel.config import ConfigError
+from kernel.types import AuditRecord
 
 DEFAULT_DATA_DIR = Path(".jointgate")
 MAX_RETURNED_IN_RECORD = 1000
@@ -98,7 +99,7 @@ def _filters(parser: argparse.ArgumentParser) -> None:
 
 
 def populate(audit: argparse.ArgumentParser) -> None:
-    """Add the audit subcommands to ``audit`` (``jointgate audit`` or ``python -m audit.cli``)."""
+    """Add the audit subcommands to ``audit`` (``jointgate audit``, or ``-m commands.audit``)."""
     common = _store_options()
     commands = audit.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
 

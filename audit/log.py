@@ -1,12 +1,12 @@
-"""Stage 6, audit-commit: one record per request, durable before the response leaves.
+"""The audit log contract: one record per request, durable before the response leaves.
 
 Producing the record (every stage adds to ``ctx.audit``) and storing it are separate roles, as
 OpenTelemetry separates span processors from exporters; unlike telemetry, the commit is
 synchronous and fail-closed: if :meth:`AuditLog.commit` raises, the client gets 503 and no data.
 
-This module holds the contract, an in-memory log for tests, and :func:`open_audit_log`, which
-builds the tamper-evident trail of the ``audit`` package (Merkle tree, signed checkpoints,
-encrypted personal data, SQLite or PostgreSQL; docs/audit.md) from the settings.
+This module holds the contract the pipeline commits through (``gateway/pipeline.py``) and an
+in-memory log for tests; :class:`audit.trail.AuditTrail` is the tamper-evident implementation
+(Merkle tree, signed checkpoints, encrypted personal data, SQLite or PostgreSQL; docs/audit.md).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway.settings import Settings
-from gateway.types import AuditRecord
+from kernel.types import AuditRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +72,3 @@ class MemoryAuditLog:
 
     async def aclose(self) -> None:
         return None
-
-
-def open_audit_log(settings: Settings) -> AuditLog:
-    """The evidence-grade trail configured by ``[audit]`` (SQLite in the data dir by default)."""
-    from audit.config import load_config
-    from audit.trail import AuditTrail
-
-    return AuditTrail(load_config(settings.audit, settings.data_dir))

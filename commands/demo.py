@@ -15,13 +15,14 @@ import sys
 import time
 from pathlib import Path
 
+from connectors.registry import AgencySettings
 from connectors.tls import AgencyTLS
-from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_USERS, public_keys
 from gateway.ratelimit import RateLimits
 from gateway.serve import run_gateway
-from gateway.settings import AgencySettings, Settings, TelemetrySettings
+from gateway.settings import Settings, TelemetrySettings
 from policies.db import Database
 from policies.teams import TeamStore
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_USERS, public_keys
 from sandbox.tls import CertificateFiles, ensure_certificates
 
 SANDBOX_START_TIMEOUT_S = 180.0
@@ -67,7 +68,7 @@ def start_sandbox(
     port_file = data_dir / "sandbox" / "ports.json"
     port_file.unlink(missing_ok=True)
     command = [
-        sys.executable, "-m", "gateway.cli", "sandbox",
+        sys.executable, "-m", "commands.main", "sandbox",
         "--scale", str(scale), "--seed", str(seed),
         "--port-file", str(port_file), "--bank-key-file", str(bank_key), "--exit-with-parent",
         *(extra or []),
