@@ -123,8 +123,10 @@ def wire_transport(settings: TransportSettings) -> WirePool:
 
 class AgencyHTTP:
     """A client for one agency over ``transport`` (:func:`wire_transport` of the settings if
-    none is given), returning decoded JSON or raising ConnectorError. It owns the transport:
-    :meth:`aclose` closes it."""
+    none is given), returning decoded JSON or raising ConnectorError. A transport given is made
+    for ``settings.base_url`` by the caller, with its own TLS and limits; from the settings this
+    class reads the timeout, the resilience policy and whether the URL is https. It owns the
+    transport: :meth:`aclose` closes it."""
 
     def __init__(
         self,
@@ -141,7 +143,7 @@ class AgencyHTTP:
         self._sign = sign
         self._over_tls = settings.base_url.startswith("https:")
         self.telemetry: ExchangeTelemetry | None = None  # set by Telemetry.instrument
-        self.transport = transport if transport is not None else wire_transport(settings)
+        self.transport: Transport = transport if transport is not None else wire_transport(settings)
 
     @property
     def open_connections(self) -> int:
