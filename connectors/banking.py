@@ -11,6 +11,7 @@ import orjson
 from connectors.base import Grouped, each_chunk, group
 from connectors.http import HTTPConnector, TransportSettings, expect
 from connectors.signing import sign_headers
+from connectors.transport import Transport
 
 KEYS_PER_CALL = 500
 
@@ -35,8 +36,14 @@ class BankingConnector(HTTPConnector):
         "report": ("id", "account_number"),
     }
 
-    def __init__(self, settings: TransportSettings, key_id: str, key: bytes) -> None:
-        super().__init__(settings, sign=functools.partial(sign_headers, key_id, key))
+    def __init__(
+        self,
+        settings: TransportSettings,
+        key_id: str,
+        key: bytes,
+        transport: Transport | None = None,
+    ) -> None:
+        super().__init__(settings, functools.partial(sign_headers, key_id, key), transport)
 
     async def fetch_many(
         self,

@@ -1,10 +1,14 @@
 """The shared HTTP layer every agency connector uses.
 
-One pool of keep-alive HTTP/1.1 connections per agency (``connectors/wire.py``: asyncio
-protocols and httptools, leaner than aiohttp's client, see docs/performance.md; httpx remains
-for test doubles such as MockTransport), TLS with the agency's CA and our client certificate
-(``connectors/tls.py``), orjson decoding, and the single place where transport and HTTP errors
-become :mod:`connectors.errors` types. Every exchange runs through the agency's
+:class:`AgencyHTTP` builds each request (content type, signature, ``traceparent``), hands it to
+the agency's :class:`~connectors.transport.Transport`, decodes the answer with orjson and is the
+single place where transport and HTTP errors become :mod:`connectors.errors` types. The
+transport is taken, not chosen here: by default one pool of keep-alive HTTP/1.1 connections per
+agency (``connectors/wire.py``: asyncio protocols and httptools, leaner than aiohttp's client,
+see docs/performance.md) with TLS to the agency's CA and our client certificate
+(``connectors/tls.py``); tests hand in a double (``connectors/testing.py``, or httpx's through
+:class:`~connectors.transport.HttpxTransport`), so everything above runs as it does in
+production. Every exchange runs through the agency's
 :class:`~connectors.resilience.AgencyGuard` (deadline, timeout, cap, retries, breaker), carries
 the W3C ``traceparent`` of the current trace, and is a span of its own when the request is
 recorded (:class:`ExchangeTelemetry`, set by ``gateway/telemetry.py``).
@@ -15,11 +19,10 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import orjson
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode, Tracer
@@ -37,9 +40,9 @@ from connectors.errors import (
 )
 from connectors.resilience import AgencyGuard, Resilience
 from connectors.tls import AgencyTLS, client_context, describe_tls_failure
-from connectors.wire import KEEPALIVE_S, MalformedResponse, WirePool
+from connectors.transport import MalformedResponse, Params, Transport
+from connectors.wire import WirePool
 
-Params = Mapping[str, str | Sequence[str]]
 Signer = Callable[[str, str, bytes], Mapping[str, str]]
 """Headers that authenticate one attempt: ``(method, path, body) -> headers``; called afresh for
 every attempt, so a retry carries a new nonce and timestamp."""
@@ -66,7 +69,6 @@ class TransportSettings:
     timeout_s: float = 5.0
     connect_timeout_s: float = 2.0
     max_connections: int = 64
-    fast_transport: bool = True
     resilience: Resilience = field(default_factory=Resilience)
     tls: AgencyTLS | None = None
 
@@ -86,12 +88,13 @@ def _describe_error_body(body: bytes) -> str:
 
 @contextlib.contextmanager
 def map_transport_errors(agency: str, over_tls: bool = False) -> Iterator[None]:
-    """Turn every transport error into the project's own tree, at the boundary."""
+    """Turn every error of the transport contract (``connectors/transport.py``) into the
+    project's own tree, at the boundary, whichever transport raised it."""
     try:
         yield
     except MalformedResponse as exc:
         raise AgencyProtocolError(agency, f"malformed HTTP response: {exc}") from exc
-    except (httpx.HTTPError, OSError, TimeoutError) as exc:
+    except OSError as exc:  # TimeoutError, ConnectFailed, ConnectionDropped, ssl.SSLError
         tls = describe_tls_failure(exc, over_tls)
         if tls is not None:
             raise AgencyTLSError(agency, tls) from exc
@@ -103,20 +106,34 @@ def map_transport_errors(agency: str, over_tls: bool = False) -> Iterator[None]:
 
 
 def _timed_out(exc: BaseException) -> bool:
-    return isinstance(exc, httpx.TimeoutException) or any(
-        isinstance(e, TimeoutError) for e in causes(exc)
+    return any(isinstance(e, TimeoutError) for e in causes(exc))
+
+
+def wire_transport(settings: TransportSettings) -> WirePool:
+    """The production transport to one agency: the wire client, with the agency's TLS.
+
+    Raises ``OSError``/``ssl.SSLError`` if a TLS file cannot be read (``connectors/tls.py``)."""
+    return WirePool(
+        settings.base_url,
+        client_context(settings.tls),
+        settings.max_connections,
+        settings.connect_timeout_s,
     )
 
 
 class AgencyHTTP:
-    """A pooled client for one agency, returning decoded JSON or raising ConnectorError."""
+    """A client for one agency over ``transport`` (:func:`wire_transport` of the settings if
+    none is given), returning decoded JSON or raising ConnectorError. A transport given is made
+    for ``settings.base_url`` by the caller, with its own TLS and limits; from the settings this
+    class reads the timeout, the resilience policy and whether the URL is https. It owns the
+    transport: :meth:`aclose` closes it."""
 
     def __init__(
         self,
         agency: str,
         settings: TransportSettings,
         describe_error: Callable[[bytes], str] = _describe_error_body,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
         sign: Signer | None = None,
     ) -> None:
         self.agency = agency
@@ -126,31 +143,12 @@ class AgencyHTTP:
         self._sign = sign
         self._over_tls = settings.base_url.startswith("https:")
         self.telemetry: ExchangeTelemetry | None = None  # set by Telemetry.instrument
-        tls = client_context(settings.tls)
-        self._pool: WirePool | None = None
-        self._client: httpx.AsyncClient | None = None
-        if transport is None and settings.fast_transport:
-            self._pool = WirePool(
-                settings.base_url, tls, settings.max_connections, settings.connect_timeout_s
-            )
-        else:  # a test double (httpx.MockTransport, ASGITransport), or httpx's own transport
-            self._client = httpx.AsyncClient(
-                base_url=settings.base_url,
-                timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
-                limits=httpx.Limits(
-                    max_connections=settings.max_connections,
-                    max_keepalive_connections=settings.max_connections,
-                    keepalive_expiry=KEEPALIVE_S,
-                ),
-                transport=transport,
-                verify=tls,
-                trust_env=False,
-            )
+        self.transport: Transport = transport if transport is not None else wire_transport(settings)
 
     @property
     def open_connections(self) -> int:
-        """Keep-alive connections open to the agency now (0 over a test transport)."""
-        return self._pool.open_connections if self._pool is not None else 0
+        """Connections open to the agency now, as the transport counts them."""
+        return self.transport.open_connections
 
     async def get(self, path: str, params: Params) -> Any:
         return await self.send("GET", path, params=params)
@@ -253,13 +251,7 @@ class AgencyHTTP:
         headers: dict[str, str],
     ) -> tuple[int, bytes]:
         with map_transport_errors(self.agency, self._over_tls):
-            if self._pool is not None:
-                return await self._pool.request(method, path, params, content, headers)
-            assert self._client is not None
-            response = await self._client.request(
-                method, path, params=params, content=content, headers=headers
-            )
-            return response.status_code, await response.aread()
+            return await self.transport.request(method, path, params, content, headers)
 
     def _decode(self, status: int, body: bytes) -> Any:
         if status >= 500 or status == 429:
@@ -274,17 +266,20 @@ class AgencyHTTP:
             raise AgencyProtocolError(self.agency, f"response is not JSON: {exc}") from exc
 
     async def aclose(self) -> None:
-        if self._pool is not None:
-            await self._pool.aclose()
-        if self._client is not None:
-            await self._client.aclose()
+        await self.transport.aclose()
 
 
 class HTTPConnector(Connector):
-    """A connector that reaches its agency over the shared HTTP layer."""
+    """A connector that reaches its agency over the shared HTTP layer; ``transport`` as for
+    :class:`AgencyHTTP` (a test double's, or by default the wire client)."""
 
-    def __init__(self, settings: TransportSettings, sign: Signer | None = None) -> None:
-        self.http = AgencyHTTP(self.agency, settings, sign=sign)
+    def __init__(
+        self,
+        settings: TransportSettings,
+        sign: Signer | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.http = AgencyHTTP(self.agency, settings, transport=transport, sign=sign)
 
     def status(self) -> dict[str, Any]:
         return {**self.http.guard.status(), "connections": self.http.open_connections}
@@ -310,4 +305,5 @@ __all__ = [
     "TransportSettings",
     "expect",
     "map_transport_errors",
+    "wire_transport",
 ]

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import certifi
-import httpx
 
 from connectors.errors import causes
-from connectors.wire import ConnectFailed
+from connectors.transport import ConnectFailed
 
 __all__ = ["AgencyTLS", "client_context", "describe_tls_failure"]
 
@@ -75,7 +74,7 @@ def describe_tls_failure(exc: BaseException, over_tls: bool) -> str | None:
         if isinstance(failures[-1], ssl.SSLEOFError) or "EOF" in reason:
             return f"TLS: handshake failed: the agency closed the connection ({reason}; {_ASK})"
         return f"TLS: handshake failed: {reason}"
-    connecting = any(isinstance(e, (ConnectFailed, httpx.ConnectError)) for e in chain)
+    connecting = any(isinstance(e, ConnectFailed) for e in chain)
     if over_tls and connecting and any(isinstance(e, ConnectionResetError) for e in chain):
         return f"TLS: handshake failed: the agency reset the connection ({_ASK})"
     return None

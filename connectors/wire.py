@@ -8,9 +8,11 @@ readers cost about 0.5 ms of CPU per call here, twice this (docs/performance.md)
 
 Timeouts are the caller's (:class:`connectors.resilience.AgencyGuard` wraps every attempt in
 one); this module bounds only the connect. A call that is cancelled or fails mid-exchange
-closes its connection, since what is still in flight on it is unknown. Errors are ``OSError``
-subclasses (:class:`ConnectFailed`, :class:`ConnectionDropped`), ``TimeoutError``, TLS errors
-from :mod:`ssl`, and :class:`MalformedResponse`; ``connectors/http.py`` maps them.
+closes its connection, since what is still in flight on it is unknown. :class:`WirePool` is the
+production :class:`~connectors.transport.Transport` as it stands (no wrapper, no call more per
+request) and raises only that contract's errors: ``OSError`` subclasses (:class:`ConnectFailed`,
+:class:`ConnectionDropped`), ``TimeoutError``, TLS errors from :mod:`ssl`, and
+:class:`MalformedResponse`; ``connectors/http.py`` maps them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httptools
 
+from connectors.transport import (
+    KEEPALIVE_S,
+    MAX_RESPONSE_BYTES,
+    ConnectFailed,
+    ConnectionDropped,
+    MalformedResponse,
+    Params,
+)
+
 __all__ = [
     "KEEPALIVE_S",
     "MAX_RESPONSE_BYTES",
@@ -34,24 +45,7 @@ __all__ = [
     "url_problem",
 ]
 
-MAX_RESPONSE_BYTES = 64 << 20  # an agency answer (headers and body) larger than this is refused
-KEEPALIVE_S = 30.0  # an idle connection older than this is closed rather than reused
 _NO_BODY_STATUS = frozenset({204, 304})
-
-Params = Mapping[str, str | Sequence[str]]
-
-
-class ConnectFailed(ConnectionError):
-    """No connection to the agency could be opened (refused, unreachable, reset in the
-    handshake); the original error is the ``__cause__``."""
-
-
-class ConnectionDropped(ConnectionError):
-    """The agency closed the connection before its response was complete."""
-
-
-class MalformedResponse(Exception):
-    """The bytes the agency sent back are not an HTTP/1.1 response we accept."""
 
 
 class _Connection(asyncio.Protocol):
@@ -246,7 +240,7 @@ def url_problem(url: str, schemes: Sequence[str] = ("http", "https"), *, base: b
 
 class WirePool:
     """Keep-alive connections to one ``http://`` or ``https://`` origin, at most ``limit`` open;
-    a call beyond that waits for one to come free."""
+    a call beyond that waits for one to come free. A :class:`~connectors.transport.Transport`."""
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from connectors.errors import AgencyUnavailable, CircuitOpen
 from connectors.http import AgencyHTTP, TransportSettings
 from connectors.resilience import Resilience, RetryBudget
 from connectors.signing import NONCE, sign_headers
+from connectors.transport import HttpxTransport
 
 
 class Clock:
@@ -97,7 +98,7 @@ async def test_every_attempt_is_signed_afresh() -> None:
     http = AgencyHTTP(
         "banking",
         TransportSettings("http://bank.test", resilience=Resilience(retry_backoff_s=0.001)),
-        transport=httpx.MockTransport(agency),
+        transport=HttpxTransport("http://bank.test", transport=httpx.MockTransport(agency)),
         sign=lambda method, path, body: sign_headers("jointgate", b"k", method, path, body),
     )
     try:

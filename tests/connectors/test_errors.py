@@ -11,6 +11,7 @@ from connectors.base import Connector
 from connectors.errors import AgencyRejected, AgencyTimeout, AgencyUnavailable
 from connectors.http import AgencyHTTP, TransportSettings
 from connectors.police import PoliceConnector
+from connectors.transport import HttpxTransport
 from sandbox.faults import Faults
 from sandbox.world import World
 
@@ -63,7 +64,9 @@ async def test_an_error_body_echoing_identifiers_reaches_no_log_line() -> None:
         return httpx.Response(400, text=body)
 
     police = AgencyHTTP(
-        "police", TransportSettings("http://police.test"), transport=httpx.MockTransport(reply)
+        "police",
+        TransportSettings("http://police.test"),
+        transport=HttpxTransport("http://police.test", transport=httpx.MockTransport(reply)),
     )
     try:
         with pytest.raises(AgencyRejected) as caught:

@@ -27,6 +27,7 @@ from connectors.http import AgencyHTTP, TransportSettings
 from connectors.police import PoliceConnector
 from connectors.registry import AgencySettings
 from connectors.resilience import Resilience
+from connectors.transport import HttpxTransport
 from gateway import logs
 from gateway.app import build_gateway, create_app
 from gateway.ratelimit import RateLimits
@@ -134,12 +135,10 @@ async def test_traceparent_reaches_the_agency_on_every_attempt() -> None:
             return httpx.Response(503, text="busy")
         return httpx.Response(200, json={"data": [], "total": 0})
 
-    settings = TransportSettings(
-        "http://police.test", fast_transport=False, resilience=Resilience(retry_backoff_s=0.001)
+    settings = TransportSettings("http://police.test", resilience=Resilience(retry_backoff_s=0.001))
+    police = PoliceConnector(
+        settings, transport=HttpxTransport(settings.base_url, transport=httpx.MockTransport(agency))
     )
-    police = PoliceConnector(settings)
-    await police.http.aclose()
-    police.http = AgencyHTTP("police", settings, transport=httpx.MockTransport(agency))
     telemetry = Telemetry(TelemetrySettings())
     exporter = InMemorySpanExporter()
     telemetry.export_spans(exporter, SimpleSpanProcessor)
@@ -173,8 +172,8 @@ async def test_unrecorded_requests_still_pass_the_trace_on() -> None:
 
     http = AgencyHTTP(
         "police",
-        TransportSettings("http://police.test", fast_transport=False),
-        transport=httpx.MockTransport(agency),
+        TransportSettings("http://police.test"),
+        transport=HttpxTransport("http://police.test", transport=httpx.MockTransport(agency)),
     )
     telemetry = Telemetry(TelemetrySettings())  # no exporter: nothing recorded
     with telemetry.request({"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-00"}, "r1"):
