@@ -17,7 +17,7 @@ from graphql import ExecutionResult, execute
 from connectors.base import Connector
 from connectors.resilience import request_deadline
 from gateway.analyze import Operation
-from gateway.compiled import CompiledExecutor
+from gateway.executor import CompiledExecutor
 from gateway.types import RequestContext
 from schema.loaders import Loaders
 from schema.paging import Cursors

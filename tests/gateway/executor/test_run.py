@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from joserfc import jwt
 
-from gateway.compiled import CompiledExecutor
 from gateway.execute import Executor
+from gateway.executor import CompiledExecutor
 from gateway.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys
 from gateway.types import Principal
 from tests.gateway.conftest import Harness, card, open_harness, resident_id, uscc

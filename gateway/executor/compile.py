@@ -55,8 +55,8 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import VariableValues, get_argument_values
 
-from gateway import pure
 from gateway.analyze import Operation
+from gateway.executor import pure
 from schema.base import Shape
 from schema.catalog import Catalog
 

@@ -50,9 +50,9 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect, is_iterable
 from graphql.pyutils import is_awaitable as default_is_awaitable
 
-from gateway import pure
 from gateway.analyze import Operation
-from gateway.compiler import (
+from gateway.executor import pure
+from gateway.executor.compile import (
     _ATTR,
     _EXACT,
     _FLOAT,
