@@ -1,5 +1,6 @@
 """The compiled executor: graphql-core's answer without its per-field cost."""
 
-from gateway.executor.run import CompiledExecutor, Fallback
+from gateway.executor.cache import CompiledExecutor
+from gateway.executor.compile import Fallback
 
 __all__ = ["CompiledExecutor", "Fallback"]

@@ -272,7 +272,7 @@ async def test_aliases_fragments_directives_and_typename(harness: Harness) -> No
         assert data["three"]["legalRepresentative"] == {
             "name": "法人3", "__typename": "Person", "gender": "男"
         }  # fmt: skip
-    cache = _executor(harness).fast._entries
+    cache = _executor(harness).fast.entries
     (entry,) = [e for e in cache.values() if e.directive_variables]
     assert sorted(entry.directive_variables) == ["no", "yes"] and len(entry.variants) == 2
 
@@ -319,7 +319,7 @@ async def test_what_the_compiler_leaves_to_graphql_core(harness: Harness) -> Non
     introspection = "{ __schema { queryType { name } } }"
     answer = await both(harness, query(harness, introspection, user="policy.admin"), fallback=True)
     assert answer.body["data"] == {"__schema": {"queryType": {"name": "Query"}}}
-    (reason,) = {e.fallback for e in fast._entries.values()}
+    (reason,) = {e.fallback for e in fast.entries.values()}
     assert reason == "introspection"
 
 
@@ -335,9 +335,9 @@ def test_the_compile_cache_is_bounded() -> None:
     ]
     for operation in operations:
         assert fast.fallback_reason(operation) is None
-    assert list(fast._entries) == [o.cache_key for o in operations[2:]]
+    assert list(fast.entries) == [o.cache_key for o in operations[2:]]
     assert fast.fallback_reason(operations[2]) is None  # a hit moves it to the end
-    assert list(fast._entries)[-1] == operations[2].cache_key
+    assert list(fast.entries)[-1] == operations[2].cache_key
 
 
 async def test_both_executors_can_be_chosen(harness: Harness) -> None:
@@ -357,7 +357,7 @@ def _root_items(harness: Harness, field: str) -> Any:
     """The compiled selection on the items of the list a root field answers."""
     (plan,) = [
         plan
-        for entry in _executor(harness).fast._entries.values()
+        for entry in _executor(harness).fast.entries.values()
         for plan in entry.variants.values()
         if plan.root.fields[0].name == field
     ]
