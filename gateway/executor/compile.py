@@ -1,15 +1,13 @@
-"""Compile a validated operation against the schema into the plan the compiled executor runs.
+"""Compile a validated operation into the ``CompiledOperation`` the executor runs (``run.py``).
 
-The plan is what ``gateway/compiled.py`` runs in place of graphql-core's ``Executor``: a tree of
-selections, fragments and inline fragments expanded by graphql-core's own ``collect_fields``,
-aliases merged, and per field its response key, GraphQL definition, catalog shape, Python
-attribute, argument values when they are literals, and a completion program for its type
-(non-null and list wrappers, leaf serializer, sub-selection). A built object whose whole
-selection is ``__typename``, leaves that serialize to themselves and embedded lists of such
-objects also gets one generated function that completes it (``gateway/pure.py``). The field
-kinds, completion programs and leaf checks defined here are what the executor dispatches on.
-An operation is compiled once for each set of values of the variables its ``@include`` /
-``@skip`` directives read; the executor caches the plans with the operation.
+:func:`screen` checks, once per operation, what needs no variable values, and finds the
+variables ``@include`` / ``@skip`` read; :class:`Compiler` then compiles the operation for one
+set of their values: selections expanded by graphql-core's own ``collect_fields`` and
+``collect_subfields`` (fragments, inline fragments, directives, merged aliases), and per field
+its response key, definition, kind (``FIELD_*``), Python attribute, argument values when they
+are literals, and a ``CompiledType`` per place of its type (``TYPE_*``, leaf checks
+``KEEP_*``); per object type, the program of its fields (``OP_*``) and, when its selection is
+pure, the function completing it (``pure.py``). The package docstring tells the whole story.
 
 Whatever the compiler does not know (mutations, subscriptions, introspection other than
 ``__typename``, abstract types, ``is_type_of`` checks, directives other than ``@include`` /
@@ -170,8 +168,8 @@ class CompilerInputs(Protocol):
 
 
 class Compiler:
-    """Compiles one operation for the values of its variables (only ``@include`` / ``@skip``
-    depend on them: literal arguments are coerced here, the others at each execution)."""
+    """Compiles one operation with one request's variables, of which only what ``@include`` /
+    ``@skip`` decide is kept (literal arguments are coerced here, the others at each run)."""
 
     def __init__(
         self, owner: CompilerInputs, operation: Operation, variables: VariableValues

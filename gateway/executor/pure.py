@@ -1,4 +1,4 @@
-"""Straight-line completion of built objects, for the compiled executor (``gateway/compiled.py``).
+"""Straight-line completion of built objects, for the compiled executor (``run.py``).
 
 Most of a large answer is built objects (``schema.base.build``) whose selected fields are leaves
 that serialize to themselves and lists of embedded objects of the same kind: graphql-core's

@@ -1,29 +1,15 @@
-"""A compiled fast path for the execute stage: graphql-core's answer without its per-field cost.
+"""One execution of a compiled operation: :class:`Execution` (see the package docstring).
 
-graphql-core spends about 2-3 µs on every field it executes (resolve info, path, argument
-check, awaitable checks, completion dispatch), and our schema objects are built in one pass
-(``schema.base.build``), so most of that work decides nothing. Here a validated operation is
-compiled once per (operation hash, operation name, values of the variables its ``@include`` /
-``@skip`` directives read) into a plan (``gateway/compiler.py``): a tree of selections with, per
-field, its response key, Python attribute, literal arguments and a completion program for its
-type; :class:`CompiledExecutor` keeps the plans in an LRU cache and runs them.
-
-Running it reads attributes and embedded values straight from the built objects' ``__dict__``
-and serializes common leaves without a call; a built object whose whole selection is such
-leaves and embedded lists of the same is completed by one generated function
-(``gateway/pure.py``), with no response paths unless something is unusual. Only root fields
-and links call their resolver
-(``gql_field.resolve``: Strawberry's wrapper, already guarded by the plan, see
-``schema.unified``) with a real :class:`GraphQLResolveInfo`. Anything unusual on the way (a
-missing attribute, which the builder withheld, a value of another type, an error) takes a slow
-path that is a line-by-line mirror of graphql-core's ``Executor`` (3.3): the same errors with the
-same messages, paths, locations and original errors, null propagation to the nearest nullable
-parent, and the same asynchronous shape: sibling fields and list items are awaited with
-``gather_with_cancel`` exactly where graphql-core does, so DataLoader batches, the order of
-agency calls and the order of errors are the same.
-
-Whatever the compiler does not know (``gateway/compiler.py`` lists it) makes the operation fall
-back to graphql-core, decided when compiling and cached with the operation.
+Root fields and links call their resolver (``gql_field.resolve``: Strawberry's wrapper, already
+guarded by the plan, see ``schema.unified``) with a real :class:`GraphQLResolveInfo`; values of
+built objects are read straight from their ``__dict__`` (``OP_LEAF``, ``OP_PURE_LIST``) and
+common leaves kept without a serializer call (``KEEP_*``). Anything unusual takes the full
+path, a line-by-line mirror of graphql-core's ``Executor`` (3.3): its methods carry the names of
+graphql-core's (``_execute_fields``, ``_execute_field``, ``_complete_value``,
+``_complete_list_value``, ...), with the same errors, messages, paths, locations and original
+errors, null propagation to the nearest nullable parent, and the same asynchronous shape:
+sibling fields and list items are awaited with ``gather_with_cancel`` exactly where graphql-core
+does, so DataLoader batches, the order of agency calls and the order of errors are the same.
 """
 
 from __future__ import annotations
@@ -80,7 +66,7 @@ __all__ = ["Execution"]
 _PLAIN_TYPES: set[type] = {*SCALAR_TYPES, list, dict, tuple}
 
 
-def _complete_list(complete: Completer, value: Any) -> list[Any] | None:
+def _complete_pure_list(complete: Completer, value: Any) -> list[Any] | None:
     """A list of built objects completed by their pure selection's function, or None to take
     the full path (see pure.py)."""
     if type(value) is not list:
@@ -119,12 +105,12 @@ class Execution:
 
     __slots__ = (
         "background",
+        "compiled",
         "context",
         "errors",
         "fragments",
         "helpers",
         "operation",
-        "plan",
         "positions",
         "schema",
         "variables",
@@ -133,17 +119,17 @@ class Execution:
     def __init__(
         self,
         schema: GraphQLSchema,
-        plan: CompiledOperation,
+        compiled: CompiledOperation,
         operation: OperationDefinitionNode,
         variables: VariableValues,
         context: Any,
     ) -> None:
         self.schema = schema
-        self.plan = plan
+        self.compiled = compiled
         self.operation = operation
         self.variables = variables
         self.context = context
-        self.fragments = plan.fragments
+        self.fragments = compiled.fragments
         self.errors: list[GraphQLError] = []
         self.positions: set[Path | None] = set()
         self.background: set[Awaitable[Any]] = set()
@@ -153,9 +139,9 @@ class Execution:
 
     def execute(self) -> ExecutionResult | Awaitable[ExecutionResult]:
         try:
-            data = self._fields(self.plan.root, None, None)
+            data = self._execute_fields(self.compiled.root, None, None)
         except GraphQLError as error:
-            self._add(error, None)
+            self._add_error(error, None)
             self._done()
             return ExecutionResult(None, self.errors or None)
         if type(data) is CoroutineType:
@@ -167,7 +153,7 @@ class Execution:
         try:
             data = await pending
         except GraphQLError as error:
-            self._add(error, None)
+            self._add_error(error, None)
             return ExecutionResult(None, self.errors or None)
         finally:
             self._done()
@@ -180,7 +166,7 @@ class Execution:
 
     # errors (CollectedErrors, handle_field_error)
 
-    def _add(self, error: GraphQLError, path: Path | None) -> None:
+    def _add_error(self, error: GraphQLError, path: Path | None) -> None:
         positions = self.positions
         at = path
         while at is not None:
@@ -192,15 +178,17 @@ class Execution:
         positions.add(path)
         self.errors.append(error)
 
-    def _error(self, raw: Exception, non_null: bool, field: CompiledField, path: Path) -> None:
+    def _handle_field_error(
+        self, raw: Exception, non_null: bool, field: CompiledField, path: Path
+    ) -> None:
         error = located_error(raw, field.nodes, path.as_list())
         if non_null:
             raise error
-        self._add(error, path)
+        self._add_error(error, path)
 
     # execute_fields / execute_field
 
-    def _fields(self, obj: CompiledObject, source: Any, path: Path | None) -> Any:
+    def _execute_fields(self, obj: CompiledObject, source: Any, path: Path | None) -> Any:
         results: dict[str, Any] = {}
         pending: list[str] | None = None
         values: dict[str, Any] | None = None
@@ -236,11 +224,11 @@ class Execution:
                             results[key] = None
                             continue
                     else:
-                        items = _complete_list(exact, value)
+                        items = _complete_pure_list(exact, value)
                         if items is not None:
                             results[key] = items
                             continue
-                result = self._field(field, source, path)
+                result = self._execute_field(field, source, path)
                 results[key] = result
                 if type(result) is CoroutineType:
                     if pending is None:
@@ -249,7 +237,7 @@ class Execution:
                         pending.append(key)
         except Exception:
             if pending:
-                self._settle([results[key] for key in pending])
+                self._settle_in_background([results[key] for key in pending])
             raise
         if pending is None:
             return results
@@ -264,7 +252,7 @@ class Execution:
             results.update(zip(keys, awaited, strict=True))
         return results
 
-    def _field(self, field: CompiledField, source: Any, parent: Path | None) -> Any:
+    def _execute_field(self, field: CompiledField, source: Any, parent: Path | None) -> Any:
         path = Path(parent, field.key, field.parent_name)
         try:
             if field.kind == FIELD_RESOLVER:
@@ -284,16 +272,16 @@ class Execution:
                     )
                 result = field.resolve(source, info, **args)  # type: ignore[misc]
                 if default_is_awaitable(result):
-                    return self._complete_awaitable(field, path, result)
+                    return self._complete_awaitable_value(field, path, result)
             elif field.kind == FIELD_ATTRIBUTE:
                 result = getattr(source, field.python)  # Strawberry's default resolver
             else:  # FIELD_TYPENAME
                 result = field.parent_name
-            completed = self._complete(field.type, field, path, result)
+            completed = self._complete_value(field.type, field, path, result)
             if type(completed) is CoroutineType:
                 return self._await_completed(field, path, completed)
         except Exception as raw:
-            self._error(raw, field.non_null, field, path)
+            self._handle_field_error(raw, field.non_null, field, path)
             return None
         return completed
 
@@ -321,30 +309,32 @@ class Execution:
         try:
             return await completed
         except Exception as raw:
-            self._error(raw, field.non_null, field, path)
+            self._handle_field_error(raw, field.non_null, field, path)
             return None
 
-    async def _complete_awaitable(
+    async def _complete_awaitable_value(
         self, field: CompiledField, path: Path, result: Awaitable[Any]
     ) -> Any:
         try:
             resolved = await result
-            completed = self._complete(field.type, field, path, resolved)
+            completed = self._complete_value(field.type, field, path, resolved)
             if default_is_awaitable(completed):
                 completed = await completed
         except Exception as raw:
-            self._error(raw, field.non_null, field, path)
+            self._handle_field_error(raw, field.non_null, field, path)
             completed = None
         return completed
 
     # complete_value
 
-    def _complete(self, t: CompiledType, field: CompiledField, path: Path, result: Any) -> Any:
+    def _complete_value(
+        self, t: CompiledType, field: CompiledField, path: Path, result: Any
+    ) -> Any:
         if isinstance(result, Exception):
             raise result
         kind = t.kind
         if kind == TYPE_NON_NULL:
-            completed = self._complete(t.of, field, path, result)  # type: ignore[arg-type]
+            completed = self._complete_value(t.of, field, path, result)  # type: ignore[arg-type]
             if completed is None:
                 msg = f"Cannot return null for non-nullable field {field.parent_name}.{field.name}."
                 raise TypeError(msg)
@@ -352,6 +342,7 @@ class Execution:
         if result is None or result is Undefined:
             return None
         if kind == TYPE_LEAF:
+            # a check applies (KEEP_NEVER is 0) and passes: no serializer call
             if t.check and _serializes_to_itself(t.check, t.exact, result):
                 return result
             gql: GraphQLLeafType = t.gql  # type: ignore[assignment]
@@ -365,16 +356,21 @@ class Execution:
                 raise TypeError(msg)
             return coerced
         if kind == TYPE_LIST:
-            return self._list(t, field, path, result)
-        return self._fields(t.obj, result, path)  # type: ignore[arg-type]  # TYPE_OBJECT
+            return self._complete_list_value(t, field, path, result)
+        # TYPE_OBJECT: the sub-selection on the value
+        return self._execute_fields(t.obj, result, path)  # type: ignore[arg-type]
 
     # complete_list_value / complete_iterable_value
 
-    def _list(self, t: CompiledType, field: CompiledField, path: Path, result: Any) -> Any:
+    def _complete_list_value(
+        self, t: CompiledType, field: CompiledField, path: Path, result: Any
+    ) -> Any:
         item_type: CompiledType = t.of  # type: ignore[assignment]
         if type(result) is not list:
             if hasattr(result, "__aiter__"):
-                return self._async_list(item_type, field, path, result.__aiter__())
+                return self._complete_async_iterator_value(
+                    item_type, field, path, result.__aiter__()
+                )
             if not is_iterable(result):
                 msg = (
                     "Expected Iterable, but did not find one for field"
@@ -386,7 +382,7 @@ class Execution:
         check, exact = (leaf.check, leaf.exact) if leaf.kind == TYPE_LEAF else (KEEP_NEVER, None)
         obj = leaf.obj  # items of an object type: built objects go straight to their fields
         if obj is not None and obj.complete is not None:
-            done = _complete_list(obj.complete, result)  # every item as it is: no paths needed
+            done = _complete_pure_list(obj.complete, result)  # every item as it is: no paths needed
             if done is not None:
                 return done
         completed: list[Any] = []
@@ -396,7 +392,7 @@ class Execution:
         index = 0
         try:
             for item in iterator:
-                if check and _serializes_to_itself(check, exact, item):
+                if check and _serializes_to_itself(check, exact, item):  # a leaf as it is
                     append(item)
                     index += 1
                     continue
@@ -410,9 +406,9 @@ class Execution:
                 else:
                     try:
                         if obj is not None and type(item) in SPECS:  # neither None nor an error
-                            value = self._fields(obj, item, item_path)
+                            value = self._execute_fields(obj, item, item_path)
                         else:
-                            value = self._complete(item_type, field, item_path, item)
+                            value = self._complete_value(item_type, field, item_path, item)
                         if type(value) is CoroutineType:
                             append(self._await_item(value, item_non_null, field, item_path))
                             if pending is None:
@@ -422,7 +418,7 @@ class Execution:
                         else:
                             append(value)
                     except Exception as raw:
-                        self._error(raw, item_non_null, field, item_path)
+                        self._handle_field_error(raw, item_non_null, field, item_path)
                         append(None)
                 index += 1
         except Exception:
@@ -430,7 +426,7 @@ class Execution:
             with contextlib.suppress(Exception):  # as graphql-core: draining is best effort
                 waiting.extend(i for i in iterator if not _non_awaitable(i))
             if waiting:
-                self._settle(waiting)
+                self._settle_in_background(waiting)
             raise
         if pending is None:
             return completed
@@ -452,7 +448,7 @@ class Execution:
         try:
             return await completed
         except Exception as raw:
-            self._error(raw, non_null, field, path)
+            self._handle_field_error(raw, non_null, field, path)
             return None
 
     async def _complete_awaitable_item(
@@ -460,15 +456,15 @@ class Execution:
     ) -> Any:
         try:
             resolved = await item
-            completed = self._complete(item_type, field, path, resolved)
+            completed = self._complete_value(item_type, field, path, resolved)
             if default_is_awaitable(completed):
                 completed = await completed
         except Exception as raw:
-            self._error(raw, item_type.kind == TYPE_NON_NULL, field, path)
+            self._handle_field_error(raw, item_type.kind == TYPE_NON_NULL, field, path)
             return None
         return completed
 
-    async def _async_list(
+    async def _complete_async_iterator_value(
         self,
         item_type: CompiledType,
         field: CompiledField,
@@ -496,7 +492,7 @@ class Execution:
                     pending.append(index)
                 else:
                     try:
-                        value = self._complete(item_type, field, item_path, item)
+                        value = self._complete_value(item_type, field, item_path, item)
                         if type(value) is CoroutineType:
                             completed.append(
                                 self._await_item(value, item_non_null, field, item_path)
@@ -505,7 +501,7 @@ class Execution:
                         else:
                             completed.append(value)
                     except Exception as raw:
-                        self._error(raw, item_non_null, field, item_path)
+                        self._handle_field_error(raw, item_non_null, field, item_path)
                         completed.append(None)
                 index += 1
         except Exception:
@@ -514,7 +510,7 @@ class Execution:
                 with contextlib.suppress(Exception):
                     await aclose()
             if pending:
-                self._settle([completed[i] for i in pending])
+                self._settle_in_background([completed[i] for i in pending])
             raise
         if not pending:
             return completed
@@ -522,7 +518,7 @@ class Execution:
 
     # asynchronous work of resolvers and abandoned siblings
 
-    def _settle(self, awaitables: list[Any]) -> None:
+    def _settle_in_background(self, awaitables: list[Any]) -> None:
         """settle_in_background: a bubbling error does not wait for its siblings."""
         future = asyncio.gather(*awaitables, return_exceptions=True)
         self.background.add(future)
@@ -534,4 +530,4 @@ class Execution:
     def _track(self, values: Sequence[Any]) -> None:
         awaitables = [v for v in values if default_is_awaitable(v)]
         if awaitables:
-            self._settle(awaitables)
+            self._settle_in_background(awaitables)
