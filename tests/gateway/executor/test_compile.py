@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from gateway.executor.program import (
+    FIELD_ATTRIBUTE,
+    FIELD_RESOLVER,
+    FIELD_TYPENAME,
+    KEEP_EXACT_TYPE,
+    KEEP_FINITE_FLOAT,
+    OP_FULL_PATH,
+    OP_LEAF,
+    OP_PURE_LIST,
+    OP_TYPENAME,
+    TYPE_LIST,
+    TYPE_NON_NULL,
+    TYPE_OBJECT,
+)
 from tests.gateway.conftest import Harness, uscc
 from tests.gateway.executor.compare import both, executor_of, query
 
@@ -43,3 +57,39 @@ async def test_what_the_compiler_leaves_to_graphql_core(harness: Harness) -> Non
     assert answer.body["data"] == {"__schema": {"queryType": {"name": "Query"}}}
     (reason,) = {e.fallback for e in fast.entries.values()}
     assert reason == "introspection"
+
+
+async def test_each_field_compiles_to_the_opcode_of_its_path(harness: Harness) -> None:
+    text = f"""{{ enterprise(uscc: "{uscc(1)}") {{ __typename uscc name registeredCapital
+        shareholders {{ holderName sharePct }} legalRepresentative {{ name }} }} }}"""
+    answer = await both(harness, query(harness, text))
+    assert "errors" not in answer.body, answer.body
+    (compiled,) = [
+        v for e in executor_of(harness).fast.entries.values() for v in e.variants.values()
+    ]
+    (root,) = compiled.root.fields
+    assert root.kind == FIELD_RESOLVER and [i[0] for i in compiled.root.program] == [OP_FULL_PATH]
+    assert root.type.kind == TYPE_OBJECT and root.type.obj is not None
+    enterprise = root.type.obj
+    assert [(f.key, f.kind) for f in enterprise.fields] == [
+        ("__typename", FIELD_TYPENAME), ("uscc", FIELD_ATTRIBUTE), ("name", FIELD_ATTRIBUTE),
+        ("registeredCapital", FIELD_ATTRIBUTE), ("shareholders", FIELD_ATTRIBUTE),
+        ("legalRepresentative", FIELD_RESOLVER),
+    ]  # fmt: skip
+    program = [(op, key, check) for op, key, _, _, check, _, _ in enterprise.program]
+    assert [(op, key) for op, key, _ in program] == [
+        (OP_TYPENAME, "__typename"), (OP_LEAF, "uscc"), (OP_LEAF, "name"),
+        (OP_LEAF, "registeredCapital"), (OP_PURE_LIST, "shareholders"),
+        (OP_FULL_PATH, "legalRepresentative"),
+    ]  # fmt: skip
+    assert [check for _, _, check in program[1:4]] == [
+        KEEP_EXACT_TYPE, KEEP_EXACT_TYPE, KEEP_FINITE_FLOAT
+    ]  # fmt: skip
+    # a link is not pure: the enterprise itself runs its program; its shareholders are pure
+    assert enterprise.complete is None
+    shareholders = enterprise.fields[4].type  # [Shareholder!]
+    assert shareholders.kind == TYPE_LIST and shareholders.of is not None
+    assert shareholders.of.kind == TYPE_NON_NULL and shareholders.of.of is not None
+    item = shareholders.of.of
+    assert item.kind == TYPE_OBJECT and item.obj is not None and item.obj.complete is not None
+    assert enterprise.program[4][3] is item.obj.complete  # OP_PURE_LIST carries the items'
