@@ -1,6 +1,6 @@
 """Stage 4, execute: run the validated operation; resolvers reach agencies through loaders.
 
-Operations run on the compiled fast path (``gateway/compiled.py``), which answers exactly as
+Operations run on the compiled fast path (``gateway/executor/``), which answers exactly as
 graphql-core does without its per-field cost; what it does not cover falls back to graphql-core.
 ``Executor(..., compiled=False)`` (or setting ``executor.compiled``) runs everything on
 graphql-core, which the equivalence tests compare against.
@@ -17,7 +17,7 @@ from graphql import ExecutionResult, execute
 from connectors.base import Connector
 from connectors.resilience import request_deadline
 from gateway.analyze import Operation
-from gateway.compiled import CompiledExecutor
+from gateway.executor import CompiledExecutor
 from kernel.types import RequestContext
 from schema.loaders import Loaders
 from schema.paging import Cursors

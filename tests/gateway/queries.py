@@ -3,7 +3,7 @@
 ``cases`` (used by test_need_to_know_property.py) draws a principal, a purpose, a case and a
 query with aliases, inline and named fragments, nesting and lists, over the fields visible to
 the principal (schema visibility: other fields are refused by validation, tested apart). ``requests`` (used by
-test_compiled.py) draws the same kind of query with more of the language in it: ``@include`` /
+executor/test_run.py) draws the same kind of query with more of the language in it: ``@include`` /
 ``@skip`` (literal or from variables), ``__typename`` anywhere, a field selected twice (merged),
 root arguments from variables, identifiers that fail their check, and agencies that are down.
 """

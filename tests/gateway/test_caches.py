@@ -67,7 +67,7 @@ async def test_operations_are_compiled_and_planned_per_caller(harness: Harness) 
     query = LOOKUP % uscc(4)
     for user in ("jit.member", "duty.officer", "jit.member"):
         assert (await harness.query(query, user=user)).status_code == 200
-    compiled = pipeline.executor.fast._entries
+    compiled = pipeline.executor.fast.entries
     assert len(compiled) == 2  # one per caller; the repeat hit its own
     plans = pipeline.authorizer._plans
     assert len({key[-1] for key in plans}) == 2  # (..., operation.cache_key): one per caller

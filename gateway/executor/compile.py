@@ -1,15 +1,13 @@
-"""Compile a validated operation against the schema into the plan the compiled executor runs.
+"""Compile a validated operation into the ``CompiledOperation`` the executor runs (``run.py``).
 
-The plan is what ``gateway/compiled.py`` runs in place of graphql-core's ``Executor``: a tree of
-selections, fragments and inline fragments expanded by graphql-core's own ``collect_fields``,
-aliases merged, and per field its response key, GraphQL definition, catalog shape, Python
-attribute, argument values when they are literals, and a completion program for its type
-(non-null and list wrappers, leaf serializer, sub-selection). A built object whose whole
-selection is ``__typename``, leaves that serialize to themselves and embedded lists of such
-objects also gets one generated function that completes it (``gateway/pure.py``). The field
-kinds, completion programs and leaf checks defined here are what the executor dispatches on.
-An operation is compiled once for each set of values of the variables its ``@include`` /
-``@skip`` directives read; the executor caches the plans with the operation.
+:func:`screen` checks, once per operation, what needs no variable values, and finds the
+variables ``@include`` / ``@skip`` read; :class:`Compiler` then compiles the operation for one
+set of their values: selections expanded by graphql-core's own ``collect_fields`` and
+``collect_subfields`` (fragments, inline fragments, directives, merged aliases), and per field
+its response key, definition, kind (``FIELD_*``), Python attribute, argument values when they
+are literals, and a ``CompiledType`` per place of its type (``TYPE_*``, leaf checks
+``KEEP_*``); per object type, the program of its fields (``OP_*``) and, when its selection is
+pure, the function completing it (``pure.py``). The package docstring tells the whole story.
 
 Whatever the compiler does not know (mutations, subscriptions, introspection other than
 ``__typename``, abstract types, ``is_type_of`` checks, directives other than ``@include`` /
@@ -19,8 +17,8 @@ operation falls back to graphql-core.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Final, Protocol
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 from graphql import (
     ArgumentNode,
@@ -55,138 +53,59 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import VariableValues, get_argument_values
 
-from gateway import pure
 from gateway.analyze import Operation
+from gateway.executor.program import (
+    FIELD_ATTRIBUTE,
+    FIELD_RESOLVER,
+    FIELD_TYPENAME,
+    KEEP_EXACT_TYPE,
+    KEEP_FINITE_FLOAT,
+    KEEP_INT32,
+    KEEP_NEVER,
+    OP_FULL_PATH,
+    OP_LEAF,
+    OP_PURE_LIST,
+    OP_TYPENAME,
+    SCALAR_TYPES,
+    STEP_LEAF,
+    STEP_OBJECT_LIST,
+    STEP_TYPENAME,
+    TYPE_LEAF,
+    TYPE_LIST,
+    TYPE_NON_NULL,
+    TYPE_OBJECT,
+    CompiledField,
+    CompiledObject,
+    CompiledOperation,
+    CompiledType,
+    Instruction,
+    Step,
+    dict_readable,
+)
+from gateway.executor.pure import compile_completer
 from schema.base import Shape
 from schema.catalog import Catalog
 
-__all__ = ["Fallback"]
+__all__ = ["Compiler", "CompilerInputs", "Fallback", "screen"]
 
 STRAWBERRY_FIELD = "strawberry-definition"
-
-# field kinds
-_TYPENAME: Final = 0
-_ATTR: Final = 1  # a value of the built object, read from its __dict__
-_RESOLVE: Final = 2  # a root field or link: its resolver is called
-# completion programs
-_NON_NULL: Final = 0
-_LIST: Final = 1
-_LEAF: Final = 2
-_OBJECT: Final = 3
-# a list of built objects whose selection is pure (gateway/pure.py), tried that way first
-_PURE_LIST: Final = 3
-# leaf checks that make serializing a no-op (the value is returned as is by graphql-core)
-_SLOW: Final = 0
-_EXACT: Final = pure.EXACT  # String, ID, Boolean, identifier scalars (serialize=str): that type
-_INT: Final = pure.INT  # an int in the 32-bit range
-_FLOAT: Final = pure.FLOAT  # a finite float
-
-_MISSING: Final[Any] = object()
-_SCALAR_TYPES: Final = (str, int, float, bool, type(None))
 
 
 def _plain(value: Any) -> bool:
     """A coerced argument safe to reuse across requests: a scalar, or a list of them (a lookup
     by a list of identifiers), which nothing downstream mutates."""
     if type(value) is list:
-        return all(type(v) in _SCALAR_TYPES for v in value)
-    return type(value) in _SCALAR_TYPES
+        return all(type(v) in SCALAR_TYPES for v in value)
+    return type(value) in SCALAR_TYPES
 
 
 class Fallback(Exception):
     """The operation uses something the compiler leaves to graphql-core."""
 
 
-class _Type:
-    """The completion program of one output type at one place of the operation."""
-
-    __slots__ = ("check", "exact", "gql", "kind", "obj", "of")
-
-    def __init__(self, kind: int, gql: GraphQLOutputType) -> None:
-        self.kind = kind
-        self.gql = gql
-        self.of: _Type | None = None  # inner type of non-null and list
-        self.obj: _Object | None = None  # sub-selection of an object type
-        self.check = _SLOW  # leaves: when serializing is the identity
-        self.exact: Any = None
-
-
-class _Object:
-    """An object type with the fields selected on it."""
-
-    __slots__ = ("classes", "complete", "fields", "name", "names", "program", "type")
-
-    def __init__(self, gql: GraphQLObjectType) -> None:
-        self.type = gql
-        self.name = gql.name
-        self.fields: tuple[_Field, ...] = ()
-        self.names: tuple[str, ...] = ()  # python names read directly
-        # per field: (code, key, python name, exact type, leaf check, nullable, field), where
-        # code is _TYPENAME, _ATTR for a leaf read from __dict__, _PURE_LIST for a list of
-        # built objects whose selection is pure (the items' completing function in place of
-        # the exact type), or _RESOLVE for the slow path
-        self.program: tuple[tuple[int, str, str, Any, int, bool, _Field], ...] = ()
-        self.classes: dict[type, bool] = {}  # runtime classes whose __dict__ may be read
-        # when every field is __typename, a leaf read from __dict__ or a list of built objects
-        # with a pure selection: the function completing such an object (gateway/pure.py)
-        self.complete: pure.Complete | None = None
-
-
-class _Field:
-    """One response key of a selection set."""
-
-    __slots__ = (
-        "args",
-        "check",
-        "definition",
-        "exact",
-        "first",
-        "has_args",
-        "key",
-        "kind",
-        "leaf",
-        "name",
-        "nodes",
-        "non_null",
-        "parent",
-        "parent_name",
-        "python",
-        "resolve",
-        "return_type",
-        "type",
-    )
-
-    def __init__(self, key: str, name: str, kind: int, parent: GraphQLObjectType) -> None:
-        self.key = key
-        self.name = name
-        self.kind = kind
-        self.parent = parent
-        self.parent_name = parent.name
-        self.python = ""
-        self.nodes: list[FieldNode] = []
-        self.first: FieldNode | None = None
-        self.definition: GraphQLField | None = None
-        self.return_type: GraphQLOutputType = GraphQLNonNull(GraphQLString)
-        self.type: _Type = _Type(_LEAF, GraphQLString)
-        self.resolve: Callable[..., Any] | None = None
-        self.has_args = False
-        self.args: dict[str, Any] | None = None  # coerced once when all literal
-        self.non_null = False
-        self.leaf = False  # a leaf or non-null leaf: the fast path applies
-        self.check = _SLOW
-        self.exact: Any = None
-
-
-class _Plan:
-    __slots__ = ("fragments", "root")
-
-    def __init__(self, root: _Object, fragments: dict[str, FragmentDefinitionNode]) -> None:
-        self.root = root
-        self.fragments = fragments
-
-
-def _prepare(schema: GraphQLSchema, operation: Operation) -> tuple[str, ...]:
-    """Check what needs no variables; return the variables that directives read."""
+def screen(schema: GraphQLSchema, operation: Operation) -> tuple[str, ...]:
+    """Check what needs no variable values (raising :class:`Fallback`); return the variables
+    that ``@include`` / ``@skip`` read, whose values the compiled variants are kept by."""
     definition = operation.definition
     if definition.operation is not OperationType.QUERY:
         raise Fallback(f"{definition.operation.value} operations")
@@ -236,11 +155,11 @@ def _variables(value: ValueNode) -> Iterator[str]:
             yield from _variables(field.value)
 
 
-def _literal(arguments: Sequence[ArgumentNode]) -> bool:
+def _all_literal(arguments: Sequence[ArgumentNode]) -> bool:
     return not any(True for a in arguments for _ in _variables(a.value))
 
 
-class _Owner(Protocol):
+class CompilerInputs(Protocol):
     """What the compiler reads of the executor that compiles with it (``CompiledExecutor``)."""
 
     schema: GraphQLSchema
@@ -248,8 +167,13 @@ class _Owner(Protocol):
     basic_reads: bool  # the schema's default resolver is getattr
 
 
-class _Compiler:
-    def __init__(self, owner: _Owner, operation: Operation, variables: VariableValues) -> None:
+class Compiler:
+    """Compiles one operation with one request's variables, of which only what ``@include`` /
+    ``@skip`` decide is kept (literal arguments are coerced here, the others at each run)."""
+
+    def __init__(
+        self, owner: CompilerInputs, operation: Operation, variables: VariableValues
+    ) -> None:
         self.owner = owner
         self.schema = owner.schema
         self.catalog = owner.catalog
@@ -262,7 +186,7 @@ class _Compiler:
         }
         self.fragments = {n: FragmentDetails(d, None) for n, d in self.fragment_definitions.items()}
 
-    def compile(self) -> _Plan:
+    def compile(self) -> CompiledOperation:
         root = self.schema.query_type
         assert root is not None
         grouped, deferred, _ = collect_fields(
@@ -270,40 +194,48 @@ class _Compiler:
         )
         if deferred:
             raise Fallback("@defer")
-        return _Plan(self._object(root, grouped), self.fragment_definitions)
+        return CompiledOperation(self._object(root, grouped), self.fragment_definitions)
 
-    def _object(self, gql: GraphQLObjectType, grouped: dict[str, list[FieldDetails]]) -> _Object:
+    def _object(
+        self, gql: GraphQLObjectType, grouped: dict[str, list[FieldDetails]]
+    ) -> CompiledObject:
         if gql.is_type_of is not None:
             raise Fallback(f"is_type_of on {gql.name}")
-        obj = _Object(gql)
+        obj = CompiledObject(gql)
         fields = [self._field(gql, key, details) for key, details in grouped.items()]
         obj.fields = tuple(fields)
-        obj.names = tuple(f.python for f in fields if f.kind == _ATTR)
+        obj.attribute_names = tuple(f.python for f in fields if f.kind == FIELD_ATTRIBUTE)
         steps = [_pure_step(f) for f in fields]
-        program = []
+        program: list[Instruction] = []
         for f, step in zip(fields, steps, strict=True):
-            if f.kind == _TYPENAME or f.leaf:
-                program.append((f.kind, f.key, f.python, f.exact, f.check, not f.non_null, f))
-            elif step is not None:  # a list of objects: their completing function for exact
-                program.append((_PURE_LIST, f.key, f.python, step[6], _SLOW, not f.non_null, f))
+            nullable = not f.non_null
+            if f.kind == FIELD_TYPENAME:
+                program.append((OP_TYPENAME, f.key, f.python, f.exact, f.check, nullable, f))
+            elif f.leaf:
+                program.append((OP_LEAF, f.key, f.python, f.exact, f.check, nullable, f))
+            elif step is not None:  # a list of objects: their Completer in place of exact
+                items = step[6]
+                program.append((OP_PURE_LIST, f.key, f.python, items, KEEP_NEVER, nullable, f))
             else:
-                program.append((_RESOLVE, f.key, f.python, f.exact, f.check, not f.non_null, f))
+                program.append((OP_FULL_PATH, f.key, f.python, f.exact, f.check, nullable, f))
         obj.program = tuple(program)
         pure_steps = [step for step in steps if step is not None]
         if len(pure_steps) == len(steps):
-            names = obj.names
-            obj.complete = pure.compile_complete(
-                obj.name, pure_steps, obj.classes, lambda cls: _dict_readable(cls, names)
+            names = obj.attribute_names
+            obj.complete = compile_completer(
+                obj.name, pure_steps, obj.classes, lambda cls: dict_readable(cls, names)
             )
         return obj
 
-    def _field(self, parent: GraphQLObjectType, key: str, details: list[FieldDetails]) -> _Field:
+    def _field(
+        self, parent: GraphQLObjectType, key: str, details: list[FieldDetails]
+    ) -> CompiledField:
         if any(d.fragment_variable_values is not None or d.defer_usage for d in details):
             raise Fallback("fragment variables or @defer")
         node = details[0].node
         name = node.name.value
         if name == "__typename":
-            field = _Field(key, name, _TYPENAME, parent)
+            field = CompiledField(key, name, FIELD_TYPENAME, parent)
             field.nodes = [d.node for d in details]
             field.first = node
             field.non_null = True
@@ -317,10 +249,10 @@ class _Compiler:
         resolve = definition.resolve
         if resolve is None:
             raise Fallback(f"{parent.name}.{name} has no resolver")
-        kind = _RESOLVE
+        kind = FIELD_RESOLVER
         if resource.shape is not Shape.LINK and self._basic(definition, resource.python_name):
-            kind = _ATTR
-        field = _Field(key, name, kind, parent)
+            kind = FIELD_ATTRIBUTE
+        field = CompiledField(key, name, kind, parent)
         field.python = resource.python_name
         field.nodes = [d.node for d in details]
         field.first = node
@@ -328,9 +260,9 @@ class _Compiler:
         field.return_type = definition.type
         field.resolve = resolve
         field.has_args = bool(definition.args or node.arguments)
-        if kind == _ATTR and field.has_args:
+        if kind == FIELD_ATTRIBUTE and field.has_args:
             raise Fallback("arguments on a plain value")
-        if field.has_args and _literal(node.arguments or ()):
+        if field.has_args and _all_literal(node.arguments or ()):
             try:
                 args = get_argument_values(definition, node, self.variables, None, False)
             except Exception:  # raised again, as graphql-core raises it, at each execution
@@ -338,10 +270,10 @@ class _Compiler:
             if args is not None and all(_plain(v) for v in args.values()):
                 field.args = args
         field.type = self._type(definition.type, details)
-        field.non_null = field.type.kind == _NON_NULL
+        field.non_null = field.type.kind == TYPE_NON_NULL
         leaf = field.type.of if field.non_null else field.type
         assert leaf is not None
-        if kind == _ATTR and leaf.kind == _LEAF:
+        if kind == FIELD_ATTRIBUTE and leaf.kind == TYPE_LEAF:
             field.leaf = True
             field.check, field.exact = leaf.check, leaf.exact
         return field
@@ -358,17 +290,17 @@ class _Compiler:
             and getattr(resolve, "_is_default", False) is True
         )
 
-    def _type(self, gql: GraphQLOutputType, details: list[FieldDetails]) -> _Type:
+    def _type(self, gql: GraphQLOutputType, details: list[FieldDetails]) -> CompiledType:
         if isinstance(gql, GraphQLNonNull):
-            t = _Type(_NON_NULL, gql)
+            t = CompiledType(TYPE_NON_NULL, gql)
             t.of = self._type(gql.of_type, details)
             return t
         if isinstance(gql, GraphQLList):
-            t = _Type(_LIST, gql)
+            t = CompiledType(TYPE_LIST, gql)
             t.of = self._type(gql.of_type, details)
             return t
         if is_leaf_type(gql):
-            t = _Type(_LEAF, gql)
+            t = CompiledType(TYPE_LEAF, gql)
             t.check, t.exact = _leaf_check(gql)
             return t
         if isinstance(gql, GraphQLObjectType):
@@ -377,58 +309,44 @@ class _Compiler:
             )
             if deferred:
                 raise Fallback("@defer")
-            t = _Type(_OBJECT, gql)
+            t = CompiledType(TYPE_OBJECT, gql)
             t.obj = self._object(gql, grouped)
             return t
         raise Fallback(f"abstract type {gql}")
 
 
-def _pure_step(f: _Field) -> pure.Step | None:
-    """The field's step in a pure selection (gateway/pure.py), or None if it needs the full
-    path: __typename, a leaf read from ``__dict__`` as in the program, or a list of objects
-    read from ``__dict__`` (an embedded list) whose items' selection is pure itself."""
-    if f.kind == _TYPENAME:
-        return (pure.TYPENAME, f.key, "", None, _SLOW, False, None)
+def _pure_step(f: CompiledField) -> Step | None:
+    """The field's step in a pure selection (pure.py), or None if it needs the full path:
+    __typename, a leaf read from ``__dict__`` as by OP_LEAF, or a list of objects read from
+    ``__dict__`` (an embedded list) whose items' selection is pure itself."""
+    if f.kind == FIELD_TYPENAME:
+        return (STEP_TYPENAME, f.key, "", None, KEEP_NEVER, False, None)
     if f.leaf:
-        if f.check == _SLOW:
+        if f.check == KEEP_NEVER:
             return None
-        return (pure.LEAF, f.key, f.python, f.exact, f.check, not f.non_null, None)
-    if f.kind != _ATTR:
+        return (STEP_LEAF, f.key, f.python, f.exact, f.check, not f.non_null, None)
+    if f.kind != FIELD_ATTRIBUTE:
         return None
     t = f.type.of if f.non_null else f.type
-    if t is None or t.kind != _LIST or t.of is None:
+    if t is None or t.kind != TYPE_LIST or t.of is None:
         return None
-    item = t.of.of if t.of.kind == _NON_NULL else t.of
-    if item is None or item.kind != _OBJECT or item.obj is None or item.obj.complete is None:
+    item = t.of.of if t.of.kind == TYPE_NON_NULL else t.of
+    if item is None or item.kind != TYPE_OBJECT or item.obj is None or item.obj.complete is None:
         return None
-    return (pure.LIST, f.key, f.python, None, _SLOW, not f.non_null, item.obj.complete)
+    complete = item.obj.complete
+    return (STEP_OBJECT_LIST, f.key, f.python, None, KEEP_NEVER, not f.non_null, complete)
 
 
 def _leaf_check(gql: Any) -> tuple[int, type | None]:
     """When graphql-core's ``coerce_output_value`` returns the value itself."""
     if gql is GraphQLString or gql is GraphQLID:
-        return _EXACT, str
+        return KEEP_EXACT_TYPE, str
     if gql is GraphQLBoolean:
-        return _EXACT, bool
+        return KEEP_EXACT_TYPE, bool
     if gql is GraphQLInt:
-        return _INT, int
+        return KEEP_INT32, int
     if gql is GraphQLFloat:
-        return _FLOAT, float
+        return KEEP_FINITE_FLOAT, float
     if getattr(gql, "coerce_output_value", None) is str:  # identifier scalars
-        return _EXACT, str
-    return _SLOW, None
-
-
-def _dict_readable(cls: type, names: tuple[str, ...]) -> bool:
-    """Whether reading ``names`` from an instance's __dict__ is what getattr would do."""
-    if cls.__getattribute__ is not object.__getattribute__:  # type: ignore[comparison-overlap]
-        return False
-    for name in names:
-        for klass in cls.__mro__:
-            attr = vars(klass).get(name, _MISSING)
-            if attr is not _MISSING:
-                kind = type(attr)
-                if hasattr(kind, "__set__") or hasattr(kind, "__delete__"):
-                    return False  # a data descriptor wins over the instance dict
-                break
-    return True
+        return KEEP_EXACT_TYPE, str
+    return KEEP_NEVER, None

@@ -1,4 +1,4 @@
-"""Straight-line completion of built objects, for the compiled executor (``gateway/compiled.py``).
+"""Straight-line completion of built objects, for the compiled executor (``run.py``).
 
 Most of a large answer is built objects (``schema.base.build``) whose selected fields are leaves
 that serialize to themselves and lists of embedded objects of the same kind: graphql-core's
@@ -26,52 +26,39 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any
 
+from gateway.executor.program import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
+    KEEP_EXACT_TYPE,
+    KEEP_FINITE_FLOAT,
+    KEEP_INT32,
+    MISSING,
+    STEP_LEAF,
+    STEP_OBJECT_LIST,
+    STEP_TYPENAME,
+    Completer,
+    Step,
+)
 from schema.base import SPECS
 
-__all__ = [
-    "EXACT",
-    "FLOAT",
-    "INT",
-    "LEAF",
-    "LIST",
-    "TYPENAME",
-    "Complete",
-    "Step",
-    "compile_complete",
-]
-
-GRAPHQL_MIN_INT: Final = -2_147_483_648
-GRAPHQL_MAX_INT: Final = 2_147_483_647
-
-# steps
-TYPENAME: Final = 0  # __typename: the type's name
-LEAF: Final = 1  # a leaf read from __dict__, kept when it passes its check
-LIST: Final = 2  # a list of built objects read from __dict__, each completed by its function
-# leaf checks: when serializing is the identity
-EXACT: Final = 1  # that exact type (String, ID, Boolean, identifier scalars)
-INT: Final = 2  # an int in the 32-bit range
-FLOAT: Final = 3  # a finite float
-
-Complete = Callable[[Any], "dict[str, Any] | None"]
-# (step, response key, python name, exact type, leaf check, nullable, item function for LIST)
-Step = tuple[int, str, str, Any, int, bool, "Complete | None"]
+__all__ = ["compile_completer"]
 
 
-def compile_complete(
+def compile_completer(
     type_name: str,
     steps: Sequence[Step],
     classes: dict[type, bool],
     readable: Callable[[type], bool],
-) -> Complete:
+) -> Completer:
     """The completing function of a pure selection on ``type_name``.
 
     ``readable(cls)`` tells whether reading the selected python names from an instance's
     ``__dict__`` is what ``getattr`` would do; ``classes`` caches its answers by class.
     """
     env: dict[str, Any] = {
-        "MISSING": _MISSING,
+        "MISSING": MISSING,
         "SPECS": SPECS,
         "MIN_INT": GRAPHQL_MIN_INT,
         "MAX_INT": GRAPHQL_MAX_INT,
@@ -95,24 +82,24 @@ def compile_complete(
     entries = []
     for i, (step, key, python, exact, check, nullable, item) in enumerate(steps):
         v = f"v{i}"
-        if step == TYPENAME:
+        if step == STEP_TYPENAME:
             entries.append(f"{_literal(key)}: {_literal(type_name)}")
             continue
         entries.append(f"{_literal(key)}: {v}")
         lines.append(f"    {v} = get({_literal(python)}, MISSING)")
-        if step == LEAF:
+        if step == STEP_LEAF:
             env[f"exact_{i}"] = exact
             ok = f"type({v}) is exact_{i}"
-            if check == INT:
+            if check == KEEP_INT32:
                 ok += f" and MIN_INT <= {v} <= MAX_INT"
-            elif check == FLOAT:
+            elif check == KEEP_FINITE_FLOAT:
                 ok += f" and isfinite({v})"
-            elif check != EXACT:
+            elif check != KEEP_EXACT_TYPE:
                 raise ValueError(f"leaf check {check} of {type_name}.{key}")
             null = "is not None and" if nullable else "is None or"
             lines += [f"    if {v} {null} not ({ok}):", "        return None"]
             continue
-        if step != LIST or item is None:
+        if step != STEP_OBJECT_LIST or item is None:
             raise ValueError(f"step {step} of {type_name}.{key}")
         env[f"item_{i}"] = item
         indent = "    "
@@ -136,11 +123,8 @@ def compile_complete(
         ]
     lines.append("    return {" + ", ".join(entries) + "}")
     exec("\n".join(lines), env)  # noqa: S102 - every name in the code is a checked literal
-    complete: Complete = env["complete"]
+    complete: Completer = env["complete"]
     return complete
-
-
-_MISSING: Final[Any] = object()
 
 
 def _literal(text: str) -> str:
