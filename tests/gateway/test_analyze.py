@@ -7,7 +7,7 @@ import re
 import pytest
 
 from gateway.analyze import Analyzer
-from gateway.shape import MAX_MESSAGE
+from gateway.respond import MAX_MESSAGE
 from kernel.errors import QueryInvalid
 from schema.unified import build_schema
 

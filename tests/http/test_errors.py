@@ -17,7 +17,7 @@ import gateway.graphql_http
 import gateway.limits
 import gateway.persisted
 from connectors.errors import AgencyProtocolError, ConnectorError
-from gateway.shape import MAX_MESSAGE
+from gateway.respond import MAX_MESSAGE
 from kernel.errors import GatewayError
 from schema.base import FieldForbidden
 from tests.gateway.conftest import Harness, open_harness, uscc
@@ -285,7 +285,7 @@ def test_every_code_the_code_declares_is_documented() -> None:
     for path in (
         "gateway/persisted.py",
         "gateway/analyze.py",
-        "gateway/shape.py",
+        "gateway/respond.py",
         "gateway/pipeline.py",
     ):
         source = (Path(__file__).parents[2] / path).read_text()

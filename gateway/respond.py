@@ -1,4 +1,4 @@
-"""Stage 5, shape: execution results and errors → the JSON a client receives.
+"""Stage 8, respond: execution results and errors → the JSON a client receives.
 
 Every error leaves with a documented ``extensions.code`` and a message written for the client:
 identifier checks say which check failed (never echoing the value), agency failures name the
@@ -28,7 +28,7 @@ from schema.base import NOT_AVAILABLE, FieldForbidden
 from schema.loaders import LookupTooLarge
 from schema.paging import InvalidArgument
 
-log = logging.getLogger("jointgate.shape")
+log = logging.getLogger("jointgate.respond")
 
 MAX_MESSAGE = 300  # characters: no GraphQL error message a client reads is longer
 MAX_ECHO = 60  # characters of a name or value of the caller's quoted back in a message
@@ -168,38 +168,38 @@ def bad_user_input(error: GraphQLError) -> dict[str, Any] | None:
     if not isinstance(cause, InvalidIdentifier):
         return None
     where = "a variable" if error.message.startswith("Variable") else "an argument"
-    shaped: dict[str, Any] = {
+    answer: dict[str, Any] = {
         "message": clip_message(f"Invalid input in {where}: {cause}."),
         "extensions": {"code": "BAD_USER_INPUT", "identifier": cause.kind, "check": cause.reason},
     }
     if error.locations:
-        shaped["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
-    return shaped
+        answer["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    return answer
 
 
-def shape_error(
+def client_error(
     error: GraphQLError, request_id: str, variables: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     cause = _root_cause(error)
-    shaped = bad_user_input(error)
-    if shaped is not None:
-        return shaped
+    answer = bad_user_input(error)
+    if answer is not None:
+        return answer
     if isinstance(cause, FieldForbidden):
-        shaped = {"message": NOT_AVAILABLE, "extensions": {"code": FieldForbidden.code}}
+        answer = {"message": NOT_AVAILABLE, "extensions": {"code": FieldForbidden.code}}
     elif isinstance(cause, LookupTooLarge):
-        shaped = {"message": str(cause), "extensions": {"code": "BAD_USER_INPUT"}}
+        answer = {"message": str(cause), "extensions": {"code": "BAD_USER_INPUT"}}
     elif isinstance(cause, InvalidArgument):
         extensions = {"code": "BAD_USER_INPUT", "argument": cause.argument}
-        shaped = {"message": str(cause), "extensions": extensions}
+        answer = {"message": str(cause), "extensions": extensions}
     elif isinstance(cause, ConnectorError):
         log.warning("agency error", extra={"request_id": request_id, "detail": str(cause)})
-        shaped = {
+        answer = {
             "message": cause.public_message,
             "extensions": {"code": cause.code, "agency": cause.agency},
         }
     elif cause is not None and not isinstance(cause, GraphQLError):
         log.error("resolver failed", exc_info=cause, extra={"request_id": request_id})
-        shaped = {
+        answer = {
             "message": "Internal error; quote the request id to the operators.",
             "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
         }
@@ -209,21 +209,21 @@ def shape_error(
             if error.message.startswith("Variable")
             else "GRAPHQL_VALIDATION_FAILED"
         )
-        shaped = {"message": client_message(error, variables), "extensions": {"code": code}}
+        answer = {"message": client_message(error, variables), "extensions": {"code": code}}
     if error.path is not None:
-        shaped["path"] = list(error.path)
+        answer["path"] = list(error.path)
     if error.locations:
-        shaped["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
-    return shaped
+        answer["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    return answer
 
 
-def shape_result(
+def answer_body(
     result: ExecutionResult, request_id: str, variables: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The client's JSON; ``variables`` (the request's) let variable errors describe values."""
     body: dict[str, Any] = {}
     if result.errors:
-        body["errors"] = [shape_error(e, request_id, variables) for e in result.errors]
+        body["errors"] = [client_error(e, request_id, variables) for e in result.errors]
         for error in result.errors:
             _drop_tracebacks(error)
     body["data"] = result.data
@@ -231,7 +231,7 @@ def shape_result(
 
 
 def _drop_tracebacks(error: BaseException | None) -> None:
-    """Once shaped (and an unexpected one logged), an error's traceback is only a reference
+    """Once answer (and an unexpected one logged), an error's traceback is only a reference
     cycle (its frames hold the execution, which holds the error) keeping the request's
     objects for the cyclic garbage collector: let them go now."""
     seen = 0

@@ -1,5 +1,5 @@
 """Messages a client reads: sentences, the caller's value quoted once as JSON would write it,
-clipped between characters, nothing invisible raw (gateway/shape.py)."""
+clipped between characters, nothing invisible raw (gateway/respond.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from graphql import GraphQLError, build_schema, parse
 from graphql.execution.values import get_variable_values
 
-from gateway.shape import MAX_ECHO, MAX_MESSAGE, client_message, clip_message, describe, quote
+from gateway.respond import MAX_ECHO, MAX_MESSAGE, client_message, clip_message, describe, quote
 from tests.gateway.conftest import Harness
 
 SCHEMA = build_schema("""
