@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
 import strawberry
 
 from kernel.types import RequestContext
 from schema.base import attr, entity, entity_key, link, record_data
 from schema.loaders import loaders
 from schema.paging import page_size
+from schema.refs import Enterprise_, Person_
 from schema.scalars import AccountNumber
 
-if TYPE_CHECKING:
-    from schema.enterprise import Enterprise
-    from schema.person import Person
-
 Info = strawberry.Info[RequestContext, None]
-Enterprise_ = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
-Person_ = Annotated["Person", strawberry.lazy("schema.person")]
 MAX_TRANSACTIONS = 500
 
 

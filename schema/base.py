@@ -202,11 +202,11 @@ def build(cls: type[T], data: Mapping[str, Any], shaping: Mapping[str, Shaping])
     if not shaping or compiled.unshaped(shaping):
         obj: T = compiled.make(data)
         return obj
-    shape = shaping.get(cls.__name__)
+    rules = shaping.get(cls.__name__)
     obj = object.__new__(cls)
     values = obj.__dict__
     get = data.get
-    if shape is None or not (shape.denied or shape.masks):
+    if rules is None or not (rules.denied or rules.masks):
         for name, source in spec.plain:
             values[name] = get(source)
         for name, source, sub in spec.nested:
@@ -214,7 +214,7 @@ def build(cls: type[T], data: Mapping[str, Any], shaping: Mapping[str, Shaping])
             values[name] = None if items is None else [build(sub, i, shaping) for i in items]
         values["_data"] = data
         return obj
-    denied, masked = shape.denied, shape.masks
+    denied, masked = rules.denied, rules.masks
     for name, source, embedded_cls in spec.values:
         if name in denied:
             continue
@@ -231,9 +231,10 @@ def build(cls: type[T], data: Mapping[str, Any], shaping: Mapping[str, Shaping])
 
 
 class _Builder:
-    """``build`` of one type for requests that shape neither it nor its embedded types: one
-    function of straight-line code per type (as ``dataclasses`` makes ``__init__``), which
-    fills the object's ``__dict__`` exactly as the loop in ``build`` does, in the same order."""
+    """``build`` of one type for requests that withhold and mask nothing of it or its embedded
+    types: one function of straight-line code per type (as ``dataclasses`` makes ``__init__``),
+    which fills the object's ``__dict__`` exactly as the loop in ``build`` does, in the same
+    order."""
 
     __slots__ = ("make", "spec", "types")
 
@@ -244,8 +245,8 @@ class _Builder:
 
     def unshaped(self, shaping: Mapping[str, Shaping]) -> bool:
         for name in self.types:
-            shape = shaping.get(name)
-            if shape is not None and (shape.denied or shape.masks):
+            rules = shaping.get(name)
+            if rules is not None and (rules.denied or rules.masks):
                 return False
         return True
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
 import strawberry
 
 from kernel.types import Outcome, RequestContext
@@ -19,21 +17,11 @@ from schema.base import (
 )
 from schema.loaders import loaders
 from schema.paging import MAX_SEARCH_TEXT, page_size, search_text
+from schema.refs import BankAccount_, CourtCase_, DefaulterEntry_, Person_, PoliceCase_
 from schema.scalars import USCC
-
-if TYPE_CHECKING:
-    from schema.banking import BankAccount
-    from schema.court import CourtCase, DefaulterEntry
-    from schema.person import Person
-    from schema.police import PoliceCase
 
 Info = strawberry.Info[RequestContext, None]
 MAX_PAGE = 100
-Person_ = Annotated["Person", strawberry.lazy("schema.person")]
-BankAccount_ = Annotated["BankAccount", strawberry.lazy("schema.banking")]
-PoliceCase_ = Annotated["PoliceCase", strawberry.lazy("schema.police")]
-CourtCase_ = Annotated["CourtCase", strawberry.lazy("schema.court")]
-DefaulterEntry_ = Annotated["DefaulterEntry", strawberry.lazy("schema.court")]
 
 
 @embedded_type(agency="market")

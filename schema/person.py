@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
 import strawberry
 
 from kernel.types import RequestContext
 from schema.base import attr, entity, entity_key, link
 from schema.loaders import loaders
+from schema.refs import BankAccount_, CourtCase_, DefaulterEntry_, Enterprise_, PoliceCase_
 from schema.scalars import ResidentID
 
-if TYPE_CHECKING:
-    from schema.banking import BankAccount
-    from schema.court import CourtCase, DefaulterEntry
-    from schema.enterprise import Enterprise
-    from schema.police import PoliceCase
-
 Info = strawberry.Info[RequestContext, None]
-Enterprise_ = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
-BankAccount_ = Annotated["BankAccount", strawberry.lazy("schema.banking")]
-PoliceCase_ = Annotated["PoliceCase", strawberry.lazy("schema.police")]
-CourtCase_ = Annotated["CourtCase", strawberry.lazy("schema.court")]
-DefaulterEntry_ = Annotated["DefaulterEntry", strawberry.lazy("schema.court")]
 
 
 @entity(agency="police", kind="person", key="id_number")

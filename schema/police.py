@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
 import strawberry
 
 from kernel.types import RequestContext
 from schema.base import attr, embedded, embedded_type, entity, link, record_data
 from schema.loaders import loaders
+from schema.refs import Enterprise_, Person_
 from schema.scalars import PoliceCaseNumber
 
-if TYPE_CHECKING:
-    from schema.enterprise import Enterprise
-    from schema.person import Person
-
 Info = strawberry.Info[RequestContext, None]
-Enterprise_ = Annotated["Enterprise", strawberry.lazy("schema.enterprise")]
-Person_ = Annotated["Person", strawberry.lazy("schema.person")]
 
 
 @embedded_type(agency="police")
