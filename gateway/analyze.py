@@ -38,7 +38,7 @@ from graphql import (
     validate,
 )
 
-from gateway.limits import QueryLimits, check_cost, check_shape, too_complex
+from gateway.limits import QueryLimits, check_cost, check_size, too_complex
 from gateway.respond import bad_user_input, client_message, clip_message
 from gateway.visibility import EVERYTHING, Visibility, VisibleSchemas
 from kernel.errors import QueryInvalid
@@ -152,7 +152,7 @@ class Analyzer:
             raise QueryInvalid(
                 [_client_error(exc, "GRAPHQL_PARSE_FAILED")], "GRAPHQL_PARSE_FAILED"
             ) from None
-        check_shape(document, self.limits)  # before validation, whose cost these bound
+        check_size(document, self.limits)  # before validation, whose cost these bound
         errors = validate(schema, document, max_errors=20, hide_suggestions=True)
         if errors:
             refused = [_client_error(e, "GRAPHQL_VALIDATION_FAILED") for e in errors]

@@ -30,13 +30,13 @@ from gateway.analyze import Operation
 from gateway.visibility import TEAM_CASE, Visibility, declarable
 from kernel.errors import GatewayError
 from kernel.types import (
+    BuildRules,
     Declaration,
     Disclosure,
     FieldDecision,
     Outcome,
     Plan,
     Principal,
-    Shaping,
 )
 from policies.engine import DecisionContext, RecordDecision, RecordLabels
 from policies.teams import TeamDirectory
@@ -250,12 +250,12 @@ def _plan(
         decision = decisions[(t.resource.type_name, t.resource.field_name)]
         if t.entity is not None and decision.outcome is not Outcome.DENY:
             source_fields.setdefault(t.entity, set()).update(t.needs)
-    shaping: dict[str, tuple[set[str], dict[str, str]]] = {}
+    build_rules: dict[str, tuple[set[str], dict[str, str]]] = {}
     for (type_name, _), resource in resources.items():
         decision = decisions[(type_name, resource.field_name)]
         if resource.shape is Shape.LINK or decision.outcome is Outcome.ALLOW:
             continue
-        withheld, masks = shaping.setdefault(type_name, (set(), {}))
+        withheld, masks = build_rules.setdefault(type_name, (set(), {}))
         if decision.outcome is Outcome.DENY:
             withheld.add(resource.python_name)
         elif decision.mask is not None:
@@ -268,7 +268,7 @@ def _plan(
         decisions=decisions,
         source_fields={e: frozenset(f) for e, f in source_fields.items()},
         denied=frozenset(k for k, d in decisions.items() if d.outcome is Outcome.DENY),
-        shaping={t: Shaping(frozenset(w), m) for t, (w, m) in shaping.items()},
+        build_rules={t: BuildRules(frozenset(w), m) for t, (w, m) in build_rules.items()},
         flags=tuple(flags),
         disclosures=_disclosures(operation, decisions),
     )

@@ -1,7 +1,7 @@
 """Query limits: refuse operations too large or too deep before any agency is called.
 
 Counted with fragments expanded, so a fragment spread many times counts many times (the
-alias-limit bypass through fragment spreads that Strawberry once had). Shape limits (tokens,
+alias-limit bypass through fragment spreads that Strawberry once had). Size limits (tokens,
 depth, aliases, root fields, directives, expanded size) are checked on the parsed document
 *before* validation, whose cost grows quickly with such documents; the estimated cost, which
 needs the schema's list types, after it.
@@ -65,13 +65,13 @@ def too_complex(what: str, found: int, limit: int, setting: str) -> QueryInvalid
 
 
 @dataclass
-class _Shape:
+class _Size:
     depth: int = 0
     aliases: int = 0
     fields: int = 0
 
 
-def check_shape(document: DocumentNode, limits: QueryLimits) -> None:
+def check_size(document: DocumentNode, limits: QueryLimits) -> None:
     """Depth, aliases, root fields, directives and expanded size of every operation."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
@@ -82,8 +82,8 @@ def check_shape(document: DocumentNode, limits: QueryLimits) -> None:
         roots = sum(1 for _ in _expanded(definition.selection_set, fragments, ()))
         if roots > limits.max_root_fields:
             raise too_complex("root field", roots, limits.max_root_fields, "max_root_fields")
-        shape = _Shape()
-        _measure(definition.selection_set, fragments, 1, (), shape, limits)
+        size = _Size()
+        _measure(definition.selection_set, fragments, 1, (), size, limits)
 
 
 def _measure(
@@ -91,22 +91,22 @@ def _measure(
     fragments: Mapping[str, FragmentDefinitionNode],
     depth: int,
     stack: tuple[str, ...],
-    shape: _Shape,
+    size: _Size,
     limits: QueryLimits,
 ) -> None:
     if depth > limits.max_depth:
         raise too_complex("depth", depth, limits.max_depth, "max_depth")
     for node, inner_stack in _expanded_with_stack(selections, fragments, stack):
-        shape.fields += 1
-        if shape.fields > limits.max_expanded_fields:
+        size.fields += 1
+        if size.fields > limits.max_expanded_fields:
             raise too_complex(
-                "size (fields after expanding fragments)", shape.fields,
+                "size (fields after expanding fragments)", size.fields,
                 limits.max_expanded_fields, "max_expanded_fields",
             )  # fmt: skip
         if node.alias is not None:
-            shape.aliases += 1
-            if shape.aliases > limits.max_aliases:
-                raise too_complex("alias", shape.aliases, limits.max_aliases, "max_aliases")
+            size.aliases += 1
+            if size.aliases > limits.max_aliases:
+                raise too_complex("alias", size.aliases, limits.max_aliases, "max_aliases")
         directives = len(node.directives or ())
         if directives > limits.max_directives_per_field:
             raise too_complex(
@@ -114,7 +114,7 @@ def _measure(
                 "max_directives_per_field",
             )  # fmt: skip
         if node.selection_set is not None:
-            _measure(node.selection_set, fragments, depth + 1, inner_stack, shape, limits)
+            _measure(node.selection_set, fragments, depth + 1, inner_stack, size, limits)
 
 
 def _expanded(

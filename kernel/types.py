@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "AgencyCall",
     "AuditRecord",
+    "BuildRules",
     "Declaration",
     "Disclosure",
     "FieldDecision",
@@ -25,7 +26,6 @@ __all__ = [
     "Principal",
     "Purpose",
     "RequestContext",
-    "Shaping",
 ]
 
 
@@ -224,7 +224,7 @@ class FieldDecision:
 
 
 @dataclass(frozen=True, slots=True)
-class Shaping:
+class BuildRules:
     """How to build one type's objects: attributes withheld, attributes masked (by kind)."""
 
     denied: frozenset[str] = frozenset()
@@ -249,7 +249,7 @@ class Plan:
 
     ``source_fields`` maps each entity type to the agency-side fields to request: only what the
     operation selects and the policy allows (data minimisation). ``denied`` lists the (type,
-    field) pairs that must answer FORBIDDEN_FIELD; ``shaping`` tells the object builder, per
+    field) pairs that must answer FORBIDDEN_FIELD; ``build_rules`` tells the object builder, per
     type, which attributes to withhold and which to mask.
     """
 
@@ -257,7 +257,7 @@ class Plan:
     decisions: dict[tuple[str, str], FieldDecision]
     source_fields: dict[str, frozenset[str]]
     denied: frozenset[tuple[str, str]] = frozenset()
-    shaping: dict[str, Shaping] = field(default_factory=dict)
+    build_rules: dict[str, BuildRules] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
     # the identifiers the operation shows inside records (not an entity's own key)
     disclosures: tuple[Disclosure, ...] = ()

@@ -163,10 +163,10 @@ class AuditQuery:
                     for key in shown["keys"] or ():
                         record.saw(shown["entity_type"], key)
             nodes.append(node)
-        shaping = ctx.plan.shaping
+        build_rules = ctx.plan.build_rules
         end = cursors.seal(list(position(rows[-1])), bound) if rows else None
-        page_info = build(AuditPageInfo, {"has_next_page": more, "end_cursor": end}, shaping)
-        return build(AuditLogConnection, {"nodes": nodes, "page_info": page_info}, shaping)
+        page_info = build(AuditPageInfo, {"has_next_page": more, "end_cursor": end}, build_rules)
+        return build(AuditLogConnection, {"nodes": nodes, "page_info": page_info}, build_rules)
 
 
 def _page(

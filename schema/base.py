@@ -35,7 +35,7 @@ from typing import Any, TypeVar, dataclass_transform
 import strawberry
 
 from kernel import masks
-from kernel.types import Shaping
+from kernel.types import BuildRules
 
 META = "jointgate"
 T = TypeVar("T")
@@ -187,11 +187,11 @@ def embedded_type(*, agency: str) -> Callable[[type[T]], type[T]]:
     return wrap
 
 
-def build(cls: type[T], data: Mapping[str, Any], shaping: Mapping[str, Shaping]) -> T:
+def build(cls: type[T], data: Mapping[str, Any], build_rules: Mapping[str, BuildRules]) -> T:
     """Make a schema object from agency data without per-field resolvers.
 
     Fields the operation did not select are simply absent from ``data`` and become ``None``.
-    ``shaping`` (from the plan) withholds attributes, which then answer FORBIDDEN_FIELD, and
+    ``build_rules`` (from the plan) withholds attributes, which then answer FORBIDDEN_FIELD, and
     masks others. The record itself is kept as ``_data`` for link resolvers.
     """
     spec = SPECS[cls]
@@ -199,10 +199,10 @@ def build(cls: type[T], data: Mapping[str, Any], shaping: Mapping[str, Shaping])
     if compiled is None or compiled.spec is not spec:
         compiled = _compile(spec)
     # the hot path (every row): nothing withheld or masked in this type or its embedded types
-    if not shaping or compiled.unshaped(shaping):
+    if not build_rules or compiled.unaffected_by(build_rules):
         obj: T = compiled.make(data)
         return obj
-    rules = shaping.get(cls.__name__)
+    rules = build_rules.get(cls.__name__)
     obj = object.__new__(cls)
     values = obj.__dict__
     get = data.get
@@ -211,7 +211,7 @@ def build(cls: type[T], data: Mapping[str, Any], shaping: Mapping[str, Shaping])
             values[name] = get(source)
         for name, source, sub in spec.nested:
             items = get(source)
-            values[name] = None if items is None else [build(sub, i, shaping) for i in items]
+            values[name] = None if items is None else [build(sub, i, build_rules) for i in items]
         values["_data"] = data
         return obj
     denied, masked = rules.denied, rules.masks
@@ -224,7 +224,7 @@ def build(cls: type[T], data: Mapping[str, Any], shaping: Mapping[str, Shaping])
             told = spec.stated.get(name)
             value = masks.apply(kind, value, None if told is None else get(told[1]))
         if embedded_cls is not None and value is not None:
-            value = [build(embedded_cls, item, shaping) for item in value]
+            value = [build(embedded_cls, item, build_rules) for item in value]
         values[name] = value
     values["_data"] = data
     return obj
@@ -243,9 +243,9 @@ class _Builder:
         self.make = make
         self.types: tuple[str, ...] = ()  # GraphQL names of the type and its embedded types
 
-    def unshaped(self, shaping: Mapping[str, Shaping]) -> bool:
+    def unaffected_by(self, build_rules: Mapping[str, BuildRules]) -> bool:
         for name in self.types:
-            rules = shaping.get(name)
+            rules = build_rules.get(name)
             if rules is not None and (rules.denied or rules.masks):
                 return False
         return True

@@ -135,7 +135,7 @@ class EnterpriseQuery:
         page_info = {"has_next_page": found.end_cursor is not None, "end_cursor": found.end_cursor}
         connection = {
             "nodes": found.nodes,
-            "page_info": build(PageInfo, page_info, plan.shaping),
+            "page_info": build(PageInfo, page_info, plan.build_rules),
             "total_count": found.total,
         }
-        return build(EnterpriseConnection, connection, plan.shaping)
+        return build(EnterpriseConnection, connection, plan.build_rules)

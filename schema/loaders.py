@@ -229,7 +229,7 @@ class Loaders:
         assert ctx.plan is not None and ctx.records_visible is not None
         if not records:
             return []
-        shaping = ctx.plan.shaping
+        build_rules = ctx.plan.build_rules
         audit = ctx.audit
         decisions = ctx.records_visible([r.labels for r in records])
         # kept for gateway/disclosure.py: what these records say their parties are
@@ -245,7 +245,7 @@ class Loaders:
             audit.saw(type_name, record.key)
             if stating is not None:
                 stating.append((cls, record.data))
-            out.append(build(cls, record.data, shaping))
+            out.append(build(cls, record.data, build_rules))
         return out
 
 

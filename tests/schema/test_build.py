@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kernel import masks
-from kernel.types import Shaping
+from kernel.types import BuildRules
 from schema.base import SPECS, FieldForbidden, build, record_data
 from schema.court import CourtCase, Judgment, Party
 from schema.unified import build_schema
@@ -28,9 +28,9 @@ CASE: dict[str, Any] = {
 }
 
 
-def _reference(cls: type, data: Any, shaping: dict[str, Shaping]) -> dict[str, Any]:
+def _reference(cls: type, data: Any, build_rules: dict[str, BuildRules]) -> dict[str, Any]:
     """What every built object holds: each schema value by its source, shaped, then the data."""
-    shape = shaping.get(cls.__name__, Shaping())
+    shape = build_rules.get(cls.__name__, BuildRules())
     values: dict[str, Any] = {}
     for name, source, embedded_cls in SPECS[cls].values:
         if name in shape.denied:
@@ -39,7 +39,7 @@ def _reference(cls: type, data: Any, shaping: dict[str, Shaping]) -> dict[str, A
         if name in shape.masks:
             value = masks.apply(shape.masks[name], value)
         if embedded_cls is not None and value is not None:
-            value = [_reference(embedded_cls, item, shaping) for item in value]
+            value = [_reference(embedded_cls, item, build_rules) for item in value]
         values[name] = value
     values["_data"] = data
     return values
@@ -55,27 +55,27 @@ def _contents(obj: Any) -> Any:
 
 SHAPINGS = {
     "none": {},
-    "unrelated": {"Enterprise": Shaping(frozenset({"name"}))},
-    "no effect": {"CourtCase": Shaping(), "Party": Shaping()},
-    "parent denied": {"CourtCase": Shaping(frozenset({"court"}))},
-    "embedded masked": {"Party": Shaping(masks={"party_id": "party_id"})},
-    "embedded denied": {"Party": Shaping(frozenset({"role"}))},
+    "unrelated": {"Enterprise": BuildRules(frozenset({"name"}))},
+    "no effect": {"CourtCase": BuildRules(), "Party": BuildRules()},
+    "parent denied": {"CourtCase": BuildRules(frozenset({"court"}))},
+    "embedded masked": {"Party": BuildRules(masks={"party_id": "party_id"})},
+    "embedded denied": {"Party": BuildRules(frozenset({"role"}))},
 }
 
 
 @pytest.mark.parametrize("case", SHAPINGS)
 def test_built_objects_hold_the_shaped_values_in_schema_order(case: str) -> None:
-    shaping = SHAPINGS[case]
-    obj = build(CourtCase, CASE, shaping)
+    build_rules = SHAPINGS[case]
+    obj = build(CourtCase, CASE, build_rules)
     assert type(obj) is CourtCase and [type(p) for p in obj.parties] == [Party, Party]
-    expected = _reference(CourtCase, CASE, shaping)
+    expected = _reference(CourtCase, CASE, build_rules)
     assert _contents(obj) == expected
     assert list(vars(obj)) == list(expected)  # the same order: plain values, embedded, data
     assert record_data(obj) is CASE and record_data(obj.parties[1]) is CASE["parties"][1]
 
 
 def test_a_withheld_attribute_answers_forbidden() -> None:
-    obj = build(CourtCase, CASE, {"Party": Shaping(frozenset({"role"}))})
+    obj = build(CourtCase, CASE, {"Party": BuildRules(frozenset({"role"}))})
     assert obj.parties[0].name == "甲"
     with pytest.raises(FieldForbidden):
         _ = obj.parties[0].role
