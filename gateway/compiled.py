@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from types import CoroutineType
 from typing import Any, Final
@@ -75,6 +74,7 @@ from gateway.compiler import (
     _prepare,
     _Type,
 )
+from kernel.lru import LRU
 from schema.base import SPECS
 from schema.catalog import Catalog
 
@@ -105,7 +105,7 @@ class CompiledExecutor:
         self.schema = schema
         self.catalog = catalog
         self.cache_size = cache_size
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: LRU[str, _Entry] = LRU(cache_size)
         self.runs = 0  # executions on the compiled path
         self.fallbacks = 0  # executions left to graphql-core
         config = getattr(schema, "_strawberry_schema", None)
@@ -147,15 +147,12 @@ class CompiledExecutor:
         key = operation.cache_key
         entry = self._entries.get(key)
         if entry is not None:
-            self._entries.move_to_end(key)
             return entry
         try:
             entry = _Entry(None, _prepare(self.schema, operation))
         except Fallback as why:
             entry = _Entry(str(why))
         self._entries[key] = entry
-        if len(self._entries) > self.cache_size:
-            self._entries.popitem(last=False)
         return entry
 
     def _variant(

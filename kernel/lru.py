@@ -28,13 +28,13 @@ _MISSING = object()
 
 
 class LRU(Generic[K, V]):
-    """At most ``maxsize`` entries (None: no bound), least recently used first."""
+    """At most ``maxsize`` entries (None: no bound; 0: none kept), least recently used first."""
 
     __slots__ = ("_data", "maxsize")
 
     def __init__(self, maxsize: int | None) -> None:
-        if maxsize is not None and maxsize < 1:
-            raise ValueError(f"an LRU holds at least one entry, got maxsize={maxsize}")
+        if maxsize is not None and maxsize < 0:
+            raise ValueError(f"an LRU's maxsize is a count of entries, got {maxsize}")
         self.maxsize = maxsize
         self._data: OrderedDict[K, V] = OrderedDict()
 

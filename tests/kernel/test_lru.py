@@ -66,6 +66,9 @@ def test_unbounded_trimmed_by_the_caller_oldest_first() -> None:
         seen.pop_oldest()
 
 
-def test_a_bound_below_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least one"):
-        LRU(0)
+def test_a_size_of_zero_keeps_nothing_and_a_negative_one_is_refused() -> None:
+    cache: LRU[str, int] = LRU(0)
+    cache["a"] = 1
+    assert cache.get("a") is None and len(cache) == 0
+    with pytest.raises(ValueError, match="count of entries"):
+        LRU(-1)
