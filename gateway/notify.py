@@ -170,6 +170,11 @@ class ChangeNotifier:
         """``redis``: subscribed; ``polling``: re-checking every ``poll_s`` on its own."""
         return "redis" if self._link is not None and self._link.state == "up" else "polling"
 
+    @property
+    def redis(self) -> RedisLink | None:
+        """The link to Redis, if one is configured."""
+        return self._link
+
     def watch(self, topic: str, check: Check) -> None:
         """Run ``check`` (an async re-check of the topic's version) on each notification."""
         self._checks[topic] = check

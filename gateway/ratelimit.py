@@ -458,6 +458,11 @@ class Limiter:
         return "local" if self._redis is None or self._redis.link.away else "redis"
 
     @property
+    def redis(self) -> RedisLink | None:
+        """The link to the shared Redis, if one is configured."""
+        return self._redis.link if self._redis else None
+
+    @property
     def healthy(self) -> bool:
         """False while a configured Redis is away or replicas disagree on the hash key."""
         if self._redis is None:

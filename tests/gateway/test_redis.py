@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from gateway.redis import RedisAway, RedisLink, connect, where
+from gateway.telemetry import Telemetry, TelemetrySettings
 
 REDIS = "redis://127.0.0.1:6379/0"
 DEAD = "redis://127.0.0.1:1/0"
@@ -206,3 +207,16 @@ def test_clients_are_bounded_and_addresses_shown_without_credentials() -> None:
     assert where("rediss://user:secret@redis.example.gov:6380/2?x=1") == (
         "rediss://redis.example.gov:6380/2"
     )
+
+
+async def test_the_metrics_show_each_services_redis(make: Callable[..., RedisLink]) -> None:
+    up, away = make(), make(DEAD)
+    await up.check()
+    await away.check()
+    telemetry = Telemetry(TelemetrySettings())
+    telemetry.watch_redis({"rate_limits": up.health, "cache": away.health})
+    text = telemetry.prometheus().decode()
+    assert 'jointgate_redis_up{service="rate_limits"} 1' in text
+    assert 'jointgate_redis_up{service="cache"} 0' in text
+    assert 'jointgate_redis_failures_total{service="cache"} 1' in text
+    telemetry.shutdown()
