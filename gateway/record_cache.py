@@ -40,6 +40,7 @@ from connectors.base import LABEL_FIELDS, Connector, Grouped, Page, Record
 from connectors.memory import project
 from gateway.redis import RedisAway, RedisLink
 from kernel.config import ConfigError
+from schema.base import SPECS_BY_NAME, Shape
 
 if TYPE_CHECKING:
     from gateway.ratelimit import RateLimits
@@ -134,8 +135,6 @@ class CacheRule:
 def registry_fields(catalog: Catalog) -> dict[tuple[str, str], frozenset[str]]:
     """(agency, kind) -> the agency-side fields (dotted inside embedded lists) that are registry
     data, for kinds whose own key is registry data; the names the analyzer asks connectors for."""
-    from schema.base import SPECS_BY_NAME, Shape
-
     by_type: dict[str, list[FieldResource]] = {}
     for resource in catalog.values():
         by_type.setdefault(resource.type_name, []).append(resource)
