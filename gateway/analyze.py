@@ -17,7 +17,6 @@ identifiers (docs/limits.md, "Caches and timing"). The operation carries its cal
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +41,7 @@ from gateway.limits import QueryLimits, check_cost, check_size, too_complex
 from gateway.respond import bad_user_input, client_message, clip_message
 from gateway.visibility import EVERYTHING, Visibility, VisibleSchemas
 from kernel.errors import QueryInvalid
+from kernel.lru import LRU
 from schema.base import SPECS_BY_NAME, Shape
 from schema.catalog import FieldResource
 from schema.unified import GatewaySchema
@@ -99,9 +99,8 @@ class Analyzer:
         self.schema = schema
         self.limits = limits or QueryLimits()
         # least recently used first, each bounded by cache_size in total (all callers)
-        self._documents: OrderedDict[_DocumentKey, DocumentNode] = OrderedDict()
-        self._operations: OrderedDict[tuple[_DocumentKey, str | None], Operation] = OrderedDict()
-        self._cache_size = cache_size
+        self._documents: LRU[_DocumentKey, DocumentNode] = LRU(cache_size)
+        self._operations: LRU[tuple[_DocumentKey, str | None], Operation] = LRU(cache_size)
         self._visible = VisibleSchemas(schema.graphql)
 
     def analyze(
@@ -127,20 +126,16 @@ class Analyzer:
         key = (seen_as, operation_name)
         cached = self._operations.get(key)
         if cached is not None:
-            self._operations.move_to_end(key)
             return cached
         schema = self._visible.get(visibility, introspection)
         document = self._document(query, seen_as, schema)
         operation = self._operation(document, digest, operation_name, schema, subject)
         self._operations[key] = operation
-        if len(self._operations) > self._cache_size:
-            self._operations.popitem(last=False)
         return operation
 
     def _document(self, query: str, key: _DocumentKey, schema: GraphQLSchema) -> DocumentNode:
         document = self._documents.get(key)
         if document is not None:
-            self._documents.move_to_end(key)
             return document
         try:
             document = parse(query, max_tokens=self.limits.max_tokens)
@@ -161,8 +156,6 @@ class Analyzer:
                 refused, "BAD_USER_INPUT" if bad_input else "GRAPHQL_VALIDATION_FAILED"
             )
         self._documents[key] = document
-        if len(self._documents) > self._cache_size:
-            self._documents.popitem(last=False)
         return document
 
     def _operation(

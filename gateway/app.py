@@ -124,6 +124,12 @@ def build_gateway(
     )
     if cache is not None:
         connectors = cache.wrap(connectors)
+    links = {
+        "rate_limits": limiter.redis,
+        "notifications": notifier.redis if notifier is not None else None,
+        "cache": cache.link if cache is not None else None,
+    }
+    telemetry.watch_redis({name: link.health for name, link in links.items() if link is not None})
     authorizer = Authorizer(policies, teams, reject=settings.policy_mode == "reject")
     pipeline = Pipeline(
         verifier,

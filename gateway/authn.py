@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from joserfc.errors import ExpiredTokenError, JoseError, MissingClaimError
 from joserfc.jwk import KeySet
 
 from kernel.errors import Unauthenticated
+from kernel.lru import LRU
 from kernel.text import unfit_name, unprintable
 from kernel.types import Principal
 
@@ -55,8 +55,8 @@ class TokenVerifier:
         self.settings = settings
         self._keys = keys
         self._refetch = refetch
-        self._cache: OrderedDict[bytes, Principal] = OrderedDict()
-        self._expiry: dict[bytes, float] = {}
+        # token digest -> (principal, expiry), least recently used first
+        self._cache: LRU[bytes, tuple[Principal, float]] = LRU(settings.max_cached_tokens)
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -68,14 +68,13 @@ class TokenVerifier:
         digest = hashlib.blake2b(token.encode(), digest_size=20).digest()
         now = time.time()
         cached = self._cache.get(digest)
-        if cached is not None and self._expiry[digest] + self.settings.leeway_s > now:
-            self._cache.move_to_end(digest)
-            return cached
+        if cached is not None and cached[1] + self.settings.leeway_s > now:
+            return cached[0]
         kid = _kid(token)
         if kid is not None and self._refetch is not None and not _has_kid(self._keys(), kid):
             await self._refetch(kid)  # rate-limited inside; verification below decides
         principal, expires = self._verify(token, now)
-        self._remember(digest, principal, expires)
+        self._cache[digest] = (principal, expires)
         return principal
 
     def _verify(self, token: str, now: float) -> tuple[Principal, float]:
@@ -106,13 +105,6 @@ class TokenVerifier:
         except JoseError as exc:
             raise Unauthenticated(f"Invalid token: {_describe(exc)}.") from exc
         return _principal(claims), float(claims["exp"])
-
-    def _remember(self, digest: bytes, principal: Principal, expires: float) -> None:
-        self._cache[digest] = principal
-        self._expiry[digest] = expires
-        while len(self._cache) > self.settings.max_cached_tokens:
-            old, _ = self._cache.popitem(last=False)
-            self._expiry.pop(old, None)
 
 
 def _kid(token: str) -> str | None:

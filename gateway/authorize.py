@@ -20,15 +20,15 @@ caller could ever be shown, under any declaration it can make (gateway/visibilit
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from connectors.base import Labels
 from gateway.analyze import Operation
 from gateway.visibility import TEAM_CASE, Visibility, declarable
 from kernel.errors import GatewayError
+from kernel.lru import LRU
 from kernel.types import (
     BuildRules,
     Declaration,
@@ -44,8 +44,6 @@ from schema.base import Shape
 from schema.catalog import FieldResource
 
 RecordFilter = Callable[[Sequence[Labels]], list[RecordDecision]]
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 class PolicyEngine(Protocol):
@@ -128,11 +126,11 @@ class Authorizer:
         self.policies = policies
         self.teams = teams
         self.reject = reject
-        self._plans: OrderedDict[tuple[object, ...], Plan] = OrderedDict()
-        self._records: OrderedDict[tuple[object, ...], RecordDecision] = OrderedDict()
-        self._visible: OrderedDict[tuple[object, ...], Visibility] = OrderedDict()
-        self._visibilities: OrderedDict[str, Visibility] = OrderedDict()  # one per field set
-        self._cache_size = cache_size
+        self._plans: LRU[tuple[object, ...], Plan] = LRU(cache_size)
+        self._records: LRU[tuple[object, ...], RecordDecision] = LRU(cache_size * 4)
+        self._visible: LRU[tuple[object, ...], Visibility] = LRU(cache_size)
+        # one per field set, shared by principals alike
+        self._visibilities: LRU[str, Visibility] = LRU(max(16, cache_size // 16))
 
     def context(self, principal: Principal, declaration: Declaration) -> DecisionContext:
         teams = self.teams.memberships(principal.subject) if self.teams is not None else []
@@ -152,7 +150,6 @@ class Authorizer:
         key = (engine.version, engine.principal_key(principal), context.teams)
         found = self._visible.get(key)
         if found is not None:
-            self._visible.move_to_end(key)
             return found
         team_cases = {TEAM_CASE} if context.teams else set()
         contexts = {
@@ -162,19 +159,15 @@ class Authorizer:
         }
         found = Visibility.of(engine.reachable(principal, list(contexts.values())))
         found = self._visibilities.setdefault(found.key, found)  # shared by principals alike
-        _remember(self._visibilities, found.key, found, max(16, self._cache_size // 16))
-        _remember(self._visible, key, found, self._cache_size)
+        self._visible[key] = found
         return found
 
     def plan(self, principal: Principal, context: DecisionContext, operation: Operation) -> Plan:
         engine = self.policies.engine
         key = (engine.version, principal.digest, context.key, operation.cache_key)
         plan = self._plans.get(key)
-        if plan is not None:
-            self._plans.move_to_end(key)
-        else:
-            plan = _plan(engine, principal, context, operation)
-            _remember(self._plans, key, plan, self._cache_size)
+        if plan is None:
+            plan = self._plans[key] = _plan(engine, principal, context, operation)
         if self.reject and plan.denied:
             paths = sorted(
                 t.path
@@ -214,7 +207,7 @@ class Authorizer:
                     missing, engine.decide_records(principal, context, missing), strict=True
                 ):
                     found[k] = d
-                    _remember(cache, (base, k), d, self._cache_size * 4)
+                    cache[(base, k)] = d
             decisions = [found[k] for k in keys]
             decided.update(zip(values, decisions, strict=True))
             return decisions
@@ -286,9 +279,3 @@ def _disclosures(
             mask = decision.mask if decision.outcome is Outcome.MASK else None
             found.append(Disclosure(shown.keys, resource.identity, mask))
     return tuple(found)
-
-
-def _remember(cache: OrderedDict[K, V], key: K, value: V, size: int) -> None:
-    cache[key] = value
-    if len(cache) > size:
-        cache.popitem(last=False)

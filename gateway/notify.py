@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -34,24 +33,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
-from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
+from gateway.redis import UNAVAILABLE, RedisAway, RedisLink, connect_sync, describe, where
 from kernel.config import ConfigError
 
 if TYPE_CHECKING:
     from gateway.ratelimit import RateLimits
     from gateway.record_cache import CacheSettings
 
-__all__ = ["TOPICS", "ChangeNotifier", "NotifySettings", "announce"]
+__all__ = ["TOPICS", "ChangeNotifier", "NotifySettings", "announce", "where"]
 
 log = logging.getLogger("jointgate.notify")
 
 TOPICS = ("teams", "policy")
-UNAVAILABLE = (RedisError, OSError, TimeoutError)
 Check = Callable[[], Awaitable[object]]
 
 
@@ -134,23 +129,6 @@ def check_redis_url(value: str, where: str, password_key: str) -> str:
     return value
 
 
-def redis_client(url: str, password_env: str | None, timeout_s: float, **options: Any) -> Redis:
-    password = os.environ.get(password_env) if password_env else None
-    return Redis.from_url(
-        url,
-        password=password,
-        socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0),  # the callers fall back instead of retrying
-        **options,
-    )
-
-
-def where(url: str) -> str:
-    """The address without credentials, for logs and /readyz."""
-    parts = urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="").geturl()
-
-
 def _message(topic: str, origin: str) -> bytes:
     return orjson.dumps({"topic": topic, "origin": origin, "at": round(time.time(), 3)})
 
@@ -166,18 +144,23 @@ class ChangeNotifier:
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._client: Redis | None = None
+        self._link: RedisLink | None = None
         if settings.redis_url:
-            self._client = redis_client(
+            self._link = RedisLink(
                 settings.redis_url,
                 settings.redis_password_env,
-                settings.timeout_s,
+                service="change notifications",
+                log=log,
+                timeout_s=settings.timeout_s,
+                retry_s=settings.retry_s,
+                away=f"re-checking the database every {settings.poll_s:g} s",
+                back="notified by Redis again",
+                deadline_s=settings.timeout_s * 2,  # connect, subscribe
+                reply_timeout=False,  # a subscriber waits for messages
                 health_check_interval=max(1, round(settings.recheck_s / 2)),
                 client_name=f"jointgate-notify-{self.origin}"[:64].replace(" ", "-"),
             )
-        self._mode = "polling"
         self._since = time.time()
-        self._error = "" if self._client is not None else "no Redis configured"
         self.messages = 0  # notifications received for a watched topic
         self.checks = 0  # checks run
         self.check_errors = 0
@@ -185,7 +168,12 @@ class ChangeNotifier:
     @property
     def mode(self) -> str:
         """``redis``: subscribed; ``polling``: re-checking every ``poll_s`` on its own."""
-        return self._mode
+        return "redis" if self._link is not None and self._link.state == "up" else "polling"
+
+    @property
+    def redis(self) -> RedisLink | None:
+        """The link to Redis, if one is configured."""
+        return self._link
 
     def watch(self, topic: str, check: Check) -> None:
         """Run ``check`` (an async re-check of the topic's version) on each notification."""
@@ -193,23 +181,24 @@ class ChangeNotifier:
 
     def status(self) -> dict[str, Any]:
         """For /readyz: reported, not required (polling still converges)."""
+        link, mode = self._link, self.mode
         return {
-            "mode": self._mode,
-            "redis": where(self.settings.redis_url or "") or None,
+            "mode": mode,
+            "redis": link.where if link else None,
             "channel": self.settings.channel,
-            "since": round(self._since, 3),
-            "error": self._error or None,
+            "since": round(link.since if link else self._since, 3),
+            "error": (link.error or None) if link else "no Redis configured",
             "messages": self.messages,
             "checks": self.checks,
             "check_errors": self.check_errors,
             "recheck_every_s": (
-                self.settings.poll_s if self._mode == "polling" else self.settings.recheck_s
+                self.settings.poll_s if mode == "polling" else self.settings.recheck_s
             ),
         }
 
     async def start(self) -> None:
         """Subscribe now (so /readyz is right from the start), then keep going in the background."""
-        pubsub = await self._subscribe() if self._client is not None else None
+        pubsub = await self._subscribe() if self._link is not None else None
         self._tasks = [
             asyncio.create_task(self._run(pubsub), name="jointgate-notify"),
             asyncio.create_task(self._work(), name="jointgate-notify-checks"),
@@ -217,13 +206,13 @@ class ChangeNotifier:
 
     async def publish(self, topic: str) -> bool:
         """Tell every replica (this one included) to re-check ``topic``; False if Redis is away."""
-        if self._client is None:
+        if self._link is None:
             return False
         try:
             async with asyncio.timeout(self.settings.timeout_s):
-                await self._client.publish(self.settings.channel, _message(topic, self.origin))
+                await self._link.client.publish(self.settings.channel, _message(topic, self.origin))
         except UNAVAILABLE as exc:
-            log.warning("change notification for %s not sent (%s)", topic, _describe(exc))
+            log.warning("change notification for %s not sent (%s)", topic, describe(exc))
             return False
         return True
 
@@ -236,44 +225,34 @@ class ChangeNotifier:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._client is not None:
-            await self._client.aclose()
+        if self._link is not None:
+            await self._link.aclose()
 
     async def _subscribe(self) -> PubSub | None:
-        assert self._client is not None
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        assert self._link is not None
+        pubsub = self._link.client.pubsub(ignore_subscribe_messages=True)
         try:
-            async with asyncio.timeout(self.settings.timeout_s * 2):
-                await pubsub.subscribe(self.settings.channel)
-        except UNAVAILABLE as exc:
+            await self._link.attempt(lambda: pubsub.subscribe(self.settings.channel))
+        except RedisAway:
             await _close(pubsub)
-            self._to_polling(exc)
             return None
-        if self._mode != "redis":
-            if self._error:
-                log.warning("change notifications: Redis at %s is back", where(self._url))
-            self._mode, self._since, self._error = "redis", time.time(), ""
         self.recheck()  # whatever changed while we were not listening
         return pubsub
 
-    @property
-    def _url(self) -> str:
-        return self.settings.redis_url or ""
-
     async def _run(self, pubsub: PubSub | None) -> None:
-        settings = self.settings
+        link = self._link
         while True:
             if pubsub is not None:
+                assert link is not None
                 try:
                     await self._listen(pubsub)
                 except UNAVAILABLE as exc:
-                    self._to_polling(exc)
+                    link.failed(exc)
                 finally:
                     await _close(pubsub)
                 pubsub = None
-            retry_at = time.monotonic() + settings.retry_s
-            while self._client is None or time.monotonic() < retry_at:
-                await asyncio.sleep(settings.poll_s)
+            while link is None or not link.due():
+                await asyncio.sleep(self.settings.poll_s)
                 self.recheck()
             pubsub = await self._subscribe()
 
@@ -311,30 +290,12 @@ class ChangeNotifier:
                     await check()
                 except Exception as exc:  # a database hiccup: the next re-check tries again
                     self.check_errors += 1
-                    log.warning("re-checking %s failed: %s", topic, _describe(exc))
-
-    def _to_polling(self, exc: BaseException) -> None:
-        error = _describe(exc)
-        if self._mode != "polling" or not self._error:
-            log.warning(
-                "change notifications: Redis at %s unreachable (%s); re-checking the database"
-                " every %g s until it is back",
-                where(self._url),
-                error,
-                self.settings.poll_s,
-            )
-        if self._mode != "polling":
-            self._since = time.time()
-        self._mode, self._error = "polling", error
+                    log.warning("re-checking %s failed: %s", topic, describe(exc))
 
 
 async def _close(pubsub: PubSub) -> None:
     with contextlib.suppress(*UNAVAILABLE):
         await pubsub.aclose()
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def announce(settings: NotifySettings, topic: str, *, origin: str = "cli") -> bool:
@@ -344,19 +305,11 @@ def announce(settings: NotifySettings, topic: str, *, origin: str = "cli") -> bo
     url = settings.redis_url
     if not url:
         return False
-    import redis
-
-    password = os.environ.get(settings.redis_password_env) if settings.redis_password_env else None
-    client = redis.Redis.from_url(
-        url,
-        password=password,
-        socket_timeout=settings.timeout_s,
-        socket_connect_timeout=settings.timeout_s,
-    )
+    client = connect_sync(url, settings.redis_password_env, settings.timeout_s)
     try:
         client.publish(settings.channel, _message(topic, origin))
     except UNAVAILABLE as exc:
-        log.warning("change notification for %s not sent (%s)", topic, _describe(exc))
+        log.warning("change notification for %s not sent (%s)", topic, describe(exc))
         return False
     finally:
         client.close()

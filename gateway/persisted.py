@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kernel.errors import GatewayError
+from kernel.lru import LRU
 
 
 class PersistedQueryError(GatewayError):
@@ -50,7 +50,10 @@ class PersistedOperations:
     restricted_clients: frozenset[str] = frozenset()
     cache_size: int = 10_000
     # (user, sha256) -> document, least recently used first; bounded by cache_size in all
-    _seen: OrderedDict[tuple[str, str], str] = field(default_factory=OrderedDict, repr=False)
+    _seen: LRU[tuple[str, str], str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._seen = LRU(self.cache_size)
 
     @classmethod
     def from_settings(cls, settings: PersistedSettings) -> PersistedOperations:
@@ -59,8 +62,7 @@ class PersistedOperations:
                 restricted_clients=settings.restricted_clients, cache_size=settings.cache_size
             )
         loaded = cls.from_file(settings.trusted_file, settings.restricted_clients)
-        loaded.cache_size = settings.cache_size
-        return loaded
+        return cls(loaded.trusted, loaded.restricted_clients, settings.cache_size)
 
     @classmethod
     def from_file(
@@ -109,16 +111,10 @@ class PersistedOperations:
             raise _not_allowed()
         if wanted is not None:
             self._seen[(user, digest)] = query
-            self._seen.move_to_end((user, digest))
-            if len(self._seen) > self.cache_size:
-                self._seen.popitem(last=False)
         return query
 
     def _recall(self, user: str, digest: str) -> str | None:
-        found = self._seen.get((user, digest))
-        if found is not None:
-            self._seen.move_to_end((user, digest))
-        return found
+        return self._seen.get((user, digest))
 
 
 def _not_allowed() -> PersistedQueryError:

@@ -14,13 +14,12 @@ user name in Redis (keys name the agency and a keyed hash of the subject).
 
 When Redis cannot be reached, the same algorithms run in memory and the limiter says so
 (``mode == "local"``, logged once per transition); it tries Redis again at most every
-``retry_s`` in the background and goes back to it when it answers. docs/limits.md has the
-settings and what local mode means for several replicas.
+``retry_s`` in the background and goes back to it when it answers (gateway/redis.py).
+docs/limits.md has the settings and what local mode means for several replicas.
 """
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import hashlib
 import logging
@@ -28,23 +27,18 @@ import math
 import os
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
-
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from gateway.notify import check_redis_url
+from gateway.redis import RedisAway, RedisLink
 from kernel.config import ConfigError
 from kernel.errors import GatewayError
+from kernel.lru import LRU
 from kernel.types import Principal
 
 __all__ = [
@@ -60,7 +54,6 @@ log = logging.getLogger("jointgate.ratelimit")
 
 VOLUME_FLAG = "volume-cap"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-UNAVAILABLE = (RedisError, OSError, TimeoutError)
 T = TypeVar("T")
 
 
@@ -313,22 +306,29 @@ KEY_CHECK_S = 60.0
 
 
 class RedisStore:
-    def __init__(self, limits: RateLimits, fingerprint: str) -> None:
-        password = os.environ.get(limits.redis_password_env) if limits.redis_password_env else None
-        self.client: Redis = Redis.from_url(
+    """The counts in Redis, through the limiter's :class:`RedisLink` (its deadline, its
+    fallback); the link's background check is :meth:`check`."""
+
+    def __init__(
+        self, limits: RateLimits, fingerprint: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.link = RedisLink(
             limits.redis_url,
-            password=password,
-            socket_timeout=limits.timeout_s,
-            socket_connect_timeout=limits.timeout_s,
-            retry=Retry(NoBackoff(), 0),  # the limiter falls back to memory instead
+            limits.redis_password_env,
+            service="rate limits",
+            log=log,
+            timeout_s=limits.timeout_s,
+            retry_s=limits.retry_s,
+            away="limiting in this process only",
+            back="limits shared again",
+            check=self.check,
+            clock=clock,
         )
-        parts = urlsplit(limits.redis_url)  # the address without credentials, for logs
-        self.where = parts._replace(netloc=parts.netloc.rpartition("@")[2], query="").geturl()
+        client = self.link.client
         self._window_us = round(limits.volume_window_s * 1e6)
-        self._deadline_s = limits.timeout_s * 3  # connect, send, reply
-        self._admit = self.client.register_script(_ADMIT)
-        self._account = self.client.register_script(_ACCOUNT)
-        self._key_id = self.client.register_script(_KEY_ID)
+        self._admit = client.register_script(_ADMIT)
+        self._account = client.register_script(_ACCOUNT)
+        self._key_id = client.register_script(_KEY_ID)
         self._key_id_key = limits.key_prefix + "key-id"
         self._fingerprint = fingerprint
         self.check_at = 0.0  # monotonic time of the next key check; 0: at the next call
@@ -336,10 +336,7 @@ class RedisStore:
 
     async def check(self) -> None:
         """Reach Redis and renew (or compare) this replica's key fingerprint."""
-        async with asyncio.timeout(self._deadline_s):
-            same = await self._key_id(
-                [self._key_id_key], [self._fingerprint, round(KEY_CHECK_S * 3e3)]
-            )
+        same = await self._key_id([self._key_id_key], [self._fingerprint, round(KEY_CHECK_S * 3e3)])
         if not same and not self.key_mismatch:
             log.error(
                 "rate limits: another replica hashes with a different key, so limits are not"
@@ -360,16 +357,14 @@ class RedisStore:
             args += [max(1, round(rate.interval_s * 1e6)), rate.burst]
         args += [self._window_us, *(cap for _, cap in volumes)]
         keys = [r.key for r in rates] + [k for k, _ in volumes]
-        async with asyncio.timeout(self._deadline_s):
-            index, wait_us = await self._admit(keys, args)
+        index, wait_us = await self._admit(keys, args)
         return None if index == 0 else (int(index) - 1, int(wait_us) / 1e6)
 
     async def account(self, volumes: Sequence[tuple[str, Sequence[bytes]]]) -> list[int]:
         args: list[int | bytes] = [self._window_us, *(len(m) for _, m in volumes)]
         for _, members in volumes:
             args += members
-        async with asyncio.timeout(self._deadline_s):
-            counts = await self._account([k for k, _ in volumes], args)
+        counts = await self._account([k for k, _ in volumes], args)
         return [int(c) for c in counts]
 
 
@@ -380,7 +375,7 @@ class MemoryStore:
         self._window_s = window_s
         self._clock = clock
         self._tats: dict[str, float] = {}
-        self._seen: dict[str, OrderedDict[bytes, float]] = {}  # oldest first
+        self._seen: dict[str, LRU[bytes, float]] = {}  # member -> last seen, oldest first
         self._sweep_at = clock() + 60
 
     async def admit(
@@ -409,19 +404,18 @@ class MemoryStore:
         now = self._clock()
         counts = []
         for key, members in volumes:
-            seen = self._seen.setdefault(key, OrderedDict())
+            seen = self._seen.setdefault(key, LRU(None))
             for member in members:
                 seen[member] = now
-                seen.move_to_end(member)
             counts.append(len(self._trimmed(key, now - self._window_s)))
         return counts
 
-    def _trimmed(self, key: str, cutoff: float) -> OrderedDict[bytes, float]:
+    def _trimmed(self, key: str, cutoff: float) -> LRU[bytes, float]:
         seen = self._seen.get(key)
         if seen is None:
-            return OrderedDict()
-        while seen and next(iter(seen.values())) <= cutoff:
-            seen.popitem(last=False)
+            return LRU(None)
+        while (oldest := seen.oldest()) is not None and oldest[1] <= cutoff:
+            seen.pop_oldest()
         return seen
 
     def _sweep(self, now: float) -> None:
@@ -453,40 +447,44 @@ class Limiter:
         self._local = MemoryStore(limits.volume_window_s, clock)
         fingerprint = self._hash(b"key-id", b"").hex()
         shared = limits.enabled and limits.redis_url
-        self._redis = RedisStore(limits, fingerprint) if shared else None
-        self._mode = "redis" if self._redis else "local" if limits.enabled else "off"
+        self._redis = RedisStore(limits, fingerprint, clock) if shared else None
         self._since = time.time()
-        self._error = ""
-        self._retry_at = 0.0
-        self._probe: asyncio.Task[None] | None = None
 
     @property
     def mode(self) -> str:
         """``redis``: limits shared by all replicas; ``local``: this process only; ``off``."""
-        return self._mode
+        if not self.limits.enabled:
+            return "off"
+        return "local" if self._redis is None or self._redis.link.away else "redis"
+
+    @property
+    def redis(self) -> RedisLink | None:
+        """The link to the shared Redis, if one is configured."""
+        return self._redis.link if self._redis else None
 
     @property
     def healthy(self) -> bool:
         """False while a configured Redis is away or replicas disagree on the hash key."""
         if self._redis is None:
             return True
-        return self._mode == "redis" and not self._redis.key_mismatch
+        return not self._redis.link.away and not self._redis.key_mismatch
 
     def status(self) -> dict[str, Any]:
         """For /readyz: reported, not required (local mode still limits)."""
+        link = self._redis.link if self._redis else None
         return {
-            "mode": self._mode,
+            "mode": self.mode,
             "healthy": self.healthy,
-            "redis": self._redis.where if self._redis else None,
-            "since": round(self._since, 3),
-            "error": self._error or None,
+            "redis": link.where if link else None,
+            "since": round(link.since if link else self._since, 3),
+            "error": (link.error or None) if link else None,
             "key_mismatch": bool(self._redis and self._redis.key_mismatch),
         }
 
     async def connect(self) -> None:
         """Check Redis now (at start-up) rather than at the next request."""
         if self._redis is not None:
-            await self._reconnect(self._redis)
+            await self._redis.link.check()
 
     async def admit(self, principal: Principal) -> None:
         """Refuse the request if a rate is exceeded or the user is at a volume cap."""
@@ -541,11 +539,8 @@ class Limiter:
         return [VOLUME_FLAG] if over else []
 
     async def aclose(self) -> None:
-        if self._probe is not None:
-            self._probe.cancel()
-            await asyncio.gather(self._probe, return_exceptions=True)
         if self._redis is not None:
-            await self._redis.client.aclose()
+            await self._redis.link.aclose()
 
     def _volume_key(self, type_name: str, user: str) -> str:
         return f"{self.limits.key_prefix}v:{type_name}:{user}"
@@ -556,48 +551,13 @@ class Limiter:
         ).digest()
 
     async def _run(self, check: Callable[[_Store], Awaitable[T]]) -> T:
-        if self._redis is not None:
-            if self._mode == "redis":
-                try:
-                    return await check(self._redis)
-                except UNAVAILABLE as exc:
-                    self._to_local(exc)
-            elif self._probe is None and self._clock() >= self._retry_at:
-                self._probe = asyncio.create_task(self._reconnect(self._redis))
-                self._probe.add_done_callback(self._probed)
+        redis = self._redis
+        if redis is not None:
+            try:
+                return await redis.link.run(lambda: check(redis))
+            except RedisAway:
+                pass  # logged by the link; this request is counted here
         return await check(self._local)
-
-    def _to_local(self, exc: BaseException) -> None:
-        self._error = _describe(exc)
-        self._retry_at = self._clock() + self.limits.retry_s
-        if self._redis is not None:
-            self._redis.check_at = 0.0
-        if self._mode != "local":
-            self._mode, self._since = "local", time.time()
-            log.warning(
-                "rate limits: Redis at %s unreachable (%s); limiting in this process only"
-                " until it is back",
-                self._redis.where if self._redis else "-",
-                self._error,
-            )
-
-    async def _reconnect(self, redis: RedisStore) -> None:
-        try:
-            await redis.check()
-        except UNAVAILABLE as exc:
-            self._to_local(exc)
-            return
-        self._error = ""
-        if self._mode != "redis":
-            self._mode, self._since = "redis", time.time()
-            log.warning("rate limits: Redis at %s is back; limits shared again", redis.where)
-
-    def _probed(self, task: asyncio.Task[None]) -> None:
-        self._probe = None
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def open_limiter(limits: RateLimits, data_dir: Path, known_types: Collection[str]) -> Limiter:

@@ -19,32 +19,28 @@ What is cached, and why it cannot leak across users:
   served only if the entry holds every asked field, and is cut down to exactly those fields, so a
   caller gets from the cache what the agency would have answered; the record filter and the
   object builder then apply to it exactly as to a fetched record.
-- Redis away: the cache is bypassed (never a failed request); tried again every ``retry_s``.
+- Redis away: the cache is bypassed (never a failed request); checked again in the background
+  every ``retry_s`` (gateway/redis.py).
 
 ``stats()`` gives hits, misses and the hit ratio (for ``/readyz`` and the metrics).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-import os
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from connectors.base import LABEL_FIELDS, Connector, Grouped, Page, Record
 from connectors.memory import project
+from gateway.redis import RedisAway, RedisLink
 from kernel.config import ConfigError
+from schema.base import SPECS_BY_NAME, Shape
 
 if TYPE_CHECKING:
     from gateway.ratelimit import RateLimits
@@ -64,7 +60,6 @@ log = logging.getLogger("jointgate.cache")
 
 CACHEABLE_CATEGORIES = ("registry",)
 AGENCIES = ("police", "market", "banking", "courts")
-UNAVAILABLE = (RedisError, OSError, TimeoutError)
 
 
 def ttl_key(agency: str, category: str) -> str:
@@ -140,8 +135,6 @@ class CacheRule:
 def registry_fields(catalog: Catalog) -> dict[tuple[str, str], frozenset[str]]:
     """(agency, kind) -> the agency-side fields (dotted inside embedded lists) that are registry
     data, for kinds whose own key is registry data; the names the analyzer asks connectors for."""
-    from schema.base import SPECS_BY_NAME, Shape
-
     by_type: dict[str, list[FieldResource]] = {}
     for resource in catalog.values():
         by_type.setdefault(resource.type_name, []).append(resource)
@@ -204,23 +197,20 @@ class RecordCache:
         self.settings = settings
         self.rules = rules
         self._hash_key = hash_key
-        password = (
-            os.environ.get(settings.redis_password_env) if settings.redis_password_env else None
-        )
-        self.client: Redis = Redis.from_url(
+        self.link = RedisLink(
             settings.redis_url,
-            password=password,
-            socket_timeout=settings.timeout_s,
-            socket_connect_timeout=settings.timeout_s,
-            retry=Retry(NoBackoff(), 0),  # bypassed instead
+            settings.redis_password_env,
+            service="record cache",
+            log=log,
+            timeout_s=settings.timeout_s,
+            retry_s=settings.retry_s,
+            away="bypassed",
+            back="cache in use again",
         )
-        self._deadline_s = settings.timeout_s * 3
-        self._down_until = 0.0
-        self._error = ""
+        self.client = self.link.client
         self._counts: dict[str, dict[str, int]] = {
             agency: {"hits": 0, "misses": 0, "bypassed": 0, "stored": 0} for agency in rules
         }
-        self.errors = 0
 
     @classmethod
     def build(
@@ -252,7 +242,7 @@ class RecordCache:
     @property
     def mode(self) -> str:
         """``redis``: in use; ``bypass``: Redis unreachable, every lookup goes to the agency."""
-        return "bypass" if self._error else "redis"
+        return "bypass" if self.link.away else "redis"
 
     def stats(self) -> dict[str, Any]:
         """Counters since start, for /readyz and the metrics exporter."""
@@ -265,8 +255,8 @@ class RecordCache:
             "mode": self.mode,
             **totals,
             "hit_ratio": round(totals["hits"] / looked_up, 4) if looked_up else None,
-            "errors": self.errors,
-            "error": self._error or None,
+            "errors": self.link.failures,
+            "error": self.link.error or None,
             "agencies": {
                 agency: {**self._counts[agency], "kinds": sorted(kinds)}
                 for agency, kinds in self.rules.items()
@@ -284,50 +274,31 @@ class RecordCache:
 
     async def get(self, keys: Sequence[str]) -> list[bytes | None] | None:
         """The entries (None where absent), or None if Redis cannot be used now."""
-        if not self._usable():
-            return None
         try:
-            async with asyncio.timeout(self._deadline_s):
-                found: list[Any] = await self.client.mget(keys)
-        except UNAVAILABLE as exc:
-            self._failed(exc)
+            found: list[Any] = await self.link.run(lambda: self.client.mget(keys))
+        except RedisAway:
             return None
-        self._recovered()
         return found
 
     async def put(self, entries: Sequence[tuple[str, bytes, float]]) -> bool:
         """Store (key, entry, TTL) triples; a failure only means they are not cached."""
-        if not entries or not self._usable():
+        if not entries:
             return False
+
+        async def store() -> object:
+            pipe = self.client.pipeline(transaction=False)
+            for key, entry, ttl in entries:
+                pipe.set(key, entry, px=max(1, round(ttl * 1000)))
+            return await pipe.execute()
+
         try:
-            async with asyncio.timeout(self._deadline_s):
-                pipe = self.client.pipeline(transaction=False)
-                for key, entry, ttl in entries:
-                    pipe.set(key, entry, px=max(1, round(ttl * 1000)))
-                await pipe.execute()
-        except UNAVAILABLE as exc:
-            self._failed(exc)
+            await self.link.run(store)
+        except RedisAway:
             return False
-        self._recovered()
         return True
 
     async def aclose(self) -> None:
-        await self.client.aclose()
-
-    def _usable(self) -> bool:
-        return not self._error or time.monotonic() >= self._down_until
-
-    def _failed(self, exc: BaseException) -> None:
-        self.errors += 1
-        self._down_until = time.monotonic() + self.settings.retry_s
-        if not self._error:
-            log.warning("record cache: Redis unreachable (%s); bypassed until it is back", exc)
-        self._error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-    def _recovered(self) -> None:
-        if self._error:
-            log.warning("record cache: Redis is back; cache in use again")
-            self._error = ""
+        await self.link.aclose()
 
 
 class CachingConnector(Connector):

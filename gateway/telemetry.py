@@ -169,6 +169,7 @@ class Telemetry:
         self._audit_failures = 0
         self._agency_errors: dict[tuple[str, str], int] = {}
         self._connectors: Mapping[str, Connector] = {}
+        self._redis: Mapping[str, Callable[[], Mapping[str, Any]]] = {}  # service -> health()
         self._deferred: list[tuple[Any, float, dict[str, str] | None]] = []
         self._flush_scheduled = False
         self._instruments()
@@ -210,6 +211,17 @@ class Telemetry:
             "jointgate.agency.circuit.state",
             [self._circuits],
             description="Circuit breaker per agency: 0 closed, 1 half-open, 2 open",
+        )
+        meter.create_observable_gauge(
+            "jointgate.redis.up",
+            [self._redis_health("state", lambda state: int(state != "away"))],
+            description="Redis reachable (1; also before the first call) or away (0), by service",
+        )
+        counted(
+            "jointgate.redis.failures",
+            [self._redis_health("failures", int)],
+            "{call}",
+            "Redis calls and checks that failed (the service fell back), by service",
         )
         meter.create_observable_gauge(
             "jointgate.agency.in_flight",
@@ -360,6 +372,19 @@ class Telemetry:
         if outcome != "ok":
             key = (agency, outcome)
             self._agency_errors[key] = self._agency_errors.get(key, 0) + 1
+
+    def watch_redis(self, health: Mapping[str, Callable[[], Mapping[str, Any]]]) -> None:
+        """The Redis links' health (gateway/redis.py) in the metrics: service -> health()."""
+        self._redis = health
+
+    def _redis_health(
+        self, key: str, value: Callable[[Any], int]
+    ) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            for service, health in self._redis.items():
+                yield Observation(value(health()[key]), {"service": service})
+
+        return observe
 
     def _circuits(self, options: CallbackOptions) -> Iterable[Observation]:
         for name, connector in self._connectors.items():

@@ -18,7 +18,6 @@ current declaration denies it. See docs/policies.md ("Schema visibility").
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ from graphql import (
     specified_scalar_types,
 )
 
+from kernel.lru import LRU
 from kernel.types import Declaration, Purpose
 
 Field = tuple[str, str]  # (type name, field name)
@@ -185,18 +185,13 @@ class VisibleSchemas:
 
     def __init__(self, schema: GraphQLSchema, size: int = 64) -> None:
         self.schema = schema
-        self._built: OrderedDict[tuple[str, bool], GraphQLSchema] = OrderedDict()
-        self._size = size
+        self._built: LRU[tuple[str, bool], GraphQLSchema] = LRU(size)
 
     def get(self, visibility: Visibility, introspection: bool) -> GraphQLSchema:
         key = (visibility.key, introspection)
         found = self._built.get(key)
         if found is None:
             found = self._built[key] = restrict(self.schema, visibility.fields, introspection)
-            if len(self._built) > self._size:
-                self._built.popitem(last=False)
-        else:
-            self._built.move_to_end(key)
         return found
 
 

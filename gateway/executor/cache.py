@@ -10,7 +10,6 @@ operation instead.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from gateway.analyze import Operation
 from gateway.executor.compile import Compiler, Fallback, screen
 from gateway.executor.program import MISSING, CompiledOperation
 from gateway.executor.run import Execution
+from kernel.lru import LRU
 from schema.catalog import Catalog
 
 __all__ = ["MAX_VARIANTS", "CacheEntry", "CompiledExecutor"]
@@ -48,7 +48,7 @@ class CompiledExecutor:
         self.catalog = catalog
         self.cache_size = cache_size
         # by Operation.cache_key, least recently used first
-        self.entries: OrderedDict[str, CacheEntry] = OrderedDict()
+        self.entries: LRU[str, CacheEntry] = LRU(cache_size)
         self.runs = 0  # executions on the compiled path
         self.fallbacks = 0  # executions left to graphql-core
         config = getattr(schema, "_strawberry_schema", None)
@@ -90,15 +90,12 @@ class CompiledExecutor:
         key = operation.cache_key
         entry = self.entries.get(key)
         if entry is not None:
-            self.entries.move_to_end(key)
             return entry
         try:
             entry = CacheEntry(None, screen(self.schema, operation))
         except Fallback as why:
             entry = CacheEntry(str(why))
         self.entries[key] = entry
-        if len(self.entries) > self.cache_size:
-            self.entries.popitem(last=False)
         return entry
 
     def _variant(
