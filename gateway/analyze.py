@@ -1,4 +1,4 @@
-"""Stage 2, analyze: GraphQL text → a validated :class:`Operation` that knows what it touches.
+"""Stage 5, analyze: GraphQL text → a validated :class:`Operation` that knows what it touches.
 
 Each operation is validated against the caller's visible schema (gateway/visibility.py): what
 its policies could never show it, and introspection unless its role allows it, is not there,
@@ -17,7 +17,7 @@ identifiers (docs/limits.md, "Caches and timing"). The operation carries its cal
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from graphql import (
 )
 
 from gateway.limits import QueryLimits, check_cost, check_size, too_complex
+from gateway.persisted import PersistedOperations
 from gateway.respond import bad_user_input, client_message, clip_message
 from gateway.visibility import EVERYTHING, Visibility, VisibleSchemas
 from kernel.errors import QueryInvalid
@@ -94,14 +95,30 @@ class Operation:
 
 class Analyzer:
     def __init__(
-        self, schema: GatewaySchema, limits: QueryLimits | None = None, cache_size: int = 2048
+        self,
+        schema: GatewaySchema,
+        limits: QueryLimits | None = None,
+        cache_size: int = 2048,
+        persisted: PersistedOperations | None = None,
     ) -> None:
         self.schema = schema
         self.limits = limits or QueryLimits()
+        self.persisted = persisted or PersistedOperations()  # gateway/persisted.py
         # least recently used first, each bounded by cache_size in total (all callers)
         self._documents: LRU[_DocumentKey, DocumentNode] = LRU(cache_size)
         self._operations: LRU[tuple[_DocumentKey, str | None], Operation] = LRU(cache_size)
         self._visible = VisibleSchemas(schema.graphql)
+
+    def document(
+        self,
+        query: str | None,
+        extensions: Mapping[str, Any] | None,
+        client: str,
+        subject: str,
+    ) -> str:
+        """The operation's text: as sent, or the persisted document its hash names (Automatic
+        Persisted Queries; restricted clients held to the trusted list; docs/limits.md)."""
+        return self.persisted.resolve(query, extensions, client, subject)
 
     def analyze(
         self,

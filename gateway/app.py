@@ -133,13 +133,14 @@ def build_gateway(
     authorizer = Authorizer(policies, teams, reject=settings.policy_mode == "reject")
     pipeline = Pipeline(
         verifier,
-        Analyzer(schema, settings.limits),
+        Analyzer(
+            schema, settings.limits, persisted=PersistedOperations.from_settings(settings.persisted)
+        ),
         authorizer,
         Executor(schema, connectors, cursors=Cursors(hash_key)),
         audit,
         ReviewQueue(governance),
         limiter,
-        PersistedOperations.from_settings(settings.persisted),
         request_deadline_s=settings.request_deadline_s,
         request_timeout_s=settings.request_timeout_s,
         http=HttpLimits(

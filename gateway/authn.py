@@ -1,4 +1,4 @@
-"""Stage 1, authn: ``Authorization: Bearer <JWT>`` → :class:`Principal`.
+"""Stage 2, authn: ``Authorization: Bearer <JWT>`` → :class:`Principal`.
 
 Tokens are verified against a JWKS with joserfc (authlib's JOSE implementation since authlib
 1.7 deprecated ``authlib.jose``): asymmetric algorithms only, so an HMAC token signed with a

@@ -1,4 +1,4 @@
-"""Stage 3, authorize: decide every field an operation touches, once, before any agency call.
+"""Stage 6, authorize: decide every field an operation touches, once, before any agency call.
 
 Need-to-know is decided on the attributes of each field (owner, category, sensitivity), of the
 caller (agency, roles, clearance), of the request (purpose, case, justification, break-glass)

@@ -1,4 +1,5 @@
-"""GraphQL over HTTP: reading a request and choosing the response's media type and status.
+"""Stage 1, read: GraphQL over HTTP. Who is asking from where, the request read and checked,
+and the response's media type and status.
 
 Follows the GraphQL-over-HTTP specification (https://graphql.github.io/graphql-over-http/draft/;
 conformance in docs/graphql-over-http.md):
@@ -31,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message
 
-from gateway.forwarded import Network
+from gateway.forwarded import Network, client_of
 from kernel.errors import BadRequest, GatewayError, MethodNotAllowed, PayloadTooLarge, QueryInvalid
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -75,6 +76,12 @@ class RequestTimeout(GatewayError):
 
     def __init__(self, timeout_s: float) -> None:
         super().__init__(f"The request took longer than {timeout_s:g} s and was stopped.")
+
+
+def client_address(request: Request, limits: HttpLimits = HttpLimits()) -> str:
+    """Who is asking, from where: the TCP peer, or behind a trusted proxy the address it
+    vouches for (gateway/forwarded.py). Read first, so that even a refusal names it."""
+    return client_of(request, limits.trusted_proxies)
 
 
 async def read_request(request: Request, limits: HttpLimits = HttpLimits()) -> GraphQLRequest:

@@ -1,12 +1,15 @@
 """The request pipeline, in order, in one place.
 
-    HTTP → authn → rate limits → declare purpose → persisted operation → analyze → authorize
-         → execute → (identities shown, count volumes) → shape → audit-commit → HTTP
+    HTTP → 1 read → 2 authn → 3 rate limits → 4 purpose → 5 analyze → 6 authorize → 7 execute
+         → (3 rate limits: count the volumes) → 8 respond → audit commit → HTTP
 
-Each stage is a module of its own (``gateway/authn.py`` ... ``gateway/audit.py``) and writes what
-it learnt into the request's :class:`RequestContext` and its audit record. Whatever happens, the
-audit record is committed before the response is returned; if that fails, the client gets 503
-and no data.
+Each stage is one module of ``gateway/``, entered from here in that order: ``graphql_http``,
+``authn``, ``ratelimit``, ``purpose``, ``analyze``, ``authorize``, ``execute``, ``respond``;
+whatever helps a stage (``forwarded``, ``persisted``, ``visibility``, ``limits``, the
+``executor`` package, ``disclosure``) is reached through it. Each writes what it learnt into
+the request's :class:`RequestContext` and its audit record. Whatever happens, the audit record
+is committed (the contract: ``audit/log.py``) before the response is returned; if that fails,
+the client gets 503 and no data.
 """
 
 from __future__ import annotations
@@ -28,15 +31,14 @@ from gateway.analyze import Analyzer, Operation
 from gateway.authn import TokenVerifier
 from gateway.authorize import Authorizer
 from gateway.execute import Executor
-from gateway.forwarded import client_of
 from gateway.graphql_http import (
     GRAPHQL_RESPONSE,
     HttpLimits,
     RequestTimeout,
+    client_address,
     read_request,
     response_media_type,
 )
-from gateway.persisted import PersistedOperations
 from gateway.purpose import declare
 from gateway.ratelimit import Limiter
 from gateway.respond import answer_body, error_codes
@@ -59,7 +61,6 @@ class Pipeline:
         audit: AuditLog,
         reviews: ReviewQueue | None = None,
         limiter: Limiter | None = None,
-        persisted: PersistedOperations | None = None,
         *,
         request_deadline_s: float = 0.0,
         request_timeout_s: float = 0.0,
@@ -73,7 +74,6 @@ class Pipeline:
         self.audit = audit
         self.reviews = reviews
         self.limiter = limiter
-        self.persisted = persisted or PersistedOperations()
         self.request_deadline_s = request_deadline_s
         self.request_timeout_s = request_timeout_s
         self.http = http or HttpLimits()
@@ -107,7 +107,7 @@ class Pipeline:
         started = time.perf_counter()
         record = AuditRecord(
             request_id=request_id,
-            client=client_of(request, self.http.trusted_proxies),  # gateway/forwarded.py
+            client=client_address(request, self.http),  # behind trusted proxies only
             trace_id=traced.trace_id,  # the caller's trace, continued, or a new one
         )
         ctx = RequestContext(request_id=record.request_id, audit=record)
@@ -187,7 +187,7 @@ class Pipeline:
         introspects = bool(principal.roles & self.analyzer.limits.introspection_roles)
 
         with self.telemetry.stage("analyze"):
-            query = self.persisted.resolve(
+            query = self.analyzer.document(
                 gql.query, gql.extensions, principal.client, principal.subject
             )
             operation = self.analyzer.analyze(

@@ -1,4 +1,4 @@
-"""Stage 1b: the caller's declaration of purpose (``X-Purpose``, ``X-Case-Id``, ...).
+"""Stage 4, purpose: the caller's declaration of purpose (``X-Purpose``, ``X-Case-Id``, ...).
 
 Every request states why it asks. Purposes that concern a specific case need its id; the
 justification is free text kept in the audit record. Codes are listed in docs/purposes.md.

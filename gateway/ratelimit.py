@@ -1,4 +1,5 @@
-"""Request rates and record volumes per user, shared by every replica through Redis.
+"""Stage 3, rate limits: request rates and record volumes per user, shared by every replica
+through Redis.
 
     admit(principal)                      after authn, before the query costs anything:
                                           per-user and per-agency request rates (GCRA), then

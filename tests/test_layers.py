@@ -156,3 +156,28 @@ def test_no_module_over_600_lines() -> None:
         if (n := len(path.read_text().splitlines())) > 600
     ]
     assert not long, "\n".join(long)
+
+
+STAGES = (  # the walk of one request, in order (gateway/pipeline.py's docstring)
+    "gateway.graphql_http",
+    "gateway.authn",
+    "gateway.ratelimit",
+    "gateway.purpose",
+    "gateway.analyze",
+    "gateway.authorize",
+    "gateway.execute",
+    "gateway.respond",
+)
+BESIDE_THE_WALK = {"gateway.telemetry", "gateway.settings"}  # spans and metrics; their defaults
+
+
+def test_the_pipeline_enters_eight_stages_and_no_helper_of_theirs() -> None:
+    entered = {n for n in GRAPH["gateway.pipeline"] if n.startswith("gateway.")}
+    assert entered - BESIDE_THE_WALK == set(STAGES)
+    assert len(STAGES) <= 8
+    assert {n.split(".")[0] for n in GRAPH["gateway.pipeline"]} <= {
+        "gateway", "kernel", "audit", "policies"
+    }, "the audit contract is audit/log.py; break-glass reviews are policies/review.py"  # fmt: skip
+    source = MODULES["gateway.pipeline"].read_text()
+    for stage in STAGES:
+        assert f"``{stage.split('.')[1]}``" in source.split('"""')[1], f"{stage}: not in the walk"
