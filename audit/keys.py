@@ -26,24 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from audit.errors import AuditKeyError
-
-
-def _write_secret(path: Path, data: bytes) -> None:
-    """Create ``path`` with mode 0600, atomically; never overwrites an existing key."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # fails if another process created the key first: keep theirs
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
+from kernel.keyfile import write_secret
 
 
 def public_key_id(public: Ed25519PublicKey) -> str:
@@ -79,7 +62,7 @@ def load_or_create_signer(path: Path) -> Signer:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        _write_secret(path, pem)
+        write_secret(path, pem)
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
@@ -182,7 +165,7 @@ def load_or_create_data_key(path: Path | None, env: str = "") -> DataKey:
     if path is None:
         raise AuditKeyError("audit.data_key_file: required when audit.data_key_env is not set")
     if not path.exists():
-        _write_secret(path, secrets.token_hex(32).encode() + b"\n")
+        write_secret(path, secrets.token_hex(32).encode() + b"\n")
     try:
         return DataKey(_hex_key(path.read_text(), str(path)))
     except OSError as exc:

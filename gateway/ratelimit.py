@@ -39,6 +39,7 @@ from gateway.notify import check_redis_url
 from gateway.redis import RedisAway, RedisLink
 from kernel.config import ConfigError
 from kernel.errors import GatewayError
+from kernel.keyfile import write_secret
 from kernel.lru import LRU
 from kernel.types import Principal
 
@@ -179,8 +180,6 @@ class RateLimits:
     def hash_key(self, data_dir: Path) -> bytes:
         """The key for the keyed hashes in Redis key names and members; every replica needs
         the same one. From ``key_env`` if set, else ``key_file`` (created on first use)."""
-        from audit.keys import _write_secret  # the audit keys' 0600, never-overwrite writer
-
         if self.key_env:
             value, where = os.environ.get(self.key_env, ""), "rate_limits.key_env"
             if not value:
@@ -188,7 +187,7 @@ class RateLimits:
         else:
             path, where = data_dir / self.key_file, "rate_limits.key_file"
             if not path.exists():
-                _write_secret(path, secrets.token_hex(32).encode() + b"\n")
+                write_secret(path, secrets.token_hex(32).encode() + b"\n")
             try:
                 value = path.read_text()
             except OSError as exc:
