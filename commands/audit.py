@@ -33,7 +33,7 @@ from audit.keys import load_public_key
 from audit.reader import AuditReader, SearchFilter, parse_time
 from audit.replay import default_workers
 from audit.store import SqlStore
-from audit.trail import append_records
+from audit.append import append_records
 from audit.verify import (
     check_proof,
     consistency_proof,

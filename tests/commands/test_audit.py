@@ -18,7 +18,7 @@ from audit.config import AuditConfig
 from audit.merkle import leaf_hash
 from audit.reader import AuditReader, SearchFilter
 from audit.store import now_us
-from audit.trail import append_records
+from audit.append import append_records
 from commands.audit import run
 from tests.audit.conftest import ENTERPRISE, PERSON, jointgate_command, make_config, record
 
