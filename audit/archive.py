@@ -22,10 +22,10 @@ from typing import Any
 
 import orjson
 
+from audit.append import append_records
 from audit.config import AuditConfig
 from audit.errors import AuditError
 from audit.store import ArchiveEntry, SqlStore, now_us
-from audit.trail import append_records
 from kernel.types import AuditRecord
 
 FORMAT = "jointgate-audit-archive/v1"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from audit.errors import AuditConfigError
 from audit.keys import DataKey, Signer, load_or_create_data_key, load_or_create_signer
+from audit.sqlite import SqliteStore
 from audit.store import CheckpointPolicy, SqlStore
 
 
@@ -66,7 +67,8 @@ class AuditConfig:
         """A store with its own connection (one per thread of use)."""
         s = self.settings
         if s.backend == "postgres":
-            from audit.postgres import PostgresStore
+            # psycopg, imported only by those who use it: 0.3 s of every SQLite gateway's start
+            from audit.postgres import PostgresStore  # start-up (python -X importtime)
 
             dsn = s.postgres_dsn or os.environ.get(s.postgres_dsn_env, "")
             if not dsn:
@@ -75,8 +77,6 @@ class AuditConfig:
                     f" environment variable {s.postgres_dsn_env})"
                 )
             return PostgresStore(dsn, s.postgres_schema)
-        from audit.sqlite import SqliteStore
-
         return SqliteStore(s.path)
 
 

@@ -28,38 +28,21 @@ import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
+from audit.append import append_prepared
 from audit.config import AuditConfig
 from audit.errors import AuditStoreError, redacted
 from audit.log import AuditHealth
+from audit.reader import AuditReader
 from audit.record import Prepared, prepare
-from audit.store import Batch, Head, SqlStore, build_batch
+from audit.store import Batch, Head, build_batch
 from kernel.types import AuditRecord
-
-if TYPE_CHECKING:
-    from audit.reader import AuditReader
 
 log = logging.getLogger("jointgate.audit")
 
 PROBE_INTERVAL_S = 1.0  # while the store cannot append: how often a probe tries
 PROOF_MAX_AGE_S = 5.0  # readiness proves a write again when none was proven for this long
 READY_WAIT_S = 1.5  # how long readiness waits for that proof (under a probe's 2 s timeout)
-
-
-def append_records(config: AuditConfig, store: SqlStore, records: list[AuditRecord]) -> Batch:
-    """Append synchronously (the audit CLI's own records, tools); same path as the gateway."""
-    items = [prepare(r, config.key, config.unindexed_types) for r in records]
-    return append_prepared(config, store, items)
-
-
-def append_prepared(config: AuditConfig, store: SqlStore, items: list[Prepared]) -> Batch:
-    return store.append(
-        config.log_id,
-        lambda head: build_batch(
-            head, config.log_id, items, config.key, config.signer, config.policy
-        ),
-    )
 
 
 class AuditTrail:
@@ -143,8 +126,6 @@ class AuditTrail:
     def reader(self) -> AuditReader:
         """A reader over this trail on a connection of its own, for one thread (the GraphQL
         ``auditLog`` opens one per request in a worker thread); close ``reader.store`` after."""
-        from audit.reader import AuditReader  # reader -> archive -> trail
-
         store = self.config.new_store()
         try:
             if not self._reader_schema_ready:  # a fresh trail: its first record is still to come

@@ -37,12 +37,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from audit.append import append_prepared
 from audit.config import AuditConfig, AuditSettings, load_config
 from audit.reader import AuditReader, SearchFilter
 from audit.record import prepare
 from audit.replay import default_workers
 from audit.store import SqlStore
-from audit.trail import AuditTrail, append_prepared
+from audit.trail import AuditTrail
 from audit.verify import verify_log
 from kernel.identifiers import resident_id_check_char, uscc_check_char
 from kernel.types import AgencyCall, AuditRecord

@@ -32,7 +32,7 @@ from audit.log import MemoryAuditLog
 from bench.gateway_server import bench_settings
 from bench.queries import DEMO_QUERY
 from bench.stack import Stack, graphql_headers, load, run_alone, save
-from commands.policy import principal_for
+from commands.policy.cases import principal_for
 from gateway.app import Gateway, build_gateway
 from gateway.purpose import declare
 

@@ -1,4 +1,9 @@
-"""``jointgate``: the command line. ``jointgate --help`` lists the commands."""
+"""``jointgate``: the command line. ``jointgate --help`` lists the commands.
+
+The parsers of every command are imported here; what runs a command is imported once it is
+chosen (the imports marked ``start-up``), so that ``jointgate --help`` and ``jointgate token``
+do not wait for the gateway's settings, the schema or the audit trail (docs/cli.md).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ import json
 import os
 import sys
 from pathlib import Path
+
+from commands.audit.parser import add_commands as add_audit_commands
+from commands.policy.parser import add_commands as add_policy_commands
 
 DEFAULT_DATA_DIR = Path(".jointgate")
 
@@ -100,9 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema_commands.add_parser("print", help="print the SDL")
 
-    from commands.audit import add_commands as add_audit_commands
-    from commands.policy import add_commands as add_policy_commands
-
     add_policy_commands(commands)
     add_audit_commands(commands)
     return parser
@@ -112,33 +117,37 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "demo":
-            from commands.demo import run_demo
+            from commands.demo import run_demo  # start-up: once chosen (see above)
 
             return run_demo(
                 args.host, args.port, args.data_dir, args.scale, args.seed, tls=args.tls
             )
         if args.command == "serve":
-            from gateway.serve import serve
+            from gateway.serve import serve  # start-up: once chosen
 
             return serve(args.config)
         if args.command == "config":
-            from gateway.config_check import check_command
+            from gateway.config_check import check_command  # start-up: once chosen
 
             return check_command(args.file)
         if args.command == "sandbox":
             return _sandbox(args)
         if args.command == "token":
             return _token(args)
-        if args.command in ("policy", "teams", "review"):
-            from commands.policy import run as run_policy_command
+        if args.command == "policy":
+            from commands.policy.sets import run as run_policy  # start-up: once chosen
 
-            return run_policy_command(args)
+            return run_policy(args)
+        if args.command in ("teams", "review"):
+            from commands.policy.teams import run as run_teams  # start-up: once chosen
+
+            return run_teams(args)
         if args.command == "audit":
-            from commands.audit import run as run_audit_command
+            from commands.audit.run import run as run_audit  # start-up: once chosen
 
-            return run_audit_command(args)
+            return run_audit(args)
         if args.command == "schema":
-            from schema.unified import build_schema
+            from schema.unified import build_schema  # start-up: once chosen
 
             print(build_schema().sdl())
             return 0
@@ -155,18 +164,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from sandbox.world import generate
+    from sandbox.world import generate  # start-up: once chosen
 
     if args.sandbox_command == "scenario":
         print(json.dumps(generate(args.scale, args.seed).scenario, ensure_ascii=False, indent=2))
         return 0
-    from sandbox.cli import run_sandbox
+    from sandbox.cli import run_sandbox  # start-up: once chosen
 
     return run_sandbox(args)
 
 
 def _token(args: argparse.Namespace) -> int:
-    from sandbox.issuer import DEMO_USERS, NoDemoIssuer, mint_token
+    from sandbox.issuer import DEMO_USERS, NoDemoIssuer, mint_token  # start-up: once chosen
 
     if args.user not in DEMO_USERS:
         print(

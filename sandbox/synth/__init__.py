@@ -16,7 +16,7 @@ from sandbox.synth.draft import Draft
 from sandbox.synth.finance import Finance
 from sandbox.synth.registry import Registry
 from sandbox.synth.scenario import Scenario
-from sandbox.world import World
+from sandbox.tables import World
 
 __all__ = ["build"]
 

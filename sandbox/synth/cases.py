@@ -8,7 +8,7 @@ import math
 from sandbox import names
 from sandbox.names import District
 from sandbox.synth.draft import AS_OF, Draft, Weighted, between, iso, labels, link, money
-from sandbox.world import Record
+from sandbox.tables import Record
 
 
 class PoliceCases:

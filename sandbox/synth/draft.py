@@ -3,7 +3,7 @@
 A :class:`Draft` holds the one ``random.Random`` and every table and index while the generators
 (:mod:`~sandbox.synth.registry`, :mod:`~sandbox.synth.finance`, :mod:`~sandbox.synth.cases`,
 :mod:`~sandbox.synth.scenario`) fill it in; :meth:`Draft.to_world` freezes it into a
-:class:`~sandbox.world.World`.
+:class:`~sandbox.tables.World`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from sandbox import names
 from sandbox.names import District, Industry
-from sandbox.world import BASE_COUNTS, Record, World
+from sandbox.tables import BASE_COUNTS, Record, World
 
 T = TypeVar("T")
 

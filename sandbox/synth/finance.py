@@ -20,7 +20,7 @@ from sandbox.synth.draft import (
     labels,
     money,
 )
-from sandbox.world import Record
+from sandbox.tables import Record
 
 # Every day on which everyday transactions happen, as ISO strings.
 _TX_DAYS = tuple(

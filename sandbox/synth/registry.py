@@ -8,7 +8,7 @@ from kernel.identifiers import USCC_ALPHABET, resident_id_check_char, uscc_check
 from sandbox import names
 from sandbox.names import District, Industry
 from sandbox.synth.draft import AS_OF, Draft, Weighted, add_years, between, iso, labels
-from sandbox.world import Record
+from sandbox.tables import Record
 
 _ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 

@@ -20,7 +20,7 @@ from sandbox.synth.cases import CourtCases, PoliceCases, frozen_account, other_a
 from sandbox.synth.draft import SCENARIO_INVESTORS, Draft, iso, labels, link, money
 from sandbox.synth.finance import Finance
 from sandbox.synth.registry import Registry
-from sandbox.world import JOINT_CASE_ID, Record
+from sandbox.tables import JOINT_CASE_ID, Record
 
 SCENARIO_INCOMING = 320
 _INVESTMENT_MEMOS = ("投资款", "理财认购款", "认购款", "养老项目投资款", "会员入股款")

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+import audit.store.base
 from audit.config import AuditConfig, AuditSettings, load_config
 from audit.reader import AuditReader
 from audit.trail import AuditTrail
@@ -44,9 +45,7 @@ def jointgate_command() -> list[str]:
 def small_buckets(monkeypatch: pytest.MonkeyPatch) -> int:
     """Blind-index buckets of 8 records for stores made in the test (1,024 in the layout), so
     that a log of a few dozen records has complete buckets, indexed, and an open one."""
-    import audit.store
-
-    monkeypatch.setattr(audit.store, "ENTITY_BUCKET", 8)
+    monkeypatch.setattr(audit.store.base, "ENTITY_BUCKET", 8)
     return 8
 
 

@@ -162,7 +162,7 @@ async def test_who_saw_an_identifier_shown_inside_other_records(live: Live) -> N
     import json
 
     import commands.main
-    from commands.audit import run
+    from commands.audit.run import run
     from tests.gateway.conftest import card, resident_id
 
     agencies = live.gateway.connectors

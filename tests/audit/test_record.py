@@ -9,12 +9,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+from audit.append import append_records
 from audit.config import AuditConfig
 from audit.errors import AuditKeyError
 from audit.keys import DataKey
 from audit.reader import AuditReader, SearchFilter
 from audit.record import body_prefix, decode, normalise_query, prepare, seal
-from audit.trail import append_records
 from kernel.identifiers import luhn_check_digit
 from tests.audit.conftest import ENTERPRISE, PERSON, make_config, record
 
@@ -133,7 +133,7 @@ def test_trails_written_before_policies_were_cited_still_verify_and_read(
 ) -> None:
     """Bodies stay version 1: the citation is one more key in ``fields``, absent from records
     written before it, which verify exactly as they did and read as citing nothing."""
-    from audit.trail import append_prepared
+    from audit.append import append_prepared
     from audit.verify import verify_store
 
     config = make_config(tmp_path)
@@ -191,7 +191,7 @@ def test_trails_written_before_withheld_paths_were_recorded_still_verify_and_rea
 ) -> None:
     """``fields.withheld`` is one more key in the body (version 1 still): records without it
     verify as they did and read as withholding nothing."""
-    from audit.trail import append_prepared
+    from audit.append import append_prepared
     from audit.verify import verify_store
 
     config = make_config(tmp_path)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from audit import replay
+from audit.append import append_records
 from audit.merkle import CompactRange, fold_root, root_of
 from audit.replay import check_span, spans
-from audit.trail import append_records
 from tests.audit.conftest import make_config, record
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from audit import sqlite
+from audit.append import append_records
 from audit.errors import AuditStoreError
 from audit.reader import AuditReader, SearchFilter
 from audit.sqlite import SqliteStore
-from audit.trail import append_records
 from tests.audit.conftest import ENTERPRISE, make_config, record
 
 

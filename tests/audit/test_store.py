@@ -10,12 +10,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from audit.append import append_records
 from audit.config import AuditConfig
 from audit.errors import AuditStoreError
 from audit.merkle import leaf_hash
 from audit.reader import AuditReader, SearchFilter
 from audit.store import ENTITY_BUCKET, SqlStore
-from audit.trail import append_records
 from audit.verify import verify_store
 from tests.audit.conftest import PERSON, make_config, record
 

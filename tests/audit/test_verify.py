@@ -12,11 +12,11 @@ import orjson
 import pytest
 
 from audit import replay
+from audit.append import append_records
 from audit.checkpoint import Checkpoint
 from audit.config import AuditConfig
 from audit.merkle import leaf_hash
 from audit.reader import AuditReader, SearchFilter
-from audit.trail import append_records
 from audit.verify import LogReport, verify_queries, verify_store
 from tests.audit.conftest import PERSON, make_config, record
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 import commands.main
+from audit.append import append_records
 from audit.config import AuditConfig
 from audit.merkle import leaf_hash
 from audit.reader import AuditReader, SearchFilter
 from audit.store import now_us
-from audit.trail import append_records
-from commands.audit import run
+from commands.audit.run import run
 from tests.audit.conftest import ENTERPRISE, PERSON, jointgate_command, make_config, record
 
 OTHER = "110105199001011238"
@@ -226,7 +226,7 @@ def test_nothing_is_shown_when_the_read_cannot_be_recorded(
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("commands.audit.append_records", refuse)
+    monkeypatch.setattr("commands.audit.common.append_records", refuse)
     status, out, err = cli(data_dir, "search", "--entity", OTHER)
     assert status == 3 and out == ""
     assert "cannot record this read" in err
@@ -272,7 +272,7 @@ def test_verify_reports_when_its_read_cannot_be_recorded(
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("commands.audit.append_records", refuse)
+    monkeypatch.setattr("commands.audit.proofs.append_records", refuse)
     status, out, err = cli(data_dir, "verify")
     assert status == 3  # nothing wrong with the log; its read is not recorded
     assert ": ok: 6 records" in out

@@ -113,3 +113,40 @@ def test_serve_with_a_bad_config_names_the_key(tmp_path: Path) -> None:
     out = jointgate("serve", "--config", str(config))
     assert out.returncode == 2
     assert "agencies.police.url" in out.stderr
+
+
+# what only the commands that need them import: the gateway's settings and runtime, the schema
+# (strawberry, graphql-core), the audit trail, the policies (cedarpy), Redis and PostgreSQL
+HEAVY = ("gateway", "schema", "audit", "policies", "strawberry", "graphql", "redis", "psycopg")
+
+
+def imported_by(*argv: str, data_dir: Path | None = None) -> set[str]:
+    """The top-level packages of HEAVY a ``jointgate`` run imports."""
+    code = (
+        "import sys\nfrom commands.main import main\n"
+        f"try:\n    main({list(argv)!r})\nexcept SystemExit:\n    pass\n"
+        f"print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=data_dir
+    )
+    assert out.returncode == 0, out.stderr
+    return set(out.stdout.split("\n")[-2].split())
+
+
+def test_help_and_token_start_without_the_gateway_schema_or_trail(tmp_path: Path) -> None:
+    """``jointgate --help`` and ``jointgate token`` import what they run and no more: each
+    command's runner is imported once it is chosen (commands/main.py)."""
+    assert imported_by("--help") == set()
+    assert imported_by("audit", "--help") == set()
+    assert imported_by("policy", "explain", "--help") == set()
+    prepare(tmp_path)
+    assert imported_by("token", "court.clerk", "--data-dir", str(tmp_path)) == set()
+
+
+def test_the_audit_commands_run_alone_as_a_module() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "commands.audit", "--help"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0 and "subject-report" in out.stdout

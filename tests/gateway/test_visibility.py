@@ -23,7 +23,7 @@ from graphql import (
     get_named_type,
 )
 
-from commands.policy import principal_for
+from commands.policy.cases import principal_for
 from kernel.types import Declaration, Outcome, Purpose
 from sandbox.issuer import DEMO_USERS
 from tests.gateway.conftest import Harness, card, open_harness, resident_id, uscc

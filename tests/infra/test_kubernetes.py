@@ -360,7 +360,7 @@ def test_the_retention_job_runs_daily_one_at_a_time_within_bounds() -> None:
     assert 0 <= job["backoffLimit"] <= 5
     assert 0 < job["activeDeadlineSeconds"] < 86_400, "over before the next day's run"
     assert _job_pod_spec()["restartPolicy"] == "Never", "podFailurePolicy needs Never"
-    # exit 1 (verification failed) and 2 (configuration) are not retried (commands/audit.py)
+    # exit 1 (verification failed) and 2 (configuration) are not retried (commands/audit/__init__.py)
     (fail,) = [r for r in job["podFailurePolicy"]["rules"] if r["action"] == "FailJob"]
     assert fail["onExitCodes"] == {"operator": "In", "values": [1, 2]}
 

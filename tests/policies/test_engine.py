@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from commands.policy import principal_for, run_case
+from commands.policy.cases import principal_for, run_case
 from kernel.types import Outcome, Principal
 from policies.engine import (
     DEFAULT_DIR,

@@ -13,7 +13,7 @@ import itertools
 import pytest
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, get_named_type
 
-from commands.policy import principal_for
+from commands.policy.cases import principal_for
 from kernel.types import Purpose
 from policies.engine import DEFAULT_DIR, DecisionContext, PolicyEngine, load_bundle
 from sandbox.issuer import DEMO_USERS

@@ -1,0 +1,126 @@
+"""The ``jointgate policy``, ``teams`` and ``review`` command lines (argparse only)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from kernel.types import Purpose
+
+
+def add_commands(commands: Any) -> None:
+    """Add the policy, teams and review command groups to ``jointgate``'s sub-parsers."""
+    policy = commands.add_parser("policy", help="validate, explain, test and compare policies")
+    sub = policy.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
+    validate = sub.add_parser("validate", help="check a policy directory; errors name file:line")
+    validate.add_argument("dir", nargs="?", type=Path, help="default: the shipped set")
+
+    explain = sub.add_parser("explain", help="the decision per field and the policies behind it")
+    explain.add_argument("target", help="Type.field, or a GraphQL query")
+    explain.add_argument("--user", required=True, help="a demo user, or any subject with --agency")
+    explain.add_argument("--agency", help="the user's agency (for users that are not demo users)")
+    explain.add_argument("--role", action="append", default=[], help="a role (repeatable)")
+    explain.add_argument("--clearance", type=int, help="the user's clearance (0-3)")
+    _context_options(explain)
+    explain.add_argument(
+        "--record", metavar="LABELS",
+        help="explain for a record with these labels: handling=H0..H3, sensitivity=0..3,"
+        " linked (to the case), agency=NAME (default: each field's own agency)",
+    )  # fmt: skip
+    explain.add_argument(
+        "--dir", type=Path,
+        help="policy directory (default: the set in force for --config's gateways, else the"
+        " shipped set)",
+    )  # fmt: skip
+    explain.add_argument(
+        "--data-dir", type=Path, help="the gateway's data dir, for its teams (governance database)"
+    )
+    explain.add_argument("--database", help="the governance database URL, for teams")
+    explain.add_argument(
+        "--config", type=Path,
+        help="the gateway's jointgate.toml: its governance database and its policy set",
+    )  # fmt: skip
+
+    test = sub.add_parser("test", help="run the policy tests kept next to the policies")
+    test.add_argument("dir", nargs="?", type=Path, help="default: the shipped set")
+
+    publish = sub.add_parser(
+        "publish", help="validate DIR and put it in force on every replica ([policy] shared)"
+    )
+    publish.add_argument("dir", type=Path)
+    _database_options(publish)
+
+    diff = sub.add_parser("diff", help="fields whose outcome changes between two policy versions")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
+    diff.add_argument("--queries", type=Path, required=True, help='JSON: [{"name", "query"}]')
+    diff.add_argument(
+        "--principals",
+        type=Path,
+        help='JSON: [{"user", "agency", "roles", "clearance"}] (default: the demo users)',
+    )
+    diff.add_argument(
+        "--fail-on-change", action="store_true", help="exit 1 if any outcome changes (for CI)"
+    )
+
+    teams = commands.add_parser("teams", help="joint investigation teams")
+    tsub = teams.add_subparsers(dest="teams_command", required=True, metavar="SUBCOMMAND")
+    create = tsub.add_parser("create", help="create a team for one or more cases")
+    create.add_argument("team")
+    create.add_argument(
+        "--case", action="append", required=True,
+        help="a case id, as X-Case-Id takes it (repeatable; docs/purposes.md)",
+    )  # fmt: skip
+    create.add_argument("--name", default="")
+    create.add_argument("--from", dest="valid_from", help="ISO date-time (default now)")
+    create.add_argument("--until", dest="valid_until", help="ISO date-time (default: until closed)")
+    for name, text in (("add-member", "add a member"), ("remove-member", "remove a member")):
+        member = tsub.add_parser(name, help=text)
+        member.add_argument("team")
+        member.add_argument("user")
+    listing = tsub.add_parser("list", help="list teams")
+    listing.add_argument("--json", action="store_true")
+    close = tsub.add_parser("close", help="close a team: its memberships stop counting")
+    close.add_argument("team")
+    for parser in tsub.choices.values():
+        _database_options(parser)
+
+    review = commands.add_parser("review", help="break-glass accesses awaiting review")
+    rsub = review.add_subparsers(dest="review_command", required=True, metavar="SUBCOMMAND")
+    pending = rsub.add_parser("pending", help="list accesses not yet signed off")
+    pending.add_argument("--json", action="store_true")
+    sign = rsub.add_parser("sign-off", help="sign off one access")
+    sign.add_argument("id")
+    sign.add_argument("--reviewer", required=True)
+    sign.add_argument("--note", default="")
+    for parser in rsub.choices.values():
+        _database_options(parser)
+
+
+def _context_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--purpose", required=True, choices=[p.value for p in Purpose])
+    parser.add_argument(
+        "--case", default="", help="the X-Case-Id, in any form the gateway takes (docs/purposes.md)"
+    )
+    parser.add_argument("--justification", default="")
+    parser.add_argument("--break-glass", default="", help="the X-Break-Glass reason")
+    parser.add_argument(
+        "--in-team", action=argparse.BooleanOptionalAction, default=None,
+        help="assume an active team covers the case, or not (default: ask the governance"
+        " database of --data-dir, --database or --config)",
+    )  # fmt: skip
+
+
+def _database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=Path(".jointgate"))
+    parser.add_argument("--database", help="governance database URL (default: in --data-dir)")
+    parser.add_argument(
+        "--config", type=Path,
+        help="the gateway's jointgate.toml: its governance database and change notifications",
+    )  # fmt: skip
+    parser.add_argument(
+        "--notify", metavar="REDIS_URL",
+        help='announce the change to the replicas on this Redis ("": do not; default: from'
+        " --config, else the default redis://127.0.0.1:6379/0)",
+    )  # fmt: skip

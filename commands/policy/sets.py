@@ -1,0 +1,170 @@
+"""``jointgate policy validate``, ``test``, ``publish``, ``diff`` (and ``explain``, in
+:mod:`commands.policy.explain`): policy sets checked, tested, put in force and compared."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from commands.policy.cases import principal_for, run_case
+from commands.policy.explain import RECORD_LABELS, describe_labels, explain, run_explain
+from commands.policy.governance import (
+    announce_to_replicas,
+    database_exists,
+    database_url,
+    nobody_reads,
+    open_governance,
+    policy_source,
+)
+from kernel.types import Outcome, Principal, Purpose
+from policies.engine import DEFAULT_DIR, DecisionContext, PolicyEngine, PolicyError, load_bundle
+from policies.reload import PolicyVersions, publish
+from policies.review import ReviewError
+from policies.teams import TeamError
+from sandbox.issuer import DEMO_USERS
+from schema.unified import build_schema
+
+TESTS_DIR = "tests"
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _policy(args)
+    except (PolicyError, TeamError, ReviewError, ValueError) as exc:
+        print(f"jointgate {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _policy(args: argparse.Namespace) -> int:
+    catalog = build_schema().catalog
+    if args.policy_command in ("validate", "test") and args.dir is None:
+        args.dir = DEFAULT_DIR  # the shipped set
+    if args.policy_command == "validate":
+        bundle = load_bundle(args.dir, catalog)
+        print(f"ok: {len(bundle.policies)} policies in {args.dir}, version {bundle.version}")
+        return 0
+    if args.policy_command == "explain":
+        return run_explain(args, catalog)
+    if args.policy_command == "test":
+        return _run_tests(args.dir, PolicyEngine(load_bundle(args.dir, catalog), catalog))
+    if args.policy_command == "publish":
+        return _publish(args, catalog)
+    return _diff(args, catalog)
+
+
+def _publish(args: argparse.Namespace, catalog: Any) -> int:
+    """Validate, store and activate a set; a set that does not validate is not stored. Refused
+    when no gateway would read it: "published" must mean in force."""
+    if args.config is not None:
+        shared, directory = policy_source(args.config)
+        if not shared:
+            raise ValueError(
+                f"the gateways of {args.config} read their policies from files, not from the"
+                " governance database (policy.shared is off), so publishing would change"
+                f" nothing. To change their policies, edit the *.cedar files in"
+                f" {directory or DEFAULT_DIR} on every gateway (check them first with"
+                " `jointgate policy validate DIR`): each reloads them within policy.reload_s,"
+                " or at once on SIGHUP. To have replicas share one published set instead, set"
+                f" policy.shared = true in {args.config}."
+            )
+    elif not database_exists(database_url(args)):
+        raise ValueError(nobody_reads(database_url(args)))
+    db, notify = open_governance(args)
+    try:
+        if args.config is None and not PolicyVersions.in_use(db):
+            raise ValueError(nobody_reads(db.url))
+        versions = PolicyVersions(db)
+        before = versions.active()
+        version = publish(args.dir, catalog, versions, by="cli")
+    finally:
+        db.close()
+    if before is not None and before.version == version:
+        print(f"version {version} is in force already")
+        return 0
+    print(f"published policy version {version} from {args.dir}")
+    announce_to_replicas(notify, "policy")
+    return 0
+
+
+def _run_tests(directory: Path, engine: PolicyEngine) -> int:
+    files = sorted((directory / TESTS_DIR).glob("*.json"))
+    if not files:
+        print(f"jointgate policy test: no tests in {directory / TESTS_DIR}", file=sys.stderr)
+        return 1
+    failures = total = 0
+    for path in files:
+        for case in json.loads(path.read_text())["cases"]:
+            total += 1
+            got = run_case(engine, case)
+            if got != case["expect"]:
+                failures += 1
+                print(f"FAIL {path.name}: {case['name']}: expected {case['expect']}, got {got}")
+    print(f"{total - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+def _diff(args: argparse.Namespace, catalog: Any) -> int:
+    old = PolicyEngine(load_bundle(args.old, catalog), catalog)
+    new = PolicyEngine(load_bundle(args.new, catalog), catalog)
+    queries = json.loads(args.queries.read_text())
+    principals = _principals(args.principals)
+    fields = records = 0
+    print(f"policy diff {old.version} -> {new.version}")
+    for principal in principals:
+        for context in _contexts():
+            where = f"{principal.subject} {_describe(context)}"
+            for query in queries:
+                before = explain(old, principal, context, query["query"])
+                after = explain(new, principal, context, query["query"])
+                for (path, o1, m1, _), (_, o2, m2, p2) in zip(before, after, strict=True):
+                    if (o1, m1) != (o2, m2):
+                        fields += 1
+                        print(
+                            f"  {query['name']}: {where}: {path}: "
+                            f"{_shown(o1, m1)} -> {_shown(o2, m2)} ({', '.join(p2)})"
+                        )
+            seen_before = old.decide_records(principal, context, RECORD_LABELS)
+            seen_after = new.decide_records(principal, context, RECORD_LABELS)
+            for labels, r1, r2 in zip(RECORD_LABELS, seen_before, seen_after, strict=True):
+                if r1.visible != r2.visible:
+                    records += 1
+                    shown = {True: "visible", False: "hidden"}
+                    print(
+                        f"  records: {where}: {describe_labels(labels)}: "
+                        f"{shown[r1.visible]} -> {shown[r2.visible]} ({', '.join(r2.policies)})"
+                    )
+    print(f"{fields} field outcome(s) and {records} record label set(s) change")
+    return 1 if args.fail_on_change and fields + records else 0
+
+
+def _principals(path: Path | None) -> list[Principal]:
+    if path is None:
+        return [principal_for(user) for user in DEMO_USERS]
+    entries = json.loads(path.read_text())
+    return [
+        principal_for(e["user"], e.get("agency"), e.get("roles", ()), e.get("clearance"))
+        for e in entries
+    ]
+
+
+def _contexts() -> Iterable[DecisionContext]:
+    """Every purpose; for case-bound ones also inside a team, and breaking the glass."""
+    for purpose in Purpose:
+        case = "JIT-2026-001" if purpose.needs_case else ""
+        yield DecisionContext(purpose=purpose.value, case_id=case)
+        if purpose.needs_case:
+            yield DecisionContext(purpose.value, case, in_team=True, teams=("JIT-2026-001",))
+            yield DecisionContext(purpose.value, case, justification="-", break_glass=True)
+
+
+def _describe(context: DecisionContext) -> str:
+    extra = " in team" if context.in_team else " break-glass" if context.break_glass else ""
+    return context.purpose + extra
+
+
+def _shown(outcome: str, mask: str | None) -> str:
+    return f"{outcome}({mask})" if outcome == Outcome.MASK.value and mask else outcome
