@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from audit.errors import AuditKeyError
 
 
-def _write_secret(path: Path, data: bytes) -> None:
+def write_secret(path: Path, data: bytes) -> None:
     """Create ``path`` with mode 0600, atomically; never overwrites an existing key."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
@@ -79,7 +79,7 @@ def load_or_create_signer(path: Path) -> Signer:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        _write_secret(path, pem)
+        write_secret(path, pem)
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
@@ -182,7 +182,7 @@ def load_or_create_data_key(path: Path | None, env: str = "") -> DataKey:
     if path is None:
         raise AuditKeyError("audit.data_key_file: required when audit.data_key_env is not set")
     if not path.exists():
-        _write_secret(path, secrets.token_hex(32).encode() + b"\n")
+        write_secret(path, secrets.token_hex(32).encode() + b"\n")
     try:
         return DataKey(_hex_key(path.read_text(), str(path)))
     except OSError as exc:
