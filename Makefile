@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 UV_STAMP := $(VENV)/.uv-stamp
 UV     := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(BIN)/uv
 
-.PHONY: help demo test lint format services lock upgrade floors bench bench-audit bench-peers clean
+.PHONY: help demo test lint format docs services lock upgrade floors bench bench-audit bench-peers clean
 
 help:
 	@echo "make demo     set up .venv and run the sandbox agencies + gateway (port 8400)"
 	@echo "make test     set up .venv, make sure Redis and PostgreSQL run, run lint and tests"
 	@echo "make lint     ruff and mypy --strict"
 	@echo "make bench    run the benchmarks in bench/ (results in bench/results/)"
+	@echo "make docs     regenerate the settings table of docs/configuration.md"
 	@echo "make lock     regenerate uv.lock after a change to pyproject.toml's dependencies"
 	@echo "make upgrade  move uv.lock to the newest releases pyproject.toml allows"
 	@echo "make floors   run the tests on the lowest versions pyproject.toml allows"
@@ -70,6 +71,9 @@ lint: $(STAMP)
 test: $(STAMP) services lint
 	npm ci --prefix tests/http/node --no-audit --no-fund --loglevel=error  # graphql-http audit suite
 	$(BIN)/pytest
+
+docs: $(STAMP)  # the key table of docs/configuration.md, from the settings' declarations
+	$(BIN)/python -m gateway.settings_docs
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -6,32 +6,94 @@ import os
 import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from audit.errors import AuditConfigError
 from audit.keys import DataKey, Signer, load_or_create_data_key, load_or_create_signer
 from audit.sqlite import SqliteStore
 from audit.store import CheckpointPolicy, SqlStore
+from kernel.settings import (
+    TABLE,
+    Positive,
+    PositiveInt,
+    Refused,
+    Table,
+    Text,
+    check,
+    config_path,
+    path,
+    setting,
+)
 
 
-@dataclass(frozen=True, slots=True)
-class AuditSettings:
-    """The ``[audit]`` table (docs/audit.md); relative paths are under the data dir."""
+def _backend(value: Any) -> str:
+    if value not in ("sqlite", "postgres"):
+        raise Refused(f"must be 'sqlite' or 'postgres', got {value!r}")
+    return str(value)
 
-    backend: str = "sqlite"  # or "postgres"
-    path: Path = Path("audit/trail.db")
-    postgres_dsn: str = ""
-    postgres_dsn_env: str = "JOINTGATE_AUDIT_DSN"
-    postgres_schema: str = "jointgate_audit"
-    log_id: str = ""  # default: the host name
-    signing_key_file: Path = Path("audit/keys/signing.key")
-    data_key_file: Path = Path("audit/keys/data.key")
-    data_key_env: str = ""
-    retention_days: int = 400
-    archive_dir: Path = Path("audit/archive")
-    checkpoint_every: int = 1000
-    checkpoint_interval_s: float = 60.0
-    max_batch: int = 1024
-    unindexed_types: tuple[str, ...] = ("Transaction",)
+
+def _type_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(t, str) for t in value):
+        raise Refused("must be a list of GraphQL type names")
+    return tuple(value)
+
+
+Under = Annotated[Path, check(path)]  # relative: under the data dir
+ConfigFile = Annotated[Path, check(config_path)]  # relative: to the config file
+
+
+@pydantic_dataclass(frozen=True, slots=True, config=TABLE)
+class AuditSettings(Table):
+    """The ``[audit]`` table (docs/audit.md); relative paths are under the data dir, files the
+    config names (keys) relative to the config file."""
+
+    NAME = "audit"
+
+    backend: Annotated[str, check(_backend)] = setting("sqlite", "`sqlite` or `postgres`")
+    path: Under = setting(Path("audit/trail.db"), "SQLite file (relative to `data_dir`)")
+    postgres_dsn: Annotated[str, Text] = setting(
+        "", "libpq connection string (passwords via `PGPASSFILE`)", shown="none"
+    )
+    postgres_dsn_env: Annotated[str, Text] = setting(
+        "JOINTGATE_AUDIT_DSN", "or the whole DSN from this environment variable"
+    )
+    postgres_schema: Annotated[str, Text] = setting(
+        "jointgate_audit", "schema holding the trail's tables"
+    )
+    log_id: Annotated[str, Text] = setting(
+        "", "this replica's log; one log per replica", shown="host name"
+    )
+    signing_key_file: ConfigFile = setting(
+        Path("audit/keys/signing.key"),
+        "Ed25519 key signing checkpoints (PKCS#8 PEM, created with mode 0600 if missing; `.pub`"
+        " beside it)",
+    )
+    data_key_file: ConfigFile = setting(
+        Path("audit/keys/data.key"),
+        "32-byte key (64 hex) for encryption at rest and the blind index; keep it off the"
+        " database host",
+    )
+    data_key_env: Annotated[str, Text] = setting(
+        "", "or the data key from this environment variable (then no file)", shown="none"
+    )
+    retention_days: Annotated[int, PositiveInt] = setting(
+        400, "records older than this go to archive files (`jointgate audit archive`)"
+    )
+    archive_dir: Under = setting(
+        Path("audit/archive"), "where archive files go (relative to `data_dir`)"
+    )
+    checkpoint_every: Annotated[int, PositiveInt] = setting(
+        1000, "keep a signed checkpoint every N records ..."
+    )
+    checkpoint_interval_s: Annotated[float, Positive] = setting(60.0, "... or T seconds")
+    max_batch: Annotated[int, PositiveInt] = setting(
+        1024, "most records in one group-commit transaction"
+    )
+    unindexed_types: Annotated[tuple[str, ...], check(_type_names)] = setting(
+        ("Transaction",), "types whose keys are kept (sealed) but not blind-indexed"
+    )
 
     def resolved(self, data_dir: Path) -> AuditSettings:
         def under(path: Path) -> Path:

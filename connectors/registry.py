@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic.dataclasses import dataclass
 
 from connectors.banking import BankingConnector
 from connectors.base import Connector
@@ -12,20 +17,126 @@ from connectors.http import TransportSettings
 from connectors.market import MarketConnector
 from connectors.police import PoliceConnector
 from connectors.resilience import Resilience
-from connectors.tls import AgencyTLS
+from connectors.tls import AgencyTLS, client_context
+from connectors.wire import url_problem
+from kernel.settings import (
+    TABLE,
+    Info,
+    Positive,
+    PositiveInt,
+    Refused,
+    Table,
+    Text,
+    base_of,
+    check,
+    context,
+    setting,
+    text,
+)
+
+AGENCIES = ("police", "market", "banking", "courts")
+#: the agencies whose calls are signed with an HMAC key (``key_file`` / ``key_env``)
+SIGNED = ("banking",)
 
 
-@dataclass(frozen=True, slots=True)
-class AgencySettings:
-    """One ``[agencies.NAME]`` table (docs/configuration.md)."""
+def _url(value: Any, info: Info) -> str:
+    """``agencies.NAME.url`` (connectors/wire.py: ``url_problem``); trailing / dropped."""
+    if not context(info) and isinstance(value, str):  # from code: as given
+        return value.rstrip("/")
+    name = str(context(info).get("where", "agencies.NAME")).rsplit(".", 1)[-1]
+    if not isinstance(value, str) or not value:
+        raise Refused(f"required; the base URL of the {name} system")
+    problem = url_problem(value)
+    if problem:
+        raise Refused(f"{problem}, got {value!r}")
+    return value.rstrip("/")
 
-    url: str
-    timeout_s: float = 5.0
-    max_connections: int = 64
-    key_id: str = "jointgate"  # banking: HMAC key id
-    key: bytes = field(default=b"", repr=False)  # banking: HMAC secret; never in a repr or log
-    resilience: Resilience = field(default_factory=Resilience)
-    tls: AgencyTLS | None = None  # CA bundle and client certificate (https URLs)
+
+def _tls(value: Any, info: Info) -> AgencyTLS | None:
+    """``[agencies.NAME.tls]``: ``ca_file``, ``cert_file``, ``key_file``, loaded once here so
+    that a wrong file stops the start, not the first request."""
+    if value is None or isinstance(value, AgencyTLS):
+        return value
+    if not isinstance(value, dict):
+        where = f"{context(info).get('where', 'agencies.NAME')}.tls"
+        raise Refused(f"must be a table ([{where}])")
+    known = ("ca_file", "cert_file", "key_file")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise Refused((unknown[0], f"unknown key; known: {', '.join(known)}"))
+    files = {k: base_of(info) / text(v) for k, v in value.items()}
+    url = info.data.get("url", "")
+    if url and not url.startswith("https://"):
+        where = f"{context(info).get('where', 'agencies.NAME')}.tls"
+        raise Refused(("<url>", f"must be https:// with [{where}]"))
+    if "key_file" in files and "cert_file" not in files:
+        raise Refused(("cert_file", "required with key_file (the client certificate)"))
+    missing = [k for k, path in files.items() if not path.is_file()]
+    if missing:
+        raise Refused((missing[0], f"cannot read {files[missing[0]]}"))
+    tls = AgencyTLS(files.get("ca_file"), files.get("cert_file"), files.get("key_file"))
+    try:
+        client_context(tls)
+    except (OSError, ssl.SSLError) as exc:
+        key = "cert_file" if "cert_file" in files else "ca_file"
+        raise Refused((key, f"cannot load ({exc}); expected PEM files")) from None
+    return tls
+
+
+def _key(value: Any, info: Info) -> bytes:
+    """The HMAC secret of a signed agency, from ``key_file`` or the variable ``key_env`` names;
+    never from the file (``key`` is no key of the table). From code: as given."""
+    if isinstance(value, bytes) and value:
+        return value
+    where = str(context(info).get("where", ""))
+    if where.rsplit(".", 1)[-1] not in SIGNED:
+        return b""
+    if "key_file" not in info.data or "key_env" not in info.data:
+        return b""  # refused already
+    path: Path | None = info.data["key_file"]
+    if path is not None:
+        try:
+            return path.read_bytes().strip()
+        except OSError as exc:
+            raise Refused(("<key_file>", f"cannot read {path}: {exc.strerror}")) from None
+    env = info.data["key_env"]
+    if not os.environ.get(env):
+        raise Refused(("<key_env>", f"environment variable {env} is not set (HMAC key)"))
+    return os.environ[env].encode()
+
+
+def _key_file(value: Any, info: Info) -> Path | None:
+    if value is None or isinstance(value, Path):
+        return value
+    return base_of(info) / text(value)
+
+
+@dataclass(frozen=True, slots=True, config=TABLE)
+class AgencySettings(Table):
+    """One ``[agencies.NAME]`` table (docs/configuration.md), with the agency's resilience keys
+    (docs/resilience.md) and its ``tls`` table."""
+
+    url: Annotated[str, check(_url)] = setting(
+        doc="agency base URL: `http://` or `https://`, a host, a port from 1 to 65535 if any, a"
+        " path prefix if any; no user, password, query or fragment",
+        shown="required for police, market, banking, courts",
+        required="required; the base URL of the {name} system",
+    )
+    timeout_s: Annotated[float, Positive] = setting(
+        5.0, "per-attempt timeout, waiting for a call slot included"
+    )
+    max_connections: Annotated[int, PositiveInt] = setting(64, "pooled keep-alive connections")
+    key_id: Annotated[str, Text] = setting("jointgate", "HMAC key id (banking)")
+    key_file: Annotated[Path | None, check(_key_file)] = setting(
+        None, "HMAC secret (banking), from this file ...", shown="none"
+    )
+    key_env: Annotated[str, Text] = setting(
+        "JOINTGATE_BANK_KEY", "... or from this environment variable (banking)"
+    )
+    # the HMAC secret (banking), from key_file or key_env; never in a repr or log
+    key: Annotated[bytes, check(_key)] = setting(b"", internal=True, always=True, repr=False)
+    resilience: Resilience = setting(factory=Resilience, flatten=True)
+    tls: Annotated[AgencyTLS | None, check(_tls)] = setting(None)
 
 
 def build_connectors(agencies: Mapping[str, AgencySettings]) -> dict[str, Connector]:

@@ -19,11 +19,13 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+
+from pydantic.dataclasses import dataclass
 
 from connectors.breaker import CircuitBreaker, CircuitState
 from connectors.errors import AgencyTimeout, AgencyUnavailable, ConnectorError
+from kernel.settings import TABLE, Positive, Table, check, setting, share, whole
 
 __all__ = [
     "RETRY_BUDGET_WINDOW_S",
@@ -38,20 +40,33 @@ T = TypeVar("T")
 RETRY_BUDGET_WINDOW_S = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Resilience:
-    """One agency's resilience policy; the settings ``[agencies.NAME]`` keys of the same names."""
+@dataclass(frozen=True, slots=True, config=TABLE)
+class Resilience(Table):
+    """One agency's resilience policy: keys of its ``[agencies.NAME]`` table
+    (docs/resilience.md)."""
 
-    max_concurrency: int = 64  # calls in flight at once; more wait (within timeout and deadline)
-    retries: int = 2  # extra attempts of an idempotent call after a retryable failure
-    retry_backoff_s: float = 0.05  # first backoff ceiling; doubles per retry, full jitter
-    retry_backoff_max_s: float = 1.0
-    retry_budget_ratio: float = 0.2  # retries at most this share of calls in the last 10 s ...
-    retry_budget_min: int = 3  # ... plus this many, so a quiet gateway can still retry
-    breaker_failures: int = 5  # consecutive failed attempts that open the circuit
-    breaker_failure_rate: float = 0.5  # or this share failed of the last breaker_window attempts
-    breaker_window: int = 20
-    breaker_cooldown_s: float = 10.0  # open this long before a half-open probe
+    max_concurrency: Annotated[int, whole(1)] = setting(64, "calls in flight at once; more wait")
+    retries: Annotated[int, whole(0)] = setting(
+        2, "extra attempts of an idempotent read after a retryable failure"
+    )
+    retry_backoff_s: Annotated[float, Positive] = setting(
+        0.05, "first backoff ceiling of the jittered exponential backoff; doubles per retry"
+    )
+    retry_backoff_max_s: Annotated[float, Positive] = setting(1.0, "the backoff's ceiling")
+    retry_budget_ratio: Annotated[float, check(share)] = setting(
+        0.2, "retries per 10 s: at most this share of calls ..."
+    )
+    retry_budget_min: Annotated[int, whole(0)] = setting(3, "... plus this many")
+    breaker_failures: Annotated[int, whole(1)] = setting(
+        5, "consecutive failed attempts that open the circuit"
+    )
+    breaker_failure_rate: Annotated[float, check(lambda v: share(v, zero=False))] = setting(
+        0.5, "or this share failed of the last `breaker_window` attempts"
+    )
+    breaker_window: Annotated[int, whole(1)] = setting(20, "attempts the failure rate is of")
+    breaker_cooldown_s: Annotated[float, Positive] = setting(
+        10.0, "open this long before a half-open probe"
+    )
 
 
 _deadline: ContextVar[float] = ContextVar("jointgate_request_deadline", default=0.0)

@@ -8,25 +8,37 @@ as httpx does by default.
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import certifi
+from pydantic.dataclasses import dataclass
 
 from connectors.errors import causes
 from connectors.transport import ConnectFailed
+from kernel.settings import TABLE, Table, check, optional, path, setting
 
 __all__ = ["AgencyTLS", "client_context", "describe_tls_failure"]
 
 
-@dataclass(frozen=True, slots=True)
-class AgencyTLS:
-    """How to reach one agency over TLS: ``ca_file`` to trust (PEM bundle), and for mutual TLS
-    the client certificate chain and its key."""
+File = Annotated[Path | None, check(optional(path))]
 
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
+
+@dataclass(frozen=True, slots=True, config=TABLE)
+class AgencyTLS(Table):
+    """How to reach one agency over TLS: ``ca_file`` to trust (PEM bundle), and for mutual TLS
+    the client certificate chain and its key (``[agencies.NAME.tls]``, checked and loaded by
+    connectors/registry.py)."""
+
+    LIST_KEYS = True
+
+    ca_file: File = setting(
+        None,
+        "CA bundle for the agency's certificate (https URL required)",
+        shown="public CAs (certifi)",
+    )
+    cert_file: File = setting(None, "client certificate for mutual TLS (with `key_file`)")
+    key_file: File = setting(None, "the client certificate's key")
 
 
 def client_context(tls: AgencyTLS | None) -> ssl.SSLContext:

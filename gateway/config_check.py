@@ -2,8 +2,8 @@
 it configures, without starting anything or contacting anyone.
 
 Exit 0 with a summary on stdout; exit 1 with every problem (key and fix, one a line) on stderr:
-the settings loader checks each table on its own and goes on after a wrong key
-(``gateway.settings.Checker``), and what start-up would trip over is checked too: the files and
+the settings loader checks each table on its own and every key of it
+(kernel/settings.py), and what start-up would trip over is checked too: the files and
 variables the settings name, the policies, volume caps against the schema's types.
 ``jointgate serve`` runs the same :func:`check_config` before it builds anything, so a config
 this passes is one serve starts with, and one it refuses serve refuses with the same lines.
@@ -19,15 +19,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from gateway.config_env import overrides
-from gateway.notify import NotifySettings
-from gateway.ratelimit import RateLimits
-from gateway.record_cache import CacheSettings
-from gateway.settings import Settings, TelemetrySettings, load_checked
+from gateway.cache_settings import CacheSettings
+from gateway.notify_settings import NotifySettings
+from gateway.ratelimit_settings import RateLimits
+from gateway.settings import Settings, load_checked, overrides
+from gateway.telemetry_settings import TelemetrySettings
 from kernel.config import ConfigError
 from policies.engine import DEFAULT_DIR as DEFAULT_POLICY_DIR
 from policies.engine import PolicyError, load_bundle
 from schema.catalog import Catalog
+from schema.unified import build_schema  # the schema serve builds; its types and fields
 
 #: The standard variables the OTLP exporters read when ``telemetry.otlp_endpoint`` is "".
 OTLP_VARIABLES = (
@@ -52,8 +53,6 @@ def check_command(path: Path) -> int:
 def check_config(path: Path) -> tuple[Settings, list[str]]:
     """The settings of a config file and every problem that would stop ``jointgate serve``
     with it (the check both commands run); ConfigError if the file cannot be read or parsed."""
-    from schema.unified import build_schema  # the schema serve builds; its types and fields
-
     catalog = build_schema().catalog
     settings, problems = load_checked(path, volume_types={t for t, _ in catalog})
     return settings, problems + startup_problems(settings, catalog)

@@ -12,7 +12,7 @@ Every refusal is ``QUERY_TOO_COMPLEX`` and names the limit and its setting.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -33,26 +33,12 @@ from graphql import (
     VariableNode,
 )
 
+from gateway.limits_settings import QueryLimits as QueryLimits
 from kernel.errors import QueryInvalid
 from schema.loaders import MAX_LOOKUP_KEYS
 
 CODE = "QUERY_TOO_COMPLEX"
 MAX_PAGE = 500  # the largest first/limit any resolver accepts (transactions)
-
-
-@dataclass(frozen=True, slots=True)
-class QueryLimits:
-    """Defaults fit the schema's legitimate queries with room to spare (docs/limits.md)."""
-
-    max_tokens: int = 2_000
-    max_depth: int = 10
-    max_aliases: int = 30
-    max_root_fields: int = 10
-    max_directives_per_field: int = 3
-    max_expanded_fields: int = 2_000
-    max_cost: int = 50_000
-    default_list_size: int = 10  # estimated length of a list without a first/limit argument
-    introspection_roles: frozenset[str] = field(default_factory=lambda: frozenset({"policy-admin"}))
 
 
 def too_complex(what: str, found: int, limit: int, setting: str) -> QueryInvalid:

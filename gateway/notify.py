@@ -27,20 +27,14 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from redis.asyncio.client import PubSub
 
+from gateway.notify_settings import NotifySettings
 from gateway.redis import UNAVAILABLE, RedisAway, RedisLink, connect_sync, describe, where
-from kernel.config import ConfigError
-
-if TYPE_CHECKING:
-    from gateway.ratelimit import RateLimits
-    from gateway.record_cache import CacheSettings
 
 __all__ = ["TOPICS", "ChangeNotifier", "NotifySettings", "announce", "where"]
 
@@ -48,85 +42,6 @@ log = logging.getLogger("jointgate.notify")
 
 TOPICS = ("teams", "policy")
 Check = Callable[[], Awaitable[object]]
-
-
-@dataclass(frozen=True, slots=True)
-class NotifySettings:
-    """The ``[notifications]`` table (docs/deployment.md#change-propagation)."""
-
-    redis_url: str | None = None  # None: the rate limiter's Redis; "": none (polling only)
-    redis_password_env: str | None = None  # None: the rate limiter's
-    channel: str = "jointgate:changes"
-    poll_s: float = 1.0  # re-check period while Redis is away or not configured
-    recheck_s: float = 10.0  # re-check period while subscribed (a message may be lost)
-    timeout_s: float = 0.5  # connecting and subscribing; publishing from the CLI
-    retry_s: float = 2.0  # how often to try Redis again while polling
-
-    @classmethod
-    def from_mapping(cls, table: Mapping[str, Any]) -> NotifySettings:
-        values: dict[str, Any] = {}
-        for key, value in table.items():
-            where = f"notifications.{key}"
-            if key not in cls.__dataclass_fields__:
-                raise ConfigError(f"{where}: unknown key; see docs/deployment.md")
-            values[key] = redis_setting(
-                key,
-                value,
-                where,
-                seconds=("poll_s", "recheck_s", "timeout_s", "retry_s"),
-                required=("channel",),
-            )
-        return cls(**values)
-
-    def resolved(self, rate_limits: RateLimits) -> NotifySettings:
-        """Unset Redis settings taken from ``[rate_limits]``: one Redis unless told otherwise."""
-        return with_rate_limit_redis(self, rate_limits)
-
-
-_Settings = TypeVar("_Settings", "NotifySettings", "CacheSettings")
-
-
-def with_rate_limit_redis(settings: _Settings, rate_limits: RateLimits) -> _Settings:
-    """``settings`` with the Redis URL and password variable it leaves unset (None) taken from
-    ``[rate_limits]``: one Redis for every service unless told otherwise."""
-    url, password = settings.redis_url, settings.redis_password_env
-    return replace(
-        settings,
-        redis_url=rate_limits.redis_url if url is None else url,
-        redis_password_env=rate_limits.redis_password_env if password is None else password,
-    )
-
-
-def redis_setting(
-    key: str, value: Any, where: str, *, seconds: Collection[str], required: Collection[str]
-) -> Any:
-    """One value of a table whose service reaches Redis (notifications, cache): ``seconds``
-    keys positive numbers, the others strings, ``redis_url`` without a password, ``required``
-    ones not empty."""
-    if key in seconds:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(f"{where}: must be a positive number, got {value!r}")
-        return float(value)
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}: must be a string, got {value!r}")
-    if key == "redis_url":
-        return check_redis_url(value, where, "redis_password_env")
-    if key in required and not value:
-        raise ConfigError(f"{where}: must not be empty")
-    return value
-
-
-def check_redis_url(value: str, where: str, password_key: str) -> str:
-    """A redis://, rediss:// or unix:// URL without a password, or "" (shared by cache)."""
-    if not value:
-        return value
-    parts = urlsplit(value)
-    if parts.scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f'{where}: a redis://, rediss:// or unix:// URL, or "", got {value!r}')
-    query = {name.lower() for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
-    if parts.password or "password" in query:
-        raise ConfigError(f"{where}: secrets are not read from the config; use {password_key}")
-    return value
 
 
 def _message(topic: str, origin: str) -> bytes:

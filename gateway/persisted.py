@@ -25,23 +25,76 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from kernel.errors import GatewayError
 from kernel.lru import LRU
+from kernel.settings import (
+    TABLE,
+    Info,
+    PositiveInt,
+    Refused,
+    Table,
+    base_of,
+    check,
+    setting,
+    text,
+)
 
 
 class PersistedQueryError(GatewayError):
     status = 400
 
 
-@dataclass(frozen=True, slots=True)
-class PersistedSettings:
+def _trusted_file(value: Any, info: Info) -> Path | None:
+    """The trusted operations' file, read and checked here when the config names it."""
+    if value is None or isinstance(value, Path):
+        return value
+    path = base_of(info) / text(value)
+    try:
+        PersistedOperations.from_file(path)
+    except OSError as exc:
+        raise Refused(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:  # also JSONDecodeError
+        raise Refused(f"{exc}; expected a JSON object of sha256 -> query") from None
+    return path
+
+
+def _clients(value: Any, info: Info) -> frozenset[str]:
+    if not isinstance(value, list | tuple | set | frozenset) or not all(
+        isinstance(c, str) and c for c in value
+    ):
+        raise Refused("a list of client ids (azp / client_id)")
+    if value and info.data.get("trusted_file", "") is None:  # absent: refused already
+        raise Refused(
+            ("<trusted_file>", "required with restricted_clients (the operations they may run)")
+        )
+    return frozenset(value)
+
+
+@pydantic_dataclass(frozen=True, slots=True, config=TABLE)
+class PersistedSettings(Table):
     """The ``[persisted_operations]`` table (docs/limits.md)."""
 
-    trusted_file: Path | None = None  # JSON object of sha256 -> query, shipped by administrators
-    restricted_clients: frozenset[str] = frozenset()  # token azp/client_id held to that list
-    cache_size: int = 10_000  # (user, hash) registrations remembered (automatic persisted queries)
+    NAME = "persisted_operations"
+
+    trusted_file: Annotated[Path | None, check(_trusted_file)] = setting(
+        None,
+        "JSON object of `sha256 -> query`: operations clients may run by hash; every key is"
+        " checked at start",
+    )
+    restricted_clients: Annotated[frozenset[str], check(_clients)] = setting(
+        frozenset(),
+        "client ids (the token's `azp` / `client_id`) that may run only the trusted operations"
+        " (needs `trusted_file`)",
+    )
+    cache_size: Annotated[int, PositiveInt] = setting(
+        10_000,
+        "(user, hash) pairs remembered for automatic persisted queries, per replica; a user's"
+        " registrations serve only that user",
+    )
 
 
 @dataclass

@@ -21,25 +21,19 @@ docs/limits.md has the settings and what local mode means for several replicas.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import logging
 import math
-import os
-import secrets
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
-from gateway.notify import check_redis_url
+from gateway.ratelimit_settings import RateLimits
 from gateway.redis import RedisAway, RedisLink
-from kernel.config import ConfigError
 from kernel.errors import GatewayError
-from kernel.keyfile import write_secret
 from kernel.lru import LRU
 from kernel.types import Principal
 
@@ -55,7 +49,6 @@ __all__ = [
 log = logging.getLogger("jointgate.ratelimit")
 
 VOLUME_FLAG = "volume-cap"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 T = TypeVar("T")
 
 
@@ -95,126 +88,6 @@ class VolumeLimited(TooManyRequests):
             retry_after_s,
         )
         self.type_name, self.cap = type_name, cap
-
-
-def _volume_defaults() -> Mapping[str, int]:
-    return MappingProxyType({"Person": 500, "BankAccount": 500, "PoliceCase": 200})
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimits:
-    """The ``[rate_limits]`` table; every key and its reason in docs/limits.md."""
-
-    enabled: bool = True  # False only for benchmarks and tests that are not about limits
-    user_rate: float = 20.0  # requests per second per user, sustained
-    user_burst: int = 40  # requests a user may send at once
-    agency_rate: float = 200.0  # requests per second by all users of one agency
-    agency_burst: int = 400
-    volume: Mapping[str, int] = field(default_factory=_volume_defaults)  # type -> distinct cap
-    volume_window_s: float = 3600.0
-    redis_url: str = DEFAULT_REDIS_URL  # "": in-process only (one replica)
-    redis_password_env: str = ""  # environment variable holding the Redis password
-    key_prefix: str = "jointgate:rl:"
-    timeout_s: float = 0.1  # per Redis connect and reply; a dead Redis costs this, once
-    retry_s: float = 2.0  # how often to try Redis again while serving locally
-    key_file: Path = Path("ratelimit/hash.key")  # relative: under the data dir
-    key_env: str = ""  # or the key (64 hex) from this environment variable
-
-    @classmethod
-    def from_mapping(
-        cls,
-        table: Mapping[str, Any],
-        base: Path = Path(),
-        volume_types: Collection[str] | None = None,
-    ) -> RateLimits:
-        """Validate a ``[rate_limits]`` table; errors name the key. A configured ``key_file``
-        is relative to ``base`` (the config file's directory). Volume caps must name types of
-        ``volume_types`` when it is given (the schema's; :meth:`check_types`)."""
-        values: dict[str, Any] = {}
-        for key, value in table.items():
-            where = f"rate_limits.{key}"
-            if key not in cls.__dataclass_fields__:
-                raise ConfigError(f"{where}: unknown key; see docs/limits.md")
-            if key in ("user_rate", "agency_rate", "volume_window_s", "timeout_s", "retry_s"):
-                if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                    raise ConfigError(f"{where}: must be a positive number, got {value!r}")
-                values[key] = float(value)
-            elif key in ("user_burst", "agency_burst"):
-                if not _whole(value):
-                    raise ConfigError(f"{where}: must be a whole number >= 1, got {value!r}")
-                values[key] = value
-            elif key == "enabled":
-                if not isinstance(value, bool):
-                    raise ConfigError(f"{where}: true or false, got {value!r}")
-                values[key] = value
-            elif key == "volume":
-                if not isinstance(value, Mapping):
-                    raise ConfigError(f"{where}: must be a table of type name = distinct records")
-                problems = [
-                    f"{where}.{type_name}: must be a whole number >= 1, got {cap!r}"
-                    for type_name, cap in value.items()
-                    if not _whole(cap)
-                ]
-                if volume_types is not None:
-                    problems += _unknown_types(value, volume_types)
-                if problems:
-                    raise ConfigError(*problems)
-                values[key] = MappingProxyType(dict(value))
-            elif not isinstance(value, str):
-                raise ConfigError(f"{where}: must be a string, got {value!r}")
-            elif key == "redis_url":
-                values[key] = check_redis_url(value, where, "redis_password_env")
-            elif key == "key_prefix" and not value:
-                raise ConfigError(f"{where}: must not be empty")
-            elif key == "key_file":
-                values[key] = (base / value).absolute()
-            else:
-                values[key] = value
-        return cls(**values)
-
-    def check_types(self, known: Collection[str]) -> None:
-        """Refuse volume caps on types the schema does not have (a typo would cap nothing)."""
-        if problems := _unknown_types(self.volume, known):
-            raise ConfigError(*problems)
-
-    def hash_key(self, data_dir: Path) -> bytes:
-        """The key for the keyed hashes in Redis key names and members; every replica needs
-        the same one. From ``key_env`` if set, else ``key_file`` (created on first use)."""
-        if self.key_env:
-            value, where = os.environ.get(self.key_env, ""), "rate_limits.key_env"
-            if not value:
-                raise ConfigError(f"{where}: environment variable {self.key_env} is not set")
-        else:
-            path, where = data_dir / self.key_file, "rate_limits.key_file"
-            if not path.exists():
-                write_secret(path, secrets.token_hex(32).encode() + b"\n")
-            try:
-                value = path.read_text()
-            except OSError as exc:
-                raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
-        try:
-            key = bytes.fromhex(value.strip())
-        except ValueError:
-            key = b""
-        if len(key) != 32:
-            raise ConfigError(f"{where}: the rate-limit key must be 64 hex characters")
-        return key
-
-
-def _unknown_types(names: Iterable[str], known: Collection[str]) -> list[str]:
-    """A problem for each volume cap on a type that is not in ``known``."""
-    problems = []
-    for name in names:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            examples = ", ".join(t for t in _volume_defaults() if t in known)
-            hint = f"did you mean {close[0]}?" if close else f"for example {examples}"
-            problems.append(f"rate_limits.volume.{name}: not a type of the schema; {hint}")
-    return problems
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 @dataclass(frozen=True, slots=True)

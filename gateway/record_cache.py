@@ -30,20 +30,18 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from connectors.base import LABEL_FIELDS, Connector, Grouped, Page, Record
 from connectors.memory import project
+from gateway.cache_settings import CACHEABLE_CATEGORIES, CacheSettings, ttl_key
 from gateway.redis import RedisAway, RedisLink
-from kernel.config import ConfigError
 from schema.base import SPECS_BY_NAME, Shape
 
 if TYPE_CHECKING:
-    from gateway.ratelimit import RateLimits
     from schema.catalog import Catalog, FieldResource
 
 __all__ = [
@@ -57,71 +55,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("jointgate.cache")
-
-CACHEABLE_CATEGORIES = ("registry",)
-AGENCIES = ("police", "market", "banking", "courts")
-
-
-def ttl_key(agency: str, category: str) -> str:
-    """The ``[cache]`` key of one agency's category: ``registry_market_ttl_s``."""
-    return f"{category}_{agency}_ttl_s"
-
-
-@dataclass(frozen=True, slots=True)
-class CacheSettings:
-    """The ``[cache]`` table (docs/cache.md). Off unless some ``registry_AGENCY_ttl_s`` is set."""
-
-    ttl_s: Mapping[tuple[str, str], float] = field(default_factory=lambda: MappingProxyType({}))
-    redis_url: str | None = None  # None: the rate limiter's Redis; "": no cache
-    redis_password_env: str | None = None  # None: the rate limiter's
-    key_prefix: str = "jointgate:cache:"
-    timeout_s: float = 0.05  # per Redis call; a dead Redis costs this once per retry_s
-    retry_s: float = 2.0  # how often to try Redis again while bypassing it
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.ttl_s) and self.redis_url != ""
-
-    @classmethod
-    def from_mapping(cls, table: Mapping[str, Any]) -> CacheSettings:
-        from gateway.notify import redis_setting
-        from schema.base import Category
-
-        categories = [c.value for c in Category]
-        values: dict[str, Any] = {}
-        ttls: dict[tuple[str, str], float] = {}
-        for key, value in table.items():
-            where = f"cache.{key}"
-            category, _, rest = key.partition("_")
-            agency = rest.removesuffix("_ttl_s")
-            if key.endswith("_ttl_s") and agency in AGENCIES and category in categories:
-                if category not in CACHEABLE_CATEGORIES:
-                    raise ConfigError(
-                        f"{where}: {category} data is sensitive and never cached; only"
-                        f" {', '.join(CACHEABLE_CATEGORIES)} data can be (docs/cache.md)"
-                    )
-                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    raise ConfigError(f"{where}: seconds >= 0 (0: not cached), got {value!r}")
-                if value > 0:
-                    ttls[(agency, category)] = float(value)
-            elif key not in ("redis_url", "redis_password_env", "key_prefix", "timeout_s",
-                             "retry_s"):  # fmt: skip
-                raise ConfigError(
-                    f"{where}: unknown key; the keys are registry_AGENCY_ttl_s (e.g."
-                    " registry_market_ttl_s), redis_url, redis_password_env, key_prefix,"
-                    " timeout_s, retry_s (docs/cache.md)"
-                )
-            else:
-                values[key] = redis_setting(
-                    key, value, where, seconds=("timeout_s", "retry_s"), required=("key_prefix",)
-                )
-        return cls(ttl_s=MappingProxyType(ttls), **values)
-
-    def resolved(self, rate_limits: RateLimits) -> CacheSettings:
-        """Unset Redis settings taken from ``[rate_limits]``."""
-        from gateway.notify import with_rate_limit_redis
-
-        return with_rate_limit_redis(self, rate_limits)
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,7 +100,6 @@ def test_a_package_imports_only_lower_floors(package: str) -> None:
     assert not upward, "\n".join(upward)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 under way: the renovation clears these next")
 def test_no_file_level_import_cycle() -> None:
     """Tarjan's strongly connected components over the module-level import graph."""
     index: dict[str, int] = {}
@@ -136,7 +135,6 @@ def test_no_file_level_import_cycle() -> None:
     assert not cycles, "\n".join(" <-> ".join(c) for c in cycles)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 under way: the renovation clears these next")
 def test_function_level_imports_of_our_own_say_why() -> None:
     unexplained = [
         f"{MODULES[m].relative_to(ROOT)}:{line}: {name}"
@@ -148,7 +146,6 @@ def test_function_level_imports_of_our_own_say_why() -> None:
     assert not unexplained, "\n".join(unexplained)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 under way: the renovation clears these next")
 def test_no_module_over_600_lines() -> None:
     long = [
         f"{path.relative_to(ROOT)}: {n}"

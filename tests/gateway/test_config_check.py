@@ -167,7 +167,7 @@ def test_passwords_in_redis_urls_are_never_shown(config: Path, no_otel: None) ->
             settings.notifications, redis_url="redis://user:pw2@notify/0"
         ),
         cache=dataclasses.replace(
-            settings.cache, ttl_s={("market", "registry"): 5.0}, redis_url="unix://u:pw3@/sock"
+            settings.cache, registry_market_ttl_s=5.0, redis_url="unix://u:pw3@/sock"
         ),
     )
     out = summary(config, settings)

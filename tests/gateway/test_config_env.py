@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from connectors.resilience import Resilience
-from gateway.config_env import SETTINGS, all_variables, overrides, variable_name
 from gateway.limits import QueryLimits
-from gateway.settings import Settings, load
+from gateway.settings import SETTINGS, Settings, all_variables, load, overrides, variable_name
 from kernel.config import ConfigError
 from sandbox.issuer import public_keys
 from sandbox.tls import ensure_certificates
@@ -235,7 +234,7 @@ def test_a_secret_variable_named_by_a_setting_is_not_mistaken_for_an_override(
     assert load(config).audit.postgres_dsn_env == "JOINTGATE_AUDIT_POSTGRES_DSN"
 
 
-def test_the_registry_follows_the_dataclasses() -> None:
+def test_the_registry_follows_the_declarations() -> None:
     from gateway.ratelimit import RateLimits
 
     agency = SETTINGS["agencies.*"]

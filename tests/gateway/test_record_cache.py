@@ -71,7 +71,7 @@ def market(rows: list[dict[str, Any]] | None = None) -> MemoryConnector:
 
 @pytest.fixture
 async def cached(prefix: str) -> AsyncIterator[tuple[CachingConnector, MemoryConnector]]:
-    settings = CacheSettings(ttl_s={("market", "registry"): 60}, redis_url=REDIS, key_prefix=prefix)
+    settings = CacheSettings(registry_market_ttl_s=60, redis_url=REDIS, key_prefix=prefix)
     cache = RecordCache.build(settings, KEY, CATALOG)
     assert cache is not None
     inner = market()
@@ -201,7 +201,7 @@ async def test_records_linked_to_cases_or_handled_h3_are_never_cached(prefix: st
         {**labels({"uscc": uscc(2), "name": "乙"}), "linked_cases": ["J110105202600001"]},
         labels({"uscc": uscc(3), "name": "丙"}, handling="H3"),
     ]
-    settings = CacheSettings(ttl_s={("market", "registry"): 60}, redis_url=REDIS, key_prefix=prefix)
+    settings = CacheSettings(registry_market_ttl_s=60, redis_url=REDIS, key_prefix=prefix)
     cache = RecordCache.build(settings, KEY, CATALOG)
     assert cache is not None
     inner = market(rows)
@@ -225,7 +225,7 @@ async def test_other_lookups_and_search_pass_through(
 
 async def test_a_dead_redis_is_bypassed_without_failing(prefix: str) -> None:
     settings = CacheSettings(
-        ttl_s={("market", "registry"): 60}, redis_url=DEAD_REDIS, key_prefix=prefix, retry_s=60
+        registry_market_ttl_s=60, redis_url=DEAD_REDIS, key_prefix=prefix, retry_s=60
     )
     cache = RecordCache.build(settings, KEY, CATALOG)
     assert cache is not None
@@ -294,7 +294,7 @@ async def clerk(harness: Harness, query: str) -> httpx.Response:
 
 @contextlib.asynccontextmanager
 async def cached_harness(data_dir: Path, prefix: str, **settings: Any) -> AsyncIterator[Harness]:
-    cache = CacheSettings(ttl_s={("market", "registry"): 60}, key_prefix=prefix)
+    cache = CacheSettings(registry_market_ttl_s=60, key_prefix=prefix)
     async with open_harness(data_dir, cache=cache, **settings) as harness:
         try:
             yield harness

@@ -347,7 +347,7 @@ async def test_without_redis_a_replica_keeps_serving_polls_and_bypasses_the_cach
     dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     settings = {
         "notifications": NotifySettings(redis_url=dead, poll_s=0.1, retry_s=60),
-        "cache": CacheSettings(ttl_s={("market", "registry"): 60}, redis_url=dead),
+        "cache": CacheSettings(registry_market_ttl_s=60, redis_url=dead),
     }
     query = '{ enterprise(uscc: "%s") { name bankAccounts { number } } }' % uscc(2)
     async with open_harness(tmp_path / "data", **settings) as harness:

@@ -117,8 +117,7 @@ def test_the_bank_key_is_never_in_a_repr_str_or_log(
 
 
 def test_the_loader_knows_every_table_the_overrides_know() -> None:
-    from gateway.config_env import SETTINGS
-    from gateway.settings import TABLES
+    from gateway.settings import SETTINGS, TABLES
 
     assert set(TABLES) == {table.split(".")[0] for table in SETTINGS}
 
