@@ -253,6 +253,10 @@ def _sources(
         resource = catalog[(node.type_name, node.field_name)]
         if entity is not None and resource.shape is Shape.ATTR:
             yield entity, prefix + (resource.source or ""), node.type_name, node.field_name
+            # an identifier's stated type beside it (holder_type for holderId) tells which
+            # entity it identifies, to mask and record it: read for the field, never shown
+            for required in resource.requires:
+                yield entity, prefix + required, node.type_name, node.field_name
         if entity is not None and resource.shape is Shape.LINK:
             # an allowed link legitimately needs its join fields (e.g. holder_id)
             for required in resource.requires:
