@@ -31,6 +31,7 @@ from kernel.settings import (
     check,
     context,
     setting,
+    shown_url,
     text,
 )
 
@@ -48,7 +49,7 @@ def _url(value: Any, info: Info) -> str:
         raise Refused(f"required; the base URL of the {name} system")
     problem = url_problem(value)
     if problem:
-        raise Refused(f"{problem}, got {value!r}")
+        raise Refused(f"{problem}, got {shown_url(value)!r}")  # never a password in it
     return value.rstrip("/")
 
 

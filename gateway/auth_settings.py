@@ -24,6 +24,7 @@ from kernel.settings import (
     check,
     context,
     setting,
+    shown_url,
     text,
 )
 
@@ -46,7 +47,8 @@ def _jwks_url(value: Any) -> str | None:
     problem = url_problem(url, ("http", "https") if _local_http(url) else ("https",), base=False)
     if problem:
         local = "; http:// only to this host (localhost, 127.0.0.1, ::1)"
-        raise Refused(f"{problem}{local if problem.startswith('must') else ''}, got {url!r}")
+        shown = shown_url(url)  # never the password it may carry
+        raise Refused(f"{problem}{local if problem.startswith('must') else ''}, got {shown!r}")
     return url
 
 
@@ -69,7 +71,8 @@ def _jwks_file(value: Any, info: Info) -> Path | None:
     """Read and its keys loaded here, so that a wrong file stops the start, not the first
     request (the gateway reads it again at start and on each refresh); and one source of keys,
     the URL or the file, from a config."""
-    path = value if isinstance(value, Path) or not value else base_of(info) / text(value)
+    unset = value is None or (isinstance(value, str) and not value.strip())  # "" is no file
+    path = None if unset else value if isinstance(value, Path) else base_of(info) / text(value)
     if context(info) and "jwks_url" in info.data:  # else the URL was refused already
         url = info.data["jwks_url"]
         if path is None and url is None:

@@ -24,6 +24,10 @@ def redis_url(value: Any, info: Info) -> str:
     query = {name.lower() for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
     if parts.password or "password" in query:
         raise Refused("secrets are not read from the config; use redis_password_env")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        raise Refused(f"the port must be a number from 0 to 65535, got {url!r}") from None
     return url
 
 

@@ -233,6 +233,10 @@ def _read(path: Path, problems: list[str] | None = None) -> tuple[dict[str, Any]
         raise ConfigError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
+    except OSError as exc:  # a directory, no permission ...
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     found, bad = _ENV.scan(os.environ, raw)
     merged, conflicts = merge(raw, found)
     bad += conflicts

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import math
 import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass as plain_dataclass
@@ -319,7 +320,12 @@ def _at(at: str, sub: str) -> str:
 
 
 def positive(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)  # TOML has nan and inf
+        or value <= 0
+    ):
         raise Refused(f"must be a positive number, got {value!r}")
     return float(value)
 
@@ -368,14 +374,30 @@ def string(value: Any) -> str:
 
 def path(value: Any) -> Path:
     """A path as written (relative ones are resolved by whoever knows against what)."""
-    return value if isinstance(value, Path) else Path(text(value))
+    return value if isinstance(value, Path) else Path(_not_blank(text(value)))
 
 
 def config_path(value: Any, info: Info) -> Path:
     """A file the config names: relative to the config file's directory, absolute."""
     if isinstance(value, Path):
         return value
-    return (base_of(info) / text(value)).absolute()
+    return (base_of(info) / _not_blank(text(value))).absolute()
+
+
+def _not_blank(name: str) -> str:
+    """ "" would name the directory it is relative to: never the file meant."""
+    if not name.strip():
+        raise Refused("must not be empty (a file name)")
+    return name
+
+
+def shown_url(url: str) -> str:
+    """``url`` as a message may quote it: any user and password replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    if not sep or "@" not in authority:
+        return url
+    return f"{scheme}{sep}***@{authority.rpartition('@')[2]}{slash}{tail}"
 
 
 def optional(function: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -444,3 +444,52 @@ def test_two_sources_of_token_keys_are_refused(
     monkeypatch.setenv("JOINTGATE_AUTH__JWKS_URL", "https://idp.example/jwks")
     assert main(["config", "check", str(config)]) == 1
     assert "auth.jwks_file and auth.jwks_url: both set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("change", "env", "expected"),
+    [
+        # an empty file name is no file (it raised AttributeError once)
+        (lambda t: t.replace('jwks_file = "jwks.json"', 'jwks_file = ""'), {}, "auth.jwks_url: required"),
+        ((lambda t: t), {"JOINTGATE_AUTH__JWKS_FILE": ""}, "auth.jwks_url: required"),
+        (
+            lambda t: t.replace('"http://police.example"', '"ftp://user:hunter2@police"'),
+            {},
+            "agencies.police.url: must be an http:// or https:// URL",
+        ),
+        (
+            lambda t: t.replace('jwks_file = "jwks.json"', 'jwks_url = "https://a:hunter2@idp/j"'),
+            {},
+            "auth.jwks_url:",
+        ),
+        (lambda t: t, {"JOINTGATE_RATE_LIMITS__REDIS_URL": "redis://127.0.0.1:abc/0"}, "port"),
+        (lambda t: t + "\n[audit]\npath = ''\n", {}, "audit.path: must not be empty"),
+        (lambda t: t.replace("port = 9000", "port = 9000\nrequest_timeout_s = nan"), {},
+         "gateway.request_timeout_s: must be a positive number"),
+    ],
+)  # fmt: skip
+def test_mistakes_found_by_a_hostile_operator_are_named_without_secrets(
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    change: Callable[[str], str],
+    env: dict[str, str],
+    expected: str,
+) -> None:
+    config.write_text(change(CONFIG))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["config", "check", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err, err
+    assert "hunter2" not in err, err
+
+
+def test_a_config_that_is_a_directory_or_not_text_is_named(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["config", "check", str(config.parent)]) == 1
+    assert "cannot read" in capsys.readouterr().err
+    config.write_bytes(b"\xff\xfe[gateway]\n")
+    assert main(["config", "check", str(config)]) == 1
+    assert "not UTF-8" in capsys.readouterr().err
