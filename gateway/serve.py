@@ -31,6 +31,7 @@ from gateway.app import build_gateway, create_app
 from gateway.config_check import check_config
 from gateway.settings import Settings
 from kernel.config import ConfigError
+from policies.db import GovernanceUnavailable
 from policies.engine import PolicyError
 
 log = logging.getLogger("jointgate.serve")
@@ -156,8 +157,9 @@ def _supervise(settings: Settings, options: dict[str, object]) -> int:
 
 
 #: What building the gateway raises for a configuration it cannot start with; ``check_config``
-#: finds these first, so they reach here only if a file changed in between.
-STARTUP_ERRORS = (ConfigError, AuditConfigError, AuditKeyError, PolicyError)
+#: finds these first, so they reach here only if a file changed in between, or, for the
+#: governance database, if it cannot be reached (it is connected to only when serving).
+STARTUP_ERRORS = (ConfigError, AuditConfigError, AuditKeyError, PolicyError, GovernanceUnavailable)
 
 
 def serve(config_path: Path) -> int:

@@ -18,8 +18,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kernel.settings import shown_url
+
 Row = tuple[Any, ...]
 log = logging.getLogger("jointgate.governance")
+
+
+class GovernanceUnavailable(Exception):
+    """The governance database cannot be reached at start: said in one line, with the URL's
+    credentials left out (``jointgate serve`` exits 2 with it, no traceback)."""
+
+    def __init__(self, url: str, cause: BaseException) -> None:
+        reason = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+        super().__init__(
+            f"governance.database: cannot connect to {shown_url(url)} ({reason}); is the"
+            " database running and reachable from here?"
+        )
 
 
 class Database:
@@ -39,7 +53,14 @@ class Database:
             self._conn.execute("PRAGMA busy_timeout=5000")
         elif url.startswith(("postgresql://", "postgres://")):
             self.dialect = "postgres"
-            self._conn = self._connect_postgres()
+            try:
+                self._conn = self._connect_postgres()
+            except Exception as exc:
+                import psycopg  # imported already by the attempt
+
+                if not isinstance(exc, psycopg.OperationalError):
+                    raise
+                raise GovernanceUnavailable(url, exc) from None
         else:
             raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 
