@@ -192,7 +192,9 @@ async def _body(request: Request, max_body: int) -> bytes:
 def _json(raw: str | bytes, max_depth: int) -> Any:
     try:
         value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own limit, 1,024 levels
+            raise _too_deep(max_depth) from None
         if _out_of_range(raw):
             raise BadRequest(
                 "A number in the request is out of range: larger than a double-precision float"
@@ -200,11 +202,15 @@ def _json(raw: str | bytes, max_depth: int) -> Any:
             ) from None
         raise BadRequest("The request is not valid JSON.") from None
     if _depth_exceeds(value, max_depth):
-        raise BadRequest(
-            f"The request's JSON is nested deeper than {max_depth} levels"
-            " (setting gateway.max_json_depth)."
-        )
+        raise _too_deep(max_depth)
     return value
+
+
+def _too_deep(max_depth: int) -> BadRequest:
+    return BadRequest(
+        f"The request's JSON is nested deeper than {max_depth} levels"
+        " (setting gateway.max_json_depth)."
+    )
 
 
 def _out_of_range(raw: str | bytes) -> bool:
