@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from audit.errors import AuditKeyError
+from audit.keys import load_or_create_data_key
 from gateway.cache_settings import CacheSettings
 from gateway.notify_settings import NotifySettings
 from gateway.ratelimit_settings import RateLimits
@@ -76,11 +78,18 @@ def startup_problems(settings: Settings, catalog: Catalog) -> list[str]:
             f"audit.postgres_dsn: required for the postgres backend (or set the environment"
             f" variable {audit.postgres_dsn_env})"
         )
+    data_key_file = audit.resolved(settings.data_dir).data_key_file
     if audit.data_key_env and not os.environ.get(audit.data_key_env):
         problems.append(
             f"audit.data_key_env: environment variable {audit.data_key_env} is not set"
             " (the audit data key, 64 hex digits)"
         )
+    elif audit.data_key_env or data_key_file.exists():  # else created at start
+        try:  # read as serve reads it: a key serve would refuse is refused here
+            load_or_create_data_key(data_key_file, audit.data_key_env)
+        except AuditKeyError as exc:
+            key = "audit.data_key_env" if audit.data_key_env else "audit.data_key_file"
+            problems.append(f"{key}: {exc}")
     limits = settings.rate_limits
     if limits.key_env and not os.environ.get(limits.key_env):
         problems.append(

@@ -493,3 +493,16 @@ def test_a_config_that_is_a_directory_or_not_text_is_named(
     config.write_bytes(b"\xff\xfe[gateway]\n")
     assert main(["config", "check", str(config)]) == 1
     assert "not UTF-8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["zz", "ab" * 31 + "zz"])
+def test_an_audit_data_key_serve_would_refuse_is_refused_here(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """ "A file it passes is one serve starts with": the key is read as serve reads it."""
+    monkeypatch.setenv("JOINTGATE_AUDIT__DATA_KEY_ENV", "MY_DATA_KEY")
+    monkeypatch.setenv("MY_DATA_KEY", value)
+    assert main(["config", "check", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "audit.data_key_env: MY_DATA_KEY: the audit data key must be 64 hex" in err, err
+    assert value not in err
