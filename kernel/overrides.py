@@ -37,7 +37,7 @@ SEPARATOR = "__"
 
 _EXAMPLES: dict[Kind, str] = {
     "str": "text",
-    "int": "a whole number such as 8400",
+    "int": "a whole number (digits only)",
     "float": "a number such as 2.5",
     "bool": "true or false",
     "list": 'a TOML array such as ["a", "b"], or a comma-separated list',

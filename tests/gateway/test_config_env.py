@@ -177,6 +177,11 @@ def test_an_override_wins_over_the_file(config: Path, monkeypatch: pytest.Monkey
             "JOINTGATE_GATEWAY__PORT: gateway.port must be a whole number",
         ),
         ("JOINTGATE_GATEWAY__BATCHING", "yes", "gateway.batching must be true or false"),
+        (  # no example borrowed from another key (it said "such as 8400", a port)
+            "JOINTGATE_GATEWAY__WORKERS",
+            "two",
+            r"gateway.workers must be a whole number \(digits only\)$",
+        ),
         (  # int() reads other scripts' digits: 9000 in Arabic-Indic
             "JOINTGATE_GATEWAY__PORT",
             "٩٠٠٠",
