@@ -24,8 +24,8 @@ help:
 $(UV_STAMP): uv.lock scripts/uv-requirement.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null
-	$(PYTHON) scripts/uv-requirement.py | $(BIN)/python -m pip install --quiet --no-deps \
-		--require-hashes --only-binary :all: -r /dev/stdin
+	$(PYTHON) scripts/uv-requirement.py uv.lock | $(BIN)/python -m pip install --quiet --no-deps \
+		--require-hashes --only-binary :all: -r /dev/stdin  # uv's pin and hashes, from uv.lock
 	@touch $@
 
 $(STAMP): pyproject.toml uv.lock $(UV_STAMP)
