@@ -26,8 +26,8 @@ from audit.log import MemoryAuditLog
 from bench.queries import DEMO_QUERY, peers_jointgate_query
 from commands.demo import prepare
 from gateway.app import build_gateway, create_app
-from gateway.limits import QueryLimits
-from gateway.ratelimit import RateLimits
+from gateway.limits_settings import QueryLimits
+from gateway.ratelimit_settings import RateLimits
 from gateway.settings import Settings
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from sandbox.memory import memory_connectors

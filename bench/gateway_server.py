@@ -27,7 +27,7 @@ from pathlib import Path
 
 from audit.log import MemoryAuditLog
 from commands.demo import demo_settings
-from gateway.ratelimit import RateLimits
+from gateway.ratelimit_settings import RateLimits
 from gateway.serve import run_gateway
 from gateway.settings import Settings
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from connectors.registry import AgencySettings
 from connectors.tls import AgencyTLS
-from gateway.ratelimit import RateLimits
+from gateway.ratelimit_settings import RateLimits
 from gateway.serve import run_gateway
 from gateway.settings import Settings, TelemetrySettings
 from policies.db import Database

@@ -37,10 +37,6 @@ from connectors.transport import (
 
 __all__ = [
     "KEEPALIVE_S",
-    "MAX_RESPONSE_BYTES",
-    "ConnectFailed",
-    "ConnectionDropped",
-    "MalformedResponse",
     "WirePool",
     "url_problem",
 ]

@@ -37,7 +37,8 @@ from graphql import (
     validate,
 )
 
-from gateway.limits import QueryLimits, check_cost, check_size, too_complex
+from gateway.limits import check_cost, check_size, too_complex
+from gateway.limits_settings import QueryLimits
 from gateway.persisted import PersistedOperations
 from gateway.respond import bad_user_input, client_message, clip_message
 from gateway.visibility import EVERYTHING, Visibility, VisibleSchemas

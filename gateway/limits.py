@@ -33,7 +33,7 @@ from graphql import (
     VariableNode,
 )
 
-from gateway.limits_settings import QueryLimits as QueryLimits
+from gateway.limits_settings import QueryLimits
 from kernel.errors import QueryInvalid
 from schema.loaders import MAX_LOOKUP_KEYS
 

@@ -34,9 +34,9 @@ import orjson
 from redis.asyncio.client import PubSub
 
 from gateway.notify_settings import NotifySettings
-from gateway.redis import UNAVAILABLE, RedisAway, RedisLink, connect_sync, describe, where
+from gateway.redis import UNAVAILABLE, RedisAway, RedisLink, connect_sync, describe
 
-__all__ = ["TOPICS", "ChangeNotifier", "NotifySettings", "announce", "where"]
+__all__ = ["TOPICS", "ChangeNotifier", "announce"]
 
 log = logging.getLogger("jointgate.notify")
 

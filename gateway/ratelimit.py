@@ -40,7 +40,6 @@ from kernel.types import Principal
 __all__ = [
     "Limiter",
     "RateLimited",
-    "RateLimits",
     "TooManyRequests",
     "VolumeLimited",
     "open_limiter",

@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 __all__ = [
     "CACHEABLE_CATEGORIES",
     "CacheRule",
-    "CacheSettings",
     "CachedGroups",
     "CachingConnector",
     "RecordCache",

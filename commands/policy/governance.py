@@ -7,7 +7,9 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from gateway.notify import NotifySettings, announce, where
+from gateway.notify import announce
+from gateway.notify_settings import NotifySettings
+from gateway.redis import where
 from kernel.config import ConfigError
 from policies.db import Database
 
@@ -16,7 +18,7 @@ def open_governance(args: argparse.Namespace) -> tuple[Database, NotifySettings 
     """The governance database and where to announce changes, from the options."""
     # start-up: the gateway's settings cost 0.6 s more than the policy commands' own imports
     # (python -X importtime): only for those given --config or changing the governance database
-    from gateway.ratelimit import RateLimits  # start-up: as above
+    from gateway.ratelimit_settings import RateLimits  # start-up: as above
     from gateway.settings import load_governance
 
     url = f"sqlite:///{args.data_dir / 'governance.sqlite3'}"

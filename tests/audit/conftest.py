@@ -25,7 +25,7 @@ from audit.trail import AuditTrail
 from commands.demo import prepare
 from connectors.memory import MemoryConnector
 from gateway.app import Gateway, build_gateway, create_app
-from gateway.ratelimit import RateLimits
+from gateway.ratelimit_settings import RateLimits
 from gateway.settings import Settings
 from kernel.types import AgencyCall, AuditRecord
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token

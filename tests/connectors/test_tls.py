@@ -23,7 +23,7 @@ from connectors.http import TransportSettings
 from connectors.police import PoliceConnector
 from connectors.registry import AgencySettings, build_connectors
 from connectors.tls import AgencyTLS, client_context, describe_tls_failure
-from connectors.wire import ConnectFailed
+from connectors.transport import ConnectFailed
 from gateway.app import build_gateway, create_app
 from sandbox.banking import DEFAULT_KEY
 from sandbox.issuer import mint_token

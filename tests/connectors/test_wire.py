@@ -15,7 +15,8 @@ import uvloop
 from connectors import wire
 from connectors.errors import AgencyProtocolError, AgencyUnavailable
 from connectors.http import AgencyHTTP, TransportSettings
-from connectors.wire import ConnectFailed, ConnectionDropped, MalformedResponse, WirePool
+from connectors.transport import ConnectFailed, ConnectionDropped, MalformedResponse
+from connectors.wire import WirePool
 
 
 @dataclass

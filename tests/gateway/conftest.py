@@ -19,7 +19,7 @@ from connectors.market import MarketConnector
 from connectors.memory import MemoryConnector
 from connectors.police import PoliceConnector
 from gateway.app import Gateway, build_gateway, create_app
-from gateway.ratelimit import RateLimits
+from gateway.ratelimit_settings import RateLimits
 from gateway.settings import Settings
 from kernel.identifiers import luhn_check_digit, resident_id_check_char, uscc_check_char
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from connectors.resilience import Resilience
-from gateway.limits import QueryLimits
+from gateway.limits_settings import QueryLimits
 from gateway.settings import SETTINGS, Settings, all_variables, load, overrides, variable_name
 from kernel.config import ConfigError
 from sandbox.issuer import public_keys
@@ -240,7 +240,7 @@ def test_a_secret_variable_named_by_a_setting_is_not_mistaken_for_an_override(
 
 
 def test_the_registry_follows_the_declarations() -> None:
-    from gateway.ratelimit import RateLimits
+    from gateway.ratelimit_settings import RateLimits
 
     agency = SETTINGS["agencies.*"]
     assert {f.name for f in dataclasses.fields(Resilience)} <= set(agency)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.limits import QueryLimits
+from gateway.limits_settings import QueryLimits
 from tests.gateway.conftest import Harness, open_harness, uscc
 
 U = uscc(1)

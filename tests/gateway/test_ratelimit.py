@@ -23,7 +23,8 @@ from typing import Any, cast
 import pytest
 from redis.asyncio import Redis
 
-from gateway.ratelimit import Limiter, RateLimited, RateLimits, TooManyRequests, VolumeLimited
+from gateway.ratelimit import Limiter, RateLimited, TooManyRequests, VolumeLimited
+from gateway.ratelimit_settings import RateLimits
 from gateway.settings import Settings
 from kernel.config import ConfigError
 from kernel.types import Principal

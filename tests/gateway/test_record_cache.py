@@ -16,7 +16,8 @@ import pytest
 import redis
 
 from connectors.memory import MemoryConnector
-from gateway.record_cache import CacheSettings, CachingConnector, RecordCache, registry_fields
+from gateway.cache_settings import CacheSettings
+from gateway.record_cache import CachingConnector, RecordCache, registry_fields
 from gateway.settings import from_mapping
 from kernel.config import ConfigError
 from policies.engine import DEFAULT_DIR

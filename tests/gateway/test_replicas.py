@@ -27,8 +27,8 @@ import redis
 from audit.keys import load_or_create_signer
 from commands.demo import prepare, start_sandbox
 from gateway.app import create_app
-from gateway.notify import NotifySettings
-from gateway.record_cache import CacheSettings
+from gateway.cache_settings import CacheSettings
+from gateway.notify_settings import NotifySettings
 from policies.db import Database
 from policies.engine import DEFAULT_DIR
 from policies.teams import TeamStore

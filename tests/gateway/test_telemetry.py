@@ -30,7 +30,7 @@ from connectors.resilience import Resilience
 from connectors.transport import HttpxTransport
 from gateway import logs
 from gateway.app import build_gateway, create_app
-from gateway.ratelimit import RateLimits
+from gateway.ratelimit_settings import RateLimits
 from gateway.settings import Settings, TelemetrySettings, telemetry_settings
 from gateway.telemetry import FLUSH_AFTER_S, Telemetry
 from kernel.config import ConfigError

@@ -129,7 +129,7 @@ def test_each_gateways_config_passes_validation_with_what_setup_writes(
 ) -> None:
     """Run the setup service's code into a stand-in for the demo volume, point the config's
     mount paths at stand-ins, give the gateway's environment, and load as `serve` would."""
-    from gateway.ratelimit import RateLimits
+    from gateway.ratelimit_settings import RateLimits
 
     gateway = gateway_services()[name]
     mounts = {t: tmp_path / t.strip("/").replace("/", "_") for t in _mounts(gateway)}

@@ -239,7 +239,7 @@ def test_the_config_path_is_where_the_configmap_is_mounted() -> None:
 def test_the_configmap_passes_the_gateways_validation_with_the_deployments_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gateway.ratelimit import RateLimits
+    from gateway.ratelimit_settings import RateLimits
 
     for name in [k for k in os.environ if k.startswith("JOINTGATE_")]:
         monkeypatch.delenv(name)

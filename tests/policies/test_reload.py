@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from gateway.app import create_app
-from gateway.notify import ChangeNotifier, NotifySettings, announce
+from gateway.notify import ChangeNotifier, announce
+from gateway.notify_settings import NotifySettings
 from policies.db import Database
 from policies.engine import PolicyError
 from policies.reload import PolicyStore, PolicyVersions, policy_files, publish

@@ -10,7 +10,8 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from gateway.notify import ChangeNotifier, NotifySettings, announce
+from gateway.notify import ChangeNotifier, announce
+from gateway.notify_settings import NotifySettings
 from policies.db import Database
 from policies.review import ReviewError, ReviewQueue
 from policies.teams import TeamDirectory, TeamError, TeamStore

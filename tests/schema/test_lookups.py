@@ -60,7 +60,7 @@ async def test_too_many_identifiers_are_refused(tmp_path: Path) -> None:
 
 
 async def test_the_estimated_cost_counts_the_identifiers_given(tmp_path: Path) -> None:
-    from gateway.limits import QueryLimits
+    from gateway.limits_settings import QueryLimits
 
     async with open_harness(tmp_path, limits=QueryLimits(max_cost=40)) as harness:
         numbers = ", ".join(f'"(2025)京01民初{i + 1}号"' for i in range(12))

@@ -20,7 +20,7 @@ from commands.demo import prepare
 from connectors.base import Labels, Page, Record
 from connectors.registry import AgencySettings
 from gateway.app import build_gateway, create_app
-from gateway.ratelimit import RateLimits
+from gateway.ratelimit_settings import RateLimits
 from gateway.settings import Settings
 from sandbox.banking import DEFAULT_KEY
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys, mint_token
