@@ -49,8 +49,12 @@ DEMO_USERS: dict[str, DemoUser] = {
                  "police duty officer who may use break-glass (X-Break-Glass)"),
         DemoUser("policy.admin", "赵磊", "office", ("policy-admin",), 1,
                  "administrator of access policies at the joint office"),
-        DemoUser("auditor", "孙丽", "office", ("auditor",), 3,
-                 "auditor of the use of shared information"),
+        DemoUser("policy.approver", "钱芳", "office", ("policy-admin",), 1,
+                 "second policy administrator: approves what another proposes (dual control)"),
+        DemoUser("office.coordinator", "吴敏", "office", ("case-admin",), 1,
+                 "joint-office coordinator: registers cases, assigns officials, forms teams"),
+        DemoUser("auditor", "孙丽", "office", ("auditor", "reviewer"), 3,
+                 "auditor of the use of shared information; reviews break-glass accesses"),
     )
 }  # fmt: skip
 
