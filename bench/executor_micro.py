@@ -32,6 +32,7 @@ from gateway.settings import Settings
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from sandbox.memory import memory_connectors
 from sandbox.world import generate
+from tests.cases import register_fixture_cases
 
 
 async def main(n: int, sort: str | None) -> None:
@@ -39,6 +40,7 @@ async def main(n: int, sort: str | None) -> None:
     numbers = list(world.court_cases)[:50]
     data_dir = Path(tempfile.mkdtemp())
     jwks, _ = prepare(data_dir)
+    register_fixture_cases(data_dir)  # the cases it declares, for its users
     settings = Settings(
         issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, agencies={}, data_dir=data_dir,
         jwks_file=jwks, rate_limits=RateLimits(enabled=False),

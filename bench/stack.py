@@ -32,7 +32,7 @@ from typing import IO, Any
 
 import httpx
 
-from commands.demo import prepare
+from commands.demo import prepare, scenario_file, seed_cases
 from sandbox.issuer import mint_token
 from sandbox.world import World, generate
 
@@ -137,7 +137,8 @@ class Stack:
         port_file.unlink(missing_ok=True)
         command = [sys.executable, "-m", "commands.main", "sandbox", "--scale", str(self.scale),
                    "--seed", str(SEED), "--port-file", str(port_file),
-                   "--bank-key-file", str(bank_key), "--exit-with-parent"]  # fmt: skip
+                   "--bank-key-file", str(bank_key), "--exit-with-parent",
+                   "--scenario-file", str(scenario_file(self.shared))]  # fmt: skip
         with self._log("sandbox") as log:
             child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
         self.servers.append(Server("sandbox", child, ""))
@@ -147,6 +148,8 @@ class Stack:
                 raise RuntimeError("the sandbox did not start")
             time.sleep(0.1)
         self.agencies = json.loads(port_file.read_text())
+        # the demo's cases, as jointgate demo seeds them (the joint case's subjects included)
+        seed_cases(self.shared, json.loads(scenario_file(self.shared).read_text()))
         self.bank_key = bank_key.read_text().strip().encode()
 
     @functools.cached_property

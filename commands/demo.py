@@ -14,30 +14,34 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from connectors.registry import AgencySettings
 from connectors.tls import AgencyTLS
 from gateway.ratelimit_settings import RateLimits
 from gateway.serve import run_gateway
 from gateway.settings import Settings, TelemetrySettings
+from policies.cases import CaseStore, Subject, subject_identifier
 from policies.db import Database
-from policies.teams import TeamStore
+from policies.teams import TeamDirectory, TeamStore
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_USERS, public_keys
 from sandbox.tls import CertificateFiles, ensure_certificates
 
 SANDBOX_START_TIMEOUT_S = 180.0
 DEMO_TEAM = "JIT-2026-001"
+DEMO_SEEDER = "demo"  # who the demo's seeded cases and team are recorded as registered by
 EXAMPLE_BODY = (
     '{"query": "{ enterprises(nameContains: \\"财富\\", first: 3) { nodes { uscc name } } }"}'
 )
 
 
-def prepare(data_dir: Path) -> tuple[Path, Path]:
-    """Create the data dir's demo secrets: the issuer's JWKS and the banking HMAC key."""
+def prepare(data_dir: Path, scenario: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """Create the data dir's demo secrets (the issuer's JWKS and the banking HMAC key) and seed
+    its case registry and joint team (:func:`seed_cases`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     jwks = data_dir / "issuer" / "jwks.json"
     jwks.write_text(json.dumps(public_keys(data_dir).as_dict(private=False)))
-    _seed_joint_team(data_dir)
+    seed_cases(data_dir, scenario)
     bank_key = data_dir / "sandbox" / "bank.key"
     if not bank_key.exists():
         bank_key.parent.mkdir(parents=True, exist_ok=True)
@@ -47,18 +51,83 @@ def prepare(data_dir: Path) -> tuple[Path, Path]:
     return jwks, bank_key
 
 
-def _seed_joint_team(data_dir: Path) -> None:
-    """The demo's joint investigation team: JIT-2026-001, with jit.member in it."""
-    db = Database(f"sqlite:///{data_dir / 'governance.sqlite3'}")
+def governance_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'governance.sqlite3'}"
+
+
+def seed_cases(data_dir: Path, scenario: dict[str, Any] | None = None) -> None:
+    """The demo's cases in the registry of ``data_dir``'s governance database, each once:
+
+    - ``JIT-2026-001``, the joint case, covered by the joint team of that name with jit.member
+      in it; its subjects are the scenario's enterprise, its legal representative and their
+      accounts (added once the scenario is known: the sandbox writes it at start);
+    - with the scenario, the police case (police.investigator and duty.officer) and the court
+      enforcement case (court.clerk) of ``jointgate sandbox scenario``.
+    """
+    db = Database(governance_url(data_dir))
     try:
-        teams = TeamStore(db)
+        cases, teams = CaseStore(db), TeamStore(db)
+        known = {c.number for c in cases.cases()}
+        if DEMO_TEAM not in known:
+            cases.register(DEMO_TEAM, agency="office", title="鑫盛系非法集资案（联合专案）",
+                           by=DEMO_SEEDER)  # fmt: skip
         if all(t.id != DEMO_TEAM for t in teams.list()):
             teams.create(
-                DEMO_TEAM, [DEMO_TEAM], name="鑫盛系非法集资案联合专案组", created_by="demo"
+                DEMO_TEAM, [DEMO_TEAM], name="鑫盛系非法集资案联合专案组", created_by=DEMO_SEEDER
             )
-            teams.add_member(DEMO_TEAM, "jit.member")
+            teams.add_member(DEMO_TEAM, "jit.member", by=DEMO_SEEDER)
+        if scenario is None:
+            return
+        name = scenario["enterprise_name"]
+        joint = [
+            subject_identifier(scenario["enterprise_uscc"], "uscc"),
+            subject_identifier(scenario["person_id"], "resident-id"),
+            subject_identifier(scenario["account_number"], "account"),
+            subject_identifier(scenario["person_account_number"], "account"),
+        ]
+        _add_subjects(cases, DEMO_TEAM, joint)
+        demo = (
+            (scenario["police_case_number"], "police", f"{name}涉嫌非法吸收公众存款案",
+             ("police.investigator", "duty.officer"), joint[:2]),
+            (scenario["enforcement_case_number"], "courts", f"{name}民间借贷纠纷执行案",
+             ("court.clerk",), joint[:1]),
+        )  # fmt: skip
+        for number, agency, title, officials, subjects in demo:
+            if number not in known:
+                cases.register(number, agency=agency, title=title, by=DEMO_SEEDER,
+                               subjects=subjects, officials=officials)  # fmt: skip
     finally:
         db.close()
+
+
+def _add_subjects(cases: CaseStore, number: str, subjects: list[Subject]) -> None:
+    have = cases.get(number).identifiers
+    for subject in subjects:
+        if subject.identifier not in have:
+            cases.add_subject(number, subject, by=DEMO_SEEDER)
+
+
+def usable_cases(data_dir: Path) -> dict[str, list[str]]:
+    """Per demo user, the case ids it may send as X-Case-Id now (assigned, or through a team)."""
+    db = Database(governance_url(data_dir))
+    try:
+        open_cases = CaseStore(db).cases(open_only=True)
+        teams = TeamDirectory(TeamStore(db))
+        found: dict[str, list[str]] = {}
+        for user in DEMO_USERS:
+            via_teams = {c for t in teams.memberships(user) for c in t.cases}
+            found[user] = [
+                c.number for c in open_cases if user in c.officials or c.number in via_teams
+            ]
+        return found
+    finally:
+        db.close()
+
+
+def scenario_file(data_dir: Path) -> Path:
+    """Where the demo's sandbox writes its scenario's identifiers (``jointgate sandbox
+    scenario`` prints the same)."""
+    return data_dir / "sandbox" / "scenario.json"
 
 
 def start_sandbox(
@@ -67,10 +136,12 @@ def start_sandbox(
     """Start ``jointgate sandbox`` as a child process and wait for its agencies' URLs."""
     port_file = data_dir / "sandbox" / "ports.json"
     port_file.unlink(missing_ok=True)
+    scenario_file(data_dir).unlink(missing_ok=True)
     command = [
         sys.executable, "-m", "commands.main", "sandbox",
         "--scale", str(scale), "--seed", str(seed),
         "--port-file", str(port_file), "--bank-key-file", str(bank_key), "--exit-with-parent",
+        "--scenario-file", str(scenario_file(data_dir)),
         *(extra or []),
     ]  # fmt: skip
     child = subprocess.Popen(command)  # noqa: S603 - our own interpreter and arguments
@@ -115,9 +186,16 @@ def demo_settings(
     )
 
 
-def banner(host: str, port: int, data_dir: Path, urls: dict[str, str]) -> str:
+def banner(
+    host: str, port: int, data_dir: Path, urls: dict[str, str],
+    cases: dict[str, list[str]] | None = None,
+) -> str:  # fmt: skip
     dd = "" if data_dir == Path(".jointgate") else f" --data-dir {data_dir}"
-    users = "\n".join(f"    {u:<22} {d.description}" for u, d in DEMO_USERS.items())
+    usable = cases or {}
+    users = "\n".join(
+        f"    {u:<22} {d.description}\n{'':26}X-Case-Id: {', '.join(usable.get(u, [])) or '-'}"
+        for u, d in DEMO_USERS.items()
+    )
     agencies = "\n".join(f"    {name:<8} {url}" for name, url in urls.items())
     return f"""
 JointGate demo is running.
@@ -128,7 +206,8 @@ JointGate demo is running.
 
   Get a token for a demo user:
     jointgate token police.investigator{dd}
-  Demo users:
+  Demo users, and the cases each may declare in X-Case-Id (assigned, or through a team;
+  jointgate cases list{dd}):
 {users}
   Demo scenario identifiers:
     jointgate sandbox scenario
@@ -161,7 +240,8 @@ def run_demo(
     print(f"Generating the synthetic world (scale {scale}) and starting the agency systems ...")
     child, urls = start_sandbox(data_dir, bank_key, scale, seed, extra)
     try:
-        print(banner(host, port, data_dir, urls), flush=True)
+        seed_cases(data_dir, json.loads(scenario_file(data_dir).read_text()))
+        print(banner(host, port, data_dir, urls, usable_cases(data_dir)), flush=True)
         if certs is not None:
             print(f"  Agencies over mutual TLS; CA and certificates in {certs.directory}\n")
         run_gateway(demo_settings(host, port, data_dir, jwks, bank_key, urls, certs))

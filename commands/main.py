@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     sandbox.add_argument("--port-file", type=Path, help="write the agencies' URLs here as JSON")
     sandbox.add_argument("--bank-key-file", type=Path, help="HMAC key the banking system accepts")
+    sandbox.add_argument(
+        "--scenario-file", type=Path, help="write the demo scenario's identifiers here as JSON"
+    )
     sandbox.add_argument("--latency-ms", action="append", default=[], metavar="AGENCY=MS")
     sandbox.add_argument("--error-rate", action="append", default=[], metavar="AGENCY=RATE")
     sandbox.add_argument("--down", action="append", default=[], metavar="AGENCY")
@@ -138,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             from commands.policy.sets import run as run_policy  # start-up: once chosen
 
             return run_policy(args)
+        if args.command == "cases":
+            from commands.policy.case_registry import run as run_cases  # start-up: once chosen
+
+            return run_cases(args)
         if args.command in ("teams", "review"):
             from commands.policy.teams import run as run_teams  # start-up: once chosen
 

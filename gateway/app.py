@@ -29,10 +29,12 @@ from gateway.jwks import KeySource
 from gateway.notify import ChangeNotifier
 from gateway.persisted import PersistedOperations
 from gateway.pipeline import Pipeline
+from gateway.purpose import Purposes
 from gateway.ratelimit import Limiter, open_limiter
 from gateway.record_cache import RecordCache
 from gateway.settings import Settings
 from gateway.telemetry import PROMETHEUS_CONTENT_TYPE, Telemetry
+from policies.cases import CaseDirectory, CaseStore
 from policies.db import Database
 from policies.engine import DEFAULT_DIR as DEFAULT_POLICY_DIR
 from policies.reload import PolicyStore, PolicyVersions
@@ -72,6 +74,7 @@ class Gateway:
     telemetry: Telemetry
     notifier: ChangeNotifier | None = None  # change notifications between replicas
     teams: TeamDirectory | None = None
+    cases: CaseDirectory | None = None  # the case registry, in memory
     cache: RecordCache | None = None  # registry records in Redis (docs/cache.md)
 
 
@@ -112,8 +115,9 @@ def build_gateway(
         else StaticPolicies(OpenPolicy())
     )
     limiter = open_limiter(settings.rate_limits, settings.data_dir, {t for t, _ in schema.catalog})
+    cases = CaseDirectory(CaseStore(governance))
     teams = TeamDirectory(TeamStore(governance))
-    notifier = _notifier(settings, teams, policies)
+    notifier = _notifier(settings, teams, cases, policies)
     # the replicas' shared key: keyed hashes in Redis (limits, cache), sealed paging cursors
     hash_key = settings.rate_limits.hash_key(settings.data_dir)
     cache_settings = settings.cache.resolved(settings.rate_limits)
@@ -133,6 +137,7 @@ def build_gateway(
     authorizer = Authorizer(policies, teams, reject=settings.policy_mode == "reject")
     pipeline = Pipeline(
         verifier,
+        Purposes(cases, teams),
         Analyzer(
             schema, settings.limits, persisted=PersistedOperations.from_settings(settings.persisted)
         ),
@@ -165,18 +170,23 @@ def build_gateway(
         telemetry=telemetry,
         notifier=notifier,
         teams=teams,
+        cases=cases,
         cache=cache,
     )
 
 
 def _notifier(
-    settings: Settings, teams: TeamDirectory, policies: PolicyStore | StaticPolicies
+    settings: Settings,
+    teams: TeamDirectory,
+    cases: CaseDirectory,
+    policies: PolicyStore | StaticPolicies,
 ) -> ChangeNotifier:
     """Re-checks of the shared state, off the event loop: on notification and periodically."""
     notifier = ChangeNotifier(
         settings.notifications.resolved(settings.rate_limits), origin=settings.audit.log_id
     )
     notifier.watch("teams", lambda: asyncio.to_thread(teams.check))
+    notifier.watch("cases", lambda: asyncio.to_thread(cases.check))
     if isinstance(policies, PolicyStore) and policies.shared:
         notifier.watch("policy", lambda: asyncio.to_thread(policies.check))
     return notifier

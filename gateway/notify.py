@@ -4,8 +4,8 @@
     every replica: SUBSCRIBE <channel> ─▶ re-check that topic's version in the database
                                         ─▶ re-read it if the version moved
 
-A message carries no state, only the topic to re-check (``teams``, ``policy``), so a lost,
-repeated or forged message does no harm: the database stays the only source of truth. Pub/sub
+A message carries no state, only the topic to re-check (``teams``, ``cases``, ``policy``), so a
+lost, repeated or forged message does no harm: the database stays the only source of truth. Pub/sub
 delivers at most once, so each replica also re-checks every topic on its own: every ``recheck_s``
 while subscribed, every ``poll_s`` while Redis is unreachable or not configured (mode
 ``polling``), and all at once whenever the subscription is made again. A change is therefore in
@@ -40,7 +40,7 @@ __all__ = ["TOPICS", "ChangeNotifier", "announce"]
 
 log = logging.getLogger("jointgate.notify")
 
-TOPICS = ("teams", "policy")
+TOPICS = ("teams", "cases", "policy")
 Check = Callable[[], Awaitable[object]]
 
 

@@ -39,7 +39,7 @@ from gateway.graphql_http import (
     read_request,
     response_media_type,
 )
-from gateway.purpose import declare
+from gateway.purpose import Purposes
 from gateway.ratelimit import Limiter
 from gateway.respond import answer_body, error_codes
 from gateway.settings import TelemetrySettings
@@ -55,6 +55,7 @@ class Pipeline:
     def __init__(
         self,
         verifier: TokenVerifier,
+        purposes: Purposes,
         analyzer: Analyzer,
         authorizer: Authorizer,
         executor: Executor,
@@ -68,6 +69,7 @@ class Pipeline:
         telemetry: Telemetry | None = None,
     ) -> None:
         self.verifier = verifier
+        self.purposes = purposes
         self.analyzer = analyzer
         self.authorizer = authorizer
         self.executor = executor
@@ -178,10 +180,8 @@ class Pipeline:
         _identify(record, principal)
         if self.limiter is not None:
             await self.limiter.admit(principal)
-        declaration = ctx.declaration = declare(request.headers)
-        record.purpose, record.case_id = declaration.purpose.value, declaration.case_id
-        record.justification = declaration.justification or declaration.break_glass
-        record.break_glass = declaration.break_glass is not None
+        # recorded, then refused unless a declared case is an open one the caller is assigned to
+        declaration = self.purposes.declare(request.headers, principal, ctx)
         context = self.authorizer.context(principal, declaration)
         visible = self.authorizer.visibility(principal, context)
         introspects = bool(principal.roles & self.analyzer.limits.introspection_roles)

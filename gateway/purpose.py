@@ -12,6 +12,14 @@ canonical form (``kernel.identifiers.check_case_id``: full-width forms become AS
 case), which is what policies, joint teams, the audit record and its search all see: so
 ``（2026）京0102执1901号`` and ``(2026)京0102执1901号`` are one case, ``jit-2026-001`` is
 ``JIT-2026-001``, and nothing else that looks like it is accepted.
+
+A well-formed case id is not yet a case: :class:`Purposes` (what the pipeline calls) then asks
+the case registry (``policies/cases.py``, in memory) whether it names an open registered case
+the caller is assigned to, directly or through an active joint-team membership, and refuses
+anything else with 403 ``CASE_NOT_ASSIGNED`` before analysis and before any agency is asked:
+unknown, closed and not assigned alike, with one message, so that the answer tells nobody which
+cases exist. This holds for every purpose that sends ``X-Case-Id``, break-glass included
+(break-glass widens the fields a case may see, never the cases).
 """
 
 from __future__ import annotations
@@ -20,10 +28,12 @@ import re
 from collections.abc import Mapping
 from urllib.parse import unquote_to_bytes
 
-from kernel.errors import PurposeRequired
+from kernel.errors import CaseNotAssigned, PurposeRequired
 from kernel.identifiers import InvalidIdentifier, check_case_id
 from kernel.text import unprintable
-from kernel.types import PURPOSE_DESCRIPTIONS, Declaration, Purpose
+from kernel.types import PURPOSE_DESCRIPTIONS, Declaration, Principal, Purpose, RequestContext
+from policies.cases import CaseDirectory
+from policies.teams import TeamDirectory
 
 PURPOSE = "x-purpose"
 CASE_ID = "x-case-id"
@@ -32,6 +42,42 @@ BREAK_GLASS = "x-break-glass"
 
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 MAX_TEXT = 500
+
+
+NOT_ASSIGNED = (
+    "X-Case-Id does not name an open case you are assigned to, directly or through an active"
+    " joint team; ask the joint office to assign you to the case."
+)
+
+
+class Purposes:
+    """Stage 4 as the pipeline runs it: the declaration, recorded, then the case it names checked
+    against the registry. Never waits for the database: both directories are in memory."""
+
+    def __init__(self, cases: CaseDirectory, teams: TeamDirectory | None = None) -> None:
+        self.cases = cases
+        self.teams = teams
+
+    def declare(
+        self, headers: Mapping[str, str], principal: Principal, ctx: RequestContext
+    ) -> Declaration:
+        """The declaration (into ``ctx`` and its audit record, refused or not), and, when a case
+        is declared through a team only, the case's subjects into ``ctx.case_subjects``."""
+        declaration = ctx.declaration = declare(headers)
+        record = ctx.audit
+        record.purpose, record.case_id = declaration.purpose.value, declaration.case_id
+        record.justification = declaration.justification or declaration.break_glass
+        record.break_glass = declaration.break_glass is not None
+        if declaration.case_id is None:
+            return declaration
+        teams = self.teams.memberships(principal.subject) if self.teams is not None else []
+        access = self.cases.access(
+            principal.subject, declaration.case_id, {c for t in teams for c in t.cases}
+        )
+        if access is None:  # unknown, closed, not assigned: one answer
+            raise CaseNotAssigned(NOT_ASSIGNED)
+        ctx.case_subjects = access.case.identifiers if access.team_only else None
+        return declaration
 
 
 def declare(headers: Mapping[str, str]) -> Declaration:

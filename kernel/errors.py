@@ -5,6 +5,7 @@
     │   └── PayloadTooLarge          413 BAD_REQUEST
     ├── Unauthenticated              401 UNAUTHENTICATED: missing, invalid or expired token
     ├── PurposeRequired              400 PURPOSE_REQUIRED: no or unknown X-Purpose / X-Case-Id
+    ├── CaseNotAssigned              403 CASE_NOT_ASSIGNED: X-Case-Id is no open case of the caller
     ├── QueryInvalid                 400 GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED
     │                                    / BAD_USER_INPUT
     ├── MethodNotAllowed             405 BAD_REQUEST
@@ -64,6 +65,15 @@ class Unauthenticated(GatewayError):
 class PurposeRequired(GatewayError):
     code = "PURPOSE_REQUIRED"
     status = 400
+
+
+class CaseNotAssigned(GatewayError):
+    """``X-Case-Id`` names no open registered case the caller is assigned to (directly or
+    through an active joint-team membership). Unknown, closed and not assigned answer alike:
+    the answer does not tell which cases exist."""
+
+    code = "CASE_NOT_ASSIGNED"
+    status = 403
 
 
 class QueryInvalid(GatewayError):

@@ -279,3 +279,8 @@ class RequestContext:
     # (schema class, agency record) of the records shown whose parties' identifiers come with
     # what the record says they are: read by gateway/disclosure.py where the checks cannot tell
     stating: list[tuple[type, Any]] = field(default_factory=list)
+    # from the purpose stage: the normalised identifiers (USCCs, resident IDs, account numbers)
+    # of the declared case's subjects when the caller may declare the case only through a joint
+    # team membership (a team grant covers those subjects); None otherwise (no case, or the
+    # caller is one of the case's own officials)
+    case_subjects: frozenset[str] | None = None

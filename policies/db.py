@@ -151,6 +151,27 @@ class Database:
         for statement in statements:
             self.query(statement)
 
+    def add_columns(self, table: str, columns: Sequence[tuple[str, str]]) -> None:
+        """Upgrade a table made by an older version: add each ``(name, type)`` column it lacks
+        (``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is). Safe to run at every
+        start and by replicas starting together."""
+        if self.dialect == "postgres":
+            self.script(
+                ";".join(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {n} {t}" for n, t in columns
+                )
+            )
+            return
+        with self._lock:
+            have = {row[1] for row in self._run(f"PRAGMA table_info({table})", ())}
+        for name, kind in columns:
+            if name not in have:
+                try:
+                    self.query(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                    if "duplicate column" not in str(exc):
+                        raise
+
     def _adapt(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.dialect == "postgres" else sql
 

@@ -1,11 +1,12 @@
 """Joint investigation teams: which members may see each other's data about which cases.
 
-A team covers one or more case ids, has members, and is valid from a time until a time (or until
-closed). Membership counts only while both team and membership are valid, and only for requests
-whose ``X-Case-Id`` is one of the team's cases. A team's case ids are taken as the gateway takes
-``X-Case-Id`` (``kernel.identifiers.check_case_id``: the documented forms only, in their one
-canonical form), so that a case a team covers is the case a request declares, whatever its
-spelling.
+A team covers one or more registered, open cases (``policies/cases.py``), has members, and is
+valid from a time until a time (or until closed). Each membership has its own window too (by
+default from when the member is added until the team ends). A membership counts only while both
+the team and that membership are active, and only for requests whose ``X-Case-Id`` is one of
+the team's cases. A team's case ids are taken as the gateway takes ``X-Case-Id``
+(``kernel.identifiers.check_case_id``: the documented forms only, in their one canonical form),
+so that a case a team covers is the case a request declares, whatever its spelling.
 
 Every change moves the store's version number. The gateway's :class:`TeamDirectory` keeps the
 teams in memory, so a request never waits for the database, and re-reads them when the version
@@ -24,6 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kernel.identifiers import InvalidIdentifier, check_case_id, normalize_case_id
+from kernel.text import unfit_name
+from policies.cases import ensure_schema as ensure_case_schema
+from policies.cases import unopened
 from policies.db import Database
 
 TOPIC = "teams"  # of change notifications (gateway/notify.py)
@@ -39,10 +43,30 @@ CREATE TABLE IF NOT EXISTS jg_team_members (
     PRIMARY KEY (team_id, subject, added_at));
 CREATE TABLE IF NOT EXISTS jg_governance_version (id INTEGER PRIMARY KEY, version BIGINT NOT NULL);
 """
+# added since the first version: a database made by it is upgraded (NULL windows: the team's)
+MEMBER_COLUMNS = (
+    ("valid_from", "DOUBLE PRECISION"),
+    ("valid_until", "DOUBLE PRECISION"),
+    ("added_by", "TEXT"),
+    ("removed_by", "TEXT"),
+)
 
 
 class TeamError(Exception):
     """A team operation that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """One member's window: from ``valid_from`` until ``valid_until`` (None: until the team
+    ends); it counts only while the team is active too."""
+
+    subject: str
+    valid_from: float
+    valid_until: float | None
+
+    def active(self, now: float) -> bool:
+        return self.valid_from <= now and (self.valid_until is None or now < self.valid_until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +77,26 @@ class Team:
     valid_from: float
     valid_until: float | None
     closed_at: float | None
-    members: tuple[str, ...]
+    members: tuple[str, ...]  # every current member, whether their window is open now or not
+    memberships: tuple[Membership, ...] = ()
 
     def active(self, now: float) -> bool:
         ends = [t for t in (self.valid_until, self.closed_at) if t is not None]
         return self.valid_from <= now and all(now < t for t in ends)
 
+    def member_active(self, subject: str, now: float) -> bool:
+        """Whether ``subject``'s membership counts at ``now``: team and membership active."""
+        return self.active(now) and any(
+            m.subject == subject and m.active(now) for m in self.memberships
+        )
+
 
 class TeamStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        ensure_case_schema(db)  # teams cover registered cases
         db.script(SCHEMA)
+        db.add_columns("jg_team_members", MEMBER_COLUMNS)
         if not db.query("SELECT version FROM jg_governance_version WHERE id = 1"):
             # another process may insert it between the check and here: that is fine
             with contextlib.suppress(Exception):
@@ -92,6 +125,12 @@ class TeamStore:
         cases = [_case_id(case) for case in cases]
         if self._team(team_id) is not None:
             raise TeamError(f"team {team_id} exists already")
+        missing = unopened(self.db, cases)
+        if missing:
+            raise TeamError(
+                "a team covers registered open cases only, and these are not:"
+                f" {', '.join(missing)} (jointgate cases register)"
+            )
         now = time.time()
         start = valid_from if valid_from is not None else now
         if valid_until is not None and valid_until <= start:
@@ -104,26 +143,47 @@ class TeamStore:
         )  # fmt: skip
         return self.get(team_id)
 
-    def add_member(self, team_id: str, subject: str) -> Team:
+    def add_member(
+        self,
+        team_id: str,
+        subject: str,
+        *,
+        valid_from: float | None = None,
+        valid_until: float | None = None,
+        by: str = "",
+    ) -> Team:
+        """Add a member for a window: from ``valid_from`` (default now) until ``valid_until``
+        (default: until the team ends)."""
         team = self.get(team_id)
         if team.closed_at is not None:
             raise TeamError(f"team {team_id} is closed")
+        if unfit_name(subject):
+            raise TeamError(
+                "a member is named by the subject of their token: no spaces, control or"
+                " invisible characters"
+            )
         if subject in team.members:
             raise TeamError(f"{subject} is already a member of {team_id}")
+        now = time.time()
+        start = valid_from if valid_from is not None else now
+        if valid_until is not None and valid_until <= start:
+            raise TeamError("valid-until must be after valid-from")
+        if valid_until is not None and valid_until <= now:
+            raise TeamError("valid-until is in the past: such a membership would never count")
         self._change(
-            "INSERT INTO jg_team_members (team_id, subject, added_at, removed_at) "
-            "VALUES (?, ?, ?, NULL)",
-            (team_id, subject, time.time()),
+            "INSERT INTO jg_team_members (team_id, subject, added_at, removed_at, valid_from, "
+            "valid_until, added_by) VALUES (?, ?, ?, NULL, ?, ?, ?)",
+            (team_id, subject, now, start, valid_until, by),
         )
         return self.get(team_id)
 
-    def remove_member(self, team_id: str, subject: str) -> Team:
+    def remove_member(self, team_id: str, subject: str, *, by: str = "") -> Team:
         if subject not in self.get(team_id).members:
             raise TeamError(f"{subject} is not a member of {team_id}")
         self._change(
-            "UPDATE jg_team_members SET removed_at = ? "
+            "UPDATE jg_team_members SET removed_at = ?, removed_by = ? "
             "WHERE team_id = ? AND subject = ? AND removed_at IS NULL",
-            (time.time(), team_id, subject),
+            (time.time(), by, team_id, subject),
         )
         return self.get(team_id)
 
@@ -143,11 +203,18 @@ class TeamStore:
         rows = self.db.query(
             "SELECT id, name, cases, valid_from, valid_until, closed_at FROM jg_teams ORDER BY id"
         )
-        members: dict[str, list[str]] = {}
-        for team_id, subject in self.db.query(
-            "SELECT team_id, subject FROM jg_team_members WHERE removed_at IS NULL ORDER BY subject"
+        members: dict[str, list[Membership]] = {}
+        for team_id, subject, added_at, valid_from, valid_until in self.db.query(
+            "SELECT team_id, subject, added_at, valid_from, valid_until FROM jg_team_members"
+            " WHERE removed_at IS NULL ORDER BY subject"
         ):
-            members.setdefault(team_id, []).append(subject)
+            members.setdefault(team_id, []).append(
+                Membership(
+                    str(subject),
+                    float(added_at if valid_from is None else valid_from),
+                    None if valid_until is None else float(valid_until),
+                )
+            )
         return [_team(row, members.get(row[0], [])) for row in rows]
 
     def _team(self, team_id: str) -> Team | None:
@@ -171,7 +238,7 @@ def _case_id(case: str) -> str:
         raise TeamError(f"{named} is not a valid case id: {exc.reason}") from None
 
 
-def _team(row: tuple[object, ...], members: list[str]) -> Team:
+def _team(row: tuple[object, ...], members: list[Membership]) -> Team:
     team_id, name, cases, valid_from, valid_until, closed_at = row
     return Team(
         id=str(team_id),
@@ -181,7 +248,8 @@ def _team(row: tuple[object, ...], members: list[str]) -> Team:
         valid_from=float(valid_from),  # type: ignore[arg-type]
         valid_until=None if valid_until is None else float(valid_until),  # type: ignore[arg-type]
         closed_at=None if closed_at is None else float(closed_at),  # type: ignore[arg-type]
-        members=tuple(members),
+        members=tuple(m.subject for m in members),
+        memberships=tuple(members),
     )
 
 
@@ -202,9 +270,9 @@ class TeamDirectory:
         store.subscribe(self.check)
 
     def memberships(self, subject: str, now: float | None = None) -> list[Team]:
-        """The teams the subject is an active member of, now."""
+        """The teams the subject is an active member of, now: team and membership active."""
         at = time.time() if now is None else now
-        return [t for t in self._by_member.get(subject, ()) if t.active(at)]
+        return [t for t in self._by_member.get(subject, ()) if t.member_active(subject, at)]
 
     @property
     def version(self) -> int:

@@ -3,7 +3,9 @@
 Expects the options ``commands.main`` defines: ``scale``, ``seed``, ``host``, ``port``
 (``AGENCY=PORT`` list), ``port_file``, ``bank_key_file``, ``latency_ms``, ``error_rate`` and
 ``down`` (lists), ``exit_with_parent``, ``tls`` (a directory, or None) and
-``require_client_cert``. Prints the agencies' URLs, writes them as JSON to ``--port-file``
+``require_client_cert``, and optionally ``scenario_file``. Prints the agencies' URLs, writes
+the demo scenario's identifiers as JSON to ``--scenario-file`` (before the agencies are up) and
+the agencies' URLs as JSON to ``--port-file``
 (atomically, so a parent process polling for the file never reads half of it) and serves until
 interrupted. With ``--tls DIR`` the agencies are served over HTTPS with the CA, server and client
 certificates in DIR (created there if missing, see :mod:`sandbox.tls`).
@@ -59,6 +61,8 @@ def run_sandbox(args: argparse.Namespace) -> int:
         f"{time.perf_counter() - started:.1f} s: {counts}",
         file=sys.stderr,
     )
+    if getattr(args, "scenario_file", None) is not None:
+        _write_atomically(Path(args.scenario_file), json.dumps(world.scenario))
     # The world lives as long as the process. Frozen, the collector's full passes no longer
     # walk its ~140,000 objects: at scale 0.2 they paused every agency for 0.2-0.3 s every few
     # hundred requests, which was the p99 of every benchmark that goes through the sandbox.

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.cases import register_fixture_cases
+
 START_TIMEOUT_S = 90
 
 
@@ -23,6 +25,7 @@ def free_port() -> int:
 
 def start_demo(data_dir: Path, port: int, scale: str = "0.05") -> subprocess.Popen[bytes]:
     """The demo, its output in ``data_dir/demo.log``; does not wait for it to be up."""
+    register_fixture_cases(data_dir)  # the demo seeds its own cases at start, beside these
     with (data_dir / "demo.log").open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "commands.main", "demo", "--port", str(port),

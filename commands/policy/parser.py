@@ -1,4 +1,4 @@
-"""The ``jointgate policy``, ``teams`` and ``review`` command lines (argparse only)."""
+"""The ``jointgate policy``, ``teams``, ``cases`` and ``review`` command lines (argparse only)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from kernel.types import Purpose
 
 
 def add_commands(commands: Any) -> None:
-    """Add the policy, teams and review command groups to ``jointgate``'s sub-parsers."""
+    """Add the policy, teams, cases and review command groups to ``jointgate``'s sub-parsers."""
     policy = commands.add_parser("policy", help="validate, explain, test and compare policies")
     sub = policy.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
     validate = sub.add_parser("validate", help="check a policy directory; errors name file:line")
@@ -75,16 +75,22 @@ def add_commands(commands: Any) -> None:
     create.add_argument("--name", default="")
     create.add_argument("--from", dest="valid_from", help="ISO date-time (default now)")
     create.add_argument("--until", dest="valid_until", help="ISO date-time (default: until closed)")
-    for name, text in (("add-member", "add a member"), ("remove-member", "remove a member")):
-        member = tsub.add_parser(name, help=text)
-        member.add_argument("team")
-        member.add_argument("user")
+    add = tsub.add_parser("add-member", help="add a member, for a window of its own")
+    add.add_argument("team")
+    add.add_argument("user", help="the member's subject, as their token names them")
+    add.add_argument("--valid-from", help="ISO date-time (default now)")
+    add.add_argument("--valid-until", help="ISO date-time (default: until the team ends)")
+    remove = tsub.add_parser("remove-member", help="remove a member")
+    remove.add_argument("team")
+    remove.add_argument("user")
     listing = tsub.add_parser("list", help="list teams")
     listing.add_argument("--json", action="store_true")
     close = tsub.add_parser("close", help="close a team: its memberships stop counting")
     close.add_argument("team")
     for parser in tsub.choices.values():
         _database_options(parser)
+
+    _case_commands(commands)
 
     review = commands.add_parser("review", help="break-glass accesses awaiting review")
     rsub = review.add_subparsers(dest="review_command", required=True, metavar="SUBCOMMAND")
@@ -95,6 +101,45 @@ def add_commands(commands: Any) -> None:
     sign.add_argument("--reviewer", required=True)
     sign.add_argument("--note", default="")
     for parser in rsub.choices.values():
+        _database_options(parser)
+
+
+def _case_commands(commands: Any) -> None:
+    cases = commands.add_parser("cases", help="the case registry: cases X-Case-Id may name")
+    csub = cases.add_subparsers(dest="cases_command", required=True, metavar="SUBCOMMAND")
+    case_help = "the case number, as X-Case-Id takes it (docs/purposes.md)"
+    register = csub.add_parser("register", help="register an open case")
+    register.add_argument("case", help=case_help)
+    register.add_argument("--agency", required=True, help="owning agency: police, courts, ...")
+    register.add_argument("--title", required=True)
+    register.add_argument(
+        "--subject", action="append", default=[], metavar="[KIND=]ID",
+        help="a USCC, resident ID or account number the case is about (repeatable); KIND"
+        " (uscc, resident-id, account) where the number alone does not tell",
+    )  # fmt: skip
+    register.add_argument(
+        "--official", action="append", default=[], metavar="USER",
+        help="an official to assign (repeatable): the subject of their token",
+    )  # fmt: skip
+    for name, text in (("assign", "assign an official"), ("unassign", "end an assignment")):
+        assign = csub.add_parser(name, help=text)
+        assign.add_argument("case", help=case_help)
+        assign.add_argument("user", help="the official's subject, as their token names them")
+    for name, text in (("add-subject", "add a subject"), ("remove-subject", "remove a subject")):
+        subject = csub.add_parser(name, help=text)
+        subject.add_argument("case", help=case_help)
+        subject.add_argument("identifier", help="a USCC, resident ID or account number")
+        subject.add_argument("--kind", choices=["uscc", "resident-id", "account"])
+    close = csub.add_parser("close", help="close a case: X-Case-Id no longer names it")
+    close.add_argument("case", help=case_help)
+    listing = csub.add_parser("list", help="list open cases")
+    listing.add_argument("--all", action="store_true", help="closed cases too")
+    listing.add_argument("--json", action="store_true")
+    show = csub.add_parser("show", help="one case: subjects, officials and their history")
+    show.add_argument("case", help=case_help)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(all=True)
+    for parser in csub.choices.values():
         _database_options(parser)
 
 

@@ -36,10 +36,16 @@ def _teams(args: argparse.Namespace) -> int:
             )  # fmt: skip
             print(f"created team {team.id} for cases {', '.join(team.cases)}")
         elif command == "add-member":
-            store.add_member(args.team, args.user)
-            print(f"{args.user} is now a member of {args.team}")
+            team = store.add_member(
+                args.team, args.user, valid_from=_when(args.valid_from),
+                valid_until=_when(args.valid_until), by="cli",
+            )  # fmt: skip
+            (member,) = [m for m in team.memberships if m.subject == args.user]
+            until = _iso(member.valid_until) or "the team ends"
+            print(f"{args.user} is now a member of {args.team}, from {_iso(member.valid_from)}"
+                  f" until {until}")  # fmt: skip
         elif command == "remove-member":
-            store.remove_member(args.team, args.user)
+            store.remove_member(args.team, args.user, by="cli")
             print(f"{args.user} is no longer a member of {args.team}")
         elif command == "close":
             store.close(args.team)
@@ -59,6 +65,11 @@ def _print_teams(store: TeamStore, as_json: bool) -> None:
         row = {
             "team": team.id, "name": team.name, "cases": list(team.cases),
             "members": list(team.members), "active": team.active(now),
+            "memberships": [
+                {"member": m.subject, "valid_from": _iso(m.valid_from),
+                 "valid_until": _iso(m.valid_until), "active": team.member_active(m.subject, now)}
+                for m in team.memberships
+            ],
             "valid_from": _iso(team.valid_from), "valid_until": _iso(team.valid_until),
             "closed_at": _iso(team.closed_at),
         }  # fmt: skip

@@ -29,6 +29,7 @@ from gateway.ratelimit_settings import RateLimits
 from gateway.settings import Settings
 from kernel.types import AgencyCall, AuditRecord
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
+from tests.cases import register_fixture_cases
 
 PERSON = "110105198001011234"
 ENTERPRISE = "91110105MA0000001X"
@@ -169,6 +170,7 @@ async def open_live(
     from tests.gateway.conftest import LOOKUPS, small_world
 
     jwks, _ = prepare(data_dir)  # demo issuer keys, team JIT-2026-001 with jit.member
+    register_fixture_cases(data_dir)  # the cases the tests declare, for the users that do
     overrides.setdefault("audit", AuditSettings(log_id=log_id))
     settings = Settings(
         issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, agencies={}, data_dir=data_dir,

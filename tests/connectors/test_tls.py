@@ -29,6 +29,7 @@ from sandbox.banking import DEFAULT_KEY
 from sandbox.issuer import mint_token
 from sandbox.tls import CertificateFiles, ensure_certificates
 from sandbox.world import World
+from tests.cases import register_fixture_cases
 
 
 @pytest.fixture
@@ -176,6 +177,7 @@ async def test_the_whole_federation_over_mutual_tls(tmp_path: Path, world: World
     """What ``jointgate demo --tls`` does: certificates in the data dir, the sandbox as a child
     process serving HTTPS to clients of that CA only, the gateway configured with them."""
     jwks, bank_key = prepare(tmp_path)
+    register_fixture_cases(tmp_path)
     certs = ensure_certificates(tmp_path / "tls")
     extra = ["--tls", str(certs.directory), "--require-client-cert"]
     child, urls = await asyncio.to_thread(start_sandbox, tmp_path, bank_key, 0.05, 20261123, extra)

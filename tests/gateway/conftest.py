@@ -23,6 +23,7 @@ from gateway.ratelimit_settings import RateLimits
 from gateway.settings import Settings
 from kernel.identifiers import luhn_check_digit, resident_id_check_char, uscc_check_char
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
+from tests.cases import register_fixture_cases
 
 
 def labels(row: dict[str, Any], handling: str = "H0", sensitivity: int = 0) -> dict[str, Any]:
@@ -131,6 +132,7 @@ class Harness:
 async def open_harness(data_dir: Path, **overrides: Any) -> AsyncIterator[Harness]:
     """A gateway over a fresh small world; ``overrides`` replace Settings fields."""
     jwks, _ = prepare(data_dir)  # also creates the demo's team JIT-2026-001 with jit.member
+    register_fixture_cases(data_dir)  # the cases the tests declare, for the users that do
     overrides.setdefault("rate_limits", RateLimits(enabled=False))  # tests/gateway/test_ratelimit
     settings = Settings(
         issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, agencies={}, data_dir=data_dir, jwks_file=jwks,

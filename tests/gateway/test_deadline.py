@@ -16,12 +16,14 @@ from sandbox.banking import DEFAULT_KEY
 from sandbox.faults import Faults
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from sandbox.world import World
+from tests.cases import register_fixture_cases
 
 
 async def test_a_slow_agency_is_cut_at_the_deadline_and_the_rest_is_answered(
     tmp_path: Path, urls: dict[str, str], clean_faults: dict[str, Faults], world: World
 ) -> None:
     jwks, _ = prepare(tmp_path)
+    register_fixture_cases(tmp_path)
     settings = Settings(
         issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, data_dir=tmp_path, jwks_file=jwks,
         agencies={n: AgencySettings(url=u, timeout_s=30.0, key=DEFAULT_KEY) for n, u in urls.items()},

@@ -132,16 +132,21 @@ async def test_team_membership_counts_only_for_the_teams_cases_and_while_valid(
         other_case = (await harness.query(query, case="J1101052026000002")).json()
         assert set(errors_at(other_case)) == {("enterprise", "bankAccounts")}
         teams = TeamStore(harness.gateway.governance)
-        # out of every team, bank data is not even in the member's schema
-        unknown = "Cannot query field 'bankAccounts' on type 'Enterprise'."
+        # jit.member declares JIT-2026-001 through the team only: out of it, the case is no
+        # longer one it may declare, and nothing is asked
         teams.remove_member("JIT-2026-001", "jit.member")
-        removed = (await harness.query(query)).json()
-        assert [e["message"] for e in removed["errors"]] == [unknown]
+        removed = await harness.query(query)
+        assert removed.status_code == 403
+        assert removed.json()["errors"][0]["extensions"]["code"] == "CASE_NOT_ASSIGNED"
+        # and out of every team, bank data is not even in its schema (with a case of its own)
+        unknown = "Cannot query field 'bankAccounts' on type 'Enterprise'."
+        outside = (await harness.query(query, case="J1101052026000002")).json()
+        assert [e["message"] for e in outside["errors"]] == [unknown]
         teams.add_member("JIT-2026-001", "jit.member")
         assert "errors" not in (await harness.query(query)).json()
         teams.close("JIT-2026-001")
-        closed = (await harness.query(query)).json()
-        assert [e["message"] for e in closed["errors"]] == [unknown]
+        closed = await harness.query(query)
+        assert closed.json()["errors"][0]["extensions"]["code"] == "CASE_NOT_ASSIGNED"
 
 
 async def test_reject_mode_refuses_the_whole_operation(tmp_path: Path) -> None:

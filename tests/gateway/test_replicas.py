@@ -34,6 +34,7 @@ from policies.engine import DEFAULT_DIR
 from policies.teams import TeamStore
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from sandbox.world import World
+from tests.cases import register_fixture_cases
 from tests.gateway.conftest import open_harness, uscc
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -201,6 +202,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     prefix = f"jg-test:{run}:"
     with psycopg.connect(PG, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schemas[1]}")
+    # the cases the tests declare, in the replicas' shared governance database
+    register_fixture_cases(f"{PG}?options=-csearch_path%3D{schemas[1]}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOINTGATE_")}
     processes: list[subprocess.Popen[bytes]] = []
     try:

@@ -38,6 +38,7 @@ from kernel.types import AuditRecord
 from sandbox.banking import DEFAULT_KEY
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from sandbox.world import World
+from tests.cases import register_fixture_cases
 from tests.gateway.conftest import Harness, open_harness, uscc
 
 QUERY = """query Demo($uscc: USCC!) {
@@ -188,6 +189,7 @@ async def test_agency_spans_through_the_gateway_over_real_http(
     tmp_path: Path, urls: dict[str, str], world: World
 ) -> None:
     jwks, _ = prepare(tmp_path)
+    register_fixture_cases(tmp_path)
     settings = Settings(
         issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, data_dir=tmp_path, jwks_file=jwks,
         agencies={n: AgencySettings(url=u, key=DEFAULT_KEY) for n, u in urls.items()},

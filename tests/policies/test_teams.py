@@ -12,9 +12,25 @@ import redis
 
 from gateway.notify import ChangeNotifier, announce
 from gateway.notify_settings import NotifySettings
+from policies.cases import CaseStore
 from policies.db import Database
 from policies.review import ReviewError, ReviewQueue
 from policies.teams import TeamDirectory, TeamError, TeamStore
+
+
+def register(database: Database, *numbers: str) -> None:
+    """Teams cover registered open cases only (policies/cases.py)."""
+    cases = CaseStore(database)
+    for number in numbers:
+        cases.register(number, agency="office", title="专案", by="office.coordinator")
+
+
+@pytest.fixture
+def database(database: Database) -> Database:
+    """The governance database, with the cases these tests form teams for registered."""
+    register(database, "J1101052026000001", *(f"JIT-2026-{n:03d}" for n in range(1, 8)))
+    register(database, *(f"JIT-2026-{n}" for n in range(101, 106)))
+    return database
 
 
 def test_membership_counts_only_while_team_and_membership_are_valid(database: Database) -> None:

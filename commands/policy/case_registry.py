@@ -1,0 +1,135 @@
+"""``jointgate cases``: the case registry (``policies/cases.py``) in the governance database.
+
+A request's ``X-Case-Id`` must name an open case registered here that the caller is assigned to,
+directly or through a joint team covering it; these commands register cases, assign and
+unassign officials, add and remove subjects, close cases and show them. Every change records
+the acting official (:func:`_acting`) and is announced to the replicas like a team change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+from commands.policy.governance import announce_to_replicas, open_governance
+from policies.cases import TOPIC, Case, CaseError, CaseStore, Subject, subject_identifier
+from policies.teams import TeamStore
+
+ROLE = "case-admin"  # the role case and team changes will require (demo: office.coordinator)
+
+
+def _acting(args: argparse.Namespace) -> str:
+    """The official making the change, as the registry records it."""
+    # wired to the token at merge (commands/official.py)
+    return "cli"
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _cases(args)
+    except (CaseError, ValueError) as exc:
+        print(f"jointgate cases: {exc}", file=sys.stderr)
+        return 1
+
+
+def _cases(args: argparse.Namespace) -> int:
+    db, notify = open_governance(args)
+    try:
+        store = CaseStore(db)
+        command = args.cases_command
+        if command in ("list", "show"):
+            cases = store.cases(open_only=not args.all) if command == "list" else []
+            if command == "show":
+                cases = [store.get(args.case)]
+            covering = _teams_by_case(TeamStore(db))
+            for case in cases:
+                _print(case, covering.get(case.number, []), args.json, full=command == "show")
+            return 0
+        by = _acting(args)
+        if command == "register":
+            case = store.register(
+                args.case, agency=args.agency, title=args.title, by=by,
+                subjects=[_subject(s) for s in args.subject],
+                officials=args.official,
+            )  # fmt: skip
+            print(f"registered case {case.number} ({case.agency}): {len(case.subjects)} subjects,"
+                  f" officials: {', '.join(case.officials) or '-'}")  # fmt: skip
+        elif command == "assign":
+            case = store.assign(args.case, args.user, by=by)
+            print(f"{args.user} is assigned to {case.number}")
+        elif command == "unassign":
+            case = store.unassign(args.case, args.user, by=by)
+            print(f"{args.user} is no longer assigned to {case.number}")
+        elif command in ("add-subject", "remove-subject"):
+            subject = subject_identifier(args.identifier, args.kind)
+            if command == "add-subject":
+                case = store.add_subject(args.case, subject, by=by)
+                print(f"{subject.kind} {subject.identifier} is a subject of {case.number}")
+            else:
+                case = store.remove_subject(args.case, subject, by=by)
+                print(
+                    f"{subject.kind} {subject.identifier} is no longer a subject of {case.number}"
+                )
+        else:  # close
+            case = store.close(args.case, by=by)
+            print(f"case {case.number} is closed: X-Case-Id {case.number} is refused from now on")
+    finally:
+        db.close()
+    announce_to_replicas(notify, TOPIC)
+    return 0
+
+
+def _subject(text: str) -> Subject:
+    """``--subject [KIND=]IDENTIFIER``: the kind where the identifier alone does not tell."""
+    kind, sep, value = text.partition("=")
+    return subject_identifier(value, kind) if sep else subject_identifier(text)
+
+
+def _teams_by_case(teams: TeamStore) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for team in teams.list():
+        for case in team.cases:
+            found.setdefault(case, []).append(team.id)
+    return found
+
+
+def _print(case: Case, teams: list[str], as_json: bool, *, full: bool) -> None:
+    row: dict[str, Any] = {
+        "case": case.number, "agency": case.agency, "title": case.title, "source": case.source,
+        "open": case.open, "opened_at": _iso(case.opened_at), "closed_at": _iso(case.closed_at),
+        "closed_by": case.closed_by, "registered_by": case.registered_by,
+        "registered_at": _iso(case.registered_at), "teams": teams,
+        "officials": list(case.officials),
+        "subjects": [{"kind": s.kind, "identifier": s.identifier} for s in case.subjects],
+    }  # fmt: skip
+    if full:
+        row["assignments"] = [
+            {"official": a.subject, "assigned_at": _iso(a.assigned_at),
+             "assigned_by": a.assigned_by, "removed_at": _iso(a.removed_at),
+             "removed_by": a.removed_by}
+            for a in case.assignments
+        ]  # fmt: skip
+    if as_json:
+        print(json.dumps(row, ensure_ascii=False))
+        return
+    state = "open" if case.open else f"closed {row['closed_at']}"
+    print(f"{case.number:<24} {case.agency:<8} {state:<6} {case.title}")
+    print(f"    officials: {', '.join(case.officials) or '-'}; teams: {', '.join(teams) or '-'};"
+          f" subjects: {len(case.subjects)}")  # fmt: skip
+    if full:
+        for s in case.subjects:
+            print(f"    subject  {s.kind:<12} {s.identifier}")
+        for a in case.assignments:
+            until = f" until {_iso(a.removed_at)} (by {a.removed_by})" if a.removed_at else ""
+            print(f"    assigned {a.subject} at {_iso(a.assigned_at)} by {a.assigned_by}{until}")
+        print(f"    registered by {case.registered_by} at {row['registered_at']}"
+              f" (source: {case.source})")  # fmt: skip
+
+
+def _iso(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return dt.datetime.fromtimestamp(value, dt.UTC).isoformat(timespec="seconds")
