@@ -86,6 +86,11 @@ def test_diff_shows_the_impact_of_a_change(tmp_path: Path) -> None:
 
 def test_teams_and_review_commands(tmp_path: Path) -> None:
     dd = ["--data-dir", str(tmp_path)]
+    unregistered = jointgate("teams", "create", "JIT-9", "--case", "jit-2026-009", *dd)
+    assert unregistered.returncode == 1
+    assert "registered open cases only, and these are not: JIT-2026-009" in unregistered.stderr
+    register = ("cases", "register", "JIT-2026-009", "--agency", "office", "--title", "专案")
+    assert jointgate(*register, *dd, "--notify", "").returncode == 0
     assert (
         jointgate(
             "teams", "create", "JIT-9", "--case", "jit-2026-009", "--until", "2099-01-01", *dd
@@ -172,6 +177,8 @@ def test_explain_refuses_a_team_question_it_cannot_answer(tmp_path: Path) -> Non
 
 def test_explain_asks_the_governance_database_about_teams(tmp_path: Path) -> None:
     dd = ("--data-dir", str(tmp_path))
+    jointgate("cases", "register", "JIT-2026-001", "--agency", "office", "--title", "专案", *dd,
+              "--notify", "")  # fmt: skip
     jointgate("teams", "create", "JIT-2026-001", "--case", "JIT-2026-001", *dd, "--notify", "")
     jointgate("teams", "add-member", "JIT-2026-001", "police.investigator", *dd, "--notify", "")
     out = jointgate(*TEAM_QUESTION, *dd)
@@ -294,3 +301,63 @@ def test_explain_with_a_config_uses_the_set_its_gateways_enforce(
     files = write_config(tmp_path, f'[policy]\ndir = "{policy_copy.name}"\n')
     out = jointgate(*question, "--config", str(files))
     assert "BankAccount.balance  allow" in out.stdout, out.stdout + out.stderr
+
+
+def test_cases_commands(tmp_path: Path) -> None:
+    dd = ("--data-dir", str(tmp_path), "--notify", "")
+    person, account = "510105197001010972", "6212269932713262975"
+    out = jointgate("cases", "register", "ｊ１１０１０２２０２６０００９４６", "--agency", "police",
+                    "--title", "某公司涉嫌非法吸收公众存款案", "--subject", "911101022155460B0T",
+                    "--subject", f"resident-id={person}", "--subject", account,
+                    "--official", "police.investigator", *dd)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "registered case J1101022026000946 (police): 3 subjects" in out.stdout
+    assert "not announced" in out.stdout  # --notify "": replicas see it at their next check
+    assert jointgate("cases", "assign", "J1101022026000946", "duty.officer", *dd).returncode == 0
+    assert jointgate("cases", "unassign", "J1101022026000946", "duty.officer", *dd).returncode == 0
+    shown = jointgate("cases", "show", "j1101022026000946", "--json", *dd)
+    case = json.loads(shown.stdout)
+    assert (
+        case["case"] == "J1101022026000946"
+        and case["open"]
+        and case["officials"] == ["police.investigator"]
+    )
+    assert {(s["kind"], s["identifier"]) for s in case["subjects"]} == {
+        ("uscc", "911101022155460B0T"), ("resident-id", person), ("account", account)
+    }  # fmt: skip
+    history = [(a["official"], a["assigned_by"], a["removed_by"]) for a in case["assignments"]]
+    assert history == [("police.investigator", "cli", None), ("duty.officer", "cli", "cli")]
+    for args, message in (
+        (("add-subject", "J1101022026000946", "911101022155460B0X"), "check characters"),
+        (("add-subject", "J1101022026000946", person), "subject of J1101022026000946 already"),
+        (("assign", "J1101022026000946", " duty.officer"), "subject of their token"),
+        (("assign", "J1101022026009999", "duty.officer"), "no case J1101022026009999"),
+        (("register", "C-1", "--agency", "police", "--title", "t"), "not a valid case number"),
+    ):
+        refused = jointgate("cases", *args, *dd)
+        assert refused.returncode == 1 and message in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+    added = jointgate("cases", "add-subject", "J1101022026000946", "6225881483977236", *dd)
+    assert added.returncode == 0 and "account 6225881483977236 is a subject" in added.stdout
+    assert jointgate("cases", "close", "J1101022026000946", *dd).returncode == 0
+    assert jointgate("cases", "list", *dd).stdout == ""  # open cases only
+    listed = jointgate("cases", "list", "--all", *dd).stdout
+    assert listed.startswith("J1101022026000946") and "closed" in listed
+
+
+def test_members_have_windows_of_their_own(tmp_path: Path) -> None:
+    dd = ("--data-dir", str(tmp_path), "--notify", "")
+    jointgate("cases", "register", "JIT-2026-011", "--agency", "office", "--title", "专案", *dd)
+    assert jointgate("teams", "create", "T11", "--case", "JIT-2026-011", *dd).returncode == 0
+    out = jointgate("teams", "add-member", "T11", "alice", "--valid-from", "2099-01-01",
+                    "--valid-until", "2099-02-01T00:00:00+00:00", *dd)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "from 2099-01-01T00:00:00+00:00 until 2099-02-01T00:00:00+00:00" in out.stdout
+    jointgate("teams", "add-member", "T11", "bob", *dd)
+    (team,) = [
+        json.loads(line) for line in jointgate("teams", "list", "--json", *dd).stdout.splitlines()
+    ]
+    windows = {m["member"]: (m["active"], m["valid_until"]) for m in team["memberships"]}
+    assert windows == {"alice": (False, "2099-02-01T00:00:00+00:00"), "bob": (True, None)}
+    bad = jointgate("teams", "add-member", "T11", "carol", "--valid-until", "someday", *dd)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
