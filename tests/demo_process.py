@@ -23,9 +23,13 @@ def free_port() -> int:
         return port
 
 
-def start_demo(data_dir: Path, port: int, scale: str = "0.05") -> subprocess.Popen[bytes]:
-    """The demo, its output in ``data_dir/demo.log``; does not wait for it to be up."""
-    register_fixture_cases(data_dir)  # the demo seeds its own cases at start, beside these
+def start_demo(
+    data_dir: Path, port: int, scale: str = "0.05", *, fixture_cases: bool = True
+) -> subprocess.Popen[bytes]:
+    """The demo, its output in ``data_dir/demo.log``; does not wait for it to be up. With
+    ``fixture_cases`` the cases tests declare are registered beside those the demo seeds."""
+    if fixture_cases:
+        register_fixture_cases(data_dir)
     with (data_dir / "demo.log").open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "commands.main", "demo", "--port", str(port),

@@ -6,11 +6,13 @@ import json
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from unittest.mock import ANY
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -71,7 +73,7 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     data_dir = tmp_path_factory.mktemp("demo")
     port = free_port()
-    process = start_demo(data_dir, port, SCALE)
+    process = start_demo(data_dir, port, SCALE, fixture_cases=False)  # the demo's own cases
     wait_until_up(process, data_dir, port)
     agencies = json.loads((data_dir / "sandbox" / "ports.json").read_text())
     yield Demo(process, f"http://127.0.0.1:{port}/graphql", data_dir, agencies)
@@ -231,6 +233,39 @@ def test_every_request_is_in_the_audit_trail(demo: Demo) -> None:
     [record] = reader.search(SearchFilter(request_id=refused.headers["x-request-id"]))
     reader.store.close()
     assert record["status"] == 401 and record["subject"] is None
+
+
+def test_the_demo_seeds_its_cases_and_says_who_may_declare_which(demo: Demo, world: World) -> None:
+    scenario = world.scenario
+    police, enforcement = scenario["police_case_number"], scenario["enforcement_case_number"]
+    log = (demo.data_dir / "demo.log").read_text()
+    usable = dict(re.findall(r"^    (\S+) .*\n +X-Case-Id: (.*)$", log, re.M))
+    assert usable["jit.member"] == "JIT-2026-001"
+    assert usable["police.investigator"] == usable["duty.officer"] == police
+    assert usable["court.clerk"] == enforcement
+    assert usable["bank.analyst"] == usable["market.officer"] == "-"
+    query = "{ __typename }"
+    for user, purpose, case, status in (
+        ("police.investigator", "investigation", police, 200),
+        ("court.clerk", "enforcement", enforcement, 200),
+        ("jit.member", "investigation", "jit-2026-001", 200),
+        ("bank.analyst", "investigation", police, 403),
+        ("court.clerk", "enforcement", police, 403),
+        ("police.investigator", "investigation", "JIT-2026-001", 403),
+    ):
+        headers = demo.headers(user) | {"x-purpose": purpose, "x-case-id": quote(case)}
+        response = httpx.post(demo.url, json={"query": query}, headers=headers, timeout=30)
+        assert response.status_code == status, (user, case, response.text)
+        if status == 403:
+            assert response.json()["errors"][0]["extensions"]["code"] == "CASE_NOT_ASSIGNED"
+    # the joint case is about the scenario's enterprise, its legal representative and accounts
+    shown = subprocess.run(
+        [sys.executable, "-m", "commands.main", "cases", "show", "JIT-2026-001", "--json",
+         "--data-dir", str(demo.data_dir)], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    subjects = {s["identifier"] for s in json.loads(shown.stdout)["subjects"]}
+    assert subjects == {scenario["enterprise_uscc"], scenario["person_id"],
+                        scenario["account_number"], scenario["person_account_number"]}  # fmt: skip
 
 
 def test_sigterm_drains_in_flight_requests_then_stops_gateway_and_sandbox(
