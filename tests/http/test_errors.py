@@ -216,6 +216,10 @@ async def timeout(h: Harness) -> httpx.Response:
     return await h.query(ENTERPRISE)
 
 
+async def case_not_assigned(h: Harness) -> httpx.Response:
+    return await h.query(ENTERPRISE, user="bank.analyst", case="J1101052026009999")
+
+
 SCENARIOS: dict[str, tuple[Scenario, str, int]] = {
     "bad JSON": (bad_json, "BAD_REQUEST", 400),
     "form body": (form_body, "BAD_REQUEST", 415),
@@ -228,6 +232,7 @@ SCENARIOS: dict[str, tuple[Scenario, str, int]] = {
     "bad token": (bad_token, "UNAUTHENTICATED", 401),
     "token from an unknown key": (foreign_token, "UNAUTHENTICATED", 401),
     "no purpose": (no_purpose, "PURPOSE_REQUIRED", 400),
+    "case not assigned": (case_not_assigned, "CASE_NOT_ASSIGNED", 403),
     "parse error": (parse_error, "GRAPHQL_PARSE_FAILED", 400),
     "invalid query": (invalid_query, "GRAPHQL_VALIDATION_FAILED", 400),
     "introspection without the role": (introspection, "GRAPHQL_VALIDATION_FAILED", 400),
