@@ -34,12 +34,14 @@ FIXTURE_CASES = {
     "JIT-2026-999": "office",  # in no team (tests/gateway/queries.py)
 }
 FIXTURE_BY = "test-fixture"
+#: the demo users, and the other subjects tests/gateway/queries.py makes principals of
+FIXTURE_USERS = (*DEMO_USERS, "u-alpha", "u-beta")
 
 
-def register_fixture_cases(where: Path | str, users: Iterable[str] = DEMO_USERS) -> None:
+def register_fixture_cases(where: Path | str, users: Iterable[str] = FIXTURE_USERS) -> None:
     """Register the fixture cases in a data dir's governance database (``prepare`` run first,
-    for the demo's team) or in the database at a URL, and assign ``users`` (default: the demo
-    users) to them; what is there already is left alone."""
+    for the demo's team) or in the database at a URL, and assign ``users`` to them; what is
+    there already is left alone."""
     url = where if isinstance(where, str) else governance_url(where)
     if not isinstance(where, str):
         prepare(where)

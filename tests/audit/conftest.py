@@ -171,6 +171,8 @@ async def open_live(
 
     jwks, _ = prepare(data_dir)  # demo issuer keys, team JIT-2026-001 with jit.member
     register_fixture_cases(data_dir)  # the cases the tests declare, for the users that do
+    if overrides.get("governance_db"):  # and where the gateway reads them instead
+        register_fixture_cases(overrides["governance_db"])
     overrides.setdefault("audit", AuditSettings(log_id=log_id))
     settings = Settings(
         issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, agencies={}, data_dir=data_dir,

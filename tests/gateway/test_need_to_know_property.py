@@ -34,7 +34,6 @@ from policies.engine import DecisionContext, RecordLabels
 from policies.teams import TeamStore
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys
 from schema.base import SPECS_BY_NAME, Shape
-from tests.cases import register_fixture_cases
 from tests.gateway.conftest import Harness, open_harness
 from tests.gateway.queries import KEYS, Case, Node, _catalog, cases
 from tests.gateway.queries import vary_labels as _vary_labels
@@ -49,9 +48,6 @@ class Fixture:
         self.harness: Harness = self.loop.run_until_complete(self._cm.__aenter__())
         self.keys = load_or_create_keys(tmp)
         self.teams = TeamStore(self.harness.gateway.governance)
-        # the generated principals' subjects other than demo users, assigned to the cases too
-        register_fixture_cases(self.harness.data_dir, users=("u-alpha", "u-beta"))
-        assert self.harness.gateway.cases is not None and self.harness.gateway.cases.check()
         self.engine = self.harness.gateway.policies.engine
         self.labels = _vary_labels(self.harness)
 

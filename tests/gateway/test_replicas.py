@@ -367,5 +367,5 @@ async def test_without_redis_a_replica_keeps_serving_polls_and_bypasses_the_cach
             TeamStore(other).remove_member("JIT-2026-001", "jit.member")
             other.close()
             await asyncio.sleep(0.5)  # a few poll_s
-            after = (await harness.query(query)).json()
-            assert [e["message"] for e in after["errors"]] == [ACCOUNTS_UNKNOWN]
+            after = (await harness.query(query)).json()  # its case was its through the team
+            assert [e["extensions"]["code"] for e in after["errors"]] == ["CASE_NOT_ASSIGNED"]
