@@ -97,6 +97,7 @@ class TeamStore:
         ensure_case_schema(db)  # teams cover registered cases
         db.script(SCHEMA)
         db.add_columns("jg_team_members", MEMBER_COLUMNS)
+        db.add_columns("jg_teams", (("closed_by", "TEXT"),))
         if not db.query("SELECT version FROM jg_governance_version WHERE id = 1"):
             # another process may insert it between the check and here: that is fine
             with contextlib.suppress(Exception):
@@ -187,10 +188,13 @@ class TeamStore:
         )
         return self.get(team_id)
 
-    def close(self, team_id: str) -> Team:
+    def close(self, team_id: str, *, by: str = "") -> Team:
         if self.get(team_id).closed_at is not None:
             raise TeamError(f"team {team_id} is closed already")
-        self._change("UPDATE jg_teams SET closed_at = ? WHERE id = ?", (time.time(), team_id))
+        self._change(
+            "UPDATE jg_teams SET closed_at = ?, closed_by = ? WHERE id = ?",
+            (time.time(), by, team_id),
+        )
         return self.get(team_id)
 
     def get(self, team_id: str) -> Team:

@@ -48,7 +48,7 @@ def _teams(args: argparse.Namespace) -> int:
             store.remove_member(args.team, args.user, by="cli")
             print(f"{args.user} is no longer a member of {args.team}")
         elif command == "close":
-            store.close(args.team)
+            store.close(args.team, by="cli")
             print(f"team {args.team} is closed")
         else:
             _print_teams(store, args.json)
