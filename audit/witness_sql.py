@@ -165,6 +165,9 @@ class SqlWitness:
                 conn.execute(f"SELECT {COLUMNS} FROM {TABLE} ORDER BY log_id, tree_size").fetchall()  # noqa: S608
             )
 
+        if not self.postgres and not Path(self.spec.target).exists():
+            reading.notes.append(f"{self.shown}: no witness database yet (nothing witnessed)")
+            return reading
         for row in self._run(work):
             try:
                 entry = _entry(row)
