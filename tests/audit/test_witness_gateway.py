@@ -15,6 +15,7 @@ from audit.merkle import CompactRange
 from audit.publish import open_witness
 from audit.trail import AuditTrail
 from audit.verify import verify_store
+from commands.demo import demo_settings, prepare
 from commands.main import main
 from gateway.settings import load
 from sandbox.issuer import public_keys
@@ -169,3 +170,13 @@ async def test_a_postgresql_store_rolled_back_fails_verify_against_the_witness(
     finally:
         with psycopg.connect(DSN, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_the_demo_witnesses_its_trail_in_a_directory_beside_the_store(tmp_path: Path) -> None:
+    jwks, bank_key = prepare(tmp_path)
+    settings = demo_settings("127.0.0.1", 8400, tmp_path, jwks, bank_key, {})
+    config = load_config(settings.audit, settings.data_dir)
+    [witness] = config.witnesses
+    assert witness.kind == "file"
+    assert Path(witness.target) == tmp_path / "witness" / "checkpoints.jsonl"
+    assert config.settings.path == tmp_path / "audit" / "trail.db"  # beside, not inside
