@@ -165,7 +165,10 @@ class AuditTrail:
         self.batches += 1
         self._wrote()
         if self.witness is not None:  # no I/O: the publisher's thread does that
-            self.witness.offer(batch.head.checkpoint, batch.head.tree, batch.keep)
+            try:
+                self.witness.offer(batch.head.checkpoint, batch.head.tree, batch.keep)
+            except Exception as exc:  # the record is committed: never fail it for a witness
+                log.error("audit witness: the checkpoint could not be handed over: %s", exc)
 
     def _probe_once(self) -> None:
         try:

@@ -28,8 +28,10 @@ import contextlib
 import fcntl
 import glob
 import hashlib
+import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,7 @@ from audit.checkpoint import Checkpoint, iso_us
 from audit.errors import AuditError, redacted
 from audit.merkle import consistency_path, fold_root, root_of, verify_consistency
 
+log = logging.getLogger("jointgate.audit")
 Leaves = Callable[[int, int], list[bytes]]  # the store's leaf hashes of positions [lo, hi)
 
 ENTRY_VERSION = 1
@@ -313,6 +316,7 @@ class FileWitness:
             if not judge(state.latest.get(entry.log_id), entry, leaves):
                 return False
             data = {"v": ENTRY_VERSION, "prev": state.last_hash, **entry.as_json()}
+            data["witnessed_us"] = time.time_ns() // 1000
             line = orjson.dumps(data) + b"\n"
             if os.fstat(fd).st_size > state.offset:  # a torn line at the end: end it first
                 line = b"\n" + line
@@ -336,6 +340,8 @@ class FileWitness:
         st = os.fstat(fd)
         state = self._states.get(str(path))
         if state is None or state.inode != (st.st_dev, st.st_ino) or st.st_size < state.offset:
+            if state is not None:  # not the file this process appended to: say so
+                log.warning("audit witness %s: %s was replaced or cut short", self.shown, path)
             state = _FileState(inode=(st.st_dev, st.st_ino))
             self._states[str(path)] = state
         if st.st_size == state.offset:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -403,3 +404,33 @@ def test_witness_urls_are_checked() -> None:
         parse_witness("s3://bucket/witness")
     assert log_file_name("gw-1") == "gw-1"
     assert log_file_name("../etc") == "%2E.%2Fetc"
+
+
+async def test_a_slow_witness_does_not_hold_up_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishing runs in the publisher's thread: a witness that hangs delays no request."""
+    release = threading.Event()
+    calls: list[int] = []
+    publish = FileWitness.publish
+
+    def hanging(self: FileWitness, entry: WitnessEntry, leaves: Any) -> bool:
+        calls.append(entry.size)
+        release.wait(10)
+        return publish(self, entry, leaves)
+
+    monkeypatch.setattr(FileWitness, "publish", hanging)
+    config = witnessed_config(tmp_path)
+    trail = AuditTrail(config)
+    try:
+        started = time.monotonic()
+        for i in range(30):  # six kept checkpoints while the witness hangs on the first
+            await trail.commit(record(i))
+        assert time.monotonic() - started < 5
+        assert calls == [1]
+    finally:
+        release.set()
+        await trail.aclose()
+    lines = witness_lines(config)
+    last = WitnessEntry.from_json(orjson.loads(lines[-1]))
+    assert last.size == 30 and last.witnessed_us > 0  # the latest, carrying the skipped ones
