@@ -103,18 +103,21 @@ class WitnessPublisher:
         with self._cond:
             if self._closed:
                 return
+            wake = True
             if keep:
                 self._due, self._idle = entry, None
+            elif self._due is not None:  # waiting to be published or retried: carry this one
+                self._due, wake = entry, False
             else:
-                if self._idle is None:
+                wake = self._idle is None  # a new deadline; else the same one, a newer head
+                if wake:
                     self._idle_due = time.monotonic() + self.interval_s
                 self._idle = entry
-                if self._due is not None:  # a retry will carry this one
-                    self._due, self._idle = entry, None
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="audit-witness", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if wake:  # the thread sleeps until a deadline: woken only when one changes
+                self._cond.notify()
 
     def status(self) -> dict[str, Any]:
         with self._cond:
