@@ -106,6 +106,8 @@ def _read_witnesses(
     args: argparse.Namespace, config: AuditConfig, public: Ed25519PublicKey, err: IO[str]
 ) -> tuple[list[WitnessReading], bool]:
     """The witnesses verify checks against, read; and whether one could not be read."""
+    if args.no_witness and args.witness:
+        raise CliError("--witness and --no-witness: give one or the other")
     if args.no_witness:
         print(
             "jointgate audit verify: --no-witness: the store is checked only against itself;"

@@ -76,6 +76,8 @@ async def test_no_witness_is_said_loudly(data_dir: Path) -> None:
     status, _, err = cli(data_dir, "verify", "--no-witness")
     assert status == 0
     assert "--no-witness: the store is checked only against itself" in err
+    status, _, err = cli(data_dir, "verify", "--no-witness", "--witness", "w.jsonl")
+    assert status == 2 and "--witness and --no-witness: give one or the other" in err
 
 
 async def test_an_explicit_witness_and_a_tampered_one(data_dir: Path, tmp_path: Path) -> None:
