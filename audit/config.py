@@ -14,6 +14,7 @@ from audit.errors import AuditConfigError
 from audit.keys import DataKey, Signer, load_or_create_data_key, load_or_create_signer
 from audit.sqlite import SqliteStore
 from audit.store import CheckpointPolicy, SqlStore
+from audit.witness import WitnessSpec, parse_witness
 from kernel.settings import (
     TABLE,
     Positive,
@@ -37,6 +38,22 @@ def _backend(value: Any) -> str:
 def _type_names(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(t, str) for t in value):
         raise Refused("must be a list of GraphQL type names")
+    return tuple(value)
+
+
+def _witnesses(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(w, str) for w in value):
+        raise Refused('must be a list of witnesses such as ["file:/var/lib/witness/{log}.jsonl"]')
+    problems = []
+    for text in value:
+        try:
+            parse_witness(text)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise Refused(*problems)
     return tuple(value)
 
 
@@ -88,6 +105,12 @@ class AuditSettings(Table):
         1000, "keep a signed checkpoint every N records ..."
     )
     checkpoint_interval_s: Annotated[float, Positive] = setting(60.0, "... or T seconds")
+    witnesses: Annotated[tuple[str, ...], check(_witnesses)] = setting(
+        ("file:witness/checkpoints.jsonl",),
+        "where every kept checkpoint is also published, outside the store: `file:PATH` (an"
+        " append-only file; relative: under `data_dir`; `{log}` in the name: a file per log),"
+        " `sqlite:///PATH`, `postgresql://...` (an insert-only table); `[]`: none (docs/audit.md)",
+    )
     max_batch: Annotated[int, PositiveInt] = setting(
         1024, "most records in one group-commit transaction"
     )
@@ -116,6 +139,7 @@ class AuditConfig:
     key: DataKey
     policy: CheckpointPolicy
     unindexed_types: frozenset[str]
+    witnesses: tuple[WitnessSpec, ...] = ()  # resolved against the data dir
 
     @property
     def archive_dir(self) -> Path:
@@ -146,8 +170,51 @@ def default_log_id() -> str:
     return socket.gethostname() or "gateway"
 
 
+def witness_specs(settings: AuditSettings, data_dir: Path) -> tuple[WitnessSpec, ...]:
+    """The witnesses of resolved settings; AuditConfigError if one is not a witness, or is a
+    file in the store's own directory or the archive's (then it would share their fate)."""
+    specs, problems = [], []
+    for text in settings.witnesses:
+        try:
+            spec = parse_witness(text).resolved(data_dir)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        where = spec.directory
+        store_dir = settings.path.parent if settings.backend == "sqlite" else None
+        # beside the store (DATA_DIR/witness/ when the store is DATA_DIR/audit/trail.db, or
+        # DATA_DIR/trail.db), never in its directory, nor under it unless that is the data dir
+        inside = (
+            where is not None
+            and store_dir is not None
+            and _within(where, store_dir)
+            and (_same(where, store_dir) or not _same(store_dir, data_dir))
+        )
+        if inside:
+            problems.append(
+                f"{spec.shown}: in the audit store's directory ({store_dir}); a witness needs"
+                " a directory of its own, beside the store's (such as DATA_DIR/witness/)"
+            )
+        elif where is not None and _within(where, settings.archive_dir):
+            problems.append(f"{spec.shown}: in audit.archive_dir; give it a directory of its own")
+        specs.append(spec)
+    if problems:
+        raise AuditConfigError("; ".join(f"audit.witnesses: {p}" for p in problems))
+    return tuple(specs)
+
+
+def _within(path: Path, directory: Path) -> bool:
+    path, directory = path.resolve(), directory.resolve()
+    return path == directory or directory in path.parents
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
 def load_config(settings: AuditSettings, data_dir: Path) -> AuditConfig:
     resolved = settings.resolved(data_dir)
+    witnesses = witness_specs(resolved, data_dir)
     return AuditConfig(
         settings=resolved,
         log_id=resolved.log_id or default_log_id(),
@@ -157,4 +224,5 @@ def load_config(settings: AuditSettings, data_dir: Path) -> AuditConfig:
         ),
         policy=CheckpointPolicy(resolved.checkpoint_every, resolved.checkpoint_interval_s),
         unindexed_types=frozenset(resolved.unindexed_types),
+        witnesses=witnesses,
     )

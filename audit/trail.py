@@ -33,6 +33,7 @@ from audit.append import append_prepared
 from audit.config import AuditConfig
 from audit.errors import AuditStoreError, redacted
 from audit.log import AuditHealth
+from audit.publish import WitnessPublisher, open_witness
 from audit.reader import AuditReader
 from audit.record import Prepared, prepare
 from audit.store import Batch, Head, build_batch
@@ -65,6 +66,16 @@ class AuditTrail:
         self._proven = -math.inf  # time.monotonic() of the last proven write
         self._closed = False
         self.batches = 0  # transactions written (for tests and benchmarks)
+        # every kept checkpoint also outside the store, from a thread of its own (audit/publish.py)
+        self.witness = (
+            WitnessPublisher(
+                [open_witness(spec) for spec in config.witnesses],
+                config.new_store,
+                config.policy.interval_s,
+            )
+            if config.witnesses
+            else None
+        )
 
     @property
     def healthy(self) -> bool:
@@ -123,6 +134,13 @@ class AuditTrail:
                     if not done.done():
                         done.set_result(None)
 
+    def witness_status(self) -> dict[str, object]:
+        """The witnesses as ``/readyz`` shows them (``checks.audit_witness``): reported, never
+        required (docs/audit.md: a witness that is down loses nothing, it is caught up later)."""
+        if self.witness is None:
+            return {"mode": "off"}
+        return self.witness.status()
+
     def reader(self) -> AuditReader:
         """A reader over this trail on a connection of its own, for one thread (the GraphQL
         ``auditLog`` opens one per request in a worker thread); close ``reader.store`` after."""
@@ -140,12 +158,17 @@ class AuditTrail:
     def _append(self, items: list[Prepared]) -> None:
         try:
             self._schema()
-            append_prepared(self.config, self._store, items)
+            batch = append_prepared(self.config, self._store, items)
         except Exception as exc:
             self._failed(exc)
             raise
         self.batches += 1
         self._wrote()
+        if self.witness is not None:  # no I/O: the publisher's thread does that
+            try:
+                self.witness.offer(batch.head.checkpoint, batch.head.tree, batch.keep)
+            except Exception as exc:  # the record is committed: never fail it for a witness
+                log.error("audit witness: the checkpoint could not be handed over: %s", exc)
 
     def _probe_once(self) -> None:
         try:
@@ -227,3 +250,5 @@ class AuditTrail:
                     await task
         await asyncio.get_running_loop().run_in_executor(self._thread, self._store.close)
         self._thread.shutdown(wait=True)
+        if self.witness is not None:  # the last head too, if it was not witnessed yet
+            await asyncio.to_thread(self.witness.close)

@@ -58,6 +58,7 @@ class LogReport:
     root: str = ""
     checkpoints: int = 0
     external: int = 0
+    witnessed: int = 0  # checkpoints a witness holds, checked against the store
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -75,6 +76,7 @@ class LogReport:
             "root": self.root,
             "checkpoints_checked": self.checkpoints,
             "external_checkpoints_checked": self.external,
+            "witnessed_checkpoints_checked": self.witnessed,
             "seconds": round(self.seconds, 3),
             "problems": self.problems,
         }
@@ -85,6 +87,7 @@ class _Targets:
 
     def __init__(self) -> None:
         self.at: dict[int, list[tuple[bytes, str]]] = {}
+        self.witnessed: dict[int, Checkpoint] = {}  # what a witness saw, by size
 
     def add(self, size: int, root: bytes, what: str) -> None:
         self.at.setdefault(size, []).append((root, what))
@@ -99,9 +102,12 @@ def verify_log(
     check_index: bool = True,
     workers: int = 1,
     block: int | None = None,
+    witnessed: Sequence[Checkpoint] = (),
 ) -> LogReport:
     """Recompute and check one log (see the module's docstring); ``workers`` processes check
-    the database's records span by span (audit.replay; ``block``: span size, for tests)."""
+    the database's records span by span (audit.replay; ``block``: span size, for tests).
+    ``witnessed``: the log's checkpoints a witness holds (signatures checked by its reader):
+    the store must reproduce each one's root at its size."""
     started = time.perf_counter()
     report = LogReport(log_id)
     problems = report.problems
@@ -118,6 +124,9 @@ def verify_log(
         elif head.tree.root() != head.checkpoint.root:
             problems.append("the head's stored frontier does not match its signed root")
         targets.add(head.checkpoint.tree_size, head.checkpoint.root, "the signed head")
+    elif witnessed:
+        latest = max(witnessed, key=lambda c: c.tree_size)
+        problems.append(_missing(latest, 0))
     else:
         problems.append("the log has no signed head (deleted?)")
     for cp in store.checkpoints(log_id):
@@ -137,6 +146,10 @@ def verify_log(
             cp.tree_size, cp.root,
             f"the checkpoint held elsewhere (size {cp.tree_size}, {iso_us(cp.timestamp_us)})",
         )  # fmt: skip
+    for cp in witnessed:
+        report.witnessed += 1
+        targets.add(cp.tree_size, cp.root, WITNESS)
+        targets.witnessed[cp.tree_size] = cp
     if problems:
         report.seconds = time.perf_counter() - started
         return report
@@ -150,6 +163,13 @@ def verify_log(
         nonlocal last_good
         for expected, what in targets.at.pop(size, ()):
             if expected != root:
+                if what == WITNESS:
+                    cp = targets.witnessed[size]
+                    return (
+                        f"the witness saw log {log_id} at size {size:,} with root"
+                        f" {expected.hex()} ({_second(cp)}); the store's first {size:,} records"
+                        f" have root {root.hex()}: the store was rewritten or replaced since"
+                    )
                 if "elsewhere" in what:
                     return (
                         f"fork: the first {size} records differ from {what}; the log was"
@@ -201,7 +221,13 @@ def verify_log(
         if targets.at:
             size = min(targets.at)
             what = targets.at[size][0][1]
-            problems.append(f"truncated: {what} covers {size} records, only {tree.size} are there")
+            seen = [s for s in targets.at if s in targets.witnessed]
+            if seen:
+                problems.append(_missing(targets.witnessed[max(seen)], tree.size))
+            else:
+                problems.append(
+                    f"truncated: {what} covers {size} records, only {tree.size} are there"
+                )
     problems.extend(citations.missing(store.query_macs()))
     if not problems and check_index:
         if index_ok and store.count_terms(log_id) == terms:
@@ -210,6 +236,21 @@ def verify_log(
             problems.extend(store.index_problems(log_id))
     report.seconds = time.perf_counter() - started
     return report
+
+
+WITNESS = "the witness"
+
+
+def _second(cp: Checkpoint) -> str:
+    return iso_us(cp.timestamp_us)[:19] + "Z"
+
+
+def _missing(cp: Checkpoint, held: int) -> str:
+    """A witnessed checkpoint beyond what the store holds: a restored backup, a cut tail."""
+    return (
+        f"the witness saw log {cp.log_id} at size {cp.tree_size:,} ({_second(cp)}); the store"
+        f" holds {held:,}: records {held:,}–{cp.tree_size - 1:,} are missing"
+    )
 
 
 def _replay_archives(
@@ -262,13 +303,30 @@ def verify_store(
     log_ids: Iterable[str] | None = None,
     check_index: bool = True,
     workers: int = 1,
+    witnessed: Iterable[Checkpoint] = (),
 ) -> list[LogReport]:
+    """Every log of the store, and every log a checkpoint held elsewhere or witnessed names
+    (a log deleted whole is then missing, not absent); or only ``log_ids``."""
     held: dict[str, list[Checkpoint]] = {}
     for cp in external:
         held.setdefault(cp.log_id, []).append(cp)
-    logs = sorted(set(log_ids) if log_ids is not None else set(store.log_ids()) | set(held))
+    seen: dict[str, list[Checkpoint]] = {}
+    for cp in witnessed:
+        seen.setdefault(cp.log_id, []).append(cp)
+    logs = sorted(
+        set(log_ids) if log_ids is not None else set(store.log_ids()) | set(held) | set(seen)
+    )
     return [
-        verify_log(store, log, public, archive_dir, held.get(log, ()), check_index, workers)
+        verify_log(
+            store,
+            log,
+            public,
+            archive_dir,
+            held.get(log, ()),
+            check_index,
+            workers,
+            witnessed=seen.get(log, ()),
+        )
         for log in logs
     ]
 

@@ -134,6 +134,8 @@ def build_gateway(
         "cache": cache.link if cache is not None else None,
     }
     telemetry.watch_redis({name: link.health for name, link in links.items() if link is not None})
+    if isinstance(audit, AuditTrail) and audit.witness is not None:
+        telemetry.watch_witnesses(audit.witness.states)
     authorizer = Authorizer(policies, teams, reject=settings.policy_mode == "reject")
     pipeline = Pipeline(
         verifier,
@@ -245,6 +247,12 @@ def create_app(gateway: Gateway) -> Starlette:
             "signing_keys": gateway.keys.loaded,
             "audit": audit.ready,
             "audit_store": audit.report(),  # since when, why not (redacted), last proven write
+            # reported, not required: a witness that is down loses nothing (docs/audit.md)
+            "audit_witness": (
+                gateway.audit.witness_status()
+                if isinstance(gateway.audit, AuditTrail)
+                else {"mode": "off"}
+            ),
             "policy": gateway.policies.engine.version,
             # reported, not required: one agency's open circuit leaves the others serving
             "agencies": {name: c.status() for name, c in gateway.connectors.items()},

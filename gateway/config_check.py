@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from audit.errors import AuditKeyError
+from audit.config import witness_specs
+from audit.errors import AuditConfigError, AuditKeyError
 from audit.keys import load_or_create_data_key
 from gateway.cache_settings import CacheSettings
 from gateway.notify_settings import NotifySettings
@@ -78,6 +79,10 @@ def startup_problems(settings: Settings, catalog: Catalog) -> list[str]:
             f"audit.postgres_dsn: required for the postgres backend (or set the environment"
             f" variable {audit.postgres_dsn_env})"
         )
+    try:  # a witness in the store's directory shares the store's fate: refused as serve does
+        witness_specs(audit.resolved(settings.data_dir), settings.data_dir)
+    except AuditConfigError as exc:
+        problems.append(str(exc))
     data_key_file = audit.resolved(settings.data_dir).data_key_file
     if audit.data_key_env and not os.environ.get(audit.data_key_env):
         problems.append(
@@ -148,6 +153,7 @@ def summary(path: Path, s: Settings) -> str:
     lines += [
         f"  audit                {store}; log {audit.log_id or '(host name)'}",
         f"  audit keys           signing {audit.signing_key_file}, data {data_key}",
+        f"  audit witnesses      {_witnesses(s)}",
         f"  policy               {s.policy_dir or '(shipped default set)'}, mode {s.policy_mode}"
         + ("" if s.enforcement else ", ENFORCEMENT OFF"),
         f"  governance           {redact(s.governance_url)}",
@@ -170,6 +176,20 @@ def summary(path: Path, s: Settings) -> str:
             f"  note: {' and '.join(local)} in the data dir: one replica only (docs/deployment.md)"
         )
     return "\n".join(lines)
+
+
+def _witnesses(s: Settings) -> str:
+    """Where the trail's checkpoints are witnessed (docs/audit.md), or that they are not."""
+    try:
+        specs = witness_specs(s.audit.resolved(s.data_dir), s.data_dir)
+    except AuditConfigError:  # reported as a problem
+        return "(refused)"
+    if not specs:
+        return "NONE: a restored backup or a rolled-back trail would verify"
+    return "; ".join(
+        f"{spec.kind} {redact(spec.target) if spec.kind == 'postgresql' else spec.target}"
+        for spec in specs
+    )
 
 
 def _client_address(s: Settings) -> str:

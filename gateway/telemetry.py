@@ -53,6 +53,7 @@ from opentelemetry.trace import Link, Span, SpanKind, StatusCode, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes
 
+from audit.publish import WitnessState
 from connectors.base import Connector
 from connectors.http import ExchangeTelemetry
 from gateway import logs
@@ -170,6 +171,7 @@ class Telemetry:
         self._agency_errors: dict[tuple[str, str], int] = {}
         self._connectors: Mapping[str, Connector] = {}
         self._redis: Mapping[str, Callable[[], Mapping[str, Any]]] = {}  # service -> health()
+        self._witnesses: Sequence[WitnessState] = ()
         self._deferred: list[tuple[Any, float, dict[str, str] | None]] = []
         self._flush_scheduled = False
         self._instruments()
@@ -222,6 +224,32 @@ class Telemetry:
             [self._redis_health("failures", int)],
             "{call}",
             "Redis calls and checks that failed (the service fell back), by service",
+        )
+        meter.create_observable_gauge(
+            "jointgate.audit.witness.up",
+            [self._witness("up")],
+            description="Audit witness took the latest checkpoint it was given (1), is down or"
+            " refusing (0), by witness",
+        )
+        counted(
+            "jointgate.audit.witness.failures",
+            [self._witness("failures")],
+            "{attempt}",
+            "Attempts to publish a checkpoint to a witness that could not reach or write it"
+            " (each retried), by witness",
+        )
+        counted(
+            "jointgate.audit.witness.refusals",
+            [self._witness("refusals")],
+            "{checkpoint}",
+            "Checkpoints a witness refused as inconsistent with what it holds (a rolled-back or"
+            " replaced store), by witness",
+        )
+        meter.create_observable_gauge(
+            "jointgate.audit.witness.size",
+            [self._witness("size")],
+            "{record}",
+            "Records covered by the latest checkpoint a witness took, by witness",
         )
         meter.create_observable_gauge(
             "jointgate.agency.in_flight",
@@ -383,6 +411,19 @@ class Telemetry:
         def observe(options: CallbackOptions) -> Iterable[Observation]:
             for service, health in self._redis.items():
                 yield Observation(value(health()[key]), {"service": service})
+
+        return observe
+
+    def watch_witnesses(self, states: Sequence[WitnessState]) -> None:
+        """The audit trail's witnesses (audit/publish.py) in the metrics."""
+        self._witnesses = states
+
+    def _witness(self, key: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            for state in self._witnesses:
+                up = state.state in ("ok", "waiting")
+                value = int(up) if key == "up" else int(getattr(state, key))
+                yield Observation(value, {"witness": state.shown})
 
         return observe
 

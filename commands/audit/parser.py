@@ -55,6 +55,16 @@ def populate(audit: argparse.ArgumentParser) -> None:
         "--checkpoint", type=Path, action="append", default=[], metavar="FILE",
         help="a checkpoint held elsewhere (from 'audit checkpoint'); repeatable",
     )  # fmt: skip
+    verify.add_argument(
+        "--witness", action="append", default=[], metavar="URL",
+        help="check the store against this witness (file:PATH, sqlite:///PATH,"
+        " postgresql://...) instead of audit.witnesses; repeatable",
+    )  # fmt: skip
+    verify.add_argument(
+        "--no-witness", action="store_true",
+        help="do not check against any witness (a restored backup or a rolled-back log then"
+        " verifies)",
+    )  # fmt: skip
     verify.add_argument("--public-key", type=Path, help="the signer's public key (default: ours)")
     verify.add_argument("--log", action="append", help="only this log; repeatable")
     verify.add_argument("--json", action="store_true", help="one JSON object per log")

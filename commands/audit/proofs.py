@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import IO
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.append import append_records
 from audit.archive import read_archive
 from audit.checkpoint import Checkpoint
 from audit.config import AuditConfig
 from audit.keys import load_public_key
+from audit.publish import open_witness
 from audit.replay import default_workers
 from audit.store import SqlStore
 from audit.verify import (
@@ -26,6 +28,7 @@ from audit.verify import (
     verify_queries,
     verify_store,
 )
+from audit.witness import WitnessError, WitnessReading, parse_witness
 from commands.audit.common import CliError, dumps, read_note, record_read, write_json
 
 
@@ -34,28 +37,49 @@ def verify(
 ) -> int:
     """Verify, report, then record the read. Unlike the other reads, the report is shown even
     when its record cannot be appended: it holds no personal data, and the tampering it finds
-    (records inserted past the signed head) is exactly what makes the append fail."""
+    (records inserted past the signed head) is exactly what makes the append fail.
+
+    Against the witnesses (``audit.witnesses``, or ``--witness``; ``--no-witness`` none, said
+    on standard error): each is read and checked on its own (its lines linked and signed), then
+    every checkpoint it holds must be reproduced by the store. Exit 1 for tampering found in
+    the store or a witness, 3 if a witness or the record of this read could not be written or
+    read (and nothing was found)."""
     public = load_public_key(args.public_key) if args.public_key else config.signer.public
     held = [_checkpoint_file(p) for p in args.checkpoint]
+    readings, unreachable = _read_witnesses(args, config, public, err)
+    witnessed = [e.checkpoint for r in readings for e in r.entries]
     workers = args.workers or default_workers()
     reports = verify_store(
-        store, public, config.archive_dir, held, args.log, not args.no_index, workers
-    )
+        store, public, config.archive_dir, held, args.log, not args.no_index, workers,
+        witnessed=witnessed,
+    )  # fmt: skip
     query_problems = verify_queries(store, config.key)
+    witnesses = [
+        {"witness": r.shown, "ok": not r.problems, "checkpoints": len(r.entries),
+         "problems": r.problems, "notes": r.notes}
+        for r in readings
+    ]  # fmt: skip
     for report in reports:
-        if args.json:
-            out.write(dumps(report.as_json()) + "\n")
+        if args.json:  # one object per log; the witnesses' own checks in each
+            out.write(dumps({**report.as_json(), "witnesses": witnesses}) + "\n")
             continue
         rate = report.records / report.seconds if report.seconds else 0.0
         status = "ok" if report.ok else "FAILED"
         out.write(
             f"log {report.log_id}: {status}: {report.records} records"
             f" ({report.archived} archived), {report.checkpoints} checkpoints"
-            f" + {report.external} held elsewhere, root {report.root[:16]}…,"
-            f" {report.seconds:.2f} s ({rate:,.0f} records/s)\n"
+            f" + {report.external} held elsewhere + {report.witnessed} witnessed,"
+            f" root {report.root[:16]}…, {report.seconds:.2f} s ({rate:,.0f} records/s)\n"
         )
         for problem in report.problems:
             out.write(f"  first problem: {problem}\n")
+    for reading in readings if not args.json else ():
+        status = "ok" if not reading.problems else "FAILED"
+        out.write(f"witness {reading.shown}: {status}: {len(reading.entries)} checkpoints\n")
+        for problem in reading.problems:
+            out.write(f"  problem: {problem}\n")
+        for remark in reading.notes:
+            out.write(f"  note: {remark}\n")
     for problem in query_problems:
         out.write(f"queries: {problem}\n")
     if not reports:
@@ -73,9 +97,49 @@ def verify(
             f" trail: {exc}",
             file=err,
         )
-    if not all(r.ok for r in reports) or query_problems:
+    if not all(r.ok for r in reports) or query_problems or any(r.problems for r in readings):
         return 1
-    return 0 if recorded else 3
+    return 0 if recorded and not unreachable else 3
+
+
+def _read_witnesses(
+    args: argparse.Namespace, config: AuditConfig, public: Ed25519PublicKey, err: IO[str]
+) -> tuple[list[WitnessReading], bool]:
+    """The witnesses verify checks against, read; and whether one could not be read."""
+    if args.no_witness and args.witness:
+        raise CliError("--witness and --no-witness: give one or the other")
+    if args.no_witness:
+        print(
+            "jointgate audit verify: --no-witness: the store is checked only against itself;"
+            " a restored backup or a rolled-back log would verify",
+            file=err,
+        )
+        return [], False
+    try:
+        specs = (
+            [parse_witness(url) for url in args.witness]  # relative: to the current directory
+            if args.witness
+            else list(config.witnesses)
+        )
+    except ValueError as exc:
+        raise CliError(f"--witness: {exc}") from None
+    if not specs:
+        print(
+            "jointgate audit verify: WARNING: no witness configured (audit.witnesses = []):"
+            " a restored backup or a rolled-back log would verify",
+            file=err,
+        )
+    readings, unreachable = [], False
+    for spec in specs:
+        witness = open_witness(spec)
+        try:
+            readings.append(witness.read(public))
+        except WitnessError as exc:
+            unreachable = True
+            print(f"jointgate audit verify: witness {spec.shown}: cannot be read: {exc}", file=err)
+        finally:
+            witness.close()
+    return readings, unreachable
 
 
 def _checkpoint_file(path: Path) -> Checkpoint:

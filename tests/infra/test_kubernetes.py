@@ -433,9 +433,12 @@ def test_the_retention_job_writes_its_own_log_and_keeps_the_archives_on_the_clai
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pod = _job_pod_spec()
-    claim = manifest("PersistentVolumeClaim")
-    (volume,) = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
-    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    claim = manifest("PersistentVolumeClaim", "jointgate-audit-archive")
+    (volume,) = [
+        v
+        for v in pod["volumes"]
+        if v.get("persistentVolumeClaim", {}).get("claimName") == claim["metadata"]["name"]
+    ]
     log_ids = set()
     archive_dirs = set()
     for step in _job_steps():
@@ -461,7 +464,7 @@ def test_the_retention_job_writes_its_own_log_and_keeps_the_archives_on_the_clai
 
 def test_the_archive_claim_is_in_the_kustomization_with_a_size() -> None:
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    claim = manifest("PersistentVolumeClaim")
+    claim = manifest("PersistentVolumeClaim", "jointgate-audit-archive")
     assert claim["__file__"] in kustomization["resources"]
     assert _cronjob()["__file__"] in kustomization["resources"]
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"], "only the job mounts it"
