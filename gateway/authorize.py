@@ -315,16 +315,22 @@ def _scoped(team: Plan, alone: Plan, operation: Operation) -> Plan:
     returning = {t.path for t in operation.touched if t.resource.shape is Shape.LINK}
     withheld: defaultdict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
     masked: defaultdict[str, list[str]] = defaultdict(list)
+    refused: dict[str, tuple[str, ...]] = {}
     for t in operation.touched:
         key = (t.resource.type_name, t.resource.field_name)
         inside, outside = team.decisions[key], alone.decisions[key]
-        if t.entity is None or inside.outcome is Outcome.DENY:
+        if inside.outcome is Outcome.DENY:
             continue
         if outside.outcome is inside.outcome and outside.mask == inside.mask:
             continue
+        denied = outside.policies or ("default-deny",)
+        if t.resource.shape is Shape.LINK and outside.outcome is Outcome.DENY:
+            refused[t.path] = denied
+        if t.entity is None:
+            continue
         at = _returned_at(t.path, returning)
         if outside.outcome is Outcome.DENY:
-            withheld[at].append((t.path, outside.policies or ("default-deny",)))
+            withheld[at].append((t.path, denied))
         elif outside.outcome is Outcome.MASK and (
             inside.outcome is Outcome.ALLOW or inside.mask != outside.mask
         ):
@@ -336,6 +342,7 @@ def _scoped(team: Plan, alone: Plan, operation: Operation) -> Plan:
         outside=Outside(
             build_rules=alone.build_rules,
             denied=alone.denied - team.denied,
+            refused=refused,
             withheld={at: tuple(sorted(set(paths))) for at, paths in withheld.items()},
             masked={at: tuple(sorted(set(paths))) for at, paths in masked.items()},
         ),

@@ -251,13 +251,16 @@ class Outside:
     plan of the same context with ``in_team`` false.
 
     ``build_rules`` build such a record; ``denied`` are the links not followed from it (beyond
-    the plan's own ``denied``); ``withheld`` and ``masked`` say, by the field path of the field
-    that returns such records (``enterprise.bankAccounts``), which touched paths under it are
-    withheld (with the policies that decided so without the team) or masked, for the audit
-    record."""
+    the plan's own ``denied``); ``refused`` the field paths of the links (root fields too)
+    denied without the team, with the policies that decide so: such a link returns no record
+    outside the scope, as if it did not exist; ``withheld`` and ``masked`` say, by the field
+    path of the field that returns such records (``enterprise.bankAccounts``), which touched
+    paths under it are withheld (with the policies that decide so without the team) or
+    masked, for the audit record."""
 
     build_rules: dict[str, BuildRules] = field(default_factory=dict)
     denied: frozenset[tuple[str, str]] = frozenset()
+    refused: dict[str, tuple[str, ...]] = field(default_factory=dict)
     withheld: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = field(default_factory=dict)
     masked: dict[str, tuple[str, ...]] = field(default_factory=dict)
 

@@ -156,17 +156,30 @@ class Loaders:
         return shown
 
     def _placed(self, obj: Any, path: str, linked: bool, scope: Scope) -> Any:
-        """A team request's object as the resolver at ``path`` gets it: a record outside the
+        """A team request's object as the resolver at ``path`` gets it. A record outside the
         scope by itself is in scope through a link when a subject's record named it, and is
-        built again; one that stays outside has what it withheld recorded at ``path``."""
+        built again. One that stays outside is not returned by a field denied without the
+        team (as if it did not exist, as for a caller without the team), and otherwise shown
+        as built, what that withholds recorded at ``path``."""
         hidden = type(obj) is _Hidden
         record = obj.record if hidden else obj.__dict__.get(OUTSIDE)
         if record is None:
             return obj
+        cls = obj.cls if hidden else type(obj)
         if linked and scope.joins(record):
-            return self._joined(obj.cls if hidden else type(obj), record, scope)
-        if not hidden and path:
-            self._outside_at(path)
+            return self._joined(cls, record, scope)
+        if hidden or not path:
+            return obj
+        ctx = self._ctx
+        assert ctx.plan is not None and ctx.plan.outside is not None
+        refused = ctx.plan.outside.refused.get(path)
+        if refused is not None:
+            ctx.audit.withheld(cls.__name__)
+            return _Hidden(refused)
+        ctx.audit.saw(cls.__name__, record.key)
+        if ctx.plan.disclosures and states(cls):
+            ctx.stating.append((cls, record.data))
+        self._outside_at(path)
         return obj
 
     def _joined(self, cls: type | None, record: Record, scope: Scope) -> Any:
@@ -222,14 +235,26 @@ class Loaders:
             return result
 
         team = self._scope
+        plan = ctx.plan
+        # a search denied without the team finds nothing outside its scope (_placed)
+        refused = (
+            team is not None and plan is not None and plan.outside is not None and at is not None
+            and field_path(at) in plan.outside.refused
+        )  # fmt: skip
 
         def visible(records: Sequence[Record]) -> list[bool]:
             if team is None:
                 return [d.visible for d in decide([r.labels for r in records])]
-            labels = [team.labels(r, team.covers(spec, r)) for r in records]
-            return [d.visible for d in decide(labels)]
+            covered = [team.covers(spec, r) for r in records]
+            labels = [team.labels(r, c) for r, c in zip(records, covered, strict=True)]
+            found = decide(labels)
+            if refused:
+                return [d.visible and c for d, c in zip(found, covered, strict=True)]
+            return [d.visible for d in found]
 
-        everything = count and sees_everything(decide, spec.agency, ctx.declaration.case_id)
+        everything = (
+            count and not refused and sees_everything(decide, spec.agency, ctx.declaration.case_id)
+        )
         found = await scan(fetch, visible, first, start, count and not everything)
         total = found.agency_total if found.total is None and everything else found.total
         end = None if found.next is None else self.cursors.seal(list(found.next), bound)
@@ -330,7 +355,8 @@ class Loaders:
         """``_shown`` in a team's request: each record placed in or outside the team's scope
         first; in scope it is linked to the case for the record-level rules and built by the
         plan's rules, outside it is built by the rules without the team, and keeps its record
-        (``OUTSIDE``) for the links that may yet find it in scope."""
+        (``OUTSIDE``) for the links that may yet find it in scope, and is recorded as seen only
+        when a resolver gets it (``_placed``)."""
         ctx = self._ctx
         plan = ctx.plan
         assert plan is not None and plan.outside is not None and ctx.records_visible is not None
@@ -348,13 +374,13 @@ class Loaders:
                 continue
             if decision.flags:
                 audit.flag(*decision.flags)
-            audit.saw(type_name, record.key)
-            if stating is not None:
-                stating.append((cls, record.data))
             if inside:
+                audit.saw(type_name, record.key)
+                if stating is not None:
+                    stating.append((cls, record.data))
                 scope.shown(spec, type_name, record)
                 out.append(build(cls, record.data, plan.build_rules))
-            else:
+            else:  # seen when a resolver gets it (_placed): a field may not return it
                 obj: Any = build(cls, record.data, plan.outside.build_rules)
                 obj.__dict__[OUTSIDE] = record
                 out.append(obj)
