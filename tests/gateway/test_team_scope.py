@@ -234,3 +234,35 @@ async def test_without_subjects_a_team_request_covers_only_labelled_records(
     query = '{ enterprise(uscc: "%s") { bankAccounts { balance } } }'
     body = (await harness.query(query % chosen["subject"])).json()
     assert _errors(body) == [(["enterprise", "bankAccounts"], "FORBIDDEN_FIELD")]
+
+
+async def test_what_records_outside_the_scope_withhold_or_mask_is_audited(
+    harness: Harness, chosen: dict[str, Any]
+) -> None:
+    """market.officer in the team: account numbers in clear for the subject's accounts,
+    masked (as without the team) for another enterprise's; the audit record says both."""
+    TeamStore(harness.gateway.governance).add_member(CASE, "market.officer")
+    query = '{ enterprisesByUscc(usccs: ["%s", "%s"]) { uscc bankAccounts { number } } }'
+    body = await harness.query(query % (chosen["subject"], chosen["other"]), user="market.officer")
+    found = {e["uscc"]: e["bankAccounts"] for e in body.json()["data"]["enterprisesByUscc"]}
+    assert chosen["account"] in {a["number"] for a in found[chosen["subject"]]}
+    masked = [a["number"] for a in found[chosen["other"]]]
+    assert masked and all("*" in n for n in masked)
+    assert chosen["other_account"] not in masked
+    record = harness.audit.records[-1]
+    path = "enterprisesByUscc.bankAccounts.number"
+    assert path in record.fields_allowed and path in record.fields_masked
+    # a field the team grant allows and a record outside withholds: withheld at its path
+    opened = '{ enterprisesByUscc(usccs: ["%s", "%s"]) { bankAccounts { openedOn } } }'
+    answer = await harness.query(
+        opened % (chosen["subject"], chosen["other"]), user="market.officer"
+    )
+    errors = _errors(answer.json())
+    assert errors and all(code == "FORBIDDEN_FIELD" for _, code in errors)
+    assert {tuple(p[:1]) + tuple(p[2:3]) for p, _ in errors} == {
+        ("enterprisesByUscc", "bankAccounts")
+    }
+    record = harness.audit.records[-1]
+    assert record.fields_withheld == ["enterprisesByUscc.bankAccounts.openedOn"]
+    policies = record.field_policies["enterprisesByUscc.bankAccounts.openedOn"]
+    assert policies[0] == "joint-team-investigation" and policies[-1] == "default-deny"
