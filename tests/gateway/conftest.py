@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,16 +141,16 @@ class Harness:
         return await self.client.post("/graphql", json=body, headers=headers)
 
 
-def give_subjects(gateway: Gateway, harness: Harness) -> None:
-    """Team requests get ``harness.subjects`` as their case's subjects, set as the execute
-    stage starts (where the loaders read them)."""
+def give_subjects(gateway: Gateway, subjects: Callable[[], frozenset[str] | None]) -> None:
+    """Team requests get ``subjects()`` as their case's subjects (None: as the gateway gives
+    them), set as the execute stage starts (where the loaders read them)."""
     executor = gateway.pipeline.executor
     run = executor.run
 
     async def run_with_subjects(ctx: RequestContext, operation: Any, variables: Any) -> Any:
-        plan = ctx.plan
-        if plan is not None and plan.outside is not None and harness.subjects is not None:
-            ctx.case_subjects = harness.subjects
+        plan, given = ctx.plan, subjects()
+        if plan is not None and plan.outside is not None and given is not None:
+            ctx.case_subjects = given
         return await run(ctx, operation, variables)
 
     executor.run = run_with_subjects  # type: ignore[method-assign]
@@ -184,7 +184,7 @@ async def open_harness(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
         harness = Harness(client, gateway, agencies, audit, data_dir, subjects)
-        give_subjects(gateway, harness)
+        give_subjects(gateway, lambda: harness.subjects)
         yield harness
     await gateway.limiter.aclose()
     gateway.governance.close()
