@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from graphql import (
@@ -168,18 +168,19 @@ class Loaders:
         cls = obj.cls if hidden else type(obj)
         if linked and scope.joins(record):
             return self._joined(cls, record, scope)
-        if hidden or not path:
+        if hidden:
             return obj
         ctx = self._ctx
         assert ctx.plan is not None and ctx.plan.outside is not None
-        refused = ctx.plan.outside.refused.get(path)
+        refused = ctx.plan.outside.refused.get(path) if path else None
         if refused is not None:
             ctx.audit.withheld(cls.__name__)
             return _Hidden(refused)
         ctx.audit.saw(cls.__name__, record.key)
         if ctx.plan.disclosures and states(cls):
             ctx.stating.append((cls, record.data))
-        self._outside_at(path)
+        if path:
+            self._outside_at(path)
         return obj
 
     def _joined(self, cls: type | None, record: Record, scope: Scope) -> Any:
@@ -312,13 +313,14 @@ class Loaders:
         """``_shown`` of each group (a batch's records per key), deciding them all at once; a
         group with hidden records is a ``_Partly``."""
         every = self._shown(cls, type_name, [r for group in groups for r in group])
-        special = _special if self._scope is not None else _hidden
-        hidden = any(special(obj) for obj in every)
+        if self._scope is not None:  # a team's request: records outside its scope too
+            return _grouped(every, groups, _special)
+        hidden = any(type(obj) is _Hidden for obj in every)
         shown = iter(every)
         out: list[list[Any]] = []
         for group in groups:
             objs = list(itertools.islice(shown, len(group)))
-            out.append(_Partly(objs) if hidden and any(special(o) for o in objs) else objs)
+            out.append(_Partly(objs) if hidden and any(type(o) is _Hidden for o in objs) else objs)
         return out
 
     def _shown(self, cls: type, type_name: str, records: Sequence[Record]) -> list[Any]:
@@ -387,8 +389,17 @@ class Loaders:
         return out
 
 
-def _hidden(obj: Any) -> bool:
-    return type(obj) is _Hidden
+def _grouped(
+    every: list[Any], groups: Sequence[Sequence[Record]], special: Callable[[Any], bool]
+) -> list[list[Any]]:
+    """``every`` cut into the batch's groups; a group with a ``special`` object is a
+    ``_Partly``, which the resolvers that get it look through (``Loaders._shown_at``)."""
+    shown = iter(every)
+    out: list[list[Any]] = []
+    for group in groups:
+        objs = list(itertools.islice(shown, len(group)))
+        out.append(_Partly(objs) if any(special(o) for o in objs) else objs)
+    return out
 
 
 def _special(obj: Any) -> bool:
