@@ -8,7 +8,10 @@ and on the caller's active joint-team memberships. The result is a :class:`Plan`
 - the (type, field) pairs that answer ``FORBIDDEN_FIELD``;
 - per type, which attributes the object builder withholds or masks;
 - the identifiers shown inside records (disclosures, for the audit record and the volume
-  caps).
+  caps);
+- in a joint team's context (``in_team``), how records outside the team's scope are treated
+  (``Plan.outside``): as by the plan of the same context without the team, whose build rules
+  and denied links it carries (schema/scope.py decides each record's scope as it arrives).
 
 Plans are cached by (policy version, principal digest, decision context, operation), so a warm
 operation costs one dictionary lookup; a policy or team change changes the key. Record-level
@@ -20,8 +23,9 @@ caller could ever be shown, under any declaration it can make (gateway/visibilit
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from connectors.base import Labels
@@ -35,6 +39,7 @@ from kernel.types import (
     Disclosure,
     FieldDecision,
     Outcome,
+    Outside,
     Plan,
     Principal,
 )
@@ -42,6 +47,7 @@ from policies.engine import DecisionContext, RecordDecision, RecordLabels
 from policies.teams import TeamDirectory
 from schema.base import Shape
 from schema.catalog import FieldResource
+from schema.scope import scope_fields
 
 RecordFilter = Callable[[Sequence[Labels]], list[RecordDecision]]
 
@@ -167,7 +173,11 @@ class Authorizer:
         key = (engine.version, principal.digest, context.key, operation.cache_key)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = _plan(engine, principal, context, operation)
+            plan = _plan(engine, principal, context, operation)
+            if context.in_team:  # the team grant covers only its scope (schema/scope.py)
+                alone = _plan(engine, principal, replace(context, in_team=False), operation)
+                plan = _scoped(plan, alone, operation)
+            self._plans[key] = plan
         if self.reject and plan.denied:
             paths = sorted(
                 t.path
@@ -268,14 +278,83 @@ def _plan(
 
 
 def _disclosures(
-    operation: Operation, decisions: dict[tuple[str, str], FieldDecision]
+    operation: Operation,
+    decisions: dict[tuple[str, str], FieldDecision],
+    alone: dict[tuple[str, str], FieldDecision] | None = None,
 ) -> tuple[Disclosure, ...]:
-    """The identifier fields the operation shows (not denied), in clear or masked."""
+    """The identifier fields the operation shows (not denied), in clear or masked. With a
+    team (``alone``: the decisions without it), a field shown in clear in scope and masked
+    outside it carries the mask: every value shown in clear is still recorded, and a masked
+    one is not taken for an identifier."""
     found = []
     for shown in operation.identifiers:
         resource = shown.resource
-        decision = decisions[(resource.type_name, resource.field_name)]
-        if decision.outcome is not Outcome.DENY:
-            mask = decision.mask if decision.outcome is Outcome.MASK else None
-            found.append(Disclosure(shown.keys, resource.identity, mask))
+        key = (resource.type_name, resource.field_name)
+        decision = decisions[key]
+        if decision.outcome is Outcome.DENY:
+            continue
+        mask = decision.mask if decision.outcome is Outcome.MASK else None
+        if mask is None and alone is not None and alone[key].outcome is Outcome.MASK:
+            mask = alone[key].mask
+        found.append(Disclosure(shown.keys, resource.identity, mask))
     return tuple(found)
+
+
+def _scoped(team: Plan, alone: Plan, operation: Operation) -> Plan:
+    """The plan of a team's request: ``team`` for records in the team's scope, ``alone`` (the
+    same context without the team) for the others. Asks agencies for what either needs and
+    for the fields that place a record in or outside the scope (``@entity(refers=...,
+    part_of=...)``); records, per field path that returns records, what records outside the
+    scope withhold or mask there, for the audit record."""
+    source_fields = {
+        entity: team.source_fields.get(entity, frozenset())
+        | alone.source_fields.get(entity, frozenset())
+        | scope_fields(entity)
+        for entity in {*team.source_fields, *alone.source_fields, *operation.entities}
+    }
+    returning = {t.path for t in operation.touched if t.resource.shape is Shape.LINK}
+    withheld: defaultdict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
+    masked: defaultdict[str, list[str]] = defaultdict(list)
+    refused: dict[str, tuple[str, ...]] = {}
+    for t in operation.touched:
+        key = (t.resource.type_name, t.resource.field_name)
+        inside, outside = team.decisions[key], alone.decisions[key]
+        if inside.outcome is Outcome.DENY:
+            continue
+        if outside.outcome is inside.outcome and outside.mask == inside.mask:
+            continue
+        denied = outside.policies or ("default-deny",)
+        if t.resource.shape is Shape.LINK and outside.outcome is Outcome.DENY:
+            refused[t.path] = denied
+        if t.entity is None:
+            continue
+        at = _returned_at(t.path, returning)
+        if outside.outcome is Outcome.DENY:
+            withheld[at].append((t.path, denied))
+        elif outside.outcome is Outcome.MASK and (
+            inside.outcome is Outcome.ALLOW or inside.mask != outside.mask
+        ):
+            masked[at].append(t.path)
+    return replace(
+        team,
+        source_fields=source_fields,
+        disclosures=_disclosures(operation, team.decisions, alone.decisions),
+        outside=Outside(
+            build_rules=alone.build_rules,
+            denied=alone.denied - team.denied,
+            refused=refused,
+            withheld={at: tuple(sorted(set(paths))) for at, paths in withheld.items()},
+            masked={at: tuple(sorted(set(paths))) for at, paths in masked.items()},
+        ),
+    )
+
+
+def _returned_at(path: str, returning: Collection[str]) -> str:
+    """The path of the field that returned the record holding the field at ``path``: its
+    nearest ancestor that is a link (``enterprise.bankAccounts`` for
+    ``enterprise.bankAccounts.balance``; ``enterprise`` for
+    ``enterprise.shareholders.holderId``)."""
+    at = path.rpartition(".")[0]
+    while at and at not in returning:
+        at = at.rpartition(".")[0]
+    return at

@@ -22,6 +22,7 @@ __all__ = [
     "Disclosure",
     "FieldDecision",
     "Outcome",
+    "Outside",
     "Plan",
     "Principal",
     "Purpose",
@@ -244,6 +245,27 @@ class Disclosure:
 
 
 @dataclass(frozen=True, slots=True)
+class Outside:
+    """How a team request treats the records outside its team's scope (docs/policies.md, "Team
+    scope"): as the same request would without the team. Made by the authorize stage from the
+    plan of the same context with ``in_team`` false.
+
+    ``build_rules`` build such a record; ``denied`` are the links not followed from it (beyond
+    the plan's own ``denied``); ``refused`` the field paths of the links (root fields too)
+    denied without the team, with the policies that decide so: such a link returns no record
+    outside the scope, as if it did not exist; ``withheld`` and ``masked`` say, by the field
+    path of the field that returns such records (``enterprise.bankAccounts``), which touched
+    paths under it are withheld (with the policies that decide so without the team) or
+    masked, for the audit record."""
+
+    build_rules: dict[str, BuildRules] = field(default_factory=dict)
+    denied: frozenset[tuple[str, str]] = frozenset()
+    refused: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    withheld: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = field(default_factory=dict)
+    masked: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """What one operation may do, decided once before any agency is called.
 
@@ -251,6 +273,11 @@ class Plan:
     operation selects and the policy allows (data minimisation). ``denied`` lists the (type,
     field) pairs that must answer FORBIDDEN_FIELD; ``build_rules`` tells the object builder, per
     type, which attributes to withhold and which to mask.
+
+    ``outside`` is set when the request is in a joint team's context (``in_team``): the fields
+    and links the team grant allows are then shown only for records in the team's scope, and
+    records outside it are built by ``outside`` (schema/scope.py). ``source_fields`` then also
+    holds what the execute stage needs to tell the two apart (``@entity(refers=..., part_of=...)``).
     """
 
     policy_version: str
@@ -261,6 +288,7 @@ class Plan:
     flags: tuple[str, ...] = ()
     # the identifiers the operation shows inside records (not an entity's own key)
     disclosures: tuple[Disclosure, ...] = ()
+    outside: Outside | None = None  # None: not a team request, every record is built alike
 
 
 @dataclass(slots=True)
@@ -279,8 +307,8 @@ class RequestContext:
     # (schema class, agency record) of the records shown whose parties' identifiers come with
     # what the record says they are: read by gateway/disclosure.py where the checks cannot tell
     stating: list[tuple[type, Any]] = field(default_factory=list)
-    # from the purpose stage: the normalised identifiers (USCCs, resident IDs, account numbers)
-    # of the declared case's subjects when the caller may declare the case only through a joint
-    # team membership (a team grant covers those subjects); None otherwise (no case, or the
-    # caller is one of the case's own officials)
+    # the declared case's subjects' identifiers (USCCs, resident ID numbers, account numbers,
+    # normalised) when the caller's access to the case comes through a team membership (the
+    # context is in_team); None otherwise. A team request without them has no subjects: only
+    # records labelled with the case are in its scope (schema/scope.py)
     case_subjects: frozenset[str] | None = None

@@ -109,7 +109,9 @@ class DecisionContext:
 
 @dataclass(frozen=True, slots=True)
 class RecordLabels:
-    """A record's labels as policies see them (linked_to_case is relative to the request)."""
+    """A record's labels as policies see them (linked_to_case is relative to the request: in
+    the declared case's scope, by the record's labels or, in a team's request, by its links to
+    the case's subjects: schema/scope.py)."""
 
     agency: str
     handling: str

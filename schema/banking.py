@@ -15,7 +15,13 @@ Info = strawberry.Info[RequestContext, None]
 MAX_TRANSACTIONS = 500
 
 
-@entity(agency="banking", kind="transaction", key="id")
+@entity(
+    agency="banking",
+    kind="transaction",
+    key="id",
+    refers=("counterparty_account",),
+    part_of=("BankAccount", "account_number"),
+)
 class Transaction:
     id: str = attr("financial", 2, identity="Transaction")
     time: str | None = attr("financial", 2)
@@ -27,7 +33,7 @@ class Transaction:
     memo: str | None = attr("financial", 3)
 
 
-@entity(agency="banking", kind="report", key="id")
+@entity(agency="banking", kind="report", key="id", part_of=("BankAccount", "account_number"))
 class SuspiciousReport:
     """A large-value or suspicious-transaction report (大额和可疑交易报告)."""
 
@@ -39,7 +45,7 @@ class SuspiciousReport:
     status: str | None = attr("financial", 2)
 
 
-@entity(agency="banking", kind="account", key="number")
+@entity(agency="banking", kind="account", key="number", refers=("holder_id",))
 class BankAccount:
     number: AccountNumber = attr("financial", 1, mask="account", identity="BankAccount")
     holder_id: str | None = attr(

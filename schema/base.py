@@ -18,10 +18,16 @@ Three shapes of field:
 Entity types are declared with ``@entity(agency=..., kind=..., key=...)``; embedded ones with
 ``@embedded(agency=...)``::
 
-    @entity(agency="market", kind="enterprise", key="uscc")
+    @entity(agency="market", kind="enterprise", key="uscc", refers=("legal_rep_id",))
     class Enterprise:
         uscc: USCC = attr("registry")
         name: str | None = attr("registry")
+
+An entity also says which of its record's agency-side fields name other entities (``refers``:
+a legal representative's ID, an account's holder, a case's suspects; ``list.field`` inside an
+embedded list) and, for a record that is part of another (a transaction of an account),
+``part_of=(owner type, field naming it)``: a joint team's grant covers a record by them
+(``schema/scope.py``, docs/policies.md "Team scope").
 """
 
 from __future__ import annotations
@@ -135,6 +141,10 @@ class TypeSpec:
     nested: tuple[tuple[str, str, type], ...] = ()
     # python attribute -> (its agency-side field, the one saying what its value is: stated_by)
     stated: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    # agency-side fields naming other entities (``list.field`` inside an embedded list), and
+    # (owner type, field naming it) for a record that is part of another: schema/scope.py
+    refers: tuple[str, ...] = ()
+    part_of: tuple[str, str] | None = None
 
 
 NOT_AVAILABLE = "Not available for your access rights and declared purpose."
@@ -164,17 +174,37 @@ SPECS: dict[type, TypeSpec] = {}
 SPECS_BY_NAME: dict[str, TypeSpec] = {}  # by GraphQL type name (the class name)
 
 
-def _register(cls: type, agency: str, kind: str | None, key: str | None) -> type:
+def _register(
+    cls: type,
+    agency: str,
+    kind: str | None,
+    key: str | None,
+    refers: tuple[str, ...] = (),
+    part_of: tuple[str, str] | None = None,
+) -> type:
     typed: type = strawberry.type(cls)
     typed.__getattr__ = _withheld  # type: ignore[attr-defined]
-    SPECS[typed] = SPECS_BY_NAME[typed.__name__] = TypeSpec(typed, agency, kind, key)
+    spec = TypeSpec(typed, agency, kind, key, refers=refers, part_of=part_of)
+    SPECS[typed] = SPECS_BY_NAME[typed.__name__] = spec
     return typed
 
 
 @dataclass_transform()
-def entity(*, agency: str, kind: str, key: str) -> Callable[[type[T]], type[T]]:
+def entity(
+    *,
+    agency: str,
+    kind: str,
+    key: str,
+    refers: tuple[str, ...] = (),
+    part_of: tuple[str, str] | None = None,
+) -> Callable[[type[T]], type[T]]:
+    """An entity type: records of ``kind`` from ``agency``, keyed by ``key``. ``refers``: the
+    record's fields that name other entities directly; ``part_of``: (owner type, the field
+    naming the owner) for a record that belongs to another. Checked when the schema is built
+    (schema/scope.py)."""
+
     def wrap(cls: type[T]) -> type[T]:
-        return _register(cls, agency, kind, key)
+        return _register(cls, agency, kind, key, tuple(refers), part_of)
 
     return wrap
 

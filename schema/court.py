@@ -43,7 +43,7 @@ class EnforcementRecord:
     measures: list[str] | None = attr("enforcement", 2)
 
 
-@entity(agency="courts", kind="court_case", key="case_number")
+@entity(agency="courts", kind="court_case", key="case_number", refers=("parties.party_id",))
 class CourtCase:
     case_number: CourtCaseNumber = attr("judicial", identity="CourtCase")
     court: str | None = attr("judicial")

@@ -55,7 +55,12 @@ class Penalty:
     authority: str | None = attr("registry")
 
 
-@entity(agency="market", kind="enterprise", key="uscc")
+@entity(
+    agency="market",
+    kind="enterprise",
+    key="uscc",
+    refers=("legal_rep_id", "shareholders.holder_id"),
+)
 class Enterprise:
     uscc: USCC = attr("registry", identity="Enterprise")
     name: str | None = attr("registry")

@@ -5,13 +5,18 @@ the loader batches the keys, asks the agency's connector for exactly the fields 
 plan allows for that type, records the call in the audit record, and builds schema objects.
 A record the record-level rules hide is left out, and recorded as withheld at the field path of
 each resolver that asked for it (``AuditRecord.withheld_at``, with the rule's policies).
+
+In a joint team's request (``Plan.outside``), each record is first placed in or outside the
+team's scope (schema/scope.py): one in scope is built by the plan's rules, one outside by the
+rules of the same request without the team, and what that withholds or masks is recorded at
+the field paths of each resolver that shows it, as for any withheld or masked field.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from graphql import (
@@ -26,9 +31,10 @@ from graphql import (
 from connectors.base import Connector, Page, Record
 from connectors.errors import ConnectorError
 from kernel.types import AgencyCall, RequestContext
-from schema.base import SPECS_BY_NAME, FieldForbidden, TypeSpec, build, states
+from schema.base import SPECS, SPECS_BY_NAME, FieldForbidden, TypeSpec, build, states
 from schema.batch import BatchLoader
 from schema.paging import Cursors, scope
+from schema.scope import OUTSIDE, Scope
 from schema.search import START, Position, scan, sees_everything
 
 if TYPE_CHECKING:
@@ -49,12 +55,17 @@ class LookupTooLarge(ValueError):
 
 class _Hidden:
     """A record the record-level rules hid, in a batch's results: left out of every answer,
-    recorded at the path of each resolver that asked for it."""
+    recorded at the path of each resolver that asked for it. In a team request, a record
+    outside the scope keeps ``record`` and its class: a link may still find it in scope."""
 
-    __slots__ = ("policies",)
+    __slots__ = ("cls", "policies", "record")
 
-    def __init__(self, policies: tuple[str, ...]) -> None:
+    def __init__(
+        self, policies: tuple[str, ...], record: Record | None = None, cls: type | None = None
+    ) -> None:
         self.policies = policies
+        self.record = record
+        self.cls = cls
 
 
 class _Partly(list[Any]):
@@ -77,6 +88,13 @@ class Loaders:
         self._connectors = connectors
         self._loaders: dict[_Key, BatchLoader[Any]] = {}
         self.cursors = cursors  # seals every paged field's cursors (schema/paging.py)
+        # a joint team's request: which records its grant covers (schema/scope.py)
+        plan, declaration = ctx.plan, ctx.declaration
+        self._scope: Scope | None = None
+        if plan is not None and plan.outside is not None:
+            case = declaration.case_id if declaration is not None else None
+            self._scope = Scope(ctx.case_subjects or frozenset(), case or "")
+        self._outside_paths: set[str] = set()  # paths whose scope withholding is recorded
 
     def close(self) -> None:
         """Drop the batch loaders (their fetch functions refer back to this object): the
@@ -124,14 +142,78 @@ class Loaders:
         if type(found) is not _Partly:
             return found
         path = "" if at is None else field_path(at)
+        scope = self._scope
+        # reached through a link (not a root lookup): may be named by a subject's record
+        linked = scope is not None and at is not None and at.parent_type is not at.schema.query_type
         shown = []
         for obj in found:
-            if type(obj) is _Hidden:
+            placed = obj if scope is None else self._placed(obj, path, linked, scope)
+            if type(placed) is _Hidden:
                 if path:
-                    self._ctx.audit.withheld_at(path, obj.policies)
+                    self._ctx.audit.withheld_at(path, placed.policies)
             else:
-                shown.append(obj)
+                shown.append(placed)
         return shown
+
+    def _placed(self, obj: Any, path: str, linked: bool, scope: Scope) -> Any:
+        """A team request's object as the resolver at ``path`` gets it. A record outside the
+        scope by itself is in scope through a link when a subject's record named it, and is
+        built again. One that stays outside is not returned by a field denied without the
+        team (as if it did not exist, as for a caller without the team), and otherwise shown
+        as built, what that withholds recorded at ``path``."""
+        hidden = type(obj) is _Hidden
+        record = obj.record if hidden else obj.__dict__.get(OUTSIDE)
+        if record is None:
+            return obj
+        cls = obj.cls if hidden else type(obj)
+        if linked and scope.joins(record):
+            return self._joined(cls, record, scope)
+        if hidden:
+            return obj
+        ctx = self._ctx
+        assert ctx.plan is not None and ctx.plan.outside is not None
+        refused = ctx.plan.outside.refused.get(path) if path else None
+        if refused is not None:
+            ctx.audit.withheld(cls.__name__)
+            return _Hidden(refused)
+        ctx.audit.saw(cls.__name__, record.key)
+        if ctx.plan.disclosures and states(cls):
+            ctx.stating.append((cls, record.data))
+        if path:
+            self._outside_at(path)
+        return obj
+
+    def _joined(self, cls: type | None, record: Record, scope: Scope) -> Any:
+        """A record outside the scope by itself, reached through a link and named by a
+        subject's record: decided and built again, in scope."""
+        ctx = self._ctx
+        assert cls is not None and ctx.plan is not None and ctx.records_visible is not None
+        [decision] = ctx.records_visible([scope.labels(record, True)])
+        if not decision.visible:
+            return _Hidden(decision.policies)
+        type_name = cls.__name__
+        if decision.flags:
+            ctx.audit.flag(*decision.flags)
+        ctx.audit.saw(type_name, record.key)
+        if ctx.plan.disclosures and states(cls):
+            ctx.stating.append((cls, record.data))
+        scope.shown(SPECS[cls], type_name, record)
+        return build(cls, record.data, ctx.plan.build_rules)
+
+    def _outside_at(self, path: str) -> None:
+        """Records outside the team's scope were shown at ``path``: what that withheld under it
+        is recorded as withheld (with the policies that decide it without the team), what it
+        masked as masked."""
+        if path in self._outside_paths:
+            return
+        self._outside_paths.add(path)
+        plan, audit = self._ctx.plan, self._ctx.audit
+        assert plan is not None and plan.outside is not None
+        for withheld, policies in plan.outside.withheld.get(path, ()):
+            audit.withheld_at(withheld, policies)
+        masked = [p for p in plan.outside.masked.get(path, ()) if p not in audit.fields_masked]
+        if masked:
+            audit.fields_masked = sorted((*audit.fields_masked, *masked))
 
     async def search(
         self, type_name: str, text: str, first: int, after: str | None, *, count: bool,
@@ -153,10 +235,27 @@ class Loaders:
             result: Awaitable[Page] = self._call(spec.agency, f"search {kind}", 1, call)
             return result
 
-        def visible(records: Sequence[Record]) -> list[bool]:
-            return [d.visible for d in decide([r.labels for r in records])]
+        team = self._scope
+        plan = ctx.plan
+        # a search denied without the team finds nothing outside its scope (_placed)
+        refused = (
+            team is not None and plan is not None and plan.outside is not None and at is not None
+            and field_path(at) in plan.outside.refused
+        )  # fmt: skip
 
-        everything = count and sees_everything(decide, spec.agency, ctx.declaration.case_id)
+        def visible(records: Sequence[Record]) -> list[bool]:
+            if team is None:
+                return [d.visible for d in decide([r.labels for r in records])]
+            covered = [team.covers(spec, r) for r in records]
+            labels = [team.labels(r, c) for r, c in zip(records, covered, strict=True)]
+            found = decide(labels)
+            if refused:
+                return [d.visible and c for d, c in zip(found, covered, strict=True)]
+            return [d.visible for d in found]
+
+        everything = (
+            count and not refused and sees_everything(decide, spec.agency, ctx.declaration.case_id)
+        )
         found = await scan(fetch, visible, first, start, count and not everything)
         total = found.agency_total if found.total is None and everything else found.total
         end = None if found.next is None else self.cursors.seal(list(found.next), bound)
@@ -214,6 +313,8 @@ class Loaders:
         """``_shown`` of each group (a batch's records per key), deciding them all at once; a
         group with hidden records is a ``_Partly``."""
         every = self._shown(cls, type_name, [r for group in groups for r in group])
+        if self._scope is not None:  # a team's request: records outside its scope too
+            return _grouped(every, groups, _special)
         hidden = any(type(obj) is _Hidden for obj in every)
         shown = iter(every)
         out: list[list[Any]] = []
@@ -229,6 +330,8 @@ class Loaders:
         assert ctx.plan is not None and ctx.records_visible is not None
         if not records:
             return []
+        if self._scope is not None:
+            return self._shown_scoped(cls, type_name, records, self._scope)
         build_rules = ctx.plan.build_rules
         audit = ctx.audit
         decisions = ctx.records_visible([r.labels for r in records])
@@ -247,6 +350,61 @@ class Loaders:
                 stating.append((cls, record.data))
             out.append(build(cls, record.data, build_rules))
         return out
+
+    def _shown_scoped(
+        self, cls: type, type_name: str, records: Sequence[Record], scope: Scope
+    ) -> list[Any]:
+        """``_shown`` in a team's request: each record placed in or outside the team's scope
+        first; in scope it is linked to the case for the record-level rules and built by the
+        plan's rules, outside it is built by the rules without the team, and keeps its record
+        (``OUTSIDE``) for the links that may yet find it in scope, and is recorded as seen only
+        when a resolver gets it (``_placed``)."""
+        ctx = self._ctx
+        plan = ctx.plan
+        assert plan is not None and plan.outside is not None and ctx.records_visible is not None
+        spec, audit = SPECS[cls], ctx.audit
+        covered = [scope.covers(spec, r) for r in records]
+        decisions = ctx.records_visible(
+            [scope.labels(r, c) for r, c in zip(records, covered, strict=True)]
+        )
+        stating = ctx.stating if plan.disclosures and states(cls) else None
+        out: list[Any] = []
+        for record, inside, decision in zip(records, covered, decisions, strict=True):
+            if not decision.visible:
+                audit.withheld(type_name)
+                out.append(_Hidden(decision.policies, None if inside else record, cls))
+                continue
+            if decision.flags:
+                audit.flag(*decision.flags)
+            if inside:
+                audit.saw(type_name, record.key)
+                if stating is not None:
+                    stating.append((cls, record.data))
+                scope.shown(spec, type_name, record)
+                out.append(build(cls, record.data, plan.build_rules))
+            else:  # seen when a resolver gets it (_placed): a field may not return it
+                obj: Any = build(cls, record.data, plan.outside.build_rules)
+                obj.__dict__[OUTSIDE] = record
+                out.append(obj)
+        return out
+
+
+def _grouped(
+    every: list[Any], groups: Sequence[Sequence[Record]], special: Callable[[Any], bool]
+) -> list[list[Any]]:
+    """``every`` cut into the batch's groups; a group with a ``special`` object is a
+    ``_Partly``, which the resolvers that get it look through (``Loaders._shown_at``)."""
+    shown = iter(every)
+    out: list[list[Any]] = []
+    for group in groups:
+        objs = list(itertools.islice(shown, len(group)))
+        out.append(_Partly(objs) if any(special(o) for o in objs) else objs)
+    return out
+
+
+def _special(obj: Any) -> bool:
+    """Hidden, or built outside a team's scope: the resolvers that get it must look."""
+    return type(obj) is _Hidden or OUTSIDE in obj.__dict__
 
 
 def _spec(type_name: str) -> TypeSpec:

@@ -24,7 +24,12 @@ class FrozenAsset:
     date: str | None = attr("enforcement", 2)
 
 
-@entity(agency="police", kind="case", key="case_number")
+@entity(
+    agency="police",
+    kind="case",
+    key="case_number",
+    refers=("suspect_ids", "enterprise_ids", "frozen_assets.account_number"),
+)
 class PoliceCase:
     case_number: PoliceCaseNumber = attr("criminal", 1, identity="PoliceCase")
     charge: str | None = attr("criminal", 1)

@@ -14,12 +14,13 @@ from strawberry.tools import merge_types
 from schema.audit import AuditQuery
 from schema.banking import BankingQuery
 from schema.base import FieldForbidden, Shape
-from schema.catalog import Catalog, build_catalog
+from schema.catalog import Catalog, SchemaMappingError, build_catalog
 from schema.court import CourtQuery
 from schema.enterprise import EnterpriseQuery
 from schema.person import PersonQuery
 from schema.police import PoliceQuery
 from schema.scalars import SCALARS
+from schema.scope import OUTSIDE, check_declarations
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +41,17 @@ def build_schema() -> GatewaySchema:
     built = strawberry.Schema(query=query, config=config)
     gql = built._schema
     catalog = build_catalog(gql)
+    problems = check_declarations()
+    if problems:
+        raise SchemaMappingError("entity declarations: " + "; ".join(problems))
     _guard_links(gql, catalog)
     return GatewaySchema(built, gql, catalog)
 
 
 def _guard_links(gql: GraphQLSchema, catalog: Catalog) -> None:
-    """Every link resolver first asks the plan; a denied link answers FORBIDDEN_FIELD.
+    """Every link resolver first asks the plan; a denied link answers FORBIDDEN_FIELD, and so
+    does a link the team grant allows from a record outside the team's scope (schema/scope.py)
+    that is denied without the team.
 
     Plain values need no guard: the object builder withholds denied ones (schema.base.build).
     """
@@ -61,8 +67,18 @@ def _guard_links(gql: GraphQLSchema, catalog: Catalog) -> None:
 
 def _guarded(resolve: Callable[..., Any], key: tuple[str, str]) -> Callable[..., Any]:
     def guarded(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
-        if key in info.context.plan.denied:
+        plan = info.context.plan
+        if key in plan.denied:
+            raise FieldForbidden()
+        outside = plan.outside
+        if outside is not None and key in outside.denied and _outside(source):
             raise FieldForbidden()
         return resolve(source, info, **args)
 
     return guarded
+
+
+def _outside(source: Any) -> bool:
+    """Whether ``source`` was built as a record outside the team's scope."""
+    values = getattr(source, "__dict__", None)
+    return values is not None and OUTSIDE in values

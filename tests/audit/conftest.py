@@ -167,7 +167,7 @@ async def open_live(
     data_dir: Path, log_id: str = "gw-test", **overrides: Any
 ) -> AsyncIterator[Live]:
     """``overrides`` replace Settings fields (``audit``: a PostgreSQL trail, ``governance_db``)."""
-    from tests.gateway.conftest import LOOKUPS, small_world
+    from tests.gateway.conftest import LOOKUPS, give_subjects, small_world, subjects_of
 
     jwks, _ = prepare(data_dir)  # demo issuer keys, team JIT-2026-001 with jit.member
     register_fixture_cases(data_dir)  # the cases the tests declare, for the users that do
@@ -182,6 +182,8 @@ async def open_live(
     agencies = {name: MemoryConnector(name, LOOKUPS[name], world[name]) for name in LOOKUPS}
     gateway = build_gateway(settings, connectors=agencies)  # the default audit log: the trail
     assert isinstance(gateway.audit, AuditTrail)
+    subjects = subjects_of(world)  # the demo team's case is about all of the small world
+    give_subjects(gateway, lambda: subjects)
     await gateway.keys.refresh()
     transport = httpx.ASGITransport(app=create_app(gateway))
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from gateway.app import Gateway, build_gateway, create_app
 from gateway.ratelimit_settings import RateLimits
 from gateway.settings import Settings
 from kernel.identifiers import luhn_check_digit, resident_id_check_char, uscc_check_char
+from kernel.types import RequestContext
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from tests.cases import register_fixture_cases
 
@@ -90,6 +91,16 @@ LOOKUPS = {
 }
 
 
+def subjects_of(world: dict[str, dict[str, list[dict[str, Any]]]]) -> frozenset[str]:
+    """Every enterprise, person and account of a world: a case whose subjects they are has
+    every record of it in its team's scope."""
+    return frozenset(
+        [e["uscc"] for e in world["market"]["enterprise"]]
+        + [p["id_number"] for p in world["police"]["person"]]
+        + [a["number"] for a in world["banking"]["account"]]
+    )
+
+
 @dataclass
 class Harness:
     client: httpx.AsyncClient
@@ -97,6 +108,9 @@ class Harness:
     agencies: dict[str, MemoryConnector]
     audit: MemoryAuditLog
     data_dir: Path
+    # the declared case's subjects a team request gets (RequestContext.case_subjects, which
+    # the case registry gives in production); None: left as the gateway gives them
+    subjects: frozenset[str] | None = None
 
     def token(self, user: str = "jit.member") -> str:
         return mint_token(user, self.data_dir)
@@ -128,9 +142,31 @@ class Harness:
         return await self.client.post("/graphql", json=body, headers=headers)
 
 
+def give_subjects(gateway: Gateway, subjects: Callable[[], frozenset[str] | None]) -> None:
+    """Team requests get ``subjects()`` as their case's subjects (None: as the gateway gives
+    them), set as the execute stage starts (where the loaders read them)."""
+    executor = gateway.pipeline.executor
+    run = executor.run
+
+    async def run_with_subjects(ctx: RequestContext, operation: Any, variables: Any) -> Any:
+        plan, given = ctx.plan, subjects()
+        if plan is not None and plan.outside is not None and given is not None:
+            ctx.case_subjects = given
+        return await run(ctx, operation, variables)
+
+    executor.run = run_with_subjects  # type: ignore[method-assign]
+
+
 @contextlib.asynccontextmanager
-async def open_harness(data_dir: Path, **overrides: Any) -> AsyncIterator[Harness]:
-    """A gateway over a fresh small world; ``overrides`` replace Settings fields."""
+async def open_harness(
+    data_dir: Path,
+    connectors: dict[str, MemoryConnector] | None = None,
+    subjects: frozenset[str] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[Harness]:
+    """A gateway over a fresh small world (or ``connectors``); ``overrides`` replace Settings
+    fields. The demo team's case has every enterprise, person and account of the small world
+    as its subjects (or ``subjects``)."""
     jwks, _ = prepare(data_dir)  # also creates the demo's team JIT-2026-001 with jit.member
     register_fixture_cases(data_dir)  # the cases the tests declare, for the users that do
     overrides.setdefault("rate_limits", RateLimits(enabled=False))  # tests/gateway/test_ratelimit
@@ -138,15 +174,20 @@ async def open_harness(data_dir: Path, **overrides: Any) -> AsyncIterator[Harnes
         issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, agencies={}, data_dir=data_dir, jwks_file=jwks,
         **overrides,
     )  # fmt: skip
-    world = small_world()
-    agencies = {name: MemoryConnector(name, LOOKUPS[name], world[name]) for name in LOOKUPS}
+    agencies = connectors
+    if agencies is None:
+        world = small_world()
+        agencies = {name: MemoryConnector(name, LOOKUPS[name], world[name]) for name in LOOKUPS}
+        subjects = subjects_of(world) if subjects is None else subjects
     audit = MemoryAuditLog()
     gateway = build_gateway(settings, connectors=agencies, audit=audit)
     app = create_app(gateway)
     await gateway.keys.refresh()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-        yield Harness(client, gateway, agencies, audit, data_dir)
+        harness = Harness(client, gateway, agencies, audit, data_dir, subjects)
+        give_subjects(gateway, lambda: harness.subjects)
+        yield harness
     await gateway.limiter.aclose()
     gateway.governance.close()
 

@@ -189,3 +189,68 @@ def test_visibility_is_decided_once_per_principal_shape_and_never_shared_across_
     engine.version = "v2"
     assert authorizer.visibility(OFFICER, alone) == officer
     assert len(engine.reached) == 4
+
+
+class TeamEngine(CountingEngine):
+    """Allows every field to a team; without it, denies balances and the accounts link (by
+    ``alone-deny``) and masks parties' identifiers."""
+
+    def decide(
+        self, principal: Principal, context: DecisionContext, resources: Sequence[FieldResource]
+    ) -> list[FieldDecision]:
+        out = []
+        for r in resources:
+            if context.in_team:
+                out.append(FieldDecision(Outcome.ALLOW, policies=("team",)))
+            elif r.path in ("BankAccount.balance", "Enterprise.bankAccounts"):
+                out.append(FieldDecision(Outcome.DENY, policies=("alone-deny",)))
+            elif r.path == "Party.partyId":
+                out.append(FieldDecision(Outcome.MASK, "party_id", ("alone-mask",)))
+            else:
+                out.append(FieldDecision(Outcome.ALLOW, policies=("alone",)))
+        return out
+
+
+def test_a_team_plan_carries_how_records_outside_the_scope_are_built() -> None:
+    from gateway.analyze import Analyzer
+    from schema.unified import build_schema
+    from tests.gateway.conftest import uscc
+
+    query = """{ enterprise(uscc: "%s") { name shareholders { holderName }
+      bankAccounts { number balance } courtCases { parties { partyId } } } }"""
+    operation = Analyzer(build_schema()).analyze(query % uscc(1), None)
+    authorizer = Authorizer(StaticPolicies(TeamEngine()))
+    alone = DecisionContext(purpose="investigation", case_id="JIT-2026-001")
+    team = DecisionContext(
+        purpose="investigation", case_id="JIT-2026-001", in_team=True, teams=("JIT-2026-001",)
+    )
+    plain = authorizer.plan(CLERK, alone, operation)
+    assert plain.outside is None  # not a team's request: nothing changes
+    assert plain.source_fields["Enterprise"] == frozenset({"name", "shareholders.holder_name"})
+    plan = authorizer.plan(CLERK, team, operation)
+    assert authorizer.plan(CLERK, team, operation) is plan  # cached, by the context
+    outside = plan.outside
+    assert outside is not None and not plan.denied
+    assert outside.build_rules["BankAccount"].denied == frozenset({"balance"})
+    assert outside.build_rules["Party"].masks == {"party_id": "party_id"}
+    assert outside.denied == frozenset({("Enterprise", "bankAccounts"), ("BankAccount", "balance")})
+    assert outside.refused == {"enterprise.bankAccounts": ("alone-deny",)}
+    assert outside.withheld == {
+        "enterprise": (("enterprise.bankAccounts", ("alone-deny",)),),
+        "enterprise.bankAccounts": (("enterprise.bankAccounts.balance", ("alone-deny",)),),
+    }
+    assert outside.masked == {"enterprise.courtCases": ("enterprise.courtCases.parties.partyId",)}
+    # what places records in the scope is asked for too
+    assert plan.source_fields["Enterprise"] == frozenset(
+        {"name", "shareholders.holder_name", "shareholders.holder_id", "legal_rep_id"}
+    )
+    assert plan.source_fields["BankAccount"] == frozenset({"number", "balance", "holder_id"})
+    assert plan.source_fields["CourtCase"] == frozenset({"parties.party_id", "parties.party_type"})
+    # shown in clear in the scope, masked outside: only values shown in clear are disclosures
+    assert plan.disclosures == (
+        Disclosure(
+            ("enterprise", "courtCases", "parties", "partyId"),
+            ("Person", "Enterprise"),
+            "party_id",
+        ),
+    )

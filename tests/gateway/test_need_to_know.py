@@ -89,14 +89,24 @@ async def test_records_a_caller_may_not_see_are_left_out_of_lists(harness: Harne
     for row in rows:
         if row["id"] == "T3-1":
             row["handling_code"] = "H3"
+    accounts = banking._records["account"]  # type: ignore[attr-defined]
+    accounts.append({**accounts[3], "number": card(90), "handling_code": "H3"})
     query = '{ enterprise(uscc: "%s") { bankAccounts { transactions { id } } } }' % uscc(3)
     visible = (await harness.query(query, user="police.investigator", case="J1101052026000003",
                                    **{"x-break-glass": "suspect fleeing"})).json()  # fmt: skip
     assert "errors" in visible  # police.investigator has no emergency role: no break-glass
+    # H3 is for its agency, a team whose case's scope holds it, or break-glass: the record is
+    # part of an account held by the case's subject (docs/policies.md, "Team scope")
+    harness.subjects = frozenset({uscc(3)})
     team = (await harness.query(query)).json()
     ids = [t["id"] for t in team["data"]["enterprise"]["bankAccounts"][0]["transactions"]]
-    assert ids == ["T3-0", "T3-2"]  # H3 is for its agency, a team on a linked case, or break-glass
-    assert harness.audit.records[-1].records_withheld == {"Transaction": 1}
+    assert ids == ["T3-0", "T3-1", "T3-2"]
+    assert harness.audit.records[-1].records_withheld == {}
+    # market regulators may learn that accounts exist, H3 ones excepted: left out of the list
+    listed = '{ enterprise(uscc: "%s") { bankAccounts { bank } } }' % uscc(3)
+    market = await harness.query(listed, user="market.officer", purpose="supervision", case=None)
+    assert market.json()["data"]["enterprise"]["bankAccounts"] == [{"bank": "中国工商银行"}]
+    assert harness.audit.records[-1].records_withheld == {"BankAccount": 1}
 
 
 async def test_police_outside_a_team_see_police_data_but_not_bank_data(harness: Harness) -> None:
@@ -205,14 +215,14 @@ async def test_a_value_a_record_rule_withheld_is_recorded_as_withheld_with_that_
 
 
 async def test_records_left_out_of_a_list_are_withheld_at_its_path(harness: Harness) -> None:
-    for row in harness.agencies["banking"]._records["transaction"]:  # type: ignore[attr-defined]
-        if row["id"] == "T3-1":
-            row["handling_code"] = "H3"
-    query = '{ enterprise(uscc: "%s") { bankAccounts { transactions { id } } } }' % uscc(3)
-    await harness.query(query)  # the team: H3 only of their case
+    accounts = harness.agencies["banking"]._records["account"]  # type: ignore[attr-defined]
+    accounts.append({**accounts[3], "number": card(90), "handling_code": "H3"})
+    query = '{ enterprise(uscc: "%s") { bankAccounts { bank } } }' % uscc(3)
+    # market regulators learn that accounts exist, H3 ones excepted
+    await harness.query(query, user="market.officer", purpose="supervision", case=None)
     record = harness.audit.records[-1]
-    assert record.records_withheld == {"Transaction": 1}
-    assert record.fields_withheld == ["enterprise.bankAccounts.transactions"]
+    assert record.records_withheld == {"BankAccount": 1}
+    assert record.fields_withheld == ["enterprise.bankAccounts"]
     # a record that does not exist is not withheld
     await harness.query('{ enterprise(uscc: "%s") { name } }' % uscc(99))
     assert harness.audit.records[-1].fields_withheld == []

@@ -7,7 +7,9 @@ named fragments, nesting, lists), through the whole pipeline:
 - a value the policy masks is in masked form (masks are idempotent, originals are not);
 - a denied field is null and never requested from an agency;
 - every record shown is visible to the caller by a direct record-level decision on its labels
-  (the world's records get varied handling codes, sensitivities and case links for this);
+  (the world's records get varied handling codes, sensitivities and case links for this; in a
+  team's request, a record in the team's scope, as worked out here from the case's subjects
+  independently of schema/scope.py, is linked to the case);
   what the audit record holds as seen besides records is an identifier the answer shows in
   clear in an identifier field of a record that is (a court case's party, an account holder).
 
@@ -34,6 +36,7 @@ from policies.engine import DecisionContext, RecordLabels
 from policies.teams import TeamStore
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_or_create_keys
 from schema.base import SPECS_BY_NAME, Shape
+from schema.scope import scope_fields
 from tests.gateway.conftest import Harness, open_harness
 from tests.gateway.queries import KEYS, Case, Node, _catalog, cases
 from tests.gateway.queries import vary_labels as _vary_labels
@@ -50,6 +53,63 @@ class Fixture:
         self.teams = TeamStore(self.harness.gateway.governance)
         self.engine = self.harness.gateway.policies.engine
         self.labels = _vary_labels(self.harness)
+        # the team's case is about half of the small world: every other enterprise (and what
+        # links to it) and every third account
+        self.harness.subjects = subjects = frozenset(
+            [e["uscc"] for e in self.rows("market", "enterprise")[::2]]
+            + [a["number"] for a in self.rows("banking", "account")[::3]]
+        )
+        self.scope = self.scope_of(subjects)
+
+    def rows(self, agency: str, kind: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.harness.agencies[agency]._records[kind]  # type: ignore[attr-defined]
+        return found
+
+    def scope_of(self, subjects: frozenset[str]) -> set[tuple[str, str]]:
+        """(type, key) of the records the team's scope may hold (docs/policies.md, "Team
+        scope"): what links to a subject, and (a little more than the gateway holds, which is
+        only through a link) whatever a subject's record names."""
+        ents, persons = self.rows("market", "enterprise"), self.rows("police", "person")
+        accounts = self.rows("banking", "account")
+
+        def names(e: dict[str, Any]) -> set[str]:
+            return {e.get("legal_rep_id"), *(h["holder_id"] for h in e.get("shareholders") or ())}
+
+        named = {n for e in ents if e["uscc"] in subjects for n in names(e)}
+        named |= {a.get("holder_id") for a in accounts if a["number"] in subjects}
+        scope = {
+            ("Enterprise", e["uscc"])
+            for e in ents
+            if e["uscc"] in subjects | named or names(e) & subjects
+        }
+        scope |= {("Person", p["id_number"]) for p in persons if p["id_number"] in subjects | named}
+        scope |= {
+            ("BankAccount", a["number"])
+            for a in accounts
+            if {a["number"], a.get("holder_id")} & subjects or a["number"] in named
+        }
+        scope |= {
+            ("Transaction", t["id"])
+            for t in self.rows("banking", "transaction")
+            if t["account_number"] in subjects
+            or ("BankAccount", t["account_number"]) in scope
+            or t.get("counterparty_account") in subjects
+        }
+        scope |= {
+            ("PoliceCase", c["case_number"])
+            for c in self.rows("police", "case")
+            if {*c.get("suspect_ids", ()), *c.get("enterprise_ids", ())} & subjects
+        }
+        scope |= {("CourtCase", c["case_number"]) for c in self.rows("courts", "court_case")
+                  if {p["party_id"] for p in c.get("parties", ())} & subjects}  # fmt: skip
+        return scope
+
+    def linked(self, context: DecisionContext, type_name: str, row: dict[str, Any]) -> bool:
+        """Whether a record is linked to the declared case for the record-level rules."""
+        if context.case_id in row["linked_cases"]:
+            return True
+        key = str(row[KEYS[type_name][2]])
+        return context.in_team and (type_name, key) in self.scope
 
     def visible(self, principal: Principal, in_team: bool) -> frozenset[tuple[str, str]] | None:
         """What the caller could ever see (a member of the team only as jit.member)."""
@@ -124,7 +184,7 @@ def test_nothing_leaks(fixture: Fixture, data: st.DataObject) -> None:
         value = (body.get("data") or {}).get(node.key)
         _check(node, value, decide)
         _identifiers(node, value, disclosed)
-    _check_requests(harness, case, decide)
+    _check_requests(harness, case, decide, context.in_team)
     _check_records(fixture, case.principal, context, disclosed)
     _check_searches(fixture, case, body.get("data") or {}, context)
 
@@ -141,7 +201,7 @@ def _check_records(
                 KEYS[type_name][0],
                 row["handling_code"],
                 row["sensitivity"],
-                context.case_id in row["linked_cases"],
+                fixture.linked(context, type_name, row),
             )
             for row in rows
         ]
@@ -160,7 +220,7 @@ def _check_searches(
     rows = fixture.harness.agencies["market"]._records["enterprise"]  # all match "财富"
     labels = [
         RecordLabels("market", r["handling_code"], r["sensitivity"],
-                     context.case_id in r["linked_cases"])
+                     fixture.linked(context, "Enterprise", r))
         for r in rows
     ]  # fmt: skip
     visible = sum(d.visible for d in fixture.engine.decide_records(case.principal, context, labels))
@@ -229,10 +289,11 @@ def _check(node: Node, value: Any, decide: Any) -> None:
                 _check(child, item.get(child.key), decide)
 
 
-def _check_requests(harness: Harness, case: Case, decide: Any) -> None:
+def _check_requests(harness: Harness, case: Case, decide: Any, in_team: bool) -> None:
     """No agency was asked for a field whose every use in the query was denied.
 
-    A field's uses are the plain fields that show it and the links that need it to join.
+    A field's uses are the plain fields that show it and the links that need it to join, and
+    in a team's request the fields that place a record in the team's scope (never shown).
     """
     catalog = _catalog()
     allowed: dict[str, set[str]] = {}
@@ -244,7 +305,8 @@ def _check_requests(harness: Harness, case: Case, decide: Any) -> None:
     for agency in harness.agencies.values():
         for kind, _, _, fields in agency.calls:
             entity = kinds[kind]
-            leaked = fields & (denied.get(entity, set()) - allowed.get(entity, set()))
+            scoping = scope_fields(entity) if in_team else frozenset()
+            leaked = fields & (denied.get(entity, set()) - allowed.get(entity, set()) - scoping)
             assert not leaked, f"asked {agency.agency} for denied {entity} fields {leaked}"
     del catalog
 

@@ -37,12 +37,27 @@ async def test_cross_agency_query_links_all_four_agencies(harness: Harness) -> N
 
 
 async def test_agencies_are_asked_only_for_selected_fields(harness: Harness) -> None:
+    query = '{ enterprise(uscc: "%s") { name bankAccounts { number bank } } }' % uscc(3)
+    await harness.query(query, user="bank.analyst", purpose="supervision", case=None)
+    (market_call,) = harness.agencies["market"].calls
+    assert market_call == ("enterprise", "uscc", 1, frozenset({"name"}))
+    (banking_call,) = harness.agencies["banking"].calls
+    assert banking_call == ("account", "holder_id", 1, frozenset({"number", "bank"}))
+
+
+async def test_a_team_request_also_asks_what_places_records_in_its_scope(
+    harness: Harness,
+) -> None:
+    """The fields an entity declares in ``@entity(refers=..., part_of=...)`` come along in a
+    team's request: they decide whether the team grant covers the record (schema/scope.py)."""
     await harness.query(DEMO_QUERY, {"uscc": uscc(3)})
     (market_call,) = harness.agencies["market"].calls
-    assert market_call == ("enterprise", "uscc", 1, frozenset({"name", "legal_rep_id"}))
+    scope = {"shareholders.holder_id"}
+    assert market_call == ("enterprise", "uscc", 1, frozenset({"name", "legal_rep_id", *scope}))
     banking = {c[0]: c[3] for c in harness.agencies["banking"].calls}
-    assert banking["account"] == frozenset({"number", "bank", "balance"})
-    assert banking["transaction"] == frozenset({"amount", "counterparty_name"})
+    assert banking["account"] == frozenset({"number", "bank", "balance", "holder_id"})
+    scope = {"account_number", "counterparty_account"}
+    assert banking["transaction"] == frozenset({"amount", "counterparty_name", *scope})
 
 
 async def test_a_list_of_n_entities_costs_one_call_per_agency_and_kind(harness: Harness) -> None:

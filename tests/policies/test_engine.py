@@ -93,7 +93,7 @@ def test_record_decisions() -> None:
         (
             "10-joint-team.cedar",
             ('@id("joint-team-investigation")', ""),
-            "10-joint-team.cedar:4: policy has no @id",
+            "10-joint-team.cedar:6: policy has no @id",
         ),
         (
             "30-break-glass.cedar",

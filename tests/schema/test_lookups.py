@@ -27,9 +27,9 @@ async def test_a_list_lookup_is_one_call_in_the_order_given(tmp_path: Path) -> N
             "(2025)京01民初3号",
             "(2025)京01民初1号",
         ]  # the unknown one is left out, the repeated one shown once
-        assert harness.agencies["courts"].calls == [
-            ("court_case", "case_number", 3, frozenset({"case_number", "court"}))
-        ]
+        # the parties come along in a team's request: they place a case in its scope
+        fields = frozenset({"case_number", "court", "parties.party_id"})
+        assert harness.agencies["courts"].calls == [("court_case", "case_number", 3, fields)]
         assert harness.audit.records[-1].records_returned["CourtCase"] == {
             "(2025)京01民初1号",
             "(2025)京01民初3号",
