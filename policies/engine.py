@@ -34,6 +34,7 @@ import cedarpy
 
 from kernel.masks import MASKS
 from kernel.types import FieldDecision, Outcome, Principal
+from policies.statements import first_bad_line, statement_starts
 from schema.catalog import Catalog, FieldResource
 
 log = logging.getLogger("jointgate.policies")
@@ -163,7 +164,7 @@ def load_bundle(directory: Path, catalog: Catalog) -> PolicyBundle:
         raise PolicyError(problems)
 
     combined = "\n".join(texts.values())
-    starts = _statement_starts(texts)  # Cedar id (policyN) -> (file, line)
+    starts = statement_starts(texts)  # Cedar id (policyN) -> (file, line)
     parsed = json.loads(cedarpy.policies_to_json_str(combined))["staticPolicies"]
     policies: dict[str, Policy] = {}
     seen: dict[str, str] = {}
@@ -343,50 +344,8 @@ def _syntax_problems(path: Path, text: str) -> list[Problem]:
     try:
         cedarpy.PolicySet.from_str(text)
     except ValueError as exc:
-        return [Problem(str(path), _first_bad_line(text), f"does not parse: {exc}")]
+        return [Problem(str(path), first_bad_line(text), f"does not parse: {exc}")]
     return []
-
-
-def _statements(text: str) -> list[tuple[int, str]]:
-    """Split policy text into statements with the line each starts on (comments stripped)."""
-    out: list[tuple[int, str]] = []
-    current: list[str] = []
-    start = 0
-    in_string = False
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw if in_string else raw.split("//", 1)[0]
-        if not start and line.strip():
-            start = number
-        current.append(line)
-        for i, char in enumerate(line):
-            if char == '"' and (i == 0 or line[i - 1] != "\\"):
-                in_string = not in_string
-            elif char == ";" and not in_string:
-                out.append((start, "\n".join(current)))
-                current, start = [], 0
-                break
-    if "".join(current).strip():
-        out.append((start, "\n".join(current)))
-    return out
-
-
-def _first_bad_line(text: str) -> int:
-    for line, statement in _statements(text):
-        try:
-            cedarpy.PolicySet.from_str(statement)
-        except ValueError:
-            return line
-    return 1
-
-
-def _statement_starts(texts: dict[Path, str]) -> dict[str, tuple[str, int]]:
-    starts: dict[str, tuple[str, int]] = {}
-    index = 0
-    for path, text in texts.items():
-        for line, _ in _statements(text):
-            starts[f"policy{index}"] = (str(path), line)
-            index += 1
-    return starts
 
 
 class PolicyEngine:
