@@ -13,6 +13,12 @@ Policy annotations the engine understands:
   mask, or one of kernel/masks.py). A field allowed by an unmasked permit is shown in full.
 - ``@flag("break-glass")``: decisions that rely only on such permits are flagged for review.
 
+A field of a personal-data category (``schema.base.Personal``: an account holder's ID number, a
+legal representative's name ...) is decided as the ``Person`` field of that category, whichever
+agency holds it: :meth:`PolicyEngine.deciding` names that field, the Cedar request is for it,
+and only the mask (the policy's explicit ``@mask("kind")``, else the field's own) is the
+field's. A policy naming such a field by id is refused.
+
 Policies decide on whether a case is declared (``context.has_case``, ``context.in_team``), never
 on the case id's text, which is the caller's to choose and is not in the policy context: that
 keeps "which fields could this caller ever be shown" (schema visibility,
@@ -25,7 +31,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,10 +207,13 @@ def load_bundle(directory: Path, catalog: Catalog) -> PolicyBundle:
         for number, line_text in enumerate(text.splitlines(), 1):
             for ref in _FIELD_REF.findall(line_text):
                 type_name, _, field_name = ref.partition(".")
-                if (type_name, field_name) not in catalog:
+                resource = catalog.get((type_name, field_name))
+                if resource is None:
                     problems.append(
                         Problem(str(path), number, f"{ref} is not a field of the GraphQL schema")
                     )
+                elif resource.decided_as is not None:
+                    problems.append(Problem(str(path), number, _tagged(resource)))
     if problems:
         raise PolicyError(problems)
 
@@ -228,6 +237,17 @@ def load_bundle(directory: Path, catalog: Catalog) -> PolicyBundle:
         fields_named=frozenset(_named(parsed, f"{NS}::Field")),
         roles_asked=_roles_asked(parsed),
         helping=_helping(parsed),
+    )
+
+
+def _tagged(resource: FieldResource) -> str:
+    """Why a policy may not name ``resource``, a field of a personal-data category."""
+    assert resource.decided_as is not None
+    person = ".".join(resource.decided_as)
+    return (
+        f"{resource.path} is {resource.personal} data, decided as {person} wherever it"
+        f' appears: name {person} instead (docs/policies.md, "Fields are decided by data'
+        ' category")'
     )
 
 
@@ -357,11 +377,18 @@ class PolicyEngine:
         self._fields = cedarpy.Entities.from_json_str(
             json.dumps([_field_entity(r) for r in catalog.values()])
         )
-        self._alike = _alike(catalog.values(), bundle)
+        self._alike = _alike(catalog.values(), bundle, self.deciding)
 
     @property
     def version(self) -> str:
         return self.bundle.version
+
+    def deciding(self, resource: FieldResource) -> FieldResource:
+        """The field whose decision ``resource`` gets: the ``Person`` field of its personal-data
+        category (``BankAccount.holderId``: ``Person.idNumber``), else itself."""
+        if resource.decided_as is None:
+            return resource
+        return self.catalog[resource.decided_as]
 
     def decide(
         self, principal: Principal, context: DecisionContext, resources: Sequence[FieldResource]
@@ -370,7 +397,9 @@ class PolicyEngine:
             return []
         entities = self._fields.with_added_json_str(json.dumps([_user_entity(principal)]))
         ctx = context.as_cedar()
-        requests = [_request(principal, "read", "Field", r.path, ctx) for r in resources]
+        requests = [
+            _request(principal, "read", "Field", self.deciding(r).path, ctx) for r in resources
+        ]
         results = cedarpy.is_authorized_batch(requests, self.bundle.policy_set, entities)
         return [self._field_decision(r, res) for r, res in zip(resources, results, strict=True)]
 
@@ -391,7 +420,7 @@ class PolicyEngine:
 
         One batch of decisions, in every context no other context decides at least as much
         as, of one field of each set of fields that no policy can tell apart (the same decision
-        for all of them).
+        for all of them; a field of a personal-data category is in its ``Person`` field's set).
         """
         alike = self._alike
         contexts = _undominated(contexts, self.bundle.helping)
@@ -399,7 +428,7 @@ class PolicyEngine:
             return frozenset()
         entities = self._fields.with_added_json_str(json.dumps([_user_entity(principal)]))
         requests = [
-            _request(principal, "read", "Field", fields[0].path, ctx)
+            _request(principal, "read", "Field", self.deciding(fields[0]).path, ctx)
             for ctx in (c.as_cedar() for c in contexts)
             for fields in alike
         ]
@@ -461,12 +490,19 @@ def _name(policy: Policy) -> str:
     return policy.name
 
 
-def _alike(resources: Iterable[FieldResource], bundle: PolicyBundle) -> list[list[FieldResource]]:
+def _alike(
+    resources: Iterable[FieldResource],
+    bundle: PolicyBundle,
+    deciding: Callable[[FieldResource], FieldResource],
+) -> list[list[FieldResource]]:
     """Fields grouped so that no policy of ``bundle`` can tell two of a group apart: none is
     named by id, they agree on every attribute any policy reads, and on whether they have a
-    mask (which decides a masked-only permit)."""
+    mask (which decides a masked-only permit). A field is described by the one ``deciding``
+    names (a tagged field by its ``Person`` field, whose mask it has exactly when that does:
+    schema.catalog checks it), so it is grouped with that field."""
     groups: dict[tuple[object, ...], list[FieldResource]] = {}
-    for resource in resources:
+    for tagged in resources:
+        resource = deciding(tagged)
         attributes = _field_entity(resource)["attrs"]
         named, read = bundle.fields_named, bundle.attributes_read
         key = (
@@ -474,7 +510,7 @@ def _alike(resources: Iterable[FieldResource], bundle: PolicyBundle) -> list[lis
             tuple(v for k, v in sorted(attributes.items()) if read is None or k in read),
             resource.mask is None,
         )
-        groups.setdefault(key, []).append(resource)
+        groups.setdefault(key, []).append(tagged)
     return list(groups.values())
 
 
