@@ -13,6 +13,12 @@ Policy annotations the engine understands:
   mask, or one of kernel/masks.py). A field allowed by an unmasked permit is shown in full.
 - ``@flag("break-glass")``: decisions that rely only on such permits are flagged for review.
 
+A field of a personal-data category (``schema.base.Personal``: an account holder's ID number, a
+legal representative's name ...) is decided as the ``Person`` field of that category, whichever
+agency holds it: :meth:`PolicyEngine.deciding` names that field, the Cedar request is for it,
+and only the mask (the policy's explicit ``@mask("kind")``, else the field's own) is the
+field's. A policy naming such a field by id is refused.
+
 Policies decide on whether a case is declared (``context.has_case``, ``context.in_team``), never
 on the case id's text, which is the caller's to choose and is not in the policy context: that
 keeps "which fields could this caller ever be shown" (schema visibility,
@@ -25,7 +31,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,7 @@ import cedarpy
 
 from kernel.masks import MASKS
 from kernel.types import FieldDecision, Outcome, Principal
+from policies.statements import first_bad_line, statement_starts
 from schema.catalog import Catalog, FieldResource
 
 log = logging.getLogger("jointgate.policies")
@@ -165,7 +172,7 @@ def load_bundle(directory: Path, catalog: Catalog) -> PolicyBundle:
         raise PolicyError(problems)
 
     combined = "\n".join(texts.values())
-    starts = _statement_starts(texts)  # Cedar id (policyN) -> (file, line)
+    starts = statement_starts(texts)  # Cedar id (policyN) -> (file, line)
     parsed = json.loads(cedarpy.policies_to_json_str(combined))["staticPolicies"]
     policies: dict[str, Policy] = {}
     seen: dict[str, str] = {}
@@ -202,10 +209,13 @@ def load_bundle(directory: Path, catalog: Catalog) -> PolicyBundle:
         for number, line_text in enumerate(text.splitlines(), 1):
             for ref in _FIELD_REF.findall(line_text):
                 type_name, _, field_name = ref.partition(".")
-                if (type_name, field_name) not in catalog:
+                resource = catalog.get((type_name, field_name))
+                if resource is None:
                     problems.append(
                         Problem(str(path), number, f"{ref} is not a field of the GraphQL schema")
                     )
+                elif resource.decided_as is not None:
+                    problems.append(Problem(str(path), number, _tagged(resource)))
     if problems:
         raise PolicyError(problems)
 
@@ -229,6 +239,17 @@ def load_bundle(directory: Path, catalog: Catalog) -> PolicyBundle:
         fields_named=frozenset(_named(parsed, f"{NS}::Field")),
         roles_asked=_roles_asked(parsed),
         helping=_helping(parsed),
+    )
+
+
+def _tagged(resource: FieldResource) -> str:
+    """Why a policy may not name ``resource``, a field of a personal-data category."""
+    assert resource.decided_as is not None
+    person = ".".join(resource.decided_as)
+    return (
+        f"{resource.path} is {resource.personal} data, decided as {person} wherever it"
+        f' appears: name {person} instead (docs/policies.md, "Fields are decided by data'
+        ' category")'
     )
 
 
@@ -345,50 +366,8 @@ def _syntax_problems(path: Path, text: str) -> list[Problem]:
     try:
         cedarpy.PolicySet.from_str(text)
     except ValueError as exc:
-        return [Problem(str(path), _first_bad_line(text), f"does not parse: {exc}")]
+        return [Problem(str(path), first_bad_line(text), f"does not parse: {exc}")]
     return []
-
-
-def _statements(text: str) -> list[tuple[int, str]]:
-    """Split policy text into statements with the line each starts on (comments stripped)."""
-    out: list[tuple[int, str]] = []
-    current: list[str] = []
-    start = 0
-    in_string = False
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw if in_string else raw.split("//", 1)[0]
-        if not start and line.strip():
-            start = number
-        current.append(line)
-        for i, char in enumerate(line):
-            if char == '"' and (i == 0 or line[i - 1] != "\\"):
-                in_string = not in_string
-            elif char == ";" and not in_string:
-                out.append((start, "\n".join(current)))
-                current, start = [], 0
-                break
-    if "".join(current).strip():
-        out.append((start, "\n".join(current)))
-    return out
-
-
-def _first_bad_line(text: str) -> int:
-    for line, statement in _statements(text):
-        try:
-            cedarpy.PolicySet.from_str(statement)
-        except ValueError:
-            return line
-    return 1
-
-
-def _statement_starts(texts: dict[Path, str]) -> dict[str, tuple[str, int]]:
-    starts: dict[str, tuple[str, int]] = {}
-    index = 0
-    for path, text in texts.items():
-        for line, _ in _statements(text):
-            starts[f"policy{index}"] = (str(path), line)
-            index += 1
-    return starts
 
 
 class PolicyEngine:
@@ -400,11 +379,18 @@ class PolicyEngine:
         self._fields = cedarpy.Entities.from_json_str(
             json.dumps([_field_entity(r) for r in catalog.values()])
         )
-        self._alike = _alike(catalog.values(), bundle)
+        self._alike = _alike(catalog.values(), bundle, self.deciding)
 
     @property
     def version(self) -> str:
         return self.bundle.version
+
+    def deciding(self, resource: FieldResource) -> FieldResource:
+        """The field whose decision ``resource`` gets: the ``Person`` field of its personal-data
+        category (``BankAccount.holderId``: ``Person.idNumber``), else itself."""
+        if resource.decided_as is None:
+            return resource
+        return self.catalog[resource.decided_as]
 
     def decide(
         self, principal: Principal, context: DecisionContext, resources: Sequence[FieldResource]
@@ -413,7 +399,9 @@ class PolicyEngine:
             return []
         entities = self._fields.with_added_json_str(json.dumps([_user_entity(principal)]))
         ctx = context.as_cedar()
-        requests = [_request(principal, "read", "Field", r.path, ctx) for r in resources]
+        requests = [
+            _request(principal, "read", "Field", self.deciding(r).path, ctx) for r in resources
+        ]
         results = cedarpy.is_authorized_batch(requests, self.bundle.policy_set, entities)
         return [self._field_decision(r, res) for r, res in zip(resources, results, strict=True)]
 
@@ -434,7 +422,7 @@ class PolicyEngine:
 
         One batch of decisions, in every context no other context decides at least as much
         as, of one field of each set of fields that no policy can tell apart (the same decision
-        for all of them).
+        for all of them; a field of a personal-data category is in its ``Person`` field's set).
         """
         alike = self._alike
         contexts = _undominated(contexts, self.bundle.helping)
@@ -442,7 +430,7 @@ class PolicyEngine:
             return frozenset()
         entities = self._fields.with_added_json_str(json.dumps([_user_entity(principal)]))
         requests = [
-            _request(principal, "read", "Field", fields[0].path, ctx)
+            _request(principal, "read", "Field", self.deciding(fields[0]).path, ctx)
             for ctx in (c.as_cedar() for c in contexts)
             for fields in alike
         ]
@@ -504,12 +492,19 @@ def _name(policy: Policy) -> str:
     return policy.name
 
 
-def _alike(resources: Iterable[FieldResource], bundle: PolicyBundle) -> list[list[FieldResource]]:
+def _alike(
+    resources: Iterable[FieldResource],
+    bundle: PolicyBundle,
+    deciding: Callable[[FieldResource], FieldResource],
+) -> list[list[FieldResource]]:
     """Fields grouped so that no policy of ``bundle`` can tell two of a group apart: none is
     named by id, they agree on every attribute any policy reads, and on whether they have a
-    mask (which decides a masked-only permit)."""
+    mask (which decides a masked-only permit). A field is described by the one ``deciding``
+    names (a tagged field by its ``Person`` field, whose mask it has exactly when that does:
+    schema.catalog checks it), so it is grouped with that field."""
     groups: dict[tuple[object, ...], list[FieldResource]] = {}
-    for resource in resources:
+    for tagged in resources:
+        resource = deciding(tagged)
         attributes = _field_entity(resource)["attrs"]
         named, read = bundle.fields_named, bundle.attributes_read
         key = (
@@ -517,7 +512,7 @@ def _alike(resources: Iterable[FieldResource], bundle: PolicyBundle) -> list[lis
             tuple(v for k, v in sorted(attributes.items()) if read is None or k in read),
             resource.mask is None,
         )
-        groups.setdefault(key, []).append(resource)
+        groups.setdefault(key, []).append(tagged)
     return list(groups.values())
 
 

@@ -28,7 +28,9 @@ class Transaction:
     amount: float | None = attr("financial", 3, mask="amount")
     direction: str | None = attr("financial", 2)
     channel: str | None = attr("financial", 2)
-    counterparty: str | None = attr("financial", 3, source="counterparty_name", mask="name")
+    counterparty: str | None = attr(  # a person's or an enterprise's name: decided as a person's
+        "financial", 3, source="counterparty_name", mask="name", personal="person-name"
+    )
     counterparty_account: str | None = attr("financial", 3, mask="account", identity="BankAccount")
     memo: str | None = attr("financial", 3)
 
@@ -49,9 +51,10 @@ class SuspiciousReport:
 class BankAccount:
     number: AccountNumber = attr("financial", 1, mask="account", identity="BankAccount")
     holder_id: str | None = attr(
-        "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="holder_type"
-    )
-    holder_name: str | None = attr("identity", 1, mask="name")
+        "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="holder_type",
+        personal="resident-id",
+    )  # fmt: skip
+    holder_name: str | None = attr("identity", 1, mask="name", personal="person-name")
     holder_type: str | None = attr("financial", 1)
     bank: str | None = attr("financial", 1)
     branch: str | None = attr("financial", 1)

@@ -10,7 +10,9 @@ Three shapes of field:
 - ``attr(...)``: a value of the record (``source`` names the agency-side field; ``identity``
   names the entity types an identifier identifies, so that showing it in clear counts as
   disclosing that entity: see ``gateway/disclosure.py``; ``stated_by`` the record's field that
-  says which of them a value is);
+  says which of them a value is; ``personal`` the personal-data category of a natural
+  person's identifier or name, decided as the ``Person`` field of that category wherever it
+  appears: see :class:`Personal`);
 - ``embedded(...)``: a list of sub-objects inside the record (their fields are ``attr`` too);
 - ``link(...)``: another entity, fetched through a loader (``requires`` names the record's
   fields needed to follow the link).
@@ -60,6 +62,23 @@ class Category(enum.StrEnum):
     AUDIT = "audit"  # the audit trail's records of who accessed what (Query.auditLog)
 
 
+class Personal(enum.StrEnum):
+    """Personal-data categories: a natural person's identifier or name, wherever it appears.
+
+    The ``Person`` field tagged with a category is its anchor (``Person.idNumber`` for
+    ``resident-id``); every other field tagged with it (an account's holder, a legal
+    representative's name, a shareholder, a court party, a counterparty) is decided exactly as
+    the anchor is, whichever agency holds it (policies/engine.py, docs/policies.md: "Fields are
+    decided by data category"). A party that may be a person or an enterprise is tagged too: it
+    is decided as the person's field, the stricter.
+    """
+
+    RESIDENT_ID = "resident-id"  # Person.idNumber
+    PERSON_NAME = "person-name"  # Person.name
+    PHONE = "phone"  # Person.phone
+    ADDRESS = "address"  # Person.householdAddress
+
+
 class Shape(enum.StrEnum):
     ATTR = "attr"
     EMBEDDED = "embedded"
@@ -77,6 +96,7 @@ class FieldInfo:
     mask: str | None = None  # how to show it masked (kernel/masks.py); None: cannot be
     identity: tuple[str, ...] = ()  # entity types an identifier field identifies, in order
     stated_by: str | None = None  # the record's field saying which of them a value is
+    personal: Personal | None = None  # personal-data category: decided as Person's field
 
 
 def attr(
@@ -87,6 +107,7 @@ def attr(
     mask: str | None = None,
     identity: str | tuple[str, ...] = (),
     stated_by: str | None = None,
+    personal: str | None = None,
 ) -> Any:
     """A plain value of the record; ``source`` defaults to the Python attribute name.
 
@@ -96,12 +117,17 @@ def attr(
     own record (docs/limits.md). A party's identifier names the agency-side field of the same
     record that says which of the two it is (``stated_by="party_type"``): requested with it,
     it decides where the identifier checks cannot (kernel.masks.party_type).
+
+    A natural person's identifier or name declares its personal-data category
+    (``personal="resident-id"``, :class:`Personal`): it is then decided as the ``Person`` field
+    of that category, and keeps its own mask (which it must have if that field has one).
     """
     identities = (identity,) if isinstance(identity, str) else tuple(identity)
     requires = (stated_by,) if stated_by else ()
     info = FieldInfo(
         Category(category), sensitivity, Shape.ATTR, source, requires, mask=mask,
         identity=identities, stated_by=stated_by,
+        personal=None if personal is None else Personal(personal),
     )  # fmt: skip
     return strawberry.field(metadata={META: info})
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
 
-from kernel.masks import PARTY
-from schema.base import META, SPECS, SPECS_BY_NAME, Category, FieldInfo, Shape
+from kernel.masks import PARTY, PERSON
+from schema.base import META, SPECS, SPECS_BY_NAME, Category, FieldInfo, Personal, Shape
 
 DEFINITION = "strawberry-definition"
 
@@ -37,6 +37,9 @@ class FieldResource:
     python_name: str
     mask: str | None  # mask kind (kernel/masks.py), or None if it cannot be shown masked
     identity: tuple[str, ...] = ()  # entity types an identifier identifies (schema.base.attr)
+    personal: Personal | None = None  # personal-data category (schema.base.Personal)
+    # the Person field of that category, which decides this one; None for it and untagged ones
+    decided_as: tuple[str, str] | None = None
 
     @property
     def path(self) -> str:
@@ -70,7 +73,7 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
             catalog[(type_name, field_name)] = FieldResource(
                 type_name, field_name, agency, info.category, info.sensitivity, info.shape,
                 None if info.shape is Shape.LINK else source, info.requires, target,
-                sfield.python_name, info.mask, info.identity,
+                sfield.python_name, info.mask, info.identity, info.personal,
             )  # fmt: skip
             not_entities += [
                 f"{type_name}.{field_name} ({name})"
@@ -106,5 +109,47 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
             "these fields declare an identity that is not an entity type; name the @entity "
             "classes they identify in attr(identity=...), one of them or a party's "
             f"{PARTY}: " + ", ".join(not_entities)
+        )
+    return _decided_by_category(catalog)
+
+
+def _decided_by_category(catalog: Catalog) -> Catalog:
+    """``catalog`` with every field of a personal-data category pointing to the ``Person``
+    field of that category (``decided_as``), which decides it (policies/engine.py).
+
+    Refused: a category no ``Person`` field or several carry (nothing, or no one thing, to
+    decide its fields as), a tagged field that is not a plain value, and one whose ability to
+    be shown masked differs from its ``Person`` field's (a masked-only permit would let one
+    through and deny the other)."""
+    anchors: dict[Personal, FieldResource] = {}
+    problems: list[str] = []
+    for resource in catalog.values():
+        if resource.personal is not None and resource.type_name == PERSON:
+            if resource.personal in anchors:
+                other = anchors[resource.personal].path
+                problems.append(f"{other} and {resource.path} are both {resource.personal}")
+            anchors[resource.personal] = resource
+    for key, resource in catalog.items():
+        category = resource.personal
+        if category is None or resource.type_name == PERSON:
+            continue
+        anchor = anchors.get(category)
+        if anchor is None:
+            problems.append(f"{resource.path}: no {PERSON} field is {category}")
+            continue
+        if resource.shape is not Shape.ATTR:
+            problems.append(f"{resource.path}: only a value (attr) carries a category")
+        if (resource.mask is None) != (anchor.mask is None):
+            says = "has no mask" if resource.mask is None else f"has a mask, {anchor.path} none"
+            problems.append(
+                f"{resource.path} {says}: it is decided as {anchor.path} and must be"
+                " maskable exactly when it is"
+            )
+        decided_as = (anchor.type_name, anchor.field_name)
+        catalog[key] = dataclasses.replace(resource, decided_as=decided_as)
+    if problems:
+        raise SchemaMappingError(
+            "personal-data categories (schema.base.Personal) that cannot be decided as the "
+            f"{PERSON} field of their category: " + "; ".join(problems)
         )
     return catalog

@@ -15,9 +15,10 @@ Info = strawberry.Info[RequestContext, None]
 @embedded_type(agency="courts")
 class Party:
     party_id: str | None = attr(
-        "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="party_type"
-    )
-    name: str | None = attr("judicial")
+        "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="party_type",
+        personal="resident-id",
+    )  # fmt: skip
+    name: str | None = attr("judicial", mask="name", personal="person-name")
     party_type: str | None = attr("judicial")
     role: str | None = attr("judicial")
 
@@ -59,7 +60,9 @@ class CourtCase:
 class DefaulterEntry:
     """An entry on the published judgment-defaulter list (失信被执行人名单)."""
 
-    party_id: str = attr("identity", 2, mask="party_id", identity=("Person", "Enterprise"))
+    party_id: str = attr(
+        "identity", 2, mask="party_id", identity=("Person", "Enterprise"), personal="resident-id"
+    )
     listed_on: str | None = attr("registry")
     obligation: str | None = attr("registry")
     performance: str | None = attr("registry")

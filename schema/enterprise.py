@@ -27,9 +27,10 @@ MAX_PAGE = 100
 @embedded_type(agency="market")
 class Shareholder:
     holder_id: str | None = attr(
-        "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="holder_type"
-    )
-    holder_name: str | None = attr("registry")
+        "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="holder_type",
+        personal="resident-id",
+    )  # fmt: skip
+    holder_name: str | None = attr("registry", mask="name", personal="person-name")
     holder_type: str | None = attr("registry")
     share_pct: float | None = attr("registry")
 
@@ -64,7 +65,7 @@ class Penalty:
 class Enterprise:
     uscc: USCC = attr("registry", identity="Enterprise")
     name: str | None = attr("registry")
-    legal_rep_name: str | None = attr("registry")
+    legal_rep_name: str | None = attr("registry", mask="name", personal="person-name")
     registered_capital: float | None = attr("registry")
     established_on: str | None = attr("registry")
     business_scope: str | None = attr("registry")

@@ -15,13 +15,15 @@ Info = strawberry.Info[RequestContext, None]
 
 @entity(agency="police", kind="person", key="id_number")
 class Person:
-    id_number: ResidentID = attr("identity", 2, mask="resident_id", identity="Person")
-    name: str | None = attr("identity", 1, mask="name")
+    id_number: ResidentID = attr(
+        "identity", 2, mask="resident_id", identity="Person", personal="resident-id"
+    )
+    name: str | None = attr("identity", 1, mask="name", personal="person-name")
     gender: str | None = attr("identity", 1)
     birth_date: str | None = attr("identity", 1)
     ethnicity: str | None = attr("identity", 1)
-    household_address: str | None = attr("contact", 2)
-    phone: str | None = attr("contact", 2, mask="phone")
+    household_address: str | None = attr("contact", 2, personal="address")
+    phone: str | None = attr("contact", 2, mask="phone", personal="phone")
 
     @link("market", "registry", description="Enterprises whose legal representative this is.")
     async def enterprises(self, info: Info) -> list[Enterprise_] | None:

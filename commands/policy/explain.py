@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from commands.policy.cases import principal_for
 from commands.policy.governance import config_database, database_exists, policy_source
 from gateway.analyze import Analyzer
+from kernel.errors import QueryInvalid
 from kernel.identifiers import InvalidIdentifier, check_case_id
 from kernel.types import Principal
 from policies.db import Database
@@ -37,7 +38,10 @@ HANDLING_CODES = ("H0", "H1", "H2", "H3")
 def targets(catalog: Any, target: str) -> list[tuple[str, FieldResource]]:
     """(path or field, resource) of every field a field name or a whole query touches."""
     if target.lstrip().startswith(("{", "query", "fragment")):
-        operation = Analyzer(build_schema()).analyze(target, None)
+        try:
+            operation = Analyzer(build_schema()).analyze(target, None)
+        except QueryInvalid as exc:  # as the gateway would answer it: no traceback
+            raise ValueError(f"the query is not valid: {exc}") from None
         return [(t.path, t.resource) for t in operation.touched]
     type_name, _, field_name = target.partition(".")
     if (type_name, field_name) not in catalog:
@@ -208,7 +212,7 @@ def run_explain(args: argparse.Namespace, catalog: Any) -> int:
         hiding = records.get(resource.agency)
         if hiding is not None and not hiding[1].visible:
             shown, policies = "hidden(record)", hiding[1].policies or ("default-deny",)
-        print(f"  {path:<{width}}  {shown:<22} {', '.join(policies)}")
+        print(f"  {path:<{width}}  {shown:<22} {', '.join(policies)}{_decided_as(resource)}")
     for labels, decision in records.values():
         print(f"  record {describe_labels(labels)}: {record_outcome(decision)}")
     if record is None:
@@ -217,6 +221,14 @@ def run_explain(args: argparse.Namespace, catalog: Any) -> int:
             if hidden:
                 print(f"  records of {agency} hidden: {hidden}")
     return 0
+
+
+def _decided_as(resource: FieldResource) -> str:
+    """For a field of a personal-data category, which ``Person`` field decided it (the engine
+    asks the policies about that one: ``PolicyEngine.deciding``); "" for any other field."""
+    if resource.decided_as is None:
+        return ""
+    return f"; decided as {'.'.join(resource.decided_as)} (category {resource.personal})"
 
 
 def _case_id(text: str) -> str:

@@ -206,7 +206,8 @@ async def test_who_saw_an_identifier_shown_inside_other_records(live: Live) -> N
     for row, name in zip(report, ("parties", "shareholders", "holder"), strict=False):
         assert row["shown_as"] == ["Person"]
         assert row["fields_allowed"] == [shown[name][1]]  # the field that showed the person
-        assert row["field_policies"] == {shown[name][1]: ["joint-team-investigation"]}
+        # decided as Person.idNumber (docs/policies.md, data categories): the police's own field
+        assert row["field_policies"] == {shown[name][1]: ["joint-team-investigation", "own-agency"]}
     [counterparty] = cli("search", "--entity", card(77), "--json")
     assert counterparty["request_id"] == requests["counterparty"]
     assert card(77) in counterparty["records_returned"]["BankAccount"]

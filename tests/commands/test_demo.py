@@ -110,8 +110,9 @@ def test_the_demo_query_links_all_four_agencies(demo: Demo, world: World) -> Non
 def test_the_readme_masking_example_masks(demo: Demo, world: World) -> None:
     """The README's second curl, sent as it is to the demo: the market officer sees account
     numbers masked and no legal representative (above its clearance), the banking regulator the
-    numbers and the representative masked; the quick start's query is not in the officer's
-    schema at all."""
+    numbers and the representative masked; both the representative's name in the enterprise
+    record masked (as Person.name); the quick start's query is not in the officer's schema at
+    all."""
     scenario = world.scenario
     answers = {}
     for user, headers, body in masking_requests():
@@ -128,6 +129,9 @@ def test_the_readme_masking_example_masks(demo: Demo, world: World) -> None:
     ]
     assert all(re.fullmatch(r"\*{4} \d{4}", a["number"]) for a in enterprise["bankAccounts"])
     assert enterprise["legalRepresentative"] is None
+    rid, name = scenario["person_id"], scenario["person_name"]
+    masked_name = name[0] + "*" * (len(name) - 1)
+    assert enterprise["legalRepName"] == masked_name  # decided as Person.name, not by owner
     [error] = officer["errors"]
     assert error["path"] == ["enterprise", "legalRepresentative"]
     assert error["extensions"]["code"] == "FORBIDDEN_FIELD"
@@ -135,10 +139,10 @@ def test_the_readme_masking_example_masks(demo: Demo, world: World) -> None:
     assert "errors" not in regulator, regulator
     enterprise = regulator["data"]["enterprise"]
     assert scenario["account_number"] in {a["number"] for a in enterprise["bankAccounts"]}
-    rid, name = scenario["person_id"], scenario["person_name"]
+    assert enterprise["legalRepName"] == masked_name
     assert enterprise["legalRepresentative"] == {
         "idNumber": rid[:6] + "********" + rid[-4:],
-        "name": name[0] + "*" * (len(name) - 1),
+        "name": masked_name,
     }
     token = mint_token("market.officer", demo.data_dir)
     refused = httpx.post(

@@ -22,7 +22,7 @@ def jointgate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProces
 
 def test_validate_and_test_the_default_set() -> None:
     out = jointgate("policy", "validate")
-    assert out.returncode == 0 and "ok: 22 policies" in out.stdout
+    assert out.returncode == 0 and "ok: 24 policies" in out.stdout
     out = jointgate("policy", "test")
     assert out.returncode == 0 and ", 0 failed" in out.stdout
 
@@ -51,6 +51,34 @@ def test_explain_a_query_for_a_user() -> None:
         "market-sees-account-numbers-masked",
     ]
     assert lines["enterprise.bankAccounts.balance"][:2] == ["deny", "default-deny"]
+
+
+def test_explain_says_which_person_field_decided_a_tagged_field() -> None:
+    query = '{ enterprise(uscc: "91350100M000100Y43") { legalRepName bankAccounts { holderId } } }'
+    out = jointgate(
+        "policy", "explain", "--user", "bank.analyst", "--purpose", "supervision", query
+    )
+    assert out.returncode == 0, out.stderr
+    lines = {line.split()[0]: line for line in out.stdout.splitlines()[1:]}
+    assert lines["enterprise.bankAccounts.holderId"].split()[1:] == [
+        "mask(party_id)", "identity-masked-for-monitoring;", "decided", "as", "Person.idNumber",
+        "(category", "resident-id)",
+    ]  # fmt: skip
+    assert lines["enterprise.legalRepName"].endswith(
+        "; decided as Person.name (category person-name)"
+    )
+    out = jointgate("policy", "explain", "--user", "bank.analyst", "--purpose", "supervision",
+                    "Person.idNumber")  # fmt: skip
+    assert "decided as" not in out.stdout  # the Person field decides itself
+
+
+def test_explain_refuses_an_invalid_query_without_a_traceback() -> None:
+    query = '{ person(idNumber: "110101199003070015") { name } }'  # a wrong check character
+    out = jointgate(
+        "policy", "explain", "--user", "bank.analyst", "--purpose", "supervision", query
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "the query is not valid: Invalid input in an argument: invalid resident" in out.stderr
 
 
 def test_diff_shows_the_impact_of_a_change(tmp_path: Path) -> None:

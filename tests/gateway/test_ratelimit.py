@@ -530,8 +530,9 @@ async def test_through_the_pipeline_429_retry_after_and_audit_flags(
 async def test_identities_shown_inside_other_records_count_against_the_volume_caps(
     tmp_path: Path, prefix: str
 ) -> None:
-    """A court clerk reading court cases' parties sees their resident IDs in clear: each is a
-    person disclosed, counted against the Person cap as a person lookup would be."""
+    """An investigator reading court cases' parties sees their resident IDs in clear (decided as
+    Person.idNumber: the police's own field): each is a person disclosed, counted against the
+    Person cap as a person lookup would be."""
     from tests.gateway.conftest import resident_id
 
     limits = RateLimits(key_prefix=prefix, volume={"Person": 3})
@@ -541,12 +542,13 @@ async def test_identities_shown_inside_other_records_count_against_the_volume_ca
             case["parties"] = [*case["parties"], {"party_id": resident_id(i), "role": "第三人"}]
         numbers = ", ".join(f'"{c["case_number"]}"' for c in cases[:4])
         parties = "{ courtCases(caseNumbers: [%s]) { parties { partyId } } }" % numbers
-        clerk = {"user": "court.clerk", "purpose": "supervision", "case": None}
-        answered = await harness.query(parties, **clerk)  # admitted at 0 persons, shows 4
+        reader = {"user": "police.investigator", "purpose": "investigation",
+                 "case": "J1101052026000001"}  # fmt: skip
+        answered = await harness.query(parties, **reader)  # admitted at 0 persons, shows 4
         assert answered.status_code == 200, answered.text
         assert resident_id(3) in answered.text
         assert "volume-cap" in harness.audit.records[-1].flags
-        capped = await harness.query(parties, **clerk)
+        capped = await harness.query(parties, **reader)
         assert capped.status_code == 429
         [error] = capped.json()["errors"]
         assert error["extensions"] == {"code": "VOLUME_LIMITED", "limit": "volume.Person"}

@@ -234,7 +234,9 @@ PARTIES = "{ courtCases(caseNumbers: [%s]) { caseNumber parties { partyId name }
 
 async def test_identifiers_in_court_parties_are_recorded_as_seen(harness: Harness) -> None:
     with_person_parties(harness)
-    body = await ask(harness, PARTIES, "court.clerk", "supervision")
+    # a party's ID is decided as Person.idNumber (docs/policies.md, "Fields are decided by data
+    # category"): shown in clear to the persons' own agency, the police, not to the court's clerk
+    body = await ask(harness, PARTIES, "jit.member", "investigation")
     assert body["data"]["courtCases"][3]["parties"][1]["partyId"] == resident_id(3)
     returned = harness.audit.records[-1].records_returned
     assert returned["Person"] == {resident_id(i) for i in range(4)}
@@ -248,8 +250,10 @@ async def test_masked_identifiers_are_not_disclosures(harness: Harness) -> None:
     parties = body["data"]["courtCases"][3]["parties"]
     # party_id masking hides a person's ID and keeps an enterprise's USCC (registry data)
     assert [p["partyId"] for p in parties] == [uscc(3), masked_id(resident_id(3))]
+    # a party's name is decided as Person.name: masked for supervision, as that is
+    assert [p["name"] for p in parties] == ["测***", "法**"]  # 测试3号, 法人3
     record = harness.audit.records[-1]
-    assert record.fields_masked == ["courtCases.parties.partyId"]
+    assert record.fields_masked == ["courtCases.parties.name", "courtCases.parties.partyId"]
     assert "Person" not in record.records_returned
     assert record.records_returned["Enterprise"] == {uscc(i) for i in range(4)}
 
@@ -340,7 +344,7 @@ async def test_a_uscc_of_digits_is_an_enterprise_shown_and_recorded_as_one(
     assert parties == [{"partyId": DIGIT_USCC}, {"partyId": masked_id(resident_id(1))}]
     returned = harness.audit.records[-1].records_returned
     assert returned.get("Enterprise") == {DIGIT_USCC} and "Person" not in returned
-    await ask(harness, PARTY_IDS, "court.clerk", "supervision")  # in clear
+    await ask(harness, PARTY_IDS, "jit.member", "investigation")  # in clear
     returned = harness.audit.records[-1].records_returned
     assert returned["Enterprise"] == {DIGIT_USCC} and returned["Person"] == {resident_id(1)}
 
@@ -362,6 +366,6 @@ async def test_what_the_record_says_a_party_is_decides_a_value_valid_as_both(
         assert body["data"]["courtCase"]["parties"] == [{"partyId": shown}], said
         returned = harness.audit.records[-1].records_returned
         assert {t for t, keys in returned.items() if both in keys} == ({seen} if seen else set())
-        await ask(harness, PARTY_IDS, "court.clerk", "supervision")  # in clear
+        await ask(harness, PARTY_IDS, "jit.member", "investigation")  # in clear
         returned = harness.audit.records[-1].records_returned
         assert {t for t, keys in returned.items() if both in keys} == {seen or "Person"}, said
