@@ -110,3 +110,9 @@ class GovernanceSettings(Table):
         key="database",
         shown="`sqlite:///DATA_DIR/governance.sqlite3`",
     )
+    review_deadline_h: Annotated[float, Positive] = setting(
+        72.0,
+        "hours within which a break-glass access must be signed off; later it is overdue:"
+        " `OVERDUE` in `jointgate review pending`, counted by the `jointgate.reviews.overdue`"
+        " metric ([policies.md](policies.md#break-glass))",
+    )

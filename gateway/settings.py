@@ -58,9 +58,11 @@ __all__ = [
     "from_mapping",
     "load",
     "load_audit",
+    "load_auth",
     "load_checked",
     "load_governance",
     "load_policy_source",
+    "load_review_deadline",
     "overrides",
     "variable_name",
 ]
@@ -261,6 +263,20 @@ def load_governance(path: Path) -> tuple[str, NotifySettings]:
     notifications = NotifySettings.from_mapping(_table(raw, "notifications"))
     rate_limits = RateLimits.from_mapping(_table(raw, "rate_limits"), path.parent)
     return url, notifications.resolved(rate_limits)
+
+
+def load_review_deadline(path: Path) -> float:
+    """``governance.review_deadline_h`` of a config file, in seconds (``jointgate review``)."""
+    raw, _ = _read(path)
+    return GovernanceSettings.from_mapping(_table(raw, "governance")).review_deadline_h * 3600
+
+
+def load_auth(path: Path) -> AuthSettings:
+    """Only the ``[auth]`` table of a config file: the identity provider whose tokens the
+    gateways accept, for the governance commands, which verify their officials' tokens exactly
+    as the gateway does (commands/official.py)."""
+    raw, _ = _read(path)
+    return AuthSettings.from_mapping(_table(raw, "auth"), path.parent)
 
 
 def load_policy_source(path: Path) -> tuple[bool, Path | None]:

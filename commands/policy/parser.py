@@ -88,11 +88,17 @@ def add_commands(commands: Any) -> None:
 
     review = commands.add_parser("review", help="break-glass accesses awaiting review")
     rsub = review.add_subparsers(dest="review_command", required=True, metavar="SUBCOMMAND")
-    pending = rsub.add_parser("pending", help="list accesses not yet signed off")
+    pending = rsub.add_parser(
+        "pending", help="accesses not yet signed off, by deadline (governance.review_deadline_h)"
+    )
     pending.add_argument("--json", action="store_true")
-    sign = rsub.add_parser("sign-off", help="sign off one access")
+    pending.add_argument(
+        "--overdue", action="store_true", help="only those past their review deadline"
+    )
+    sign = rsub.add_parser(
+        "sign-off", help="sign off one access, as the token's official (role reviewer)"
+    )
     sign.add_argument("id")
-    sign.add_argument("--reviewer", required=True)
     sign.add_argument("--note", default="")
     for parser in rsub.choices.values():
         _database_options(parser)
@@ -113,6 +119,11 @@ def _context_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--token", metavar="TOKEN",
+        help="the acting official's access token (default: $JOINTGATE_TOKEN; a demo one:"
+        " `jointgate token USER`); its subject is who acts, its roles what they may do",
+    )  # fmt: skip
     parser.add_argument("--data-dir", type=Path, default=Path(".jointgate"))
     parser.add_argument("--database", help="governance database URL (default: in --data-dir)")
     parser.add_argument(

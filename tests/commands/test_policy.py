@@ -11,6 +11,7 @@ from pathlib import Path
 from policies.db import Database
 from policies.engine import DEFAULT_DIR
 from policies.reload import PolicyVersions
+from tests.commands.officials import token
 
 
 def jointgate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -85,15 +86,22 @@ def test_diff_shows_the_impact_of_a_change(tmp_path: Path) -> None:
 
 
 def test_teams_and_review_commands(tmp_path: Path) -> None:
-    dd = ["--data-dir", str(tmp_path)]
+    admin = [
+        "--data-dir",
+        str(tmp_path),
+        "--notify",
+        "",
+        "--token",
+        token("office.coordinator", tmp_path),
+    ]
     assert (
         jointgate(
-            "teams", "create", "JIT-9", "--case", "jit-2026-009", "--until", "2099-01-01", *dd
+            "teams", "create", "JIT-9", "--case", "jit-2026-009", "--until", "2099-01-01", *admin
         ).returncode
         == 0
     )
-    assert jointgate("teams", "add-member", "JIT-9", "alice", *dd).returncode == 0
-    listed = jointgate("teams", "list", "--json", *dd)
+    assert jointgate("teams", "add-member", "JIT-9", "alice", *admin).returncode == 0
+    listed = jointgate("teams", "list", "--json", *admin)
     (team,) = [json.loads(line) for line in listed.stdout.splitlines()]
     assert (
         team["members"] == ["alice"]
@@ -101,15 +109,16 @@ def test_teams_and_review_commands(tmp_path: Path) -> None:
         and team["valid_until"].startswith("2099-01-01")
         and team["cases"] == ["JIT-2026-009"]  # as the gateway takes X-Case-Id
     )
-    refused = jointgate("teams", "create", "JIT-10", "--case", "bad case!", *dd)
+    refused = jointgate("teams", "create", "JIT-10", "--case", "bad case!", *admin)
     assert refused.returncode == 1 and "--case bad case! is not a valid case id" in refused.stderr
-    again = jointgate("teams", "add-member", "JIT-9", "alice", *dd)
+    again = jointgate("teams", "add-member", "JIT-9", "alice", *admin)
     assert again.returncode == 1 and "already a member" in again.stderr
-    assert jointgate("teams", "close", "JIT-9", *dd).returncode == 0
-    assert json.loads(jointgate("teams", "list", "--json", *dd).stdout)["active"] is False
-    pending = jointgate("review", "pending", *dd)
+    assert jointgate("teams", "close", "JIT-9", *admin).returncode == 0
+    assert json.loads(jointgate("teams", "list", "--json", *admin).stdout)["active"] is False
+    reviewer = ["--data-dir", str(tmp_path), "--token", token("auditor", tmp_path)]
+    pending = jointgate("review", "pending", *reviewer)
     assert pending.returncode == 0 and pending.stdout == ""
-    missing = jointgate("review", "sign-off", "nope", "--reviewer", "bob", *dd)
+    missing = jointgate("review", "sign-off", "nope", *reviewer)
     assert missing.returncode == 1 and "no break-glass access nope" in missing.stderr
 
 
@@ -172,8 +181,9 @@ def test_explain_refuses_a_team_question_it_cannot_answer(tmp_path: Path) -> Non
 
 def test_explain_asks_the_governance_database_about_teams(tmp_path: Path) -> None:
     dd = ("--data-dir", str(tmp_path))
-    jointgate("teams", "create", "JIT-2026-001", "--case", "JIT-2026-001", *dd, "--notify", "")
-    jointgate("teams", "add-member", "JIT-2026-001", "police.investigator", *dd, "--notify", "")
+    admin = (*dd, "--notify", "", "--token", token("office.coordinator", tmp_path))
+    jointgate("teams", "create", "JIT-2026-001", "--case", "JIT-2026-001", *admin)
+    jointgate("teams", "add-member", "JIT-2026-001", "police.investigator", *admin)
     out = jointgate(*TEAM_QUESTION, *dd)
     assert out.returncode == 0, out.stderr
     assert "in team: yes" in out.stdout and "BankAccount.balance  allow" in out.stdout
