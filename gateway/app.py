@@ -23,6 +23,7 @@ from gateway.analyze import Analyzer
 from gateway.authn import AuthSettings, TokenVerifier
 from gateway.authorize import Authorizer, OpenPolicy, StaticPolicies
 from gateway.execute import Executor
+from gateway.governance import OverdueReviews, bootstrap_record
 from gateway.graphql_http import HttpLimits, serve
 from gateway.http_security import http_middleware
 from gateway.jwks import KeySource
@@ -73,6 +74,7 @@ class Gateway:
     notifier: ChangeNotifier | None = None  # change notifications between replicas
     teams: TeamDirectory | None = None
     cache: RecordCache | None = None  # registry records in Redis (docs/cache.md)
+    overdue: OverdueReviews | None = None  # break-glass reviews past their deadline (metrics)
 
 
 def build_gateway(
@@ -130,6 +132,9 @@ def build_gateway(
         "cache": cache.link if cache is not None else None,
     }
     telemetry.watch_redis({name: link.health for name, link in links.items() if link is not None})
+    reviews = ReviewQueue(governance)
+    overdue = OverdueReviews(reviews, settings.review_deadline_h * 3600)
+    telemetry.watch_reviews(lambda: overdue.count)
     authorizer = Authorizer(policies, teams, reject=settings.policy_mode == "reject")
     pipeline = Pipeline(
         verifier,
@@ -139,7 +144,7 @@ def build_gateway(
         authorizer,
         Executor(schema, connectors, cursors=Cursors(hash_key)),
         audit,
-        ReviewQueue(governance),
+        reviews,
         limiter,
         request_deadline_s=settings.request_deadline_s,
         request_timeout_s=settings.request_timeout_s,
@@ -166,6 +171,7 @@ def build_gateway(
         notifier=notifier,
         teams=teams,
         cache=cache,
+        overdue=overdue,
     )
 
 
@@ -195,6 +201,17 @@ def create_app(gateway: Gateway) -> Starlette:
                 asyncio.create_task(gateway.keys.refresh_forever(gateway.settings.jwks_refresh_s))
             )
         policies = gateway.policies
+        if isinstance(policies, PolicyStore) and policies.bootstrapped is not None:
+            # the first replica put its own set in force: in the trail like any policy change
+            await gateway.audit.commit(
+                bootstrap_record(
+                    policies.bootstrapped,
+                    policies.directory,
+                    gateway.settings.audit.log_id or "gateway",
+                )
+            )
+        if gateway.overdue is not None:
+            tasks.append(asyncio.create_task(gateway.overdue.refresh_forever()))
         if isinstance(policies, PolicyStore):
             tasks.append(asyncio.create_task(policies.watch(gateway.settings.policy_reload_s)))
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -11,7 +11,8 @@ from pathlib import Path
 from policies.db import Database
 from policies.engine import DEFAULT_DIR
 from policies.reload import PolicyVersions
-from tests.commands.officials import token
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER
+from tests.commands.officials import demo_issuer, token
 
 
 def jointgate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -225,60 +226,84 @@ def test_explain_names_a_record_level_denial(tmp_path: Path) -> None:
 
 
 def write_config(tmp_path: Path, tables: str = "") -> Path:
+    """A gateway configuration trusting the demo issuer of ``tmp_path`` (tokens: ``token``)."""
+    demo_issuer(tmp_path)
     config = tmp_path / "jointgate.toml"
     config.write_text(
-        '[auth]\nissuer = "https://idp.example"\naudience = "jointgate"\n'
-        'jwks_file = "jwks.json"\n' + tables
+        f'[auth]\nissuer = "{DEMO_ISSUER}"\naudience = "{DEMO_AUDIENCE}"\n'
+        'jwks_file = "issuer/jwks.json"\n' + tables
     )
     return config
 
 
-def test_publish_refuses_when_the_gateways_read_policies_from_files(tmp_path: Path) -> None:
-    """A gateway without policy.shared never looks at the database: "published" would be a
-    lie. Publishing refuses, says how to put the set in force, and changes nothing."""
+def as_user(user: str, tmp_path: Path) -> tuple[str, str]:
+    return ("--token", token(user, tmp_path))
+
+
+def test_a_proposal_is_refused_when_the_gateways_read_policies_from_files(tmp_path: Path) -> None:
+    """A gateway without policy.shared never looks at the database, and files have no dual
+    control: a proposal refuses, says how to change the files, and changes nothing."""
     config = write_config(tmp_path)  # no governance database: policy.shared is off
-    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--config", str(config),
-                    "--notify", "", cwd=tmp_path)  # fmt: skip
-    assert out.returncode == 1 and "published" not in out.stdout, out.stdout
+    out = jointgate("policy", "propose", str(DEFAULT_DIR), "--why", "x", "--config", str(config),
+                    "--notify", "", *as_user("policy.admin", tmp_path), cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 1 and "proposed" not in out.stdout, out.stdout
     assert "read their policies from files" in out.stderr
     assert "SIGHUP" in out.stderr and "policy.shared" in out.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["jointgate.toml"]  # nothing created
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["issuer", "jointgate.toml"]
 
     url = f"sqlite:///{tmp_path / 'gov.sqlite3'}"
     config = write_config(tmp_path, f'[governance]\ndatabase = "{url}"\n[policy]\nshared = false\n')
-    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--config", str(config),
-                    "--notify", "", cwd=tmp_path)  # fmt: skip
+    out = jointgate("policy", "propose", str(DEFAULT_DIR), "--why", "x", "--config", str(config),
+                    "--notify", "", *as_user("policy.admin", tmp_path), cwd=tmp_path)  # fmt: skip
     assert out.returncode == 1 and "read their policies from files" in out.stderr
     assert not (tmp_path / "gov.sqlite3").exists()
 
 
-def test_publish_without_a_config_needs_a_database_gateways_share(tmp_path: Path) -> None:
-    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--notify", "", cwd=tmp_path)
-    assert out.returncode == 1 and "published" not in out.stdout
+def test_publish_is_gone_and_says_what_replaces_it(tmp_path: Path) -> None:
+    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--data-dir", str(tmp_path))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "jointgate policy propose DIR" in out.stderr and "jointgate policy approve" in out.stderr
+
+
+def test_a_proposal_without_a_config_needs_a_database_gateways_share(tmp_path: Path) -> None:
+    admin = ("--data-dir", str(tmp_path), *as_user("policy.admin", tmp_path))
+    out = jointgate("policy", "propose", str(DEFAULT_DIR), "--why", "x", "--notify", "", *admin)
+    assert out.returncode == 1 and "proposed" not in out.stdout
     assert "--config" in out.stderr
-    assert list(tmp_path.iterdir()) == []  # no ./.jointgate
     url = f"sqlite:///{tmp_path / 'gov.sqlite3'}"
     Database(url).close()  # a database, but no gateway has ever shared its policies through it
-    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--database", url, "--notify", "")
+    out = jointgate("policy", "propose", str(DEFAULT_DIR), "--why", "x", "--database", url,
+                    "--notify", "", *admin)  # fmt: skip
     assert out.returncode == 1 and "no gateway reads its policies from" in out.stderr
     db = Database(url)
     assert PolicyVersions(db).active() is None
     db.close()
 
 
-def test_publish_puts_a_set_in_force_for_gateways_that_share_it(tmp_path: Path) -> None:
-    """With a configuration whose gateways share policies, the first publish may come before
-    the first gateway starts."""
+def test_a_set_is_in_force_for_gateways_that_share_it_once_a_second_admin_approves(
+    tmp_path: Path,
+) -> None:
+    """With a configuration whose gateways share policies, the first change may come before
+    the first gateway starts; the proposer cannot approve it."""
     url = f"sqlite:///{tmp_path / 'gov.sqlite3'}"
     config = write_config(tmp_path, f'[governance]\ndatabase = "{url}"\n')  # shared: default on
-    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--config", str(config),
-                    "--notify", "")  # fmt: skip
+    where = ("--config", str(config), "--notify", "")
+    out = jointgate("policy", "propose", str(DEFAULT_DIR), "--why", "first set", *where,
+                    *as_user("policy.admin", tmp_path))  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "published policy version" in out.stdout
+    assert "not in force until another policy administrator" in out.stdout
+    proposal = out.stdout.split(" as ")[1].split()[0]
     db = Database(url)
+    assert PolicyVersions(db).active() is None
+    out = jointgate("policy", "approve", proposal, *where, *as_user("policy.admin", tmp_path))
+    assert out.returncode == 1 and "another policy administrator (dual control)" in out.stderr
+    assert PolicyVersions(db).active() is None
+    out = jointgate("policy", "approve", proposal, *where, *as_user("policy.approver", tmp_path))
+    assert out.returncode == 0, out.stderr
     active = PolicyVersions(db).active()
     db.close()
     assert active is not None and active.version in out.stdout
+    assert active.activated_by == "policy.approver"
 
 
 def test_explain_with_a_config_uses_the_set_its_gateways_enforce(
@@ -295,9 +320,14 @@ def test_explain_with_a_config_uses_the_set_its_gateways_enforce(
                 "BankAccount.balance")  # fmt: skip
     url = f"sqlite:///{tmp_path / 'gov.sqlite3'}"
     shared = write_config(tmp_path, f'[governance]\ndatabase = "{url}"\n')
-    published = jointgate("policy", "publish", str(policy_copy), "--config", str(shared),
-                          "--notify", "")  # fmt: skip
-    assert published.returncode == 0, published.stderr
+    where = ("--config", str(shared), "--notify", "")
+    proposed = jointgate("policy", "propose", str(policy_copy), "--why", "test", *where,
+                         *as_user("policy.admin", tmp_path))  # fmt: skip
+    assert proposed.returncode == 0, proposed.stderr
+    proposal = proposed.stdout.split(" as ")[1].split()[0]
+    approved = jointgate("policy", "approve", proposal, *where,
+                         *as_user("policy.approver", tmp_path))  # fmt: skip
+    assert approved.returncode == 0, approved.stderr
     out = jointgate(*question, "--config", str(shared))
     assert "BankAccount.balance  allow" in out.stdout and "market-balances-for-a-test" in out.stdout
     assert "BankAccount.balance  deny" in jointgate(*question).stdout  # the shipped set
