@@ -88,8 +88,9 @@ class PolicySettings(Table):
     )
     policy_shared: Annotated[bool, check(_shared)] = setting(
         None,
-        "every replica enforces the policy set published in the governance database"
-        " (`jointgate policy publish DIR`) instead of its own `policy.dir`"
+        "every replica enforces the policy set in force in the governance database, changed"
+        " under dual control (`jointgate policy propose DIR`, another administrator's"
+        " `approve`), instead of its own `policy.dir`"
         " ([deployment.md](deployment.md#change-propagation))",
         key="shared",
         shown="`true` if `governance.database` is set, else `false`",
