@@ -75,14 +75,6 @@ class Official:
     token_id: str = ""
 
 
-def add_token_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--token", metavar="TOKEN",
-        help=f"the acting official's access token (default: ${TOKEN_ENV}); a demo one:"
-        " `jointgate token USER`",
-    )  # fmt: skip
-
-
 def token_given(args: argparse.Namespace) -> bool:
     return bool((getattr(args, "token", None) or os.environ.get(TOKEN_ENV, "")).strip())
 

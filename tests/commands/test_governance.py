@@ -392,3 +392,19 @@ def test_review_pending_shows_deadlines_and_overdue_accesses_first(
     out, err = capsys.readouterr()
     assert status == 0, err
     assert [json.loads(line)["id"] for line in out.splitlines()] == [late, fresh]
+
+
+def test_an_audit_read_cannot_be_recorded_under_a_declared_name(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``audit ... --as anyone`` recorded a read under any name: the option is gone, and the
+    reader is the auditor of the token."""
+    with pytest.raises(SystemExit) as exited:
+        commands.main.main(["audit", "search", "--as", "anyone", "--data-dir", str(data_dir)])
+    assert exited.value.code == 2 and "unrecognized arguments: --as" in capsys.readouterr().err
+    status, _, err = run(capsys, data_dir, "auditor", "audit", "search", "--user", "x")
+    assert status == 0, err
+    [read] = governance(data_dir)
+    assert (read["subject"], read["operation_name"], read["roles"]) == (
+        "auditor", "audit.search", ["auditor", "reviewer"],
+    )  # fmt: skip
