@@ -256,7 +256,7 @@ def _data_dir(raw: Mapping[str, Any], path: Path) -> Path:
 
 def load_governance(path: Path) -> tuple[str, NotifySettings]:
     """The governance database URL and the resolved notification settings of a config file (for
-    ``jointgate teams`` and ``jointgate policy publish``, which need nothing else)."""
+    ``jointgate teams`` and ``jointgate policy propose|approve``, which need nothing else)."""
     raw, _ = _read(path)
     database = GovernanceSettings.from_mapping(_table(raw, "governance")).governance_db
     url = database or f"sqlite:///{_data_dir(raw, path) / 'governance.sqlite3'}"
@@ -282,7 +282,7 @@ def load_auth(path: Path) -> AuthSettings:
 def load_policy_source(path: Path) -> tuple[bool, Path | None]:
     """Where the gateways of a config file take their policies from: ``policy.shared`` (the set
     published in the governance database) and ``policy.dir`` (None: the shipped set), for
-    ``jointgate policy publish`` and ``explain``, which must not act on the wrong one."""
+    ``jointgate policy propose`` and ``explain``, which must not act on the wrong one."""
     raw, _ = _read(path)
     database = _table(raw, "governance").get("database") or None
     policy = PolicySettings.from_mapping(_table(raw, "policy"), path.parent, database=database)
