@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
 import socket
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ def verify_token(args: argparse.Namespace, token: str) -> Official:
         return await verifier.authenticate(f"Bearer {token}")
 
     try:
-        principal = asyncio.run(verified())
+        principal = _run(verified)
     except Unauthenticated as exc:
         raise NotPermitted(f"the token is refused: {_sentence(str(exc))}") from None
     except (OSError, ValueError) as exc:
@@ -260,6 +261,17 @@ def _identity_provider(args: argparse.Namespace) -> tuple[AuthSettings, KeySourc
             f" jointgate.toml, its [auth] table), or the demo's --data-dir (no {jwks} here)"
         )
     return AuthSettings(DEMO_ISSUER, DEMO_AUDIENCE), KeySource(file=jwks)
+
+
+def _run(factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """Run a coroutine to its end from synchronous code; in a thread of its own when called from
+    inside a running event loop (the commands run in-process by a gateway's tests)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
 
 
 def _sentence(message: str) -> str:
