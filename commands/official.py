@@ -77,11 +77,11 @@ class Official:
 
 
 def token_given(args: argparse.Namespace) -> bool:
-    return bool((getattr(args, "token", None) or os.environ.get(TOKEN_ENV, "")).strip())
+    return bool(_token_text(args))
 
 
 def token_of(args: argparse.Namespace) -> str:
-    token = (getattr(args, "token", None) or os.environ.get(TOKEN_ENV, "")).strip()
+    token = _token_text(args)
     if not token:
         raise NotPermitted(
             f"who is acting? give --token or set {TOKEN_ENV}; a demo token: jointgate token USER"
@@ -261,6 +261,10 @@ def _identity_provider(args: argparse.Namespace) -> tuple[AuthSettings, KeySourc
             f" jointgate.toml, its [auth] table), or the demo's --data-dir (no {jwks} here)"
         )
     return AuthSettings(DEMO_ISSUER, DEMO_AUDIENCE), KeySource(file=jwks)
+
+
+def _token_text(args: argparse.Namespace) -> str:
+    return str(getattr(args, "token", None) or os.environ.get(TOKEN_ENV, "")).strip()
 
 
 def _run(factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:

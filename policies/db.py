@@ -89,7 +89,12 @@ class Database:
         """Run one statement. If the connection turns out lost, connect again and run it once
         more: a SELECT at once; any other statement only with ``landed``, a query that returns
         a row if the statement went in before the connection broke, and only if it returns
-        none (then this returns no rows). Without ``landed`` a write raises."""
+        none (then this returns no rows). Without ``landed`` a write raises. Inside
+        :meth:`witnessed` a write runs as a :meth:`transaction` of its own (returning no rows),
+        so that it too commits only after the block's callback."""
+        if self._before_commit is not None and not _reads(sql):
+            self.transaction([(sql, params)])
+            return []
         with self._lock:
             conn = self._usable()  # a failure to connect is not retried: the server is down
             try:
