@@ -181,6 +181,9 @@ def demo_settings(
         port=port,
         data_dir=data_dir,
         jwks_file=jwks,
+        # the policy set in force is kept in the governance database (SQLite in the data dir),
+        # so that changing it takes two policy administrators (propose, approve): dual control
+        policy_shared=True,
         rate_limits=RateLimits(redis_url=""),  # in-process: the demo needs no Redis
         telemetry=TelemetrySettings(log_format="text"),  # a terminal, beside the banner
     )
@@ -211,6 +214,10 @@ JointGate demo is running.
 {users}
   Demo scenario identifiers:
     jointgate sandbox scenario
+
+  Change the policies: one administrator proposes, another approves (dual control):
+    jointgate policy propose DIR --why "..." --token $(jointgate token policy.admin{dd}){dd}
+    jointgate policy approve ID --token $(jointgate token policy.approver{dd}){dd}
 
   Try it:
     TOKEN=$(jointgate token jit.member{dd})

@@ -23,6 +23,7 @@ from gateway.analyze import Analyzer
 from gateway.authn import AuthSettings, TokenVerifier
 from gateway.authorize import Authorizer, OpenPolicy, StaticPolicies
 from gateway.execute import Executor
+from gateway.governance import OverdueReviews, bootstrap_record
 from gateway.graphql_http import HttpLimits, serve
 from gateway.http_security import http_middleware
 from gateway.jwks import KeySource
@@ -76,6 +77,7 @@ class Gateway:
     teams: TeamDirectory | None = None
     cases: CaseDirectory | None = None  # the case registry, in memory
     cache: RecordCache | None = None  # registry records in Redis (docs/cache.md)
+    overdue: OverdueReviews | None = None  # break-glass reviews past their deadline (metrics)
 
 
 def build_gateway(
@@ -136,6 +138,9 @@ def build_gateway(
     telemetry.watch_redis({name: link.health for name, link in links.items() if link is not None})
     if isinstance(audit, AuditTrail) and audit.witness is not None:
         telemetry.watch_witnesses(audit.witness.states)
+    reviews = ReviewQueue(governance)
+    overdue = OverdueReviews(reviews, settings.review_deadline_h * 3600)
+    telemetry.watch_reviews(lambda: overdue.count)
     authorizer = Authorizer(policies, teams, reject=settings.policy_mode == "reject")
     pipeline = Pipeline(
         verifier,
@@ -146,7 +151,7 @@ def build_gateway(
         authorizer,
         Executor(schema, connectors, cursors=Cursors(hash_key)),
         audit,
-        ReviewQueue(governance),
+        reviews,
         limiter,
         request_deadline_s=settings.request_deadline_s,
         request_timeout_s=settings.request_timeout_s,
@@ -174,6 +179,7 @@ def build_gateway(
         teams=teams,
         cases=cases,
         cache=cache,
+        overdue=overdue,
     )
 
 
@@ -207,6 +213,17 @@ def create_app(gateway: Gateway) -> Starlette:
                 asyncio.create_task(gateway.keys.refresh_forever(gateway.settings.jwks_refresh_s))
             )
         policies = gateway.policies
+        if isinstance(policies, PolicyStore) and policies.bootstrapped is not None:
+            # the first replica put its own set in force: in the trail like any policy change
+            await gateway.audit.commit(
+                bootstrap_record(
+                    policies.bootstrapped,
+                    policies.directory,
+                    gateway.settings.audit.log_id or "gateway",
+                )
+            )
+        if gateway.overdue is not None:
+            tasks.append(asyncio.create_task(gateway.overdue.refresh_forever()))
         if isinstance(policies, PolicyStore):
             tasks.append(asyncio.create_task(policies.watch(gateway.settings.policy_reload_s)))
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

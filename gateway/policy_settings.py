@@ -88,8 +88,9 @@ class PolicySettings(Table):
     )
     policy_shared: Annotated[bool, check(_shared)] = setting(
         None,
-        "every replica enforces the policy set published in the governance database"
-        " (`jointgate policy publish DIR`) instead of its own `policy.dir`"
+        "every replica enforces the policy set in force in the governance database, changed"
+        " under dual control (`jointgate policy propose DIR`, another administrator's"
+        " `approve`), instead of its own `policy.dir`"
         " ([deployment.md](deployment.md#change-propagation))",
         key="shared",
         shown="`true` if `governance.database` is set, else `false`",
@@ -109,4 +110,10 @@ class GovernanceSettings(Table):
         "teams and break-glass reviews; a `postgresql://` URL to share them between replicas",
         key="database",
         shown="`sqlite:///DATA_DIR/governance.sqlite3`",
+    )
+    review_deadline_h: Annotated[float, Positive] = setting(
+        72.0,
+        "hours within which a break-glass access must be signed off; later it is overdue:"
+        " `OVERDUE` in `jointgate review pending`, counted by the `jointgate.reviews.overdue`"
+        " metric ([policies.md](policies.md#break-glass))",
     )

@@ -58,9 +58,11 @@ __all__ = [
     "from_mapping",
     "load",
     "load_audit",
+    "load_auth",
     "load_checked",
     "load_governance",
     "load_policy_source",
+    "load_review_deadline",
     "overrides",
     "variable_name",
 ]
@@ -254,7 +256,7 @@ def _data_dir(raw: Mapping[str, Any], path: Path) -> Path:
 
 def load_governance(path: Path) -> tuple[str, NotifySettings]:
     """The governance database URL and the resolved notification settings of a config file (for
-    ``jointgate teams`` and ``jointgate policy publish``, which need nothing else)."""
+    ``jointgate teams`` and ``jointgate policy propose|approve``, which need nothing else)."""
     raw, _ = _read(path)
     database = GovernanceSettings.from_mapping(_table(raw, "governance")).governance_db
     url = database or f"sqlite:///{_data_dir(raw, path) / 'governance.sqlite3'}"
@@ -263,10 +265,24 @@ def load_governance(path: Path) -> tuple[str, NotifySettings]:
     return url, notifications.resolved(rate_limits)
 
 
+def load_review_deadline(path: Path) -> float:
+    """``governance.review_deadline_h`` of a config file, in seconds (``jointgate review``)."""
+    raw, _ = _read(path)
+    return GovernanceSettings.from_mapping(_table(raw, "governance")).review_deadline_h * 3600
+
+
+def load_auth(path: Path) -> AuthSettings:
+    """Only the ``[auth]`` table of a config file: the identity provider whose tokens the
+    gateways accept, for the governance commands, which verify their officials' tokens exactly
+    as the gateway does (commands/official.py)."""
+    raw, _ = _read(path)
+    return AuthSettings.from_mapping(_table(raw, "auth"), path.parent)
+
+
 def load_policy_source(path: Path) -> tuple[bool, Path | None]:
     """Where the gateways of a config file take their policies from: ``policy.shared`` (the set
     published in the governance database) and ``policy.dir`` (None: the shipped set), for
-    ``jointgate policy publish`` and ``explain``, which must not act on the wrong one."""
+    ``jointgate policy propose`` and ``explain``, which must not act on the wrong one."""
     raw, _ = _read(path)
     database = _table(raw, "governance").get("database") or None
     policy = PolicySettings.from_mapping(_table(raw, "policy"), path.parent, database=database)

@@ -172,6 +172,7 @@ class Telemetry:
         self._connectors: Mapping[str, Connector] = {}
         self._redis: Mapping[str, Callable[[], Mapping[str, Any]]] = {}  # service -> health()
         self._witnesses: Sequence[WitnessState] = ()
+        self._overdue_reviews: Callable[[], int | None] = lambda: None  # gateway/governance.py
         self._deferred: list[tuple[Any, float, dict[str, str] | None]] = []
         self._flush_scheduled = False
         self._instruments()
@@ -250,6 +251,13 @@ class Telemetry:
             [self._witness("size")],
             "{record}",
             "Records covered by the latest checkpoint a witness took, by witness",
+        )
+        meter.create_observable_gauge(
+            "jointgate.reviews.overdue",
+            [self._overdue],
+            "{access}",
+            "Break-glass accesses past their review deadline (governance.review_deadline_h),"
+            " not yet signed off",
         )
         meter.create_observable_gauge(
             "jointgate.agency.in_flight",
@@ -404,6 +412,15 @@ class Telemetry:
     def watch_redis(self, health: Mapping[str, Callable[[], Mapping[str, Any]]]) -> None:
         """The Redis links' health (gateway/redis.py) in the metrics: service -> health()."""
         self._redis = health
+
+    def watch_reviews(self, overdue: Callable[[], int | None]) -> None:
+        """The number of overdue break-glass reviews, as last counted (None: not yet)."""
+        self._overdue_reviews = overdue
+
+    def _overdue(self, options: CallbackOptions) -> Iterable[Observation]:
+        count = self._overdue_reviews()
+        if count is not None:
+            yield Observation(count)
 
     def _redis_health(
         self, key: str, value: Callable[[Any], int]

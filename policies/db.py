@@ -11,10 +11,11 @@ queued on the request's path, so the first request after the database is back ge
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ class Database:
         self._lock = threading.Lock()
         self._closed = False
         self._listeners: dict[str, list[Callable[[], object]]] = {}
+        self._before_commit: Callable[[], object] | None = None
         if url.startswith("sqlite:///"):
             path = Path(url.removeprefix("sqlite:///"))
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +89,12 @@ class Database:
         """Run one statement. If the connection turns out lost, connect again and run it once
         more: a SELECT at once; any other statement only with ``landed``, a query that returns
         a row if the statement went in before the connection broke, and only if it returns
-        none (then this returns no rows). Without ``landed`` a write raises."""
+        none (then this returns no rows). Without ``landed`` a write raises. Inside
+        :meth:`witnessed` a write runs as a :meth:`transaction` of its own (returning no rows),
+        so that it too commits only after the block's callback."""
+        if self._before_commit is not None and not _reads(sql):
+            self.transaction([(sql, params)])
+            return []
         with self._lock:
             conn = self._usable()  # a failure to connect is not retried: the server is down
             try:
@@ -110,14 +117,18 @@ class Database:
         return [tuple(r) for r in rows]
 
     def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """Run statements atomically."""
+        """Run statements atomically. Inside :meth:`witnessed`, its callback runs after the
+        statements and before the commit: if it raises, nothing is committed."""
         with self._lock:
             self._usable()
+            hook, self._before_commit = self._before_commit, None
             if self.dialect == "sqlite":
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
                     for sql, params in statements:
                         self._conn.execute(sql, tuple(params))
+                    if hook is not None:
+                        hook()
                 except BaseException:
                     self._conn.execute("ROLLBACK")
                     raise
@@ -126,6 +137,20 @@ class Database:
                 with self._conn.transaction():
                     for sql, params in statements:
                         self._conn.execute(self._adapt(sql), tuple(params))
+                    if hook is not None:
+                        hook()
+
+    @contextlib.contextmanager
+    def witnessed(self, before_commit: Callable[[], object]) -> Iterator[None]:
+        """The next :meth:`transaction` inside the block calls ``before_commit`` after its
+        statements and before it commits; an exception from it rolls the transaction back.
+        The governance commands append their audit record there (commands/official.py), so a
+        change is committed only once its record is in the trail."""
+        self._before_commit = before_commit
+        try:
+            yield
+        finally:
+            self._before_commit = None
 
     def subscribe(self, topic: str, listener: Callable[[], object]) -> None:
         """Call ``listener`` after each change to ``topic`` (e.g. ``teams``) made through this

@@ -4,9 +4,11 @@ Two sources, one per deployment (``[policy] shared``, docs/deployment.md):
 
 - **files** (one replica): the policy directory is checked every ``policy.reload_s`` and on
   SIGHUP, and reloaded when a file changed.
-- **database** (several replicas): the set in force is the one last published in the governance
-  database (:class:`PolicyVersions`; ``jointgate policy publish DIR``), files' contents and
-  version hash together, so every replica loads byte-for-byte the same set. Replicas re-check the
+- **database** (several replicas, and the only mode with dual control): the set in force is the
+  one last activated in the governance database (:class:`PolicyVersions`), files' contents and
+  version hash together, so every replica loads byte-for-byte the same set. A set is proposed by
+  one policy administrator and put in force by another's approval (:mod:`policies.proposals`,
+  ``jointgate policy propose`` / ``approve``). Replicas re-check the
   active version on a change notification and periodically (``gateway/notify.py``). The first
   replica to start against an empty database publishes its own directory.
 
@@ -24,6 +26,7 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +44,17 @@ CREATE TABLE IF NOT EXISTS jg_policy_sets (
 CREATE TABLE IF NOT EXISTS jg_policy_active (
     id INTEGER PRIMARY KEY, version TEXT NOT NULL, serial BIGINT NOT NULL,
     activated_at DOUBLE PRECISION NOT NULL, activated_by TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jg_policy_proposals (
+    id TEXT PRIMARY KEY, version TEXT NOT NULL, files TEXT NOT NULL, base TEXT NOT NULL,
+    kind TEXT NOT NULL, proposed_by TEXT NOT NULL, proposed_at DOUBLE PRECISION NOT NULL,
+    reason TEXT NOT NULL, state TEXT NOT NULL, decided_by TEXT, decided_at DOUBLE PRECISION,
+    note TEXT);
+CREATE TABLE IF NOT EXISTS jg_policy_activations (
+    serial BIGINT PRIMARY KEY, version TEXT NOT NULL, proposal TEXT,
+    activated_at DOUBLE PRECISION NOT NULL, activated_by TEXT NOT NULL);
 """
+#: a bootstrap: the first replica to start against an empty database put its own set in force
+BOOTSTRAP = "bootstrap"
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.cedar")
 
 
@@ -96,13 +109,26 @@ class PolicyVersions:
         version, serial, at, by = rows[0]
         return ActiveSet(str(version), int(serial), float(at), str(by))
 
-    def publish(self, files: dict[str, str], version: str, by: str = "") -> bool:
-        """Store the set (if new) and make it the active one; False if it was active already.
+    def publish(
+        self,
+        files: dict[str, str],
+        version: str,
+        by: str = "",
+        *,
+        proposal: str | None = None,
+        then: Sequence[tuple[str, Sequence[object]]] = (),
+    ) -> bool:
+        """Store the set (if new) and make it the active one, in one transaction with ``then``
+        (an approved proposal's own update), noted in ``jg_policy_activations``; False if it
+        was active already. Operators do not call this directly: a change is proposed and
+        approved by two policy administrators (:mod:`policies.proposals`); the gateway calls
+        it once, to bootstrap an empty database (:meth:`bootstrap`).
 
-        The caller has validated it (:func:`publish`); replicas validate it again on load."""
+        The caller has validated the set; replicas validate it again on load."""
         current = self.active()
         if current is not None and current.version == version:
             return False
+        serial = self._serial() + 1
         now = time.time()
         self.db.transaction(
             [
@@ -112,13 +138,46 @@ class PolicyVersions:
                     (version, json.dumps(files, sort_keys=True), now, by),
                 ),
                 (
-                    "UPDATE jg_policy_active SET version = ?, serial = serial + 1, "
+                    "UPDATE jg_policy_active SET version = ?, serial = ?, "
                     "activated_at = ?, activated_by = ? WHERE id = 1",
-                    (version, now, by),
+                    (version, serial, now, by),
                 ),
+                # a second activation racing for the same serial fails here, and rolls back
+                (
+                    "INSERT INTO jg_policy_activations (serial, version, proposal, activated_at,"
+                    " activated_by) VALUES (?, ?, ?, ?, ?)",
+                    (serial, version, proposal, now, by),
+                ),
+                *then,
             ]
         )
         return True
+
+    def bootstrap(self, files: dict[str, str], version: str, by: str) -> bool:
+        """The first replica to start against an empty database puts its own directory in
+        force, recorded in the history as a bootstrap (no second administrator approved it)."""
+        proposal = f"{BOOTSTRAP}-{version}"
+        now = time.time()
+        note = (
+            "INSERT INTO jg_policy_proposals (id, version, files, base, kind, proposed_by,"
+            " proposed_at, reason, state, decided_by, decided_at, note) VALUES"
+            " (?, ?, ?, '', ?, ?, ?, ?, 'approved', ?, ?, '') ON CONFLICT (id) DO NOTHING",
+            (proposal, version, json.dumps(files, sort_keys=True), BOOTSTRAP, by, now,
+             "first start against an empty database: the replica's own policy directory", by,
+             now),
+        )  # fmt: skip
+        try:
+            return self.publish(files, version, by, proposal=proposal, then=[note])
+        except Exception:
+            if self.active() is not None:  # another replica bootstrapped first: theirs stands
+                return False
+            raise
+
+    def _serial(self) -> int:
+        rows = self.db.query("SELECT serial FROM jg_policy_active WHERE id = 1")
+        activations = self.db.query("SELECT max(serial) FROM jg_policy_activations")
+        last = activations[0][0] if activations and activations[0][0] is not None else 0
+        return max(int(rows[0][0]) if rows else 0, int(last))
 
     def files(self, version: str) -> dict[str, str]:
         rows = self.db.query("SELECT files FROM jg_policy_sets WHERE version = ?", (version,))
@@ -185,11 +244,28 @@ class PolicyStore:
         self._engine = PolicyEngine(load_bundle(self.directory, catalog), catalog)
         self._serial = -1
         self._checked_at = 0.0
+        #: the version this replica put in force at start, against an empty database (the
+        #: gateway records it in the audit trail as a governance record)
+        self.bootstrapped: str | None = None
         if versions is not None:
-            if versions.active() is None:
-                versions.publish(policy_files(self.directory), self.version, publisher)
-                log.warning("published policy version %s from %s", self.version, self.directory)
+            if versions.active() is None and versions.bootstrap(
+                policy_files(self.directory), self.version, publisher
+            ):
+                self.bootstrapped = self.version
+                log.warning(
+                    "bootstrap: put policy version %s from %s in force (an empty database)",
+                    self.version,
+                    self.directory,
+                )
+            files_version = self.version
             self.check()
+            if self.version != files_version:
+                log.warning(
+                    "policy version %s is in force (the governance database's); the files in %s"
+                    " are version %s, not in force: propose them (`jointgate policy propose %s"
+                    " --why ...`) for a second policy administrator to approve",
+                    self.version, self.directory, files_version, self.directory,
+                )  # fmt: skip
 
     @property
     def engine(self) -> PolicyEngine:
@@ -255,7 +331,8 @@ class PolicyStore:
 
     async def watch(self, every_s: float) -> None:
         """Poll the directory and reload when a file changed (runs until cancelled). With a
-        shared set, a changed file only warns: it takes ``jointgate policy publish``."""
+        shared set, a changed file only warns: it takes ``jointgate policy propose`` and a second
+        administrator's ``approve``."""
         while True:
             await asyncio.sleep(every_s)
             if self._fingerprint() == self._stamp:
@@ -266,7 +343,8 @@ class PolicyStore:
                 self._stamp = self._fingerprint()
                 log.warning(
                     "policy files in %s changed, but policies are shared through the database:"
-                    " run `jointgate policy publish %s` to put them in force on every replica",
+                    " propose them (`jointgate policy propose %s --why ...`) for a second policy"
+                    " administrator to approve, which puts them in force on every replica",
                     self.directory,
                     self.directory,
                 )

@@ -2,8 +2,9 @@
 
 The gateway records the access (who, when, which case and purpose, the stated reason, which
 fields) in the same transaction-safe store as the teams, before the response leaves; reviewers
-list what is pending (``jointgate review pending``) and sign it off (``jointgate review
-sign-off``).
+list what is pending (``jointgate review pending``, with each access's deadline:
+``governance.review_deadline_h`` after it was made) and sign it off (``jointgate review
+sign-off``, as the verified official of their token: never the user who made the access).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class ReviewQueue:
         return access_id
 
     def pending(self) -> list[BreakGlassAccess]:
+        """Not yet signed off, oldest first: by deadline, since every access has the same term
+        (``governance.review_deadline_h`` after it was made)."""
         return self._select("WHERE reviewed_at IS NULL ORDER BY at")
 
     def all(self) -> list[BreakGlassAccess]:
@@ -89,11 +92,26 @@ class ReviewQueue:
             raise ReviewError(f"{access_id} was signed off by {found[0].reviewed_by} already")
         if reviewer == found[0].subject:
             raise ReviewError("an access cannot be signed off by the user who made it")
-        self.db.query(
-            "UPDATE jg_break_glass SET reviewed_by = ?, reviewed_at = ?, note = ? WHERE id = ?",
-            (reviewer, time.time(), note, access_id),
+        # one transaction, so that a caller's record of the sign-off is written before it
+        # commits (Database.witnessed); never over another reviewer's sign-off
+        self.db.transaction(
+            [
+                (
+                    "UPDATE jg_break_glass SET reviewed_by = ?, reviewed_at = ?, note = ? "
+                    "WHERE id = ? AND reviewed_at IS NULL",
+                    (reviewer, time.time(), note, access_id),
+                )
+            ]
         )
         return self._select("WHERE id = ?", (access_id,))[0]
+
+    def overdue(self, deadline_s: float, now: float | None = None) -> int:
+        """How many accesses are still unreviewed ``deadline_s`` after they were made."""
+        cutoff = (time.time() if now is None else now) - deadline_s
+        rows = self.db.query(
+            "SELECT count(*) FROM jg_break_glass WHERE reviewed_at IS NULL AND at <= ?", (cutoff,)
+        )
+        return int(rows[0][0]) if rows else 0
 
     def _select(self, where: str, params: tuple[object, ...] = ()) -> list[BreakGlassAccess]:
         rows = self.db.query(f"SELECT {_COLUMNS} FROM jg_break_glass {where}", params)  # noqa: S608

@@ -29,8 +29,12 @@ class CliError(Exception):
 
 
 def actor(args: argparse.Namespace) -> str:
-    if getattr(args, "actor", None):
-        return str(args.actor)
+    """Who is reading: the verified official (``--token``, set by :mod:`commands.audit.run`),
+    else, for the commands that show no record (verify, checkpoint, consistency, archive), the
+    operating-system account running them."""
+    official = getattr(args, "official", None)
+    if official is not None:
+        return str(official.subject)
     try:
         return f"os:{getpass.getuser()}@{socket.gethostname()}"
     except (KeyError, OSError):
@@ -43,13 +47,16 @@ def read_note(
 ) -> AuditRecord:  # fmt: skip
     """The record of this command's read of the trail: who, which filters, which records."""
     shown = [f"{r['log_id']}:{r['seq']}" for r in rows]
+    official = getattr(args, "official", None)
     note = AuditRecord(
         request_id=uuid.uuid4().hex,
         client=f"cli@{socket.gethostname()}",
         subject=actor(args),
+        agency=official.agency if official is not None else None,
+        roles=tuple(sorted(official.roles)) if official is not None else (),
         purpose="audit",
-        operation_name=f"audit {args.audit_command}",
-        operation_type="cli",
+        operation_name=f"audit.{args.audit_command}",
+        operation_type="governance",
         variables={k: v for k, v in variables.items() if v is not None},
         status=0,
         outcome="ok",

@@ -20,8 +20,10 @@ def _store_options() -> argparse.ArgumentParser:
         "--config", type=Path, help="jointgate.toml: its [audit] table and gateway.data_dir"
     )
     common.add_argument(
-        "--as", dest="actor", metavar="WHO",
-        help="who is reading, for the record of this read (default: the OS user)",
+        "--token", metavar="TOKEN",
+        help="the auditor's access token (default: $JOINTGATE_TOKEN): search, export,"
+        " subject-report and prove need one with the role auditor; verify, checkpoint,"
+        " consistency and archive record it if given, else the OS user",
     )  # fmt: skip
     return common
 

@@ -14,8 +14,12 @@ from commands.audit.parser import build_parser
 from commands.audit.proofs import check_proof, checkpoint, consistency, prove, verify
 from commands.audit.reads import export, search, subject_report
 from commands.audit.retention import archive
+from commands.official import AUDITOR, NotPermitted, Official, acting, token_given
 from gateway.settings import load_audit
 from kernel.config import ConfigError
+
+#: the commands that show records (or a record, in a proof): only to a verified auditor
+SHOWS_RECORDS = ("search", "export", "subject-report", "prove")
 
 
 def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
@@ -25,6 +29,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
     try:
         if command == "check-proof":
             return check_proof(args, out)
+        args.official = _official(args)
         config = _config(args)
         store = config.new_store()
         try:
@@ -49,6 +54,17 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
     except Exception as exc:  # the store: sqlite3 / psycopg errors
         print(f"jointgate audit {command}: the audit store is unavailable: {exc}", file=err)
         return 3
+
+
+def _official(args: argparse.Namespace) -> Official | None:
+    """The auditor running the command, from a verified token: required for the commands that
+    show records, recorded if given for those that show none (docs/cli.md)."""
+    try:
+        if args.audit_command in SHOWS_RECORDS or token_given(args):
+            return acting(args, AUDITOR, f"audit.{args.audit_command}")
+    except NotPermitted as exc:
+        raise CliError(str(exc)) from None
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,10 @@
 
 A request's ``X-Case-Id`` must name an open case registered here that the caller is assigned to,
 directly or through a joint team covering it; these commands register cases, assign and
-unassign officials, add and remove subjects, close cases and show them. Every change records
-the acting official (:func:`_acting`) and is announced to the replicas like a team change.
+unassign officials, add and remove subjects, close cases and show them. Each is run by a
+verified official (``--token`` / ``JOINTGATE_TOKEN``; role ``case-admin``, or ``auditor`` to list
+and show), recorded in the audit trail as a governance record in the same transaction as the
+change (commands/official.py), and announced to the replicas like a team change.
 """
 
 from __future__ import annotations
@@ -14,17 +16,14 @@ import json
 import sys
 from typing import Any
 
+from commands.official import AUDITOR, CASE_ADMIN, acting, governed, record_governance
 from commands.policy.governance import announce_to_replicas, open_governance
 from policies.cases import TOPIC, Case, CaseError, CaseStore, Subject, subject_identifier
 from policies.teams import TeamStore
 
-ROLE = "case-admin"  # the role case and team changes will require (demo: office.coordinator)
-
-
-def _acting(args: argparse.Namespace) -> str:
-    """The official making the change, as the registry records it."""
-    # wired to the token at merge (commands/official.py)
-    return "cli"
+#: who may list and show cases: those who change them, and auditors (docs/cli.md)
+CASE_READERS = (CASE_ADMIN, AUDITOR)
+_REFUSED = (CaseError, ValueError)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,11 +35,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _cases(args: argparse.Namespace) -> int:
+    command = args.cases_command
+    reads = command in ("list", "show")
+    official = acting(args, CASE_READERS if reads else CASE_ADMIN, f"case.{command}")
     db, notify = open_governance(args)
     try:
         store = CaseStore(db)
-        command = args.cases_command
-        if command in ("list", "show"):
+        if reads:
+            record_governance(args, official, f"case.{command}", _details(args))  # before shown
             cases = store.cases(open_only=not args.all) if command == "list" else []
             if command == "show":
                 cases = [store.get(args.case)]
@@ -48,38 +50,55 @@ def _cases(args: argparse.Namespace) -> int:
             for case in cases:
                 _print(case, covering.get(case.number, []), args.json, full=command == "show")
             return 0
-        by = _acting(args)
-        if command == "register":
-            case = store.register(
-                args.case, agency=args.agency, title=args.title, by=by,
-                subjects=[_subject(s) for s in args.subject],
-                officials=args.official,
-            )  # fmt: skip
-            print(f"registered case {case.number} ({case.agency}): {len(case.subjects)} subjects,"
-                  f" officials: {', '.join(case.officials) or '-'}")  # fmt: skip
-        elif command == "assign":
-            case = store.assign(args.case, args.user, by=by)
-            print(f"{args.user} is assigned to {case.number}")
-        elif command == "unassign":
-            case = store.unassign(args.case, args.user, by=by)
-            print(f"{args.user} is no longer assigned to {case.number}")
-        elif command in ("add-subject", "remove-subject"):
-            subject = subject_identifier(args.identifier, args.kind)
-            if command == "add-subject":
-                case = store.add_subject(args.case, subject, by=by)
-                print(f"{subject.kind} {subject.identifier} is a subject of {case.number}")
-            else:
-                case = store.remove_subject(args.case, subject, by=by)
-                print(
-                    f"{subject.kind} {subject.identifier} is no longer a subject of {case.number}"
-                )
-        else:  # close
-            case = store.close(args.case, by=by)
-            print(f"case {case.number} is closed: X-Case-Id {case.number} is refused from now on")
+        by = official.subject
+        with governed(args, official, f"case.{command}", _details(args), db, _REFUSED):
+            case = _change(store, command, args, by)
+        _report(case, command, args)
     finally:
         db.close()
     announce_to_replicas(notify, TOPIC)
     return 0
+
+
+def _details(args: argparse.Namespace) -> dict[str, Any]:
+    """What a case command's governance record holds: its arguments."""
+    keys = ("case", "agency", "title", "subject", "official", "user", "identifier", "kind", "all")
+    return {k: v for k in keys if (v := getattr(args, k, None)) not in (None, [], False)}
+
+
+def _change(store: CaseStore, command: str, args: argparse.Namespace, by: str) -> Case:
+    """Make one change; its governance record goes into the same transaction (governed)."""
+    if command == "register":
+        return store.register(
+            args.case, agency=args.agency, title=args.title, by=by,
+            subjects=[_subject(s) for s in args.subject], officials=args.official,
+        )  # fmt: skip
+    if command == "assign":
+        return store.assign(args.case, args.user, by=by)
+    if command == "unassign":
+        return store.unassign(args.case, args.user, by=by)
+    if command == "add-subject":
+        return store.add_subject(args.case, subject_identifier(args.identifier, args.kind), by=by)
+    if command == "remove-subject":
+        subject = subject_identifier(args.identifier, args.kind)
+        return store.remove_subject(args.case, subject, by=by)
+    return store.close(args.case, by=by)
+
+
+def _report(case: Case, command: str, args: argparse.Namespace) -> None:
+    if command == "register":
+        print(f"registered case {case.number} ({case.agency}): {len(case.subjects)} subjects,"
+              f" officials: {', '.join(case.officials) or '-'}")  # fmt: skip
+    elif command == "assign":
+        print(f"{args.user} is assigned to {case.number}")
+    elif command == "unassign":
+        print(f"{args.user} is no longer assigned to {case.number}")
+    elif command in ("add-subject", "remove-subject"):
+        subject = subject_identifier(args.identifier, args.kind)
+        done = "is" if command == "add-subject" else "is no longer"
+        print(f"{subject.kind} {subject.identifier} {done} a subject of {case.number}")
+    else:
+        print(f"case {case.number} is closed: X-Case-Id {case.number} is refused from now on")
 
 
 def _subject(text: str) -> Subject:

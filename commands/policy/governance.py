@@ -78,3 +78,17 @@ def config_database(config: Path) -> str:
         return load_governance(config)[0]
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
+
+
+def review_deadline_s(args: argparse.Namespace) -> float:
+    """How long after a break-glass access its review is due: ``governance.review_deadline_h``
+    of ``--config``, else the default (72 h)."""
+    from gateway.policy_settings import GovernanceSettings  # start-up: see open_governance
+    from gateway.settings import load_review_deadline  # start-up: as above
+
+    if args.config is None:
+        return GovernanceSettings().review_deadline_h * 3600
+    try:
+        return load_review_deadline(args.config)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None

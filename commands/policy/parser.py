@@ -45,11 +45,7 @@ def add_commands(commands: Any) -> None:
     test = sub.add_parser("test", help="run the policy tests kept next to the policies")
     test.add_argument("dir", nargs="?", type=Path, help="default: the shipped set")
 
-    publish = sub.add_parser(
-        "publish", help="validate DIR and put it in force on every replica ([policy] shared)"
-    )
-    publish.add_argument("dir", type=Path)
-    _database_options(publish)
+    _change_commands(sub)
 
     diff = sub.add_parser("diff", help="fields whose outcome changes between two policy versions")
     diff.add_argument("old", type=Path)
@@ -94,11 +90,17 @@ def add_commands(commands: Any) -> None:
 
     review = commands.add_parser("review", help="break-glass accesses awaiting review")
     rsub = review.add_subparsers(dest="review_command", required=True, metavar="SUBCOMMAND")
-    pending = rsub.add_parser("pending", help="list accesses not yet signed off")
+    pending = rsub.add_parser(
+        "pending", help="accesses not yet signed off, by deadline (governance.review_deadline_h)"
+    )
     pending.add_argument("--json", action="store_true")
-    sign = rsub.add_parser("sign-off", help="sign off one access")
+    pending.add_argument(
+        "--overdue", action="store_true", help="only those past their review deadline"
+    )
+    sign = rsub.add_parser(
+        "sign-off", help="sign off one access, as the token's official (role reviewer)"
+    )
     sign.add_argument("id")
-    sign.add_argument("--reviewer", required=True)
     sign.add_argument("--note", default="")
     for parser in rsub.choices.values():
         _database_options(parser)
@@ -143,6 +145,38 @@ def _case_commands(commands: Any) -> None:
         _database_options(parser)
 
 
+def _change_commands(sub: Any) -> None:
+    """Dual control: one policy administrator proposes, another approves (docs/policies.md)."""
+    propose = sub.add_parser(
+        "propose", help="validate DIR and propose it; in force once another admin approves"
+    )
+    propose.add_argument("dir", type=Path)
+    propose.add_argument("--why", required=True, help="the reason, kept in the history")
+    approve = sub.add_parser(
+        "approve", help="approve another administrator's proposal: in force on every replica"
+    )
+    approve.add_argument("id", help="the proposal (jointgate policy proposals)")
+    approve.add_argument("--note", default="")
+    reject = sub.add_parser("reject", help="reject a pending proposal")
+    reject.add_argument("id")
+    reject.add_argument("--why", required=True)
+    rollback = sub.add_parser(
+        "rollback", help="propose an earlier version again (approved like any proposal)"
+    )
+    rollback.add_argument("version", help="a version of jointgate policy history")
+    rollback.add_argument("--why", required=True)
+    proposals = sub.add_parser("proposals", help="proposals awaiting approval")
+    proposals.add_argument("--json", action="store_true")
+    history = sub.add_parser(
+        "history", help="every version: proposed, approved, activated, superseded; by whom, why"
+    )
+    history.add_argument("--json", action="store_true")
+    publish = sub.add_parser("publish", help="gone: use propose, then approve (dual control)")
+    publish.add_argument("dir", type=Path, nargs="?")
+    for parser in (propose, approve, reject, rollback, proposals, history, publish):
+        _database_options(parser)
+
+
 def _context_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--purpose", required=True, choices=[p.value for p in Purpose])
     parser.add_argument(
@@ -158,6 +192,11 @@ def _context_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--token", metavar="TOKEN",
+        help="the acting official's access token (default: $JOINTGATE_TOKEN; a demo one:"
+        " `jointgate token USER`); its subject is who acts, its roles what they may do",
+    )  # fmt: skip
     parser.add_argument("--data-dir", type=Path, default=Path(".jointgate"))
     parser.add_argument("--database", help="governance database URL (default: in --data-dir)")
     parser.add_argument(

@@ -1,5 +1,6 @@
-"""``jointgate policy validate``, ``test``, ``publish``, ``diff`` (and ``explain``, in
-:mod:`commands.policy.explain`): policy sets checked, tested, put in force and compared."""
+"""``jointgate policy validate``, ``test``, ``diff`` (and ``explain``, in
+:mod:`commands.policy.explain`; the changes under dual control, ``propose``, ``approve`` ...,
+in :mod:`commands.policy.changes`): policy sets checked, tested, compared and put in force."""
 
 from __future__ import annotations
 
@@ -11,18 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from commands.policy.cases import principal_for, run_case
+from commands.policy.changes import run_change
 from commands.policy.explain import RECORD_LABELS, describe_labels, explain, run_explain
-from commands.policy.governance import (
-    announce_to_replicas,
-    database_exists,
-    database_url,
-    nobody_reads,
-    open_governance,
-    policy_source,
-)
 from kernel.types import Outcome, Principal, Purpose
 from policies.engine import DEFAULT_DIR, DecisionContext, PolicyEngine, PolicyError, load_bundle
-from policies.reload import PolicyVersions, publish
+from policies.proposals import ProposalError
 from policies.review import ReviewError
 from policies.teams import TeamError
 from sandbox.issuer import DEMO_USERS
@@ -34,7 +28,7 @@ TESTS_DIR = "tests"
 def run(args: argparse.Namespace) -> int:
     try:
         return _policy(args)
-    except (PolicyError, TeamError, ReviewError, ValueError) as exc:
+    except (PolicyError, TeamError, ReviewError, ProposalError, ValueError) as exc:
         print(f"jointgate {args.command}: {exc}", file=sys.stderr)
         return 1
 
@@ -51,43 +45,9 @@ def _policy(args: argparse.Namespace) -> int:
         return run_explain(args, catalog)
     if args.policy_command == "test":
         return _run_tests(args.dir, PolicyEngine(load_bundle(args.dir, catalog), catalog))
-    if args.policy_command == "publish":
-        return _publish(args, catalog)
-    return _diff(args, catalog)
-
-
-def _publish(args: argparse.Namespace, catalog: Any) -> int:
-    """Validate, store and activate a set; a set that does not validate is not stored. Refused
-    when no gateway would read it: "published" must mean in force."""
-    if args.config is not None:
-        shared, directory = policy_source(args.config)
-        if not shared:
-            raise ValueError(
-                f"the gateways of {args.config} read their policies from files, not from the"
-                " governance database (policy.shared is off), so publishing would change"
-                f" nothing. To change their policies, edit the *.cedar files in"
-                f" {directory or DEFAULT_DIR} on every gateway (check them first with"
-                " `jointgate policy validate DIR`): each reloads them within policy.reload_s,"
-                " or at once on SIGHUP. To have replicas share one published set instead, set"
-                f" policy.shared = true in {args.config}."
-            )
-    elif not database_exists(database_url(args)):
-        raise ValueError(nobody_reads(database_url(args)))
-    db, notify = open_governance(args)
-    try:
-        if args.config is None and not PolicyVersions.in_use(db):
-            raise ValueError(nobody_reads(db.url))
-        versions = PolicyVersions(db)
-        before = versions.active()
-        version = publish(args.dir, catalog, versions, by="cli")
-    finally:
-        db.close()
-    if before is not None and before.version == version:
-        print(f"version {version} is in force already")
-        return 0
-    print(f"published policy version {version} from {args.dir}")
-    announce_to_replicas(notify, "policy")
-    return 0
+    if args.policy_command == "diff":
+        return _diff(args, catalog)
+    return run_change(args, catalog)
 
 
 def _run_tests(directory: Path, engine: PolicyEngine) -> int:

@@ -1,5 +1,6 @@
 """``jointgate teams`` and ``jointgate review``: joint investigation teams, and the break-glass
-accesses awaiting review, in the governance database."""
+accesses awaiting review, in the governance database. Each command is run by a verified
+official with the role it needs, and recorded in the audit trail (commands/official.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,25 @@ import argparse
 import datetime as dt
 import json
 import sys
+import time
 from typing import Any
 
-from commands.policy.governance import announce_to_replicas, open_governance
+from commands.official import (
+    AUDITOR,
+    CASE_ADMIN,
+    REVIEWER,
+    acting,
+    governed,
+    record_governance,
+)
+from commands.policy.governance import announce_to_replicas, open_governance, review_deadline_s
 from policies.review import ReviewError, ReviewQueue
 from policies.teams import TeamError, TeamStore
+
+#: who may list teams and pending reviews: those who change them, and auditors (docs/cli.md)
+TEAM_READERS = (CASE_ADMIN, AUDITOR)
+REVIEW_READERS = (REVIEWER, AUDITOR)
+_REFUSED = (TeamError, ReviewError, ValueError)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,38 +40,59 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _teams(args: argparse.Namespace) -> int:
+    command = args.teams_command
+    if command == "list":
+        official = acting(args, TEAM_READERS, "team.list")
+    else:
+        official = acting(args, CASE_ADMIN, f"team.{command}")
     db, notify = open_governance(args)
     try:
         store = TeamStore(db)
-        command = args.teams_command
+        if command == "list":
+            record_governance(args, official, "team.list", {})  # before anything is shown
+            _print_teams(store, args.json)
+            return 0
+        details = _team_details(args)
+        with governed(args, official, f"team.{command}", details, db, _REFUSED):
+            if command == "create":
+                team = store.create(
+                    args.team, args.case, name=args.name, valid_from=_when(args.valid_from),
+                    valid_until=_when(args.valid_until), created_by=official.subject,
+                )  # fmt: skip
+            elif command == "add-member":
+                team = store.add_member(
+                    args.team, args.user, valid_from=_when(args.valid_from),
+                    valid_until=_when(args.valid_until), by=official.subject,
+                )  # fmt: skip
+            elif command == "remove-member":
+                store.remove_member(args.team, args.user, by=official.subject)
+            else:
+                store.close(args.team, by=official.subject)
         if command == "create":
-            team = store.create(
-                args.team, args.case, name=args.name, valid_from=_when(args.valid_from),
-                valid_until=_when(args.valid_until), created_by="cli",
-            )  # fmt: skip
             print(f"created team {team.id} for cases {', '.join(team.cases)}")
         elif command == "add-member":
-            team = store.add_member(
-                args.team, args.user, valid_from=_when(args.valid_from),
-                valid_until=_when(args.valid_until), by="cli",
-            )  # fmt: skip
             (member,) = [m for m in team.memberships if m.subject == args.user]
             until = _iso(member.valid_until) or "the team ends"
             print(f"{args.user} is now a member of {args.team}, from {_iso(member.valid_from)}"
                   f" until {until}")  # fmt: skip
         elif command == "remove-member":
-            store.remove_member(args.team, args.user, by="cli")
             print(f"{args.user} is no longer a member of {args.team}")
-        elif command == "close":
-            store.close(args.team, by="cli")
-            print(f"team {args.team} is closed")
         else:
-            _print_teams(store, args.json)
-            return 0
+            print(f"team {args.team} is closed")
     finally:
         db.close()
     announce_to_replicas(notify, "teams")
     return 0
+
+
+def _team_details(args: argparse.Namespace) -> dict[str, Any]:
+    """What a team change's governance record holds: the team, the member, the window."""
+    details: dict[str, Any] = {"team": args.team}
+    for key in ("case", "name", "valid_from", "valid_until", "user"):
+        value = getattr(args, key, None)
+        if value:
+            details[key] = value
+    return details
 
 
 def _print_teams(store: TeamStore, as_json: bool) -> None:
@@ -85,30 +121,46 @@ def _print_teams(store: TeamStore, as_json: bool) -> None:
 
 
 def _review(args: argparse.Namespace) -> int:
+    action = f"review.{args.review_command}"
+    official = acting(args, REVIEWER if args.review_command == "sign-off" else REVIEW_READERS,
+                      action)  # fmt: skip
+    deadline_s = review_deadline_s(args)
     db, _ = open_governance(args)
     try:
         queue = ReviewQueue(db)
         if args.review_command == "sign-off":
-            access = queue.sign_off(args.id, args.reviewer, args.note)
+            details = {"access": args.id, "note": args.note}
+            with governed(args, official, action, details, db, _REFUSED):
+                access = queue.sign_off(args.id, official.subject, args.note)
             print(f"{access.id} signed off by {access.reviewed_by}")
             return 0
-        for access in queue.pending():
+        now = time.time()
+        pending = queue.pending()
+        if args.overdue:
+            pending = [a for a in pending if a.at + deadline_s <= now]
+        record_governance(args, official, action, {"overdue_only": args.overdue or None,
+                                                   "listed": len(pending)})  # fmt: skip
+        for access in pending:  # oldest first: by deadline, since every one has the same term
+            due = access.at + deadline_s
             if args.json:
-                print(json.dumps(_access(access), ensure_ascii=False))
+                print(json.dumps(_access(access, due, now), ensure_ascii=False))
             else:
-                print(f"{access.id}  {_iso(access.at)}  {access.subject} ({access.agency})  "
-                      f"{access.purpose} {access.case_id or '-'}  reason: {access.reason}  "
+                late = "  OVERDUE" if due <= now else ""
+                print(f"{access.id}  due {_iso(due)}{late}  at {_iso(access.at)}  "
+                      f"{access.subject} ({access.agency})  {access.purpose} "
+                      f"{access.case_id or '-'}  reason: {access.reason}  "
                       f"fields: {len(access.fields)}  request {access.request_id}")  # fmt: skip
     finally:
         db.close()
     return 0
 
 
-def _access(access: Any) -> dict[str, Any]:
+def _access(access: Any, due: float, now: float) -> dict[str, Any]:
     return {
         "id": access.id, "request_id": access.request_id, "subject": access.subject,
         "agency": access.agency, "purpose": access.purpose, "case_id": access.case_id,
         "reason": access.reason, "fields": list(access.fields), "at": _iso(access.at),
+        "due": _iso(due), "overdue": due <= now,
     }  # fmt: skip
 
 

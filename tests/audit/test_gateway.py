@@ -163,6 +163,7 @@ async def test_who_saw_an_identifier_shown_inside_other_records(live: Live) -> N
 
     import commands.main
     from commands.audit.run import run
+    from tests.commands.officials import token
     from tests.gateway.conftest import card, resident_id
 
     agencies = live.gateway.connectors
@@ -192,8 +193,9 @@ async def test_who_saw_an_identifier_shown_inside_other_records(live: Live) -> N
 
     def cli(*argv: str) -> list[dict[str, Any]]:
         out = io.StringIO()
+        who = ["--token", token("auditor", live.data_dir)]
         args = commands.main.build_parser().parse_args(
-            ["audit", argv[0], "--data-dir", str(live.data_dir), "--as", "auditor", *argv[1:]]
+            ["audit", argv[0], "--data-dir", str(live.data_dir), *who, *argv[1:]]
         )
         assert run(args, out, io.StringIO()) == 0
         return [json.loads(line) for line in out.getvalue().splitlines()]

@@ -21,6 +21,7 @@ from audit.reader import AuditReader, SearchFilter
 from audit.store import now_us
 from commands.audit.run import run
 from tests.audit.conftest import ENTERPRISE, PERSON, jointgate_command, make_config, record
+from tests.commands.officials import token
 
 OTHER = "110105199001011238"
 
@@ -44,7 +45,8 @@ def parse(*argv: str) -> argparse.Namespace:
 
 def cli(data_dir: Path, *argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    args = parse(argv[0], "--data-dir", str(data_dir), "--as", "auditor", *argv[1:])
+    args = parse(argv[0], "--data-dir", str(data_dir), "--token", token("auditor", data_dir),
+                 *argv[1:])  # fmt: skip
     return run(args, out, err), out.getvalue(), err.getvalue()
 
 
@@ -60,13 +62,15 @@ def test_jointgate_lists_audit_and_verifies_a_small_trail(data_dir: Path) -> Non
     assert done.returncode == 0 and "audit" in done.stdout, done.stdout + done.stderr
     done = jointgate("audit", "--help")
     assert "verify" in done.stdout and "subject-report" in done.stdout
-    done = jointgate("audit", "verify", "--data-dir", str(data_dir), "--as", "auditor")
+    done = jointgate("audit", "verify", "--data-dir", str(data_dir),
+                     "--token", token("auditor", data_dir))  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert ": ok: 6 records" in done.stdout
     [note] = reads(data_dir)
-    assert note["operation_name"] == "audit verify" and note["subject"] == "auditor"
+    assert note["operation_name"] == "audit.verify" and note["subject"] == "auditor"
     # main() returns the audit command's own exit status: 2 for a usage error
-    done = jointgate("audit", "search", "--data-dir", str(data_dir), "--since", "yesterday")
+    done = jointgate("audit", "search", "--data-dir", str(data_dir), "--since", "yesterday",
+                     "--token", token("auditor", data_dir))  # fmt: skip
     assert done.returncode == 2 and "not an ISO date" in done.stderr
 
 
@@ -88,7 +92,7 @@ def test_verify_passes_and_is_itself_recorded(data_dir: Path) -> None:
     assert status == 0, out + err
     assert ": ok: 6 records" in out
     [note] = reads(data_dir)
-    assert note["subject"] == "auditor" and note["operation_name"] == "audit verify"
+    assert note["subject"] == "auditor" and note["operation_name"] == "audit.verify"
     assert cli(data_dir, "verify", "--no-index", "--json")[0] == 0
 
 

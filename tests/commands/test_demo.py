@@ -271,7 +271,8 @@ def test_the_demo_seeds_its_cases_and_says_who_may_declare_which(demo: Demo, wor
     # the joint case is about the scenario's enterprise, its legal representative and accounts
     shown = subprocess.run(
         [sys.executable, "-m", "commands.main", "cases", "show", "JIT-2026-001", "--json",
-         "--data-dir", str(demo.data_dir)], capture_output=True, text=True, timeout=60,
+         "--data-dir", str(demo.data_dir), "--token", mint_token("auditor", demo.data_dir)],
+        capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     subjects = {s["identifier"] for s in json.loads(shown.stdout)["subjects"]}
     assert subjects == {scenario["enterprise_uscc"], scenario["person_id"],

@@ -11,6 +11,8 @@ from pathlib import Path
 from policies.db import Database
 from policies.engine import DEFAULT_DIR
 from policies.reload import PolicyVersions
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER
+from tests.commands.officials import demo_issuer, token
 
 
 def jointgate(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -113,20 +115,27 @@ def test_diff_shows_the_impact_of_a_change(tmp_path: Path) -> None:
 
 
 def test_teams_and_review_commands(tmp_path: Path) -> None:
-    dd = ["--data-dir", str(tmp_path)]
-    unregistered = jointgate("teams", "create", "JIT-9", "--case", "jit-2026-009", *dd)
+    admin = [
+        "--data-dir",
+        str(tmp_path),
+        "--notify",
+        "",
+        "--token",
+        token("office.coordinator", tmp_path),
+    ]
+    unregistered = jointgate("teams", "create", "JIT-9", "--case", "jit-2026-009", *admin)
     assert unregistered.returncode == 1
     assert "registered open cases only, and these are not: JIT-2026-009" in unregistered.stderr
     register = ("cases", "register", "JIT-2026-009", "--agency", "office", "--title", "专案")
-    assert jointgate(*register, *dd, "--notify", "").returncode == 0
+    assert jointgate(*register, *admin).returncode == 0
     assert (
         jointgate(
-            "teams", "create", "JIT-9", "--case", "jit-2026-009", "--until", "2099-01-01", *dd
+            "teams", "create", "JIT-9", "--case", "jit-2026-009", "--until", "2099-01-01", *admin
         ).returncode
         == 0
     )
-    assert jointgate("teams", "add-member", "JIT-9", "alice", *dd).returncode == 0
-    listed = jointgate("teams", "list", "--json", *dd)
+    assert jointgate("teams", "add-member", "JIT-9", "alice", *admin).returncode == 0
+    listed = jointgate("teams", "list", "--json", *admin)
     (team,) = [json.loads(line) for line in listed.stdout.splitlines()]
     assert (
         team["members"] == ["alice"]
@@ -134,15 +143,16 @@ def test_teams_and_review_commands(tmp_path: Path) -> None:
         and team["valid_until"].startswith("2099-01-01")
         and team["cases"] == ["JIT-2026-009"]  # as the gateway takes X-Case-Id
     )
-    refused = jointgate("teams", "create", "JIT-10", "--case", "bad case!", *dd)
+    refused = jointgate("teams", "create", "JIT-10", "--case", "bad case!", *admin)
     assert refused.returncode == 1 and "--case bad case! is not a valid case id" in refused.stderr
-    again = jointgate("teams", "add-member", "JIT-9", "alice", *dd)
+    again = jointgate("teams", "add-member", "JIT-9", "alice", *admin)
     assert again.returncode == 1 and "already a member" in again.stderr
-    assert jointgate("teams", "close", "JIT-9", *dd).returncode == 0
-    assert json.loads(jointgate("teams", "list", "--json", *dd).stdout)["active"] is False
-    pending = jointgate("review", "pending", *dd)
+    assert jointgate("teams", "close", "JIT-9", *admin).returncode == 0
+    assert json.loads(jointgate("teams", "list", "--json", *admin).stdout)["active"] is False
+    reviewer = ["--data-dir", str(tmp_path), "--token", token("auditor", tmp_path)]
+    pending = jointgate("review", "pending", *reviewer)
     assert pending.returncode == 0 and pending.stdout == ""
-    missing = jointgate("review", "sign-off", "nope", "--reviewer", "bob", *dd)
+    missing = jointgate("review", "sign-off", "nope", *reviewer)
     assert missing.returncode == 1 and "no break-glass access nope" in missing.stderr
 
 
@@ -205,10 +215,10 @@ def test_explain_refuses_a_team_question_it_cannot_answer(tmp_path: Path) -> Non
 
 def test_explain_asks_the_governance_database_about_teams(tmp_path: Path) -> None:
     dd = ("--data-dir", str(tmp_path))
-    jointgate("cases", "register", "JIT-2026-001", "--agency", "office", "--title", "专案", *dd,
-              "--notify", "")  # fmt: skip
-    jointgate("teams", "create", "JIT-2026-001", "--case", "JIT-2026-001", *dd, "--notify", "")
-    jointgate("teams", "add-member", "JIT-2026-001", "police.investigator", *dd, "--notify", "")
+    admin = (*dd, "--notify", "", "--token", token("office.coordinator", tmp_path))
+    jointgate("cases", "register", "JIT-2026-001", "--agency", "office", "--title", "专案", *admin)
+    jointgate("teams", "create", "JIT-2026-001", "--case", "JIT-2026-001", *admin)
+    jointgate("teams", "add-member", "JIT-2026-001", "police.investigator", *admin)
     out = jointgate(*TEAM_QUESTION, *dd)
     assert out.returncode == 0, out.stderr
     assert "in team: yes" in out.stdout and "BankAccount.balance  allow" in out.stdout
@@ -250,60 +260,84 @@ def test_explain_names_a_record_level_denial(tmp_path: Path) -> None:
 
 
 def write_config(tmp_path: Path, tables: str = "") -> Path:
+    """A gateway configuration trusting the demo issuer of ``tmp_path`` (tokens: ``token``)."""
+    demo_issuer(tmp_path)
     config = tmp_path / "jointgate.toml"
     config.write_text(
-        '[auth]\nissuer = "https://idp.example"\naudience = "jointgate"\n'
-        'jwks_file = "jwks.json"\n' + tables
+        f'[auth]\nissuer = "{DEMO_ISSUER}"\naudience = "{DEMO_AUDIENCE}"\n'
+        'jwks_file = "issuer/jwks.json"\n' + tables
     )
     return config
 
 
-def test_publish_refuses_when_the_gateways_read_policies_from_files(tmp_path: Path) -> None:
-    """A gateway without policy.shared never looks at the database: "published" would be a
-    lie. Publishing refuses, says how to put the set in force, and changes nothing."""
+def as_user(user: str, tmp_path: Path) -> tuple[str, str]:
+    return ("--token", token(user, tmp_path))
+
+
+def test_a_proposal_is_refused_when_the_gateways_read_policies_from_files(tmp_path: Path) -> None:
+    """A gateway without policy.shared never looks at the database, and files have no dual
+    control: a proposal refuses, says how to change the files, and changes nothing."""
     config = write_config(tmp_path)  # no governance database: policy.shared is off
-    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--config", str(config),
-                    "--notify", "", cwd=tmp_path)  # fmt: skip
-    assert out.returncode == 1 and "published" not in out.stdout, out.stdout
+    out = jointgate("policy", "propose", str(DEFAULT_DIR), "--why", "x", "--config", str(config),
+                    "--notify", "", *as_user("policy.admin", tmp_path), cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 1 and "proposed" not in out.stdout, out.stdout
     assert "read their policies from files" in out.stderr
     assert "SIGHUP" in out.stderr and "policy.shared" in out.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["jointgate.toml"]  # nothing created
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["issuer", "jointgate.toml"]
 
     url = f"sqlite:///{tmp_path / 'gov.sqlite3'}"
     config = write_config(tmp_path, f'[governance]\ndatabase = "{url}"\n[policy]\nshared = false\n')
-    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--config", str(config),
-                    "--notify", "", cwd=tmp_path)  # fmt: skip
+    out = jointgate("policy", "propose", str(DEFAULT_DIR), "--why", "x", "--config", str(config),
+                    "--notify", "", *as_user("policy.admin", tmp_path), cwd=tmp_path)  # fmt: skip
     assert out.returncode == 1 and "read their policies from files" in out.stderr
     assert not (tmp_path / "gov.sqlite3").exists()
 
 
-def test_publish_without_a_config_needs_a_database_gateways_share(tmp_path: Path) -> None:
-    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--notify", "", cwd=tmp_path)
-    assert out.returncode == 1 and "published" not in out.stdout
+def test_publish_is_gone_and_says_what_replaces_it(tmp_path: Path) -> None:
+    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--data-dir", str(tmp_path))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "jointgate policy propose DIR" in out.stderr and "jointgate policy approve" in out.stderr
+
+
+def test_a_proposal_without_a_config_needs_a_database_gateways_share(tmp_path: Path) -> None:
+    admin = ("--data-dir", str(tmp_path), *as_user("policy.admin", tmp_path))
+    out = jointgate("policy", "propose", str(DEFAULT_DIR), "--why", "x", "--notify", "", *admin)
+    assert out.returncode == 1 and "proposed" not in out.stdout
     assert "--config" in out.stderr
-    assert list(tmp_path.iterdir()) == []  # no ./.jointgate
     url = f"sqlite:///{tmp_path / 'gov.sqlite3'}"
     Database(url).close()  # a database, but no gateway has ever shared its policies through it
-    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--database", url, "--notify", "")
+    out = jointgate("policy", "propose", str(DEFAULT_DIR), "--why", "x", "--database", url,
+                    "--notify", "", *admin)  # fmt: skip
     assert out.returncode == 1 and "no gateway reads its policies from" in out.stderr
     db = Database(url)
     assert PolicyVersions(db).active() is None
     db.close()
 
 
-def test_publish_puts_a_set_in_force_for_gateways_that_share_it(tmp_path: Path) -> None:
-    """With a configuration whose gateways share policies, the first publish may come before
-    the first gateway starts."""
+def test_a_set_is_in_force_for_gateways_that_share_it_once_a_second_admin_approves(
+    tmp_path: Path,
+) -> None:
+    """With a configuration whose gateways share policies, the first change may come before
+    the first gateway starts; the proposer cannot approve it."""
     url = f"sqlite:///{tmp_path / 'gov.sqlite3'}"
     config = write_config(tmp_path, f'[governance]\ndatabase = "{url}"\n')  # shared: default on
-    out = jointgate("policy", "publish", str(DEFAULT_DIR), "--config", str(config),
-                    "--notify", "")  # fmt: skip
+    where = ("--config", str(config), "--notify", "")
+    out = jointgate("policy", "propose", str(DEFAULT_DIR), "--why", "first set", *where,
+                    *as_user("policy.admin", tmp_path))  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "published policy version" in out.stdout
+    assert "not in force until another policy administrator" in out.stdout
+    proposal = out.stdout.split(" as ")[1].split()[0]
     db = Database(url)
+    assert PolicyVersions(db).active() is None
+    out = jointgate("policy", "approve", proposal, *where, *as_user("policy.admin", tmp_path))
+    assert out.returncode == 1 and "another policy administrator (dual control)" in out.stderr
+    assert PolicyVersions(db).active() is None
+    out = jointgate("policy", "approve", proposal, *where, *as_user("policy.approver", tmp_path))
+    assert out.returncode == 0, out.stderr
     active = PolicyVersions(db).active()
     db.close()
     assert active is not None and active.version in out.stdout
+    assert active.activated_by == "policy.approver"
 
 
 def test_explain_with_a_config_uses_the_set_its_gateways_enforce(
@@ -320,9 +354,14 @@ def test_explain_with_a_config_uses_the_set_its_gateways_enforce(
                 "BankAccount.balance")  # fmt: skip
     url = f"sqlite:///{tmp_path / 'gov.sqlite3'}"
     shared = write_config(tmp_path, f'[governance]\ndatabase = "{url}"\n')
-    published = jointgate("policy", "publish", str(policy_copy), "--config", str(shared),
-                          "--notify", "")  # fmt: skip
-    assert published.returncode == 0, published.stderr
+    where = ("--config", str(shared), "--notify", "")
+    proposed = jointgate("policy", "propose", str(policy_copy), "--why", "test", *where,
+                         *as_user("policy.admin", tmp_path))  # fmt: skip
+    assert proposed.returncode == 0, proposed.stderr
+    proposal = proposed.stdout.split(" as ")[1].split()[0]
+    approved = jointgate("policy", "approve", proposal, *where,
+                         *as_user("policy.approver", tmp_path))  # fmt: skip
+    assert approved.returncode == 0, approved.stderr
     out = jointgate(*question, "--config", str(shared))
     assert "BankAccount.balance  allow" in out.stdout and "market-balances-for-a-test" in out.stdout
     assert "BankAccount.balance  deny" in jointgate(*question).stdout  # the shipped set
@@ -332,7 +371,14 @@ def test_explain_with_a_config_uses_the_set_its_gateways_enforce(
 
 
 def test_cases_commands(tmp_path: Path) -> None:
-    dd = ("--data-dir", str(tmp_path), "--notify", "")
+    dd = (
+        "--data-dir",
+        str(tmp_path),
+        "--notify",
+        "",
+        "--token",
+        token("office.coordinator", tmp_path),
+    )
     person, account = "510105197001010972", "6212269932713262975"
     out = jointgate("cases", "register", "ｊ１１０１０２２０２６０００９４６", "--agency", "police",
                     "--title", "某公司涉嫌非法吸收公众存款案", "--subject", "911101022155460B0T",
@@ -354,7 +400,10 @@ def test_cases_commands(tmp_path: Path) -> None:
         ("uscc", "911101022155460B0T"), ("resident-id", person), ("account", account)
     }  # fmt: skip
     history = [(a["official"], a["assigned_by"], a["removed_by"]) for a in case["assignments"]]
-    assert history == [("police.investigator", "cli", None), ("duty.officer", "cli", "cli")]
+    coordinator = "office.coordinator"  # the verified subject of the token, nothing typed
+    assert history == [
+        ("police.investigator", coordinator, None), ("duty.officer", coordinator, coordinator)
+    ]  # fmt: skip
     for args, message in (
         (("add-subject", "J1101022026000946", "911101022155460B0X"), "check characters"),
         (("add-subject", "J1101022026000946", person), "subject of J1101022026000946 already"),
@@ -374,7 +423,14 @@ def test_cases_commands(tmp_path: Path) -> None:
 
 
 def test_members_have_windows_of_their_own(tmp_path: Path) -> None:
-    dd = ("--data-dir", str(tmp_path), "--notify", "")
+    dd = (
+        "--data-dir",
+        str(tmp_path),
+        "--notify",
+        "",
+        "--token",
+        token("office.coordinator", tmp_path),
+    )
     jointgate("cases", "register", "JIT-2026-011", "--agency", "office", "--title", "专案", *dd)
     assert jointgate("teams", "create", "T11", "--case", "JIT-2026-011", *dd).returncode == 0
     out = jointgate("teams", "add-member", "T11", "alice", "--valid-from", "2099-01-01",
@@ -389,3 +445,24 @@ def test_members_have_windows_of_their_own(tmp_path: Path) -> None:
     assert windows == {"alice": (False, "2099-02-01T00:00:00+00:00"), "bob": (True, None)}
     bad = jointgate("teams", "add-member", "T11", "carol", "--valid-until", "someday", *dd)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+def test_case_changes_need_a_case_administrators_token_and_are_recorded(tmp_path: Path) -> None:
+    """No token, or a token without the role case-admin: refused, nothing registered; a change
+    by the case administrator is a governance record in the trail, and the trail verifies."""
+    dd = ("--data-dir", str(tmp_path), "--notify", "")
+    register = ("cases", "register", "JIT-2026-012", "--agency", "office", "--title", "专案")
+    missing = jointgate(*register, *dd)
+    assert missing.returncode == 1 and "JOINTGATE_TOKEN" in missing.stderr, missing.stderr
+    wrong = jointgate(*register, *dd, "--token", token("police.investigator", tmp_path))
+    assert wrong.returncode == 1 and "needs the role case-admin" in wrong.stderr, wrong.stderr
+    admin = ("--token", token("office.coordinator", tmp_path))
+    assert jointgate("cases", "list", "--all", *dd, *admin).stdout == ""  # nothing registered
+    assert jointgate(*register, *dd, *admin).returncode == 0
+    auditor = ("--data-dir", str(tmp_path), "--token", token("auditor", tmp_path))
+    found = jointgate("audit", "search", "--purpose", "governance", "--json", *auditor)
+    records = [json.loads(line) for line in found.stdout.splitlines()]
+    actions = [(r["operation_name"], r["subject"], r["outcome"]) for r in records]
+    assert ("case.register", "office.coordinator", "ok") in actions, actions
+    assert ("case.register", "police.investigator", "refused") in actions, actions
+    assert jointgate("audit", "verify", *auditor).returncode == 0

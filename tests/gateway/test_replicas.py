@@ -94,6 +94,10 @@ class Stack:
         assert out.returncode == 0, f"jointgate {' '.join(args)}: {out.stdout}{out.stderr}"
         return out.stdout
 
+    def token(self, user: str) -> list[str]:
+        """``--token`` of a demo user, for the governance commands (verified with --config)."""
+        return ["--token", mint_token(user, self.shared)]
+
     def market_requests(self) -> int:
         stats = httpx.get(f"{self.agencies['market']}/_sandbox/stats", timeout=5).json()
         return int(stats["requests"])
@@ -272,7 +276,7 @@ def test_one_audit_trail_holds_both_replicas_logs(stack: Stack, world: World) ->
         json.loads(line)
         for line in stack.jointgate(
             "audit", "search", "--config", str(stack.a.config), "--user", "court.clerk", "--json",
-            env=reader,
+            *stack.token("auditor"), env=reader,
         ).splitlines()
     ]  # fmt: skip
     assert {r["log_id"] for r in found} == {"replica-a", "replica-b"}
@@ -300,7 +304,7 @@ def test_a_team_change_made_through_one_replica_is_in_force_on_the_other(
         return [e["message"] for e in body.get("errors", [])] == [ACCOUNTS_UNKNOWN]
 
     assert denied()  # not in a team: the accounts are not police data, not even in the schema
-    config = ["--config", str(stack.a.config)]
+    config = ["--config", str(stack.a.config), *stack.token("office.coordinator")]
     stack.jointgate("teams", "create", team, "--case", case, *config)
     out = stack.jointgate("teams", "add-member", team, "police.investigator", *config)
     assert "announced to the replicas" in out
@@ -308,7 +312,7 @@ def test_a_team_change_made_through_one_replica_is_in_force_on_the_other(
     assert not denied()
 
 
-def test_a_policy_published_through_one_replica_is_in_force_on_the_other(
+def test_a_policy_approved_through_one_replica_is_in_force_on_the_other(
     stack: Stack, world: World, tmp_path: Path
 ) -> None:
     new = tmp_path / "policies"
@@ -320,7 +324,12 @@ def test_a_policy_published_through_one_replica_is_in_force_on_the_other(
     before = stack.query(stack.b, query, "market.officer", "supervision").json()
     assert before["data"]["enterprise"]["status"] is not None
     version_before = stack.b.readyz()["checks"]["policy"]
-    out = stack.jointgate("policy", "publish", str(new), "--config", str(stack.a.config))
+    config = ["--config", str(stack.a.config)]
+    out = stack.jointgate("policy", "propose", str(new), "--why", "test", *config,
+                          *stack.token("policy.admin"))  # fmt: skip
+    assert "not in force until another policy administrator" in out
+    proposal = out.split(" as ")[1].split()[0]
+    out = stack.jointgate("policy", "approve", proposal, *config, *stack.token("policy.approver"))
     assert "announced to the replicas" in out
     time.sleep(1.0)
     after = stack.query(stack.b, query, "market.officer", "supervision").json()

@@ -64,3 +64,32 @@ def test_a_write_without_a_check_is_not_replayed(database: Database) -> None:
     with pytest.raises(psycopg.OperationalError):
         database.query("UPDATE jg_counter SET n = n + 1")  # may have landed: not run again
     assert database.query("SELECT n FROM jg_counter") == [(0,)]
+
+
+def test_a_witnessed_change_commits_only_after_its_callback(database: Database) -> None:
+    """The governance commands append their audit record in the callback: if it fails, the
+    change is not made, whether it was a transaction or a single write."""
+    database.query("CREATE TABLE IF NOT EXISTS jg_witnessed (n INTEGER)")
+    count = "SELECT count(*) FROM jg_witnessed"
+
+    def refuse() -> None:
+        raise OSError("the audit store is full")
+
+    for change in (
+        lambda: database.transaction([("INSERT INTO jg_witnessed VALUES (1)", ())]),
+        lambda: database.query("INSERT INTO jg_witnessed VALUES (1)"),
+    ):
+        with pytest.raises(OSError), database.witnessed(refuse):
+            change()
+        assert database.query(count) == [(0,)]
+    seen: list[int] = []
+    with database.witnessed(lambda: seen.append(database_rows(database))):
+        database.query("INSERT INTO jg_witnessed VALUES (2)")
+    assert seen == [1] and database.query(count) == [(1,)]
+    database.transaction([("INSERT INTO jg_witnessed VALUES (3)", ())])  # outside: no callback
+    assert seen == [1] and database.query(count) == [(2,)]
+
+
+def database_rows(database: Database) -> int:
+    """Rows as the callback's own transaction sees them (inside it, on this connection)."""
+    return int(database._conn.execute("SELECT count(*) FROM jg_witnessed").fetchone()[0])

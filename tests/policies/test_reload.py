@@ -178,10 +178,10 @@ async def test_in_shared_mode_a_changed_file_only_warns(
     try:
         (policy_copy / "50-test.cedar").write_text(ALLOW_BALANCES)
         for _ in range(100):
-            if "jointgate policy publish" in caplog.text:
+            if "jointgate policy propose" in caplog.text:
                 break
             await asyncio.sleep(0.02)
-        assert "jointgate policy publish" in caplog.text
+        assert "jointgate policy propose" in caplog.text
         assert store.version == before
     finally:
         watcher.cancel()
@@ -218,21 +218,31 @@ async def test_a_published_set_is_in_force_on_a_subscribed_replica_within_a_seco
         admin.close()
 
 
-def test_publish_from_the_command_line_refuses_a_broken_set(
+def test_a_proposal_from_the_command_line_refuses_a_broken_set(
     policy_copy: Path, tmp_path: Path
 ) -> None:
+    """Proposed by one policy administrator, approved by another: then in force on a replica."""
+    from tests.commands.officials import token
+
     url = f"sqlite:///{tmp_path / 'governance.sqlite3'}"
     database = Database(url)
     store = PolicyStore(policy_copy, CATALOG, PolicyVersions(database))
+    where = ("--database", url, "--data-dir", str(tmp_path), "--notify", "")
+    admin = (*where, "--token", token("policy.admin", tmp_path))
     broken = copy_of(
         policy_copy, tmp_path / "broken", "permit (principal, action, resource) when {"
     )
-    out = jointgate("policy", "publish", str(broken), "--database", url)
+    out = jointgate("policy", "propose", str(broken), "--why", "test", *admin)
     assert out.returncode == 1 and "50-test.cedar:1" in out.stderr
     good = copy_of(policy_copy, tmp_path / "good", ALLOW_BALANCES)
-    out = jointgate("policy", "publish", str(good), "--database", url, "--notify", "")
+    out = jointgate("policy", "propose", str(good), "--why", "balances for a test", *admin)
     assert out.returncode == 0, out.stderr
-    assert "published policy version" in out.stdout and "not announced" in out.stdout
+    proposal = out.stdout.split(" as ")[1].split()[0]
+    assert not store.check()  # not in force until approved
+    approver = (*where, "--token", token("policy.approver", tmp_path))
+    out = jointgate("policy", "approve", proposal, *approver)
+    assert out.returncode == 0, out.stderr
+    assert "is in force" in out.stdout and "not announced" in out.stdout
     assert store.check() and store.version in out.stdout
     database.close()
 
