@@ -16,10 +16,12 @@ from joserfc.jwk import ECKey, KeySet
 import commands.main
 from audit.config import AuditSettings, load_config
 from audit.reader import AuditReader, SearchFilter
+from policies.cases import CaseStore
 from policies.db import Database
 from policies.engine import DEFAULT_DIR
 from policies.reload import PolicyStore, PolicyVersions
 from policies.review import ReviewQueue
+from policies.teams import TeamStore
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, load_keys
 from schema.unified import build_schema
 from tests.commands.officials import demo_issuer, token
@@ -29,8 +31,14 @@ CATALOG = build_schema().catalog
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A demo issuer, and the case JIT-2026-009 registered (a team covers registered cases)."""
     demo_issuer(tmp_path)
     monkeypatch.delenv("JOINTGATE_TOKEN", raising=False)
+    db = Database(f"sqlite:///{tmp_path / 'governance.sqlite3'}")
+    try:
+        CaseStore(db).register("JIT-2026-009", agency="office", title="专案", by="fixture")
+    finally:
+        db.close()
     return tmp_path
 
 
@@ -40,7 +48,7 @@ def run(
     """``jointgate ARGV --data-dir DATA_DIR [--token TOKEN-of-user]``: status, out, err."""
     who = ["--token", token(user, data_dir)] if user else []
     status = commands.main.main([*argv, "--data-dir", str(data_dir), "--notify", "", *who]
-                                if argv[0] in ("teams", "policy") else
+                                if argv[0] in ("teams", "cases", "policy") else
                                 [*argv, "--data-dir", str(data_dir), *who])  # fmt: skip
     out, err = capsys.readouterr()
     assert "Traceback" not in err
@@ -58,6 +66,15 @@ def governance(data_dir: Path) -> list[dict[str, object]]:
     return sorted(
         (r for r in rows if r["operation_type"] == "governance"), key=lambda r: str(r["received"])
     )
+
+
+def no_team_made(data_dir: Path) -> bool:
+    """The governance database holds no team (the fixture registered a case, nothing else)."""
+    db = Database(f"sqlite:///{data_dir / 'governance.sqlite3'}")
+    try:
+        return TeamStore(db).list() == []
+    finally:
+        db.close()
 
 
 def trail_verifies(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> bool:
@@ -89,7 +106,7 @@ def test_no_token_is_refused_and_says_how_to_get_one(
                            "JIT-2026-009")  # fmt: skip
     assert status == 1 and out == ""
     assert "give --token or set JOINTGATE_TOKEN" in err and "jointgate token USER" in err
-    assert not (data_dir / "governance.sqlite3").exists()
+    assert no_team_made(data_dir)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +128,7 @@ def test_a_token_that_does_not_verify_is_refused(
     _, err = capsys.readouterr()
     assert status == 1 and "the token is refused" in err and said in err, err
     assert "Traceback" not in err
-    assert not (data_dir / "governance.sqlite3").exists()
+    assert no_team_made(data_dir)
 
 
 def test_the_token_may_come_from_the_environment(
