@@ -209,9 +209,10 @@ JointGate demo is running.
 
   Get a token for a demo user:
     jointgate token police.investigator{dd}
-  Demo users, and the cases each may declare in X-Case-Id (assigned, or through a team;
-  jointgate cases list{dd}):
+  Demo users, and the cases each may declare in X-Case-Id (assigned, or through a team):
 {users}
+  The case registry (cases, subjects, officials; the coordinator registers and assigns):
+    jointgate cases list --token $(jointgate token office.coordinator{dd}){dd}
   Demo scenario identifiers:
     jointgate sandbox scenario
 

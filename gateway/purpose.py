@@ -81,6 +81,7 @@ class Purposes:
 
 
 def declare(headers: Mapping[str, str]) -> Declaration:
+    _once(headers)
     raw = (headers.get(PURPOSE) or "").strip()
     if not raw:
         raise PurposeRequired(f"Declare a purpose in the X-Purpose header: one of {_codes()}.")
@@ -97,6 +98,18 @@ def declare(headers: Mapping[str, str]) -> Declaration:
         justification=_text(headers.get(JUSTIFICATION), "X-Justification"),
         break_glass=_text(headers.get(BREAK_GLASS), "X-Break-Glass"),
     )
+
+
+def _once(headers: Mapping[str, str]) -> None:
+    """Each declaration header at most once: sent twice, the gateway would read the first and a
+    proxy or log on the way perhaps the last, so that what was declared and what was decided on
+    could differ (joined with a comma they are refused anyway)."""
+    getlist = getattr(headers, "getlist", None)  # Starlette's Headers; a plain mapping has one
+    if getlist is None:
+        return
+    for name in (PURPOSE, CASE_ID, JUSTIFICATION, BREAK_GLASS):
+        if len(getlist(name)) > 1:
+            raise PurposeRequired(f"{name.title()} is sent more than once: send it once.")
 
 
 def _case_id(text: str) -> str | None:

@@ -21,7 +21,7 @@ from commands.official import (
 )
 from commands.policy.governance import announce_to_replicas, open_governance, review_deadline_s
 from policies.review import ReviewError, ReviewQueue
-from policies.teams import TeamError, TeamStore
+from policies.teams import Membership, TeamError, TeamStore
 
 #: who may list teams and pending reviews: those who change them, and auditors (docs/cli.md)
 TEAM_READERS = (CASE_ADMIN, AUDITOR)
@@ -113,11 +113,23 @@ def _print_teams(store: TeamStore, as_json: bool) -> None:
             print(json.dumps(row, ensure_ascii=False))
         else:
             state = "active" if row["active"] else ("closed" if team.closed_at else "inactive")
-            members = ", ".join(team.members) or "-"
+            members = ", ".join(_member(m, now) for m in team.memberships) or "-"
             print(
                 f"{team.id:<16} {state:<8} cases: {', '.join(team.cases)}; "
                 f"members: {members}; until {row['valid_until'] or '-'}"
             )
+
+
+def _member(membership: Membership, now: float) -> str:
+    """A member as the list shows them: their name, and their own window when it is not open now
+    (the team's state is shown beside)."""
+    if membership.active(now):
+        return membership.subject
+    if membership.valid_from > now:
+        return f"{membership.subject} (from {_iso(membership.valid_from)}, not yet)"
+    if membership.valid_until is not None and membership.valid_until <= now:
+        return f"{membership.subject} (until {_iso(membership.valid_until)}, ended)"
+    return f"{membership.subject} (not active)"
 
 
 def _review(args: argparse.Namespace) -> int:

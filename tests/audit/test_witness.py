@@ -137,6 +137,24 @@ async def test_a_restored_backup_fails_verify_naming_the_missing_records(tmp_pat
     assert problem.endswith("Z); the store holds 20: records 20–39 are missing")
 
 
+async def test_a_restored_backup_with_the_witness_cut_back_to_it_verifies(tmp_path: Path) -> None:
+    """The limit docs/audit.md's threat model states ("witness operator + store writer"): the
+    old copy is signed already, so whoever can write both the store and the witness rolls both
+    back without the key, and verify finds a sound, shorter trail. The demo keeps both under one
+    data dir of one OS user: this is why a witness must be storage the store's writers cannot
+    write."""
+    config = witnessed_config(tmp_path)
+    await commit(config, 0, 20)
+    back_up(config, tmp_path / "backup")
+    kept = witness_lines(config)
+    await commit(config, 20, 20)
+    restore(config, tmp_path / "backup")
+    assert verify(config).problems  # the witness alone catches it
+    path = tmp_path / "witness" / "checkpoints.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in kept))  # cut back to what it held then
+    assert verify(config).ok
+
+
 async def test_the_witness_refuses_a_restored_stores_checkpoints_when_they_are_written(
     tmp_path: Path,
 ) -> None:

@@ -331,6 +331,23 @@ def test_the_banner_curl_example_sends_valid_json() -> None:
     assert body["query"].startswith("{ enterprises(")
 
 
+@pytest.mark.parametrize("data_dir", [Path(".jointgate"), Path("/tmp/other")])
+def test_the_banners_governance_commands_run_as_printed(data_dir: Path) -> None:
+    """A newcomer copies the banner's command lines: those that act as an official (cases,
+    policy propose/approve) carry a token, and the data dir of the demo that printed them."""
+    import re
+
+    from commands.demo import banner
+
+    text = banner("127.0.0.1", 8400, data_dir, {"police": "http://127.0.0.1:1"})
+    governance = re.findall(r"jointgate (?:cases|teams|policy|review) [^\n]*", text)
+    assert any(c.startswith("jointgate cases list") for c in governance)
+    for command in governance:
+        assert "--token $(jointgate token " in command, command
+        if data_dir != Path(".jointgate"):
+            assert command.count(f"--data-dir {data_dir}") == 2, command
+
+
 def test_a_killed_demo_leaves_no_sandbox_behind(tmp_path: Path) -> None:
     port = free_port()
     process = start_demo(tmp_path, port, SCALE)

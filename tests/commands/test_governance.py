@@ -240,6 +240,23 @@ def test_every_team_change_is_a_governance_record_and_the_trail_verifies(
     assert status == 0 and len(out.splitlines()) == 5
 
 
+def test_teams_list_says_which_members_do_not_count_now(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A member whose window has not begun (or has ended) is listed as such, not among those
+    who may declare the team's case now."""
+    admin = "office.coordinator"
+    assert (
+        run(capsys, data_dir, admin, "teams", "create", "JIT-9", "--case", "JIT-2026-009")[0] == 0
+    )
+    assert run(capsys, data_dir, admin, "teams", "add-member", "JIT-9", "alice")[0] == 0
+    assert run(capsys, data_dir, admin, "teams", "add-member", "JIT-9", "bob",
+               "--valid-from", "2099-01-01T00:00:00")[0] == 0  # fmt: skip
+    status, out, _ = run(capsys, data_dir, "auditor", "teams", "list")
+    assert status == 0
+    assert "members: alice, bob (from 2099-01-01T00:00:00+00:00, not yet);" in out
+
+
 def test_a_change_whose_record_cannot_be_written_is_not_made(
     data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

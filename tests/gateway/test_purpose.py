@@ -203,3 +203,33 @@ async def test_a_look_alike_case_id_is_refused_not_a_case_of_its_own(harness: Ha
     assert error["extensions"] == {"code": "PURPOSE_REQUIRED"}
     assert "JIT-YYYY-NNN" in error["message"]
     assert harness.audit.records[-1].case_id is None
+
+
+@pytest.mark.parametrize(
+    ("header", "values"),
+    [
+        ("x-purpose", ("investigation", "audit")),
+        ("x-case-id", ("J1101022026002715", "JIT-2026-001")),
+        ("x-case-id", ("JIT-2026-001", "JIT-2026-001")),
+        ("x-justification", ("one", "two")),
+        ("x-break-glass", ("one", "two")),
+    ],
+)
+async def test_a_declaration_header_sent_twice_is_refused_not_read_once(
+    harness: Harness, header: str, values: tuple[str, str]
+) -> None:
+    """A header sent twice is one value to the gateway (the first) and maybe another to a proxy
+    or log before it (the last, or both joined with a comma, which is refused): refused, so that
+    what the gateway decided on and what was declared on the way cannot differ."""
+    headers = [(k.encode(), v.encode()) for k, v in harness.headers().items() if k != header]
+    headers += [(header.encode(), value.encode()) for value in values]
+    response = await harness.client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers=headers
+    )
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "PURPOSE_REQUIRED"}
+    assert error["message"] == f"{header.title()} is sent more than once: send it once."
+    record = harness.audit.records[-1]
+    assert (record.status, record.error_codes) == (400, ["PURPOSE_REQUIRED"])
+    assert all(not agency.calls for agency in harness.agencies.values())
