@@ -11,13 +11,12 @@ change (commands/official.py), and announced to the replicas like a team change.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from typing import Any
 
 from commands.official import AUDITOR, CASE_ADMIN, acting, governed, record_governance
-from commands.policy.governance import announce_to_replicas, open_governance
+from commands.policy.governance import announce_to_replicas, iso, open_governance
 from policies.cases import TOPIC, Case, CaseError, CaseStore, Subject, subject_identifier
 from policies.teams import TeamStore
 
@@ -118,16 +117,16 @@ def _teams_by_case(teams: TeamStore) -> dict[str, list[str]]:
 def _print(case: Case, teams: list[str], as_json: bool, *, full: bool) -> None:
     row: dict[str, Any] = {
         "case": case.number, "agency": case.agency, "title": case.title, "source": case.source,
-        "open": case.open, "opened_at": _iso(case.opened_at), "closed_at": _iso(case.closed_at),
+        "open": case.open, "opened_at": iso(case.opened_at), "closed_at": iso(case.closed_at),
         "closed_by": case.closed_by, "registered_by": case.registered_by,
-        "registered_at": _iso(case.registered_at), "teams": teams,
+        "registered_at": iso(case.registered_at), "teams": teams,
         "officials": list(case.officials),
         "subjects": [{"kind": s.kind, "identifier": s.identifier} for s in case.subjects],
     }  # fmt: skip
     if full:
         row["assignments"] = [
-            {"official": a.subject, "assigned_at": _iso(a.assigned_at),
-             "assigned_by": a.assigned_by, "removed_at": _iso(a.removed_at),
+            {"official": a.subject, "assigned_at": iso(a.assigned_at),
+             "assigned_by": a.assigned_by, "removed_at": iso(a.removed_at),
              "removed_by": a.removed_by}
             for a in case.assignments
         ]  # fmt: skip
@@ -142,13 +141,7 @@ def _print(case: Case, teams: list[str], as_json: bool, *, full: bool) -> None:
         for s in case.subjects:
             print(f"    subject  {s.kind:<12} {s.identifier}")
         for a in case.assignments:
-            until = f" until {_iso(a.removed_at)} (by {a.removed_by})" if a.removed_at else ""
-            print(f"    assigned {a.subject} at {_iso(a.assigned_at)} by {a.assigned_by}{until}")
+            until = f" until {iso(a.removed_at)} (by {a.removed_by})" if a.removed_at else ""
+            print(f"    assigned {a.subject} at {iso(a.assigned_at)} by {a.assigned_by}{until}")
         print(f"    registered by {case.registered_by} at {row['registered_at']}"
               f" (source: {case.source})")  # fmt: skip
-
-
-def _iso(value: float | None) -> str | None:
-    if value is None:
-        return None
-    return dt.datetime.fromtimestamp(value, dt.UTC).isoformat(timespec="seconds")

@@ -10,7 +10,6 @@ governance record; a change is committed only once its record is written.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from typing import Any
 
@@ -19,6 +18,7 @@ from commands.policy.governance import (
     announce_to_replicas,
     database_exists,
     database_url,
+    iso,
     nobody_reads,
     open_governance,
     policy_source,
@@ -137,35 +137,35 @@ def _print_proposals(pending: list[Proposal], as_json: bool) -> None:
         else:
             print(
                 f"{p.id}  {p.kind} to version {p.version} (against {p.base or 'none'})  "
-                f"proposed by {p.proposed_by} at {_iso(p.proposed_at)}  why: {p.reason}"
+                f"proposed by {p.proposed_by} at {iso(p.proposed_at)}  why: {p.reason}"
             )
 
 
 def _print_history(proposals: PolicyProposals, as_json: bool) -> None:
     for entry in proposals.history():
         p = entry.proposal
-        spans = [{"activated": _iso(a), "superseded": _iso(s)} for a, s in entry.activations]
+        spans = [{"activated": iso(a), "superseded": iso(s)} for a, s in entry.activations]
         if as_json:
             row = _proposal(p) if p is not None else {"version": entry.version, "kind": "publish"}
             row |= {"activations": spans, "in_force": entry.in_force}
             if p is None:
                 row |= {"published_by": entry.published_by,
-                        "published_at": _iso(entry.published_at)}  # fmt: skip
+                        "published_at": iso(entry.published_at)}  # fmt: skip
             print(json.dumps(row, ensure_ascii=False))
             continue
         state = "IN FORCE" if entry.in_force else ""
         if p is None:
             print(f"{entry.version}  published by {entry.published_by} at"
-                  f" {_iso(entry.published_at)} (before dual control)  {state}")  # fmt: skip
+                  f" {iso(entry.published_at)} (before dual control)  {state}")  # fmt: skip
         else:
             decided = (
-                f"; {p.state} by {p.decided_by} at {_iso(p.decided_at)}"
+                f"; {p.state} by {p.decided_by} at {iso(p.decided_at)}"
                 f"{': ' + p.note if p.note else ''}"
                 if p.decided_by
                 else "; pending"
             )
             print(f"{entry.version}  {p.id} {p.kind}: proposed by {p.proposed_by} at"
-                  f" {_iso(p.proposed_at)} (against {p.base or 'none'}), why: {p.reason}"
+                  f" {iso(p.proposed_at)} (against {p.base or 'none'}), why: {p.reason}"
                   f"{decided}  {state}")  # fmt: skip
         for span in spans:
             print(f"    activated {span['activated']}, superseded {span['superseded'] or '-'}")
@@ -174,13 +174,7 @@ def _print_history(proposals: PolicyProposals, as_json: bool) -> None:
 def _proposal(p: Proposal) -> dict[str, Any]:
     return {
         "id": p.id, "version": p.version, "base": p.base or None, "kind": p.kind,
-        "proposed_by": p.proposed_by, "proposed_at": _iso(p.proposed_at), "why": p.reason,
-        "state": p.state, "decided_by": p.decided_by, "decided_at": _iso(p.decided_at),
+        "proposed_by": p.proposed_by, "proposed_at": iso(p.proposed_at), "why": p.reason,
+        "state": p.state, "decided_by": p.decided_by, "decided_at": iso(p.decided_at),
         "note": p.note,
     }  # fmt: skip
-
-
-def _iso(value: float | None) -> str | None:
-    if value is None:
-        return None
-    return dt.datetime.fromtimestamp(value, dt.UTC).isoformat(timespec="seconds")

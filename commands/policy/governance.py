@@ -4,6 +4,7 @@ telling the replicas of a change made in it."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,3 +93,11 @@ def review_deadline_s(args: argparse.Namespace) -> float:
         return load_review_deadline(args.config)
     except ConfigError as exc:
         raise ValueError(str(exc)) from None
+
+
+def iso(value: float | None) -> str | None:
+    """A stored time (seconds since the epoch) as the governance commands print it: UTC, to the
+    second, ISO 8601; None stays None."""
+    if value is None:
+        return None
+    return dt.datetime.fromtimestamp(value, dt.UTC).isoformat(timespec="seconds")

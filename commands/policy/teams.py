@@ -19,7 +19,7 @@ from commands.official import (
     governed,
     record_governance,
 )
-from commands.policy.governance import announce_to_replicas, open_governance, review_deadline_s
+from commands.policy.governance import announce_to_replicas, iso, open_governance, review_deadline_s
 from policies.review import ReviewError, ReviewQueue
 from policies.teams import Membership, TeamError, TeamStore
 
@@ -72,8 +72,8 @@ def _teams(args: argparse.Namespace) -> int:
             print(f"created team {team.id} for cases {', '.join(team.cases)}")
         elif command == "add-member":
             (member,) = [m for m in team.memberships if m.subject == args.user]
-            until = _iso(member.valid_until) or "the team ends"
-            print(f"{args.user} is now a member of {args.team}, from {_iso(member.valid_from)}"
+            until = iso(member.valid_until) or "the team ends"
+            print(f"{args.user} is now a member of {args.team}, from {iso(member.valid_from)}"
                   f" until {until}")  # fmt: skip
         elif command == "remove-member":
             print(f"{args.user} is no longer a member of {args.team}")
@@ -102,12 +102,12 @@ def _print_teams(store: TeamStore, as_json: bool) -> None:
             "team": team.id, "name": team.name, "cases": list(team.cases),
             "members": list(team.members), "active": team.active(now),
             "memberships": [
-                {"member": m.subject, "valid_from": _iso(m.valid_from),
-                 "valid_until": _iso(m.valid_until), "active": team.member_active(m.subject, now)}
+                {"member": m.subject, "valid_from": iso(m.valid_from),
+                 "valid_until": iso(m.valid_until), "active": team.member_active(m.subject, now)}
                 for m in team.memberships
             ],
-            "valid_from": _iso(team.valid_from), "valid_until": _iso(team.valid_until),
-            "closed_at": _iso(team.closed_at),
+            "valid_from": iso(team.valid_from), "valid_until": iso(team.valid_until),
+            "closed_at": iso(team.closed_at),
         }  # fmt: skip
         if as_json:
             print(json.dumps(row, ensure_ascii=False))
@@ -126,9 +126,9 @@ def _member(membership: Membership, now: float) -> str:
     if membership.active(now):
         return membership.subject
     if membership.valid_from > now:
-        return f"{membership.subject} (from {_iso(membership.valid_from)}, not yet)"
+        return f"{membership.subject} (from {iso(membership.valid_from)}, not yet)"
     if membership.valid_until is not None and membership.valid_until <= now:
-        return f"{membership.subject} (until {_iso(membership.valid_until)}, ended)"
+        return f"{membership.subject} (until {iso(membership.valid_until)}, ended)"
     return f"{membership.subject} (not active)"
 
 
@@ -158,7 +158,7 @@ def _review(args: argparse.Namespace) -> int:
                 print(json.dumps(_access(access, due, now), ensure_ascii=False))
             else:
                 late = "  OVERDUE" if due <= now else ""
-                print(f"{access.id}  due {_iso(due)}{late}  at {_iso(access.at)}  "
+                print(f"{access.id}  due {iso(due)}{late}  at {iso(access.at)}  "
                       f"{access.subject} ({access.agency})  {access.purpose} "
                       f"{access.case_id or '-'}  reason: {access.reason}  "
                       f"fields: {len(access.fields)}  request {access.request_id}")  # fmt: skip
@@ -171,8 +171,8 @@ def _access(access: Any, due: float, now: float) -> dict[str, Any]:
     return {
         "id": access.id, "request_id": access.request_id, "subject": access.subject,
         "agency": access.agency, "purpose": access.purpose, "case_id": access.case_id,
-        "reason": access.reason, "fields": list(access.fields), "at": _iso(access.at),
-        "due": _iso(due), "overdue": due <= now,
+        "reason": access.reason, "fields": list(access.fields), "at": iso(access.at),
+        "due": iso(due), "overdue": due <= now,
     }  # fmt: skip
 
 
@@ -183,9 +183,3 @@ def _when(text: str | None) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.timestamp()
-
-
-def _iso(value: float | None) -> str | None:
-    if value is None:
-        return None
-    return dt.datetime.fromtimestamp(value, dt.UTC).isoformat(timespec="seconds")
