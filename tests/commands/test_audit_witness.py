@@ -50,7 +50,9 @@ async def test_a_clean_store_verifies_against_the_witness(data_dir: Path) -> Non
     assert err == ""
     status, out, _ = cli(data_dir, "verify", "--json")
     [log] = [json.loads(line) for line in out.splitlines()]  # one object per log, as before
-    assert status == 0 and log["ok"] and log["witnessed_checkpoints_checked"] >= 4
+    # How many of the 3 kept checkpoints (4, 8, 12) the witness got depends on the publisher's
+    # timing (a newer one replaces one not yet published); the last one is published at close.
+    assert status == 0 and log["ok"] and log["witnessed_checkpoints_checked"] >= 1
     assert [(w["witness"], w["ok"]) for w in log["witnesses"]] == [
         ("file:witness/checkpoints.jsonl", True)
     ]
