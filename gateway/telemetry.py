@@ -32,12 +32,9 @@ from opentelemetry import context, trace
 from opentelemetry.metrics import CallbackOptions, NoOpMeterProvider, Observation
 from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import (
-    Gauge,
-    Histogram,
     InMemoryMetricReader,
     MetricReader,
     PeriodicExportingMetricReader,
-    Sum,
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -57,6 +54,7 @@ from audit.publish import WitnessState
 from connectors.base import Connector
 from connectors.http import ExchangeTelemetry
 from gateway import logs
+from gateway.prometheus import PROMETHEUS_CONTENT_TYPE, exposition, observe_counts
 from gateway.settings import TelemetrySettings
 from kernel.types import AuditRecord
 
@@ -76,7 +74,6 @@ MAX_OPERATION_NAME = 64  # characters of a name shown as a label; a longer one i
 _IDENTIFIER_LIKE = re.compile(r"[0-9]{6}")
 _LABELS = frozenset({"none", "anonymous"})  # requests without a name the caller chose
 SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
 _PROPAGATOR = TraceContextTextMapPropagator()
 _recorded: ContextVar[bool] = ContextVar("jointgate_request_recorded", default=False)
@@ -182,19 +179,19 @@ class Telemetry:
         counted: Callable[..., Any] = meter.create_observable_counter
         counted(
             "jointgate.requests",
-            [_observe(lambda: self._requests, ("operation", "outcome"))],
+            [observe_counts(lambda: self._requests, ("operation", "outcome"))],
             "{request}",
             "Requests answered, by operation name and outcome (ok, partial, failed, refused)",
         )
         counted(
             "jointgate.refusals",
-            [_observe(lambda: self._refusals, ("code",))],
+            [observe_counts(lambda: self._refusals, ("code",))],
             "{request}",
             "Requests refused as a whole, by error code (RATE_LIMITED, VOLUME_LIMITED, ...)",
         )
         counted(
             "jointgate.policy.decisions",
-            [_observe(lambda: self._decisions, ("outcome",))],
+            [observe_counts(lambda: self._decisions, ("outcome",))],
             "{field}",
             "Field paths decided, by policy outcome (allow, mask, deny)",
         )
@@ -206,7 +203,7 @@ class Telemetry:
         )
         counted(
             "jointgate.agency.errors",
-            [_observe(lambda: self._agency_errors, ("agency", "error"))],
+            [observe_counts(lambda: self._agency_errors, ("agency", "error"))],
             "{call}",
             "Agency calls that failed after retries, by agency and error",
         )
@@ -499,7 +496,7 @@ class Telemetry:
         for resource in data.resource_metrics if data else ():
             for scope in resource.scope_metrics:
                 for metric in scope.metrics:
-                    lines += _exposition(
+                    lines += exposition(
                         metric.name, metric.unit or "", metric.description or "", metric.data
                     )
         return ("\n".join(lines) + "\n").encode()
@@ -529,62 +526,4 @@ def _env(signal: str) -> bool:
     return bool(
         os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
-    )
-
-
-def _observe(
-    counts: Callable[[], dict[Any, int]], labels: Sequence[str]
-) -> Callable[[CallbackOptions], Iterable[Observation]]:
-    """An observable counter's callback over a dict of plain counts keyed by label values."""
-
-    def callback(options: CallbackOptions) -> Iterable[Observation]:
-        for key, value in counts().copy().items():  # copy: atomic, if OTLP reads from its thread
-            values = key if isinstance(key, tuple) else (key,)
-            yield Observation(value, dict(zip(labels, values, strict=True)))
-
-    return callback
-
-
-def _exposition(name: str, unit: str, description: str, data: Any) -> list[str]:
-    name = name.replace(".", "_") + ("_seconds" if unit == "s" else "")
-    if isinstance(data, Sum) and data.is_monotonic:
-        kind, name = "counter", name + "_total"
-    elif isinstance(data, Sum | Gauge):
-        kind = "gauge"
-    elif isinstance(data, Histogram):
-        kind = "histogram"
-    else:
-        return []
-    lines = [f"# HELP {name} {_escape(description, help_text=True)}", f"# TYPE {name} {kind}"]
-    for point in data.data_points:
-        labels = dict(point.attributes or {})
-        if kind != "histogram":
-            lines.append(f"{name}{_labels(labels)} {_number(point.value)}")
-            continue
-        cumulative = 0
-        for bound, count in zip(point.explicit_bounds, point.bucket_counts, strict=False):
-            cumulative += count
-            lines.append(f"{name}_bucket{_labels({**labels, 'le': _number(bound)})} {cumulative}")
-        lines.append(f"{name}_bucket{_labels({**labels, 'le': '+Inf'})} {point.count}")
-        lines.append(f"{name}_sum{_labels(labels)} {_number(point.sum)}")
-        lines.append(f"{name}_count{_labels(labels)} {point.count}")
-    return lines
-
-
-def _labels(labels: Mapping[str, Any]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items()) + "}"
-
-
-def _escape(text: str, help_text: bool = False) -> str:
-    text = text.replace("\\", "\\\\").replace("\n", "\\n")
-    return text if help_text else text.replace('"', '\\"')
-
-
-def _number(value: float) -> str:
-    return (
-        repr(float(value))
-        if isinstance(value, float) and not value.is_integer()
-        else str(int(value))
     )
