@@ -12,6 +12,7 @@ them; the overrides (kernel/overrides.py) and the key table of docs/configuratio
     [governance]           GovernanceSettings   gateway/policy_settings.py
     [notifications]        NotifySettings       gateway/notify_settings.py
     [cache]                CacheSettings        gateway/cache_settings.py
+    [subscriptions]        SubscriptionSettings gateway/subscription_settings.py
     [limits]               QueryLimits          gateway/limits_settings.py
     [rate_limits]          RateLimits           gateway/ratelimit_settings.py
     [persisted_operations] PersistedSettings    gateway/persisted.py
@@ -43,6 +44,7 @@ from gateway.notify_settings import NotifySettings
 from gateway.persisted import PersistedSettings
 from gateway.policy_settings import GovernanceSettings, PolicySettings
 from gateway.ratelimit_settings import RateLimits
+from gateway.subscription_settings import SubscriptionSettings
 from gateway.telemetry_settings import TelemetrySettings
 from kernel.config import ConfigError
 from kernel.overrides import Override, Overrides, blame_problem, merge, variable_name
@@ -78,6 +80,7 @@ class Settings(HttpSettings, AuthSettings, PolicySettings, GovernanceSettings):
     audit: AuditSettings = setting(factory=AuditSettings)
     notifications: NotifySettings = setting(factory=NotifySettings)  # docs/deployment.md
     cache: CacheSettings = setting(factory=CacheSettings)  # docs/cache.md
+    subscriptions: SubscriptionSettings = setting(factory=SubscriptionSettings)
     limits: QueryLimits = setting(factory=QueryLimits)  # docs/limits.md
     rate_limits: RateLimits = setting(factory=RateLimits)  # docs/limits.md
     persisted: PersistedSettings = setting(factory=PersistedSettings, key="persisted_operations")
@@ -98,6 +101,7 @@ DECLARED: dict[str, type[Table]] = {
     "governance": GovernanceSettings,
     "notifications": NotifySettings,
     "cache": CacheSettings,
+    "subscriptions": SubscriptionSettings,
     "limits": QueryLimits,
     "rate_limits": RateLimits,
     "persisted_operations": PersistedSettings,
@@ -182,6 +186,7 @@ def build(
         audit=audit,
         notifications=part("notifications", NotifySettings()),
         cache=part("cache", CacheSettings()),
+        subscriptions=part("subscriptions", SubscriptionSettings()),
         limits=part("limits", QueryLimits()),
         rate_limits=part("rate_limits", RateLimits(), volume_types=volume_types),
         persisted=part("persisted_operations", PersistedSettings()),
