@@ -59,6 +59,11 @@ class TokenVerifier:
         self._cache: LRU[bytes, tuple[Principal, float]] = LRU(settings.max_cached_tokens)
 
     async def authenticate(self, authorization: str | None) -> Principal:
+        return (await self.verify(authorization))[0]
+
+    async def verify(self, authorization: str | None) -> tuple[Principal, float]:
+        """The principal and its token's expiry (``exp``, epoch seconds): a WebSocket
+        connection authenticated once ends then (gateway/subscriptions.py)."""
         if not authorization:
             raise Unauthenticated("Missing bearer token (Authorization: Bearer <JWT>).")
         scheme, _, token = authorization.partition(" ")
@@ -69,13 +74,13 @@ class TokenVerifier:
         now = time.time()
         cached = self._cache.get(digest)
         if cached is not None and cached[1] + self.settings.leeway_s > now:
-            return cached[0]
+            return cached
         kid = _kid(token)
         if kid is not None and self._refetch is not None and not _has_kid(self._keys(), kid):
             await self._refetch(kid)  # rate-limited inside; verification below decides
-        principal, expires = self._verify(token, now)
-        self._cache[digest] = (principal, expires)
-        return principal
+        verified = self._verify(token, now)
+        self._cache[digest] = verified
+        return verified
 
     def _verify(self, token: str, now: float) -> tuple[Principal, float]:
         try:
