@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, request_response
+from starlette.routing import BaseRoute, Route, WebSocketRoute, request_response
 from starlette.types import Receive, Scope, Send
 
 from audit.config import load_config
@@ -22,6 +22,7 @@ from connectors.registry import build_connectors
 from gateway.analyze import Analyzer
 from gateway.authn import AuthSettings, TokenVerifier
 from gateway.authorize import Authorizer, OpenPolicy, StaticPolicies
+from gateway.events import EventBus, OverdueSweep, Sweeper
 from gateway.execute import Executor
 from gateway.governance import OverdueReviews, bootstrap_record
 from gateway.graphql_http import HttpLimits, serve
@@ -34,7 +35,9 @@ from gateway.purpose import Purposes
 from gateway.ratelimit import Limiter, open_limiter
 from gateway.record_cache import RecordCache
 from gateway.settings import Settings
-from gateway.telemetry import PROMETHEUS_CONTENT_TYPE, Telemetry
+from gateway.subscriptions import SubscriptionServer
+from gateway.telemetry import PROMETHEUS_CONTENT_TYPE, LiveEvents, Telemetry
+from kernel.workflow import Desk
 from policies.cases import CaseDirectory, CaseStore
 from policies.db import Database
 from policies.engine import DEFAULT_DIR as DEFAULT_POLICY_DIR
@@ -78,6 +81,9 @@ class Gateway:
     cases: CaseDirectory | None = None  # the case registry, in memory
     cache: RecordCache | None = None  # registry records in Redis (docs/cache.md)
     overdue: OverdueReviews | None = None  # break-glass reviews past their deadline (metrics)
+    events: EventBus | None = None  # lead events, to every replica's subscribers
+    subscriptions: SubscriptionServer | None = None  # the WebSocket endpoint
+    sweep: OverdueSweep | None = None  # major events past their deadline (needs the desk)
 
 
 def build_gateway(
@@ -130,8 +136,12 @@ def build_gateway(
     )
     if cache is not None:
         connectors = cache.wrap(connectors)
+    events = EventBus(
+        settings.subscriptions.resolved(settings.rate_limits), origin=settings.audit.log_id
+    )
     links = {
         "rate_limits": limiter.redis,
+        "events": events.redis,
         "notifications": notifier.redis if notifier is not None else None,
         "cache": cache.link if cache is not None else None,
     }
@@ -164,7 +174,10 @@ def build_gateway(
         ),
         telemetry=telemetry,
     )
-    return Gateway(
+    subscriptions = SubscriptionServer(
+        pipeline, events, settings.subscriptions, origins=frozenset(settings.cors_allowed_origins)
+    )
+    gateway = Gateway(
         settings,
         schema,
         keys,
@@ -180,7 +193,29 @@ def build_gateway(
         cases=cases,
         cache=cache,
         overdue=overdue,
+        events=events,
+        subscriptions=subscriptions,
     )
+    telemetry.watch_live(
+        LiveEvents(
+            lead_events=lambda: dict(events.by_kind),
+            active=lambda: subscriptions.active,
+            deliveries=lambda: dict(subscriptions.events),
+            overdue=lambda: gateway.sweep.count if gateway.sweep is not None else None,
+        )
+    )
+    return gateway
+
+
+def attach_desk(gateway: Gateway, desk: Desk) -> None:
+    """The joint office's desk: subscribers' need-to-know is its ``readable``, and its
+    overdue major events are swept every ``subscriptions.overdue_sweep_s``."""
+    if gateway.subscriptions is not None:
+        gateway.subscriptions.desk = desk
+    if gateway.events is not None and isinstance(desk, Sweeper):
+        gateway.sweep = OverdueSweep(
+            desk, gateway.events, gateway.settings.subscriptions.overdue_sweep_s
+        )
 
 
 def _notifier(
@@ -205,6 +240,8 @@ def create_app(gateway: Gateway) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.keys.refresh()
         await gateway.limiter.connect()
+        if gateway.events is not None:
+            await gateway.events.start()
         if gateway.notifier is not None:
             await gateway.notifier.start()
         tasks = []
@@ -224,6 +261,8 @@ def create_app(gateway: Gateway) -> Starlette:
             )
         if gateway.overdue is not None:
             tasks.append(asyncio.create_task(gateway.overdue.refresh_forever()))
+        if gateway.sweep is not None:
+            tasks.append(asyncio.create_task(gateway.sweep.run_forever()))
         if isinstance(policies, PolicyStore):
             tasks.append(asyncio.create_task(policies.watch(gateway.settings.policy_reload_s)))
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -235,6 +274,8 @@ def create_app(gateway: Gateway) -> Starlette:
                 task.cancel()
             if gateway.notifier is not None:
                 await gateway.notifier.aclose()  # before the database its checks read
+            if gateway.events is not None:
+                await gateway.events.aclose()
             gateway.governance.close()
             for connector in gateway.connectors.values():
                 await connector.aclose()
@@ -277,6 +318,8 @@ def create_app(gateway: Gateway) -> Starlette:
             # reported: without Redis, changes still arrive by polling, records from the agency
             "notifications": gateway.notifier.status() if gateway.notifier else {"mode": "off"},
             "cache": gateway.cache.stats() if gateway.cache else {"mode": "off"},
+            # reported: without Redis, each replica's subscribers get its own events only
+            "events": gateway.events.status() if gateway.events else {"mode": "off"},
         }
         if isinstance(gateway.policies, PolicyStore):
             checks["policy_store"] = gateway.policies.status()
@@ -286,14 +329,18 @@ def create_app(gateway: Gateway) -> Starlette:
             status_code=200 if ready else 503,
         )
 
+    routes: list[BaseRoute] = [
+        # every method reaches the pipeline, which refuses all but GET and POST (405, audited)
+        Route("/graphql", EveryMethod(graphql)),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),  # Prometheus text; keep it to the scrapers' network
+    ]
+    if gateway.subscriptions is not None and gateway.settings.subscriptions.enabled:
+        # subscriptions: graphql-transport-ws at the same path (docs/subscriptions.md)
+        routes.append(WebSocketRoute("/graphql", gateway.subscriptions.serve))
     return Starlette(
-        routes=[
-            # every method reaches the pipeline, which refuses all but GET and POST (405, audited)
-            Route("/graphql", EveryMethod(graphql)),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),  # Prometheus text; keep it to the scrapers' network
-        ],
+        routes=routes,
         lifespan=lifespan,
         middleware=http_middleware(gateway.settings),
     )

@@ -28,12 +28,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import inspect
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 from redis.asyncio.client import PubSub
@@ -43,9 +45,10 @@ from gateway.subscription_settings import SubscriptionSettings
 from kernel.lru import LRU
 from kernel.workflow import LeadEvent
 
-__all__ = ["EventBus", "Listener"]
+__all__ = ["EventBus", "Listener", "OverdueSweep", "Sweeper"]
 
 log = logging.getLogger("jointgate.events")
+office_log = logging.getLogger("jointgate.office")
 
 Listener = Callable[[LeadEvent], None]
 
@@ -267,3 +270,55 @@ class EventBus:
 async def _close(pubsub: PubSub) -> None:
     with contextlib.suppress(*UNAVAILABLE):
         await pubsub.aclose()
+
+
+@runtime_checkable
+class Sweeper(Protocol):
+    """What the overdue sweep needs of the desk (office.desk.OfficeDesk)."""
+
+    def sweep_overdue(self, now: float) -> Any: ...  # (awaitable) LeadEvents newly overdue
+    def overdue_count(self, now: float) -> Any: ...  # (awaitable) int
+
+
+class OverdueSweep:
+    """Every ``overdue_sweep_s``: the desk claims the major events that have just passed their
+    reporting deadline (each once, across replicas: one replica's claim wins), each is
+    announced as ``MAJOR_OVERDUE`` to every subscriber and logged as a warning on
+    ``jointgate.office``; and the number overdue now is counted for the metrics."""
+
+    def __init__(
+        self,
+        desk: Sweeper,
+        bus: EventBus,
+        interval_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.desk, self.bus, self.interval_s, self.clock = desk, bus, interval_s, clock
+        self.count: int | None = None  # overdue now, as last counted; None: not yet
+        self.failures = 0
+
+    async def sweep(self) -> list[LeadEvent]:
+        now = self.clock()
+        events = list(await _maybe(self.desk.sweep_overdue(now)))
+        for event in events:
+            self.bus.publish(event)  # the desk published it already: delivered once all the same
+            office_log.warning(
+                "major event overdue: lead %s was not acknowledged by its reporting deadline",
+                event.lead_id,
+                extra={"lead_id": event.lead_id, "event_id": event.event_id},
+            )
+        self.count = int(await _maybe(self.desk.overdue_count(now)))
+        return events
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception as exc:  # a database hiccup: the next sweep tries again
+                self.failures += 1
+                office_log.warning("the overdue sweep failed (%s)", describe(exc))
+            await asyncio.sleep(self.interval_s)
+
+
+async def _maybe(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value

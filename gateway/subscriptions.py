@@ -94,7 +94,8 @@ class SubscriptionServer:
         self.active = 0  # subscriptions open now
         self.events = {"delivered": 0, "withheld": 0}  # deliveries decided, by outcome
 
-    async def __call__(self, websocket: WebSocket) -> None:
+    async def serve(self, websocket: WebSocket) -> None:
+        """The endpoint (``WebSocketRoute("/graphql", server.serve)``)."""
         origin = websocket.headers.get("origin")
         if origin is not None and origin not in self.origins:
             await websocket.close(4403)  # before the handshake: the browser sees 403

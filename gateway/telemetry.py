@@ -62,6 +62,7 @@ __all__ = [
     "MAX_OPERATION_NAME",
     "MAX_OPERATION_NAMES",
     "PROMETHEUS_CONTENT_TYPE",
+    "LiveEvents",
     "RequestTrace",
     "Telemetry",
 ]
@@ -78,6 +79,16 @@ CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
 _PROPAGATOR = TraceContextTextMapPropagator()
 _recorded: ContextVar[bool] = ContextVar("jointgate_request_recorded", default=False)
 _NOTHING: contextlib.nullcontext[None] = contextlib.nullcontext()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvents:
+    """Where the live events' metrics are read (gateway/app.py wires them)."""
+
+    lead_events: Callable[[], dict[str, int]]  # delivered on this replica, by kind
+    active: Callable[[], int]  # subscriptions open
+    deliveries: Callable[[], dict[str, int]]  # delivered / withheld
+    overdue: Callable[[], int | None]  # overdue major events, as last counted (None: not yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +181,7 @@ class Telemetry:
         self._redis: Mapping[str, Callable[[], Mapping[str, Any]]] = {}  # service -> health()
         self._witnesses: Sequence[WitnessState] = ()
         self._overdue_reviews: Callable[[], int | None] = lambda: None  # gateway/governance.py
+        self._live: LiveEvents | None = None  # gateway/events.py, gateway/subscriptions.py
         self._deferred: list[tuple[Any, float, dict[str, str] | None]] = []
         self._flush_scheduled = False
         self._instruments()
@@ -255,6 +267,31 @@ class Telemetry:
             "{access}",
             "Break-glass accesses past their review deadline (governance.review_deadline_h),"
             " not yet signed off",
+        )
+        meter.create_observable_gauge(
+            "jointgate.major_events.overdue",
+            [self._live_value(lambda live: live.overdue())],
+            "{lead}",
+            "Major events past their 24-hour reporting deadline, not acknowledged by the joint"
+            " office (as last swept)",
+        )
+        counted(
+            "jointgate.lead.events",
+            [observe_counts(lambda: self._live.lead_events() if self._live else {}, ("kind",))],
+            "{event}",
+            "Lead events delivered on this replica (its own and other replicas'), by kind",
+        )
+        meter.create_observable_gauge(
+            "jointgate.subscriptions.active",
+            [self._live_value(lambda live: live.active())],
+            "{subscription}",
+            "GraphQL subscriptions open on this replica",
+        )
+        counted(
+            "jointgate.subscription.events",
+            [observe_counts(lambda: self._live.deliveries() if self._live else {}, ("outcome",))],
+            "{event}",
+            "Events decided for a subscriber: delivered, or withheld (the lead not readable)",
         )
         meter.create_observable_gauge(
             "jointgate.agency.in_flight",
@@ -409,6 +446,20 @@ class Telemetry:
     def watch_redis(self, health: Mapping[str, Callable[[], Mapping[str, Any]]]) -> None:
         """The Redis links' health (gateway/redis.py) in the metrics: service -> health()."""
         self._redis = health
+
+    def watch_live(self, live: LiveEvents) -> None:
+        """Lead events, subscriptions and overdue major events in the metrics."""
+        self._live = live
+
+    def _live_value(
+        self, value: Callable[[LiveEvents], int | None]
+    ) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            found = value(self._live) if self._live is not None else None
+            if found is not None:
+                yield Observation(found)
+
+        return observe
 
     def watch_reviews(self, overdue: Callable[[], int | None]) -> None:
         """The number of overdue break-glass reviews, as last counted (None: not yet)."""
