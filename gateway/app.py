@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute, request_response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from audit.config import load_config
 from audit.log import AuditLog
@@ -289,6 +290,13 @@ def create_app(gateway: Gateway) -> Starlette:
         pipeline = gateway.pipeline
         return await serve(request, pipeline.handle, pipeline.http, pipeline.request_timeout_s)
 
+    async def subscriptions(websocket: WebSocket) -> None:
+        server = gateway.subscriptions
+        if server is None:
+            await websocket.close()
+            return
+        await server.serve(websocket)
+
     async def metrics(request: Request) -> Response:
         if gateway.telemetry.metrics_reader is None:
             return Response("metrics are off ([telemetry] metrics = false)\n", status_code=404)
@@ -336,9 +344,9 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),  # Prometheus text; keep it to the scrapers' network
     ]
-    if gateway.subscriptions is not None and gateway.settings.subscriptions.enabled:
+    if gateway.settings.subscriptions.enabled:
         # subscriptions: graphql-transport-ws at the same path (docs/subscriptions.md)
-        routes.append(WebSocketRoute("/graphql", gateway.subscriptions.serve))
+        routes.append(WebSocketRoute("/graphql", subscriptions))
     return Starlette(
         routes=routes,
         lifespan=lifespan,
