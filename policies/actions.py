@@ -76,7 +76,11 @@ class ActionContext:
 
     @classmethod
     def of(
-        cls, declaration: Declaration, *, declared_case_matches: bool = False, assigned: bool = False
+        cls,
+        declaration: Declaration,
+        *,
+        declared_case_matches: bool = False,
+        assigned: bool = False,
     ) -> ActionContext:
         return cls(
             purpose=declaration.purpose.value,
