@@ -11,9 +11,12 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from gateway.events import EventBus
+from gateway.events import EventBus, OverdueSweep
 from gateway.subscription_settings import SubscriptionSettings
 from kernel.workflow import EventKind, LeadEvent, LeadState
+from policies.db import Database
+from tests.office.conftest import declared, make_office, official, submission
+from tests.policies.conftest import database  # noqa: F401  (the fixture, both databases)
 
 REDIS = "redis://127.0.0.1:6379/0"
 NOWHERE = "redis://127.0.0.1:1/0"  # nothing listens there
@@ -193,3 +196,65 @@ async def test_before_start_events_are_delivered_here_only() -> None:
     got = collect(bus)
     bus.publish(event())
     assert len(got) == 1 and bus.status()["mode"] == "local"
+
+
+# --- the overdue sweep, over the office's real desk ---------------------------------------------
+
+
+async def test_an_overdue_major_event_is_announced_once_across_replicas(
+    database: Database,  # noqa: F811
+    pair: tuple[EventBus, EventBus],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two replicas sweep the same database: the lead is claimed by one, announced to both
+    replicas' subscribers once, logged once; both count it for the metric."""
+    caplog.set_level(logging.WARNING, "jointgate.office")
+    one, two = pair
+    first = make_office(database)
+    second = make_office(database, clock=first.clock)
+    first.desk.publish, second.desk.publish = one.publish, two.publish
+    done = await first.desk.submit(
+        official("bank.analyst"), declared("risk-monitoring"), "k1", submission(amount=5e7)
+    )
+    assert done.lead.major and done.lead.major_deadline is not None
+    on_one, on_two = collect(one), collect(two)
+    clock = first.clock
+    sweeps = [OverdueSweep(d.desk, bus, 60.0, clock) for d, bus in ((first, one), (second, two))]
+    assert [await s.sweep() for s in sweeps] == [[], []]  # not yet due
+    assert sweeps[0].count == 0
+    clock.now = done.lead.major_deadline + 1
+    found = await sweeps[0].sweep() + await sweeps[1].sweep()
+    assert [e.kind for e in found] == [EventKind.MAJOR_OVERDUE]
+    assert found[0].lead_id == done.lead.id
+
+    def overdue(got: list[LeadEvent]) -> list[str]:
+        return [e.event_id for e in got if e.kind == EventKind.MAJOR_OVERDUE]
+
+    await until(lambda: len(overdue(on_two)) == 1)
+    await asyncio.sleep(0.2)
+    assert overdue(on_one) == overdue(on_two) == [found[0].event_id]
+    assert sweeps[0].count == sweeps[1].count == 1
+    warnings = [r for r in caplog.records if r.name == "jointgate.office"]
+    assert len(warnings) == 1 and done.lead.id in warnings[0].getMessage()
+    assert await sweeps[0].sweep() == []  # claimed already
+
+
+async def test_a_failing_sweep_is_logged_and_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken:
+        calls = 0
+
+        async def sweep_overdue(self, now: float) -> list[LeadEvent]:
+            self.calls += 1
+            raise ConnectionError("database away")
+
+        async def overdue_count(self, now: float) -> int:
+            return 0
+
+    desk = Broken()
+    sweep = OverdueSweep(desk, EventBus(settings("", "unused")), 0.01)
+    task = asyncio.create_task(sweep.run_forever())
+    await until(lambda: desk.calls >= 2)
+    task.cancel()
+    assert sweep.failures >= 2 and "the overdue sweep failed" in caplog.text
