@@ -190,7 +190,8 @@ def test_the_principal_key_holds_all_that_decisions_tell_apart(policy_copy: Path
         return engine.principal_key(Principal(subject, "market", frozenset(roles), clearance))
 
     # roles no policy asks about do not matter; those asked about, clearance and agency do
-    assert key(ENGINE, "a", {"officer"}) == key(ENGINE, "b", {"clerk", "jit-member"})
+    assert key(ENGINE, "a", {"officer"}) == key(ENGINE, "b", {"officer", "jit-member"})
+    assert key(ENGINE, "a", {"officer"}) != key(ENGINE, "a", {"clerk"})  # the workflow asks
     assert key(ENGINE, "a", {"officer"}) != key(ENGINE, "a", {"officer", "regulator"})
     assert key(ENGINE, "a", set()) != key(ENGINE, "a", set(), clearance=2)
     # a policy naming a user: the subject matters
