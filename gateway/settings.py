@@ -16,6 +16,7 @@ them; the overrides (kernel/overrides.py) and the key table of docs/configuratio
     [rate_limits]          RateLimits           gateway/ratelimit_settings.py
     [persisted_operations] PersistedSettings    gateway/persisted.py
     [telemetry]            TelemetrySettings    gateway/telemetry_settings.py
+    [office]               OfficeSettings       office/settings.py
     [agencies.NAME]        AgencySettings       connectors/registry.py (+ connectors/resilience.py)
     [agencies.NAME.tls]    AgencyTLS            connectors/tls.py
 """
@@ -47,6 +48,7 @@ from gateway.telemetry_settings import TelemetrySettings
 from kernel.config import ConfigError
 from kernel.overrides import Override, Overrides, blame_problem, merge, variable_name
 from kernel.settings import TABLE, Kind, Table, declared, load_table, setting
+from office.settings import OfficeSettings
 
 __all__ = [
     "AGENCIES",
@@ -82,6 +84,7 @@ class Settings(HttpSettings, AuthSettings, PolicySettings, GovernanceSettings):
     rate_limits: RateLimits = setting(factory=RateLimits)  # docs/limits.md
     persisted: PersistedSettings = setting(factory=PersistedSettings, key="persisted_operations")
     telemetry: TelemetrySettings = setting(factory=TelemetrySettings)  # docs/telemetry.md
+    office: OfficeSettings = setting(factory=OfficeSettings)  # docs/workflows.md
     extra: dict[str, Any] = setting(factory=dict, internal=True)
 
     @property
@@ -102,6 +105,7 @@ DECLARED: dict[str, type[Table]] = {
     "rate_limits": RateLimits,
     "persisted_operations": PersistedSettings,
     "telemetry": TelemetrySettings,
+    "office": OfficeSettings,
     "agencies.*": AgencySettings,
     "agencies.*.tls": AgencyTLS,
 }
@@ -186,6 +190,7 @@ def build(
         rate_limits=part("rate_limits", RateLimits(), volume_types=volume_types),
         persisted=part("persisted_operations", PersistedSettings()),
         telemetry=part("telemetry", TelemetrySettings()),
+        office=part("office", OfficeSettings()),
     )
     return settings, problems
 

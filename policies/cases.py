@@ -32,7 +32,7 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from kernel.identifiers import (
@@ -256,7 +256,10 @@ class CaseStore:
         opened_at: float | None = None,
         subjects: Iterable[Subject] = (),
         officials: Iterable[str] = (),
+        then: Sequence[tuple[str, Sequence[object]]] = (),
     ) -> Case:
+        """Register a case; ``then``: statements committed in the same transaction (the
+        office's lead update, ``office/store.py``: both or neither)."""
         number = case_number(number)
         agency, title, by = _agency(agency), _title(title), official(by)
         listed = list(dict.fromkeys(subjects))
@@ -264,7 +267,7 @@ class CaseStore:
         if self._case(number) is not None:
             raise CaseError(f"case {number} is registered already")
         now = time.time()
-        statements: list[tuple[str, tuple[object, ...]]] = [
+        statements: list[tuple[str, Sequence[object]]] = [
             ("INSERT INTO jg_cases (number, agency, title, source, opened_at, closed_at, "
              "closed_by, registered_by, registered_at) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?)",
              (number, agency, title, source, opened_at if opened_at is not None else now, by,
@@ -272,7 +275,7 @@ class CaseStore:
         ]  # fmt: skip
         statements += [_subject_row(number, s, by, now) for s in listed]
         statements += [_official_row(number, o, by, now) for o in people]
-        self._change(statements)
+        self._change([*statements, *then])
         return self.get(number)
 
     def assign(self, number: str, subject: str, *, by: str) -> Case:
@@ -315,12 +318,20 @@ class CaseStore:
         )  # fmt: skip
         return self.get(case.number)
 
-    def close(self, number: str, *, by: str) -> Case:
+    def close(
+        self,
+        number: str,
+        *,
+        by: str,
+        at: float | None = None,
+        then: Sequence[tuple[str, Sequence[object]]] = (),
+    ) -> Case:
+        """Close an open case (at ``at``, default now); ``then`` as for :meth:`register`."""
         case = self._open(number)
         by = official(by)
         self._change(
             [("UPDATE jg_cases SET closed_at = ?, closed_by = ? WHERE number = ?",
-              (time.time(), by, case.number))]
+              (time.time() if at is None else at, by, case.number)), *then]
         )  # fmt: skip
         return self.get(case.number)
 
@@ -392,7 +403,7 @@ class CaseStore:
             for n, agency, title, source, opened, closed, closed_by, reg_by, reg_at in rows
         ]
 
-    def _change(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+    def _change(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
         self.db.transaction(
             [
                 *statements,

@@ -197,6 +197,25 @@ class TeamStore:
         )
         return self.get(team_id)
 
+    def covering(self, team_id: str, number: str) -> list[tuple[str, tuple[object, ...]]]:
+        """The statements that make open team ``team_id`` cover case ``number`` too (the
+        office's ``openCase`` commits them with the case it registers; call :meth:`changed`
+        after the commit)."""
+        team = self.get(team_id)
+        if team.closed_at is not None or (
+            team.valid_until is not None and team.valid_until <= time.time()
+        ):
+            raise TeamError(f"team {team_id} is closed")
+        cases = json.dumps(sorted({*team.cases, _case_id(number)}))
+        return [
+            ("UPDATE jg_teams SET cases = ? WHERE id = ?", (cases, team_id)),
+            ("UPDATE jg_governance_version SET version = version + 1 WHERE id = 1", ()),
+        ]
+
+    def changed(self) -> None:
+        """Tell this handle's listeners the teams changed (after :meth:`covering` committed)."""
+        self.db.changed(TOPIC)
+
     def get(self, team_id: str) -> Team:
         team = self._team(team_id)
         if team is None:

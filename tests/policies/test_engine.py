@@ -190,8 +190,9 @@ def test_the_principal_key_holds_all_that_decisions_tell_apart(policy_copy: Path
         return engine.principal_key(Principal(subject, "market", frozenset(roles), clearance))
 
     # roles no policy asks about do not matter; those asked about, clearance and agency do
+    # (the workflow's rules, 60-workflow.cedar, ask about clerk and case-admin too)
     assert key(ENGINE, "a", {"officer"}) == key(ENGINE, "b", {"officer", "jit-member"})
-    assert key(ENGINE, "a", {"officer"}) != key(ENGINE, "a", {"clerk"})  # the workflow asks
+    assert key(ENGINE, "a", {"officer"}) != key(ENGINE, "b", {"clerk"})
     assert key(ENGINE, "a", {"officer"}) != key(ENGINE, "a", {"officer", "regulator"})
     assert key(ENGINE, "a", set()) != key(ENGINE, "a", set(), clearance=2)
     # a policy naming a user: the subject matters
@@ -219,7 +220,9 @@ def test_only_contexts_that_decide_no_less_stand_for_others(policy_copy: Path) -
     """A context with a case, a justification or a team case decides at least as much as one
     without, in the default set: the visibility batch leaves the lesser out. A policy for
     which that is not so (a permit only without a case) keeps them in."""
-    assert ENGINE.bundle.helping == {"has_case", "has_justification", "in_team"}
+    # (declared_case_matches and assigned: the workflow's lead context, 60-workflow.cedar)
+    workflow = {"declared_case_matches", "assigned"}
+    assert ENGINE.bundle.helping == {"has_case", "has_justification", "in_team", *workflow}
     (policy_copy / "95-nocase.cedar").write_text(
         '@id("no-case")\npermit (principal, action, resource == JointGate::Field::"BankAccount'
         '.balance")\nwhen { !context.has_case };\n'
@@ -227,7 +230,7 @@ def test_only_contexts_that_decide_no_less_stand_for_others(policy_copy: Path) -
         '.phone")\nunless { context.in_team };\n'
     )
     engine = PolicyEngine(load_bundle(policy_copy, CATALOG), CATALOG)
-    assert engine.bundle.helping == {"has_justification", "in_team"}
+    assert engine.bundle.helping == {"has_justification", "in_team", *workflow}
     contexts = [DecisionContext("supervision", case) for case in ("", "C1")]
     assert ("BankAccount", "balance") in engine.reachable(MARKET, contexts)
     assert ("BankAccount", "balance") not in ENGINE.reachable(MARKET, contexts)
