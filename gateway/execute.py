@@ -4,7 +4,9 @@ Then every identity the answer shows in clear is recorded as seen (``gateway/dis
 Operations run on the compiled fast path (``gateway/executor/``), which answers exactly as
 graphql-core does without its per-field cost; what it does not cover falls back to graphql-core.
 ``Executor(..., compiled=False)`` (or setting ``executor.compiled``) runs everything on
-graphql-core, which the equivalence tests compare against.
+graphql-core, which the equivalence tests compare against. Mutations (the joint office's
+work, schema/office_ops.py) always run on graphql-core, which executes their root fields one
+after the other; the desk they call is put on ``RequestContext.office`` here.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gateway.analyze import Operation
 from gateway.disclosure import disclose
 from gateway.executor import CompiledExecutor
 from kernel.types import RequestContext
+from kernel.workflow import Desk
 from schema.loaders import Loaders
 from schema.paging import Cursors
 from schema.unified import GatewaySchema
@@ -35,6 +38,7 @@ class Executor:
         compiled: bool = True,
         cache_size: int = 1024,
         cursors: Cursors | None = None,
+        office: Desk | None = None,
     ) -> None:
         self.schema = schema
         self.connectors = connectors
@@ -42,12 +46,16 @@ class Executor:
         # process's own
         self.cursors = cursors or Cursors.ephemeral()
         self.compiled = compiled
+        # the joint office's desk (a kernel.workflow.Desk, office.desk.OfficeDesk), handed to
+        # the workflow resolvers on RequestContext.office; None: no workflow fields answer
+        self.office = office
         self.fast = CompiledExecutor(schema.graphql, schema.catalog, cache_size)
 
     async def run(
         self, ctx: RequestContext, operation: Operation, variables: Mapping[str, Any] | None
     ) -> ExecutionResult:
         ctx.loaders = loaders = Loaders(ctx, self.connectors, self.cursors)
+        ctx.office = self.office
         try:
             # every agency call this execution makes (loader batches included) ends by then
             with request_deadline(ctx.deadline):

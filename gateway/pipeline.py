@@ -44,11 +44,21 @@ from gateway.ratelimit import Limiter
 from gateway.respond import answer_body, error_codes
 from gateway.settings import TelemetrySettings
 from gateway.telemetry import RequestTrace, Telemetry
-from kernel.errors import AuditUnavailable, GatewayError, MethodNotAllowed, QueryInvalid
+from kernel.errors import (
+    AuditUnavailable,
+    BadRequest,
+    GatewayError,
+    MethodNotAllowed,
+    QueryInvalid,
+)
 from kernel.types import AuditRecord, Outcome, Plan, Principal, RequestContext
 from policies.review import ReviewQueue
 
 log = logging.getLogger("jointgate.pipeline")
+SUBSCRIPTIONS_OVER_WEBSOCKET = (
+    "Subscriptions are served over WebSocket: connect to this endpoint (/graphql) with the"
+    " graphql-transport-ws subprotocol."
+)
 
 
 class Pipeline:
@@ -201,6 +211,8 @@ class Pipeline:
             raise _unknown_field(*operation.introspection[0])
         if gql.method == "GET" and operation.type != "query":
             raise MethodNotAllowed("Only queries may be sent with GET.")
+        if operation.type == "subscription":  # the WebSocket path (gateway/subscriptions.py)
+            raise BadRequest(SUBSCRIPTIONS_OVER_WEBSOCKET)
 
         record.policy_version = self.authorizer.policies.engine.version
         with self.telemetry.stage("authorize"):

@@ -24,6 +24,7 @@ from graphql.pyutils import inspect
 from connectors.errors import ConnectorError
 from kernel.identifiers import InvalidIdentifier
 from kernel.text import invisible
+from kernel.workflow import WorkflowError
 from schema.base import NOT_AVAILABLE, FieldForbidden
 from schema.loaders import LookupTooLarge
 from schema.paging import InvalidArgument
@@ -191,6 +192,8 @@ def client_error(
     elif isinstance(cause, InvalidArgument):
         extensions = {"code": "BAD_USER_INPUT", "argument": cause.argument}
         answer = {"message": str(cause), "extensions": extensions}
+    elif isinstance(cause, WorkflowError):
+        answer = workflow_error(cause)
     elif isinstance(cause, ConnectorError):
         log.warning("agency error", extra={"request_id": request_id, "detail": str(cause)})
         answer = {
@@ -215,6 +218,22 @@ def client_error(
     if error.locations:
         answer["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
     return answer
+
+
+# what a workflow error may say besides its message: states and action names, an argument
+WORKFLOW_DETAILS = ("state", "action", "argument")
+
+
+def workflow_error(error: WorkflowError) -> dict[str, Any]:
+    """A workflow refusal (kernel.workflow.WorkflowError) as the client reads it: its code
+    (LEAD_NOT_FOUND, ILLEGAL_TRANSITION ...), its message, and of its details only those that
+    name states, actions and arguments (never a value the caller sent or a record's data)."""
+    extensions: dict[str, Any] = {"code": error.code}
+    for name in WORKFLOW_DETAILS:
+        value = error.details.get(name)
+        if isinstance(value, str):
+            extensions[name] = value
+    return {"message": clip_message(error.message), "extensions": extensions}
 
 
 def answer_body(

@@ -103,7 +103,10 @@ def restrict(
     if fields is None and introspection:
         return schema
     query = schema.query_type
-    assert query is not None and schema.mutation_type is schema.subscription_type is None
+    assert query is not None
+    # the mutation and subscription roots (the joint office's work) are kept with the fields
+    # the caller could be allowed, and not at all without one: then every message about a
+    # mutation reads as on a schema that has none
     objects = {
         name: gql_type
         for name, gql_type in schema.type_map.items()
@@ -136,11 +139,17 @@ def restrict(
         if names or name == query.name:
             built[name] = _object(objects[name], names, rebuilt)
     root = built[query.name]
+    mutation, subscription = (
+        built.get(r.name) if r is not None else None
+        for r in (schema.mutation_type, schema.subscription_type)
+    )
     scalars: list[GraphQLNamedType] = [
         t for t in schema.type_map.values() if t.name in specified_scalar_types
     ]
     restricted = (GraphQLSchema if introspection else _Unintrospectable)(
         query=root,
+        mutation=mutation,
+        subscription=subscription,
         types=scalars,
         directives=schema.directives,
         description=schema.description,

@@ -140,6 +140,9 @@ class AuditRecord:
     status: int = 0
     outcome: str = ""
     error_codes: list[str] = field(default_factory=list)
+    # what a mutation changed (kernel.workflow.Change.as_dict): entity, id, action, the states
+    # before and after, whether it was an idempotent replay; states and ids, no personal data
+    changes: list[dict[str, Any]] = field(default_factory=list)
     response_size: int = 0
     response_hash: str = ""
     latency_ms: float = 0.0
@@ -208,6 +211,7 @@ class AuditRecord:
             "status": self.status,
             "outcome": self.outcome,
             "error_codes": self.error_codes,
+            "changes": [dict(c) for c in self.changes],
             "response_size": self.response_size,
             "response_hash": self.response_hash,
             "latency_ms": round(self.latency_ms, 3),
@@ -312,3 +316,7 @@ class RequestContext:
     # context is in_team); None otherwise. A team request without them has no subjects: only
     # records labelled with the case are in its scope (schema/scope.py)
     case_subjects: frozenset[str] | None = None
+    # the joint office's system of record (a kernel.workflow.Desk; typed Any here because
+    # kernel.workflow imports this module), put here by the execute stage for the workflow
+    # resolvers (schema/office.py); None: this gateway has no office desk
+    office: Any = None

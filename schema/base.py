@@ -60,6 +60,7 @@ class Category(enum.StrEnum):
     JUDICIAL = "judicial"  # court proceedings, judgments
     ENFORCEMENT = "enforcement"  # enforcement and freezing measures
     AUDIT = "audit"  # the audit trail's records of who accessed what (Query.auditLog)
+    WORKFLOW = "workflow"  # the joint office's own work: leads, referrals, cases (schema/office.py)
 
 
 class Personal(enum.StrEnum):

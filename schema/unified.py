@@ -17,6 +17,8 @@ from schema.base import FieldForbidden, Shape
 from schema.catalog import Catalog, SchemaMappingError, build_catalog
 from schema.court import CourtQuery
 from schema.enterprise import EnterpriseQuery
+from schema.office import OfficeQuery
+from schema.office_ops import OfficeMutation, OfficeSubscription
 from schema.person import PersonQuery
 from schema.police import PoliceQuery
 from schema.scalars import SCALARS
@@ -35,10 +37,19 @@ class GatewaySchema:
 
 def build_schema() -> GatewaySchema:
     query = merge_types(
-        "Query", (EnterpriseQuery, PersonQuery, BankingQuery, PoliceQuery, CourtQuery, AuditQuery)
-    )
+        "Query",
+        (
+            EnterpriseQuery, PersonQuery, BankingQuery, PoliceQuery, CourtQuery, AuditQuery,
+            OfficeQuery,
+        ),
+    )  # fmt: skip
+    # the joint office's work (schema/office_ops.py): the only mutations and subscriptions
+    mutation = merge_types("Mutation", (OfficeMutation,))
+    subscription = merge_types("Subscription", (OfficeSubscription,))
     config = StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=True)
-    built = strawberry.Schema(query=query, config=config)
+    built = strawberry.Schema(
+        query=query, mutation=mutation, subscription=subscription, config=config
+    )
     gql = built._schema
     catalog = build_catalog(gql)
     problems = check_declarations()

@@ -37,7 +37,12 @@ LITERALS = {
     "CourtCaseNumber": '"(2025)京01民初1号"',
     "String": '"x"',
     "Int": "1",
+    "ID": '"L-2026-000001"',
+    "IndicatorPeriod": "MONTH",
+    "LeadState": "VERIFIED",
+    "SubmitLeadInput": '{category: OTHER, description: "x", subjects: ["x"]}',
 }
+ROOTS = {"Query": "", "Mutation": "mutation ", "Subscription": "subscription "}
 Answer = tuple[int, Any]
 
 
@@ -82,11 +87,12 @@ def arguments(schema: GraphQLSchema, type_name: str, field_name: str) -> str:
 
 
 def path_to(
-    schema: GraphQLSchema, target: str, allowed: set[tuple[str, str]] | None
+    schema: GraphQLSchema, target: str, allowed: set[tuple[str, str]] | None, root: str = "Query"
 ) -> list[str] | None:
-    """Selections from Query to an object of type ``target`` (shortest), through ``allowed``."""
-    queue: deque[tuple[str, list[str]]] = deque([("Query", [])])
-    reached = {"Query"}
+    """Selections from ``root`` to an object of type ``target`` (shortest), through
+    ``allowed``."""
+    queue: deque[tuple[str, list[str]]] = deque([(root, [])])
+    reached = {root}
     while queue:
         type_name, path = queue.popleft()
         if type_name == target:
@@ -157,12 +163,20 @@ async def test_a_field_never_visible_reads_as_a_field_that_does_not_exist(
         invisible = sorted(set(h.gateway.schema.catalog) - visible)
         problems: list[str] = []
         for type_name, field_name in invisible:
-            path = path_to(schema, type_name, visible) or path_to(schema, type_name, None)
-            assert path is not None
+            # from the query root if it leads there, else from the mutation's or subscription's
+            found = [
+                (path, keyword)
+                for root, keyword in ROOTS.items()
+                for path in (path_to(schema, type_name, visible, root),
+                             path_to(schema, type_name, None, root))
+                if path is not None
+            ]  # fmt: skip
+            assert found
+            path, keyword = found[0]
             args = arguments(schema, type_name, field_name)
             for sub in ("", " { __typename }"):
-                query = select(path, field_name + args + sub)
-                instead = select(path, fake(field_name) + args + sub)
+                query = keyword + select(path, field_name + args + sub)
+                instead = keyword + select(path, fake(field_name) + args + sub)
                 await assert_reads_as_missing(h, user, query, field_name, problems, instead)
         assert not problems, f"{len(problems)} of {2 * len(invisible)} probes tell:\n" + "\n".join(
             problems[:10]

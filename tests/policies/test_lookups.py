@@ -17,6 +17,7 @@ from commands.policy.cases import principal_for
 from kernel.types import Purpose
 from policies.engine import DEFAULT_DIR, DecisionContext, PolicyEngine, load_bundle
 from sandbox.issuer import DEMO_USERS
+from schema.base import SPECS_BY_NAME
 from schema.catalog import Catalog, FieldResource
 from schema.unified import build_schema
 
@@ -40,6 +41,9 @@ def lookup_pairs(schema: GraphQLSchema) -> dict[str, tuple[str, str]]:
         target = get_named_type(field.type)
         if not isinstance(target, GraphQLObjectType) or len(field.args) != 1:
             continue
+        spec = SPECS_BY_NAME.get(target.name)
+        if spec is None or spec.kind is None:
+            continue  # not an agency entity: the office's lead(id), jointCase(number) ...
         [argument] = field.args.values()
         if _is_list(field.type) and _is_list(argument.type):
             listed[target.name] = name

@@ -143,6 +143,7 @@ def test_the_categories_of_the_schema() -> None:
         "DefaulterEntry.partyId": (Personal.RESIDENT_ID, id_number),
         "Enterprise.legalRepName": (Personal.PERSON_NAME, name),
         "Transaction.counterparty": (Personal.PERSON_NAME, name),
+        "LeadSubject.identifier": (Personal.RESIDENT_ID, id_number),
     }
     # a party keeps its own mask: a person's ID masked, an enterprise's USCC kept
     assert SCHEMA.catalog[("BankAccount", "holderId")].mask == "party_id"

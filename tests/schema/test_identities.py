@@ -106,6 +106,11 @@ def test_every_identifier_field_declares_the_identities_it_discloses() -> None:
     for (type_name, field_name), resource in SCHEMA.catalog.items():
         if resource.agency == "audit" or resource.shape is Shape.LINK:
             continue  # the trail's own fields (read as AuditRecord); links show no value
+        if resource.agency == "office" and not resource.identity:
+            # the joint office's own records: a lead or case shown is recorded as seen by its
+            # resolver (Lead, JointCase: schema/office.py); their ids and numbers name no
+            # agency entity. Its subjects' identifiers do (LeadSubject.identifier, below)
+            continue
         gql_field = SCHEMA.graphql.type_map[type_name].fields[field_name]  # type: ignore[union-attr]
         identifier = (
             get_named_type(gql_field.type).name in IDENTIFIER_SCALARS
@@ -123,6 +128,7 @@ def test_every_identifier_field_declares_the_identities_it_discloses() -> None:
             assert SPECS_BY_NAME[identity].kind is not None, resource.path  # an entity type
     party = ("Person", "Enterprise")
     assert SCHEMA.catalog[("Party", "partyId")].identity == party
+    assert SCHEMA.catalog[("LeadSubject", "identifier")].identity == party
     assert SCHEMA.catalog[("Shareholder", "holderId")].identity == party
     assert SCHEMA.catalog[("BankAccount", "holderId")].identity == party
     assert SCHEMA.catalog[("DefaulterEntry", "partyId")].identity == party
