@@ -82,7 +82,7 @@ class Gateway:
     cases: CaseDirectory | None = None  # the case registry, in memory
     cache: RecordCache | None = None  # registry records in Redis (docs/cache.md)
     overdue: OverdueReviews | None = None  # break-glass reviews past their deadline (metrics)
-    events: EventBus | None = None  # lead events, to every replica's subscribers
+    bus: EventBus | None = None  # lead events, to every replica's subscribers
     subscriptions: SubscriptionServer | None = None  # the WebSocket endpoint
     sweep: OverdueSweep | None = None  # major events past their deadline (needs the desk)
 
@@ -194,7 +194,7 @@ def build_gateway(
         cases=cases,
         cache=cache,
         overdue=overdue,
-        events=events,
+        bus=events,
         subscriptions=subscriptions,
     )
     telemetry.watch_live(
@@ -213,9 +213,9 @@ def attach_desk(gateway: Gateway, desk: Desk) -> None:
     overdue major events are swept every ``subscriptions.overdue_sweep_s``."""
     if gateway.subscriptions is not None:
         gateway.subscriptions.desk = desk
-    if gateway.events is not None and isinstance(desk, Sweeper):
+    if gateway.bus is not None and isinstance(desk, Sweeper):
         gateway.sweep = OverdueSweep(
-            desk, gateway.events, gateway.settings.subscriptions.overdue_sweep_s
+            desk, gateway.bus, gateway.settings.subscriptions.overdue_sweep_s
         )
 
 
@@ -241,8 +241,8 @@ def create_app(gateway: Gateway) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.keys.refresh()
         await gateway.limiter.connect()
-        if gateway.events is not None:
-            await gateway.events.start()
+        if gateway.bus is not None:
+            await gateway.bus.start()
         if gateway.notifier is not None:
             await gateway.notifier.start()
         tasks = []
@@ -275,8 +275,8 @@ def create_app(gateway: Gateway) -> Starlette:
                 task.cancel()
             if gateway.notifier is not None:
                 await gateway.notifier.aclose()  # before the database its checks read
-            if gateway.events is not None:
-                await gateway.events.aclose()
+            if gateway.bus is not None:
+                await gateway.bus.aclose()
             gateway.governance.close()
             for connector in gateway.connectors.values():
                 await connector.aclose()
@@ -327,7 +327,7 @@ def create_app(gateway: Gateway) -> Starlette:
             "notifications": gateway.notifier.status() if gateway.notifier else {"mode": "off"},
             "cache": gateway.cache.stats() if gateway.cache else {"mode": "off"},
             # reported: without Redis, each replica's subscribers get its own events only
-            "events": gateway.events.status() if gateway.events else {"mode": "off"},
+            "events": gateway.bus.status() if gateway.bus else {"mode": "off"},
         }
         if isinstance(gateway.policies, PolicyStore):
             checks["policy_store"] = gateway.policies.status()

@@ -30,9 +30,11 @@ import collections
 import contextlib
 import inspect
 import logging
+import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
@@ -61,7 +63,8 @@ class EventBus:
     def __init__(self, settings: SubscriptionSettings, *, origin: str = "") -> None:
         assert settings.redis_url is not None, "resolve the settings first (resolved())"
         self.settings = settings
-        self.origin = origin or socket.gethostname()
+        # this bus alone (workers on one host share its name, replicas may share a log id)
+        self.origin = f"{origin or socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self._listeners: dict[int, Listener] = {}
         self._next = 0
         self._seen: LRU[str, None] = LRU(self.SEEN)

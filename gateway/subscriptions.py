@@ -60,6 +60,7 @@ from kernel.errors import AuditUnavailable, GatewayError
 from kernel.types import AuditRecord, Declaration, Outcome, Principal, RequestContext
 from kernel.workflow import Desk, LeadEvent
 from schema.loaders import Loaders
+from schema.office_ops import wanted
 
 __all__ = ["PROTOCOL", "SubscriptionServer"]
 
@@ -361,8 +362,9 @@ class _Connection:
         return _Subscription(id, operation, text, variables, wants)
 
     def _filter(self, operation: Operation, root: FieldNode, variables: dict[str, Any]) -> _Filter:
-        """Which events the subscription asks for: ``majorEvents`` the major ones, a ``kinds``
-        argument those kinds; else every one (the desk still decides each)."""
+        """Which events the subscription asks for (schema/office_ops.py ``wanted``:
+        ``majorEvents`` the major ones, ``leadEvents(kinds:)`` those kinds), before anyone's
+        right to read them is considered."""
         schema = self.pipeline.executor.schema.graphql
         coerced = get_variable_values(
             schema, operation.definition.variable_definitions or (), variables
@@ -373,10 +375,8 @@ class _Connection:
         assert subscription_type is not None
         field = subscription_type.fields[root.name.value]
         arguments = get_argument_values(field, root, coerced)
-        kinds = arguments.get("kinds")
-        wanted = None if kinds is None else {str(getattr(k, "value", k)) for k in kinds}
-        major = root.name.value == "majorEvents"
-        return lambda e: (not major or e.kind.major) and (wanted is None or e.kind.value in wanted)
+        name = root.name.value
+        return lambda event: wanted(name, arguments, event)
 
     def _end(self, subscription: _Subscription) -> None:
         if self.subscriptions.pop(subscription.id, None) is None:
@@ -437,13 +437,16 @@ class _Connection:
         record.policy_version = pipeline.authorizer.policies.engine.version
         ctx.plan = plan = pipeline.authorizer.plan(principal, context, operation)
         ctx.records_visible = pipeline.authorizer.record_filter(principal, context)
-        if desk is not None and hasattr(ctx, "office"):
-            ctx.office = desk
+        ctx.office = desk
         _record_decisions(record, operation, plan)
         record.flag("subscription-event")
         record.saw("LeadEvent", event.event_id)
         record.saw("Lead", event.lead_id)
         result = await self._execute(ctx, operation, subscription.variables, event)
+        data = result.data
+        if not result.errors and data is not None and all(v is None for v in data.values()):
+            server.events["withheld"] += 1  # the resolver found it not for this subscriber
+            return True
         body = answer_body(result, ctx.request_id, subscription.variables)
         payload = orjson.dumps(body)
         record.status, record.outcome = 200, "partial" if body.get("errors") else "ok"

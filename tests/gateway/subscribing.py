@@ -16,8 +16,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from gateway.app import create_app
+from gateway.app import Gateway, attach_desk, create_app
 from gateway.subscription_settings import SubscriptionSettings
+from office.desk import OfficeDesk
+from policies.reload import PolicyStore
 from sandbox.issuer import mint_token
 from tests.demo_process import free_port
 from tests.gateway.conftest import Harness, open_harness
@@ -64,19 +66,40 @@ async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
         await task
 
 
+def with_desk(gateway: Gateway) -> OfficeDesk:
+    """The office's desk on the gateway's governance database, publishing to its bus."""
+    office = gateway.pipeline.executor.office
+    if office is None:
+        assert gateway.cases is not None and gateway.teams is not None
+        assert gateway.bus is not None and isinstance(gateway.policies, PolicyStore)
+        policies = gateway.policies
+        office = OfficeDesk(
+            gateway.governance,
+            gateway.cases.store,
+            gateway.teams.store,
+            lambda: policies.engine,
+            gateway.settings.office,
+            gateway.bus.publish,
+        )
+        gateway.pipeline.executor.office = office
+    attach_desk(gateway, office)
+    assert isinstance(office, OfficeDesk)
+    return office
+
+
 @contextlib.asynccontextmanager
 async def served(
     data_dir: Path, channel: str | None = None, **subscriptions: Any
 ) -> AsyncIterator[Served]:
-    """A gateway over the small world (tests/gateway/conftest.py) on a real socket."""
+    """A gateway over the small world (tests/gateway/conftest.py), with the office's desk, on a
+    real socket."""
     settings = SubscriptionSettings(
         channel=channel or f"jointgate:test-events:{uuid.uuid4().hex}", **subscriptions
     )
-    async with (
-        open_harness(data_dir, subscriptions=settings) as harness,
-        serving(create_app(harness.gateway)) as where,
-    ):
-        yield Served(harness, f"ws://{where}/graphql")
+    async with open_harness(data_dir, subscriptions=settings) as harness:
+        with_desk(harness.gateway)
+        async with serving(create_app(harness.gateway)) as where:
+            yield Served(harness, f"ws://{where}/graphql")
 
 
 class Client:
