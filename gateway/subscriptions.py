@@ -185,6 +185,8 @@ class _Connection:
         """Close with ``code`` (once), then stop whoever called."""
         if not self.closed:
             self.closed = True
+            # a close frame's reason is at most 123 bytes (RFC 6455); an id may be in it
+            reason = reason.encode()[:123].decode(errors="ignore")
             with contextlib.suppress(Exception):
                 await self.ws.close(code, reason)
         raise _Closed

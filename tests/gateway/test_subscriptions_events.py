@@ -298,3 +298,14 @@ async def test_a_subscriber_on_replica_2_receives_the_event_of_a_mutation_on_rep
     assert deliveries(one.audit, "bank.analyst") == []
     assert one.gateway.bus is not None and one.gateway.bus.published == 1
     assert two.gateway.bus is not None and two.gateway.bus.received == 1
+
+
+async def test_a_long_duplicate_id_still_closes_4409(live: Served) -> None:
+    """The reason quotes the id; a close frame's reason holds at most 123 bytes."""
+    long = "订阅" * 40  # 80 characters, 240 bytes
+    async with client(live.url) as ws:
+        await subscribed(ws, live, long, EVENTS, "bank.analyst", "risk-monitoring")
+        await ws.subscribe(long, MAJOR)
+        code, reason = await ws.closed()
+        assert code == 4409 and reason.startswith("Subscriber for 订阅")
+        assert len(reason.encode()) <= 123
