@@ -19,6 +19,7 @@ from websockets.typing import Subprotocol
 from gateway.app import Gateway, attach_desk, create_app
 from gateway.subscription_settings import SubscriptionSettings
 from office.desk import OfficeDesk
+from office.settings import OfficeSettings
 from policies.reload import PolicyStore
 from sandbox.issuer import mint_token
 from tests.demo_process import free_port
@@ -89,14 +90,18 @@ def with_desk(gateway: Gateway) -> OfficeDesk:
 
 @contextlib.asynccontextmanager
 async def served(
-    data_dir: Path, channel: str | None = None, **subscriptions: Any
+    data_dir: Path,
+    channel: str | None = None,
+    office: OfficeSettings | None = None,
+    **subscriptions: Any,
 ) -> AsyncIterator[Served]:
     """A gateway over the small world (tests/gateway/conftest.py), with the office's desk, on a
     real socket."""
     settings = SubscriptionSettings(
         channel=channel or f"jointgate:test-events:{uuid.uuid4().hex}", **subscriptions
     )
-    async with open_harness(data_dir, subscriptions=settings) as harness:
+    more = {"office": office} if office is not None else {}
+    async with open_harness(data_dir, subscriptions=settings, **more) as harness:
         with_desk(harness.gateway)
         async with serving(create_app(harness.gateway)) as where:
             yield Served(harness, f"ws://{where}/graphql")

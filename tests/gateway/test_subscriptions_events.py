@@ -4,6 +4,7 @@ each delivery audited (fail closed), duplicates and limits, Redis away, and two 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from audit.log import MemoryAuditLog
 from gateway.app import create_app
 from gateway.subscription_settings import SubscriptionSettings
 from kernel.types import AuditRecord
+from office.settings import OfficeSettings
 from tests.gateway.conftest import Harness, card, open_harness, resident_id, uscc
 from tests.gateway.subscribing import Client, Served, client, served, serving, with_desk
 
@@ -309,3 +311,34 @@ async def test_a_long_duplicate_id_still_closes_4409(live: Served) -> None:
         code, reason = await ws.closed()
         assert code == 4409 and reason.startswith("Subscriber for 订阅")
         assert len(reason.encode()) <= 123
+
+
+async def test_an_overdue_major_event_surfaces_live_in_the_metrics_and_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The gateway's own sweep (its lifespan's task): the deadline passes, the next sweep
+    announces MAJOR_OVERDUE to majorEvents subscribers, logs it, and the gauge counts it."""
+    caplog.set_level(logging.WARNING, "jointgate.office")
+    deadline = OfficeSettings(major_deadline_h=1 / 3600)  # one second
+    async with (
+        served(tmp_path, office=deadline, overdue_sweep_s=0.2) as live,
+        client(live.url) as ws,
+    ):
+        await subscribed(ws, live, "m", MAJOR, "office.coordinator", "supervision")
+        lead = await submit(live.harness, amount=5e7)
+        flagged = await ws.receive()
+        assert flagged["payload"]["data"]["majorEvents"]["kind"] == "MAJOR_FLAGGED"
+        overdue = await ws.receive(within=5)
+        assert overdue["payload"]["data"]["majorEvents"] == {
+            "eventId": overdue["payload"]["data"]["majorEvents"]["eventId"],
+            "kind": "MAJOR_OVERDUE",
+            "leadId": lead,
+        }
+        assert await ws.quiet(0.5) == []  # announced once, though swept again since
+        metrics = (await live.harness.client.get("/metrics")).text
+        assert "jointgate_major_events_overdue 1" in metrics
+        assert 'jointgate_lead_events_total{kind="MAJOR_OVERDUE"} 1' in metrics
+    logged = [r.getMessage() for r in caplog.records if r.name == "jointgate.office"]
+    assert logged == [
+        f"major event overdue: lead {lead} was not acknowledged by its reporting deadline"
+    ]
