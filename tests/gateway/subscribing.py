@@ -100,7 +100,7 @@ async def served(
     settings = SubscriptionSettings(
         channel=channel or f"jointgate:test-events:{uuid.uuid4().hex}", **subscriptions
     )
-    more = {"office": office} if office is not None else {}
+    more: dict[str, Any] = {"office": office} if office is not None else {}
     async with open_harness(data_dir, subscriptions=settings, **more) as harness:
         with_desk(harness.gateway)
         async with serving(create_app(harness.gateway)) as where:
