@@ -150,6 +150,7 @@ class _Connection:
         self.closed = False
         self._send_lock = asyncio.Lock()
         self._expiry: asyncio.Task[None] | None = None
+        self.expires = 0.0  # the token's exp: the connection ends then
 
     # --- the socket -------------------------------------------------------------------------
 
@@ -261,7 +262,7 @@ class _Connection:
             self.pipeline.telemetry.refused(exc.code)
             reason = "Forbidden" if exc.code == "UNAUTHENTICATED" else f"Forbidden: {exc.code}"
             await self.close(4403, reason)
-        self.principal = principal
+        self.principal, self.expires = principal, expires
         self._expiry = asyncio.create_task(self._expire_at(expires))
         await self.send({"type": "connection_ack"})
 
@@ -287,9 +288,9 @@ class _Connection:
         record = self._record()
         record.variables = dict(variables)
         try:
-            subscription = self._decide(id, query, name, extensions, variables, record)
             if self.pipeline.limiter is not None:
                 await self.pipeline.limiter.admit(self._principal)
+            subscription = self._decide(id, query, name, extensions, variables, record)
         except GatewayError as exc:
             record.status, record.outcome, record.error_codes = exc.status, "refused", [exc.code]
             record.flag(*exc.flags)
@@ -418,6 +419,8 @@ class _Connection:
     async def _deliver(self, subscription: _Subscription, event: LeadEvent) -> bool:
         """One event to one subscriber; False once the subscription has ended."""
         started = time.perf_counter()
+        if time.time() >= self.expires:  # the timer is due: nothing more on this token
+            await self.close(4401, "Unauthorized: the token expired")
         pipeline, principal, server = self.pipeline, self._principal, self.server
         record = self._record()
         ctx = RequestContext(request_id=record.request_id, audit=record, principal=principal)
