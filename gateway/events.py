@@ -21,6 +21,11 @@ that must not miss one reads ``leads`` after reconnecting).
 
 :meth:`EventBus.publish` may be called from any thread (the desk commits in worker threads):
 delivery happens on the event loop the bus was started on.
+
+:class:`OverdueSweep` is the gateway's periodic task (``subscriptions.overdue_sweep_s``) that
+has the desk claim the major events past their reporting deadline (each once across replicas),
+announces each as ``MAJOR_OVERDUE``, logs it on ``jointgate.office`` and counts the overdue
+ones for the metric ``jointgate_major_events_overdue``.
 """
 
 from __future__ import annotations
