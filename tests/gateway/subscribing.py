@@ -54,7 +54,9 @@ async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
     """``app`` served by uvicorn (lifespan included) on 127.0.0.1; yields its base URL."""
     port = port or free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
+        # log_config None: uvicorn leaves the process's logging alone (its own stops
+        # uvicorn.error from reaching the root logger, which later tests read)
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None)
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
