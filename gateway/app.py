@@ -35,6 +35,8 @@ from gateway.ratelimit import Limiter, open_limiter
 from gateway.record_cache import RecordCache
 from gateway.settings import Settings
 from gateway.telemetry import PROMETHEUS_CONTENT_TYPE, Telemetry
+from kernel.workflow import LeadEvent
+from office.desk import OfficeDesk
 from policies.cases import CaseDirectory, CaseStore
 from policies.db import Database
 from policies.engine import DEFAULT_DIR as DEFAULT_POLICY_DIR
@@ -78,6 +80,16 @@ class Gateway:
     cases: CaseDirectory | None = None  # the case registry, in memory
     cache: RecordCache | None = None  # registry records in Redis (docs/cache.md)
     overdue: OverdueReviews | None = None  # break-glass reviews past their deadline (metrics)
+    # the joint office's system of record (office/): the workflow's queries and mutations
+    office: OfficeDesk | None = None
+    # where the desk's lead events go once committed (the event bus, gateway/events.py, sets
+    # it); None: published to nobody
+    events: Callable[[LeadEvent], None] | None = None
+
+    def publish(self, event: LeadEvent) -> None:
+        """The desk's ``publish`` hook: hands ``event`` to :attr:`events`, if any."""
+        if self.events is not None:
+            self.events(event)
 
 
 def build_gateway(
@@ -142,6 +154,7 @@ def build_gateway(
     overdue = OverdueReviews(reviews, settings.review_deadline_h * 3600)
     telemetry.watch_reviews(lambda: overdue.count)
     authorizer = Authorizer(policies, teams, reject=settings.policy_mode == "reject")
+    office = _office(settings, governance, cases, teams, policies)
     pipeline = Pipeline(
         verifier,
         Purposes(cases, teams),
@@ -149,7 +162,7 @@ def build_gateway(
             schema, settings.limits, persisted=PersistedOperations.from_settings(settings.persisted)
         ),
         authorizer,
-        Executor(schema, connectors, cursors=Cursors(hash_key)),
+        Executor(schema, connectors, cursors=Cursors(hash_key), office=office),
         audit,
         reviews,
         limiter,
@@ -164,7 +177,7 @@ def build_gateway(
         ),
         telemetry=telemetry,
     )
-    return Gateway(
+    gateway = Gateway(
         settings,
         schema,
         keys,
@@ -180,6 +193,27 @@ def build_gateway(
         cases=cases,
         cache=cache,
         overdue=overdue,
+        office=office,
+    )
+    if office is not None:
+        office.publish = gateway.publish
+    return gateway
+
+
+def _office(
+    settings: Settings,
+    governance: Database,
+    cases: CaseDirectory,
+    teams: TeamDirectory,
+    policies: PolicyStore | StaticPolicies,
+) -> OfficeDesk | None:
+    """The joint office's desk over the governance database (the case registry's: a case it
+    opens is one officials declare), deciding with the policies in force (reloads apply at
+    once). None with enforcement off: nothing would decide who may act on a lead."""
+    if not isinstance(policies, PolicyStore):
+        return None
+    return OfficeDesk(
+        governance, cases.store, teams.store, lambda: policies.engine, settings.office
     )
 
 
