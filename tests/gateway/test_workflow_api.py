@@ -7,7 +7,7 @@ leads one may not read, mutations by GET (405) and subscriptions over HTTP (400)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,12 +130,17 @@ async def live(tmp_path: Path) -> AsyncIterator[Live]:
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
+        await _until(lambda: server.started)
         async with httpx.AsyncClient(timeout=30) as client:
             yield Live(h, f"http://127.0.0.1:{port}/graphql", client)
         server.should_exit = True
         await task
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110 - uvicorn's Server has a flag, not an event
+            await asyncio.sleep(0.01)
 
 
 def submission(n: int = 1) -> dict[str, Any]:
