@@ -13,8 +13,11 @@
 
 Personal data in the body exists only inside ``sealed``; everything else is safe to read with
 the database alone. :func:`decode` turns a body back into the auditor's view, bodies of every
-version-1 form alike: keys added later (``fields.policies``, ``fields.withheld``) read as empty
-where absent, so a trail written before them still verifies and reads unchanged.
+version-1 form alike: keys added later (``fields.policies``, ``fields.withheld``, ``changes``)
+read as empty where absent, so a trail written before them still verifies and reads unchanged.
+A mutation's ``changes`` (kernel.workflow.Change: entity, action, the states before and after,
+whether an idempotent replay) are in the body; the ids of the leads and cases they changed are
+sealed with the other keys, and blind-indexed so that a search by a lead's id finds them.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from kernel.types import AuditRecord
 
 BODY_VERSION = 1
 MAX_TERMS = 512  # blind-index terms per record; more are still sealed, just not searchable
+# a change's fields in the body (kernel.workflow.Change): states, never the lead's or case's id
+CHANGE_STATES = ("entity", "action", "before", "after", "replayed")
 MAX_LITERAL = 64  # longer strings in variables or the query are not taken for record keys
 
 # a GraphQL string (block or plain) is kept; whitespace, commas and comments become one space
@@ -148,22 +153,26 @@ def prepare(
         if type_name not in unindexed_types:
             indexed.update(keys)
     indexed.update(s for s in looked_up if 0 < len(s) <= MAX_LITERAL)
+    # what a mutation changed (kernel.workflow.Change): the states in the body, the ids of the
+    # leads and cases sealed with the other keys and searchable through the blind index
+    changes = [dict(c) for c in getattr(record, "changes", ())]
+    indexed.update(str(c["id"]) for c in changes if c.get("id"))
     term = key.term
     terms = {term(value) for value in indexed}
     case_term = term(record.case_id) if record.case_id else None
     if case_term:
         terms.add(case_term)
     returned = {t: sorted(keys) for t, keys in sorted(record.records_returned.items())}
-    secret = orjson.dumps(
-        {
-            "case_id": record.case_id,
-            "justification": record.justification,
-            "variables": record.variables,
-            "records_returned": returned,
-            "looked_up": sorted(set(looked_up)),
-        },
-        default=str,
-    )
+    hidden: dict[str, Any] = {
+        "case_id": record.case_id,
+        "justification": record.justification,
+        "variables": record.variables,
+        "records_returned": returned,
+        "looked_up": sorted(set(looked_up)),
+    }
+    if changes:
+        hidden["changes"] = changes
+    secret = orjson.dumps(hidden, default=str)
     public: dict[str, Any] = {
         "received_us": int(record.received_at * 1e6),
         "request_id": record.request_id,
@@ -217,6 +226,8 @@ def prepare(
         "response": {"size": record.response_size, "sha256": record.response_hash},
         "latency_ms": round(record.latency_ms, 3),
     }
+    if changes:  # an added key, only in a mutation's record: the body version stays 1
+        public["changes"] = [{k: c.get(k) for k in CHANGE_STATES} for c in changes]
     public["sealed"] = key.seal(secret, _aad(record.request_id))
     return Prepared(
         received_us=public["received_us"],
@@ -317,6 +328,9 @@ def decode(body: bytes, key: DataKey | None) -> dict[str, Any]:
         "status": raw["status"],
         "outcome": raw["outcome"],
         "error_codes": raw["error_codes"],
+        # a mutation's changes (absent from older bodies and from queries': none), their ids
+        # sealed
+        "changes": [{**c, "id": "<sealed>"} for c in raw.get("changes", ())],
         "response_size": raw["response"]["size"],
         "response_sha256": raw["response"]["sha256"],
         "latency_ms": raw["latency_ms"],

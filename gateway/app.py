@@ -38,7 +38,8 @@ from gateway.record_cache import RecordCache
 from gateway.settings import Settings
 from gateway.subscriptions import SubscriptionServer
 from gateway.telemetry import PROMETHEUS_CONTENT_TYPE, LiveEvents, Telemetry
-from kernel.workflow import Desk
+from kernel.workflow import Desk, LeadEvent
+from office.desk import OfficeDesk
 from policies.cases import CaseDirectory, CaseStore
 from policies.db import Database
 from policies.engine import DEFAULT_DIR as DEFAULT_POLICY_DIR
@@ -82,9 +83,18 @@ class Gateway:
     cases: CaseDirectory | None = None  # the case registry, in memory
     cache: RecordCache | None = None  # registry records in Redis (docs/cache.md)
     overdue: OverdueReviews | None = None  # break-glass reviews past their deadline (metrics)
+    # the joint office's system of record (office/): the workflow's queries and mutations
+    office: OfficeDesk | None = None
+    # where the desk's lead events go once committed: the bus's publish (set below)
+    events: Callable[[LeadEvent], None] | None = None
     bus: EventBus | None = None  # lead events, to every replica's subscribers
     subscriptions: SubscriptionServer | None = None  # the WebSocket endpoint
     sweep: OverdueSweep | None = None  # major events past their deadline (needs the desk)
+
+    def publish(self, event: LeadEvent) -> None:
+        """The desk's ``publish`` hook: hands ``event`` to :attr:`events`, if any."""
+        if self.events is not None:
+            self.events(event)
 
 
 def build_gateway(
@@ -153,6 +163,7 @@ def build_gateway(
     overdue = OverdueReviews(reviews, settings.review_deadline_h * 3600)
     telemetry.watch_reviews(lambda: overdue.count)
     authorizer = Authorizer(policies, teams, reject=settings.policy_mode == "reject")
+    office = _office(settings, governance, cases, teams, policies)
     pipeline = Pipeline(
         verifier,
         Purposes(cases, teams),
@@ -160,7 +171,7 @@ def build_gateway(
             schema, settings.limits, persisted=PersistedOperations.from_settings(settings.persisted)
         ),
         authorizer,
-        Executor(schema, connectors, cursors=Cursors(hash_key)),
+        Executor(schema, connectors, cursors=Cursors(hash_key), office=office),
         audit,
         reviews,
         limiter,
@@ -194,9 +205,14 @@ def build_gateway(
         cases=cases,
         cache=cache,
         overdue=overdue,
+        office=office,
+        events=events.publish,
         bus=events,
         subscriptions=subscriptions,
     )
+    if office is not None:
+        office.publish = gateway.publish
+        attach_desk(gateway, office)
     telemetry.watch_live(
         LiveEvents(
             lead_events=lambda: dict(events.by_kind),
@@ -217,6 +233,23 @@ def attach_desk(gateway: Gateway, desk: Desk) -> None:
         gateway.sweep = OverdueSweep(
             desk, gateway.bus, gateway.settings.subscriptions.overdue_sweep_s
         )
+
+
+def _office(
+    settings: Settings,
+    governance: Database,
+    cases: CaseDirectory,
+    teams: TeamDirectory,
+    policies: PolicyStore | StaticPolicies,
+) -> OfficeDesk | None:
+    """The joint office's desk over the governance database (the case registry's: a case it
+    opens is one officials declare), deciding with the policies in force (reloads apply at
+    once). None with enforcement off: nothing would decide who may act on a lead."""
+    if not isinstance(policies, PolicyStore):
+        return None
+    return OfficeDesk(
+        governance, cases.store, teams.store, lambda: policies.engine, settings.office
+    )
 
 
 def _notifier(

@@ -220,8 +220,14 @@ def client_error(
     return answer
 
 
-# what a workflow error may say besides its message: states and action names, an argument
-WORKFLOW_DETAILS = ("state", "action", "argument")
+# what a workflow error may say besides its message: the state and action of an illegal
+# transition, the argument (the desk's "field") of bad input
+WORKFLOW_DETAILS = {
+    "state": "state",
+    "action": "action",
+    "argument": "argument",
+    "field": "argument",
+}
 
 
 def workflow_error(error: WorkflowError) -> dict[str, Any]:
@@ -229,10 +235,10 @@ def workflow_error(error: WorkflowError) -> dict[str, Any]:
     (LEAD_NOT_FOUND, ILLEGAL_TRANSITION ...), its message, and of its details only those that
     name states, actions and arguments (never a value the caller sent or a record's data)."""
     extensions: dict[str, Any] = {"code": error.code}
-    for name in WORKFLOW_DETAILS:
+    for name, shown in WORKFLOW_DETAILS.items():
         value = error.details.get(name)
-        if isinstance(value, str):
-            extensions[name] = value
+        if isinstance(value, str) and shown not in extensions:
+            extensions[shown] = value
     return {"message": clip_message(error.message), "extensions": extensions}
 
 

@@ -13,6 +13,11 @@ current declaration denies it. See docs/policies.md ("Schema visibility").
 - :class:`VisibleSchemas` builds the restricted ``GraphQLSchema`` once per visible field set;
   the analyze stage validates against it, the executor keeps the full schema (introspection
   excepted, which answers from the visible schema).
+
+The mutation and subscription roots (the joint office's work, schema/office_ops.py) are
+restricted alike: they keep the fields the caller could be allowed, and a caller who could be
+allowed none has no mutation (or subscription) type at all ("The mutation operation is not
+supported by the schema.", as on a schema without one).
 """
 
 from __future__ import annotations
@@ -104,9 +109,6 @@ def restrict(
         return schema
     query = schema.query_type
     assert query is not None
-    # the mutation and subscription roots (the joint office's work) are kept with the fields
-    # the caller could be allowed, and not at all without one: then every message about a
-    # mutation reads as on a schema that has none
     objects = {
         name: gql_type
         for name, gql_type in schema.type_map.items()

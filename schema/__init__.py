@@ -5,5 +5,8 @@ and import none of each other: a link to another domain's entity names it throug
 (``-> list[BankAccount_] | None``), which Strawberry resolves when ``unified`` builds the schema
 from all of them. Below them: ``base`` (how fields and types describe themselves), ``scalars``,
 ``paging``, ``search``, ``batch`` and ``loaders``; ``catalog`` reads only ``base``; ``audit`` is
-the auditors' corner; ``unified`` alone imports every domain.
+the auditors' corner; ``office`` (types and queries) and ``office_ops`` (the mutations and the
+subscription) are the joint office's own work, read and done through a ``kernel.workflow.Desk``,
+its leads' subjects linking into the domains through ``refs``; ``unified`` alone imports every
+domain.
 """

@@ -50,7 +50,7 @@ NODE_FIELDS = (
     "log_id", "seq", "time", "received", "request_id", "trace_id", "client", "subject", "agency",
     "roles", "purpose", "case_id", "justification", "break_glass", "operation_name",
     "operation_type", "fields_requested", "fields_allowed", "fields_masked", "fields_denied",
-    "fields_withheld", "flags", "policy_version", "status", "outcome", "error_codes",
+    "fields_withheld", "flags", "policy_version", "status", "outcome", "error_codes", "changes",
 )  # fmt: skip
 
 
@@ -69,6 +69,19 @@ class AuditFieldPolicies:
 
     path: str = attr("audit", 2)
     policies: list[str] = attr("audit", 2)
+
+
+@embedded_type(agency="audit")
+class AuditChange:
+    """What a mutation changed (the joint office's work): a lead's or case's state before and
+    after; ``replayed``: an idempotent retry, nothing changed."""
+
+    entity: str = attr("audit", 2)  # lead or case
+    id: str = attr("audit", 3)  # the lead's id or case's number; "<sealed>" if it does not open
+    action: str = attr("audit", 2)
+    before: str | None = attr("audit", 2)  # null: created
+    after: str = attr("audit", 2)
+    replayed: bool = attr("audit", 2)
 
 
 @embedded_type(agency="audit")
@@ -103,6 +116,7 @@ class AuditRecord:
     status: int = attr("audit", 2)
     outcome: str = attr("audit", 2)
     error_codes: list[str] = attr("audit", 2)
+    changes: list[AuditChange] = embedded("audit", 2)  # a mutation's; [] for a query
     records_returned: list[AuditRecordsShown] = embedded("audit", 2)
 
 

@@ -13,8 +13,9 @@ A lead's subjects (``LeadSubject``) link into the agencies' own types (``enterpr
 ``account``) through the loaders, so what they show is decided, masked, withheld and audited
 exactly as the same record asked for directly. A subject's ``identifier`` is a party's
 identifier (a resident ID, a USCC, or an account number) and is decided as ``Person.idNumber``
-(the stricter; an account number is masked as a person's would be, and recorded as a person
-seen when shown in clear: docs/policies.md, "Fields are decided by data category").
+(the stricter; an account number is masked as a person's would be: docs/policies.md, "Fields
+are decided by data category"). Shown in clear, it is recorded as that entity seen: a person,
+an enterprise, or (the subject's ``kind`` says so) a bank account.
 
 The mutations and the subscription are in ``schema/office_ops.py``; ``schema/unified.py`` joins
 them. docs/workflows-api.md has examples.
@@ -73,7 +74,9 @@ class LeadSubject:
     """Whom or what a lead is about: an enterprise (USCC), a person (resident ID) or an account."""
 
     kind: str = attr(W, 0)  # uscc, resident-id, account
-    identifier: str = attr(W, 2, mask="party_id", identity=PARTY, personal="resident-id")
+    identifier: str = attr(
+        W, 2, mask="party_id", identity=PARTY, stated_by="kind", personal="resident-id"
+    )
 
     @link("market", "registry", description="The enterprise, if the subject is one.")
     async def enterprise(self, info: Info) -> Enterprise_ | None:
@@ -237,8 +240,14 @@ def parse_time(value: str | None, argument: str) -> float | None:
     return parsed.timestamp()
 
 
-def _subjects(subjects: Sequence[workflow.LeadSubject]) -> list[dict[str, Any]]:
-    return [{"kind": s.kind, "identifier": s.identifier} for s in subjects]
+def _subjects(
+    ctx: RequestContext, subjects: Sequence[workflow.LeadSubject]
+) -> list[dict[str, Any]]:
+    """The subjects' data; each says what its identifier is (``kind``), for the record of
+    what an answer showed (gateway/disclosure.py: an account's number is an account seen)."""
+    data = [{"kind": s.kind, "identifier": s.identifier} for s in subjects]
+    ctx.stating.extend((LeadSubject, d) for d in data)
+    return data
 
 
 def lead_object(ctx: RequestContext, lead: workflow.Lead, now: float) -> Lead:
@@ -261,7 +270,7 @@ def lead_object(ctx: RequestContext, lead: workflow.Lead, now: float) -> Lead:
         "submitted_at": iso(lead.submitted_at), "updated_at": iso(lead.updated_at),
         "region": lead.region, "description": lead.description, "amount": lead.amount,
         "victims": lead.victims, "attachments": list(lead.attachments),
-        "subjects": _subjects(lead.subjects), "verification": verification,
+        "subjects": _subjects(ctx, lead.subjects), "verification": verification,
         "referral": referral,
         "feedback": [
             {"id": f.id, "note": f.note, "by": f.by, "by_agency": f.by_agency, "at": iso(f.at)}
@@ -281,7 +290,7 @@ def case_object(ctx: RequestContext, case: workflow.CaseFile) -> JointCase:
         "number": case.number, "agency": case.agency, "title": case.title, "state": case.state,
         "lead_id": case.lead_id, "opened_at": iso(case.opened_at), "opened_by": case.opened_by,
         "officials": list(case.officials), "team": case.team,
-        "subjects": _subjects(case.subjects), "closed_at": iso(case.closed_at),
+        "subjects": _subjects(ctx, case.subjects), "closed_at": iso(case.closed_at),
         "closed_by": case.closed_by, "closing_note": case.closing_note,
     }  # fmt: skip
     ctx.audit.saw("JointCase", case.number)

@@ -20,7 +20,7 @@ CSV_COLUMNS = [
     "status", "error_codes", "fields_requested", "fields_allowed", "fields_masked",
     "fields_denied", "fields_withheld", "field_policies", "records_returned", "looked_up",
     "variables", "flags", "agency_calls", "policy_version", "response_size", "response_sha256",
-    "latency_ms", "client", "trace_id",
+    "latency_ms", "client", "trace_id", "changes",
 ]  # fmt: skip
 
 

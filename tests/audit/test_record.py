@@ -210,3 +210,42 @@ def test_trails_written_before_withheld_paths_were_recorded_still_verify_and_rea
     rows = AuditReader(store, config.key).search(SearchFilter(entity=PERSON))
     assert [r["fields_withheld"] for r in rows] == [[], ["enterprise.legalRepresentative"]]
     store.close()
+
+
+def test_a_mutations_changes_are_stored_their_ids_sealed_and_older_records_still_verify(
+    tmp_path: Path,
+) -> None:
+    """``changes`` (the states a mutation moved a lead or case between) is one more key in the
+    body, only in a mutation's record: a query's body is as it was, and records without it
+    verify and read as changing nothing. The lead's id and the case's number are sealed, and
+    found through the blind index."""
+    from audit.verify import verify_store
+
+    config = make_config(tmp_path)
+    store = config.new_store()
+    store.create_schema()
+    query = record(1)
+    assert b'"changes"' not in prepare(query, config.key).rest
+    mutation = record(2)
+    mutation.operation_type = "mutation"
+    mutation.changes = [
+        {"entity": "lead", "id": "L-2026-000042", "action": "openCase",
+         "before": "REFERRED", "after": "CASE_OPENED", "replayed": False},
+        {"entity": "case", "id": "J1101052026000777", "action": "openCase",
+         "before": None, "after": "OPEN", "replayed": False},
+    ]  # fmt: skip
+    append_records(config, store, [query, mutation])
+    [report] = verify_store(store, config.signer.public, config.archive_dir)
+    assert report.ok and report.records == 2, report
+    reader = AuditReader(store, config.key)
+    rows = reader.search(SearchFilter(entity=PERSON))
+    assert [r["changes"] for r in rows] == [[], mutation.changes]
+    [found] = reader.search(SearchFilter(entity="L-2026-000042"))
+    assert found["request_id"] == mutation.request_id
+    body = next(r.body for r in [seal(prepare(mutation, config.key), config.key, "l", 1, 1)])
+    assert b"L-2026-000042" not in body and b"J1101052026000777" not in body
+    assert b"CASE_OPENED" in body  # the states are no secret
+    blind = decode(body, None)["changes"]
+    assert [(c["id"], c["before"], c["after"]) for c in blind] == [
+        ("<sealed>", "REFERRED", "CASE_OPENED"), ("<sealed>", None, "OPEN")]  # fmt: skip
+    store.close()

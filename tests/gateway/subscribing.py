@@ -16,11 +16,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from gateway.app import Gateway, attach_desk, create_app
+from gateway.app import Gateway, create_app
 from gateway.subscription_settings import SubscriptionSettings
 from office.desk import OfficeDesk
 from office.settings import OfficeSettings
-from policies.reload import PolicyStore
 from sandbox.issuer import mint_token
 from tests.demo_process import free_port
 from tests.gateway.conftest import Harness, open_harness
@@ -70,23 +69,11 @@ async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
 
 
 def with_desk(gateway: Gateway) -> OfficeDesk:
-    """The office's desk on the gateway's governance database, publishing to its bus."""
-    office = gateway.pipeline.executor.office
-    if office is None:
-        assert gateway.cases is not None and gateway.teams is not None
-        assert gateway.bus is not None and isinstance(gateway.policies, PolicyStore)
-        policies = gateway.policies
-        office = OfficeDesk(
-            gateway.governance,
-            gateway.cases.store,
-            gateway.teams.store,
-            lambda: policies.engine,
-            gateway.settings.office,
-            gateway.bus.publish,
-        )
-        gateway.pipeline.executor.office = office
-    attach_desk(gateway, office)
-    assert isinstance(office, OfficeDesk)
+    """The office's desk as the app wires it: publishing to the bus, seen by subscriptions."""
+    office = gateway.office
+    assert office is not None and gateway.subscriptions is not None
+    assert gateway.subscriptions.desk is office and gateway.sweep is not None
+    assert gateway.bus is not None and gateway.events == gateway.bus.publish
     return office
 
 

@@ -16,20 +16,25 @@ import gateway.authorize
 import gateway.graphql_http
 import gateway.limits
 import gateway.persisted
+from commands.policy.cases import principal_for
 from connectors.errors import AgencyProtocolError, ConnectorError
 from gateway.respond import MAX_MESSAGE
 from kernel.errors import GatewayError
+from kernel.types import Declaration, Purpose
+from kernel.workflow import LeadCategory, SubmitInput
 from schema.base import FieldForbidden
 from tests.gateway.conftest import Harness, open_harness, uscc
 
 ERRORS_DOC = Path(__file__).parents[2] / "docs" / "errors.md"
 DOCUMENTED = set(re.findall(r"^\| `([A-Z_]+)` \|", ERRORS_DOC.read_text(), re.M))
-EXTENSION_KEYS = {"code", "agency", "identifier", "check", "argument", "requestId", "limit"}
+EXTENSION_KEYS = {"code", "agency", "identifier", "check", "argument", "requestId", "limit",
+                  "state", "action"}  # fmt: skip
 # what must never reach a client: stack traces, exception names, agency internals, secrets
 LEAKS = ("traceback", 'file "', ".py", "stacktrace", "exception", "runtimeerror", "keyerror",
          "oserror", "protocolerror", "test switch", "10.0.0.7", "s3cret", "internal/api",
          "int_max_str_digits", "exceeds the limit", "1" * 100, "z" * 100)  # fmt: skip
 ENTERPRISE = '{ enterprise(uscc: "%s") { name bankAccounts { number } } }' % uscc(1)
+BANK, RISK = principal_for("bank.analyst"), Declaration(Purpose.RISK_MONITORING)
 
 Scenario = Callable[[Harness], Awaitable[httpx.Response]]
 
@@ -220,6 +225,56 @@ async def case_not_assigned(h: Harness) -> httpx.Response:
     return await h.query(ENTERPRISE, user="bank.analyst", case="J1101052026009999")
 
 
+async def _lead(h: Harness, key: str = "k1") -> str:
+    """A lead submitted straight to the desk (no request, no audit record of its own)."""
+    assert h.gateway.office is not None
+    given = SubmitInput(LeadCategory.OTHER, "某平台虚构项目集资", (uscc(1),))
+    done = await h.gateway.office.submit(BANK, RISK, key, given)
+    return done.lead.id
+
+
+WORKFLOW = {"user": "bank.analyst", "purpose": "risk-monitoring", "case": None}
+REFER = 'mutation($id: ID!) { referLead(leadId: $id, receivingUnit: "经侦", idempotencyKey: "r")' \
+    " { replayed } }"  # fmt: skip
+VERIFY = "mutation($id: ID!) { verifyLead(leadId: $id, outcome: VERIFIED, findings: \"x\"," \
+    ' idempotencyKey: "v") { replayed } }'  # fmt: skip
+SUBMIT = """mutation($amount: Float) { submitLead(input: {category: OTHER, description: "x",
+  subjects: ["%s"], amount: $amount}, idempotencyKey: "k1") { replayed } }""" % uscc(2)
+
+
+async def lead_not_found(h: Harness) -> httpx.Response:
+    return await h.query('{ lead(id: "L-2026-000042") { state } }', **WORKFLOW)  # type: ignore[arg-type]
+
+
+async def case_not_found(h: Harness) -> httpx.Response:
+    query = '{ jointCase(number: "J1101052026000777") { state } }'
+    return await h.query(query, **WORKFLOW)  # type: ignore[arg-type]
+
+
+async def illegal_transition(h: Harness) -> httpx.Response:
+    lead = await _lead(h)
+    return await h.query(REFER, {"id": lead}, user="office.coordinator", purpose="supervision",
+                         case=None)  # fmt: skip
+
+
+async def action_forbidden(h: Harness) -> httpx.Response:
+    lead = await _lead(h)
+    return await h.query(VERIFY, {"id": lead}, **WORKFLOW)  # type: ignore[arg-type]
+
+
+async def key_reused(h: Harness) -> httpx.Response:
+    await _lead(h, "k1")
+    return await h.query(SUBMIT, **WORKFLOW)  # type: ignore[arg-type]
+
+
+async def bad_workflow_input(h: Harness) -> httpx.Response:
+    return await h.query(SUBMIT, {"amount": -1.0}, **WORKFLOW)  # type: ignore[arg-type]
+
+
+async def subscription_over_http(h: Harness) -> httpx.Response:
+    return await h.query("subscription { majorEvents { leadId } }", **WORKFLOW)  # type: ignore[arg-type]
+
+
 SCENARIOS: dict[str, tuple[Scenario, str, int]] = {
     "bad JSON": (bad_json, "BAD_REQUEST", 400),
     "form body": (form_body, "BAD_REQUEST", 415),
@@ -249,6 +304,13 @@ SCENARIOS: dict[str, tuple[Scenario, str, int]] = {
     "pipeline bug": (pipeline_bug, "INTERNAL_SERVER_ERROR", 500),
     "audit down": (audit_down, "AUDIT_UNAVAILABLE", 503),
     "timeout": (timeout, "REQUEST_TIMEOUT", 504),
+    "lead not found": (lead_not_found, "LEAD_NOT_FOUND", 200),
+    "case not found": (case_not_found, "CASE_NOT_FOUND", 200),
+    "illegal transition": (illegal_transition, "ILLEGAL_TRANSITION", 200),
+    "action forbidden": (action_forbidden, "ACTION_FORBIDDEN", 200),
+    "idempotency key reused": (key_reused, "IDEMPOTENCY_KEY_REUSED", 200),
+    "bad workflow input": (bad_workflow_input, "BAD_USER_INPUT", 200),
+    "subscription over HTTP": (subscription_over_http, "BAD_REQUEST", 400),
 }
 
 
@@ -296,5 +358,10 @@ def test_every_code_the_code_declares_is_documented() -> None:
         source = (Path(__file__).parents[2] / path).read_text()
         declared |= set(re.findall(r'code="([A-Z_]+)"', source))
         declared |= set(re.findall(r'"code": "([A-Z_]+)"', source))
+    # the joint office's refusals (kernel.workflow.WorkflowError, raised by office/)
+    root = Path(__file__).parents[2]
+    for module in [root / "kernel" / "workflow.py", *sorted((root / "office").glob("*.py"))]:
+        declared |= set(re.findall(r'WorkflowError\(\s*"([A-Z_]+)"', module.read_text()))
+    assert {"LEAD_NOT_FOUND", "ILLEGAL_TRANSITION", "ACTION_FORBIDDEN"} <= declared
     assert declared - DOCUMENTED == set()
     assert {"REQUEST_TIMEOUT", "QUERY_TOO_COMPLEX", "INTERNAL_SERVER_ERROR"} <= declared

@@ -255,3 +255,22 @@ async def test_a_value_withheld_by_a_record_rule_shows_as_withheld(live: Live) -
     assert node["fieldsWithheld"] == ["enterprise.legalRepresentative"]
     cited = {p["path"]: p["policies"] for p in node["fieldPolicies"]}
     assert cited["enterprise.legalRepresentative"][-1] == "default-deny"
+
+
+async def test_an_auditor_reads_what_a_mutation_changed(live: Live) -> None:
+    """A mutation's record holds the states it moved the lead between; the auditor reads them,
+    the lead's id opened, and finds the record by the lead's id."""
+    submit = """mutation($input: SubmitLeadInput!) {
+      submitLead(input: $input, idempotencyKey: "k1") { lead { id } } }"""
+    given = {"category": "OTHER", "description": "线索", "subjects": [uscc(1)]}
+    response = await live.query(submit, {"input": given}, user="bank.analyst",
+                                purpose="risk-monitoring", case=None)  # fmt: skip
+    lead = response.json()["data"]["submitLead"]["lead"]["id"]
+    query = """query($entity: String) { auditLog(entity: $entity) { nodes {
+      operationType changes { entity id action before after replayed } } } }"""
+    found = await live.query(query, {"entity": lead}, user="auditor", purpose="audit", case=None)
+    assert found.json()["data"]["auditLog"]["nodes"] == [{
+        "operationType": "mutation",
+        "changes": [{"entity": "lead", "id": lead, "action": "submitLead", "before": None,
+                     "after": "SUBMITTED", "replayed": False}],
+    }]  # fmt: skip
