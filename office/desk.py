@@ -158,13 +158,17 @@ class OfficeDesk(Reading):
         self, actor: Principal, declaration: Declaration, lead_ids: Sequence[str]
     ) -> frozenset[str]:
         def run() -> frozenset[str]:
-            wanted = sorted(set(lead_ids))[:1000]
+            wanted = sorted(set(lead_ids))
             if not wanted:
                 return frozenset()
             who = standing(self.db, self.teams, actor, declaration)
-            marks = ", ".join("?" for _ in wanted)
-            rows = self.store.facts(f" WHERE id IN ({marks})", wanted)
-            return frozenset(self._readable_ids(who, rows))
+            found: set[str] = set()
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                marks = ", ".join("?" for _ in chunk)
+                rows = self.store.facts(f" WHERE id IN ({marks})", chunk)
+                found.update(self._readable_ids(who, rows))
+            return frozenset(found)
 
         return await self._run(run)
 

@@ -125,3 +125,23 @@ async def test_two_replicas_sweeping_together_claim_each_overdue_lead_once(
     assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 12
     overdue = [e for e in one.published + two.published if e.kind is EventKind.MAJOR_OVERDUE]
     assert sorted(e.lead_id for e in overdue) == sorted(claimed)
+
+
+async def test_two_replicas_verifying_one_lead_at_once_one_wins(
+    shared_postgres: tuple[Database, Database],
+) -> None:
+    from kernel.workflow import LeadState, WorkflowError
+
+    one, two = make_office(shared_postgres[0]), make_office(shared_postgres[1])
+    for n in range(5):
+        lead = (await one.desk.submit(BANK, RISK, f"s{n}", submission(n))).lead.id
+        results = await asyncio.gather(
+            one.desk.verify(OFFICE, SUPERVISION, f"a{n}", lead, LeadState.VERIFIED, "a"),
+            two.desk.verify(OFFICE, SUPERVISION, f"b{n}", lead, LeadState.UNFOUNDED, "b"),
+            return_exceptions=True,
+        )
+        won = [r for r in results if not isinstance(r, BaseException)]
+        lost = [r for r in results if isinstance(r, BaseException)]
+        assert len(won) == 1 and len(lost) == 1, results
+        assert isinstance(lost[0], WorkflowError) and lost[0].code == "ILLEGAL_TRANSITION"
+        assert len(one.desk.store.history(lead)) == 2  # submitted, and the one verification
