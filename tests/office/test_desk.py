@@ -290,3 +290,19 @@ async def test_subjects_may_say_their_kind(office: Office) -> None:
     with pytest.raises(WorkflowError) as caught:
         await office.desk.submit(BANK, RISK, "k2", submission(subjects=(f"uscc={card(7)}",)))
     assert caught.value.message.startswith("subjects[0]:")
+
+
+async def test_events_are_published_on_the_event_loops_thread_after_the_commit(
+    office: Office,
+) -> None:
+    import threading
+
+    seen: list[tuple[int, int]] = []
+
+    def publish(event: object) -> None:
+        rows = office.db.query("SELECT count(*) FROM jg_leads")
+        seen.append((threading.get_ident(), int(rows[0][0])))
+
+    office.desk.publish = publish
+    await office.desk.submit(BANK, RISK, "k", submission())
+    assert seen == [(threading.get_ident(), 1)]  # this thread; the lead already committed
