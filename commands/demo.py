@@ -203,6 +203,7 @@ def banner(
         for u, d in DEMO_USERS.items()
     )
     agencies = "\n".join(f"    {name:<8} {url}" for name, url in urls.items())
+    year, coordinator = time.strftime("%Y"), f"office.coordinator{dd}"
     return f"""
 JointGate demo is running.
 
@@ -216,6 +217,9 @@ JointGate demo is running.
 {users}
   The case registry (cases, subjects, officials; the coordinator registers and assigns):
     jointgate cases list --token $(jointgate token office.coordinator{dd}){dd}
+  The joint office's leads (every state, a case opened from a lead, an overdue major event):
+    jointgate leads list --token $(jointgate token office.coordinator{dd}){dd}
+    jointgate indicators --from {year}-01 --to {year}-12 --token $(jointgate token {coordinator}){dd}
   Demo scenario identifiers:
     jointgate sandbox scenario
 

@@ -343,7 +343,10 @@ def test_the_banners_governance_commands_run_as_printed(data_dir: Path) -> None:
     from commands.demo import banner
 
     text = banner("127.0.0.1", 8400, data_dir, {"police": "http://127.0.0.1:1"})
-    governance = re.findall(r"jointgate (?:cases|teams|policy|review) [^\n]*", text)
+    governance = re.findall(
+        r"jointgate (?:cases|teams|policy|review|leads|indicators) [^\n]*", text
+    )
+    assert any(c.startswith("jointgate leads list") for c in governance)
     assert any(c.startswith("jointgate cases list") for c in governance)
     for command in governance:
         assert "--token $(jointgate token " in command, command
