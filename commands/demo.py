@@ -203,7 +203,7 @@ def banner(
         for u, d in DEMO_USERS.items()
     )
     agencies = "\n".join(f"    {name:<8} {url}" for name, url in urls.items())
-    year, coordinator = time.strftime("%Y"), f"office.coordinator{dd}"
+    y, coordinator = time.strftime("%Y"), f"office.coordinator{dd}"
     return f"""
 JointGate demo is running.
 
@@ -219,7 +219,7 @@ JointGate demo is running.
     jointgate cases list --token $(jointgate token office.coordinator{dd}){dd}
   The joint office's leads (every state, a case opened from a lead, an overdue major event):
     jointgate leads list --token $(jointgate token office.coordinator{dd}){dd}
-    jointgate indicators --from {year}-01 --to {year}-12 --token $(jointgate token {coordinator}){dd}
+    jointgate indicators --from {y}-01 --to {y}-12 --token $(jointgate token {coordinator}){dd}
   Demo scenario identifiers:
     jointgate sandbox scenario
 
