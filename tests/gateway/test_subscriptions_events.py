@@ -6,18 +6,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from audit.log import MemoryAuditLog
+from commands.demo import prepare
 from gateway.app import create_app
 from gateway.subscription_settings import SubscriptionSettings
 from kernel.types import AuditRecord
 from office.settings import OfficeSettings
+from tests.cases import register_fixture_cases
 from tests.gateway.conftest import Harness, card, open_harness, resident_id, uscc
 from tests.gateway.subscribing import Client, Served, client, served, serving, with_desk
 
@@ -38,6 +41,7 @@ REFER = """mutation Refer($id: ID!, $key: String!) {
     lead { id state }
   }
 }"""
+PG = "postgresql://postgres@127.0.0.1:5432/test"
 POLICE_CASE = "J1101052026000001"  # a fixture case police.investigator is assigned to
 
 
@@ -262,16 +266,35 @@ async def test_metrics_count_events_subscriptions_and_deliveries(live: Served) -
 # --- two replicas -------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def governance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The replicas' one governance database: the data dir's SQLite, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    schema = f"jg_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    url = f"{PG}?options=-csearch_path%3D{schema}"
+    prepare(tmp_path)
+    register_fixture_cases(url)
+    try:
+        yield {"governance_db": url}
+    finally:
+        with psycopg.connect(PG, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 async def test_a_subscriber_on_replica_2_receives_the_event_of_a_mutation_on_replica_1(
-    tmp_path: Path,
+    tmp_path: Path, governance: dict[str, str]
 ) -> None:
     """Two gateways, each its own process state and socket, one governance database and one
     Redis: the mutation is made over HTTP on replica 1, the event read on replica 2, under
     replica 2's subscriber's need-to-know, and audited there."""
     settings = SubscriptionSettings(channel=f"jointgate:test-events:{uuid.uuid4().hex}")
     async with (
-        open_harness(tmp_path, subscriptions=settings) as one,
-        open_harness(tmp_path, subscriptions=settings) as two,
+        open_harness(tmp_path, subscriptions=settings, **governance) as one,
+        open_harness(tmp_path, subscriptions=settings, **governance) as two,
     ):
         with_desk(one.gateway), with_desk(two.gateway)
         async with (
