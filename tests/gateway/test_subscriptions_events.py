@@ -267,7 +267,7 @@ async def test_metrics_count_events_subscriptions_and_deliveries(live: Served) -
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def governance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+def governance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The replicas' one governance database: the data dir's SQLite, or a PostgreSQL schema."""
     if request.param == "sqlite":
         yield {}
@@ -286,7 +286,7 @@ def governance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[
 
 
 async def test_a_subscriber_on_replica_2_receives_the_event_of_a_mutation_on_replica_1(
-    tmp_path: Path, governance: dict[str, str]
+    tmp_path: Path, governance: dict[str, Any]
 ) -> None:
     """Two gateways, each its own process state and socket, one governance database and one
     Redis: the mutation is made over HTTP on replica 1, the event read on replica 2, under
