@@ -365,3 +365,34 @@ async def test_an_overdue_major_event_surfaces_live_in_the_metrics_and_the_log(
     assert logged == [
         f"major event overdue: lead {lead} was not acknowledged by its reporting deadline"
     ]
+
+
+async def test_a_payload_is_masked_and_denied_exactly_as_the_same_query_would_be(
+    live: Served,
+) -> None:
+    """The lead in an event, read by a regulator from another agency, next to the same
+    selection asked by query: the same fields, the same masks, the same refusals."""
+    selection = "id description amount subjects { kind identifier enterprise { name status } }"
+    async with client(live.url) as ws:
+        await subscribed(ws, live, "m", "subscription { leadEvents { lead { %s } } }" % selection,
+                         "market.officer", "supervision")  # fmt: skip
+        lead = await submit(live.harness)
+        message = await ws.receive()
+    asked = await live.harness.query(
+        '{ lead(id: "%s") { %s } }' % (lead, selection), user="market.officer",
+        purpose="supervision", case=None,
+    )  # fmt: skip
+    answer = asked.json()
+    shown = message["payload"]
+    assert shown["data"]["leadEvents"]["lead"] == answer["data"]["lead"]
+    codes = sorted(e["extensions"]["code"] for e in shown.get("errors", ()))
+    assert codes == sorted(e["extensions"]["code"] for e in answer.get("errors", ()))
+    (delivered,) = deliveries(live.harness.audit, "market.officer")
+    queried = live.harness.audit.records[-1]
+    assert queried.operation_type == "query"
+    strip = len("leadEvents.")
+    assert delivered.fields_masked == ["leadEvents.lead.subjects.identifier"]  # IDs, accounts
+    assert [p[strip:] for p in delivered.fields_masked] == queried.fields_masked
+    identifiers = [s["identifier"] for s in shown["data"]["leadEvents"]["lead"]["subjects"]]
+    assert resident_id(1) not in identifiers and "*" in identifiers[1]
+    assert [p[strip:] for p in delivered.fields_denied] == queried.fields_denied
