@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,11 @@ async def client(
         open_timeout=5,
     ) as ws:
         yield Client(ws)
+
+
+async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait for ``condition()`` (polled), at most ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
