@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from commands.demo_leads import seed_leads
 from connectors.registry import AgencySettings
 from connectors.tls import AgencyTLS
 from gateway.ratelimit_settings import RateLimits
@@ -62,7 +63,8 @@ def seed_cases(data_dir: Path, scenario: dict[str, Any] | None = None) -> None:
       in it; its subjects are the scenario's enterprise, its legal representative and their
       accounts (added once the scenario is known: the sandbox writes it at start);
     - with the scenario, the police case (police.investigator and duty.officer) and the court
-      enforcement case (court.clerk) of ``jointgate sandbox scenario``.
+      enforcement case (court.clerk) of ``jointgate sandbox scenario``, and the joint office's
+      leads in every state (commands/demo_leads.py).
     """
     db = Database(governance_url(data_dir))
     try:
@@ -96,6 +98,7 @@ def seed_cases(data_dir: Path, scenario: dict[str, Any] | None = None) -> None:
             if number not in known:
                 cases.register(number, agency=agency, title=title, by=DEMO_SEEDER,
                                subjects=subjects, officials=officials)  # fmt: skip
+        seed_leads(db, scenario)
     finally:
         db.close()
 
@@ -200,6 +203,7 @@ def banner(
         for u, d in DEMO_USERS.items()
     )
     agencies = "\n".join(f"    {name:<8} {url}" for name, url in urls.items())
+    y, coordinator = time.strftime("%Y"), f"office.coordinator{dd}"
     return f"""
 JointGate demo is running.
 
@@ -213,6 +217,9 @@ JointGate demo is running.
 {users}
   The case registry (cases, subjects, officials; the coordinator registers and assigns):
     jointgate cases list --token $(jointgate token office.coordinator{dd}){dd}
+  The joint office's leads (every state, a case opened from a lead, an overdue major event):
+    jointgate leads list --token $(jointgate token office.coordinator{dd}){dd}
+    jointgate indicators --from {y}-01 --to {y}-12 --token $(jointgate token {coordinator}){dd}
   Demo scenario identifiers:
     jointgate sandbox scenario
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from commands.audit.parser import add_commands as add_audit_commands
+from commands.office_parser import add_commands as add_office_commands
 from commands.policy.parser import add_commands as add_policy_commands
 
 DEFAULT_DATA_DIR = Path(".jointgate")
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_policy_commands(commands)
     add_audit_commands(commands)
+    add_office_commands(commands)
     return parser
 
 
@@ -149,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
             from commands.policy.teams import run as run_teams  # start-up: once chosen
 
             return run_teams(args)
+        if args.command in ("leads", "indicators"):
+            from commands.office import run as run_office  # start-up: once chosen
+
+            return run_office(args)
         if args.command == "audit":
             from commands.audit.run import run as run_audit  # start-up: once chosen
 

@@ -86,7 +86,8 @@ _EVENT = {
 class OfficeDesk(Reading):
     """Implements :class:`kernel.workflow.Desk`. ``engine`` returns the policy engine in force
     (``PolicyStore.engine``: reloads apply at once); ``clock`` the time (tests and the demo
-    set it); ``publish`` gets each event after its change committed."""
+    set it); ``publish`` gets each event after its change committed, on the event loop's
+    thread (never for a replay)."""
 
     def __init__(
         self,
@@ -158,13 +159,17 @@ class OfficeDesk(Reading):
         self, actor: Principal, declaration: Declaration, lead_ids: Sequence[str]
     ) -> frozenset[str]:
         def run() -> frozenset[str]:
-            wanted = sorted(set(lead_ids))[:1000]
+            wanted = sorted(set(lead_ids))
             if not wanted:
                 return frozenset()
             who = standing(self.db, self.teams, actor, declaration)
-            marks = ", ".join("?" for _ in wanted)
-            rows = self.store.facts(f" WHERE id IN ({marks})", wanted)
-            return frozenset(self._readable_ids(who, rows))
+            found: set[str] = set()
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                marks = ", ".join("?" for _ in chunk)
+                rows = self.store.facts(f" WHERE id IN ({marks})", chunk)
+                found.update(self._readable_ids(who, rows))
+            return frozenset(found)
 
         return await self._run(run)
 
@@ -195,7 +200,9 @@ class OfficeDesk(Reading):
     async def submit(
         self, actor: Principal, declaration: Declaration, key: str, lead: SubmitInput
     ) -> Done:
-        return await self._run(self._retrying, self._submit, actor, declaration, key, lead)
+        done = await self._run(self._retrying, self._submit, actor, declaration, key, lead)
+        self._publish(done.events)
+        return done
 
     async def verify(
         self,
@@ -356,7 +363,6 @@ class OfficeDesk(Reading):
         events = [_event(EventKind.SUBMITTED, lead, now, actor.agency)]
         if lead.major:
             events.append(_event(EventKind.MAJOR_FLAGGED, lead, now, actor.agency))
-        self._publish(events)
         return Done(lead, (change,), tuple(events))
 
     async def _act(
@@ -374,10 +380,12 @@ class OfficeDesk(Reading):
         key = inputs.idempotency_key(key)
         lead_id = inputs.lead_id(lead_id)
         digest = inputs.digest(action.value, lead_id, *given)
-        return await self._run(
+        done = await self._run(
             self._retrying, self._transition, actor, declaration, key, lead_id, action, wanted,
             sets, digest, extra or {},
         )  # fmt: skip
+        self._publish(done.events)  # on the event loop's thread, after the commit
+        return done
 
     def _transition(
         self,
@@ -452,7 +460,6 @@ class OfficeDesk(Reading):
             Action.ACKNOWLEDGE: EventKind.MAJOR_ACKNOWLEDGED,
         }.get(action, _EVENT[after])
         events = [_event(kind, fresh.lead, now, actor.agency)]
-        self._publish(events)
         return Done(fresh.lead, tuple(changes), tuple(events), self._case_file(fresh))
 
     def _open_case(

@@ -64,13 +64,16 @@ def idempotency_key(key: str) -> str:
 
 
 def subjects(values: Sequence[str]) -> tuple[LeadSubject, ...]:
-    """Identifiers as typed, each checked (kind detected, or given as ``kind:identifier`` where
-    one value passes several checks); refusals name the subject by position."""
+    """Identifiers as typed, each checked (kind detected, or given as ``kind:identifier`` or
+    ``kind=identifier`` where one value passes several checks); refusals name the subject by
+    position."""
     if len(values) > MAX_SUBJECTS:
         raise bad(f"a lead names at most {MAX_SUBJECTS} subjects", field="subjects")
     found: list[LeadSubject] = []
     for i, value in enumerate(values):
-        kind, sep, rest = value.partition(":") if isinstance(value, str) else ("", "", "")
+        if not isinstance(value, str):
+            raise bad(f"subjects[{i}] must be text", field="subjects", index=i)
+        kind, sep, rest = value.partition("=" if "=" in value[:12] else ":")
         try:
             if sep and kind in SUBJECT_KINDS:
                 subject = subject_identifier(rest, kind)

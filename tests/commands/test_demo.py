@@ -250,8 +250,11 @@ def test_the_demo_seeds_its_cases_and_says_who_may_declare_which(demo: Demo, wor
     police, enforcement = scenario["police_case_number"], scenario["enforcement_case_number"]
     log = (demo.data_dir / "demo.log").read_text()
     usable = dict(re.findall(r"^    (\S+) .*\n +X-Case-Id: (.*)$", log, re.M))
-    assert usable["jit.member"] == "JIT-2026-001"
-    assert usable["police.investigator"] == usable["duty.officer"] == police
+    # the case the police opened from a lead (commands/demo_leads.py): its officials and team
+    from_lead = f"J110105{time.strftime('%Y')}900001"
+    assert set(usable["jit.member"].split(", ")) == {"JIT-2026-001", from_lead}
+    assert set(usable["police.investigator"].split(", ")) == {police, from_lead}
+    assert usable["duty.officer"] == police
     assert usable["court.clerk"] == enforcement
     assert usable["bank.analyst"] == usable["market.officer"] == "-"
     query = "{ __typename }"
@@ -340,7 +343,10 @@ def test_the_banners_governance_commands_run_as_printed(data_dir: Path) -> None:
     from commands.demo import banner
 
     text = banner("127.0.0.1", 8400, data_dir, {"police": "http://127.0.0.1:1"})
-    governance = re.findall(r"jointgate (?:cases|teams|policy|review) [^\n]*", text)
+    governance = re.findall(
+        r"jointgate (?:cases|teams|policy|review|leads|indicators) [^\n]*", text
+    )
+    assert any(c.startswith("jointgate leads list") for c in governance)
     assert any(c.startswith("jointgate cases list") for c in governance)
     for command in governance:
         assert "--token $(jointgate token " in command, command

@@ -19,7 +19,7 @@ from policies.teams import TeamStore
 from sandbox.issuer import DEMO_USERS
 from schema.unified import build_schema
 from tests.gateway.conftest import card, resident_id, uscc
-from tests.policies.conftest import database  # noqa: F401  (the fixture, both databases)
+from tests.policies.conftest import database, policy_copy  # noqa: F401  (fixtures)
 
 CATALOG = build_schema().catalog
 ENGINE = PolicyEngine(load_bundle(DEFAULT_DIR, CATALOG), CATALOG)

@@ -15,6 +15,7 @@ from kernel.workflow import (
     LeadState,
     WorkflowError,
 )
+from tests.gateway.conftest import card
 from tests.office.conftest import TEAM, Office, declared, official, submission
 
 CASE = "J1101052026000777"
@@ -268,3 +269,40 @@ async def test_bad_input_is_refused_with_the_field_named(office: Office) -> None
     await refused("BAD_USER_INPUT", desk.verify(MARKET, SUPERVISION, "v", lead,
                                                 LeadState.REFERRED, "x"))  # fmt: skip
     assert (await desk.leads(BANK, RISK, LeadFilter(), 10, None)).total == 1  # nothing stored
+
+
+async def test_a_team_member_of_the_case_works_on_it_through_the_team(office: Office) -> None:
+    desk = office.desk
+    lead = await to_state(office, LeadState.REFERRED)
+    await desk.open_case(POLICE, INVESTIGATION, "o", lead, CASE, "案", [POLICE.subject], TEAM)
+    assert office.cases.get(CASE).officials == ("police.investigator",)  # jit.member is not one
+    done = await desk.record_feedback(JIT, ON_CASE, "f", lead, "联合专案组已介入")
+    assert done.lead.feedback[-1].by == "jit.member"
+    office.teams.remove_member(TEAM, "jit.member", by="office.coordinator")
+    # out of the team: no longer assigned; the police still see the lead, not act on its case
+    await refused("ACTION_FORBIDDEN", desk.record_feedback(JIT, ON_CASE, "g", lead, "x"))
+
+
+async def test_subjects_may_say_their_kind(office: Office) -> None:
+    both = submission(subjects=(f"uscc={submission(5).subjects[0]}", "account:" + card(7)))
+    done = await office.desk.submit(BANK, RISK, "k", both)
+    assert [s.kind for s in done.lead.subjects] == ["uscc", "account"]
+    with pytest.raises(WorkflowError) as caught:
+        await office.desk.submit(BANK, RISK, "k2", submission(subjects=(f"uscc={card(7)}",)))
+    assert caught.value.message.startswith("subjects[0]:")
+
+
+async def test_events_are_published_on_the_event_loops_thread_after_the_commit(
+    office: Office,
+) -> None:
+    import threading
+
+    seen: list[tuple[int, int]] = []
+
+    def publish(event: object) -> None:
+        rows = office.db.query("SELECT count(*) FROM jg_leads")
+        seen.append((threading.get_ident(), int(rows[0][0])))
+
+    office.desk.publish = publish
+    await office.desk.submit(BANK, RISK, "k", submission())
+    assert seen == [(threading.get_ident(), 1)]  # this thread; the lead already committed
