@@ -409,3 +409,18 @@ async def test_a_payload_is_masked_and_denied_exactly_as_the_same_query_would_be
     identifiers = [s["identifier"] for s in shown["data"]["leadEvents"]["lead"]["subjects"]]
     assert resident_id(1) not in identifiers and "*" in identifiers[1]
     assert [p[strip:] for p in delivered.fields_denied] == queried.fields_denied
+
+
+async def test_a_subscriber_unassigned_from_its_case_is_disconnected_at_the_next_event(
+    live: Served,
+) -> None:
+    """The declared case is checked again for each event, as each query checks it."""
+    cases = live.harness.gateway.cases
+    assert cases is not None
+    async with client(live.url) as ws:
+        await subscribed(ws, live, "p", EVENTS, "police.investigator", "investigation",
+                         POLICE_CASE)  # fmt: skip
+        cases.store.unassign(POLICE_CASE, "police.investigator", by="office.coordinator")
+        cases.check()  # as the change notification makes every replica do
+        await submit(live.harness)
+        assert await ws.closed() == (4403, "Forbidden: CASE_NOT_ASSIGNED")
