@@ -200,15 +200,27 @@ class TeamStore:
     def covering(self, team_id: str, number: str) -> list[tuple[str, tuple[object, ...]]]:
         """The statements that make open team ``team_id`` cover case ``number`` too (the
         office's ``openCase`` commits them with the case it registers; call :meth:`changed`
-        after the commit)."""
+        after the commit).
+
+        The case list is read now and written at the commit: if another writer (a second
+        replica opening a case for the same team) changed it in between, the update matches no
+        row and the guard after it inserts the teams' version row a second time, a key
+        collision that rolls the whole transaction back (the office decides again, reading the
+        list anew: ``office.store.Conflict``) instead of losing the other writer's case."""
         team = self.get(team_id)
         if team.closed_at is not None or (
             team.valid_until is not None and team.valid_until <= time.time()
         ):
             raise TeamError(f"team {team_id} is closed")
+        [(stored,)] = self.db.query("SELECT cases FROM jg_teams WHERE id = ?", (team_id,))
         cases = json.dumps(sorted({*team.cases, _case_id(number)}))
         return [
-            ("UPDATE jg_teams SET cases = ? WHERE id = ?", (cases, team_id)),
+            ("UPDATE jg_teams SET cases = ? WHERE id = ? AND cases = ?", (cases, team_id, stored)),
+            (
+                "INSERT INTO jg_governance_version (id, version) SELECT 1, 0 WHERE NOT EXISTS "
+                "(SELECT 1 FROM jg_teams WHERE id = ? AND cases = ?)",
+                (team_id, cases),
+            ),
             ("UPDATE jg_governance_version SET version = version + 1 WHERE id = 1", ()),
         ]
 

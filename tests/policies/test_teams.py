@@ -12,6 +12,7 @@ import redis
 
 from gateway.notify import ChangeNotifier, announce
 from gateway.notify_settings import NotifySettings
+from office.store import is_conflict
 from policies.cases import CaseStore
 from policies.db import Database
 from policies.review import ReviewError, ReviewQueue
@@ -93,6 +94,22 @@ def test_a_team_stored_with_another_spelling_covers_the_canonical_case(database:
         [("UPDATE jg_teams SET cases = ? WHERE id = ?", ('["jit-2026-105", "C-1"]', "T4"))]
     )
     assert store.get("T4").cases == ("JIT-2026-105", "C-1")
+
+
+def test_covering_a_case_never_loses_another_writers_case(database: Database) -> None:
+    """Two replicas open cases for one team at once: each read the team's case list before the
+    other wrote it. The later commit must fail (and be decided again), not drop the first's."""
+    store = TeamStore(database)
+    store.create("T5", ["JIT-2026-001"])
+    first = store.covering("T5", "JIT-2026-002")
+    second = store.covering("T5", "JIT-2026-003")  # read before the first commits
+    database.transaction(first)
+    with pytest.raises(Exception) as refused:
+        database.transaction(second)
+    assert is_conflict(refused.value), refused.value
+    assert store.get("T5").cases == ("JIT-2026-001", "JIT-2026-002")
+    database.transaction(store.covering("T5", "JIT-2026-003"))  # decided again: both kept
+    assert store.get("T5").cases == ("JIT-2026-001", "JIT-2026-002", "JIT-2026-003")
 
 
 def test_two_stores_on_one_database_handle_see_each_others_changes(database: Database) -> None:
