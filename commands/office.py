@@ -1,8 +1,11 @@
 """``jointgate leads list|show`` and ``jointgate indicators``: the joint office's record from the
 command line, read as a verified official (``--token`` / ``JOINTGATE_TOKEN``, like ``jointgate
 cases``), through the same :class:`office.desk.OfficeDesk` and the same Cedar policies as the
-gateway: one sees exactly the leads the policies let one read. Each command is recorded in the
-audit trail as a governance record (``leads.list``, ``leads.show``, ``indicators``).
+gateway: one sees exactly the leads the policies let one read, and of them what the field
+policies (61-workflow-fields.cedar) let one see under the declared purpose: a masked subject
+masked, a withheld note ``(withheld)``; the indicators only if ``Query.indicators`` is one's.
+Each command is recorded in the audit trail as a governance record (``leads.list``,
+``leads.show``, ``indicators``).
 
 The policies are those the gateways enforce: the set in force in the governance database when
 the gateways share it (``policy.shared``), else ``policy.dir`` of ``--config``, else the
@@ -17,11 +20,13 @@ import csv
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from commands.official import NotPermitted, acting, record_governance
 from commands.policy.governance import iso, open_governance, policy_source
-from kernel.types import Declaration, Principal, Purpose
+from kernel import masks
+from kernel.types import Declaration, FieldDecision, Outcome, Principal, Purpose
 from kernel.workflow import (
     Grouping,
     IndicatorRow,
@@ -35,7 +40,7 @@ from office.desk import OfficeDesk
 from office.settings import OfficeSettings
 from policies.cases import CaseStore
 from policies.db import Database
-from policies.engine import DEFAULT_DIR, PolicyEngine, load_bundle
+from policies.engine import DEFAULT_DIR, DecisionContext, PolicyEngine, load_bundle
 from policies.reload import PolicyVersions, load_files
 from policies.teams import TeamStore
 
@@ -43,6 +48,7 @@ from policies.teams import TeamStore
 ANY_OFFICIAL = ("investigator", "officer", "analyst", "regulator", "clerk", "case-admin",
                 "auditor", "jit-member", "emergency", "reviewer", "policy-admin")  # fmt: skip
 MAX_LIST = 1000
+WITHHELD = "(withheld)"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,20 +65,27 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     action = "indicators" if args.command == "indicators" else f"leads.{args.leads_command}"
     official = acting(args, ANY_OFFICIAL, action)
-    actor = Principal(official.subject, official.agency, official.roles, 0, official.name)
+    actor = Principal(
+        official.subject, official.agency, official.roles, official.clearance, official.name
+    )
     declaration = Declaration(Purpose(args.purpose), args.case)
     db, _ = open_governance(args)
     try:
         engine = _engine(args, db)
         desk = OfficeDesk(db, CaseStore(db), TeamStore(db), lambda: engine, OfficeSettings())
+        decide = _decider(engine, actor, declaration)
+        if args.command == "indicators" and decide("Query.indicators").outcome != Outcome.ALLOW:
+            reason = "the indicators are not available to you (FORBIDDEN_FIELD)"
+            record_governance(args, official, action, _details(args), "refused", reason)
+            raise NotPermitted(reason)
         record_governance(args, official, action, _details(args))  # before anything is shown
         if args.command == "indicators":
             return _indicators(args, desk, actor, declaration)
         if args.leads_command == "show":
             lead = asyncio.run(desk.lead(actor, declaration, args.id))
-            _show(lead, args.json)
+            _show(_as_shown(lead, decide), args.json)
             return 0
-        return _list(args, desk, actor, declaration)
+        return _list(args, desk, actor, declaration, decide)
     finally:
         db.close()
 
@@ -92,13 +105,61 @@ def _engine(args: argparse.Namespace, db: Database) -> PolicyEngine:
     return PolicyEngine(load_bundle(directory or DEFAULT_DIR, catalog), catalog)
 
 
+def _decider(
+    engine: PolicyEngine, actor: Principal, declaration: Declaration
+) -> Callable[[str], FieldDecision]:
+    """The field decision for ``Type.field``, as the gateway makes it for this declaration."""
+    context = DecisionContext(purpose=declaration.purpose.value, case_id=declaration.case_id or "")
+
+    def decide(path: str) -> FieldDecision:
+        type_name, _, field = path.partition(".")
+        return engine.decide(actor, context, [engine.catalog[(type_name, field)]])[0]
+
+    return decide
+
+
+def _as_shown(lead: Lead, decide: Callable[[str], FieldDecision]) -> Lead:
+    """``lead`` as the field policies let the caller see it: masked, or withheld."""
+
+    def shown(path: str, value: Any, stated: Any = None) -> Any:
+        decision = decide(path)
+        if decision.outcome is Outcome.ALLOW or value is None:
+            return value
+        if decision.outcome is Outcome.MASK and decision.mask is not None:
+            return masks.apply(decision.mask, value, stated)
+        return None if isinstance(value, int | float) else WITHHELD
+
+    v, r = lead.verification, lead.referral
+    return dataclasses.replace(
+        lead,
+        description=shown("Lead.description", lead.description),
+        amount=shown("Lead.amount", lead.amount),
+        victims=shown("Lead.victims", lead.victims),
+        attachments=tuple(shown("Lead.attachments", a) for a in lead.attachments),
+        subjects=tuple(
+            dataclasses.replace(s, identifier=shown("LeadSubject.identifier", s.identifier, s.kind))
+            for s in lead.subjects
+        ),
+        verification=v
+        and dataclasses.replace(v, findings=shown("Verification.findings", v.findings)),
+        referral=r and dataclasses.replace(r, note=shown("Referral.note", r.note)),
+        feedback=tuple(
+            dataclasses.replace(f, note=shown("Feedback.note", f.note)) for f in lead.feedback
+        ),
+    )
+
+
 def _details(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("purpose", "case", "state", "overdue", "major", "id", "period", "start", "end", "by")
     return {k: v for k in keys if (v := getattr(args, k, None)) not in (None, [], False)}
 
 
 def _list(
-    args: argparse.Namespace, desk: OfficeDesk, actor: Principal, declaration: Declaration
+    args: argparse.Namespace,
+    desk: OfficeDesk,
+    actor: Principal,
+    declaration: Declaration,
+    decide: Callable[[str], FieldDecision],
 ) -> int:
     if not 1 <= args.limit <= MAX_LIST:
         raise ValueError(f"--limit is from 1 to {MAX_LIST}")
@@ -123,7 +184,8 @@ def _list(
     leads, total = asyncio.run(collect())
     now = desk.clock()
     if args.json:
-        print(json.dumps([_json(lead, now) for lead in leads], ensure_ascii=False, indent=2))
+        shown = [_json(_as_shown(lead, decide), now) for lead in leads]
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
         return 0
     for lead in leads:
         flags = ("MAJOR" if lead.major else "") + (" OVERDUE" if lead.overdue(now) else "")

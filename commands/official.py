@@ -74,6 +74,7 @@ class Official:
     roles: frozenset[str]
     name: str = ""
     token_id: str = ""
+    clearance: int = 0
 
 
 def token_given(args: argparse.Namespace) -> bool:
@@ -112,6 +113,7 @@ def verify_token(args: argparse.Namespace, token: str) -> Official:
         roles=principal.roles,
         name=principal.name,
         token_id=principal.token_id,
+        clearance=principal.clearance,
     )
 
 

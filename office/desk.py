@@ -163,13 +163,7 @@ class OfficeDesk(Reading):
             if not wanted:
                 return frozenset()
             who = standing(self.db, self.teams, actor, declaration)
-            found: set[str] = set()
-            for i in range(0, len(wanted), 500):
-                chunk = wanted[i : i + 500]
-                marks = ", ".join("?" for _ in chunk)
-                rows = self.store.facts(f" WHERE id IN ({marks})", chunk)
-                found.update(self._readable_ids(who, rows))
-            return frozenset(found)
+            return frozenset(self._readable_ids(who, self._facts_of(wanted)))
 
         return await self._run(run)
 
@@ -341,6 +335,7 @@ class OfficeDesk(Reading):
         major = assess(
             self.store, self.settings, amount=amount, victims=victims,
             identifiers=[s.identifier for s in named], at=now,
+            readable=lambda ids: self._readable_ids(who, self._facts_of(ids)),
         )  # fmt: skip
         lead_id = self.store.allocate_id(_year(now))
         lead = Lead(

@@ -26,6 +26,10 @@ MAX_ATTACHMENTS = 20
 MAX_ATTACHMENT = 500
 MAX_KEY = 200
 MAX_PAGE = 100
+# Beyond any real case, and far enough below overflow that the indicators' sums over every lead of
+# a period stay finite (amount) and within GraphQL's 32-bit Int (victims, for 200 such leads).
+MAX_AMOUNT = 1e15  # CNY
+MAX_VICTIMS = 10_000_000
 _REGION = re.compile(r"[1-9][0-9]{5}")
 _LEAD_ID = re.compile(r"L-[0-9]{4}-[0-9]{6}")
 
@@ -116,6 +120,8 @@ def amount(value: float | None) -> float | None:
         raise bad("amount is a number of CNY", field="amount")
     if value < 0:
         raise bad("amount must not be negative", field="amount")
+    if value > MAX_AMOUNT:
+        raise bad(f"amount is at most {MAX_AMOUNT:,.0f} CNY", field="amount")
     return float(value)
 
 
@@ -124,6 +130,8 @@ def victims(value: int | None) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise bad("victims is a whole number >= 0", field="victims")
+    if value > MAX_VICTIMS:
+        raise bad(f"victims is at most {MAX_VICTIMS:,}", field="victims")
     return value
 
 

@@ -376,19 +376,21 @@ class OfficeStore:
             (lead_id,),
         )
 
-    def earlier_amounts(self, identifiers: Sequence[str], since: float, before: float) -> float:
-        """The largest amount earlier leads naming any of ``identifiers`` reported, submitted
-        from ``since`` until ``before`` (0: none)."""
+    def earlier_amounts(
+        self, identifiers: Sequence[str], since: float, before: float
+    ) -> dict[str, float]:
+        """The amounts earlier leads naming any of ``identifiers`` reported, by lead id,
+        submitted from ``since`` until ``before``."""
         if not identifiers:
-            return 0.0
+            return {}
         marks = ", ".join("?" for _ in identifiers)
         rows = self.db.query(
-            "SELECT max(l.amount) FROM jg_leads l WHERE l.amount IS NOT NULL "  # noqa: S608
+            "SELECT l.id, l.amount FROM jg_leads l WHERE l.amount IS NOT NULL "  # noqa: S608
             "AND l.submitted_at >= ? AND l.submitted_at < ? AND EXISTS (SELECT 1 FROM "
             f"jg_lead_subjects s WHERE s.lead_id = l.id AND s.identifier IN ({marks}))",
             (since, before, *identifiers),
         )
-        return float(rows[0][0] or 0.0)
+        return {str(lead_id): float(amount) for lead_id, amount in rows}
 
 
 def history_row(

@@ -7,6 +7,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from commands.main import build_parser
+
 README = Path(__file__).parents[1] / "README.md"
 
 # stand-ins for the commands the snippet calls: jointgate answers as the demo does, and curl
@@ -99,3 +101,20 @@ def test_every_make_target_the_readme_names_exists() -> None:
     named |= set(re.findall(r"^make ([a-z][\w-]*)", README.read_text(), re.M))
     assert named, "the README names no make target"
     assert named <= targets, f"README names targets the Makefile lacks: {named - targets}"
+
+
+def test_the_docs_examples_address_the_demo_gateway_at_its_port() -> None:
+    """A newcomer pastes the docs' loopback URLs against `jointgate demo`: they name its port
+    (docs/deployment.md's compose gateways, 8401 and 8402, are another setup)."""
+    port = build_parser().parse_args(["demo"]).port  # the CLI's own default, not a copy
+    docs = [README, *sorted((README.parent / "docs").glob("*.md"))]
+    wrong = [
+        f"{doc.name}: {url}"
+        for doc in docs
+        if doc.name != "deployment.md"
+        for url in re.findall(
+            r"(?:ws|http)s?://(?:127\.0\.0\.1|localhost):\d+/graphql", doc.read_text()
+        )
+        if not url.endswith(f":{port}/graphql")
+    ]
+    assert not wrong, wrong

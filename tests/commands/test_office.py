@@ -109,3 +109,25 @@ def test_indicators_as_csv(data_dir: Path, capsys: pytest.CaptureFixture[str]) -
     status, _, err = run(capsys, data_dir, "auditor", "indicators", "--from", "2026-13",
                          "--to", "2026-12")  # fmt: skip
     assert status == 1 and "BAD_USER_INPUT" in err
+
+
+def test_the_commands_show_fields_as_the_gateway_would(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The field policies hold on the command line too: the market officer reads the opened
+    lead, its subject's resident ID masked (as over GraphQL), never in clear, text or JSON."""
+    opened = next(lead for lead, state in states(data_dir) if state == "CASE_OPENED")
+    person = scenario()["person_id"]
+    for json_out in ((), ("--json",)):
+        status, out, _ = run(capsys, data_dir, "market.officer", "leads", "show", opened,
+                             *json_out)  # fmt: skip
+        assert status == 0 and person not in out
+        assert f"{person[:6]}********{person[-4:]}" in out
+        assert scenario()["enterprise_uscc"] in out  # registry data, kept
+    status, out, _ = run(capsys, data_dir, "market.officer", "leads", "list", "--json")
+    assert status == 0 and opened in out and person not in out
+    # the indicators are the office's and the regulators' (61-workflow-fields.cedar)
+    status, out, err = run(capsys, data_dir, "court.clerk", "indicators", "--from", f"{YEAR}-01",
+                           "--to", f"{YEAR}-12")  # fmt: skip
+    assert status == 1 and out == "" and "FORBIDDEN_FIELD" in err
+    assert governance(data_dir)[-1]["outcome"] == "refused"

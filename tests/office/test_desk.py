@@ -259,6 +259,7 @@ async def test_bad_input_is_refused_with_the_field_named(office: Office) -> None
     assert error.message.startswith("subjects[0]:") and "91110105" not in error.message
     for wrong, field in (
         (submission(amount=-1.0), "amount"), (submission(victims=-3), "victims"),
+        (submission(amount=1e308), "amount"), (submission(victims=2**31 - 1), "victims"),
         (submission(description="x" * 4001), "description"),
         (submission(description="a\x07b"), "description"), (submission(region="12"), "region"),
     ):  # fmt: skip

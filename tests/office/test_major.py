@@ -17,6 +17,7 @@ from tests.office.conftest import T0, Clock, Office, declared, make_office, offi
 from tests.policies.conftest import PG
 
 BANK, OFFICE = official("bank.analyst"), official("office.coordinator")
+COURT = official("court.clerk")
 RISK, SUPERVISION = declared("risk-monitoring"), declared("supervision")
 HOUR, DAY = 3600.0, 86400.0
 
@@ -47,6 +48,19 @@ async def test_growth_against_earlier_leads_on_the_same_subjects(office: Office)
     clock.now += 31 * DAY
     late = await desk.submit(BANK, RISK, "e", submission(1, amount=9_000_000.0))
     assert not late.lead.major  # the earlier leads are outside the 30-day window
+
+
+async def test_growth_counts_only_earlier_leads_the_submitter_may_read(office: Office) -> None:
+    desk, clock = office.desk, office.clock
+    hidden = await desk.submit(BANK, RISK, "a", submission(1, amount=1_000_000.0))
+    with pytest.raises(Exception, match="no such lead"):
+        await desk.lead(COURT, SUPERVISION, hidden.lead.id)  # the court may not read it
+    clock.now += 1 * DAY
+    probe = await desk.submit(COURT, SUPERVISION, "b", submission(1, amount=4_000_000.0))
+    assert not probe.lead.major  # its growth would tell the court the bank's lead exists
+    clock.now += 1 * DAY
+    own = await desk.submit(BANK, RISK, "c", submission(1, amount=8_000_000.0))
+    assert own.lead.major_reasons == ("growth",)  # the bank reads both earlier leads
 
 
 async def test_thresholds_come_from_the_settings(database: Database) -> None:
