@@ -396,12 +396,12 @@ class OfficeQuery:
         return _connection(ctx, LeadConnection, nodes, page.next_cursor, page.total, cursors, bound)
 
     @link(OFFICE, W, description="A case opened from a lead (CASE_NOT_FOUND if none for you).")
-    async def joint_case(self, info: Info, number: str) -> JointCase | None:
+    async def case(self, info: Info, number: str) -> JointCase | None:
         office, actor, declared = desk(info)
         return case_object(info.context, await office.case(actor, declared, number))
 
     @link(OFFICE, W, description=f"Cases opened from leads, 1 to {MAX_PAGE} a page.")
-    async def joint_cases(
+    async def cases(
         self, info: Info, state: CaseStateEnum | None = None,  # type: ignore[valid-type]
         first: int = 20, after: str | None = None,
     ) -> JointCaseConnection | None:  # fmt: skip
@@ -409,7 +409,7 @@ class OfficeQuery:
         size = page_size(first, MAX_PAGE)
         wanted = None if state is None else CaseState(state)
         ctx = info.context
-        cursors, bound, start = _page(ctx, "jointCases", [wanted], after)
+        cursors, bound, start = _page(ctx, "cases", [wanted], after)
         page = await office.cases(actor, declared, wanted, size, start)
         nodes = [case_object(ctx, case) for case in page.items]
         return _connection(

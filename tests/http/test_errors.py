@@ -247,7 +247,7 @@ async def lead_not_found(h: Harness) -> httpx.Response:
 
 
 async def case_not_found(h: Harness) -> httpx.Response:
-    query = '{ jointCase(number: "J1101052026000777") { state } }'
+    query = '{ case(number: "J1101052026000777") { state } }'
     return await h.query(query, **WORKFLOW)  # type: ignore[arg-type]
 
 

@@ -43,7 +43,7 @@ def lookup_pairs(schema: GraphQLSchema) -> dict[str, tuple[str, str]]:
             continue
         spec = SPECS_BY_NAME.get(target.name)
         if spec is None or spec.kind is None:
-            continue  # not an agency entity: the office's lead(id), jointCase(number) ...
+            continue  # not an agency entity: the office's lead(id), case(number) ...
         [argument] = field.args.values()
         if _is_list(field.type) and _is_list(argument.type):
             listed[target.name] = name
