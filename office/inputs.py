@@ -148,8 +148,10 @@ def lead_id(value: str) -> str:
 
 
 def police_case(value: str) -> str:
+    """A police case number in the one form every case id takes (NFKC, upper-cased:
+    ``check_case_id``), so that openCase takes the spellings closeCase and X-Case-Id take."""
     try:
-        return check_police_case_number(value)
+        return check_police_case_number(check_case_id(value))
     except InvalidIdentifier as exc:
         raise bad(f"the case number is not a police case number: {exc.reason}",
                   field="caseNumber") from None  # fmt: skip
