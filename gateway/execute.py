@@ -52,18 +52,26 @@ class Executor:
         self.fast = CompiledExecutor(schema.graphql, schema.catalog, cache_size)
 
     async def run(
-        self, ctx: RequestContext, operation: Operation, variables: Mapping[str, Any] | None
+        self,
+        ctx: RequestContext,
+        operation: Operation,
+        variables: Mapping[str, Any] | None,
+        root_value: Any = None,
     ) -> ExecutionResult:
+        """``root_value``: a subscription's event (the Subscription fields' resolvers read it:
+        schema/office_ops.py), run on graphql-core; queries have none."""
         ctx.loaders = loaders = Loaders(ctx, self.connectors, self.cursors)
         ctx.office = self.office
         try:
             # every agency call this execution makes (loader batches included) ends by then
             with request_deadline(ctx.deadline):
-                result = self.fast.run(ctx, operation, variables) if self.compiled else None
+                fast = self.compiled and root_value is None
+                result = self.fast.run(ctx, operation, variables) if fast else None
                 if result is None:
                     result = execute(
                         operation.schema or self.schema.graphql,  # introspection: the visible
                         operation.document,
+                        root_value=root_value,
                         context_value=ctx,
                         variable_values=dict(variables) if variables else None,
                         operation_name=operation.name,

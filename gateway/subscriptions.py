@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import inspect
 import logging
 import time
 import uuid
@@ -43,14 +42,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, cast
 
 import orjson
-from graphql import ExecutionResult, FieldNode, execute
+from graphql import ExecutionResult, FieldNode
 from graphql.execution.values import get_argument_values, get_variable_values
 from starlette.requests import Request
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from connectors.resilience import request_deadline
 from gateway.analyze import Operation
-from gateway.disclosure import disclose
 from gateway.events import EventBus
 from gateway.forwarded import client_of
 from gateway.pipeline import Pipeline, _record_decisions
@@ -59,7 +56,6 @@ from gateway.subscription_settings import SubscriptionSettings
 from kernel.errors import AuditUnavailable, GatewayError
 from kernel.types import AuditRecord, Declaration, Outcome, Principal, RequestContext
 from kernel.workflow import Desk, LeadEvent
-from schema.loaders import Loaders
 from schema.office_ops import wanted
 
 __all__ = ["PROTOCOL", "SubscriptionServer"]
@@ -472,30 +468,9 @@ class _Connection:
     ) -> ExecutionResult:
         """The execute stage with the event as the root value (the Subscription fields'
         resolvers read it: schema/office.py)."""
-        executor = self.pipeline.executor
-        ctx.loaders = loaders = Loaders(ctx, executor.connectors, executor.cursors)
         if self.pipeline.request_deadline_s:
             ctx.deadline = time.monotonic() + self.pipeline.request_deadline_s
-        try:
-            with request_deadline(ctx.deadline):
-                result = execute(
-                    executor.schema.graphql,
-                    operation.document,
-                    root_value=event,
-                    context_value=ctx,
-                    variable_values=variables or None,
-                    operation_name=operation.name,
-                )
-                if inspect.isawaitable(result):
-                    result = await result
-        finally:
-            loaders.close()
-            ctx.loaders = None
-        assert isinstance(result, ExecutionResult)
-        plan = ctx.plan
-        if plan is not None and plan.disclosures:
-            disclose(ctx.audit, result.data, plan.disclosures, ctx.stating)
-        return result
+        return await self.pipeline.executor.run(ctx, operation, variables or None, root_value=event)
 
     # --- audit ------------------------------------------------------------------------------
 

@@ -148,11 +148,13 @@ def give_subjects(gateway: Gateway, subjects: Callable[[], frozenset[str] | None
     executor = gateway.pipeline.executor
     run = executor.run
 
-    async def run_with_subjects(ctx: RequestContext, operation: Any, variables: Any) -> Any:
+    async def run_with_subjects(
+        ctx: RequestContext, operation: Any, variables: Any, root_value: Any = None
+    ) -> Any:
         plan, given = ctx.plan, subjects()
         if plan is not None and plan.outside is not None and given is not None:
             ctx.case_subjects = given
-        return await run(ctx, operation, variables)
+        return await run(ctx, operation, variables, root_value)
 
     executor.run = run_with_subjects  # type: ignore[method-assign]
 
