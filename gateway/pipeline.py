@@ -218,7 +218,7 @@ class Pipeline:
         with self.telemetry.stage("authorize"):
             plan = ctx.plan = self.authorizer.plan(principal, context, operation)
             ctx.records_visible = self.authorizer.record_filter(principal, context)
-        _record_decisions(record, operation, plan)
+        record_decisions(record, operation, plan)
         self.telemetry.decided(record)
 
         with self.telemetry.stage("execute"):
@@ -247,7 +247,7 @@ def _unknown_field(name: str, line: int, column: int) -> QueryInvalid:
     return QueryInvalid([error], "GRAPHQL_VALIDATION_FAILED")
 
 
-def _record_decisions(record: AuditRecord, operation: Operation, plan: Plan) -> None:
+def record_decisions(record: AuditRecord, operation: Operation, plan: Plan) -> None:
     """Every field by outcome, and the policies that decided each (docs/policies.md)."""
     by_outcome: dict[Outcome, list[str]] = {o: [] for o in Outcome}
     cited = record.field_policies

@@ -50,7 +50,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from gateway.analyze import Operation
 from gateway.events import EventBus
 from gateway.forwarded import client_of
-from gateway.pipeline import Pipeline, _record_decisions
+from gateway.pipeline import Pipeline, record_decisions
 from gateway.respond import answer_body, error_codes
 from gateway.subscription_settings import SubscriptionSettings
 from kernel.errors import AuditUnavailable, GatewayError
@@ -345,7 +345,7 @@ class _Connection:
             )
         record.policy_version = pipeline.authorizer.policies.engine.version
         plan = pipeline.authorizer.plan(principal, context, operation)
-        _record_decisions(record, operation, plan)
+        record_decisions(record, operation, plan)
         pipeline.telemetry.decided(record)
         root = operation.definition.selection_set.selections[0]
         assert isinstance(root, FieldNode)  # validation: one root field, no fragment spread
@@ -439,7 +439,7 @@ class _Connection:
         ctx.plan = plan = pipeline.authorizer.plan(principal, context, operation)
         ctx.records_visible = pipeline.authorizer.record_filter(principal, context)
         ctx.office = desk
-        _record_decisions(record, operation, plan)
+        record_decisions(record, operation, plan)
         record.flag("subscription-event")
         record.saw("LeadEvent", event.event_id)
         record.saw("Lead", event.lead_id)
