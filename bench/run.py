@@ -179,7 +179,7 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     if "workflow" in results:
         w = results["workflow"]
         work, ratio = w["workloads"], w["leads_over_peers"]
-        row("7 workflow", "leads(first: 20) / peers query, req/s (CPU per request)",
+        row("7 workflow", "leads(first: 20) / peers query req/s (CPU/request)",
             "(information)",
             f"{ratio['rps']:.2f} ({ratio['cpu_ms_per_request']:.2f}); submitLead "
             f"{work['submit']['rps']:.0f} req/s, {work['submit']['cpu_ms_per_request']:.1f} ms "
