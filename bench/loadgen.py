@@ -11,9 +11,11 @@ its ceiling against a trivial endpoint in every run. The timing loop is
 :func:`bench.load.run_load`.
 
 The spec (JSON on stdin): ``url``, ``body`` (text; empty for GET), ``headers`` (object),
-``concurrency``, ``seconds``, ``warmup_s``, ``name``. A request succeeds on status 200 with no
-``"errors"`` in the body. The result (JSON on stdout) is :meth:`LoadResult.as_dict` plus
-``all_requests``, the count including the warm-up.
+``concurrency``, ``seconds``, ``warmup_s``, ``name``; optional ``unique``, a marker in the body
+that each request replaces with its own zero-padded number of the marker's width (the length,
+and so the Content-Length, stays the same): an idempotency key per request. A request succeeds
+on status 200 with no ``"errors"`` in the body. The result (JSON on stdout) is
+:meth:`LoadResult.as_dict` plus ``all_requests``, the count including the warm-up.
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ async def drive(spec: dict[str, Any]) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     idle: list[_Connection] = []
     sent = 0
+    marker = spec.get("unique", "").encode()
+    head, _, tail = request.rpartition(marker) if marker and marker in request else (b"", b"", b"")
+
+    def next_request() -> bytes:
+        return head + str(sent).zfill(len(marker)).encode() + tail if head else request
 
     async def connect() -> _Connection:
         _, protocol = await loop.create_connection(_Connection, host, port)
@@ -104,7 +111,7 @@ async def drive(spec: dict[str, Any]) -> dict[str, Any]:
         sent += 1
         connection = idle.pop() if idle else await connect()
         try:
-            status, body = await connection.exchange(request)
+            status, body = await connection.exchange(next_request())
         except (ConnectionError, httptools.HttpParserError):
             return False
         if not connection.closed:

@@ -147,6 +147,21 @@ def markdown() -> str:
                  round(s["rss_kib"] / 1024, 1), round(s["peak_rss_kib"] / 1024, 1)]
                 for s in memory["steps"]]  # fmt: skip
         lines += _table(["after", "rows", "response bytes", "RSS MiB", "peak RSS MiB"], rows)
+    workflow = _load("workflow")
+    if workflow is not None:
+        clients = workflow["settings"]["concurrency"]
+        lines.append(f"**7. Workflow** (issue #18, {clients} concurrent clients, "
+                     f"{workflow['leads_total_at_start']} leads at the start):")  # fmt: skip
+        lines.append("")
+        rows = [[name, w["rps"], w["p50_ms"], w["p99_ms"], w["cpu_ms_per_request"], w["errors"]]
+                for name, w in workflow["workloads"].items()]  # fmt: skip
+        lines += _table(["workload", "req/s", "p50 ms", "p99 ms", "CPU ms/request", "errors"], rows)
+        ratio = workflow["leads_over_peers"]
+        lines += [
+            f"leads/peers requests/s **{ratio['rps']}**, CPU per request "
+            f"{ratio['cpu_ms_per_request']}.",
+            "",
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -10,6 +10,7 @@ compares as separate processes and drives them from a separate load-generator pr
     enforcement  need-to-know + audit trail on vs off, requests/s
     fanout       agency calls per query for lists of 1, 10, 100 entities
     memory       gateway RSS under load and by result size
+    workflow     the joint office (issue #18): leads list vs peers query, submitLead, replay
     audit        appends/s, verify records/s, search latency on 1M records: the latest
                  bench/results/audit.json, unless ``--audit`` runs bench.audit_bench (~15 min)
 
@@ -32,7 +33,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import enforcement, fanout, memory, overhead, peers_bench
+from bench import enforcement, fanout, memory, overhead, peers_bench, workflow
 from bench import stack as stack_module
 from bench.report import update_doc
 from bench.stack import RESULTS, Stack, machine, save
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "enforcement": enforcement,
     "fanout": fanout,
     "memory": memory,
+    "workflow": workflow,
 }
 AUDIT_TARGETS = {"appends_per_s": 5_000, "verify_records_per_s": 200_000, "search_p99_ms": 100}
 
@@ -174,6 +176,14 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{steps[0]['rss_kib'] / 1024:.0f} MiB at start, {last['peak_rss_kib'] / 1024:.0f} MiB"
             f" at {last['rows']} rows ({last['peak_above_start_per_row_kib']} KiB/row)"
             f"{peers_rss}", None)  # fmt: skip
+    if "workflow" in results:
+        w = results["workflow"]
+        work, ratio = w["workloads"], w["leads_over_peers"]
+        row("7 workflow", "leads(first: 20) / peers query req/s (CPU/request)",
+            "(information)",
+            f"{ratio['rps']:.2f} ({ratio['cpu_ms_per_request']:.2f}); submitLead "
+            f"{work['submit']['rps']:.0f} req/s, {work['submit']['cpu_ms_per_request']:.1f} ms "
+            f"CPU; replayed {work['replay']['rps']:.0f} req/s", None)  # fmt: skip
     return rows
 
 

@@ -326,8 +326,11 @@ def load(
     seconds: float,
     warmup_s: float = 1.0,
     server: Server | None = None,
+    unique: str = "",
 ) -> dict[str, Any]:
     """Closed-loop load from a separate process (bench/loadgen.py); its result dict.
+
+    With ``unique``, a marker in ``body`` each request replaces with its own number.
 
     With ``server``, also the CPU time that process spent per request (``cpu_ms_per_request``,
     warm-up included on both sides): on a shared machine a steadier figure than requests/s.
@@ -340,6 +343,7 @@ def load(
         "concurrency": concurrency,
         "seconds": seconds,
         "warmup_s": warmup_s,
+        "unique": unique,
     }
     cpu_before = server.cpu_s() if server is not None else 0.0
     out = subprocess.run(
