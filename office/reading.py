@@ -18,7 +18,7 @@ from kernel.workflow import (
     WorkflowError,
 )
 from office import inputs
-from office.access import Standing, allowed, facts, row_facts, standing
+from office.access import Standing, allowed, allowed_rows, facts, standing
 from office.store import OfficeStore, Stored
 from policies.cases import Case, CaseError, CaseStore
 from policies.db import Database
@@ -76,7 +76,7 @@ class Reading:
         return rows
 
     def _readable_ids(self, who: Standing, rows: Sequence[Sequence[Any]]) -> list[str]:
-        decisions = allowed(self.engine, who, Action.READ, [row_facts(r) for r in rows])
+        decisions = allowed_rows(self.engine, who, Action.READ, rows)
         return [str(r[0]) for r, ok in zip(rows, decisions, strict=True) if ok]
 
     def _leads(
@@ -92,7 +92,7 @@ class Reading:
         clause, params = _where(where, self.clock())
         rows = self.store.facts(clause, params)
         who = standing(self.db, self.teams, actor, declaration)
-        decisions = allowed(self.engine, who, Action.READ, [row_facts(r) for r in rows])
+        decisions = allowed_rows(self.engine, who, Action.READ, rows)
         readable = [r for r, ok in zip(rows, decisions, strict=True) if ok]
         total = len(readable)
         if start is not None:

@@ -125,10 +125,16 @@ def decide_many(
     action: Action,
     leads: Sequence[tuple[LeadFacts, ActionContext]],
 ) -> list[ActionDecision]:
-    """One decision per ``(lead, context)``, in one Cedar batch."""
+    """One decision per ``(lead, context)``, in one Cedar batch of the distinct ones.
+
+    A lead is nothing to the policies but its facts (its entity's id is a position in the
+    batch), so pairs with equal facts and context are decided alike and asked once: a list of
+    thousands of leads costs as many decisions as it has distinct (source, state, verifier,
+    referral, case, ...) combinations, not one per lead."""
     if not leads:
         return []
-    entities = [_user(principal), *(lead.entity(str(i)) for i, (lead, _) in enumerate(leads))]
+    distinct = list(dict.fromkeys(leads))
+    entities = [_user(principal), *(lead.entity(str(i)) for i, (lead, _) in enumerate(distinct))]
     requests = [
         {
             "principal": {"type": f"{NS}::User", "id": principal.subject},
@@ -136,7 +142,7 @@ def decide_many(
             "resource": {"type": f"{NS}::Lead", "id": str(i)},
             "context": context.as_cedar(),
         }
-        for i, (_, context) in enumerate(leads)
+        for i, (_, context) in enumerate(distinct)
     ]
     bundle = engine.bundle
     results = cedarpy.is_authorized_batch(requests, bundle.policy_set, entities)
@@ -148,7 +154,10 @@ def decide_many(
             bundle.policies[r].name for r in result.diagnostics.reasons if r in bundle.policies
         )
         out.append(ActionDecision(bool(result.allowed), tuple(names)))
-    return out
+    if len(distinct) == len(leads):
+        return out
+    decided = dict(zip(distinct, out, strict=True))
+    return [decided[pair] for pair in leads]
 
 
 def _user(principal: Principal) -> dict[str, Any]:

@@ -4,9 +4,11 @@ who may do what to a lead, for the demo's officials."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import policies.actions
 from kernel.types import Declaration, Principal, Purpose
 from kernel.workflow import Action
 from policies.actions import ActionContext, LeadFacts, decide, decide_many
@@ -155,6 +157,27 @@ def test_a_batch_decides_each_lead() -> None:
     decisions = decide_many(ENGINE, user("market.officer"), Action.READ, pairs)
     assert [d.allowed for d in decisions] == [True, True, False]
     assert decide_many(ENGINE, user("market.officer"), Action.READ, []) == []
+
+
+def test_a_batch_asks_cedar_once_per_distinct_lead_and_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A list of 1,000 leads of three kinds is three Cedar decisions, answered in order (each
+    was one decision per lead: the leads query cost grew by ~0.1 ms per stored lead)."""
+    elsewhere = LeadFacts("courts", state="REFERRED", verified_by_agency="office",
+                          referred_to="police")  # fmt: skip
+    pairs = [(SUBMITTED, SUP), (VERIFIED, SUP), (elsewhere, SUP)] * 333 + [(SUBMITTED, SUP)]
+    asked: list[int] = []
+    batch = policies.actions.cedarpy.is_authorized_batch
+
+    def counting(requests: list[Any], *args: Any) -> Any:
+        asked.append(len(requests))
+        return batch(requests, *args)
+
+    monkeypatch.setattr(policies.actions.cedarpy, "is_authorized_batch", counting)
+    decisions = decide_many(ENGINE, user("market.officer"), Action.READ, pairs)
+    assert asked == [3]
+    assert [d.allowed for d in decisions] == [True, True, False] * 333 + [True]
 
 
 def test_the_bundle_validates_the_workflow_rules(policy_copy: Path) -> None:
