@@ -115,4 +115,3 @@ def allowed_rows(
     decisions = allowed(engine, who, action, [row_facts((None, *k, None)) for k in distinct])
     decided = dict(zip(distinct, decisions, strict=True))
     return [decided[k] for k in keys]
-

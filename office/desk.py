@@ -21,6 +21,7 @@ Events are published only after the commit. The blocking database work runs in a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -66,12 +67,13 @@ from office.store import (
 from policies.cases import CaseError, CaseStore, Subject
 from policies.db import Database
 from policies.engine import PolicyEngine
-from policies.teams import TeamError, TeamStore
+from policies.teams import Team, TeamError, TeamStore
 
 log = logging.getLogger("jointgate.office")
 T = TypeVar("T")
 
 WORKFLOW = "workflow"  # the case registry's source of cases opened here
+NO_TEAM = "no open joint team investigating this lead's subjects"
 _ATTEMPTS = 3
 _EVENT = {
     LeadState.SUBMITTED: EventKind.SUBMITTED,
@@ -457,6 +459,19 @@ class OfficeDesk(Reading):
         events = [_event(kind, fresh.lead, now, actor.agency)]
         return Done(fresh.lead, tuple(changes), tuple(events), self._case_file(fresh))
 
+    def _investigating(self, team_id: str, lead: Lead) -> bool:
+        """Whether open team ``team_id`` investigates one of ``lead``'s subjects (a subject of
+        a case it covers): only such a team may take the case opened from the lead. Naming
+        another would widen its members' access to subjects nobody gave them, and would tell the
+        opener which other teams exist; both answer as a team that does not exist."""
+        assert self.teams is not None
+        try:
+            team = self.teams.get(team_id)
+        except TeamError:
+            return False
+        named = {s.identifier for s in lead.subjects}
+        return bool(named & _team_subjects(self.cases_store, team))
+
     def _open_case(
         self,
         actor: Principal,
@@ -468,12 +483,12 @@ class OfficeDesk(Reading):
     ) -> None:
         number, team = str(sets["case_number"]), sets.get("case_team")
         if team is not None:
-            if self.teams is None:
-                raise inputs.bad("no joint teams are kept here", field="team")
+            if self.teams is None or not self._investigating(str(team), lead):
+                raise inputs.bad(NO_TEAM, field="team")
             try:
                 statements += self.teams.covering(str(team), number)
             except TeamError:
-                raise inputs.bad("no such open joint team", field="team") from None
+                raise inputs.bad(NO_TEAM, field="team") from None
         try:
             self.cases_store.register(
                 number, agency=actor.agency, title=extra["title"], by=actor.subject,
@@ -527,6 +542,14 @@ class OfficeDesk(Reading):
                 self.publish(event)
             except Exception as exc:  # the change is committed; subscribers miss one event
                 log.warning("lead event %s not published: %s", event.kind.value, exc)
+
+
+def _team_subjects(cases: CaseStore, team: Team) -> frozenset[str]:
+    found: set[str] = set()
+    for number in team.cases:
+        with contextlib.suppress(CaseError):
+            found |= cases.get(number).identifiers
+    return frozenset(found)
 
 
 def _result(changes: Sequence[Change], case_number: str | None) -> dict[str, Any]:

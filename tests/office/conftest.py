@@ -12,7 +12,7 @@ from kernel.types import Declaration, Principal, Purpose
 from kernel.workflow import LeadCategory, LeadEvent, SubmitInput
 from office.desk import OfficeDesk
 from office.settings import OfficeSettings
-from policies.cases import CaseStore
+from policies.cases import CaseStore, Subject
 from policies.db import Database
 from policies.engine import DEFAULT_DIR, PolicyEngine, load_bundle
 from policies.teams import TeamStore
@@ -62,7 +62,10 @@ def make_office(
 ) -> Office:
     cases, teams = CaseStore(db), TeamStore(db)
     if all(c.number != TEAM for c in cases.cases()):
-        cases.register(TEAM, agency="office", title="联合专案", by="office.coordinator")
+        # the team investigates submission(1)'s enterprise: a case opened from such a lead
+        # may join it (office/desk.py _investigating)
+        cases.register(TEAM, agency="office", title="联合专案", by="office.coordinator",
+                       subjects=[Subject("uscc", uscc(1))])  # fmt: skip
         teams.create(TEAM, [TEAM], created_by="office.coordinator")
         teams.add_member(TEAM, "jit.member", by="office.coordinator")
     clock = clock or Clock()

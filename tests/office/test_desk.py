@@ -15,7 +15,8 @@ from kernel.workflow import (
     LeadState,
     WorkflowError,
 )
-from tests.gateway.conftest import card
+from policies.cases import Subject
+from tests.gateway.conftest import card, uscc
 from tests.office.conftest import TEAM, Office, declared, official, submission
 
 CASE = "J1101052026000777"
@@ -307,3 +308,22 @@ async def test_events_are_published_on_the_event_loops_thread_after_the_commit(
     office.desk.publish = publish
     await office.desk.submit(BANK, RISK, "k", submission())
     assert seen == [(threading.get_ident(), 1)]  # this thread; the lead already committed
+
+
+async def test_a_case_joins_only_a_team_investigating_the_leads_subjects(office: Office) -> None:
+    """openCase named any open team: the opener widened its members' access to subjects nobody
+    gave them, and learnt which teams exist ("no such open joint team"). Now a team not
+    investigating one of the lead's subjects answers as one that does not exist."""
+    desk = office.desk
+    office.cases.register("JIT-2026-002", agency="office", title="另案", by="office.coordinator",
+                          subjects=[Subject("uscc", uscc(9))])  # fmt: skip
+    office.teams.create("JIT-OTHER", ["JIT-2026-002"], created_by="office.coordinator")
+    lead = await to_state(office, LeadState.REFERRED)
+    for team in ("JIT-OTHER", "NO-SUCH-TEAM"):
+        error = await refused("BAD_USER_INPUT", desk.open_case(
+            POLICE, INVESTIGATION, f"o-{team}", lead, CASE, "案", [POLICE.subject], team))  # fmt: skip
+        assert error.message == "no open joint team investigating this lead's subjects"
+    assert CASE not in office.teams.get("JIT-OTHER").cases
+    done = await desk.open_case(POLICE, INVESTIGATION, "o", lead, CASE, "案", [POLICE.subject],
+                                TEAM)  # fmt: skip
+    assert done.case is not None and done.case.team == TEAM
