@@ -67,6 +67,12 @@ INIT_HEADERS = ("authorization", "x-purpose", "x-case-id", "x-justification", "x
 OVERFLOW = "SUBSCRIPTION_OVERFLOW"
 
 
+VOLUME_ENDED = (
+    "This user has received the most distinct records of a kind the volume window allows;"
+    " the subscription ends (subscribe again once the window has passed)."
+)
+
+
 class _Closed(Exception):
     """The connection is closed (by us, with a code, or by the client)."""
 
@@ -448,6 +454,11 @@ class _Connection:
         if not result.errors and data is not None and all(v is None for v in data.values()):
             server.events["withheld"] += 1  # the resolver found it not for this subscriber
             return True
+        capped = False  # the records shown count towards the volume caps, as a query's do
+        if pipeline.limiter is not None:
+            flags = await pipeline.limiter.account(principal, record.records_returned)
+            record.flag(*flags)
+            capped = bool(flags)
         body = answer_body(result, ctx.request_id, subscription.variables)
         payload = orjson.dumps(body)
         record.status, record.outcome = 200, "partial" if body.get("errors") else "ok"
@@ -461,6 +472,9 @@ class _Connection:
             return False
         server.events["delivered"] += 1
         await self.send({"id": subscription.id, "type": "next", "payload": body})
+        if capped:  # as a query past a cap is answered and the next refused: this was the last
+            await self._fail(subscription, "VOLUME_LIMITED", VOLUME_ENDED)
+            return False
         return True
 
     async def _execute(

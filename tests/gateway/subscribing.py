@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from gateway.app import Gateway, create_app
+from gateway.ratelimit_settings import RateLimits
 from gateway.subscription_settings import SubscriptionSettings
 from office.desk import OfficeDesk
 from office.settings import OfficeSettings
@@ -83,6 +84,7 @@ async def served(
     data_dir: Path,
     channel: str | None = None,
     office: OfficeSettings | None = None,
+    rate_limits: RateLimits | None = None,
     **subscriptions: Any,
 ) -> AsyncIterator[Served]:
     """A gateway over the small world (tests/gateway/conftest.py), with the office's desk, on a
@@ -91,6 +93,8 @@ async def served(
         channel=channel or f"jointgate:test-events:{uuid.uuid4().hex}", **subscriptions
     )
     more: dict[str, Any] = {"office": office} if office is not None else {}
+    if rate_limits is not None:
+        more["rate_limits"] = rate_limits
     async with open_harness(data_dir, subscriptions=settings, **more) as harness:
         with_desk(harness.gateway)
         async with serving(create_app(harness.gateway)) as where:

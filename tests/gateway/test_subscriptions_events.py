@@ -17,6 +17,7 @@ import pytest
 from audit.log import MemoryAuditLog
 from commands.demo import prepare
 from gateway.app import create_app
+from gateway.ratelimit_settings import RateLimits
 from gateway.subscription_settings import SubscriptionSettings
 from kernel.types import AuditRecord
 from office.settings import OfficeSettings
@@ -424,3 +425,32 @@ async def test_a_subscriber_unassigned_from_its_case_is_disconnected_at_the_next
         cases.check()  # as the change notification makes every replica do
         await submit(live.harness)
         assert await ws.closed() == (4403, "Forbidden: CASE_NOT_ASSIGNED")
+
+
+async def test_delivered_records_count_towards_the_volume_caps(tmp_path: Path) -> None:
+    """A subscriber's events showed leads without counting them: a volume cap held for queries
+    and not for subscriptions. The delivery past the cap is sent (as a query's answer is) and
+    ends the subscription with VOLUME_LIMITED, flagged in its audit record."""
+    caps = RateLimits(enabled=True, volume={"Lead": 2}, user_rate=1000.0, agency_rate=1000.0,
+                      redis_url="")  # fmt: skip
+    async with served(tmp_path, rate_limits=caps) as live, client(live.url) as bank:
+        harness = live.harness
+
+        async def report(n: int, user: str) -> None:  # a lead the bank regulator may read
+            lead = {**lead_input(n), "subjects": [uscc(n)]}
+            await mutate(harness, SUBMIT, {"input": lead}, user, "risk-monitoring")
+
+        await subscribed(bank, live, "s", EVENTS, "bank.analyst", "risk-monitoring")
+        for n, user in ((1, "market.officer"), (2, "market.officer"), (3, "court.clerk")):
+            await report(n, user)
+            got = await bank.receive()
+            assert got["type"] == "next" and got["id"] == "s", got
+        ended = await bank.receive()  # the third lead went past the cap of 2
+        assert ended["type"] == "error" and ended["id"] == "s"
+        assert ended["payload"][0]["extensions"]["code"] == "VOLUME_LIMITED"
+        await report(4, "court.clerk")
+        assert await bank.quiet(0.5) == []
+        audit = harness.audit
+        assert isinstance(audit, MemoryAuditLog)
+        shown = deliveries(audit, "bank.analyst")
+        assert ["volume-cap" in r.flags for r in shown] == [False, False, True]
