@@ -21,7 +21,6 @@ Events are published only after the commit. The blocking database work runs in a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import functools
 import logging
@@ -54,26 +53,23 @@ from office import inputs
 from office.access import Standing, allowed, facts, standing
 from office.indicators import indicators
 from office.major import assess
+from office.opening import CaseOpening
 from office.reading import Reading, case_not_found
 from office.settings import OfficeSettings
 from office.store import (
     Conflict,
     KeyUse,
     OfficeStore,
-    Statement,
     history_row,
-    is_conflict,
 )
-from policies.cases import CaseError, CaseStore, Subject
+from policies.cases import CaseStore
 from policies.db import Database
 from policies.engine import PolicyEngine
-from policies.teams import Team, TeamError, TeamStore
+from policies.teams import TeamStore
 
 log = logging.getLogger("jointgate.office")
 T = TypeVar("T")
 
-WORKFLOW = "workflow"  # the case registry's source of cases opened here
-NO_TEAM = "no open joint team investigating this lead's subjects"
 _ATTEMPTS = 3
 _EVENT = {
     LeadState.SUBMITTED: EventKind.SUBMITTED,
@@ -85,7 +81,7 @@ _EVENT = {
 }
 
 
-class OfficeDesk(Reading):
+class OfficeDesk(Reading, CaseOpening):
     """Implements :class:`kernel.workflow.Desk`. ``engine`` returns the policy engine in force
     (``PolicyStore.engine``: reloads apply at once); ``clock`` the time (tests and the demo
     set it); ``publish`` gets each event after its change committed, on the event loop's
@@ -459,65 +455,6 @@ class OfficeDesk(Reading):
         events = [_event(kind, fresh.lead, now, actor.agency)]
         return Done(fresh.lead, tuple(changes), tuple(events), self._case_file(fresh))
 
-    def _investigating(self, team_id: str, lead: Lead) -> bool:
-        """Whether open team ``team_id`` investigates one of ``lead``'s subjects (a subject of
-        a case it covers): only such a team may take the case opened from the lead. Naming
-        another would widen its members' access to subjects nobody gave them, and would tell the
-        opener which other teams exist; both answer as a team that does not exist."""
-        assert self.teams is not None
-        try:
-            team = self.teams.get(team_id)
-        except TeamError:
-            return False
-        named = {s.identifier for s in lead.subjects}
-        return bool(named & _team_subjects(self.cases_store, team))
-
-    def _open_case(
-        self,
-        actor: Principal,
-        lead: Lead,
-        sets: dict[str, object],
-        extra: dict[str, Any],
-        now: float,
-        statements: list[Statement],
-    ) -> None:
-        number, team = str(sets["case_number"]), sets.get("case_team")
-        if team is not None:
-            if self.teams is None or not self._investigating(str(team), lead):
-                raise inputs.bad(NO_TEAM, field="team")
-            try:
-                statements += self.teams.covering(str(team), number)
-            except TeamError:
-                raise inputs.bad(NO_TEAM, field="team") from None
-        try:
-            self.cases_store.register(
-                number, agency=actor.agency, title=extra["title"], by=actor.subject,
-                source=WORKFLOW, opened_at=now,
-                subjects=[Subject(s.kind, s.identifier) for s in lead.subjects],
-                officials=extra["officials"], then=statements,
-            )  # fmt: skip
-        except CaseError as exc:
-            raise inputs.bad(str(exc), field="caseNumber") from None
-        except Exception as exc:
-            _raise_conflict(exc)
-        if team is not None and self.teams is not None:
-            self.teams.changed()
-
-    def _close_case(
-        self, actor: Principal, number: str, now: float, statements: list[Statement]
-    ) -> None:
-        try:
-            registered = self.cases_store.get(number)
-        except CaseError:
-            registered = None
-        if registered is None or not registered.open:  # closed in the registry by hand
-            self.store.commit(statements)
-            return
-        try:
-            self.cases_store.close(number, by=actor.subject, at=now, then=statements)
-        except Exception as exc:
-            _raise_conflict(exc)
-
     def _replay(self, who: Standing, key: str, action: Action, digest: str) -> Done | None:
         use = self.store.key_use(who.actor.subject, key)
         if use is None:
@@ -542,14 +479,6 @@ class OfficeDesk(Reading):
                 self.publish(event)
             except Exception as exc:  # the change is committed; subscribers miss one event
                 log.warning("lead event %s not published: %s", event.kind.value, exc)
-
-
-def _team_subjects(cases: CaseStore, team: Team) -> frozenset[str]:
-    found: set[str] = set()
-    for number in team.cases:
-        with contextlib.suppress(CaseError):
-            found |= cases.get(number).identifiers
-    return frozenset(found)
 
 
 def _result(changes: Sequence[Change], case_number: str | None) -> dict[str, Any]:
@@ -585,9 +514,3 @@ def _verb(action: Action) -> str:
         Action.CLOSE_CASE: "close the case of",
         Action.ACKNOWLEDGE: "acknowledge",
     }.get(action, action.value)
-
-
-def _raise_conflict(exc: Exception) -> None:
-    if is_conflict(exc):
-        raise Conflict(str(exc)) from None
-    raise exc
