@@ -157,11 +157,10 @@ class OfficeDesk(Reading, CaseOpening):
         self, actor: Principal, declaration: Declaration, lead_ids: Sequence[str]
     ) -> frozenset[str]:
         def run() -> frozenset[str]:
-            wanted = sorted(set(lead_ids))
-            if not wanted:
+            if not lead_ids:
                 return frozenset()
             who = standing(self.db, self.teams, actor, declaration)
-            return frozenset(self._readable_ids(who, self._facts_of(wanted)))
+            return frozenset(self._readable_ids(who, self._facts_of(lead_ids)))
 
         return await self._run(run)
 
@@ -267,10 +266,10 @@ class OfficeDesk(Reading, CaseOpening):
         inputs.idempotency_key(key)
 
         def find() -> str:
-            rows = self.db.query("SELECT id FROM jg_leads WHERE case_number = ?", (number,))
-            if not rows:
+            lead_id = self.store.lead_of_case(number)
+            if lead_id is None:
                 raise case_not_found()
-            return str(rows[0][0])
+            return lead_id
 
         try:
             lead_id = await self._run(find)

@@ -10,7 +10,7 @@ from typing import Any
 from kernel.types import Principal
 from kernel.workflow import Lead
 from office import inputs
-from office.store import Conflict, OfficeStore, Statement, is_conflict
+from office.store import OfficeStore, Statement, conflicts
 from policies.cases import CaseError, CaseStore, Subject
 from policies.teams import Team, TeamError, TeamStore
 
@@ -57,16 +57,15 @@ class CaseOpening:
             except TeamError:
                 raise inputs.bad(NO_TEAM, field="team") from None
         try:
-            self.cases_store.register(
-                number, agency=actor.agency, title=extra["title"], by=actor.subject,
-                source=WORKFLOW, opened_at=now,
-                subjects=[Subject(s.kind, s.identifier) for s in lead.subjects],
-                officials=extra["officials"], then=statements,
-            )  # fmt: skip
+            with conflicts():
+                self.cases_store.register(
+                    number, agency=actor.agency, title=extra["title"], by=actor.subject,
+                    source=WORKFLOW, opened_at=now,
+                    subjects=[Subject(s.kind, s.identifier) for s in lead.subjects],
+                    officials=extra["officials"], then=statements,
+                )  # fmt: skip
         except CaseError as exc:
             raise inputs.bad(str(exc), field="caseNumber") from None
-        except Exception as exc:
-            _raise_conflict(exc)
         if team is not None and self.teams is not None:
             self.teams.changed()
 
@@ -80,10 +79,8 @@ class CaseOpening:
         if registered is None or not registered.open:  # closed in the registry by hand
             self.store.commit(statements)
             return
-        try:
+        with conflicts():
             self.cases_store.close(number, by=actor.subject, at=now, then=statements)
-        except Exception as exc:
-            _raise_conflict(exc)
 
 
 def _team_subjects(cases: CaseStore, team: Team) -> frozenset[str]:
@@ -92,9 +89,3 @@ def _team_subjects(cases: CaseStore, team: Team) -> frozenset[str]:
         with contextlib.suppress(CaseError):
             found |= cases.get(number).identifiers
     return frozenset(found)
-
-
-def _raise_conflict(exc: Exception) -> None:
-    if is_conflict(exc):
-        raise Conflict(str(exc)) from None
-    raise exc

@@ -115,11 +115,11 @@ class Reading:
             canonical = inputs.case_id(number)
         except WorkflowError:
             raise case_not_found() from None
-        rows = self.db.query("SELECT id FROM jg_leads WHERE case_number = ?", (canonical,))
-        if not rows:
+        lead_id = self.store.lead_of_case(canonical)
+        if lead_id is None:
             raise case_not_found()
         try:
-            stored, _ = self._readable(actor, declaration, str(rows[0][0]))
+            stored, _ = self._readable(actor, declaration, lead_id)
         except WorkflowError:
             raise case_not_found() from None
         found = self._case_file(stored)

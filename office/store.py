@@ -27,10 +27,11 @@ tables added. To change the schema, append a :class:`Migration`; never edit one 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,6 +159,18 @@ def is_conflict(exc: BaseException) -> bool:
     return any(c.__name__ in ("IntegrityError", "UniqueViolation") for c in type(exc).__mro__)
 
 
+@contextlib.contextmanager
+def conflicts() -> Iterator[None]:
+    """A key collision inside (this store's commit, or the case registry's change the office's
+    statements ride on) becomes :class:`Conflict`, which the desk decides again."""
+    try:
+        yield
+    except Exception as exc:
+        if is_conflict(exc):
+            raise Conflict(str(exc)) from None
+        raise
+
+
 @dataclass(frozen=True, slots=True)
 class Stored:
     """A lead as stored: what a reader sees, and what the office needs besides."""
@@ -214,12 +227,8 @@ class OfficeStore:
 
     def commit(self, statements: Sequence[Statement]) -> None:
         """Run ``statements`` in one transaction; :class:`Conflict` if a key collided."""
-        try:
+        with conflicts():
             self.db.transaction(statements)
-        except Exception as exc:
-            if is_conflict(exc):
-                raise Conflict(str(exc)) from None
-            raise
 
     @staticmethod
     def insert(lead: Lead) -> list[Statement]:
@@ -324,6 +333,11 @@ class OfficeStore:
     def get(self, lead_id: str) -> Stored | None:
         found = self.read(" WHERE id = ?", (lead_id,))
         return found[0] if found else None
+
+    def lead_of_case(self, number: str) -> str | None:
+        """The id of the lead case ``number`` (canonical) was opened from; None: none was."""
+        rows = self.db.query("SELECT id FROM jg_leads WHERE case_number = ?", (number,))
+        return str(rows[0][0]) if rows else None
 
     def read(self, where: str, params: Sequence[object]) -> list[Stored]:
         """Leads matching ``where`` (built from this package's constants; values are
