@@ -203,10 +203,8 @@ class Pipeline:
             operation = self.analyzer.analyze(
                 query, gql.operation_name, visible, introspects, principal.subject
             )
-        record.operation_name, record.operation_type = operation.name, operation.type
-        record.query_hash, record.query_text = operation.hash, query
+        record_operation(record, operation, query)
         record.variables = dict(gql.variables or {})
-        record.fields_requested = sorted({t.path for t in operation.touched})
         if operation.introspection and not introspects:  # validation has refused it already
             raise _unknown_field(*operation.introspection[0])
         if gql.method == "GET" and operation.type != "query":
@@ -245,6 +243,13 @@ def _unknown_field(name: str, line: int, column: int) -> QueryInvalid:
         "locations": [{"line": line, "column": column}],
     }
     return QueryInvalid([error], "GRAPHQL_VALIDATION_FAILED")
+
+
+def record_operation(record: AuditRecord, operation: Operation, text: str) -> None:
+    """What was asked: the operation's name and type, its text and hash, the fields touched."""
+    record.operation_name, record.operation_type = operation.name, operation.type
+    record.query_hash, record.query_text = operation.hash, text
+    record.fields_requested = sorted({t.path for t in operation.touched})
 
 
 def record_decisions(record: AuditRecord, operation: Operation, plan: Plan) -> None:

@@ -50,7 +50,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from gateway.analyze import Operation
 from gateway.events import EventBus
 from gateway.forwarded import client_of
-from gateway.pipeline import Pipeline, record_decisions
+from gateway.pipeline import Pipeline, record_decisions, record_operation
 from gateway.respond import answer_body, error_codes
 from gateway.subscription_settings import SubscriptionSettings
 from kernel.errors import AuditUnavailable, GatewayError
@@ -339,9 +339,7 @@ class _Connection:
         introspects = bool(principal.roles & pipeline.analyzer.limits.introspection_roles)
         text = pipeline.analyzer.document(query, extensions, principal.client, principal.subject)
         operation = pipeline.analyzer.analyze(text, name, visible, introspects, principal.subject)
-        record.operation_name, record.operation_type = operation.name, operation.type
-        record.query_hash, record.query_text = operation.hash, text
-        record.fields_requested = sorted({t.path for t in operation.touched})
+        record_operation(record, operation, text)
         if operation.type != "subscription":
             raise GatewayError(
                 "Only subscriptions are served over this WebSocket; send queries and mutations"
@@ -437,10 +435,8 @@ class _Connection:
             return True
         operation = subscription.operation
         context = pipeline.authorizer.context(principal, declaration)
-        record.operation_name, record.operation_type = operation.name, operation.type
-        record.query_hash, record.query_text = operation.hash, subscription.text
+        record_operation(record, operation, subscription.text)
         record.variables = dict(subscription.variables)
-        record.fields_requested = sorted({t.path for t in operation.touched})
         record.policy_version = pipeline.authorizer.policies.engine.version
         ctx.plan = plan = pipeline.authorizer.plan(principal, context, operation)
         ctx.records_visible = pipeline.authorizer.record_filter(principal, context)
