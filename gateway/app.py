@@ -171,7 +171,9 @@ def build_gateway(
             schema, settings.limits, persisted=PersistedOperations.from_settings(settings.persisted)
         ),
         authorizer,
-        Executor(schema, connectors, cursors=Cursors(hash_key), office=office),
+        Executor(
+            schema, connectors, cursors=Cursors(hash_key), office=office, signals=settings.signals
+        ),
         audit,
         reviews,
         limiter,

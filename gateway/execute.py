@@ -27,6 +27,7 @@ from kernel.workflow import Desk
 from schema.loaders import Loaders
 from schema.paging import Cursors
 from schema.unified import GatewaySchema
+from signals.settings import SignalSettings
 
 
 class Executor:
@@ -39,6 +40,7 @@ class Executor:
         cache_size: int = 1024,
         cursors: Cursors | None = None,
         office: Desk | None = None,
+        signals: SignalSettings | None = None,
     ) -> None:
         self.schema = schema
         self.connectors = connectors
@@ -49,6 +51,8 @@ class Executor:
         # the joint office's desk (a kernel.workflow.Desk, office.desk.OfficeDesk), handed to
         # the workflow resolvers on RequestContext.office; None: no workflow fields answer
         self.office = office
+        # the [signals] table, handed to riskSignals and traceFunds on RequestContext.signals
+        self.signals = signals or SignalSettings()
         self.fast = CompiledExecutor(schema.graphql, schema.catalog, cache_size)
 
     async def run(
@@ -62,6 +66,7 @@ class Executor:
         schema/office_ops.py), run on graphql-core; queries have none."""
         ctx.loaders = loaders = Loaders(ctx, self.connectors, self.cursors)
         ctx.office = self.office
+        ctx.signals = self.signals
         try:
             # every agency call this execution makes (loader batches included) ends by then
             with request_deadline(ctx.deadline):

@@ -18,6 +18,7 @@ them; the overrides (kernel/overrides.py) and the key table of docs/configuratio
     [persisted_operations] PersistedSettings    gateway/persisted.py
     [telemetry]            TelemetrySettings    gateway/telemetry_settings.py
     [office]               OfficeSettings       office/settings.py
+    [signals]              SignalSettings       signals/settings.py
     [agencies.NAME]        AgencySettings       connectors/registry.py (+ connectors/resilience.py)
     [agencies.NAME.tls]    AgencyTLS            connectors/tls.py
 """
@@ -51,6 +52,7 @@ from kernel.config import ConfigError
 from kernel.overrides import Override, Overrides, blame_problem, merge, variable_name
 from kernel.settings import TABLE, Kind, Table, declared, load_table, setting
 from office.settings import OfficeSettings
+from signals.settings import SignalSettings
 
 __all__ = [
     "AGENCIES",
@@ -88,6 +90,7 @@ class Settings(HttpSettings, AuthSettings, PolicySettings, GovernanceSettings):
     persisted: PersistedSettings = setting(factory=PersistedSettings, key="persisted_operations")
     telemetry: TelemetrySettings = setting(factory=TelemetrySettings)  # docs/telemetry.md
     office: OfficeSettings = setting(factory=OfficeSettings)  # docs/workflows.md
+    signals: SignalSettings = setting(factory=SignalSettings)  # docs/signals.md
     extra: dict[str, Any] = setting(factory=dict, internal=True)
 
     @property
@@ -110,6 +113,7 @@ DECLARED: dict[str, type[Table]] = {
     "persisted_operations": PersistedSettings,
     "telemetry": TelemetrySettings,
     "office": OfficeSettings,
+    "signals": SignalSettings,
     "agencies.*": AgencySettings,
     "agencies.*.tls": AgencyTLS,
 }
@@ -196,6 +200,7 @@ def build(
         persisted=part("persisted_operations", PersistedSettings()),
         telemetry=part("telemetry", TelemetrySettings()),
         office=part("office", OfficeSettings()),
+        signals=part("signals", SignalSettings()),
     )
     return settings, problems
 

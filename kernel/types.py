@@ -320,3 +320,7 @@ class RequestContext:
     # kernel.workflow imports this module), put here by the execute stage for the workflow
     # resolvers (schema/office.py); None: this gateway has no office desk
     office: Any = None
+    # the [signals] table (a signals.settings.SignalSettings: windows, thresholds, tracing caps),
+    # put here by the execute stage for riskSignals and traceFunds (schema/signals.py,
+    # schema/trace.py); None: the defaults
+    signals: Any = None

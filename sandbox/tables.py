@@ -53,6 +53,12 @@ class World:
     court_cases: dict[str, Record]  # court case number → case (snake_case fields)
     defaulters: dict[str, Record]  # party id → 失信被执行人 entry
     scenario: dict[str, Any]
+    # party id (USCC or resident ID) → credit report (the credit reference system, 征信)
+    credit: dict[str, Record] = field(default_factory=dict)
+    # the planted risk patterns and their decoys, the ground truth the signal tests score
+    # against: {"kind": a signals.model.SignalKind value, "subject": account number or party
+    # id, "decoy": bool, "group": name shared by a pattern's accounts, ...}
+    planted: list[Record] = field(default_factory=list)
     accounts_by_holder: dict[str, list[str]] = field(default_factory=dict)
     transactions_by_account: dict[str, list[Record]] = field(default_factory=dict)
     reports_by_account: dict[str, list[Record]] = field(default_factory=dict)
@@ -73,6 +79,7 @@ class World:
             "police_cases": len(self.police_cases),
             "court_cases": len(self.court_cases),
             "defaulters": len(self.defaulters),
+            "credit": len(self.credit),
         }
 
     def digest(self) -> str:
@@ -88,6 +95,8 @@ class World:
             self.court_cases,
             self.defaulters,
             self.scenario,
+            self.credit,
+            self.planted,
         ):
             h.update(orjson.dumps(table))
         return h.hexdigest()

@@ -20,6 +20,7 @@ FLOORS = {
     "kernel": 0,
     "connectors": 1,
     "audit": 1,
+    "signals": 1,
     "sandbox": 2,
     "schema": 2,
     "policies": 3,

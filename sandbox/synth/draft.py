@@ -110,6 +110,8 @@ class Draft:
     police_cases: dict[str, Record] = field(default_factory=dict)
     court_cases: dict[str, Record] = field(default_factory=dict)
     defaulters: dict[str, Record] = field(default_factory=dict)
+    credit: dict[str, Record] = field(default_factory=dict)  # party id -> credit report
+    planted: list[Record] = field(default_factory=list)  # ground truth (World.planted)
 
     accounts_by_holder: dict[str, list[str]] = field(default_factory=dict)
     police_by_suspect: dict[str, list[str]] = field(default_factory=dict)
@@ -153,6 +155,8 @@ class Draft:
             court_cases=self.court_cases,
             defaulters=self.defaulters,
             scenario=scenario,
+            credit=self.credit,
+            planted=self.planted,
             accounts_by_holder=self.accounts_by_holder,
             transactions_by_account=self.tx_by_account,
             reports_by_account=reports_by_account,

@@ -65,6 +65,9 @@ SAMPLES = {
     "log_format": "text",
     "log_level": "debug",
     "metrics": "false",
+    "concentrate_min_share": "0.75",
+    "pool_min_feeder_share": "0.75",
+    "passthrough_min_ratio": "0.75",
 }
 BY_KIND = {"int": "7", "float": "7.5", "bool": "true", "list": "a,b", "str": "changed"}
 
