@@ -16,6 +16,7 @@ identifiers (docs/limits.md, "Caches and timing"). The operation carries its cal
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -231,6 +232,7 @@ class _Walker:
         self.entities: set[str] = set()
         self.introspection: tuple[tuple[str, int, int], ...] = ()
         self.identifiers: dict[tuple[str, ...], Identifier] = {}
+        self._evidence = 0  # > 0: walking what a computed link reads (its evidence)
 
     def walk(
         self,
@@ -265,8 +267,15 @@ class _Walker:
                 (parent.name, name, here), Touched(resource, here, entity, needs)
             )
             at = (*keys, node.alias.value if node.alias else name)
-            if resource.identity and not _own_key(resource, entity):
+            if resource.identity and not _own_key(resource, entity) and not self._evidence:
                 self.identifiers.setdefault(at, Identifier(at, resource))
+            if resource.evidence is not None and entity is not None:
+                # a computed link (riskSignals) reads these fields of its parent: they are
+                # decided as if selected, under its path, and fetched by the plan's fields;
+                # what it shows of them it records itself (schema/signals.py)
+                self._evidence += 1
+                self.walk(_evidence(resource.evidence), parent, entity, prefix, here, at)
+                self._evidence -= 1
             if node.selection_set is None or resource.target is None:
                 continue
             target = self.graphql.type_map[resource.target]
@@ -291,6 +300,14 @@ class _Walker:
                 yield from self._fields(node.selection_set, parent)
             elif isinstance(node, FragmentSpreadNode):
                 yield from self._fields(self.fragments[node.name.value].selection_set, parent)
+
+
+@functools.cache
+def _evidence(selection: str) -> SelectionSetNode:
+    """A computed link's evidence (``schema.base.link(evidence=...)``) as a selection set."""
+    definition = parse("{" + selection + "}").definitions[0]
+    assert isinstance(definition, OperationDefinitionNode)
+    return definition.selection_set
 
 
 def _own_key(resource: FieldResource, entity: str | None) -> bool:

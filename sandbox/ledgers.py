@@ -21,7 +21,7 @@ def ledger_row(
 ) -> dict[str, Any]:
     """The columns of ``number``'s transactions from day ``start`` to day ``end`` (ISO dates,
     inclusive, the account's local day; None: open), oldest first, at most ``max_rows`` (the
-    oldest ones; ``truncated`` then says so)."""
+    newest ones: the flow patterns look back from the newest; ``truncated`` then says so)."""
     history = world.transactions_by_account.get(number, ())  # newest first
     times: list[int] = []
     amounts: list[float] = []
@@ -29,7 +29,7 @@ def ledger_row(
     parties: list[str | None] = []
     banks: list[str | None] = []
     truncated = False
-    for tx in reversed(history):
+    for tx in history:
         day = tx["time"][:10]
         if (start is not None and day < start) or (end is not None and day > end):
             continue
@@ -43,6 +43,8 @@ def ledger_row(
         parties.append(other)
         known = world.accounts.get(other) if other else None
         banks.append(known["bank"] if known else None)
+    for column in (times, amounts, outs, parties, banks):
+        column.reverse()
     return {
         "account_number": number,
         "time": times,

@@ -10,6 +10,7 @@ from schema.loaders import loaders
 from schema.paging import page_size
 from schema.refs import Enterprise_, Person_
 from schema.scalars import AccountNumber
+from schema.signals import EVIDENCE, SIGNALS, SIGNALS_DOC, RiskSignal, risk_signals
 
 Info = strawberry.Info[RequestContext, None]
 MAX_TRANSACTIONS = 500
@@ -85,6 +86,10 @@ class BankAccount:
         if data.get("holder_type") != "enterprise" or not data.get("holder_id"):
             return None
         return await loaders(info).one("Enterprise", data["holder_id"])
+
+    @link(SIGNALS, "registry", evidence=EVIDENCE["BankAccount"], description=SIGNALS_DOC)
+    async def risk_signals(self, info: Info) -> list[RiskSignal] | None:
+        return await risk_signals(self, info, "BankAccount")
 
 
 @strawberry.type

@@ -98,6 +98,9 @@ class FieldInfo:
     identity: tuple[str, ...] = ()  # entity types an identifier field identifies, in order
     stated_by: str | None = None  # the record's field saying which of them a value is
     personal: Personal | None = None  # personal-data category: decided as Person's field
+    # a link computed from other fields of its parent (riskSignals): those fields, as a GraphQL
+    # selection on the parent type, decided for the operation as if selected (gateway/analyze.py)
+    evidence: str | None = None
 
 
 def attr(
@@ -145,9 +148,12 @@ def link(
     *,
     requires: tuple[str, ...] = (),
     description: str | None = None,
+    evidence: str | None = None,
 ) -> Callable[[T], T]:
     """Decorate a resolver that follows a link to another agency's (or the same) entity."""
-    info = FieldInfo(Category(category), sensitivity, Shape.LINK, None, requires, agency)
+    info = FieldInfo(
+        Category(category), sensitivity, Shape.LINK, None, requires, agency, evidence=evidence
+    )
     decorator: Callable[[T], T] = strawberry.field(metadata={META: info}, description=description)
     return decorator
 

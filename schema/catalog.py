@@ -40,6 +40,8 @@ class FieldResource:
     personal: Personal | None = None  # personal-data category (schema.base.Personal)
     # the Person field of that category, which decides this one; None for it and untagged ones
     decided_as: tuple[str, str] | None = None
+    # what a computed link reads of its parent (schema.base.link's evidence): a selection set
+    evidence: str | None = None
 
     @property
     def path(self) -> str:
@@ -74,6 +76,7 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
                 type_name, field_name, agency, info.category, info.sensitivity, info.shape,
                 None if info.shape is Shape.LINK else source, info.requires, target,
                 sfield.python_name, info.mask, info.identity, info.personal,
+                evidence=info.evidence,
             )  # fmt: skip
             not_entities += [
                 f"{type_name}.{field_name} ({name})"

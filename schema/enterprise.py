@@ -19,6 +19,7 @@ from schema.loaders import loaders
 from schema.paging import MAX_SEARCH_TEXT, page_size, search_text
 from schema.refs import BankAccount_, CourtCase_, DefaulterEntry_, Person_, PoliceCase_
 from schema.scalars import USCC
+from schema.signals import EVIDENCE, SIGNALS, SIGNALS_DOC, RiskSignal, risk_signals
 
 Info = strawberry.Info[RequestContext, None]
 MAX_PAGE = 100
@@ -99,6 +100,10 @@ class Enterprise:
     async def judgment_defaulter(self, info: Info) -> DefaulterEntry_ | None:
         found = await loaders(info).many("DefaulterEntry", "party_id", entity_key(self))
         return found[0] if found else None
+
+    @link(SIGNALS, "registry", evidence=EVIDENCE["Enterprise"], description=SIGNALS_DOC)
+    async def risk_signals(self, info: Info) -> list[RiskSignal] | None:
+        return await risk_signals(self, info, "Enterprise")
 
 
 @embedded_type(agency="market")

@@ -36,6 +36,7 @@ from schema.batch import BatchLoader
 from schema.paging import Cursors, scope
 from schema.scope import OUTSIDE, Scope
 from schema.search import START, Position, scan, sees_everything
+from signals.model import Ledger
 
 if TYPE_CHECKING:
     import strawberry
@@ -87,6 +88,7 @@ class Loaders:
         self._ctx = ctx
         self._connectors = connectors
         self._loaders: dict[_Key, BatchLoader[Any]] = {}
+        self._ledgers: dict[int, BatchLoader[Ledger]] = {}  # by row cap
         self.cursors = cursors  # seals every paged field's cursors (schema/paging.py)
         # a joint team's request: which records its grant covers (schema/scope.py)
         plan, declaration = ctx.plan, ctx.declaration
@@ -100,6 +102,7 @@ class Loaders:
         """Drop the batch loaders (their fetch functions refer back to this object): the
         request's records are then freed by reference counting when it ends."""
         self._loaders.clear()
+        self._ledgers.clear()
 
     async def one(self, type_name: str, key: str, at: Info | None = None) -> Any:
         """The entity of that GraphQL type with that key (``at``: the asking resolver's info,
@@ -262,6 +265,26 @@ class Loaders:
         [nodes] = self._build_groups(spec.cls, type_name, [found.passed])
         nodes = self._shown_at(nodes, at)
         return SearchPage(nodes, end, total)
+
+    async def ledgers(self, numbers: Sequence[str], max_rows: int) -> list[Ledger]:
+        """The accounts' transactions in columns (signals.model.Ledger), for the flow patterns:
+        the numbers asked in one tick become one banking call, each number asked once per
+        request. Only for accounts the caller may read the flows of (schema/evidence.py)."""
+        loader = self._ledgers.get(max_rows)
+        if loader is None:
+            connector: Any = self._connectors["banking"]
+
+            async def batch(keys: list[str]) -> Sequence[Ledger | BaseException]:
+                call = connector.ledgers(keys, start=None, end=None, max_rows=max_rows)
+                try:
+                    found = await self._call("banking", "ledgers", len(keys), call)
+                except ConnectorError as exc:
+                    return [exc] * len(keys)
+                by_number = {ledger.account: ledger for ledger in found}
+                return [by_number.get(k) or Ledger(k) for k in keys]
+
+            loader = self._ledgers[max_rows] = BatchLoader(batch)
+        return await loader.load_many(list(numbers))
 
     def _fields(self, type_name: str) -> frozenset[str]:
         plan = self._ctx.plan

@@ -9,6 +9,7 @@ from schema.base import attr, entity, entity_key, link
 from schema.loaders import loaders
 from schema.refs import BankAccount_, CourtCase_, DefaulterEntry_, Enterprise_, PoliceCase_
 from schema.scalars import ResidentID
+from schema.signals import EVIDENCE, SIGNALS, SIGNALS_DOC, RiskSignal, risk_signals
 
 Info = strawberry.Info[RequestContext, None]
 
@@ -45,6 +46,10 @@ class Person:
     async def judgment_defaulter(self, info: Info) -> DefaulterEntry_ | None:
         found = await loaders(info).many("DefaulterEntry", "party_id", entity_key(self))
         return found[0] if found else None
+
+    @link(SIGNALS, "registry", evidence=EVIDENCE["Person"], description=SIGNALS_DOC)
+    async def risk_signals(self, info: Info) -> list[RiskSignal] | None:
+        return await risk_signals(self, info, "Person")
 
 
 @strawberry.type
