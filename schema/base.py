@@ -98,6 +98,9 @@ class FieldInfo:
     identity: tuple[str, ...] = ()  # entity types an identifier field identifies, in order
     stated_by: str | None = None  # the record's field saying which of them a value is
     personal: Personal | None = None  # personal-data category: decided as Person's field
+    # other fields (``"BankAccount.counterparties"``) whose decision the resolver follows: the
+    # analyzer counts them as touched wherever this field is, so the plan decides them too
+    consults: tuple[str, ...] = ()
 
 
 def attr(
@@ -145,9 +148,15 @@ def link(
     *,
     requires: tuple[str, ...] = (),
     description: str | None = None,
+    consults: tuple[str, ...] = (),
 ) -> Callable[[T], T]:
-    """Decorate a resolver that follows a link to another agency's (or the same) entity."""
-    info = FieldInfo(Category(category), sensitivity, Shape.LINK, None, requires, agency)
+    """Decorate a resolver that follows a link to another agency's (or the same) entity.
+    ``consults``: the fields (``"Type.field"``) whose decision the resolver itself follows
+    (``Query.traceFunds`` follows an account only where ``BankAccount.counterparties`` may
+    be read): the plan decides them wherever this field is selected."""
+    info = FieldInfo(
+        Category(category), sensitivity, Shape.LINK, None, requires, agency, consults=consults
+    )
     decorator: Callable[[T], T] = strawberry.field(metadata={META: info}, description=description)
     return decorator
 
