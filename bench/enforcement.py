@@ -46,7 +46,7 @@ FIFTY_FIELDS = """{ enterprise(uscc: "%s") {
   legalRepresentative { idNumber name gender birthDate ethnicity householdAddress phone }
   bankAccounts { number holderId holderName holderType bank branch openedOn balance currency status
     transactions(first: 5) {
-      id time amount direction channel counterparty counterpartyAccount memo } }
+      id time amount direction channel counterpartyName counterpartyAccount memo } }
   courtCases { caseNumber court causeOfAction stage filedOn }
 } }"""
 

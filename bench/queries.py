@@ -9,7 +9,7 @@ DEMO_QUERY = """query Demo($uscc: USCC!) {
   enterprise(uscc: $uscc) {
     name status
     legalRepresentative { idNumber name }
-    bankAccounts { number bank balance transactions(first: 20) { amount counterparty } }
+    bankAccounts { number bank balance transactions(first: 20) { amount counterpartyName } }
     courtCases { caseNumber causeOfAction }
     policeCases { caseNumber charge status }
   }
@@ -45,5 +45,5 @@ def rows_query(enterprises: int, transactions: int) -> str:
     return (
         f'{{ enterprises(nameContains: "有限", first: {enterprises}) {{ nodes {{ uscc name '
         f"bankAccounts {{ number bank balance transactions(first: {transactions}) "
-        "{ id time amount direction channel counterparty } } } } }"
+        "{ id time amount direction channel counterpartyName } } } } }"
     )

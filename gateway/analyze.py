@@ -266,6 +266,12 @@ class _Walker:
             self.touched.setdefault(
                 (parent.name, name, here), Touched(resource, here, entity, needs)
             )
+            for type_name, field_name in resource.consults:  # decided for its resolver
+                consulted = f"{here}.{field_name}"
+                self.touched.setdefault(
+                    (type_name, field_name, consulted),
+                    Touched(self.catalog[(type_name, field_name)], consulted, None, frozenset()),
+                )
             at = (*keys, node.alias.value if node.alias else name)
             if resource.identity and not _own_key(resource, entity) and not self._evidence:
                 self.identifiers.setdefault(at, Identifier(at, resource))

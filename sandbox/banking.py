@@ -23,7 +23,9 @@ from connectors import signing
 from kernel.identifiers import check_account_number
 from sandbox.faults import Faults
 from sandbox.fields import RecordShape, Selection
+from sandbox.flows import DIRECTIONS, RangeError, aggregate, check_range, in_range, not_of_bank
 from sandbox.http import ApiError, build_app, check_keys, check_party_id, json_response
+from sandbox.ledgers import ledger_row
 from sandbox.paging import decode_token, encode_token
 from sandbox.world import Record, World
 
@@ -42,6 +44,9 @@ __all__ = [
 DEFAULT_KEY_ID = "jointgate"
 DEFAULT_KEY = b"sandbox-bank-key"
 MAX_KEYS = 500
+MAX_LEDGER_KEYS = 50  # accounts per /v1/transactions:columns call
+MAX_LEDGER_ROWS = 200_000
+LEDGER_CACHE = 512  # ledgers kept per app (the world does not change under a running app)
 DEFAULT_LIMIT_PER_ACCOUNT = 50
 MAX_LIMIT_PER_ACCOUNT = 500
 TIMESTAMP_WINDOW_S = 300
@@ -225,6 +230,22 @@ def _int(payload: Mapping[str, Any], name: str, default: int, minimum: int, maxi
     return value
 
 
+def _range(payload: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    try:
+        return check_range(payload.get("from"), payload.get("to"))
+    except RangeError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _amount(payload: Mapping[str, Any], name: str) -> float:
+    value = payload.get(name, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ApiError(400, f"{name} must be a number of at least 0")
+    if value == float("inf"):
+        raise ApiError(400, f"{name} must be finite")
+    return float(value)
+
+
 def _page_offset(token: Any) -> int:
     """How many transactions per account earlier pages returned (0 without a token)."""
     if token is None:
@@ -287,10 +308,11 @@ def create_app(
             payload, "limit_per_account", DEFAULT_LIMIT_PER_ACCOUNT, 1, MAX_LIMIT_PER_ACCOUNT
         )
         offset = _page_offset(payload.get("page_token"))
+        start, end = _range(payload)
         found: list[Record] = []
         more = False
         for number in numbers:
-            history = world.transactions_by_account.get(number, [])
+            history = in_range(world.transactions_by_account.get(number, ()), start, end)
             found.extend(select(tx) for tx in history[offset : offset + limit])
             more = more or len(history) > offset + limit
         return {
@@ -305,6 +327,50 @@ def create_app(
             "reports": [select(r) for n in numbers for r in world.reports_by_account.get(n, ())]
         }
 
+    def aggregated(payload: dict[str, Any]) -> dict[str, Any]:
+        numbers = _keys(payload, "account_numbers", check_account_number)
+        start, end = _range(payload)
+        bank = payload.get("bank")
+        if bank is not None:
+            if not isinstance(bank, str) or not bank:
+                raise ApiError(400, "bank must be a bank's name")
+            stray = not_of_bank(world, numbers, bank)
+            if stray is not None:
+                raise ApiError(400, f"account {stray} is not an account of {bank}")
+        direction = payload.get("direction", "both")
+        if direction not in DIRECTIONS:
+            raise ApiError(400, f"direction must be one of {', '.join(DIRECTIONS)}")
+        rows = aggregate(
+            world, numbers, start=start, end=end, direction=direction,
+            min_amount=_amount(payload, "min_amount"),
+            limit_per_account=_int(
+                payload, "limit_per_account", DEFAULT_LIMIT_PER_ACCOUNT, 1, MAX_LIMIT_PER_ACCOUNT
+            ),
+        )  # fmt: skip
+        return {"rows": rows}
+
+    ledgers: dict[tuple[str, str | None, str | None, int], dict[str, Any]] = {}
+
+    def columns(payload: dict[str, Any]) -> dict[str, Any]:
+        values = payload.get("account_numbers")
+        if not isinstance(values, list):
+            raise ApiError(400, "account_numbers must be a list of strings")
+        numbers = check_keys(values, check_account_number, limit=MAX_LEDGER_KEYS)
+        start, end = _range(payload)
+        max_rows = _int(payload, "max_rows", MAX_LEDGER_ROWS, 1, MAX_LEDGER_ROWS)
+        out = []
+        for number in numbers:
+            if number not in world.accounts:
+                continue
+            key = (number, start, end, max_rows)
+            row = ledgers.get(key)
+            if row is None:
+                if len(ledgers) >= LEDGER_CACHE:
+                    ledgers.pop(next(iter(ledgers)))  # the oldest built goes first
+                row = ledgers[key] = ledger_row(world, number, start, end, max_rows)
+            out.append(row)
+        return {"ledgers": out}
+
     routes = [
         Route(path, signed(handler), methods=["POST"])
         for path, handler in (
@@ -312,6 +378,8 @@ def create_app(
             ("/v1/accounts:byHolder", by_holder),
             ("/v1/transactions:search", transactions),
             ("/v1/reports:byAccount", reports),
+            ("/v1/transactions:aggregate", aggregated),
+            ("/v1/transactions:columns", columns),
         )
     ]
     return build_app(routes, render_error, faults)

@@ -2,18 +2,87 @@
 
 from __future__ import annotations
 
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
+
 import strawberry
 
-from kernel.types import RequestContext
-from schema.base import attr, entity, entity_key, link, record_data
-from schema.loaders import loaders
-from schema.paging import page_size
+from connectors.banking import FundFlows
+from connectors.errors import AgencyRejected
+from kernel.types import BuildRules, RequestContext
+from schema.base import attr, build, embedded_type, entity, entity_key, link, record_data
+from schema.loaders import Lookups, Window, loaders
+from schema.paging import InvalidArgument, page_size
 from schema.refs import Enterprise_, Person_
-from schema.scalars import AccountNumber
+from schema.scalars import AccountNumber, Date
+from schema.scope import OUTSIDE
 from schema.signals import EVIDENCE, SIGNALS, SIGNALS_DOC, RiskSignal, risk_signals
 
 Info = strawberry.Info[RequestContext, None]
 MAX_TRANSACTIONS = 500
+MAX_COUNTERPARTIES = 500  # per account, what /v1/transactions:aggregate returns at most
+From = Annotated[Date | None, strawberry.argument(name="from")]
+
+
+@strawberry.enum
+class FlowDirection(enum.Enum):
+    """Which money: coming into an account, leaving it, or both."""
+
+    IN = "in"
+    OUT = "out"
+    BOTH = "both"
+
+
+def window(start: str | None, end: str | None) -> Window:
+    """A date range from the arguments ``from`` and ``to`` (each checked by the Date scalar);
+    ``from`` after ``to`` is refused (BAD_USER_INPUT)."""
+    if start is not None and end is not None and start > end:
+        raise InvalidArgument("from", "must not be after to")
+    return (start, end)
+
+
+def amount_at_least(value: float, argument: str = "minAmount") -> float:
+    if not math.isfinite(value) or value < 0:
+        raise InvalidArgument(argument, "must be a number of at least 0")
+    return value
+
+
+def rules_for(info: Info, source: object) -> Mapping[str, BuildRules]:
+    """The build rules of what hangs off ``source``: in a team's request, those without the
+    team for a record outside its scope (schema/scope.py), else the plan's."""
+    plan = info.context.plan
+    assert plan is not None
+    if plan.outside is not None and OUTSIDE in getattr(source, "__dict__", {}):
+        return plan.outside.build_rules
+    return plan.build_rules
+
+
+async def counterparty_rows(
+    lookups: Lookups,
+    numbers: Sequence[str],
+    *,
+    bank: str | None,
+    dates: Window,
+    direction: FlowDirection,
+    min_amount: float,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The banking system's per-counterparty aggregates of ``numbers`` (one signed call per
+    500 accounts, recorded in the audit record as every agency call is)."""
+    connector = lookups.loaders.connector("banking")
+    if not isinstance(connector, FundFlows):
+        raise AgencyRejected("banking", "this banking connector has no aggregates", 501)
+    start, end = dates
+    call = connector.aggregate(
+        numbers, bank=bank, start=start, end=end, direction=direction.value,
+        min_amount=min_amount, limit_per_account=limit,
+    )  # fmt: skip
+    rows: list[dict[str, Any]] = await lookups.loaders.call(
+        "banking", "aggregate transaction", len(numbers), call
+    )
+    return rows
 
 
 @entity(
@@ -29,11 +98,45 @@ class Transaction:
     amount: float | None = attr("financial", 3, mask="amount")
     direction: str | None = attr("financial", 2)
     channel: str | None = attr("financial", 2)
-    counterparty: str | None = attr(  # a person's or an enterprise's name: decided as a person's
-        "financial", 3, source="counterparty_name", mask="name", personal="person-name"
+    counterparty_name: str | None = attr(  # a person's or an enterprise's name: as a person's
+        "financial", 3, mask="name", personal="person-name"
     )
     counterparty_account: str | None = attr("financial", 3, mask="account", identity="BankAccount")
     memo: str | None = attr("financial", 3)
+
+    @link(
+        "banking", "financial", 3, requires=("counterparty_account",),
+        description="The counterparty's account, where it is one of the banking system's"
+        " (null for cash, an account outside it, or one not available to you).",
+    )  # fmt: skip
+    async def counterparty(self, info: Info) -> BankAccount | None:
+        return await _account(info, record_data(self).get("counterparty_account"))
+
+
+async def _account(info: Info, number: Any) -> BankAccount | None:
+    """The account of that number through the loaders, or None (none, or not shown)."""
+    if not isinstance(number, str) or not number:
+        return None
+    found = await loaders(info).each("BankAccount", [number])
+    return found[0] if found else None
+
+
+@embedded_type(agency="banking")
+class CounterpartyFlow:
+    """What one account exchanged with one counterparty in one direction over a date range."""
+
+    counterparty_account: str | None = attr("financial", 3, mask="account", identity="BankAccount")
+    counterparty_name: str | None = attr("financial", 3, mask="name", personal="person-name")
+    counterparty_bank: str | None = attr("financial", 2)
+    direction: str | None = attr("financial", 2)  # in: the counterparty paid; out: was paid
+    sum: float | None = attr("financial", 3, mask="amount")
+    count: int | None = attr("financial", 2)
+    first: str | None = attr("financial", 2)  # the first transaction's time
+    last: str | None = attr("financial", 2)
+
+    @link("banking", "financial", 3, description="The counterparty's account, as Transaction's.")
+    async def counterparty(self, info: Info) -> BankAccount | None:
+        return await _account(info, record_data(self).get("counterparty_account"))
 
 
 @entity(agency="banking", kind="report", key="id", part_of=("BankAccount", "account_number"))
@@ -64,10 +167,52 @@ class BankAccount:
     currency: str | None = attr("financial", 1)
     status: str | None = attr("financial", 1)
 
-    @link("banking", "financial", 3, description="Newest first; `first` from 1 to 500.")
-    async def transactions(self, info: Info, first: int = 50) -> list[Transaction] | None:
+    @link(
+        "banking", "financial", 3,
+        description="Newest first; `first` from 1 to 500; `from` and `to`: the days (inclusive).",
+    )  # fmt: skip
+    async def transactions(
+        self, info: Info, first: int = 50, from_: From = None, to: Date | None = None
+    ) -> list[Transaction] | None:
         limit = page_size(first, MAX_TRANSACTIONS)
-        return await loaders(info).many("Transaction", "account_number", entity_key(self), limit)
+        dates = window(from_, to)
+        return await loaders(info).many(
+            "Transaction", "account_number", entity_key(self), limit,
+            None if dates == (None, None) else dates,
+        )  # fmt: skip
+
+    @link(
+        "banking", "financial", 3,
+        description="Per counterparty and direction, what the account exchanged from `from` to"
+        " `to` in transactions of at least `minAmount`: the largest `first` (1 to 500) by sum;"
+        " cash is left out.",
+    )  # fmt: skip
+    async def counterparties(
+        self,
+        info: Info,
+        from_: From = None,
+        to: Date | None = None,
+        direction: FlowDirection = FlowDirection.BOTH,
+        min_amount: float = 0.0,
+        first: int = 20,
+    ) -> list[CounterpartyFlow] | None:
+        limit = page_size(first, MAX_COUNTERPARTIES)
+        dates, least = window(from_, to), amount_at_least(min_amount)
+        lookups = loaders(info)
+
+        async def fetch(numbers: list[str]) -> list[list[dict[str, Any]]]:
+            rows = await counterparty_rows(
+                lookups, numbers, bank=None, dates=dates, direction=direction,
+                min_amount=least, limit=limit,
+            )  # fmt: skip
+            by_account: dict[str, list[dict[str, Any]]] = {n: [] for n in numbers}
+            for row in rows:
+                by_account.setdefault(row["account_number"], []).append(row)
+            return [by_account[n] for n in numbers]
+
+        batch = lookups.loaders.batch(("counterparties", dates, direction, least, limit), fetch)
+        rules = rules_for(info, self)
+        return [build(CounterpartyFlow, row, rules) for row in await batch.load(entity_key(self))]
 
     @link("banking", "financial", 3)
     async def suspicious_reports(self, info: Info) -> list[SuspiciousReport] | None:

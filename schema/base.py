@@ -101,6 +101,9 @@ class FieldInfo:
     # a link computed from other fields of its parent (riskSignals): those fields, as a GraphQL
     # selection on the parent type, decided for the operation as if selected (gateway/analyze.py)
     evidence: str | None = None
+    # other fields (``"BankAccount.counterparties"``) whose decision the resolver follows: the
+    # analyzer counts them as touched wherever this field is, so the plan decides them too
+    consults: tuple[str, ...] = ()
 
 
 def attr(
@@ -149,10 +152,17 @@ def link(
     requires: tuple[str, ...] = (),
     description: str | None = None,
     evidence: str | None = None,
+    consults: tuple[str, ...] = (),
 ) -> Callable[[T], T]:
-    """Decorate a resolver that follows a link to another agency's (or the same) entity."""
+    """Decorate a resolver that follows a link to another agency's (or the same) entity.
+    ``consults``: the fields (``"Type.field"``) whose decision the resolver itself follows
+    (``Query.traceFunds`` follows an account only where ``BankAccount.counterparties`` may
+    be read): the plan decides them wherever this field is selected. ``evidence``: for a
+    link computed from its parent's other fields (``riskSignals``), those fields as a
+    selection on the parent type, decided as if selected (gateway/analyze.py)."""
     info = FieldInfo(
-        Category(category), sensitivity, Shape.LINK, None, requires, agency, evidence=evidence
+        Category(category), sensitivity, Shape.LINK, None, requires, agency,
+        evidence=evidence, consults=consults,
     )
     decorator: Callable[[T], T] = strawberry.field(metadata={META: info}, description=description)
     return decorator

@@ -42,6 +42,8 @@ class FieldResource:
     decided_as: tuple[str, str] | None = None
     # what a computed link reads of its parent (schema.base.link's evidence): a selection set
     evidence: str | None = None
+    # other fields whose decision this field's resolver follows (schema.base.link's consults)
+    consults: tuple[tuple[str, str], ...] = ()
 
     @property
     def path(self) -> str:
@@ -77,6 +79,7 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
                 None if info.shape is Shape.LINK else source, info.requires, target,
                 sfield.python_name, info.mask, info.identity, info.personal,
                 evidence=info.evidence,
+                consults=tuple(_type_field(c) for c in info.consults),
             )  # fmt: skip
             not_entities += [
                 f"{type_name}.{field_name} ({name})"
@@ -107,6 +110,14 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
             "these schema fields have no policy resource; declare them with attr(), embedded() or "
             "link() from schema.base: " + ", ".join(missing)
         )
+    unknown = sorted(
+        f"{r.path} consults {t}.{f}" for r in catalog.values() for t, f in r.consults
+        if (t, f) not in catalog
+    )  # fmt: skip
+    if unknown:
+        raise SchemaMappingError(
+            "these fields consult fields the schema has not: " + ", ".join(unknown)
+        )
     if not_entities:
         raise SchemaMappingError(
             "these fields declare an identity that is not an entity type; name the @entity "
@@ -114,6 +125,11 @@ def build_catalog(schema: GraphQLSchema) -> Catalog:
             f"{PARTY}: " + ", ".join(not_entities)
         )
     return _decided_by_category(catalog)
+
+
+def _type_field(name: str) -> tuple[str, str]:
+    type_name, _, field_name = name.partition(".")
+    return type_name, field_name
 
 
 def _decided_by_category(catalog: Catalog) -> Catalog:

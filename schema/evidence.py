@@ -21,6 +21,7 @@ from typing import Any
 
 import strawberry
 
+from connectors.errors import ConnectorError
 from kernel import masks
 from kernel.types import BuildRules, FieldDecision, Outcome, RequestContext
 from schema.base import SPECS_BY_NAME, FieldForbidden, entity_key
@@ -379,7 +380,7 @@ async def flow_signals(r: Reader) -> list[Shown]:
         return []
     settings = r.settings
     numbers = [entity_key(a) for a, _ in readable]
-    ledgers = await r.ctx.loaders.ledgers(numbers, settings.ledger_max_rows)
+    ledgers = await _ledgers(r, numbers)
     wanted = {
         n: flows.pool_feeder_candidates(ledger, settings)
         for n, ledger in zip(numbers, ledgers, strict=True)
@@ -402,8 +403,28 @@ async def _feeders(r: Reader, candidates: Sequence[str]) -> dict[str, Ledger]:
     numbers = [entity_key(a) for a in found if _flows_readable(r, a) is not None]
     if not numbers:
         return {}
-    ledgers = await r.ctx.loaders.ledgers(numbers, r.settings.ledger_max_rows)
+    ledgers = await _ledgers(r, numbers)
     return dict(zip(numbers, ledgers, strict=True))
+
+
+async def _ledgers(r: Reader, numbers: Sequence[str]) -> list[Ledger]:
+    """The accounts' transactions in columns: the numbers asked in one tick (by every
+    subject's signals) become one banking call, each number asked once per request."""
+    loaders = r.ctx.loaders
+    max_rows = r.settings.ledger_max_rows
+    banking = loaders.connector("banking")
+
+    async def fetch(keys: list[str]) -> list[Ledger | BaseException]:
+        call = banking.ledgers(keys, start=None, end=None, max_rows=max_rows)
+        try:
+            rows = await loaders.call("banking", "ledgers", len(keys), call)
+        except ConnectorError as exc:
+            return [exc] * len(keys)
+        found = {row["account_number"]: Ledger.from_wire(row) for row in rows}
+        return [found.get(k) or Ledger(k) for k in keys]
+
+    found: list[Ledger] = await loaders.batch(("ledgers", max_rows), fetch).load_many(numbers)
+    return found
 
 
 def _shown_flow(r: Reader, signal: Signal, account: Any, number: str, rules: BuildRules) -> Shown:

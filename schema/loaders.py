@@ -28,20 +28,21 @@ from graphql import (
     SelectionSetNode,
 )
 
-from connectors.base import Connector, Page, Record
-from connectors.errors import ConnectorError
+from connectors.banking import FundFlows
+from connectors.base import Connector, Grouped, Page, Record
+from connectors.errors import AgencyRejected, ConnectorError
 from kernel.types import AgencyCall, RequestContext
 from schema.base import SPECS, SPECS_BY_NAME, FieldForbidden, TypeSpec, build, states
 from schema.batch import BatchLoader
 from schema.paging import Cursors, scope
 from schema.scope import OUTSIDE, Scope
 from schema.search import START, Position, scan, sees_everything
-from signals.model import Ledger
 
 if TYPE_CHECKING:
     import strawberry
 
-_Key = tuple[str, str, int | None]
+Window = tuple[str | None, str | None]  # a date range: (from, to), ISO days, None: open
+_Key = tuple[str, str, int | None, Window | None]
 Info = GraphQLResolveInfo[Any]
 
 MAX_LOOKUP_KEYS = 100  # identifiers in one list lookup: courtCases(caseNumbers: [...]) ...
@@ -88,7 +89,7 @@ class Loaders:
         self._ctx = ctx
         self._connectors = connectors
         self._loaders: dict[_Key, BatchLoader[Any]] = {}
-        self._ledgers: dict[int, BatchLoader[Ledger]] = {}  # by row cap
+        self._batches: dict[Any, BatchLoader[Any]] = {}  # batch(): other per-request batches
         self.cursors = cursors  # seals every paged field's cursors (schema/paging.py)
         # a joint team's request: which records its grant covers (schema/scope.py)
         plan, declaration = ctx.plan, ctx.declaration
@@ -102,7 +103,7 @@ class Loaders:
         """Drop the batch loaders (their fetch functions refer back to this object): the
         request's records are then freed by reference counting when it ends."""
         self._loaders.clear()
-        self._ledgers.clear()
+        self._batches.clear()
 
     async def one(self, type_name: str, key: str, at: Info | None = None) -> Any:
         """The entity of that GraphQL type with that key (``at``: the asking resolver's info,
@@ -133,10 +134,34 @@ class Loaders:
         return await self.each(type_name, dict.fromkeys(keys), at)
 
     async def many(
-        self, type_name: str, by: str, key: str, limit: int | None = None, at: Info | None = None
+        self,
+        type_name: str,
+        by: str,
+        key: str,
+        limit: int | None = None,
+        at: Info | None = None,
+        window: Window | None = None,
     ) -> list[Any]:
-        """Every entity of that type whose ``by`` field matches ``key`` (one-to-many links)."""
-        return self._shown_at(await self._loader(type_name, by, limit).load(key), at)
+        """Every entity of that type whose ``by`` field matches ``key`` (one-to-many links);
+        ``window``: only those of the days in that range (transactions)."""
+        return self._shown_at(await self._loader(type_name, by, limit, window).load(key), at)
+
+    def connector(self, agency: str) -> Connector:
+        """The agency's connector, for a resolver that asks it more than records (tracing)."""
+        return self._connectors[agency]
+
+    async def call(self, agency: str, operation: str, keys: int, call: Awaitable[Any]) -> Any:
+        """``call``'s result, the agency call recorded in the audit record as the loaders'
+        own are (``AuditRecord.agency_calls``)."""
+        return await self._call(agency, operation, keys, call)
+
+    def batch(self, key: Any, fetch: Callable[[list[str]], Awaitable[Sequence[Any]]]) -> Any:
+        """The request's batch loader named ``key``, made with ``fetch`` the first time: the
+        keys asked in one tick become one ``fetch`` (schema/batch.py)."""
+        loader = self._batches.get(key)
+        if loader is None:
+            loader = self._batches[key] = BatchLoader(fetch)
+        return loader
 
     def _shown_at(self, found: list[Any], at: Info | None) -> list[Any]:
         """A batch's objects for one key, the hidden ones recorded as withheld at ``at``'s
@@ -266,34 +291,16 @@ class Loaders:
         nodes = self._shown_at(nodes, at)
         return SearchPage(nodes, end, total)
 
-    async def ledgers(self, numbers: Sequence[str], max_rows: int) -> list[Ledger]:
-        """The accounts' transactions in columns (signals.model.Ledger), for the flow patterns:
-        the numbers asked in one tick become one banking call, each number asked once per
-        request. Only for accounts the caller may read the flows of (schema/evidence.py)."""
-        loader = self._ledgers.get(max_rows)
-        if loader is None:
-            connector: Any = self._connectors["banking"]
-
-            async def batch(keys: list[str]) -> Sequence[Ledger | BaseException]:
-                call = connector.ledgers(keys, start=None, end=None, max_rows=max_rows)
-                try:
-                    found = await self._call("banking", "ledgers", len(keys), call)
-                except ConnectorError as exc:
-                    return [exc] * len(keys)
-                by_number = {ledger.account: ledger for ledger in found}
-                return [by_number.get(k) or Ledger(k) for k in keys]
-
-            loader = self._ledgers[max_rows] = BatchLoader(batch)
-        return await loader.load_many(list(numbers))
-
     def _fields(self, type_name: str) -> frozenset[str]:
         plan = self._ctx.plan
         assert plan is not None, "the execute stage runs only with a plan"
         return plan.source_fields.get(type_name, frozenset())
 
-    def _loader(self, type_name: str, by: str | None, limit: int | None) -> BatchLoader[Any]:
+    def _loader(
+        self, type_name: str, by: str | None, limit: int | None, window: Window | None = None
+    ) -> BatchLoader[Any]:
         assert by is not None
-        key = (type_name, by, limit)
+        key = (type_name, by, limit, window)
         loader = self._loaders.get(key)
         if loader is None:
             spec = _spec(type_name)
@@ -301,7 +308,12 @@ class Loaders:
             kind = spec.kind or ""
 
             async def batch(keys: list[str]) -> Sequence[list[Any] | BaseException]:
-                call = connector.fetch_many(kind, by, keys, self._fields(type_name), limit)
+                fields = self._fields(type_name)
+                call = (
+                    connector.fetch_many(kind, by, keys, fields, limit)
+                    if window is None
+                    else _between(connector, kind, by, keys, fields, limit, window)
+                )
                 try:
                     grouped = await self._call(spec.agency, f"{kind} by {by}", len(keys), call)
                 except ConnectorError as exc:
@@ -412,6 +424,18 @@ class Loaders:
         return out
 
 
+async def _between(
+    connector: Connector, kind: str, by: str, keys: Sequence[str], fields: frozenset[str],
+    limit: int | None, window: Window,
+) -> Grouped:  # fmt: skip
+    """A one-to-many lookup over a date range: transactions of accounts, from the banking
+    system (``connectors.banking.FundFlows``); no other lookup takes one."""
+    if not isinstance(connector, FundFlows) or (kind, by) != ("transaction", "account_number"):
+        raise AgencyRejected(connector.agency, f"no date range on {kind} by {by}", 400)
+    start, end = window
+    return await connector.transactions(keys, fields, start=start, end=end, limit_per_account=limit)
+
+
 def _grouped(
     every: list[Any], groups: Sequence[Sequence[Record]], special: Callable[[Any], bool]
 ) -> list[list[Any]]:
@@ -457,8 +481,24 @@ class Lookups:
     async def lookup(self, type_name: str, keys: Sequence[str]) -> list[Any]:
         return await self._loaders.lookup(type_name, keys, self._info)
 
-    async def many(self, type_name: str, by: str, key: str, limit: int | None = None) -> list[Any]:
-        return await self._loaders.many(type_name, by, key, limit, self._info)
+    async def many(
+        self,
+        type_name: str,
+        by: str,
+        key: str,
+        limit: int | None = None,
+        window: Window | None = None,
+    ) -> list[Any]:
+        return await self._loaders.many(type_name, by, key, limit, self._info, window)
+
+    @property
+    def loaders(self) -> Loaders:
+        """The request's loaders themselves (agency calls beyond records: schema/trace.py)."""
+        return self._loaders
+
+    @property
+    def info(self) -> Info:
+        return self._info
 
     async def search(
         self, type_name: str, text: str, first: int, after: str | None, *, count: bool

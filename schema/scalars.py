@@ -6,6 +6,7 @@ never the value itself.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import NewType
 
@@ -19,6 +20,18 @@ ResidentID = NewType("ResidentID", str)
 AccountNumber = NewType("AccountNumber", str)
 CourtCaseNumber = NewType("CourtCaseNumber", str)
 PoliceCaseNumber = NewType("PoliceCaseNumber", str)
+Date = NewType("Date", str)
+
+
+def check_date(value: str) -> str:
+    """An ISO calendar date, ``2026-05-01`` (a date range's end: schema/banking.py)."""
+    try:
+        day = datetime.date.fromisoformat(value)
+    except ValueError:
+        day = None
+    if day is None or len(value) != 10:
+        raise identifiers.InvalidIdentifier("Date", "must be an ISO date, YYYY-MM-DD")
+    return day.isoformat()
 
 
 def _scalar(name: str, description: str, check: Callable[[str], str]) -> ScalarDefinition:
@@ -51,6 +64,7 @@ SCALARS: dict[object, ScalarDefinition] = {
         "Court case number (案号), e.g. (2024)京01民初123号.",
         identifiers.check_court_case_number,
     ),
+    Date: _scalar("Date", "A calendar date, ISO 8601: YYYY-MM-DD.", check_date),
     PoliceCaseNumber: _scalar(
         "PoliceCaseNumber",
         "Police case number: J + 6-digit region + 4-digit year + 6-digit sequence.",

@@ -23,6 +23,7 @@ from schema.person import PersonQuery
 from schema.police import PoliceQuery
 from schema.scalars import SCALARS
 from schema.scope import OUTSIDE, check_declarations
+from schema.trace import TraceQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ def build_schema() -> GatewaySchema:
         "Query",
         (
             EnterpriseQuery, PersonQuery, BankingQuery, PoliceQuery, CourtQuery, AuditQuery,
-            OfficeQuery,
+            OfficeQuery, TraceQuery,
         ),
     )  # fmt: skip
     # the joint office's work (schema/office_ops.py): the only mutations and subscriptions

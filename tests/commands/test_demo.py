@@ -28,7 +28,7 @@ DEMO_QUERY = """query Demo($uscc: USCC!) {
   enterprise(uscc: $uscc) {
     name
     legalRepresentative { idNumber name }
-    bankAccounts { number bank balance transactions(first: 5) { amount counterparty } }
+    bankAccounts { number bank balance transactions(first: 5) { amount counterpartyName } }
     courtCases { caseNumber }
     policeCases { caseNumber charge }
     abnormalOperations { reason }

@@ -13,7 +13,7 @@ query Demo($uscc: USCC!) {
   enterprise(uscc: $uscc) {
     name
     legalRepresentative { idNumber name }
-    bankAccounts { number bank balance transactions(first: 2) { amount counterparty } }
+    bankAccounts { number bank balance transactions(first: 2) { amount counterpartyName } }
     courtCases { caseNumber }
     policeCases { caseNumber }
   }

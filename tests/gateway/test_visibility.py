@@ -253,9 +253,9 @@ async def test_introspection_shows_the_callers_visible_schema(harness: Harness) 
         assert type_name not in types or (target is not None and target not in types)
     assert {("Query", "auditLog"), ("BankAccount", "balance")} <= set(catalog) - shown
     assert not any(type_name == "AuditRecord" for type_name, _ in visible)
-    # Transaction.counterparty, a name decided as Person.name (docs/policies.md, data
+    # Transaction.counterpartyName, a name decided as Person.name (docs/policies.md, data
     # categories), is one the admin could see masked, but no visible field leads to Transaction
-    assert {f for t, f in visible if t == "Transaction"} == {"counterparty"}
+    assert {f for t, f in visible if t == "Transaction"} == {"counterpartyName"}
     assert not any(catalog[key].target == "Transaction" for key in visible)
     for name in ("AuditRecord", "Transaction"):
         assert name not in types

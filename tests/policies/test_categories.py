@@ -34,7 +34,7 @@ def test_the_default_set_has_tagged_fields() -> None:
     assert {r.path for r in TAGGED} >= {
         "BankAccount.holderId", "BankAccount.holderName", "Enterprise.legalRepName",
         "Shareholder.holderId", "Shareholder.holderName", "Party.partyId", "Party.name",
-        "DefaulterEntry.partyId", "Transaction.counterparty",
+        "DefaulterEntry.partyId", "Transaction.counterpartyName",
     }  # fmt: skip
 
 

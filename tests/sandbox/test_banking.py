@@ -11,7 +11,9 @@ import orjson
 from connectors import signing
 from kernel.identifiers import luhn_check_digit
 from sandbox.banking import DEFAULT_KEY, DEFAULT_KEY_ID
+from sandbox.ledgers import ledger_row
 from sandbox.world import World
+from signals.model import Ledger
 
 
 def _card(payload: str) -> str:
@@ -212,3 +214,150 @@ async def test_signature_refusals(client: httpx.AsyncClient, urls: dict[str, str
     assert (await _post(client, base, path, payload, fresh)).status_code == 200
     # Within the window the timestamp is accepted.
     assert (await _post(client, base, path, payload, headers(skew=-250))).status_code == 200
+
+
+# ------------------------------------------------------------------ dates, aggregates, columns
+
+
+def _days(world: World, number: str) -> list[str]:
+    return sorted({tx["time"][:10] for tx in world.transactions_by_account[number]})
+
+
+async def test_transactions_by_date_range_are_the_days_inclusive(
+    client: httpx.AsyncClient, urls: dict[str, str], world: World
+) -> None:
+    number = world.scenario["account_number"]
+    days = _days(world, number)
+    start, end = days[1], days[-2]
+    response = await _post(
+        client, urls["banking"], "/v1/transactions:search",
+        {"account_numbers": [number], "from": start, "to": end, "limit_per_account": 500,
+         "fields": ["time"]},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    got = {tx["id"] for tx in response.json()["transactions"]}
+    expected = {
+        tx["id"] for tx in world.transactions_by_account[number] if start <= tx["time"][:10] <= end
+    }
+    assert got == expected and 0 < len(got) < len(world.transactions_by_account[number])
+
+
+async def test_bad_dates_are_refused_with_a_clear_message(
+    client: httpx.AsyncClient, urls: dict[str, str], world: World
+) -> None:
+    number = world.scenario["account_number"]
+    for path in (
+        "/v1/transactions:search",
+        "/v1/transactions:aggregate",
+        "/v1/transactions:columns",
+    ):
+        for extra, says in (
+            ({"from": "2026-13-01"}, "from must be an ISO date"),
+            ({"to": "yesterday"}, "to must be an ISO date"),
+            ({"from": "2026-05-02", "to": "2026-05-01"}, "from (2026-05-02) is after to"),
+            ({"from": 20260501}, "from must be an ISO date"),
+        ):
+            response = await _post(
+                client, urls["banking"], path, {"account_numbers": [number], **extra}
+            )
+            _check_error(response, 400, 40001)
+            assert says in response.json()["msg"], (path, response.text)
+
+
+def _expected_rows(world: World, number: str, direction: str, least: float) -> dict[Any, Any]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for tx in world.transactions_by_account[number]:
+        wanted = direction in ("both", tx["direction"])
+        if wanted and tx["counterparty_account"] and tx["amount"] >= least:
+            groups.setdefault((tx["counterparty_account"], tx["direction"]), []).append(tx)
+    return {key: (round(sum(t["amount"] for t in txs), 2), len(txs)) for key, txs in groups.items()}
+
+
+async def test_aggregate_sums_per_counterparty_and_direction(
+    client: httpx.AsyncClient, urls: dict[str, str], world: World
+) -> None:
+    number = world.scenario["account_number"]
+    response = await _post(
+        client, urls["banking"], "/v1/transactions:aggregate",
+        {"account_numbers": [number], "direction": "both", "min_amount": 1000,
+         "limit_per_account": 500},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    rows = response.json()["rows"]
+    expected = _expected_rows(world, number, "both", 1000)
+    assert {(r["counterparty_account"], r["direction"]): (r["sum"], r["count"]) for r in rows} == (
+        expected
+    )
+    assert [r["sum"] for r in rows] == sorted((r["sum"] for r in rows), reverse=True)
+    for row in rows:
+        known = world.accounts.get(row["counterparty_account"])
+        assert row["counterparty_bank"] == (known["bank"] if known else None)
+        assert row["first"] <= row["last"]
+    # the three accounts the scenario's money leaves to, largest first, and no more
+    top = await _post(
+        client, urls["banking"], "/v1/transactions:aggregate",
+        {"account_numbers": [number], "direction": "out", "limit_per_account": 3},
+    )  # fmt: skip
+    outs = top.json()["rows"]
+    assert {r["counterparty_account"] for r in outs} == set(
+        world.scenario["outflow_account_numbers"]
+    )
+    assert {r["direction"] for r in outs} == {"out"}
+
+
+async def test_aggregate_routed_to_a_bank_takes_only_its_accounts(
+    client: httpx.AsyncClient, urls: dict[str, str], world: World
+) -> None:
+    number = world.scenario["account_number"]
+    bank = world.accounts[number]["bank"]
+    other = next(n for n, a in world.accounts.items() if a["bank"] != bank)
+    ok = await _post(
+        client, urls["banking"], "/v1/transactions:aggregate",
+        {"account_numbers": [number], "bank": bank},
+    )  # fmt: skip
+    assert ok.status_code == 200, ok.text
+    refused = await _post(
+        client, urls["banking"], "/v1/transactions:aggregate",
+        {"account_numbers": [number, other], "bank": bank},
+    )  # fmt: skip
+    _check_error(refused, 400, 40001)
+    assert refused.json()["msg"] == f"account {other} is not an account of {bank}"
+    for body, says in (
+        ({"direction": "sideways"}, "direction must be one of in, out, both"),
+        ({"min_amount": -1}, "min_amount must be a number of at least 0"),
+        ({"limit_per_account": 0}, "limit_per_account must be an integer from 1 to 500"),
+    ):
+        bad = await _post(
+            client, urls["banking"], "/v1/transactions:aggregate",
+            {"account_numbers": [number], **body},
+        )  # fmt: skip
+        _check_error(bad, 400, 40001)
+        assert bad.json()["msg"] == says
+
+
+async def test_columns_are_the_ledger_contract(
+    client: httpx.AsyncClient, urls: dict[str, str], world: World
+) -> None:
+    number = world.scenario["account_number"]
+    unknown = _card("622202000000000000")
+    response = await _post(
+        client, urls["banking"], "/v1/transactions:columns",
+        {"account_numbers": [number, unknown], "max_rows": 10},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    (row,) = response.json()["ledgers"]  # the unknown account is left out
+    assert row == ledger_row(world, number, None, None, 10)
+    ledger = Ledger.from_wire(row)
+    assert len(ledger) == 10 and ledger.truncated
+    assert ledger.time == sorted(ledger.time)  # oldest first
+    # asked again (from the app's cache), the same
+    again = await _post(
+        client, urls["banking"], "/v1/transactions:columns",
+        {"account_numbers": [number], "max_rows": 10},
+    )  # fmt: skip
+    assert again.json()["ledgers"] == [row]
+    too_many = await _post(
+        client, urls["banking"], "/v1/transactions:columns",
+        {"account_numbers": [_card(f"6222020000000000{i:02d}") for i in range(51)]},
+    )  # fmt: skip
+    _check_error(too_many, 400, 40001)

@@ -30,7 +30,10 @@ def test_resources_carry_owner_category_and_sensitivity() -> None:
     )
     rep = SCHEMA.catalog[("Enterprise", "legalRepresentative")]
     assert rep.agency == "police" and rep.shape is Shape.LINK and rep.requires == ("legal_rep_id",)
-    assert SCHEMA.catalog[("Transaction", "counterparty")].source == "counterparty_name"
+    assert SCHEMA.catalog[("Transaction", "counterpartyName")].source == "counterparty_name"
+    counterparty = SCHEMA.catalog[("Transaction", "counterparty")]  # a link to the account
+    assert counterparty.shape is Shape.LINK and counterparty.target == "BankAccount"
+    assert counterparty.requires == ("counterparty_account",)
 
 
 def test_a_field_without_a_resource_is_a_build_error() -> None:

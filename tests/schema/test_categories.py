@@ -142,7 +142,8 @@ def test_the_categories_of_the_schema() -> None:
         "Party.name": (Personal.PERSON_NAME, name),
         "DefaulterEntry.partyId": (Personal.RESIDENT_ID, id_number),
         "Enterprise.legalRepName": (Personal.PERSON_NAME, name),
-        "Transaction.counterparty": (Personal.PERSON_NAME, name),
+        "Transaction.counterpartyName": (Personal.PERSON_NAME, name),
+        "CounterpartyFlow.counterpartyName": (Personal.PERSON_NAME, name),
         "LeadSubject.identifier": (Personal.RESIDENT_ID, id_number),
     }
     # a party keeps its own mask: a person's ID masked, an enterprise's USCC kept
@@ -157,7 +158,8 @@ def test_the_categories_of_the_schema() -> None:
         ("Party", "name", True),
         ("Party", "partyId", True),
         ("Enterprise", "legalRepName", True),
-        ("Transaction", "counterparty", True),
+        ("Transaction", "counterpartyName", True),
+        ("CounterpartyFlow", "counterpartyName", True),
         ("PoliceCase", "suspectIds", True),
         ("Person", "householdAddress", True),
         ("Lawsuit", "plaintiffName", True),

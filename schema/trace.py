@@ -1,0 +1,310 @@
+"""Multi-hop fund tracing: ``Query.traceFunds`` (docs/signals.md, "Fund tracing").
+
+From one account, breadth-first by hop: per hop, the frontier's accounts the caller may follow
+are grouped by bank and each bank is asked once for their per-counterparty aggregates
+(``/v1/transactions:aggregate``, routed to the bank), then the new accounts are looked up in
+one batch through the loaders (decided, masked and audited as any ``BankAccount``). Agency
+calls grow with hops and banks, not with accounts.
+
+Need-to-know is decided per hop: an account is followed only when its record is shown to the
+caller and ``BankAccount.counterparties`` is allowed for it (in a joint team's request, for a
+record outside the case's scope, as without the team: ``Plan.outside``). What is shown of a
+node or an edge is decided as the account it was found from: the plan's rules, or the rules
+without the team for an account outside the scope. Every account number shown in clear is an
+identifier (``identity="BankAccount"``): recorded as seen and counted against the volume caps
+by gateway/disclosure.py, like every account the lookups return (schema/loaders.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+
+from kernel.types import BuildRules, RequestContext
+from schema.banking import (
+    MAX_COUNTERPARTIES,
+    BankAccount,
+    FlowDirection,
+    From,
+    amount_at_least,
+    counterparty_rows,
+    rules_for,
+    window,
+)
+from schema.base import FieldForbidden, attr, build, embedded_type, entity_key, link, record_data
+from schema.loaders import Lookups, Window, loaders
+from schema.paging import InvalidArgument
+from schema.scalars import AccountNumber, Date
+from schema.scope import OUTSIDE
+from signals.settings import SignalSettings
+
+Info = strawberry.Info[RequestContext, None]
+FOLLOWS = ("BankAccount", "counterparties")  # the decision that lets a trace follow an account
+_DEFAULTS = SignalSettings()
+
+
+@strawberry.enum
+class TraceStatus(enum.Enum):
+    EXPANDED = "EXPANDED"  # its counterparties were followed
+    LEAF = "LEAF"  # nothing further above minAmount, or the hop limit
+    NOT_FOLLOWED = "NOT_FOLLOWED"  # not for this caller: record hidden or counterparties denied
+    CAPPED = "CAPPED"  # the node cap was reached before (all of) its counterparties were added
+    OUTSIDE = "OUTSIDE"  # not an account of the banking system
+
+
+@embedded_type(agency="banking")
+class TraceNode:
+    """One account in a trace."""
+
+    account_number: str | None = attr("financial", 3, mask="account", identity="BankAccount")
+    hop: int | None = attr("financial", 1)
+    status: TraceStatus | None = attr("financial", 1)
+
+    @link("banking", "financial", 1, description="The account, as a lookup shows it.")
+    async def account(self, info: Info) -> BankAccount | None:
+        found: BankAccount | None = record_data(self).get("_account")
+        return found
+
+
+@embedded_type(agency="banking")
+class TraceEdge:
+    """Money moved from one account to another: ``from`` paid ``to``. ``direction``: found
+    following money out of (OUT) or into (IN) the account nearer the start."""
+
+    from_: str | None = strawberry.field(
+        name="from",
+        metadata=attr("financial", 3, mask="account", identity="BankAccount").metadata,
+    )
+    to: str | None = attr("financial", 3, mask="account", identity="BankAccount")
+    direction: FlowDirection | None = attr("financial", 2)
+    amount: float | None = attr("financial", 3, mask="amount")
+    count: int | None = attr("financial", 2)
+    first: str | None = attr("financial", 2)  # the first transaction's time
+    last: str | None = attr("financial", 2)
+
+
+@embedded_type(agency="banking")
+class FundTrace:
+    hops_followed: int | None = attr("financial", 1)
+    truncated: bool | None = attr("financial", 1)  # the node cap was reached
+
+    @link("banking", "financial", 1)
+    async def nodes(self, info: Info) -> list[TraceNode] | None:
+        found: list[TraceNode] = record_data(self)["_nodes"]
+        return found
+
+    @link("banking", "financial", 3)
+    async def edges(self, info: Info) -> list[TraceEdge] | None:
+        found: list[TraceEdge] = record_data(self)["_edges"]
+        return found
+
+
+@dataclass(slots=True)
+class _Node:
+    number: str
+    hop: int
+    bank: str | None  # where the banking system says the account is (routing only)
+    rules: Mapping[str, BuildRules]  # how it is shown: as the account it was found from
+    status: TraceStatus = TraceStatus.LEAF
+    account: Any = None  # the BankAccount as the caller gets it; None: not shown
+    edges: int = 0
+
+
+@dataclass(slots=True)
+class _Trace:
+    nodes: dict[str, _Node] = field(default_factory=dict)
+    edges: dict[tuple[str, str], tuple[dict[str, Any], Mapping[str, BuildRules]]] = field(
+        default_factory=dict
+    )
+    hops: int = 0
+    truncated: bool = False
+
+
+@strawberry.type
+class TraceQuery:
+    @link(
+        "banking", "financial", 3, consults=("BankAccount.counterparties",),
+        description="The accounts money went to (OUT) or came from (IN) from `account`, hop by"
+        " hop: per hop one call per bank, the largest counterparties of each account"
+        " followed; accounts the caller may not follow end their branch (NOT_FOLLOWED).",
+    )  # fmt: skip
+    async def trace_funds(
+        self,
+        info: Info,
+        account: AccountNumber,
+        direction: FlowDirection = FlowDirection.OUT,
+        hops: int = 2,
+        min_amount: float = 0.0,
+        from_: From = None,
+        to: Date | None = None,
+    ) -> FundTrace | None:
+        settings: SignalSettings = info.context.signals or _DEFAULTS
+        if not 1 <= hops <= settings.trace_max_hops:
+            raise InvalidArgument("hops", f"must be from 1 to {settings.trace_max_hops}")
+        least = amount_at_least(min_amount)
+        dates = window(from_, to)
+        lookups = loaders(info)
+        found = await lookups.each("BankAccount", [account])
+        if not found:  # none, or not for this caller: alike (as Query.bankAccount)
+            raise FieldForbidden()
+        root = found[0]
+        trace = _Trace()
+        trace.nodes[account] = _Node(
+            account, 0, record_data(root).get("bank"), rules_for(info, root), account=root
+        )
+        frontier = [trace.nodes[account]]
+        for hop in range(1, hops + 1):
+            followed = _settled(info, frontier)
+            if not followed:
+                break
+            if len(trace.nodes) >= settings.trace_max_nodes:
+                for node in followed:
+                    node.status = TraceStatus.CAPPED
+                trace.truncated = True
+                break
+            trace.hops = hop
+            rows = await _aggregates(
+                lookups, followed, dates, direction, least, settings.trace_max_edges_per_node
+            )
+            added = _expand(info, trace, followed, rows, hop, settings.trace_max_nodes)
+            await _look_up(lookups, added)
+            frontier = [n for n in added if n.status is not TraceStatus.OUTSIDE]
+        else:
+            _settled(info, frontier)  # the hop limit: the rest are leaves, or not followable
+        return _built(info, trace)
+
+
+def _settled(info: Info, frontier: list[_Node]) -> list[_Node]:
+    """The frontier's accounts the caller may follow; the others marked NOT_FOLLOWED."""
+    followed = []
+    for node in frontier:
+        if _may_follow(info, node):
+            followed.append(node)
+        else:
+            node.status = TraceStatus.NOT_FOLLOWED
+    return followed
+
+
+def _may_follow(info: Info, node: _Node) -> bool:
+    """Whether the caller may follow ``node``: its record is shown to it, and
+    ``BankAccount.counterparties`` is allowed for it (in a team's request, for a record outside
+    the case's scope, as without the team)."""
+    if node.account is None:
+        return False
+    plan = info.context.plan
+    assert plan is not None
+    if FOLLOWS not in plan.decisions or FOLLOWS in plan.denied:
+        return False
+    outside = plan.outside
+    return not (outside is not None and FOLLOWS in outside.denied and _outside(node.account))
+
+
+def _outside(obj: Any) -> bool:
+    return OUTSIDE in getattr(obj, "__dict__", {})
+
+
+async def _aggregates(
+    lookups: Lookups,
+    followed: list[_Node],
+    dates: Window,
+    direction: FlowDirection,
+    least: float,
+    per_node: int,
+) -> dict[str, list[dict[str, Any]]]:
+    """The counterparty rows of each followed account: one call per bank, at once."""
+    by_bank: dict[str | None, list[str]] = {}
+    for node in followed:
+        by_bank.setdefault(node.bank, []).append(node.number)
+    limit = min(per_node, MAX_COUNTERPARTIES)
+    answers = await asyncio.gather(
+        *(
+            counterparty_rows(
+                lookups,
+                numbers,
+                bank=bank,
+                dates=dates,
+                direction=direction,
+                min_amount=least,
+                limit=limit,
+            )
+            for bank, numbers in by_bank.items()
+        )
+    )
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for answer in answers:
+        for row in answer:
+            rows.setdefault(row["account_number"], []).append(row)
+    return rows
+
+
+def _expand(
+    info: Info,
+    trace: _Trace,
+    followed: list[_Node],
+    rows: Mapping[str, list[dict[str, Any]]],
+    hop: int,
+    max_nodes: int,
+) -> list[_Node]:
+    """Add the followed accounts' counterparties (largest first) as nodes and edges, within
+    the node cap; the accounts added at this hop, in order."""
+    added: list[_Node] = []
+    for node in followed:
+        node.status = TraceStatus.LEAF
+        for row in rows.get(node.number, ()):
+            other = row["counterparty_account"]
+            if other not in trace.nodes:
+                if len(trace.nodes) >= max_nodes:
+                    node.status = TraceStatus.CAPPED
+                    trace.truncated = True
+                    continue
+                new = _Node(other, hop, row.get("counterparty_bank"), node.rules)
+                trace.nodes[other] = new
+                added.append(new)
+            if node.status is TraceStatus.LEAF:
+                node.status = TraceStatus.EXPANDED
+            out = row["direction"] == "out"
+            ends = (node.number, other) if out else (other, node.number)
+            if ends not in trace.edges:
+                edge = {
+                    "from_": ends[0], "to": ends[1],
+                    "direction": FlowDirection.OUT if out else FlowDirection.IN,
+                    "amount": row["sum"], "count": row["count"],
+                    "first": row["first"], "last": row["last"],
+                }  # fmt: skip
+                trace.edges[ends] = (edge, node.rules)
+    return added
+
+
+async def _look_up(lookups: Lookups, added: list[_Node]) -> None:
+    """The new accounts in one batched lookup (decided, masked and audited by the loaders);
+    an account the banking system does not know is OUTSIDE it."""
+    if not added:
+        return
+    shown = {entity_key(a): a for a in await lookups.each("BankAccount", [n.number for n in added])}
+    for node in added:
+        node.account = shown.get(node.number)
+        if node.account is None and node.bank is None:
+            node.status = TraceStatus.OUTSIDE
+        elif node.account is not None and node.bank is None:
+            node.bank = record_data(node.account).get("bank")
+
+
+def _built(info: Info, trace: _Trace) -> FundTrace:
+    plan = info.context.plan
+    assert plan is not None
+    nodes = [
+        build(
+            TraceNode,
+            {"account_number": n.number, "hop": n.hop, "status": n.status, "_account": n.account},
+            n.rules,
+        )
+        for n in trace.nodes.values()
+    ]
+    edges = [build(TraceEdge, data, rules) for data, rules in trace.edges.values()]
+    data = {"hops_followed": trace.hops, "truncated": trace.truncated}
+    return build(FundTrace, {**data, "_nodes": nodes, "_edges": edges}, plan.build_rules)
