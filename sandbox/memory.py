@@ -11,6 +11,7 @@ from typing import Any
 
 from connectors.banking import BankingConnector
 from connectors.courts import CourtsConnector
+from connectors.credit import CreditConnector
 from connectors.market import MarketConnector
 from connectors.memory import MemoryConnector
 from connectors.police import PoliceConnector
@@ -42,5 +43,8 @@ def memory_connectors(world: World) -> dict[str, MemoryConnector]:
         ),
         "courts": MemoryConnector(
             "courts", CourtsConnector.lookups, {"court_case": court_cases, "defaulter": defaulters}
+        ),
+        "credit": MemoryConnector(
+            "credit", CreditConnector.lookups, {"credit_report": list(world.credit.values())}
         ),
     }  # fmt: skip
