@@ -61,6 +61,7 @@ class Category(enum.StrEnum):
     ENFORCEMENT = "enforcement"  # enforcement and freezing measures
     AUDIT = "audit"  # the audit trail's records of who accessed what (Query.auditLog)
     WORKFLOW = "workflow"  # the joint office's own work: leads, referrals, cases (schema/office.py)
+    CREDIT = "credit"  # credit reports: loans, guarantees, overdue amounts (schema/credit.py)
 
 
 class Personal(enum.StrEnum):
