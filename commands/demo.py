@@ -1,4 +1,4 @@
-"""``jointgate demo``: the four sandbox agencies and the gateway, on embedded defaults.
+"""``jointgate demo``: the five sandbox agencies and the gateway, on embedded defaults.
 
 The sandbox runs in a child process (so gateway and agencies each get a core); the gateway
 trusts the demo issuer whose keys live in the data dir, and talks real HTTP to the agencies.
@@ -25,6 +25,7 @@ from gateway.settings import Settings, TelemetrySettings
 from policies.cases import CaseStore, Subject, subject_identifier
 from policies.db import Database
 from policies.teams import TeamDirectory, TeamStore
+from sandbox import credit
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_USERS, public_keys
 from sandbox.tls import CertificateFiles, ensure_certificates
 
@@ -176,7 +177,13 @@ def demo_settings(
         audience=DEMO_AUDIENCE,
         agencies={
             name: AgencySettings(
-                url=url, key_id="jointgate", key=key if name == "banking" else b"", tls=client
+                url=url,
+                key_id="jointgate",
+                key=key if name == "banking" else b"",
+                # the sandbox credit system's demo institution (sandbox/credit.py)
+                institution=credit.DEFAULT_INSTITUTION if name == "credit" else "",
+                password=credit.DEFAULT_PASSWORD.encode() if name == "credit" else b"",
+                tls=client,
             )
             for name, url in urls.items()
         },

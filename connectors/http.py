@@ -43,6 +43,11 @@ from connectors.tls import AgencyTLS, client_context, describe_tls_failure
 from connectors.transport import MalformedResponse, Params, Transport
 from connectors.wire import WirePool
 
+Decoder = Callable[[int, bytes], Any]
+"""Turns an answer into a value or a :mod:`connectors.errors` error: ``(status, body) ->
+value``; by default JSON, with 5xx and 429 unavailable and other 4xx rejected. An agency that
+speaks another format (the credit system's SOAP/XML) gives its own."""
+
 Signer = Callable[[str, str, bytes], Mapping[str, str]]
 """Headers that authenticate one attempt: ``(method, path, body) -> headers``; called afresh for
 every attempt, so a retry carries a new nonce and timestamp."""
@@ -84,6 +89,9 @@ def _describe_error_body(body: bytes) -> str:
     anything that may be an identifier redacted."""
     text = body[:300].decode("utf-8", "replace").replace("\n", " ")
     return _IDENTIFIER_LIKE.sub("<redacted>", text) or "(empty body)"
+
+
+describe_error_text = _describe_error_body  # for an agency's own decoder (connectors/credit.py)
 
 
 @contextlib.contextmanager
@@ -135,12 +143,14 @@ class AgencyHTTP:
         describe_error: Callable[[bytes], str] = _describe_error_body,
         transport: Transport | None = None,
         sign: Signer | None = None,
+        decode: Decoder | None = None,
     ) -> None:
         self.agency = agency
         self.settings = settings
         self.guard = AgencyGuard(agency, settings.timeout_s, settings.resilience)
         self._describe_error = describe_error
         self._sign = sign
+        self._decode = decode if decode is not None else self._decode_json
         self._over_tls = settings.base_url.startswith("https:")
         self.telemetry: ExchangeTelemetry | None = None  # set by Telemetry.instrument
         self.transport: Transport = transport if transport is not None else wire_transport(settings)
@@ -253,7 +263,7 @@ class AgencyHTTP:
         with map_transport_errors(self.agency, self._over_tls):
             return await self.transport.request(method, path, params, content, headers)
 
-    def _decode(self, status: int, body: bytes) -> Any:
+    def _decode_json(self, status: int, body: bytes) -> Any:
         if status >= 500 or status == 429:
             raise AgencyUnavailable(self.agency, f"HTTP {status}: {self._describe_error(body)}")
         if status >= 400:
@@ -278,8 +288,9 @@ class HTTPConnector(Connector):
         settings: TransportSettings,
         sign: Signer | None = None,
         transport: Transport | None = None,
+        decode: Decoder | None = None,
     ) -> None:
-        self.http = AgencyHTTP(self.agency, settings, transport=transport, sign=sign)
+        self.http = AgencyHTTP(self.agency, settings, transport=transport, sign=sign, decode=decode)
 
     def status(self) -> dict[str, Any]:
         return {**self.http.guard.status(), "connections": self.http.open_connections}
@@ -299,10 +310,12 @@ def expect(agency: str, payload: Any, key: str) -> list[Any]:
 __all__ = [
     "AgencyHTTP",
     "ConnectorError",
+    "Decoder",
     "ExchangeTelemetry",
     "HTTPConnector",
     "Signer",
     "TransportSettings",
+    "describe_error_text",
     "expect",
     "map_transport_errors",
     "wire_transport",

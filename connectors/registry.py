@@ -13,6 +13,7 @@ from pydantic.dataclasses import dataclass
 from connectors.banking import BankingConnector
 from connectors.base import Connector
 from connectors.courts import CourtsConnector
+from connectors.credit import CreditConnector
 from connectors.http import TransportSettings
 from connectors.market import MarketConnector
 from connectors.police import PoliceConnector
@@ -35,9 +36,12 @@ from kernel.settings import (
     text,
 )
 
-AGENCIES = ("police", "market", "banking", "courts")
+AGENCIES = ("police", "market", "banking", "courts", "credit")
 #: the agencies whose calls are signed with an HMAC key (``key_file`` / ``key_env``)
 SIGNED = ("banking",)
+#: the agencies an institution logs in to with a password (``institution``,
+#: ``password_file`` / ``password_env``: the credit system's WS-Security UsernameToken)
+LOGIN = ("credit",)
 
 
 def _url(value: Any, info: Info) -> str:
@@ -106,6 +110,37 @@ def _key(value: Any, info: Info) -> bytes:
     return os.environ[env].encode()
 
 
+def _password(value: Any, info: Info) -> bytes:
+    """The password of an agency one logs in to, from ``password_file`` or the variable
+    ``password_env`` names; never from the file itself. From code: as given."""
+    if isinstance(value, bytes) and value:
+        return value
+    where = str(context(info).get("where", ""))
+    if where.rsplit(".", 1)[-1] not in LOGIN:
+        return b""
+    if "password_file" not in info.data or "password_env" not in info.data:
+        return b""  # refused already
+    path: Path | None = info.data["password_file"]
+    if path is not None:
+        try:
+            return path.read_bytes().strip()
+        except OSError as exc:
+            raise Refused(("<password_file>", f"cannot read {path}: {exc.strerror}")) from None
+    env = info.data["password_env"]
+    if not os.environ.get(env):
+        raise Refused(("<password_env>", f"environment variable {env} is not set (password)"))
+    return os.environ[env].encode()
+
+
+def _institution(value: Any, info: Info) -> str:
+    """The institution code of an agency one logs in to: required there."""
+    code = text(value) if value else ""
+    where = str(context(info).get("where", ""))
+    if not code and where.rsplit(".", 1)[-1] in LOGIN:
+        raise Refused("required; the institution code the credit system knows the gateway by")
+    return code
+
+
 def _key_file(value: Any, info: Info) -> Path | None:
     if value is None or isinstance(value, Path):
         return value
@@ -120,7 +155,7 @@ class AgencySettings(Table):
     url: Annotated[str, check(_url)] = setting(
         doc="agency base URL: `http://` or `https://`, a host, a port from 1 to 65535 if any, a"
         " path prefix if any; no user, password, query or fragment",
-        shown="required for police, market, banking, courts",
+        shown="required for police, market, banking, courts, credit",
         required="required; the base URL of the {name} system",
     )
     timeout_s: Annotated[float, Positive] = setting(
@@ -136,6 +171,22 @@ class AgencySettings(Table):
     )
     # the HMAC secret (banking), from key_file or key_env; never in a repr or log
     key: Annotated[bytes, check(_key)] = setting(b"", internal=True, always=True, repr=False)
+    institution: Annotated[str, check(_institution)] = setting(
+        "",
+        "institution code of the UsernameToken (credit)",
+        shown="required for credit",
+        always=True,
+    )
+    password_file: Annotated[Path | None, check(_key_file)] = setting(
+        None, "UsernameToken password (credit), from this file ...", shown="none"
+    )
+    password_env: Annotated[str, Text] = setting(
+        "JOINTGATE_CREDIT_PASSWORD", "... or from this environment variable (credit)"
+    )
+    # the UsernameToken password (credit), from password_file or password_env; never shown
+    password: Annotated[bytes, check(_password)] = setting(
+        b"", internal=True, always=True, repr=False
+    )
     resilience: Resilience = setting(factory=Resilience, flatten=True)
     tls: Annotated[AgencyTLS | None, check(_tls)] = setting(None)
 
@@ -151,10 +202,11 @@ def build_connectors(agencies: Mapping[str, AgencySettings]) -> dict[str, Connec
             tls=a.tls,
         )
 
-    banking = agencies["banking"]
+    banking, credit = agencies["banking"], agencies["credit"]
     return {
         "police": PoliceConnector(transport("police")),
         "market": MarketConnector(transport("market")),
         "banking": BankingConnector(transport("banking"), banking.key_id, banking.key),
         "courts": CourtsConnector(transport("courts")),
+        "credit": CreditConnector(transport("credit"), credit.institution, credit.password),
     }

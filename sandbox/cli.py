@@ -1,4 +1,4 @@
-"""``jointgate sandbox``: generate the world and serve the four agencies (called by commands.main).
+"""``jointgate sandbox``: generate the world and serve the five agencies (called by commands.main).
 
 Expects the options ``commands.main`` defines: ``scale``, ``seed``, ``host``, ``port``
 (``AGENCY=PORT`` list), ``port_file``, ``bank_key_file``, ``latency_ms``, ``error_rate`` and

@@ -1,4 +1,4 @@
-"""Fault knobs and request statistics, shared by the four sandbox agencies.
+"""Fault knobs and request statistics, shared by the five sandbox agencies.
 
 Each agency app is wrapped in :class:`FaultMiddleware` and also serves :func:`sandbox_routes`:
 

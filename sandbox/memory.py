@@ -13,6 +13,7 @@ from typing import Any
 from connectors.banking import BankingConnector
 from connectors.base import Grouped
 from connectors.courts import CourtsConnector
+from connectors.credit import CreditConnector
 from connectors.errors import AgencyRejected, AgencyUnavailable
 from connectors.market import MarketConnector
 from connectors.memory import MemoryConnector
@@ -118,5 +119,8 @@ def memory_connectors(world: World) -> dict[str, MemoryConnector]:
         "banking": MemoryBanking(world),
         "courts": MemoryConnector(
             "courts", CourtsConnector.lookups, {"court_case": court_cases, "defaulter": defaulters}
+        ),
+        "credit": MemoryConnector(
+            "credit", CreditConnector.lookups, {"credit_report": list(world.credit.values())}
         ),
     }  # fmt: skip

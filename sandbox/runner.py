@@ -1,4 +1,4 @@
-"""Run the four agency systems as four uvicorn servers in one event loop.
+"""Run the five agency systems as five uvicorn servers in one event loop.
 
 :func:`serve_sandbox` binds every port first (port 0 lets the OS choose a free one), starts the
 servers, reports the URLs through ``ready`` once all are listening, and runs until it is
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 import uvicorn
 from starlette.applications import Starlette
 
-from sandbox import banking, courts, market, police
+from sandbox import banking, courts, credit, market, police
 from sandbox.faults import Faults
 from sandbox.tls import ServerTLS
 from sandbox.world import World
@@ -34,7 +34,7 @@ __all__ = [
     "serve_sandbox",
 ]
 
-AGENCIES = ("police", "market", "banking", "courts")
+AGENCIES = ("police", "market", "banking", "courts", "credit")
 
 
 def create_apps(
@@ -42,13 +42,14 @@ def create_apps(
     faults: Mapping[str, Faults] | None = None,
     bank_key: bytes = banking.DEFAULT_KEY,
 ) -> dict[str, Starlette]:
-    """The four agency apps over one world, each with its own (or default) fault settings."""
+    """The five agency apps over one world, each with its own (or default) fault settings."""
     knobs = {name: (faults or {}).get(name) or Faults() for name in AGENCIES}
     return {
         "police": police.create_app(world, knobs["police"]),
         "market": market.create_app(world, knobs["market"]),
         "banking": banking.create_app(world, knobs["banking"], key=bank_key),
         "courts": courts.create_app(world, knobs["courts"]),
+        "credit": credit.create_app(world, knobs["credit"]),
     }
 
 
@@ -61,7 +62,7 @@ async def serve_sandbox(
     ready: Callable[[dict[str, str]], None] | None = None,
     tls: ServerTLS | None = None,
 ) -> None:
-    """Serve the four agencies until cancelled or until SIGINT/SIGTERM.
+    """Serve the five agencies until cancelled or until SIGINT/SIGTERM.
 
     ``ports`` maps agency names to ports (missing or 0: a free port). ``ready`` receives the
     URLs actually bound, e.g. ``{"police": "http://127.0.0.1:41234", ...}`` (``https://`` with

@@ -1,4 +1,4 @@
-"""The deterministic synthetic world that the four sandbox agencies serve.
+"""The deterministic synthetic world that the five sandbox agencies serve.
 
 :func:`generate` builds persons, enterprises, bank accounts, transactions, suspicious-transaction
 reports, police cases and court cases from one ``random.Random(seed)``; the same seed and scale

@@ -61,6 +61,7 @@ class Category(enum.StrEnum):
     ENFORCEMENT = "enforcement"  # enforcement and freezing measures
     AUDIT = "audit"  # the audit trail's records of who accessed what (Query.auditLog)
     WORKFLOW = "workflow"  # the joint office's own work: leads, referrals, cases (schema/office.py)
+    CREDIT = "credit"  # credit reports: loans, guarantees, overdue amounts (schema/credit.py)
 
 
 class Personal(enum.StrEnum):
@@ -161,8 +162,14 @@ def link(
     link computed from its parent's other fields (``riskSignals``), those fields as a
     selection on the parent type, decided as if selected (gateway/analyze.py)."""
     info = FieldInfo(
-        Category(category), sensitivity, Shape.LINK, None, requires, agency,
-        evidence=evidence, consults=consults,
+        Category(category),
+        sensitivity,
+        Shape.LINK,
+        None,
+        requires,
+        agency,
+        evidence=evidence,
+        consults=consults,
     )
     decorator: Callable[[T], T] = strawberry.field(metadata={META: info}, description=description)
     return decorator

@@ -17,7 +17,14 @@ from schema.base import (
 )
 from schema.loaders import loaders
 from schema.paging import MAX_SEARCH_TEXT, page_size, search_text
-from schema.refs import BankAccount_, CourtCase_, DefaulterEntry_, Person_, PoliceCase_
+from schema.refs import (
+    BankAccount_,
+    CourtCase_,
+    CreditReport_,
+    DefaulterEntry_,
+    Person_,
+    PoliceCase_,
+)
 from schema.scalars import USCC
 from schema.signals import EVIDENCE, SIGNALS, SIGNALS_DOC, RiskSignal, risk_signals
 
@@ -99,6 +106,11 @@ class Enterprise:
     @link("courts", "judicial", description="Entry on the judgment-defaulter list (失信被执行人).")
     async def judgment_defaulter(self, info: Info) -> DefaulterEntry_ | None:
         found = await loaders(info).many("DefaulterEntry", "party_id", entity_key(self))
+        return found[0] if found else None
+
+    @link("credit", "credit", 2, description="The credit report (征信报告), if there is one.")
+    async def credit_report(self, info: Info) -> CreditReport_ | None:
+        found = await loaders(info).many("CreditReport", "party_id", entity_key(self))
         return found[0] if found else None
 
     @link(SIGNALS, "registry", evidence=EVIDENCE["Enterprise"], description=SIGNALS_DOC)

@@ -7,7 +7,14 @@ import strawberry
 from kernel.types import RequestContext
 from schema.base import attr, entity, entity_key, link
 from schema.loaders import loaders
-from schema.refs import BankAccount_, CourtCase_, DefaulterEntry_, Enterprise_, PoliceCase_
+from schema.refs import (
+    BankAccount_,
+    CourtCase_,
+    CreditReport_,
+    DefaulterEntry_,
+    Enterprise_,
+    PoliceCase_,
+)
 from schema.scalars import ResidentID
 from schema.signals import EVIDENCE, SIGNALS, SIGNALS_DOC, RiskSignal, risk_signals
 
@@ -45,6 +52,11 @@ class Person:
     @link("courts", "judicial", description="Entry on the judgment-defaulter list (失信被执行人).")
     async def judgment_defaulter(self, info: Info) -> DefaulterEntry_ | None:
         found = await loaders(info).many("DefaulterEntry", "party_id", entity_key(self))
+        return found[0] if found else None
+
+    @link("credit", "credit", 2, description="The credit report (征信报告), if there is one.")
+    async def credit_report(self, info: Info) -> CreditReport_ | None:
+        found = await loaders(info).many("CreditReport", "party_id", entity_key(self))
         return found[0] if found else None
 
     @link(SIGNALS, "registry", evidence=EVIDENCE["Person"], description=SIGNALS_DOC)

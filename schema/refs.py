@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     PoliceCase_: TypeAlias = Any
     CourtCase_: TypeAlias = Any
     DefaulterEntry_: TypeAlias = Any
+    CreditReport_: TypeAlias = Any
 else:
     Enterprise_ = _lazy("Enterprise", "schema.enterprise")
     Person_ = _lazy("Person", "schema.person")
@@ -55,3 +56,4 @@ else:
     PoliceCase_ = _lazy("PoliceCase", "schema.police")
     CourtCase_ = _lazy("CourtCase", "schema.court")
     DefaulterEntry_ = _lazy("DefaulterEntry", "schema.court")
+    CreditReport_ = _lazy("CreditReport", "schema.credit")

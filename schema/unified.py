@@ -11,6 +11,7 @@ from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+import schema.credit  # noqa: F401 - its types, reached through Enterprise and Person
 from schema.audit import AuditQuery
 from schema.banking import BankingQuery
 from schema.base import FieldForbidden, Shape

@@ -1,4 +1,4 @@
-"""Shared fixtures: one small synthetic world, and the four sandbox agencies served over real
+"""Shared fixtures: one small synthetic world, and the five sandbox agencies served over real
 sockets for the whole session (sandbox, connector and end-to-end tests use them)."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def faults() -> dict[str, Faults]:
 
 @pytest_asyncio.fixture(scope="session")
 async def urls(world: World, faults: dict[str, Faults]) -> AsyncIterator[dict[str, str]]:
-    """The four agencies served by ``serve_sandbox`` on free ports, for the whole session."""
+    """The five agencies served by ``serve_sandbox`` on free ports, for the whole session."""
     loop = asyncio.get_running_loop()
     bound: asyncio.Future[dict[str, str]] = loop.create_future()
     server = asyncio.create_task(serve_sandbox(world, faults=faults, ready=bound.set_result))

@@ -7,10 +7,12 @@ fixed order (that order is part of what makes the output reproducible):
 - :mod:`~sandbox.synth.finance`: accounts, transactions, suspicious-transaction reports
 - :mod:`~sandbox.synth.cases`: police cases, court cases, enforcement, defaulters
 - :mod:`~sandbox.synth.scenario`: the demo scenario, planted last
+- :mod:`~sandbox.synth.credit`: credit reports, from a random source of their own
 """
 
 from __future__ import annotations
 
+from sandbox.synth import credit
 from sandbox.synth.cases import CourtCases, PoliceCases
 from sandbox.synth.draft import Draft
 from sandbox.synth.finance import Finance
@@ -34,6 +36,7 @@ def build(scale: float, seed: int) -> World:
     courts.generate()
     # Planted last, on people with no other cases, so that nothing random blurs it.
     scenario = Scenario(draft, registry, finance, police, courts).plant()
+    credit.generate(draft, scenario)  # its own random source: the tables above stay as they were
     _derive_labels(draft)
     return draft.to_world(scenario)
 

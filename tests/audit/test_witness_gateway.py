@@ -37,7 +37,16 @@ url = "http://market.example"
 url = "http://bank.example"
 [agencies.courts]
 url = "http://courts.example"
+[agencies.credit]
+url = "http://credit.example"
+institution = "B10011000H0001"
 """
+
+
+@pytest.fixture(autouse=True)
+def credit_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The credit system's UsernameToken password, from its default variable."""
+    monkeypatch.setenv("JOINTGATE_CREDIT_PASSWORD", "credit-secret")
 
 
 @pytest.fixture

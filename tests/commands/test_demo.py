@@ -175,8 +175,25 @@ def test_lists_cost_one_call_per_agency_and_kind_whatever_their_length(demo: Dem
         counts.append(demo.stats())
     # market: the search; police: persons + cases; banking: accounts (of the enterprises in the
     # scope, if any); courts: cases by party
-    expected = [{"police": 2, "market": 1, "banking": b, "courts": 1} for b in (0, 1)]
+    expected = [{"police": 2, "market": 1, "banking": b, "courts": 1, "credit": 0} for b in (0, 1)]
     assert all(c in expected for c in counts), counts
+
+
+def test_the_credit_report_comes_over_soap(demo: Demo, world: World) -> None:
+    """The demo's gateway reaches the sandbox credit system over real HTTP (SOAP, with the
+    demo institution's UsernameToken) and the team sees the fundraiser's report."""
+    scenario = world.scenario
+    demo.reset_stats()
+    query = """query($u: USCC!) { enterprise(uscc: $u) { creditReport {
+        worstClass overdueAmount loans { loanId openedOn } guaranteesReceived { partyName } } } }"""
+    body = demo.query(query, {"u": scenario["enterprise_uscc"]}).json()
+    assert "errors" not in body, body
+    report = body["data"]["enterprise"]["creditReport"]
+    want = world.credit[scenario["enterprise_uscc"]]
+    assert report["worstClass"] == want["worst_class"]
+    assert [x["loanId"] for x in report["loans"]] == [x["loan_id"] for x in want["loans"]]
+    assert scenario["person_name"] in {g["partyName"] for g in report["guaranteesReceived"]}
+    assert demo.stats()["credit"] == 1
 
 
 def test_person_bank_account_and_case_lookups(demo: Demo, world: World) -> None:

@@ -16,6 +16,7 @@ from connectors.base import Connector
 from connectors.registry import AgencySettings, build_connectors
 from connectors.tls import AgencyTLS
 from sandbox.banking import DEFAULT_KEY
+from sandbox.credit import DEFAULT_INSTITUTION, DEFAULT_PASSWORD
 from sandbox.runner import serve_sandbox
 from sandbox.tls import CertificateFiles, ServerTLS, ensure_certificates
 from sandbox.world import World
@@ -25,7 +26,13 @@ from sandbox.world import World
 async def connectors(urls: dict[str, str]) -> AsyncIterator[dict[str, Connector]]:
     built = build_connectors(
         {
-            name: AgencySettings(url=url, timeout_s=5.0, key=DEFAULT_KEY)
+            name: AgencySettings(
+                url=url,
+                timeout_s=5.0,
+                key=DEFAULT_KEY,
+                institution=DEFAULT_INSTITUTION,
+                password=DEFAULT_PASSWORD.encode(),
+            )
             for name, url in urls.items()
         }
     )
@@ -48,7 +55,7 @@ def gateway_tls(certs: CertificateFiles) -> AgencyTLS:
 
 @pytest_asyncio.fixture(scope="session")
 async def tls_urls(world: World, certs: CertificateFiles) -> AsyncIterator[dict[str, str]]:
-    """The four agencies over HTTPS, accepting only clients with a certificate from ``certs``."""
+    """The five agencies over HTTPS, accepting only clients with a certificate from ``certs``."""
     loop = asyncio.get_running_loop()
     bound: asyncio.Future[dict[str, str]] = loop.create_future()
     server = asyncio.create_task(

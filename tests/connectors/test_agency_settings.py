@@ -17,9 +17,11 @@ from sandbox.tls import ensure_certificates
 
 def _config(**police: Any) -> dict[str, Any]:
     agencies: dict[str, Any] = {
-        name: {"url": f"http://{name}.example"} for name in ("market", "banking", "courts")
+        name: {"url": f"http://{name}.example"}
+        for name in ("market", "banking", "courts", "credit")
     }
     agencies["banking"]["key_env"] = "JG_TEST_BANK_KEY"
+    agencies["credit"].update(institution="B1", password_env="JG_TEST_CREDIT_PASSWORD")
     agencies["police"] = {"url": "https://police.example", **police}
     return {
         "auth": {"issuer": "i", "audience": "a", "jwks_url": "https://idp.example/jwks.json"},
@@ -30,6 +32,7 @@ def _config(**police: Any) -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def _bank_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JG_TEST_BANK_KEY", "k")
+    monkeypatch.setenv("JG_TEST_CREDIT_PASSWORD", "p")
 
 
 def test_defaults() -> None:

@@ -15,6 +15,7 @@ from audit.log import MemoryAuditLog
 from commands.demo import prepare
 from connectors.banking import BankingConnector
 from connectors.courts import CourtsConnector
+from connectors.credit import CreditConnector
 from connectors.market import MarketConnector
 from connectors.memory import MemoryConnector
 from connectors.police import PoliceConnector
@@ -48,6 +49,7 @@ def card(n: int) -> str:
 
 def small_world(enterprises: int = 12) -> dict[str, dict[str, list[dict[str, Any]]]]:
     ents, persons, accounts, transactions, cases, court_cases = [], [], [], [], [], []
+    reports = []
     for i in range(enterprises):
         rep = resident_id(i)
         ents.append(labels({
@@ -75,11 +77,24 @@ def small_world(enterprises: int = 12) -> dict[str, dict[str, list[dict[str, Any
             "party_ids": [uscc(i)],
             "parties": [{"party_id": uscc(i), "name": f"测试{i}号", "role": "被告"}],
         }))  # fmt: skip
+        reports.append(labels({
+            "party_id": uscc(i), "party_type": "enterprise", "name": f"测试{i}号财富管理有限公司",
+            "total_balance": 1e6, "overdue_amount": 0.0, "worst_class": "正常",
+            "loans": [{"loan_id": f"ZX2025{i:07d}", "lender": "中国工商银行", "amount": 1e6,
+                       "balance": 1e6, "classification": "正常", "status_history": "N" * 24}],
+            "guarantees_given": [],
+            "guarantees_received": [{"party_id": rep, "party_name": f"法人{i}",
+                                     "party_type": "person", "loan_id": f"ZX2025{i:07d}",
+                                     "amount": 1e6, "since": "2025-01-01"}],
+            "queries": [{"institution": "中国工商银行", "queried_on": "2025-01-01",
+                         "reason": "贷款审批"}],
+        }, "H1", 2))  # fmt: skip
     return {
         "market": {"enterprise": ents},
         "police": {"person": persons, "case": cases},
         "banking": {"account": accounts, "transaction": transactions, "report": []},
         "courts": {"court_case": court_cases, "defaulter": []},
+        "credit": {"credit_report": reports},
     }
 
 
@@ -88,6 +103,7 @@ LOOKUPS = {
     "police": PoliceConnector.lookups,
     "banking": BankingConnector.lookups,
     "courts": CourtsConnector.lookups,
+    "credit": CreditConnector.lookups,
 }
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from kernel.types import Principal
 from tests.gateway.conftest import Harness, card, resident_id, uscc
 
-AGENCIES = ["police", "market", "banking", "courts", "office"]
+AGENCIES = ["police", "market", "banking", "courts", "credit", "office"]
 ROLES = [
     "investigator",
     "officer",
@@ -229,6 +229,7 @@ KEYS = {
     "Transaction": ("banking", "transaction", "id"),
     "PoliceCase": ("police", "case", "case_number"),
     "CourtCase": ("courts", "court_case", "case_number"),
+    "CreditReport": ("credit", "credit_report", "party_id"),
 }
 
 
@@ -265,7 +266,7 @@ ARGUMENT_ROOTS: dict[str, tuple[str, str, str, Callable[[int], str]]] = {
 _REQUEST_ROOTS = st.lists(
     st.sampled_from(sorted({*ROOTS, *ARGUMENT_ROOTS})), min_size=1, max_size=3
 )
-_DOWN = st.lists(st.sampled_from(["market", "police", "banking", "courts"]), max_size=1)
+_DOWN = st.lists(st.sampled_from(["market", "police", "banking", "courts", "credit"]), max_size=1)
 
 
 @dataclass(frozen=True)

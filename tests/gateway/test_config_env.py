@@ -32,7 +32,17 @@ url = "http://market.example"
 url = "https://bank.example"
 [agencies.courts]
 url = "http://courts.example"
+[agencies.credit]
+url = "http://credit.example"
+institution = "B10011000H0001"
 """
+
+
+@pytest.fixture(autouse=True)
+def credit_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The credit system's UsernameToken password, from its default variable."""
+    monkeypatch.setenv("JOINTGATE_CREDIT_PASSWORD", "credit-secret")
+
 
 # a valid value different from the default, by key
 SAMPLES = {

@@ -62,6 +62,7 @@ def test_the_client_address(
 def _config(**gateway: Any) -> dict[str, Any]:
     agencies: dict[str, Any] = {n: {"url": f"http://{n}.example"} for n in AGENCIES}
     agencies["banking"]["key_env"] = "TEST_BANK_KEY"
+    agencies["credit"].update(institution="B1", password_env="TEST_BANK_KEY")
     auth = {"issuer": "https://idp.example", "audience": "jointgate", "jwks_url": "https://idp"}
     return {"gateway": gateway, "auth": auth, "agencies": agencies}
 
@@ -103,7 +104,9 @@ issuer = "https://idp.example"
 audience = "jointgate"
 jwks_url = "https://idp.example/jwks.json"
 """ + "".join(
-    f'[agencies.{n}]\nurl = "http://{n}.example"\nkey_env = "TEST_BANK_KEY"\n' for n in AGENCIES
+    f'[agencies.{n}]\nurl = "http://{n}.example"\nkey_env = "TEST_BANK_KEY"\n'
+    f'institution = "B1"\npassword_env = "TEST_BANK_KEY"\n'
+    for n in AGENCIES
 )
 
 

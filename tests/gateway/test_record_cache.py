@@ -31,7 +31,11 @@ KEY = bytes(range(32))
 BASE = {
     "auth": {"issuer": "https://idp.example", "audience": "jg", "jwks_url": "https://idp/j"},
     "agencies": {
-        n: {"url": f"http://{n}.example", **({"key_env": "PATH"} if n == "banking" else {})}
+        n: {
+            "url": f"http://{n}.example",
+            **({"key_env": "PATH"} if n == "banking" else {}),
+            **({"institution": "B1", "password_env": "PATH"} if n == "credit" else {}),
+        }
         for n in LOOKUPS
     },
 }

@@ -32,6 +32,7 @@ from gateway.notify_settings import NotifySettings
 from policies.db import Database
 from policies.engine import DEFAULT_DIR
 from policies.teams import TeamStore
+from sandbox.credit import DEFAULT_INSTITUTION, DEFAULT_PASSWORD
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, mint_token
 from sandbox.world import World
 from tests.cases import register_fixture_cases
@@ -115,9 +116,12 @@ def _config(name: str, port: int, root: Path, shared: Path, schemas: tuple[str, 
     audit_schema, governance_schema = schemas
     data_dir = root / name
     data_dir.mkdir()
+    (root / "credit.password").write_text(DEFAULT_PASSWORD)  # the sandbox's demo institution
+    login = f'\ninstitution = "{DEFAULT_INSTITUTION}"\npassword_file = "{root / "credit.password"}"'
     agency_tables = "\n".join(
         f'[agencies.{agency}]\nurl = "{url}"'
         + (f'\nkey_file = "{shared}/sandbox/bank.key"' if agency == "banking" else "")
+        + (login if agency == "credit" else "")
         for agency, url in agencies.items()
     )
     path = root / f"{name}.toml"

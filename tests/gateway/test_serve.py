@@ -38,10 +38,13 @@ def _running(pid: int) -> bool:
 
 def _config(root: Path, port: int, workers: object = 2) -> Path:
     jwks, bank_key = prepare(root / "data")
+    (root / "credit.password").write_text("p")
+    login = f'\ninstitution = "B1"\npassword_file = "{root / "credit.password"}"'
     agencies = "\n".join(
         f'[agencies.{name}]\nurl = "http://127.0.0.1:9"'
         + (f'\nkey_file = "{bank_key}"' if name == "banking" else "")
-        for name in ("police", "market", "banking", "courts")
+        + (login if name == "credit" else "")
+        for name in ("police", "market", "banking", "courts", "credit")
     )
     path = root / "jointgate.toml"
     path.write_text(f"""

@@ -26,7 +26,16 @@ url = "http://bank.example"
 key_file = "bank.key"
 [agencies.courts]
 url = "http://courts.example"
+[agencies.credit]
+url = "http://credit.example"
+institution = "B10011000H0001"
 """
+
+
+@pytest.fixture(autouse=True)
+def credit_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The credit system's UsernameToken password, from its default variable."""
+    monkeypatch.setenv("JOINTGATE_CREDIT_PASSWORD", "credit-secret")
 
 
 def test_a_valid_config_loads(tmp_path: Path) -> None:

@@ -528,9 +528,11 @@ def test_the_telemetry_table_is_read_from_the_config_file(tmp_path: Path) -> Non
     config.write_text(
         '[auth]\nissuer = "i"\naudience = "a"\njwks_url = "https://i/jwks"\n' + agencies
         + '[agencies.banking]\nurl = "http://b.example"\nkey_file = "bank.key"\n'
+        + '[agencies.credit]\nurl = "http://c.example"\ninstitution = "B1"\npassword_file = "credit.password"\n'
         + '[telemetry]\nlog_format = "text"\nsample_ratio = "all"\n'
     )  # fmt: skip
     (tmp_path / "bank.key").write_text("k")
+    (tmp_path / "credit.password").write_text("p")
     with pytest.raises(ConfigError, match=r"telemetry.sample_ratio: a share from 0 to 1"):
         load(config)
 

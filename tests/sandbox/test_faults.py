@@ -1,4 +1,4 @@
-"""Fault knobs and request statistics, the same on all four agencies."""
+"""Fault knobs and request statistics, the same on all five agencies."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import orjson
 import pytest
 
 from connectors import signing
+from sandbox import credit
 from sandbox.banking import DEFAULT_KEY, DEFAULT_KEY_ID
 from sandbox.faults import Faults
 from sandbox.runner import AGENCIES
 from sandbox.world import World
+from tests.sandbox.test_credit import HEADERS as CREDIT_HEADERS
+from tests.sandbox.test_credit import envelope as credit_envelope
 
 
 async def _api_call(
@@ -32,13 +35,19 @@ async def _api_call(
         body = orjson.dumps({"numbers": [s["account_number"]]})
         headers = signing.sign_headers(DEFAULT_KEY_ID, DEFAULT_KEY, "POST", path, body)
         return await client.post(base + path, content=body, headers=headers)
+    if agency == "credit":
+        return await client.post(
+            f"{base}{credit.PATH}",
+            content=credit_envelope([s["person_id"]]),
+            headers=CREDIT_HEADERS,
+        )
     return await client.post(f"{base}/graphql", json={"query": "{ _service { sdl } }"})
 
 
 def _assert_agency_error(agency: str, response: httpx.Response, status: int) -> None:
     """The failure is in the agency's own error format."""
     assert response.status_code == status, response.text
-    body = response.json()
+    body = response.json() if agency != "credit" else {}
     if agency == "police":
         assert body["error"]["code"] == "INTERNAL" and body["error"]["message"]
     elif agency == "market":
@@ -46,6 +55,8 @@ def _assert_agency_error(agency: str, response: httpx.Response, status: int) -> 
         assert body["status"] == status and body["type"] == "about:blank"
     elif agency == "banking":
         assert body["code"] == 50001 and body["msg"]
+    elif agency == "credit":
+        assert "<soap:Fault><faultcode>soap:Server</faultcode>" in response.text
     else:
         expected = "SERVICE_UNAVAILABLE" if status == 503 else "INTERNAL_SERVER_ERROR"
         assert body["errors"][0]["extensions"]["code"] == expected

@@ -145,6 +145,10 @@ def test_the_categories_of_the_schema() -> None:
         "Transaction.counterpartyName": (Personal.PERSON_NAME, name),
         "CounterpartyFlow.counterpartyName": (Personal.PERSON_NAME, name),
         "LeadSubject.identifier": (Personal.RESIDENT_ID, id_number),
+        "CreditReport.partyId": (Personal.RESIDENT_ID, id_number),
+        "CreditReport.name": (Personal.PERSON_NAME, name),
+        "Guarantee.partyId": (Personal.RESIDENT_ID, id_number),
+        "Guarantee.partyName": (Personal.PERSON_NAME, name),
     }
     # a party keeps its own mask: a person's ID masked, an enterprise's USCC kept
     assert SCHEMA.catalog[("BankAccount", "holderId")].mask == "party_id"

@@ -38,6 +38,9 @@ IDENTIFIER_NAME = re.compile(r"(?:^|[a-z])(?:Number|Id|Account|Uscc)$|^(?:id|num
 NOT_ENTITY_IDENTIFIERS = {
     # an administrative penalty decision's number: no entity type of the schema is keyed by it
     ("Penalty", "decisionNumber"),
+    # a loan's number at the credit system (the loan is no entity of the schema)
+    ("Loan", "loanId"),
+    ("Guarantee", "loanId"),
 }
 # the checks that tell which entity types a value in agency data can identify (an 18-digit
 # account number can pass a USCC's check too, a resident ID's digits an account's Luhn check)

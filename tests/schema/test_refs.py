@@ -15,7 +15,14 @@ from schema.base import SPECS
 from schema.unified import build_schema
 
 SCHEMA = Path(refs.__file__).parent
-DOMAINS = ("schema.enterprise", "schema.person", "schema.banking", "schema.police", "schema.court")
+DOMAINS = (
+    "schema.enterprise",
+    "schema.person",
+    "schema.banking",
+    "schema.police",
+    "schema.court",
+    "schema.credit",
+)
 REFERENCES = sorted(name for name in vars(refs) if name.endswith("_") and name[0].isupper())
 
 

@@ -29,6 +29,8 @@ def test_every_entity_says_how_it_links() -> None:
         "BankAccount": (("holder_id",), None),
         "CourtCase": (("parties.party_id",), None),
         "DefaulterEntry": ((), None),  # keyed by the party: in scope when the party is a subject
+        # keyed by the party too; and in scope when a guarantee names a subject
+        "CreditReport": (("guarantees_given.party_id", "guarantees_received.party_id"), None),
         "Enterprise": (("legal_rep_id", "shareholders.holder_id"), None),
         "Person": ((), None),
         "PoliceCase": (("suspect_ids", "enterprise_ids", "frozen_assets.account_number"), None),

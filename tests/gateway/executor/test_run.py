@@ -183,7 +183,7 @@ async def test_a_list_costs_one_call_per_agency_and_kind(harness: Harness) -> No
     assert len(answer.body["data"]["enterprises"]["nodes"]) == 10
     counts = {name: len(calls) for name, calls in answer.calls.items()}
     # market: the search; police: persons + cases; banking: accounts + transactions
-    assert counts == {"market": 1, "police": 2, "banking": 2, "courts": 1}
+    assert counts == {"market": 1, "police": 2, "banking": 2, "courts": 1, "credit": 0}
     assert [c[:3] for c in answer.calls["police"]] == [
         ("person", "id_number", 10),
         ("case", "enterprise_ids", 10),
