@@ -20,7 +20,7 @@ import strawberry
 
 from kernel.types import RequestContext
 from schema.base import attr, build, embedded, embedded_type
-from schema.evidence import Reader, Shown, flow_signals, record_signals
+from schema.evidence import Reader, Shown, credit_signals, flow_signals, record_signals
 from signals.model import Severity, SignalKind
 
 Info = strawberry.Info[RequestContext, None]
@@ -38,14 +38,22 @@ _ACCOUNT = f"number suspiciousReports {{ id reportedOn pattern }} {_FLOWS}"
 _COURTS = "courtCases { caseNumber enforcement { caseNumber status amountOwed amountPaid } }"
 _POLICE = "policeCases { caseNumber charge status filedOn }"
 _DEFAULTER = "judgmentDefaulter { listedOn obligation performance }"
+_GUARANTEES = "partyId partyName loanId amount since"
+_CREDIT = (
+    "creditReport { partyId loans { loanId amount openedOn overdueAmount overdueSince"
+    f" classification statusHistory }} guaranteesGiven {{ {_GUARANTEES} }}"
+    f" guaranteesReceived {{ {_GUARANTEES} }} }}"
+)
 #: what each subject's riskSignals reads, as a selection on the subject's type
 EVIDENCE = {
     "Enterprise": (
         "uscc abnormalOperations { listedOn reason removedOn } seriousViolation businessScope"
         f" {_DEFAULTER} legalRepresentative {{ {_DEFAULTER} }} {_COURTS} {_POLICE}"
-        f" bankAccounts {{ {_ACCOUNT} }}"
+        f" bankAccounts {{ {_ACCOUNT} }} {_CREDIT}"
     ),
-    "Person": f"idNumber {_DEFAULTER} {_COURTS} {_POLICE} bankAccounts {{ {_ACCOUNT} }}",
+    "Person": (
+        f"idNumber {_DEFAULTER} {_COURTS} {_POLICE} bankAccounts {{ {_ACCOUNT} }} {_CREDIT}"
+    ),
     "BankAccount": _ACCOUNT,
 }
 
@@ -88,7 +96,10 @@ async def risk_signals(subject: Any, info: Info, type_name: str) -> list[RiskSig
     """The signals about ``subject`` (an Enterprise, Person or BankAccount object) the caller
     may see, strongest first."""
     reader = Reader(subject, info, type_name)
-    found = await asyncio.gather(record_signals(reader), flow_signals(reader))
+    parts = [record_signals(reader), flow_signals(reader)]
+    if type_name != "BankAccount":
+        parts.append(credit_signals(reader))
+    found = await asyncio.gather(*parts)
     signals = [s for group in found for s in group]
     signals.sort(key=lambda s: (_ORDER[s[0].severity], s[0].kind.value, s[0].period_from or ""))
     return [_shown(s, reader) for s in signals]
