@@ -84,6 +84,7 @@ class Patterns:
             for holder, numbers in d.accounts_by_holder.items()
             if holder in d.enterprises and d.accounts[numbers[0]]["status"] == "正常"
         ]
+        self._free()
         self._truth(SCATTERED, self.scenario["account_number"], "demo-scenario")
         plan = [(self._scatter, "scatter"), (self._batches, "batches"), (self._pool, "pool"),
                 (self._layer, "layer")]  # fmt: skip
@@ -104,34 +105,34 @@ class Patterns:
     def _truth(self, kind: str, subject: str, group: str, decoy: bool = False) -> None:
         self.d.planted.append({"kind": kind, "subject": subject, "decoy": decoy, "group": group})
 
-    def _uninvolved(self) -> str:
-        """A person or enterprise id nobody else involves, not yet used here."""
-        d, rng = self.d, self.rng
-        while True:
-            if rng.random() < 0.5:
-                party = rng.choice(d.people)["id_number"]
-                busy = party in d.police_by_suspect
-            else:
-                enterprise = rng.choice(d.enterprise_list)
-                party = enterprise["uscc"]
-                busy = party in d.police_by_enterprise or enterprise["status"] == "注销"
-            if not (
-                busy or party in d.court_by_party or party in d.defaulters or party in self.used
-            ):
-                self.used.add(party)
-                return str(party)
+    def _free(self) -> None:
+        """The persons and enterprises nobody else involves, in a random order."""
+        d = self.d
+
+        def free(party: str) -> bool:
+            busy = party in d.police_by_suspect or party in d.police_by_enterprise
+            busy = busy or party in d.court_by_party or party in d.defaulters
+            return not busy and party not in self.used
+
+        self.free_persons = [p for p in d.persons.values() if free(p["id_number"])]
+        self.free_enterprises = [
+            e for e in d.enterprise_list if free(e["uscc"]) and e["status"] != "注销"
+        ]
+        self.rng.shuffle(self.free_persons)
+        self.rng.shuffle(self.free_enterprises)
 
     def _person(self) -> Record:
-        while True:
-            party = self._uninvolved()
-            if party in self.d.persons:
-                return self.d.persons[party]
+        person = self.free_persons.pop()
+        self.used.add(person["id_number"])
+        return person
 
     def _enterprise(self) -> Record:
-        while True:
-            party = self._uninvolved()
-            if party in self.d.enterprises:
-                return self.d.enterprises[party]
+        """An enterprise nobody else involves; a person when a small world has run out."""
+        if not self.free_enterprises:
+            return self._person()
+        enterprise = self.free_enterprises.pop()
+        self.used.add(enterprise["uscc"])
+        return enterprise
 
     def _account(self, holder: Record, bank: names.Bank | None = None) -> Record:
         """A new account of ``holder`` (a person or an enterprise), in use."""
@@ -143,7 +144,8 @@ class Patterns:
         return account
 
     def _people(self, n: int) -> list[Record]:
-        return [a for a in self.rng.sample(self.population, n) if a["holder_id"] not in self.used]
+        chosen = self.rng.sample(self.population, min(n, len(self.population)))
+        return [a for a in chosen if a["holder_id"] not in self.used]
 
     def _day(self, first: dt.date, span: int) -> dt.date:
         return min(first + dt.timedelta(days=self.rng.randint(0, span)), _END)
