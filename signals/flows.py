@@ -34,6 +34,7 @@ import datetime as dt
 import heapq
 import itertools
 import math
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -109,16 +110,15 @@ class _Columns:
         party, bank = ledger.counterparty, ledger.counterparty_bank
         if len({len(time), len(amount), len(out), len(party), len(bank)}) > 1:
             raise ValueError("ledger columns differ in length")
-        if any(a > b for a, b in itertools.pairwise(time)):  # not oldest first
+        if not all(map(operator.le, time, itertools.islice(time, 1, None))):  # not oldest first
             order = sorted(range(len(time)), key=time.__getitem__)
             time = [time[i] for i in order]
             amount, out = [amount[i] for i in order], [out[i] for i in order]
             party, bank = [party[i] for i in order], [bank[i] for i in order]
         day = [(t + _LOCAL) // _DAY for t in time]
         start = bisect.bisect_left(day, day[-1] - settings.flow_history_days + 1) if day else 0
-        cents = [round(a * 100) for a in amount]
-        return cls(ledger.account, day, list(time), cents, list(out), list(party), list(bank),
-                   ledger.truncated, start)  # fmt: skip
+        cents = [int(a * 100 + 0.5) if a >= 0 else round(a * 100) for a in amount]
+        return cls(ledger.account, day, time, cents, out, party, bank, ledger.truncated, start)
 
     def windows(self, settings: SignalSettings) -> list[tuple[int, int]]:
         """(first day, last day) of each window, oldest first; none for an empty history."""
@@ -379,17 +379,18 @@ def _pass_through(
     in_cents: list[int] = []
     quick: list[int] = []  # per incoming transaction: cents of it that left within the limit
     stack: list[list[int]] = []  # [time, cents not yet gone, incoming index], newest last
-    for i in range(cols.start, len(day)):
-        if not out[i]:
-            stack.append([time[i], cents[i], len(in_day)])
-            in_day.append(day[i])
-            in_cents.append(cents[i])
+    start = cols.start
+    rows = zip(day[start:], time[start:], cents[start:], out[start:], strict=True)
+    for d, now, need, leaving in rows:
+        if not leaving:
+            stack.append([now, need, len(in_day)])
+            in_day.append(d)
+            in_cents.append(need)
             quick.append(0)
             continue
-        need, now = cents[i], time[i]
         while need and stack:  # last in, first out: what leaves is what came last
             top = stack[-1]
-            take = min(need, top[1])
+            take = need if need < top[1] else top[1]
             if now - top[0] <= limit:
                 quick[top[2]] += take
             need -= take

@@ -9,9 +9,9 @@ that kind, decoys included, is a false positive. ``pytest -s`` prints the scores
 Floors (docs/signals.md, "Planted world and scores"): recall 1.0 for every kind, because the
 planted instances are built to meet the default thresholds with room to spare and a miss means
 a detector broke; precision at least 0.8, because the random background may by chance hold an
-account that really shows a pattern (at scale 1, seed 20261123, one sparse business account's
-two large receipts each left within two days: a RAPID_PASS_THROUGH the detector is right to
-see), while no decoy may be flagged at all.
+account that really shows a pattern (at scale 1, seed 1, two sparse business accounts whose few
+large receipts each left within two days: RAPID_PASS_THROUGH the detector is right to see;
+none with the default seed), while no decoy may be flagged at all.
 """
 
 from __future__ import annotations
