@@ -11,6 +11,7 @@ compares as separate processes and drives them from a separate load-generator pr
     fanout       agency calls per query for lists of 1, 10, 100 entities
     memory       gateway RSS under load and by result size
     workflow     the joint office (issue #18): leads list vs peers query, submitLead, replay
+    signals      the flow detectors (issue #19) on one account of 100,000 transactions
     audit        appends/s, verify records/s, search latency on 1M records: the latest
                  bench/results/audit.json, unless ``--audit`` runs bench.audit_bench (~15 min)
 
@@ -33,7 +34,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import enforcement, fanout, memory, overhead, peers_bench, workflow
+from bench import enforcement, fanout, memory, overhead, peers_bench, signals, workflow
 from bench import stack as stack_module
 from bench.report import update_doc
 from bench.stack import RESULTS, Stack, machine, save
@@ -45,6 +46,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "fanout": fanout,
     "memory": memory,
     "workflow": workflow,
+    "signals": signals,
 }
 AUDIT_TARGETS = {"appends_per_s": 5_000, "verify_records_per_s": 200_000, "search_p99_ms": 100}
 
@@ -184,6 +186,12 @@ def summary_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{ratio['rps']:.2f} ({ratio['cpu_ms_per_request']:.2f}); submitLead "
             f"{work['submit']['rps']:.0f} req/s, {work['submit']['cpu_ms_per_request']:.1f} ms "
             f"CPU; replayed {work['replay']['rps']:.0f} req/s", None)  # fmt: skip
+    if "signals" in results:
+        s = results["signals"]
+        row("8 signals", f"flow detectors on {s['rows']:,} transactions, median / p95",
+            "< 1,000 ms", f"{s['detect']['median_ms']:.0f} / {s['detect']['p95_ms']:.0f} ms"
+            f" ({s['detect_with_pooling']['median_ms']:.0f} ms with fund pooling)",
+            s["detect"]["p95_ms"] < 1_000)  # fmt: skip
     return rows
 
 

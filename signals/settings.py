@@ -67,6 +67,9 @@ class SignalSettings(Table):
     concentrate_min_share: Annotated[float, Share] = setting(
         0.6, "... which receive at least this share of what came in during the window"
     )
+    concentrate_min_out_share: Annotated[float, Share] = setting(
+        0.9, "... and at least this share of all it paid out to accounts in the window"
+    )
     batch_max_amount: Annotated[float, Positive] = setting(
         5_000.0, "small batches: a transfer out of at most this (CNY) is small"
     )
@@ -86,6 +89,11 @@ class SignalSettings(Table):
     )
     pool_min_feeder_share: Annotated[float, Share] = setting(
         0.7, "... each sending it at least this share of what it sends out in the window"
+    )
+    pool_min_feeder_senders: Annotated[int, PositiveInt] = setting(
+        10,
+        "... and each itself takes money from at least this many distinct accounts in the window"
+        " (a collector)",
     )
     passthrough_max_hours: Annotated[float, Positive] = setting(
         48.0, "rapid pass-through: money leaves within this many hours of arriving ..."

@@ -8,6 +8,8 @@ fixed order (that order is part of what makes the output reproducible):
 - :mod:`~sandbox.synth.cases`: police cases, court cases, enforcement, defaulters
 - :mod:`~sandbox.synth.scenario`: the demo scenario, planted last
 - :mod:`~sandbox.synth.credit`: credit reports, from a random source of their own
+- :mod:`~sandbox.synth.patterns`: flow patterns and their decoys, with ground truth
+  (``World.planted``), from a random source of their own
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sandbox.synth import credit
 from sandbox.synth.cases import CourtCases, PoliceCases
 from sandbox.synth.draft import Draft
 from sandbox.synth.finance import Finance
+from sandbox.synth.patterns import Patterns
 from sandbox.synth.registry import Registry
 from sandbox.synth.scenario import Scenario
 from sandbox.tables import World
@@ -36,6 +39,7 @@ def build(scale: float, seed: int) -> World:
     courts.generate()
     # Planted last, on people with no other cases, so that nothing random blurs it.
     scenario = Scenario(draft, registry, finance, police, courts).plant()
+    Patterns(draft, finance, scenario).plant()  # flow patterns and decoys, with ground truth
     credit.generate(draft, scenario)  # its own random source: the tables above stay as they were
     _derive_labels(draft)
     return draft.to_world(scenario)

@@ -76,6 +76,7 @@ SAMPLES = {
     "log_level": "debug",
     "metrics": "false",
     "concentrate_min_share": "0.75",
+    "concentrate_min_out_share": "0.75",
     "pool_min_feeder_share": "0.75",
     "passthrough_min_ratio": "0.75",
 }
