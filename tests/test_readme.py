@@ -118,3 +118,27 @@ def test_the_docs_examples_address_the_demo_gateway_at_its_port() -> None:
         if not url.endswith(f":{port}/graphql")
     ]
     assert not wrong, wrong
+
+
+def test_the_signals_and_tracing_example_sends_a_valid_query() -> None:
+    """The quick start's riskSignals and traceFunds curl: valid JSON, a query the schema takes."""
+    from graphql import parse, validate
+
+    from sandbox.world import generate
+    from schema.unified import build_schema
+
+    scenario = generate(0.02).scenario  # real identifiers: the schema checks them
+    uscc, account = scenario["enterprise_uscc"], scenario["account_number"]
+    text = README.read_text()
+    snippet = re.search(r"^ACCOUNT=.*?^\s*-d .*?\"\}\"$", text, re.M | re.S)
+    assert snippet, "the quick start's ACCOUNT= ... curl block is missing from README.md"
+    stubs = SHELL_STUBS.replace(
+        '{"enterprise_uscc": "91110105MA0000001X"}',
+        json.dumps({"enterprise_uscc": uscc, "account_number": account}),
+    )
+    shell = f"{stubs}USCC={uscc}\n" + snippet.group(0).replace("python -c", "python3 -c")
+    sent = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=30)
+    assert sent.returncode == 0, sent.stderr
+    query = json.loads(sent.stdout)["query"]
+    assert f'traceFunds(account: "{account}"' in query
+    assert validate(build_schema().graphql, parse(query)) == []
