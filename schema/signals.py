@@ -20,7 +20,8 @@ import strawberry
 
 from kernel.types import RequestContext
 from schema.base import attr, build, embedded, embedded_type
-from schema.evidence import Reader, Shown, credit_signals, flow_signals, record_signals
+from schema.credit_evidence import credit_signals
+from schema.evidence import Reader, Shown, flow_signals, record_signals
 from signals.model import Severity, SignalKind
 
 Info = strawberry.Info[RequestContext, None]
