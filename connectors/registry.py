@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -88,48 +88,35 @@ def _tls(value: Any, info: Info) -> AgencyTLS | None:
     return tls
 
 
-def _key(value: Any, info: Info) -> bytes:
-    """The HMAC secret of a signed agency, from ``key_file`` or the variable ``key_env`` names;
-    never from the file (``key`` is no key of the table). From code: as given."""
-    if isinstance(value, bytes) and value:
-        return value
-    where = str(context(info).get("where", ""))
-    if where.rsplit(".", 1)[-1] not in SIGNED:
-        return b""
-    if "key_file" not in info.data or "key_env" not in info.data:
-        return b""  # refused already
-    path: Path | None = info.data["key_file"]
-    if path is not None:
-        try:
-            return path.read_bytes().strip()
-        except OSError as exc:
-            raise Refused(("<key_file>", f"cannot read {path}: {exc.strerror}")) from None
-    env = info.data["key_env"]
-    if not os.environ.get(env):
-        raise Refused(("<key_env>", f"environment variable {env} is not set (HMAC key)"))
-    return os.environ[env].encode()
+def _secret(agencies: tuple[str, ...], name: str, what: str) -> Callable[[Any, Info], bytes]:
+    """The checker of a secret setting of the ``agencies`` that need it (``key`` of the signed
+    ones, ``password`` of those one logs in to): from ``NAME_file`` or the variable ``NAME_env``
+    names; never from the settings file itself. From code: as given."""
+
+    def read(value: Any, info: Info) -> bytes:
+        if isinstance(value, bytes) and value:
+            return value
+        where = str(context(info).get("where", ""))
+        if where.rsplit(".", 1)[-1] not in agencies:
+            return b""
+        if f"{name}_file" not in info.data or f"{name}_env" not in info.data:
+            return b""  # refused already
+        path: Path | None = info.data[f"{name}_file"]
+        if path is not None:
+            try:
+                return path.read_bytes().strip()
+            except OSError as exc:
+                raise Refused((f"<{name}_file>", f"cannot read {path}: {exc.strerror}")) from None
+        env = info.data[f"{name}_env"]
+        if not os.environ.get(env):
+            raise Refused((f"<{name}_env>", f"environment variable {env} is not set ({what})"))
+        return os.environ[env].encode()
+
+    return read
 
 
-def _password(value: Any, info: Info) -> bytes:
-    """The password of an agency one logs in to, from ``password_file`` or the variable
-    ``password_env`` names; never from the file itself. From code: as given."""
-    if isinstance(value, bytes) and value:
-        return value
-    where = str(context(info).get("where", ""))
-    if where.rsplit(".", 1)[-1] not in LOGIN:
-        return b""
-    if "password_file" not in info.data or "password_env" not in info.data:
-        return b""  # refused already
-    path: Path | None = info.data["password_file"]
-    if path is not None:
-        try:
-            return path.read_bytes().strip()
-        except OSError as exc:
-            raise Refused(("<password_file>", f"cannot read {path}: {exc.strerror}")) from None
-    env = info.data["password_env"]
-    if not os.environ.get(env):
-        raise Refused(("<password_env>", f"environment variable {env} is not set (password)"))
-    return os.environ[env].encode()
+_key = _secret(SIGNED, "key", "HMAC key")
+_password = _secret(LOGIN, "password", "password")
 
 
 def _institution(value: Any, info: Info) -> str:
