@@ -61,6 +61,9 @@ class Touched:
     path: str  # response path with list positions left out, e.g. enterprise.bankAccounts.balance
     entity: str | None  # the entity type whose agency record holds this field's value, if any
     needs: frozenset[str]  # agency-side fields of that record the field needs, if allowed
+    # not selected but read by a selected field's resolver (a computed link's evidence, a
+    # field a resolver consults): decided and audited, never a reason to reject the operation
+    consulted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,13 +267,16 @@ class _Walker:
                     )
                 # an embedded list with sub-fields is requested as exactly those sub-fields
             self.touched.setdefault(
-                (parent.name, name, here), Touched(resource, here, entity, needs)
+                (parent.name, name, here),
+                Touched(resource, here, entity, needs, consulted=self._evidence > 0),
             )
             for type_name, field_name in resource.consults:  # decided for its resolver
                 consulted = f"{here}.{field_name}"
                 self.touched.setdefault(
                     (type_name, field_name, consulted),
-                    Touched(self.catalog[(type_name, field_name)], consulted, None, frozenset()),
+                    Touched(
+                        self.catalog[(type_name, field_name)], consulted, None, frozenset(), True
+                    ),
                 )
             at = (*keys, node.alias.value if node.alias else name)
             if resource.identity and not _own_key(resource, entity) and not self._evidence:

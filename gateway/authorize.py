@@ -178,12 +178,17 @@ class Authorizer:
                 alone = _plan(engine, principal, replace(context, in_team=False), operation)
                 plan = _scoped(plan, alone, operation)
             self._plans[key] = plan
-        if self.reject and plan.denied:
-            paths = sorted(
+        paths = (
+            sorted(
                 t.path
                 for t in operation.touched
                 if (t.resource.type_name, t.resource.field_name) in plan.denied
+                and not t.consulted  # read by a resolver that answers without it
             )
+            if self.reject and plan.denied
+            else ()
+        )
+        if paths:
             raise Forbidden(
                 "The operation asks for fields not available to you for the declared purpose: "
                 + ", ".join(paths)

@@ -217,3 +217,23 @@ async def test_every_kind_is_seen_by_someone_and_kept_from_someone(
     for kind, users in seen.items():
         if kind not in PUBLIC:
             assert users != set(DEMO_USERS), f"{kind} is shown to every demo user"
+
+
+async def test_in_reject_mode_evidence_denied_withholds_the_kind_not_the_operation(
+    tmp_path: Path, world: World
+) -> None:
+    """Reject mode refuses an operation that selects a denied field; an evidence field is not
+    selected but read by riskSignals, which answers without it (its kinds withheld)."""
+    connectors: Any = memory_connectors(world)
+    uscc = world.scenario["enterprise_uscc"]
+    async with open_harness(tmp_path, connectors=connectors, policy_mode="reject") as h:
+        query = f'{{ enterprise(uscc: "{uscc}") {{ name {SIGNALS} }} }}'
+        response = await h.query(query, user="market.officer", purpose="supervision", case=None)
+        assert response.status_code == 200, response.text
+        kinds = {s["kind"] for s in response.json()["data"]["enterprise"]["riskSignals"]}
+        assert "ABNORMAL_LISTING" in kinds and "POLICE_CASE" not in kinds
+        assert "enterprise.riskSignals(POLICE_CASE)" in h.audit.records[-1].fields_withheld
+        # selecting the evidence itself is still refused whole
+        direct = f'{{ enterprise(uscc: "{uscc}") {{ policeCases {{ caseNumber }} }} }}'
+        refused = await h.query(direct, user="market.officer", purpose="supervision", case=None)
+        assert refused.status_code in (400, 403), refused.text

@@ -121,8 +121,8 @@ async def test_the_demo_account_sends_to_three_accounts(harness: Harness, world:
         assert edge["direction"] == "OUT" and edge["count"] == len(paid)
         assert edge["amount"] == pytest.approx(sum(tx["amount"] for tx in paid))
         assert edge["first"] == min(tx["time"] for tx in paid)
-    # the three send nothing on: leaves, and nothing was asked of hop 2 beyond their banks
-    assert {n["status"] for n in hop1.values()} == {"LEAF"}
+    # each is followed on where it sends money on, a leaf where it sends none
+    assert {n: hop1[n]["status"] for n in hop1} == {n: _onward(world, n) for n in hop1}
 
 
 async def test_a_hop_the_team_may_not_follow_ends_its_branch(
@@ -146,7 +146,18 @@ async def test_a_hop_the_team_may_not_follow_ends_its_branch(
     # the money leaving to the case's own accounts is followed
     out = await _trace(harness, _vars(root, "OUT", 2), TEAM)
     inside = [n for n in out["nodes"] if n["hop"] == 1]
-    assert {n["status"] for n in inside} == {"LEAF"} and all(n["account"] for n in inside)
+    assert inside and all(n["account"] for n in inside)
+    assert all(n["status"] == _onward(world, n["accountNumber"]) for n in inside)
+
+
+def _onward(world: World, number: str) -> str:
+    """A trace's status for an account it may follow at the last hop but one: EXPANDED when
+    the account sends money on to other accounts, else LEAF."""
+    sends = any(
+        tx["direction"] == "out" and tx["counterparty_account"]
+        for tx in world.transactions_by_account.get(number, ())
+    )
+    return "EXPANDED" if sends else "LEAF"
 
 
 @pytest.mark.parametrize(
