@@ -307,6 +307,8 @@ async def _enforcement(r: Reader) -> list[Shown]:
     cases = await r.follow(r.subject, r.type_name, "courtCases") or ()
     out = []
     for case in cases:
+        # the amounts come as the caller sees them: a band where masked, and marked so
+        masked = "amount_owed" in r.rules(case, "EnforcementRecord").masks
         for record in case.enforcement or ():
             if record.status == "执行完毕":
                 continue
@@ -314,18 +316,17 @@ async def _enforcement(r: Reader) -> list[Shown]:
             number = record.case_number
             note = f"{record.status}: owed {owed}, paid {paid}"
             evidence = Evidence("CourtCase", number or "", "CourtCase.enforcement", note)
-            out.append(
-                _signal(
-                    SignalKind.OUTSTANDING_ENFORCEMENT,
-                    Severity.MEDIUM,
-                    r.key(r.subject, r.type_name),
-                    None,
-                    None,
-                    [evidence],
-                    f"Enforcement not concluded ({record.status})",
-                    [Measure("amount_owed", float(owed), amount=True)] if owed else [],
-                )
+            signal, _ = _signal(
+                SignalKind.OUTSTANDING_ENFORCEMENT,
+                Severity.MEDIUM,
+                r.key(r.subject, r.type_name),
+                None,
+                None,
+                [evidence],
+                f"Enforcement not concluded ({record.status})",
+                [Measure("amount_owed", float(owed), amount=True)] if owed else [],
             )
+            out.append((signal, masked))
     return out
 
 
