@@ -43,9 +43,12 @@ def window(start: str | None, end: str | None) -> Window:
     return (start, end)
 
 
+MAX_AMOUNT = 1e15  # CNY: far above any real sum, below where floats lose whole yuan
+
+
 def amount_at_least(value: float, argument: str = "minAmount") -> float:
-    if not math.isfinite(value) or value < 0:
-        raise InvalidArgument(argument, "must be a number of at least 0")
+    if not math.isfinite(value) or not 0 <= value <= MAX_AMOUNT:
+        raise InvalidArgument(argument, "must be a number from 0 to 10^15 (CNY)")
     return value
 
 

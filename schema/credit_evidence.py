@@ -10,7 +10,7 @@ from typing import Any
 
 from kernel import masks
 from schema.base import FieldForbidden, record_data
-from schema.evidence import Reader, Shown
+from schema.evidence import Reader, Shown, graphql_name
 from signals import credit
 from signals.model import CREDIT_KINDS, Evidence, Measure, Signal, SignalKind
 
@@ -30,15 +30,10 @@ def _credit_rules(r: Reader, report: Any) -> bool | None:
     for type_name, names in _CREDIT_FIELDS.items():
         rules = r.rules(report, type_name)
         for name in names:
-            if r.decision(type_name, _graphql_name(name)) is None or name in rules.denied:
+            if r.decision(type_name, graphql_name(name)) is None or name in rules.denied:
                 return None
             masked = masked or (name in rules.masks and "amount" in name)
     return masked
-
-
-def _graphql_name(python: str) -> str:
-    head, *rest = python.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 async def credit_signals(r: Reader) -> list[Shown]:

@@ -110,9 +110,12 @@ class Reader:
         return self.plan.build_rules.get(type_name, _NO_RULES)
 
     def key(self, obj: Any, type_name: str) -> str | None:
-        """``obj``'s key as the caller sees it (masked, or None if withheld)."""
+        """``obj``'s key as the caller sees it (masked, or None if withheld). None too when
+        the operation did not decide the key field: an undecided value is never shown."""
         spec = SPECS_BY_NAME[type_name]
         python = next(n for n, source in spec.plain if source == spec.key)
+        if self.decision(type_name, graphql_name(python)) is None:
+            return None
         try:
             value = getattr(obj, python)
         except FieldForbidden:
@@ -154,6 +157,12 @@ class Reader:
     def saw(self, type_name: str, key: str | None) -> None:
         if key is not None and not masks.hides(key):
             self.ctx.audit.saw(type_name, key)
+
+
+def graphql_name(python: str) -> str:
+    """A schema attribute's GraphQL name (``id_number`` → ``idNumber``)."""
+    head, *rest = python.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 async def _kind(

@@ -90,6 +90,9 @@ class Loaders:
         self._connectors = connectors
         self._loaders: dict[_Key, BatchLoader[Any]] = {}
         self._batches: dict[Any, BatchLoader[Any]] = {}  # batch(): other per-request batches
+        # accounts every traceFunds of this request has shown so far: its node cap holds for
+        # the request, not for each alias (schema/trace.py)
+        self.traced = 0
         self.cursors = cursors  # seals every paged field's cursors (schema/paging.py)
         # a joint team's request: which records its grant covers (schema/scope.py)
         plan, declaration = ctx.plan, ctx.declaration

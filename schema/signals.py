@@ -49,7 +49,7 @@ _CREDIT = (
 EVIDENCE = {
     "Enterprise": (
         "uscc abnormalOperations { listedOn reason removedOn } seriousViolation businessScope"
-        f" {_DEFAULTER} legalRepresentative {{ {_DEFAULTER} }} {_COURTS} {_POLICE}"
+        f" {_DEFAULTER} legalRepresentative {{ idNumber {_DEFAULTER} }} {_COURTS} {_POLICE}"
         f" bankAccounts {{ {_ACCOUNT} }} {_CREDIT}"
     ),
     "Person": (

@@ -154,6 +154,8 @@ class TraceQuery:
             raise FieldForbidden()
         root = found[0]
         trace = _Trace()
+        budget = _Budget(info.context.loaders, settings.trace_max_nodes)
+        budget.take()
         trace.nodes[account] = _Node(
             account, 0, record_data(root).get("bank"), rules_for(info, root), account=root
         )
@@ -162,7 +164,7 @@ class TraceQuery:
             followed = _settled(info, frontier)
             if not followed:
                 break
-            if len(trace.nodes) >= settings.trace_max_nodes:
+            if budget.spent():
                 for node in followed:
                     node.status = TraceStatus.CAPPED
                 trace.truncated = True
@@ -171,12 +173,27 @@ class TraceQuery:
             rows = await _aggregates(
                 lookups, followed, dates, direction, least, settings.trace_max_edges_per_node
             )
-            added = _expand(info, trace, followed, rows, hop, settings.trace_max_nodes)
+            added = _expand(info, trace, followed, rows, hop, budget)
             await _look_up(lookups, added)
             frontier = [n for n in added if n.status is not TraceStatus.OUTSIDE]
         else:
             _settled(info, frontier)  # the hop limit: the rest are leaves, or not followable
         return _built(info, trace)
+
+
+class _Budget:
+    """The node cap (``trace_max_nodes``) of one request, shared by every traceFunds in it
+    (aliases): the accounts shown so far are counted on the request's loaders."""
+
+    def __init__(self, loaders: Any, cap: int) -> None:
+        self.loaders = loaders
+        self.cap = cap
+
+    def spent(self) -> bool:
+        return bool(self.loaders.traced >= self.cap)
+
+    def take(self) -> None:
+        self.loaders.traced += 1
 
 
 def _settled(info: Info, frontier: list[_Node]) -> list[_Node]:
@@ -248,7 +265,7 @@ def _expand(
     followed: list[_Node],
     rows: Mapping[str, list[dict[str, Any]]],
     hop: int,
-    max_nodes: int,
+    budget: _Budget,
 ) -> list[_Node]:
     """Add the followed accounts' counterparties (largest first) as nodes and edges, within
     the node cap; the accounts added at this hop, in order."""
@@ -258,10 +275,11 @@ def _expand(
         for row in rows.get(node.number, ()):
             other = row["counterparty_account"]
             if other not in trace.nodes:
-                if len(trace.nodes) >= max_nodes:
+                if budget.spent():
                     node.status = TraceStatus.CAPPED
                     trace.truncated = True
                     continue
+                budget.take()
                 new = _Node(other, hop, row.get("counterparty_bank"), node.rules)
                 trace.nodes[other] = new
                 added.append(new)

@@ -220,6 +220,15 @@ async def test_caps_on_hops_and_nodes(tmp_path: Path, world: World) -> None:
         assert sum(1 for n in trace["nodes"] if n["hop"] == 1) == 5
         shown = {n["accountNumber"] for n in trace["nodes"]}
         assert all(e["from"] in shown and e["to"] in shown for e in trace["edges"])
+        # the node cap holds for the request: aliases share it
+        aliased = """query($a: AccountNumber!) {
+          one: traceFunds(account: $a, direction: IN, hops: 3) { nodes { accountNumber } }
+          two: traceFunds(account: $a, direction: OUT, hops: 3) { nodes { accountNumber } }
+          three: traceFunds(account: $a, direction: BOTH, hops: 3) { nodes { accountNumber } }
+        }"""
+        body = (await harness.query(aliased, {"a": root}, **BANK)).json()
+        assert "errors" not in body, body
+        assert sum(len(t["nodes"]) for t in body["data"].values()) <= 8 + 2  # + each root
 
 
 async def test_every_account_shown_is_in_the_audit_record(harness: Harness, world: World) -> None:
