@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -65,8 +66,9 @@ class Reader:
         self.settings: SignalSettings = self.ctx.signals or SignalSettings()
         self._path: str | None = None
         self._accounts: asyncio.Future[list[Any]] | None = None
-        # the flow signals of the subject's accounts, once computed (None: withheld)
-        self.flows: asyncio.Future[list[Signal] | None] = asyncio.get_running_loop().create_future()
+        # the days the subject's accounts start taking fundraising inflows, once the flow
+        # patterns are computed (None: withheld)
+        self.flows: asyncio.Future[list[str] | None] = asyncio.get_running_loop().create_future()
 
     @property
     def path(self) -> str:
@@ -135,17 +137,12 @@ class Reader:
         return list(found or ())
 
     async def fundraising_start(self) -> str | Literal[False]:
-        """The day the subject's fundraising inflows start (the earliest scattered-in flow
-        signal of its accounts), "" when none show, False when the flows are withheld."""
+        """The day the subject's fundraising inflows start (the first money in on an account
+        showing scattered inflows), "" when none show, False when the flows are withheld."""
         found = await asyncio.shield(self.flows)
         if found is None:
             return False
-        days = [
-            s.period_from
-            for s in found
-            if s.kind is SignalKind.SCATTERED_IN_CONCENTRATED_OUT and s.period_from
-        ]
-        return min(days, default="")
+        return min(found, default="")
 
     # ------------------------------------------------------------------ recording
 
@@ -315,14 +312,16 @@ async def _representative(r: Reader) -> list[Shown]:
 async def _enforcement(r: Reader) -> list[Shown]:
     cases = await r.follow(r.subject, r.type_name, "courtCases") or ()
     out = []
+    seen: set[str | None] = set()  # an enforcement shows under its judgment's case and its own
     for case in cases:
         # the amounts come as the caller sees them: a band where masked, and marked so
         masked = "amount_owed" in r.rules(case, "EnforcementRecord").masks
         for record in case.enforcement or ():
-            if record.status == "执行完毕":
-                continue
-            owed, paid = record.amount_owed, record.amount_paid
             number = record.case_number
+            if record.status == "执行完毕" or number in seen:
+                continue
+            seen.add(number)
+            owed, paid = record.amount_owed, record.amount_paid
             note = f"{record.status}: owed {owed}, paid {paid}"
             evidence = Evidence("CourtCase", number or "", "CourtCase.enforcement", note)
             signal, _ = _signal(
@@ -402,7 +401,7 @@ async def flow_signals(r: Reader) -> list[Shown]:
     """The flow patterns of the subject's accounts the caller may read the transactions of
     (signals/flows.py), with the collector accounts of a pool read the same way; the signals
     found are also left on ``r.flows`` (None: withheld) for the credit rules."""
-    raw: list[Signal] | None = None
+    raw: list[str] | None = None
     try:
         shown, raw = await _flows(r)
         return shown
@@ -411,7 +410,7 @@ async def flow_signals(r: Reader) -> list[Shown]:
             r.flows.set_result(raw)
 
 
-async def _flows(r: Reader) -> tuple[list[Shown], list[Signal] | None]:
+async def _flows(r: Reader) -> tuple[list[Shown], list[str] | None]:
     try:
         accounts = await r.accounts()
     except FieldForbidden:
@@ -431,13 +430,28 @@ async def _flows(r: Reader) -> tuple[list[Shown], list[Signal] | None]:
     }
     feeders = await _feeders(r, sorted({c for cs in wanted.values() for c in cs}))
     out: list[Shown] = []
-    raw: list[Signal] = []
+    starts: list[str] = []
     for (account, rules), number, ledger in zip(readable, numbers, ledgers, strict=True):
         mine = {c: feeders[c] for c in wanted[number] if c in feeders}
         for signal in flows.detect(ledger, settings, mine):
-            raw.append(signal)
+            if signal.kind is SignalKind.SCATTERED_IN_CONCENTRATED_OUT and signal.period_from:
+                starts += _first_in(ledger, signal.period_from, settings.flow_window_days)
             out.append(_shown_flow(r, signal, account, number, rules))
-    return out, raw
+    return out, starts
+
+
+def _first_in(ledger: Ledger, period_from: str, window_days: int) -> list[str]:
+    """The day of the first transfer in on ``ledger`` in the window before the pattern's
+    period begins and after: where the scattered inflows start (ISO day, UTC+8)."""
+    since = dt.date.fromisoformat(period_from) - dt.timedelta(days=window_days)
+    floor = int(dt.datetime.combine(since, dt.time(), _LOCAL).timestamp())
+    for at, out, party in zip(ledger.time, ledger.out, ledger.counterparty, strict=True):
+        if at >= floor and not out and party is not None:
+            return [dt.datetime.fromtimestamp(at, _LOCAL).date().isoformat()]
+    return []
+
+
+_LOCAL = dt.timezone(dt.timedelta(hours=8))
 
 
 async def _feeders(r: Reader, candidates: Sequence[str]) -> dict[str, Ledger]:

@@ -45,6 +45,7 @@ __all__ = ["POOL_CANDIDATES", "STEP_DAYS", "detect", "pool_feeder_candidates"]
 
 STEP_DAYS = 7
 """Windows end every this many days (or every ``flow_window_days``, if shorter)."""
+POOL_MIN_FORWARDS = 3  # transfers in from an account before it may be a pool's collector
 POOL_CANDIDATES = 20
 """At most this many feeders are asked for (the largest senders), whatever the settings."""
 _LOCAL = 8 * 3600  # the banks' local time, UTC+8
@@ -74,16 +75,23 @@ def detect(
 
 
 def pool_feeder_candidates(ledger: Ledger, settings: SignalSettings) -> list[str]:
-    """The accounts whose ledgers fund pooling needs: those that sent this account the most in
-    the history, largest first, at most ``max(POOL_CANDIDATES, 2 * pool_min_feeders)``."""
+    """The accounts whose ledgers fund pooling needs: those that sent this account money at
+    least ``POOL_MIN_FORWARDS`` times in the history (a collector forwards again and again),
+    the largest senders first, at most ``max(POOL_CANDIDATES, 2 * pool_min_feeders)``; none
+    when fewer than ``pool_min_feeders`` did (no pool can hold: no other ledger is read)."""
     cols = _Columns.of(ledger, settings)
     sent: dict[str, int] = {}
+    times: dict[str, int] = {}
     for i in range(cols.start, len(cols.day)):
         party = cols.party[i]
         if not cols.out[i] and party is not None and party != cols.account:
             sent[party] = sent.get(party, 0) + cols.cents[i]
+            times[party] = times.get(party, 0) + 1
+    repeated = {p: c for p, c in sent.items() if times[p] >= POOL_MIN_FORWARDS}
+    if len(repeated) < settings.pool_min_feeders:
+        return []
     limit = max(POOL_CANDIDATES, 2 * settings.pool_min_feeders)
-    return [p for p, _ in sorted(sent.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+    return [p for p, _ in sorted(repeated.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
 
 # ------------------------------------------------------------------------------ columns

@@ -254,3 +254,30 @@ async def test_in_reject_mode_evidence_denied_withholds_the_kind_not_the_operati
         direct = f'{{ enterprise(uscc: "{uscc}") {{ policeCases {{ caseNumber }} }} }}'
         refused = await h.query(direct, user="market.officer", purpose="supervision", case=None)
         assert refused.status_code in (400, 403), refused.text
+
+
+async def test_the_demo_scenarios_enterprise_tells_its_story(
+    harness: Harness, world: World
+) -> None:
+    """What the joint team sees of the demo's fundraiser: every source's part, once each."""
+    uscc = world.scenario["enterprise_uscc"]
+    body = await _ask(harness, "Enterprise", uscc, SIGNALS, "jit.member", *DECLARATIONS[0])
+    signals = body["data"]["enterprise"]["riskSignals"]
+    kinds = {s["kind"] for s in signals}
+    assert {
+        "SCATTERED_IN_CONCENTRATED_OUT", "POLICE_CASE", "ABNORMAL_LISTING", "JUDGMENT_DEFAULTER",
+        "OUTSTANDING_ENFORCEMENT", "SUSPICIOUS_REPORT", "BORROWING_BEFORE_FUNDRAISING",
+        "GUARANTEE_CHAIN", "SUDDEN_OVERDUE",
+    } <= kinds  # fmt: skip
+    cited = [(s["kind"], tuple(e["key"] for e in s["evidence"])) for s in signals]
+    assert len(cited) == len(set(cited)), "a signal is listed twice"
+    scattered = next(s for s in signals if s["kind"] == "SCATTERED_IN_CONCENTRATED_OUT")
+    assert scattered["subject"] == world.scenario["account_number"]
+    # the borrowing is counted up to the day the investors' money starts coming in
+    first_in = min(
+        tx["time"][:10]
+        for tx in world.transactions_by_account[world.scenario["account_number"]]
+        if tx["direction"] == "in"
+    )
+    borrowing = next(s for s in signals if s["kind"] == "BORROWING_BEFORE_FUNDRAISING")
+    assert borrowing["periodTo"] == first_in

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from signals.flows import POOL_CANDIDATES, detect, pool_feeder_candidates
+from signals.flows import POOL_CANDIDATES, POOL_MIN_FORWARDS, detect, pool_feeder_candidates
 from signals.model import Ledger, Severity, Signal, SignalKind
 from signals.settings import SignalSettings
 
@@ -303,7 +303,26 @@ def test_fund_pooling_not_just_below_its_thresholds(weak: dict[str, float]) -> N
 
 
 def test_pool_feeder_candidates_are_the_largest_senders_and_bounded() -> None:
-    rows: list[Row] = [(at(i % 100), 1_000.0 + i, False, f"S{i:03d}") for i in range(60)]
-    candidates = pool_feeder_candidates(ledger(rows), ST)
+    rows: list[Row] = [
+        (at(i % 100 + k), 1_000.0 + i, False, f"S{i:03d}")
+        for i in range(60)
+        for k in range(POOL_MIN_FORWARDS)
+    ]
+    candidates = pool_feeder_candidates(ledger(sorted(rows)), ST)
     assert len(candidates) == max(POOL_CANDIDATES, 2 * ST.pool_min_feeders)
     assert candidates[:2] == ["S059", "S058"]
+
+
+def test_only_repeated_senders_are_candidates_and_too_few_mean_none() -> None:
+    """A collector forwards again and again: senders of fewer transfers are no candidates,
+    and with fewer repeated senders than a pool needs no other ledger is read at all."""
+    once = [(at(i), 9_000.0, False, f"O{i:03d}") for i in range(40)]
+    repeated = [
+        (at(50 + 7 * k + i), 1_000.0, False, f"R{i}")
+        for i in range(ST.pool_min_feeders)
+        for k in range(POOL_MIN_FORWARDS)
+    ]
+    assert set(pool_feeder_candidates(ledger(sorted(once + repeated)), ST)) == {
+        f"R{i}" for i in range(ST.pool_min_feeders)
+    }
+    assert pool_feeder_candidates(ledger(sorted(once + repeated[POOL_MIN_FORWARDS:])), ST) == []
