@@ -194,6 +194,10 @@ async def test_a_slow_request_body_is_cut_by_the_timeout(tmp_path: Path, batchin
 def _config(**gateway: Any) -> dict[str, Any]:
     agencies = {name: {"url": f"http://{name}.example"} for name in ("police", "market", "courts")}
     agencies["banking"] = {"url": "http://bank.example", "key_env": "TEST_BANK_KEY"}
+    agencies["credit"] = {  # its UsernameToken password from the same test variable
+        "url": "http://credit.example", "institution": "B10011000H0001",
+        "password_env": "TEST_BANK_KEY",
+    }  # fmt: skip
     return {
         "gateway": gateway,
         "auth": {
