@@ -17,7 +17,7 @@ from schema.loaders import Lookups, Window, loaders
 from schema.paging import InvalidArgument, page_size
 from schema.refs import Enterprise_, Person_
 from schema.scalars import AccountNumber, Date
-from schema.scope import OUTSIDE
+from schema.scope import rules_of
 from schema.signals import EVIDENCE, SIGNALS, SIGNALS_DOC, RiskSignal, risk_signals
 
 Info = strawberry.Info[RequestContext, None]
@@ -57,9 +57,7 @@ def rules_for(info: Info, source: object) -> Mapping[str, BuildRules]:
     team for a record outside its scope (schema/scope.py), else the plan's."""
     plan = info.context.plan
     assert plan is not None
-    if plan.outside is not None and OUTSIDE in getattr(source, "__dict__", {}):
-        return plan.outside.build_rules
-    return plan.build_rules
+    return rules_of(plan, source)
 
 
 async def counterparty_rows(

@@ -24,10 +24,10 @@ import strawberry
 
 from connectors.errors import ConnectorError
 from kernel import masks
-from kernel.types import BuildRules, FieldDecision, Outcome, RequestContext
+from kernel.types import BuildRules, FieldDecision, RequestContext
 from schema.base import SPECS_BY_NAME, FieldForbidden, entity_key
 from schema.loaders import field_path
-from schema.scope import OUTSIDE
+from schema.scope import refused, rules_of
 from signals import flows
 from signals.model import (
     FLOW_KINDS,
@@ -81,17 +81,11 @@ class Reader:
     def decision(self, type_name: str, field: str) -> FieldDecision | None:
         return self.plan.decisions.get((type_name, field))
 
-    def outside(self, obj: Any) -> bool:
-        """Whether ``obj`` was built as a record outside a joint team's scope."""
-        return OUTSIDE in getattr(obj, "__dict__", {})
-
     def may_follow(self, obj: Any, type_name: str, field: str) -> bool:
-        """Whether the caller may follow this link from ``obj`` (as schema/unified.py guards)."""
-        decided = self.decision(type_name, field)
-        if decided is None or decided.outcome is Outcome.DENY:
-            return False
-        out = self.plan.outside
-        return not (out is not None and (type_name, field) in out.denied and self.outside(obj))
+        """Whether the caller may follow this link from ``obj`` (as schema/unified.py guards),
+        and the operation decided it."""
+        link = (type_name, field)
+        return link in self.plan.decisions and not refused(self.plan, link, obj)
 
     async def follow(self, obj: Any, type_name: str, field: str, **args: Any) -> Any:
         """The link's value from ``obj`` as a direct query gets it; FieldForbidden if refused."""
@@ -106,10 +100,7 @@ class Reader:
     def rules(self, owner: Any, type_name: str) -> BuildRules:
         """The build rules of ``type_name`` for records belonging to ``owner`` (in or outside a
         team's scope, as ``owner`` was)."""
-        out = self.plan.outside
-        if out is not None and self.outside(owner):
-            return out.build_rules.get(type_name, _NO_RULES)
-        return self.plan.build_rules.get(type_name, _NO_RULES)
+        return rules_of(self.plan, owner).get(type_name, _NO_RULES)
 
     def key(self, obj: Any, type_name: str) -> str | None:
         """``obj``'s key as the caller sees it (masked, or None if withheld). None too when

@@ -28,10 +28,35 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.base import Labels, Record
+from kernel.types import BuildRules, Plan
 from schema.base import SPECS_BY_NAME, TypeSpec
 
 # the key under which a built object keeps its record when it was built as outside the scope
 OUTSIDE = "_outside"
+
+
+def outside(obj: Any) -> bool:
+    """Whether ``obj`` was built as a record outside a team's scope (it keeps its record)."""
+    values = getattr(obj, "__dict__", None)
+    return values is not None and OUTSIDE in values
+
+
+def refused(plan: Plan, link: tuple[str, str], source: Any) -> bool:
+    """Whether the link (type, field) is not followed from ``source``: denied, or allowed only
+    by the team grant and ``source`` built outside the team's scope (schema/unified.py guards
+    every link with this; resolvers that consult a link's decision ask it too)."""
+    if link in plan.denied:
+        return True
+    out = plan.outside
+    return out is not None and link in out.denied and outside(source)
+
+
+def rules_of(plan: Plan, source: Any) -> Mapping[str, BuildRules]:
+    """The build rules of what hangs off ``source``: in a team's request, those without the
+    team for a record outside its scope, else the plan's."""
+    if plan.outside is not None and outside(source):
+        return plan.outside.build_rules
+    return plan.build_rules
 
 
 class Scope:

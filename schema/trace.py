@@ -40,7 +40,7 @@ from schema.base import FieldForbidden, attr, build, embedded_type, entity_key, 
 from schema.loaders import Lookups, Window, loaders
 from schema.paging import InvalidArgument
 from schema.scalars import AccountNumber, Date
-from schema.scope import OUTSIDE
+from schema.scope import refused
 from signals.settings import SignalSettings
 
 Info = strawberry.Info[RequestContext, None]
@@ -215,14 +215,7 @@ def _may_follow(info: Info, node: _Node) -> bool:
         return False
     plan = info.context.plan
     assert plan is not None
-    if FOLLOWS not in plan.decisions or FOLLOWS in plan.denied:
-        return False
-    outside = plan.outside
-    return not (outside is not None and FOLLOWS in outside.denied and _outside(node.account))
-
-
-def _outside(obj: Any) -> bool:
-    return OUTSIDE in getattr(obj, "__dict__", {})
+    return FOLLOWS in plan.decisions and not refused(plan, FOLLOWS, node.account)
 
 
 async def _aggregates(

@@ -23,7 +23,7 @@ from schema.office_ops import OfficeMutation, OfficeSubscription
 from schema.person import PersonQuery
 from schema.police import PoliceQuery
 from schema.scalars import SCALARS
-from schema.scope import OUTSIDE, check_declarations
+from schema.scope import check_declarations, refused
 from schema.trace import TraceQuery
 
 
@@ -80,18 +80,8 @@ def _guard_links(gql: GraphQLSchema, catalog: Catalog) -> None:
 
 def _guarded(resolve: Callable[..., Any], key: tuple[str, str]) -> Callable[..., Any]:
     def guarded(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
-        plan = info.context.plan
-        if key in plan.denied:
-            raise FieldForbidden()
-        outside = plan.outside
-        if outside is not None and key in outside.denied and _outside(source):
+        if refused(info.context.plan, key, source):
             raise FieldForbidden()
         return resolve(source, info, **args)
 
     return guarded
-
-
-def _outside(source: Any) -> bool:
-    """Whether ``source`` was built as a record outside the team's scope."""
-    values = getattr(source, "__dict__", None)
-    return values is not None and OUTSIDE in values
