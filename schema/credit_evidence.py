@@ -8,11 +8,10 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from kernel import masks
 from schema.base import FieldForbidden, record_data
-from schema.evidence import Reader, Shown, graphql_name
+from schema.evidence import Reader, Shown, banded
 from signals import credit
-from signals.model import CREDIT_KINDS, Evidence, Measure, Signal, SignalKind
+from signals.model import CREDIT_KINDS, Evidence, Signal, SignalKind
 
 # the credit report fields the credit rules read, by type (python names)
 _CREDIT_FIELDS = {
@@ -28,11 +27,10 @@ def _credit_rules(r: Reader, report: Any) -> bool | None:
     not decided for this operation); else whether it sees money in it masked."""
     masked = False
     for type_name, names in _CREDIT_FIELDS.items():
-        rules = r.rules(report, type_name)
-        for name in names:
-            if r.decision(type_name, graphql_name(name)) is None or name in rules.denied:
-                return None
-            masked = masked or (name in rules.masks and "amount" in name)
+        rules = r.readable(report, type_name, names)
+        if rules is None:
+            return None
+        masked = masked or any(n in rules.masks and "amount" in n for n in names)
     return masked
 
 
@@ -94,10 +92,7 @@ def _shown_credit(r: Reader, signal: Signal, shown: Mapping[str, Any], masked: b
         report = shown.get(e.key)
         key = r.key(report, "CreditReport") if report is not None else None
         evidence.append(Evidence(e.type_name, key or "", e.field, "" if masked else e.note))
-    measures = tuple(
-        Measure(m.name, masks.amount(m.value), m.amount) if m.amount and masked else m
-        for m in signal.measures
-    )
+    measures = banded(signal.measures, masked)
     changed = dataclasses.replace(
         signal,
         subject=r.key(r.subject, r.type_name) or "",

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import strawberry
+from strawberry.utils.str_converters import to_camel_case
 
 from connectors.errors import ConnectorError
 from kernel import masks
@@ -102,12 +103,21 @@ class Reader:
         team's scope, as ``owner`` was)."""
         return rules_of(self.plan, owner).get(type_name, _NO_RULES)
 
+    def readable(self, owner: Any, type_name: str, names: Iterable[str]) -> BuildRules | None:
+        """The build rules of ``type_name`` under ``owner`` if the caller may read every one
+        of its values ``names`` (python names) and the operation decided each; else None."""
+        rules = self.rules(owner, type_name)
+        for name in names:
+            if self.decision(type_name, to_camel_case(name)) is None or name in rules.denied:
+                return None
+        return rules
+
     def key(self, obj: Any, type_name: str) -> str | None:
         """``obj``'s key as the caller sees it (masked, or None if withheld). None too when
         the operation did not decide the key field: an undecided value is never shown."""
         spec = SPECS_BY_NAME[type_name]
         python = next(n for n, source in spec.plain if source == spec.key)
-        if self.decision(type_name, graphql_name(python)) is None:
+        if self.decision(type_name, to_camel_case(python)) is None:
             return None
         try:
             value = getattr(obj, python)
@@ -147,10 +157,13 @@ class Reader:
             self.ctx.audit.saw(type_name, key)
 
 
-def graphql_name(python: str) -> str:
-    """A schema attribute's GraphQL name (``id_number`` → ``idNumber``)."""
-    head, *rest = python.split("_")
-    return head + "".join(part.title() for part in rest)
+def banded(measures: Iterable[Measure], masked: bool) -> tuple[Measure, ...]:
+    """``measures`` with each sum of money shown as its band when the caller sees money
+    masked (kernel.masks.amount), the others as they are."""
+    return tuple(
+        Measure(m.name, masks.amount(m.value), m.amount) if m.amount and masked else m
+        for m in measures
+    )
 
 
 async def _kind(
@@ -380,12 +393,7 @@ def _flows_readable(r: Reader, account: Any) -> BuildRules | None:
     flows (the transactions link and every field a pattern is computed from), else None."""
     if not r.may_follow(account, "BankAccount", "transactions"):
         return None
-    rules = r.rules(account, "Transaction")
-    for name in _FLOW_FIELDS:
-        field = "counterpartyAccount" if name == "counterparty_account" else name
-        if r.decision("Transaction", field) is None or name in rules.denied:
-            return None
-    return rules
+    return r.readable(account, "Transaction", _FLOW_FIELDS)
 
 
 async def flow_signals(r: Reader) -> list[Shown]:
@@ -496,10 +504,7 @@ def _shown_flow(r: Reader, signal: Signal, account: Any, number: str, rules: Bui
             r.saw("BankAccount", e.key)
         note = e.note if mask is None and not masked_amounts else ""
         evidence.append(Evidence(e.type_name, key or "", e.field, note))
-    measures = tuple(
-        Measure(m.name, masks.amount(m.value), m.amount) if m.amount and masked_amounts else m
-        for m in signal.measures
-    )
+    measures = banded(signal.measures, masked_amounts)
     summary = signal.summary if mask is None and not masked_amounts else _GENERIC[signal.kind]
     changed = dataclasses.replace(
         signal, subject=shown or "", evidence=tuple(evidence), measures=measures, summary=summary
