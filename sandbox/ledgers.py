@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sandbox.flows import in_range
 from sandbox.tables import World
 
 __all__ = ["ledger_row"]
@@ -29,10 +30,7 @@ def ledger_row(
     parties: list[str | None] = []
     banks: list[str | None] = []
     truncated = False
-    for tx in history:
-        day = tx["time"][:10]
-        if (start is not None and day < start) or (end is not None and day > end):
-            continue
+    for tx in in_range(history, start, end):
         if len(times) >= max_rows:
             truncated = True
             break
