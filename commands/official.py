@@ -26,55 +26,34 @@ import argparse
 import asyncio
 import concurrent.futures
 import contextlib
-import json
 import os
-import socket
-import uuid
 from collections.abc import Callable, Coroutine, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from audit.append import append_records
 from audit.config import AuditConfig, AuditSettings, load_config
 from gateway.authn import AuthSettings, TokenVerifier
+from gateway.governance import (
+    NotRecorded,
+    Official,
+    governance_record,
+)
+from gateway.governance import governed as governed_change
 from gateway.jwks import KeySource
 from gateway.settings import load_audit, load_auth
 from kernel.config import ConfigError
 from kernel.errors import Unauthenticated
-from kernel.types import AuditRecord
 from policies.db import Database
 from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER
 
 TOKEN_ENV = "JOINTGATE_TOKEN"  # noqa: S105 - the variable's name, not a secret
 DEMO_JWKS = Path("issuer") / "jwks.json"
 
-#: the role each kind of governance command needs (docs/cli.md, "Who may run what")
-POLICY_ADMIN = "policy-admin"
-CASE_ADMIN = "case-admin"
-REVIEWER = "reviewer"
-AUDITOR = "auditor"
-
 
 class NotPermitted(ValueError):
     """No token, a token that does not verify, or a role the action needs is missing; the
     message says which, never with a traceback."""
-
-
-class NotRecorded(ValueError):
-    """The governance record could not be appended to the audit trail: nothing was changed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Official:
-    """The verified principal acting through a governance command."""
-
-    subject: str
-    agency: str
-    roles: frozenset[str]
-    name: str = ""
-    token_id: str = ""
-    clearance: int = 0
 
 
 def token_given(args: argparse.Namespace) -> bool:
@@ -147,34 +126,6 @@ def audit_config(args: argparse.Namespace) -> AuditConfig:
         raise NotRecorded(f"the audit trail's configuration: {exc}") from None
 
 
-def governance_record(
-    official: Official,
-    action: str,
-    details: Mapping[str, Any],
-    outcome: str = "ok",
-    reason: str = "",
-    purpose: str = "governance",
-) -> AuditRecord:
-    """The trail's record of one governance action (docs/audit.md, "Governance records")."""
-    variables = {k: v for k, v in details.items() if v is not None}
-    if reason:
-        variables["refusal"] = reason
-    return AuditRecord(
-        request_id=uuid.uuid4().hex,
-        client=f"cli@{socket.gethostname()}",
-        subject=official.subject,
-        agency=official.agency,
-        roles=tuple(sorted(official.roles)),
-        purpose=purpose,
-        operation_name=action,
-        operation_type="governance",
-        variables=json.loads(json.dumps(variables, default=str)),
-        status=0 if outcome == "ok" else 1,
-        outcome=outcome,
-        flags=["governance"],
-    )
-
-
 def record_governance(
     args: argparse.Namespace,
     official: Official,
@@ -208,37 +159,14 @@ def governed(
     db: Database,
     refusals: tuple[type[Exception], ...] = (ValueError,),
 ) -> Iterator[None]:
-    """Make one change to the governance database in the block, recorded in the trail.
+    """Make one change to the governance database in the block, recorded in the trail the
+    options name (gateway/governance.py ``governed``: the record before the commit)."""
 
-    The record is appended after the change's statements and before its commit; if it cannot
-    be, the change is rolled back (NotRecorded says so). A change refused in the block (one of
-    ``refusals``: a team that does not exist, a proposer approving their own proposal ...) is
-    recorded as ``refused``, best effort since nothing changed. If the commit fails after the
-    record was appended, a ``failed`` record of the same action follows it."""
-    appended: list[bool] = []
+    def append(outcome: str, reason: str) -> None:
+        record_governance(args, official, action, details, outcome, reason)
 
-    def append() -> None:
-        record_governance(args, official, action, details)
-        appended.append(True)
-
-    try:
-        with db.witnessed(append):
-            yield
-    except NotRecorded as exc:
-        raise NotRecorded(f"{exc}; so nothing was changed") from None
-    except refusals as exc:
-        if not appended:
-            with contextlib.suppress(Exception):
-                record_governance(args, official, action, details, "refused", str(exc))
-        raise
-    except Exception as exc:
-        if appended:  # recorded as done, but not committed
-            with contextlib.suppress(Exception):
-                record_governance(args, official, action, details, "failed", str(exc))
-        raise
-    if not appended:
-        # the block changed nothing through a transaction: a bug, not a silent success
-        raise NotRecorded(f"{action}: no change was made, so none is recorded")
+    with governed_change(db, append, action, refusals):
+        yield
 
 
 def _identity_provider(args: argparse.Namespace) -> tuple[AuthSettings, KeySource]:

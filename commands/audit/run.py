@@ -14,7 +14,8 @@ from commands.audit.parser import build_parser
 from commands.audit.proofs import check_proof, checkpoint, consistency, prove, verify
 from commands.audit.reads import export, search, subject_report
 from commands.audit.retention import archive
-from commands.official import AUDITOR, NotPermitted, Official, acting, token_given
+from commands.official import NotPermitted, acting, token_given
+from gateway.governance import AUDITOR, Official
 from gateway.settings import load_audit
 from kernel.config import ConfigError
 

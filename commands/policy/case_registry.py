@@ -15,8 +15,9 @@ import json
 import sys
 from typing import Any
 
-from commands.official import AUDITOR, CASE_ADMIN, acting, governed, record_governance
+from commands.official import acting, governed, record_governance
 from commands.policy.governance import announce_to_replicas, iso, open_governance
+from gateway.governance import AUDITOR, CASE_ADMIN
 from policies.cases import TOPIC, Case, CaseError, CaseStore, Subject, subject_identifier
 from policies.teams import TeamStore
 

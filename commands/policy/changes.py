@@ -13,7 +13,7 @@ import argparse
 import json
 from typing import Any
 
-from commands.official import AUDITOR, POLICY_ADMIN, acting, governed, record_governance
+from commands.official import acting, governed, record_governance
 from commands.policy.governance import (
     announce_to_replicas,
     database_exists,
@@ -23,6 +23,7 @@ from commands.policy.governance import (
     open_governance,
     policy_source,
 )
+from gateway.governance import AUDITOR, POLICY_ADMIN
 from policies.db import Database
 from policies.engine import DEFAULT_DIR, PolicyError, load_bundle
 from policies.proposals import PolicyProposals, Proposal, ProposalError

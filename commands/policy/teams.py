@@ -11,15 +11,9 @@ import sys
 import time
 from typing import Any
 
-from commands.official import (
-    AUDITOR,
-    CASE_ADMIN,
-    REVIEWER,
-    acting,
-    governed,
-    record_governance,
-)
+from commands.official import acting, governed, record_governance
 from commands.policy.governance import announce_to_replicas, iso, open_governance, review_deadline_s
+from gateway.governance import AUDITOR, CASE_ADMIN, REVIEWER
 from policies.review import ReviewError, ReviewQueue
 from policies.teams import Membership, TeamError, TeamStore
 
