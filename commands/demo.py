@@ -19,6 +19,7 @@ from typing import Any
 from commands.demo_leads import seed_leads
 from connectors.registry import AgencySettings
 from connectors.tls import AgencyTLS
+from console.app import mount
 from gateway.ratelimit_settings import RateLimits
 from gateway.serve import run_gateway
 from gateway.settings import Settings, TelemetrySettings
@@ -266,7 +267,7 @@ def run_demo(
         print(banner(host, port, data_dir, urls, usable_cases(data_dir)), flush=True)
         if certs is not None:
             print(f"  Agencies over mutual TLS; CA and certificates in {certs.directory}\n")
-        run_gateway(demo_settings(host, port, data_dir, jwks, bank_key, urls, certs))
+        run_gateway(demo_settings(host, port, data_dir, jwks, bank_key, urls, certs), [mount])
     finally:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)

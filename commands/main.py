@@ -128,9 +128,10 @@ def main(argv: list[str] | None = None) -> int:
                 args.host, args.port, args.data_dir, args.scale, args.seed, tls=args.tls
             )
         if args.command == "serve":
+            from console.app import mount  # start-up: once chosen
             from gateway.serve import serve  # start-up: once chosen
 
-            return serve(args.config)
+            return serve(args.config, [mount])
         if args.command == "config":
             from gateway.config_check import check_command  # start-up: once chosen
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -271,7 +271,12 @@ def _notifier(
     return notifier
 
 
-def create_app(gateway: Gateway) -> Starlette:
+#: what serves more than the API beside the gateway: given the gateway, the routes it adds (the
+#: console, on a floor above: commands/ passes ``console.app.mount``; docs/architecture.md)
+Extension = Callable[[Gateway], BaseRoute]
+
+
+def create_app(gateway: Gateway, extensions: Sequence[Extension] = ()) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.keys.refresh()
@@ -382,6 +387,7 @@ def create_app(gateway: Gateway) -> Starlette:
     if gateway.settings.subscriptions.enabled:
         # subscriptions: graphql-transport-ws at the same path (docs/subscriptions.md)
         routes.append(WebSocketRoute("/graphql", subscriptions))
+    routes += [extend(gateway) for extend in extensions]
     return Starlette(
         routes=routes,
         lifespan=lifespan,

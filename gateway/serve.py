@@ -19,7 +19,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -27,7 +27,7 @@ import uvicorn
 
 from audit.errors import AuditConfigError, AuditKeyError
 from gateway import logs
-from gateway.app import build_gateway, create_app
+from gateway.app import Extension, build_gateway, create_app
 from gateway.config_check import check_config
 from gateway.settings import Settings
 from kernel.config import ConfigError
@@ -40,21 +40,29 @@ QUICK_EXIT_S = 10.0  # a worker that exits sooner after starting counts as faili
 MAX_QUICK_EXITS = 5  # in a row: then the gateway stops instead of restarting it forever
 
 
-def run_gateway(settings: Settings, **gateway_options: object) -> None:
-    """Serve until SIGINT/SIGTERM (uvicorn drains in-flight requests, then the lifespan closes)."""
+def run_gateway(
+    settings: Settings, extensions: Sequence[Extension] = (), **gateway_options: object
+) -> None:
+    """Serve until SIGINT/SIGTERM (uvicorn drains in-flight requests, then the lifespan closes).
+    ``extensions``: what is served beside the API (the console: ``console.app.mount``)."""
     logs.configure(settings.telemetry)  # JSON lines on standard error unless log_format = "text"
     if settings.workers > 1:
-        if status := _supervise(settings, gateway_options):
+        if status := _supervise(settings, extensions, gateway_options):
             sys.exit(status)
         return
-    _serve(settings, None, gateway_options)
+    _serve(settings, None, extensions, gateway_options)
 
 
 GC_YOUNG_THRESHOLD = 40_000  # allocations between young collections (Python's default: 700)
 
 
-def _serve(settings: Settings, sock: socket.socket | None, options: dict[str, object]) -> None:
-    app = create_app(build_gateway(settings, **options))  # type: ignore[arg-type]
+def _serve(
+    settings: Settings,
+    sock: socket.socket | None,
+    extensions: Sequence[Extension],
+    options: dict[str, object],
+) -> None:
+    app = create_app(build_gateway(settings, **options), extensions)  # type: ignore[arg-type]
     # What start-up built (schema, policies, compiled code) lives as long as the process: the
     # collector need never look at it again. A request allocates tens of thousands of objects,
     # all freed by reference counting (no request leaves reference cycles: see
@@ -92,7 +100,9 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _supervise(settings: Settings, options: dict[str, object]) -> int:
+def _supervise(
+    settings: Settings, extensions: Sequence[Extension], options: dict[str, object]
+) -> int:
     """The pre-fork parent (see the module's docstring); returns the exit status."""
     sock = _bind(settings.host, settings.port)
     workers: dict[int, tuple[int, float]] = {}  # pid -> (worker number, started at)
@@ -107,7 +117,7 @@ def _supervise(settings: Settings, options: dict[str, object]) -> int:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             status = 0
             try:
-                _serve(settings, sock, options)
+                _serve(settings, sock, extensions, options)
             except BaseException:
                 log.exception("gateway worker %d failed", number)
                 status = 1
@@ -162,7 +172,7 @@ def _supervise(settings: Settings, options: dict[str, object]) -> int:
 STARTUP_ERRORS = (ConfigError, AuditConfigError, AuditKeyError, PolicyError, GovernanceUnavailable)
 
 
-def serve(config_path: Path) -> int:
+def serve(config_path: Path, extensions: Sequence[Extension] = ()) -> int:
     """Exit 2 with every problem, a line each and no traceback, for a configuration the gateway
     cannot start with: the checks of ``jointgate config check`` run first."""
     try:
@@ -172,7 +182,7 @@ def serve(config_path: Path) -> int:
     if problems:
         return _refuse(problems)
     try:
-        run_gateway(settings)
+        run_gateway(settings, extensions)
     except STARTUP_ERRORS as exc:
         problems = getattr(exc, "problems", None) or [str(exc)]
         return _refuse(str(problem) for problem in problems)

@@ -19,6 +19,7 @@ them; the overrides (kernel/overrides.py) and the key table of docs/configuratio
     [telemetry]            TelemetrySettings    gateway/telemetry_settings.py
     [office]               OfficeSettings       office/settings.py
     [signals]              SignalSettings       signals/settings.py
+    [console]              ConsoleSettings      gateway/console_settings.py
     [agencies.NAME]        AgencySettings       connectors/registry.py (+ connectors/resilience.py)
     [agencies.NAME.tls]    AgencyTLS            connectors/tls.py
 """
@@ -40,6 +41,7 @@ from connectors.registry import AGENCIES, AgencySettings
 from connectors.tls import AgencyTLS
 from gateway.auth_settings import AuthSettings
 from gateway.cache_settings import CacheSettings
+from gateway.console_settings import ConsoleSettings
 from gateway.http_settings import HttpSettings
 from gateway.limits_settings import QueryLimits
 from gateway.notify_settings import NotifySettings
@@ -91,6 +93,7 @@ class Settings(HttpSettings, AuthSettings, PolicySettings, GovernanceSettings):
     telemetry: TelemetrySettings = setting(factory=TelemetrySettings)  # docs/telemetry.md
     office: OfficeSettings = setting(factory=OfficeSettings)  # docs/workflows.md
     signals: SignalSettings = setting(factory=SignalSettings)  # docs/signals.md
+    console: ConsoleSettings = setting(factory=ConsoleSettings)  # docs/console.md
     extra: dict[str, Any] = setting(factory=dict, internal=True)
 
     @property
@@ -114,6 +117,7 @@ DECLARED: dict[str, type[Table]] = {
     "telemetry": TelemetrySettings,
     "office": OfficeSettings,
     "signals": SignalSettings,
+    "console": ConsoleSettings,
     "agencies.*": AgencySettings,
     "agencies.*.tls": AgencyTLS,
 }
@@ -201,6 +205,7 @@ def build(
         telemetry=part("telemetry", TelemetrySettings()),
         office=part("office", OfficeSettings()),
         signals=part("signals", SignalSettings()),
+        console=part("console", ConsoleSettings()),
     )
     return settings, problems
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from connectors.credit import CreditConnector
 from connectors.market import MarketConnector
 from connectors.memory import MemoryConnector
 from connectors.police import PoliceConnector
-from gateway.app import Gateway, build_gateway, create_app
+from gateway.app import Extension, Gateway, build_gateway, create_app
 from gateway.ratelimit_settings import RateLimits
 from gateway.settings import Settings
 from kernel.identifiers import luhn_check_digit, resident_id_check_char, uscc_check_char
@@ -180,6 +180,7 @@ async def open_harness(
     data_dir: Path,
     connectors: dict[str, MemoryConnector] | None = None,
     subjects: frozenset[str] | None = None,
+    extensions: Sequence[Extension] = (),
     **overrides: Any,
 ) -> AsyncIterator[Harness]:
     """A gateway over a fresh small world (or ``connectors``); ``overrides`` replace Settings
@@ -199,7 +200,7 @@ async def open_harness(
         subjects = subjects_of(world) if subjects is None else subjects
     audit = MemoryAuditLog()
     gateway = build_gateway(settings, connectors=agencies, audit=audit)
-    app = create_app(gateway)
+    app = create_app(gateway, extensions)
     await gateway.keys.refresh()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:

@@ -75,6 +75,8 @@ SAMPLES = {
     "log_format": "text",
     "log_level": "debug",
     "metrics": "false",
+    "oidc_discovery_url": "https://idp.example/.well-known/openid-configuration",
+    "public_url": "https://gateway.example",
     "concentrate_min_share": "0.75",
     "concentrate_min_out_share": "0.75",
     "pool_min_feeder_share": "0.75",

@@ -1,0 +1,64 @@
+"""The console's frame: sign-in required, roles per page, CSRF and origin on every change,
+security headers, both languages."""
+
+from __future__ import annotations
+
+from console import i18n
+from console.session import SESSION_COOKIE
+from tests.console.conftest import ConsoleHarness
+
+
+async def test_a_stranger_is_sent_to_sign_in(console: ConsoleHarness) -> None:
+    response = await console.client.get("/console/")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/sign-in"
+    page = await console.client.get("/console/sign-in")
+    assert page.status_code == 200
+    assert "/console/auth/login" in page.text
+
+
+async def test_pages_carry_a_strict_content_security_policy(console: ConsoleHarness) -> None:
+    console.sign_in("auditor")
+    response = await console.client.get("/console/")
+    assert response.status_code == 200
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_both_languages(console: ConsoleHarness) -> None:
+    console.sign_in("auditor")
+    zh = await console.client.get("/console/?lang=zh")
+    assert "控制台" in zh.text and 'lang="zh-CN"' in zh.text
+    en = await console.client.get("/console/?lang=en")
+    assert "JointGate console" in en.text and 'lang="en"' in en.text
+    assert "lang=en" in en.headers["set-cookie"]
+    after = await console.client.get("/console/")  # the cookie keeps it
+    assert 'lang="en"' in after.text
+
+
+async def test_sign_out_needs_the_csrf_token_and_ends_the_session(
+    console: ConsoleHarness,
+) -> None:
+    csrf = console.sign_in("auditor")
+    refused = await console.post("/console/sign-out", "wrong")
+    assert refused.headers["location"] == "/console/"
+    assert (await console.client.get("/console/")).status_code == 200
+    foreign = await console.client.post(
+        "/console/sign-out", data={"csrf": csrf}, headers={"origin": "http://evil.example"}
+    )
+    assert foreign.headers["location"] == "/console/"
+    done = await console.post("/console/sign-out", csrf)
+    assert done.status_code == 303
+    assert f"{SESSION_COOKIE}=;" in done.headers["set-cookie"]
+    assert "HttpOnly" in done.headers["set-cookie"]
+    assert "SameSite=Strict" in done.headers["set-cookie"]
+    assert (await console.client.get("/console/")).status_code == 303
+    kinds = [r.operation_name for r in console.harness.audit.records]
+    assert "console.sign-out" in kinds
+
+
+def test_every_message_has_both_languages() -> None:
+    for key, (zh, en) in i18n.catalog().items():
+        assert zh.strip() and en.strip(), key
