@@ -34,6 +34,8 @@ LOGIN_COOKIE = "jg_console_login"
 LOGIN_PATH = "/console/auth"
 LOGIN_TTL_S = 600.0
 MAX_SESSIONS = 20_000  # the oldest are dropped beyond this (memory stays bounded)
+MAX_LOGINS = 5_000  # sign-ins under way: a store of their own, so a flood of them (anyone may
+# start one) drops only the oldest unfinished sign-ins, never a signed-in official's session
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Entry:
 class SessionStore:
     ttl_s: float
     idle_s: float
+    limit: int = MAX_SESSIONS
     _entries: OrderedDict[str, Entry] = field(default_factory=OrderedDict)
 
     @staticmethod
@@ -71,7 +74,7 @@ class SessionStore:
         session_id = secrets.token_urlsafe(32)
         now = time.time()
         self._entries[self._key(session_id)] = Entry(data, now, now, ttl_s or self.ttl_s)
-        while len(self._entries) > MAX_SESSIONS:
+        while len(self._entries) > self.limit:
             self._entries.popitem(last=False)
         return session_id
 
@@ -89,6 +92,7 @@ class Sessions:
     def __init__(self, app: ASGIApp, store: SessionStore, secure: bool | None = None) -> None:
         self.app = app
         self.store = store
+        self.logins = SessionStore(LOGIN_TTL_S, LOGIN_TTL_S, MAX_LOGINS)
         self.secure = secure  # None: by the request's scheme
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -99,7 +103,8 @@ class Sessions:
         login = scope["path"].startswith(LOGIN_PATH + "/")
         name = LOGIN_COOKIE if login else SESSION_COOKIE
         given = cookies.get(name, "")
-        data = self.store.get(given) if given else None
+        kept = self.logins if login else self.store
+        data = kept.get(given) if given else None
         known = data is not None
         session: dict[str, Any] = data if data is not None else {}
         scope["session"] = session
@@ -111,12 +116,12 @@ class Sessions:
                 headers = list(message.get("headers", ()))
                 if scope.get("console.end"):
                     if given:
-                        self.store.drop(given)
+                        kept.drop(given)
                     headers.append(_set_cookie(SESSION_COOKIE, "", "/console", 0, secure, "Strict"))
                 started = scope.get("console.start")
                 if started is not None:
                     if given:
-                        self.store.drop(given)  # the sign-in transaction, or the old session
+                        kept.drop(given)  # the sign-in transaction, or the old session
                     new_id = self.store.create(started)
                     max_age = int(self.store.ttl_s)
                     headers.append(
@@ -125,7 +130,7 @@ class Sessions:
                     if login:
                         headers.append(_set_cookie(LOGIN_COOKIE, "", LOGIN_PATH, 0, secure, "Lax"))
                 elif login and session and not known:  # a sign-in transaction begins
-                    new_id = self.store.create(session, LOGIN_TTL_S)
+                    new_id = self.logins.create(session)
                     headers.append(
                         _set_cookie(
                             LOGIN_COOKIE, new_id, LOGIN_PATH, int(LOGIN_TTL_S), secure, "Lax"

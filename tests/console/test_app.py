@@ -62,3 +62,15 @@ async def test_sign_out_needs_the_csrf_token_and_ends_the_session(
 def test_every_message_has_both_languages() -> None:
     for key, (zh, en) in i18n.catalog().items():
         assert zh.strip() and en.strip(), key
+
+
+def test_a_flood_of_sign_ins_never_drops_a_session() -> None:
+    from console.session import MAX_LOGINS, Sessions, SessionStore
+
+    store = SessionStore(3600, 600)
+    kept = store.create({"official": {"subject": "auditor"}})
+    sessions = Sessions(app=None, store=store)  # type: ignore[arg-type]
+    for _ in range(MAX_LOGINS + 10):
+        sessions.logins.create({"_state_x": 1})
+    assert len(sessions.logins) == MAX_LOGINS
+    assert store.get(kept) == {"official": {"subject": "auditor"}}
