@@ -197,6 +197,9 @@ async def callback(request: Request) -> Response:
     who = Official.of(principal)
     if not await _record(request, who, "ok", ""):
         return _fail("unavailable")
+    old = request.cookies.get(session.SESSION_COOKIE)
+    if old:  # a session from before (another official's?) ends: the new one has a new id
+        request.app.state.sessions.drop(old)
     session.start(request.scope, session_data(who, access, float(expires)))
     return render(request, "auth_callback.html", next=target)
 

@@ -28,7 +28,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from sandbox import banking
+from starlette.applications import Starlette
+
+from sandbox import banking, oidc
 from sandbox.runner import parse_fault_knobs, parse_ports, serve_sandbox
 from sandbox.tls import ServerTLS, ensure_certificates
 from sandbox.world import generate
@@ -79,10 +81,8 @@ def run_sandbox(args: argparse.Namespace) -> int:
             _write_atomically(Path(args.port_file), json.dumps(urls))
         print("sandbox ready (Ctrl+C to stop)", file=sys.stderr, flush=True)
 
-    extra = {}
+    extra: dict[str, Starlette] = {}
     if getattr(args, "issuer_dir", None) is not None:
-        from sandbox import oidc  # only when asked for
-
         redirects = list(getattr(args, "console_redirect", None) or [])
         extra["issuer"] = oidc.create_app(Path(args.issuer_dir), redirects)
     try:
