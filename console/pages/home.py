@@ -27,6 +27,7 @@ async def sign_in(request: Request) -> Response:
         "sign_in.html",
         next=_next(request),
         error=text(key, language(request)) if key else "",
+        signed_out=request.query_params.get("signed_out") == "1",
     )
 
 

@@ -43,6 +43,7 @@ def test_sign_in_shows_the_overview_and_a_strict_session_cookie(
 
     page.click("form[action='/console/sign-out'] button")
     expect(page).to_have_url(re.compile(r".*/console/sign-in"))
+    expect(page.locator("[role=status]")).to_have_text("You are signed out.")
     assert "jg_console" not in {c["name"] for c in page.context.cookies() if c["value"]}
     page.goto(f"{console_demo.url}/console/")
     expect(page).to_have_url(re.compile(r".*/console/sign-in"))
