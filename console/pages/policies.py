@@ -120,6 +120,10 @@ messages(
             "the audit trail cannot take the record, so nothing was changed",
         ),
         "policies.bad_id": ("提案编号无效。", "That is not a proposal id."),
+        "policies.bad_file": (
+            "没有此策略文件：草稿只能修改生效版本中的文件。",
+            "No such policy file: a draft changes the files of the version in force.",
+        ),
         "policies.bad_version": ("版本号无效。", "That is not a version."),
         "policies.need_why": (
             "请说明理由：理由会保存在策略历史中。",
@@ -435,7 +439,7 @@ async def draft_post(request: Request, form: FormData) -> Response:
     files = await asyncio.to_thread(_in_force, request)
     chosen = str(form.get("file", ""))
     if chosen not in files:
-        return _draft_page(request, files, "", 400, error="policies.bad_version")
+        return _draft_page(request, files, "", 400, error="policies.bad_file")
     held = _draft(request)
     text = form.get("text")
     if isinstance(text, str):
