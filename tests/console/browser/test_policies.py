@@ -96,3 +96,19 @@ def test_a_change_proposed_approved_and_in_force_for_the_next_query(
     expect(page.locator("tr.in-force")).to_contain_text("read the diff and the tests")
     check_accessibility(page)
     shoot(page, "policy-history")
+
+    # rolled back, by proposal: the approver proposes the earlier version, the admin approves
+    earlier = page.locator("form.rollback").first
+    earlier.locator("input[name=why]").fill("review done: capital shown again")
+    earlier.locator("button").click()
+    expect(page).to_have_url(re.compile(r".*/console/policies\?proposed=[0-9a-f]{12}"))
+    rollback = re.search(r"proposed=([0-9a-f]{12})", page.url).group(1)  # type: ignore[union-attr]
+    expect(page.locator(f"#proposal-{rollback}")).to_contain_text("rollback")
+    page.click("form[action='/console/sign-out'] button")
+    expect(page).to_have_url(re.compile(r".*/console/sign-in"))
+    sign_in(page, console_demo, "policy.admin")
+    page.goto(f"{console_demo.url}/console/policies?lang=en")
+    page.locator(f"#proposal-{rollback} form.approve button").click()
+    expect(page.locator("p.flash")).to_contain_text(f"Approved {rollback}")
+    shown, errors = capital(console_demo)
+    assert shown is not None and not errors
