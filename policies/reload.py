@@ -75,8 +75,13 @@ class ActiveSet:
 class PolicyVersions:
     """Policy sets published to the governance database, and which one is active."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, create: bool = True) -> None:
+        """``create=False``: the tables exist (a gateway made them at start); nothing is
+        written, so that inside a witnessed change (gateway/governance.py ``governed``) the
+        first write is the change itself."""
         self.db = db
+        if not create:
+            return
         db.script(SCHEMA)
         if not db.query("SELECT id FROM jg_policy_active WHERE id = 1"):
             db.query(

@@ -1,46 +1,9 @@
-"""Principals by demo user name or by description, and the outcome of one policy test case
-(``policies/tests/*.json``, ``jointgate policy test``)."""
+"""Principals by demo user name or by description, and the outcome of one policy test case:
+they live in :mod:`policies.testcases` (the console runs the tests too); named here for the
+commands and tests that import them from here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from policies.testcases import principal_for, run_case
 
-from kernel.types import Principal
-from policies.engine import DecisionContext, PolicyEngine, RecordLabels
-from sandbox.issuer import DEMO_USERS
-
-
-def principal_for(user: str, agency: str | None = None, roles: Sequence[str] = (),
-                  clearance: int | None = None) -> Principal:  # fmt: skip
-    """A demo user by name, or any principal described by agency, roles and clearance."""
-    demo = DEMO_USERS.get(user)
-    if demo is None and agency is None:
-        raise ValueError(f"'{user}' is not a demo user; give --agency, --role and --clearance")
-    return Principal(
-        subject=user,
-        agency=agency or (demo.agency if demo else ""),
-        roles=frozenset(roles or (demo.roles if demo else ())),
-        clearance=clearance if clearance is not None else (demo.clearance if demo else 0),
-    )
-
-
-def run_case(engine: PolicyEngine, case: dict[str, Any]) -> str:
-    """The outcome of one policy test case: allow / mask / deny, or visible / hidden."""
-    who = case["principal"]
-    principal = principal_for(
-        who.get("user", "test-user"), who.get("agency"), who.get("roles", ()), who.get("clearance")
-    )
-    ctx = case.get("context", {})
-    context = DecisionContext(
-        purpose=ctx["purpose"], case_id=ctx.get("case_id", ""),
-        justification=ctx.get("justification", ""), in_team=ctx.get("in_team", False),
-        teams=tuple(ctx.get("teams", ())), break_glass=ctx.get("break_glass", False),
-    )  # fmt: skip
-    if "record" in case:
-        labels = RecordLabels(**case["record"])
-        decision = engine.decide_records(principal, context, [labels])[0]
-        return "visible" if decision.visible else "hidden"
-    type_name, _, field_name = case["field"].partition(".")
-    resource = engine.catalog[(type_name, field_name)]
-    return engine.decide(principal, context, [resource])[0].outcome.value
+__all__ = ["principal_for", "run_case"]

@@ -9,10 +9,8 @@ never sees. ``policy diff`` compares both between two policy sets.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from commands.policy.cases import principal_for
 from commands.policy.governance import config_database, database_exists, policy_source
 from gateway.analyze import Analyzer
 from kernel.errors import QueryInvalid
@@ -27,8 +25,10 @@ from policies.engine import (
     RecordLabels,
     load_bundle,
 )
+from policies.impact import Decided, decide_paths
 from policies.reload import PolicyVersions, load_files
 from policies.teams import TeamDirectory, TeamStore
+from policies.testcases import principal_for
 from schema.catalog import FieldResource
 from schema.unified import build_schema
 
@@ -49,22 +49,9 @@ def targets(catalog: Any, target: str) -> list[tuple[str, FieldResource]]:
     return [(target, catalog[(type_name, field_name)])]
 
 
-def decide_paths(
-    engine: PolicyEngine,
-    principal: Principal,
-    context: DecisionContext,
-    paths: Sequence[tuple[str, FieldResource]],
-) -> list[tuple[str, str, str | None, tuple[str, ...]]]:
-    """(path, outcome, mask, deciding policies) of each field."""
-    decisions = engine.decide(principal, context, [r for _, r in paths])
-    return [
-        (p, d.outcome.value, d.mask, d.policies) for (p, _), d in zip(paths, decisions, strict=True)
-    ]
-
-
 def explain(
     engine: PolicyEngine, principal: Principal, context: DecisionContext, target: str
-) -> list[tuple[str, str, str | None, tuple[str, ...]]]:
+) -> list[Decided]:
     """(path or field, outcome, mask, deciding policies) for a field name or a whole query."""
     return decide_paths(engine, principal, context, targets(engine.catalog, target))
 

@@ -11,18 +11,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from commands.policy.cases import principal_for, run_case
 from commands.policy.changes import run_change
 from commands.policy.explain import RECORD_LABELS, describe_labels, explain, run_explain
-from kernel.types import Outcome, Principal, Purpose
+from kernel.types import Principal, Purpose
 from policies.engine import DEFAULT_DIR, DecisionContext, PolicyEngine, PolicyError, load_bundle
+from policies.impact import compare
 from policies.proposals import ProposalError
 from policies.review import ReviewError
 from policies.teams import TeamError
+from policies.testcases import TESTS_DIR, case_files, principal_for, run_tests
 from sandbox.issuer import DEMO_USERS
 from schema.unified import build_schema
-
-TESTS_DIR = "tests"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,19 +50,14 @@ def _policy(args: argparse.Namespace) -> int:
 
 
 def _run_tests(directory: Path, engine: PolicyEngine) -> int:
-    files = sorted((directory / TESTS_DIR).glob("*.json"))
-    if not files:
+    if not case_files(directory):
         print(f"jointgate policy test: no tests in {directory / TESTS_DIR}", file=sys.stderr)
         return 1
-    failures = total = 0
-    for path in files:
-        for case in json.loads(path.read_text())["cases"]:
-            total += 1
-            got = run_case(engine, case)
-            if got != case["expect"]:
-                failures += 1
-                print(f"FAIL {path.name}: {case['name']}: expected {case['expect']}, got {got}")
-    print(f"{total - failures} passed, {failures} failed")
+    results = run_tests(directory, engine)
+    failures = [r for r in results if not r.passed]
+    for r in failures:
+        print(f"FAIL {r.file}: {r.name}: expected {r.expected}, got {r.got}")
+    print(f"{len(results) - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 
 
@@ -80,13 +74,12 @@ def _diff(args: argparse.Namespace, catalog: Any) -> int:
             for query in queries:
                 before = explain(old, principal, context, query["query"])
                 after = explain(new, principal, context, query["query"])
-                for (path, o1, m1, _), (_, o2, m2, p2) in zip(before, after, strict=True):
-                    if (o1, m1) != (o2, m2):
-                        fields += 1
-                        print(
-                            f"  {query['name']}: {where}: {path}: "
-                            f"{_shown(o1, m1)} -> {_shown(o2, m2)} ({', '.join(p2)})"
-                        )
+                for change in compare(before, after):
+                    fields += 1
+                    print(
+                        f"  {query['name']}: {where}: {change.path}: "
+                        f"{change.before} -> {change.after} ({', '.join(change.policies)})"
+                    )
             seen_before = old.decide_records(principal, context, RECORD_LABELS)
             seen_after = new.decide_records(principal, context, RECORD_LABELS)
             for labels, r1, r2 in zip(RECORD_LABELS, seen_before, seen_after, strict=True):
@@ -124,7 +117,3 @@ def _contexts() -> Iterable[DecisionContext]:
 def _describe(context: DecisionContext) -> str:
     extra = " in team" if context.in_team else " break-glass" if context.break_glass else ""
     return context.purpose + extra
-
-
-def _shown(outcome: str, mask: str | None) -> str:
-    return f"{outcome}({mask})" if outcome == Outcome.MASK.value and mask else outcome
