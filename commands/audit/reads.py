@@ -16,7 +16,6 @@ from audit.tabular import CSV_COLUMNS, csv_row
 from commands.audit.common import dumps, option_time, record_read, search_filter
 
 
-
 def _returned(row: dict[str, Any]) -> str:
     returned = row.get("records_returned")
     if not isinstance(returned, dict):

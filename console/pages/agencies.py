@@ -102,7 +102,9 @@ def measured(telemetry: Telemetry) -> dict[str, Calls] | None:
                 for point in getattr(metric.data, "data_points", ()):
                     labels: Mapping[str, Any] = point.attributes or {}
                     calls = found.setdefault(str(labels.get("agency", "")), Calls())
-                    calls.add(point.explicit_bounds, point.bucket_counts, labels.get("outcome") == "ok")
+                    calls.add(
+                        point.explicit_bounds, point.bucket_counts, labels.get("outcome") == "ok"
+                    )
     return found
 
 
@@ -121,6 +123,10 @@ def _status(status: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]  # fmt: skip
 
 
+def _rate(found: Calls | None) -> str | None:
+    return f"{100 * found.failed / found.total:.1f} %" if found and found.total else None
+
+
 @page(PAGE)
 async def agencies(request: Request) -> Response:
     gateway = console(request).gateway
@@ -134,7 +140,7 @@ async def agencies(request: Request) -> Response:
             "name": name, "circuit": status.get("circuit"), "status": _status(status),
             "calls": found.total if found else None,
             "quantiles": [found.quantile(q) if found else None for q in QUANTILES],
-            "error_rate": f"{100 * found.failed / found.total:.1f} %" if found and found.total else None,
+            "error_rate": _rate(found),
         })  # fmt: skip
     return render(
         request, "agencies.html", rows=rows, metrics_on=calls is not None, seconds=_seconds,

@@ -71,7 +71,10 @@ messages(
         ),
         "audit.bad_request_id": ("请求编号无效。", "That is not a request id."),
         "audit.results": ("{value}：{n} 条记录", "{value}: {n} record(s)"),
-        "audit.more": ("仅显示前 {n} 条；导出包含全部。", "The first {n} are shown; the export has them all."),
+        "audit.more": (
+            "仅显示前 {n} 条；导出包含全部。",
+            "The first {n} are shown; the export has them all.",
+        ),
         "audit.export_json": ("导出 JSON", "Export JSON"),
         "audit.export_csv": ("导出 CSV", "Export CSV"),
         "audit.received": ("时间", "Received"),
@@ -89,11 +92,17 @@ messages(
         "audit.value": ("内容", "Value"),
         "audit.verify": ("审计链校验", "Verification of the trail"),
         "audit.verify.run": ("立即校验", "Verify now"),
-        "audit.verify.running": ("校验进行中（开始于 {at}）。", "A verification is running (started {at})."),
+        "audit.verify.running": (
+            "校验进行中（开始于 {at}）。",
+            "A verification is running (started {at}).",
+        ),
         "audit.verify.never": ("本次启动以来尚未校验。", "Not verified since the console started."),
         "audit.verify.ok": ("校验通过（{at}）", "Verified: no problem found ({at})"),
         "audit.verify.failed": ("校验发现问题（{at}）", "Verification FOUND PROBLEMS ({at})"),
-        "audit.verify.error": ("校验未能完成（{at}）。", "The verification could not finish ({at})."),
+        "audit.verify.error": (
+            "校验未能完成（{at}）。",
+            "The verification could not finish ({at}).",
+        ),
         "audit.verify.started": ("已开始校验。", "The verification has started."),
         "audit.log": ("日志", "Log"),
         "audit.records": ("记录数", "Records"),
@@ -111,8 +120,14 @@ messages(
         "audit.witness.state": ("状态", "State"),
         "audit.witness.size": ("已见证记录数", "Witnessed size"),
         "audit.witness.at": ("见证时间", "Witnessed at"),
-        "audit.witness.unreadable": ("无法读取的见证方：{names}", "Witnesses that could not be read: {names}"),
-        "audit.witness.unwitnessed": ("尚未见证：{n} 条记录", "Not yet witnessed: up to {n} records"),
+        "audit.witness.unreadable": (
+            "无法读取的见证方：{names}",
+            "Witnesses that could not be read: {names}",
+        ),
+        "audit.witness.unwitnessed": (
+            "尚未见证：{n} 条记录",
+            "Not yet witnessed: up to {n} records",
+        ),
     }
 )
 
@@ -208,9 +223,7 @@ async def show(request: Request) -> Response:
         rows = await read_trail(request, lambda r: r.search(SearchFilter(request_id=given), 5))
     except NoReader:
         return render(request, "audit_unavailable.html", 503)
-    shown = [
-        [(k, v if isinstance(v, str) else dumps(v)) for k, v in row.items()] for row in rows
-    ]
+    shown = [[(k, v if isinstance(v, str) else dumps(v)) for k, v in row.items()] for row in rows]
     return render(request, "audit_record.html", records=shown, request_id=given)
 
 

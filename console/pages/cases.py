@@ -53,7 +53,10 @@ messages(
         "cases.assigned": ("指派时间", "Assigned"),
         "cases.by": ("操作人", "By"),
         "cases.removed": ("撤销时间", "Removed"),
-        "cases.registered": ("登记：{by}，{at}（来源：{source}）", "Registered by {by} at {at} (source: {source})"),
+        "cases.registered": (
+            "登记：{by}，{at}（来源：{source}）",
+            "Registered by {by} at {at} (source: {source})",
+        ),
         "cases.back": ("返回案件列表", "Back to the cases"),
         "cases.members": ("成员及有效期", "Members and their validity"),
         "cases.member": ("成员", "Member"),
@@ -66,7 +69,10 @@ messages(
         "cases.team_cases": ("覆盖案件：{cases}", "Covers cases: {cases}"),
         "cases.open_ended": ("不限", "open-ended"),
         "cases.assign": ("指派承办人员", "Assign an official"),
-        "cases.assign.user": ("人员（身份提供方的用户名）", "Official (their identity provider name)"),
+        "cases.assign.user": (
+            "人员（身份提供方的用户名）",
+            "Official (their identity provider name)",
+        ),
         "cases.assign.submit": ("指派", "Assign"),
         "cases.assigned_done": ("已指派 {user}。", "{user} is assigned."),
         "cases.bad": ("无法完成：{reason}", "Not done: {reason}"),

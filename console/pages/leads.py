@@ -33,7 +33,9 @@ DEFAULT_PURPOSE = (
 LIST = """query ConsoleLeads($first: Int!) {
   leads(first: $first) {
     totalCount
-    nodes { id state category sourceAgency region submittedAt major majorDeadline overdue caseNumber }
+    nodes {
+      id state category sourceAgency region submittedAt major majorDeadline overdue caseNumber
+    }
   }
   cases(first: $first) { totalCount nodes { number state title agency leadId openedAt closedAt } }
 }"""
@@ -127,7 +129,8 @@ def _refusals(status: int, body: dict[str, Any]) -> list[dict[str, str]]:
     """Each error of the answer: its code and where (never its data)."""
     return [
         {"code": str((e.get("extensions") or {}).get("code", status)),
-         "path": ".".join(str(p) for p in e.get("path") or ()), "message": str(e.get("message", ""))}
+         "path": ".".join(str(p) for p in e.get("path") or ()),
+         "message": str(e.get("message", ""))}
         for e in body.get("errors") or ()
     ]  # fmt: skip
 
@@ -159,7 +162,9 @@ async def lead(request: Request) -> Response:
         problem = "leads.bad_id"
     if problem:
         context["problem"] = problem
-        return render(request, "leads_detail.html", 400, lead=None, errors=[], lead_id="", **context)
+        return render(
+            request, "leads_detail.html", 400, lead=None, errors=[], lead_id="", **context
+        )
     status, body = await graphql(request, DETAIL, {"id": lead_id}, _headers(purpose, case))
     found = (body.get("data") or {}).get("lead")
     return render(

@@ -32,7 +32,8 @@ messages(
     {
         "review.title": ("紧急访问复核", "Break-glass review"),
         "review.intro": (
-            "每次紧急访问（X-Break-Glass）须在 {hours} 小时内由复核人员签核（不能签核本人的访问）。",
+            "每次紧急访问（X-Break-Glass）须在 {hours} 小时内由复核人员签核"
+            "（不能签核本人的访问）。",
             "Every break-glass access (X-Break-Glass) is to be signed off by a reviewer within"
             " {hours} hours (never by the official who made it).",
         ),
@@ -46,15 +47,22 @@ messages(
         "review.fields": ("披露的字段", "Fields disclosed"),
         "review.entities": ("披露的记录", "Records disclosed"),
         "review.entities_unavailable": (
-            "（审计链在此不可读取，无法列出）", "(the audit trail cannot be read here)"
+            "（审计链在此不可读取，无法列出）",
+            "(the audit trail cannot be read here)",
         ),
         "review.request": ("请求编号", "Request id"),
         "review.due": ("复核期限", "Review due"),
         "review.overdue": ("已逾期", "OVERDUE"),
         "review.note": ("复核意见", "Review note"),
         "review.sign_off": ("签核", "Sign off"),
-        "review.own": ("这是您本人的访问，须由其他复核人员签核。", "This is your own access: another reviewer signs it off."),
-        "review.read_only": ("您可以查看；签核需要复核人员（reviewer）角色。", "You may read; signing off needs the reviewer role."),
+        "review.own": (
+            "这是您本人的访问，须由其他复核人员签核。",
+            "This is your own access: another reviewer signs it off.",
+        ),
+        "review.read_only": (
+            "您可以查看；签核需要复核人员（reviewer）角色。",
+            "You may read; signing off needs the reviewer role.",
+        ),
         "review.done": ("已签核 {id}。", "{id} is signed off."),
         "review.bad": ("无法签核：{reason}", "Not signed off: {reason}"),
         "review.bad_id": ("访问编号无效。", "That is not a break-glass access id."),

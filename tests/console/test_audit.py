@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -35,8 +36,6 @@ from tests.gateway.conftest import (
     subjects_of,
     uscc,
 )
-
-import httpx
 
 ENTERPRISE = uscc(3)
 

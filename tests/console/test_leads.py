@@ -42,7 +42,9 @@ async def test_the_leads_one_may_read_in_both_languages(
     assert 'value="risk-monitoring" selected' in response.text  # the analyst's purpose
     record = console.harness.audit.records[-1]  # the API's own record of the read
     assert (record.subject, record.operation_name, record.purpose) == (
-        "bank.analyst", "ConsoleLeads", "risk-monitoring"
+        "bank.analyst",
+        "ConsoleLeads",
+        "risk-monitoring",
     )
 
 

@@ -49,12 +49,16 @@ async def test_the_queue_shows_the_access_in_both_languages(
 async def test_a_reviewer_signs_it_off_and_it_leaves_the_queue(console: ConsoleHarness) -> None:
     access = await break_glass(console)
     csrf = console.sign_in("auditor")
-    done = await console.post(f"/console/review/{access}/sign-off", csrf, note="justified: 110 call")
+    done = await console.post(
+        f"/console/review/{access}/sign-off", csrf, note="justified: 110 call"
+    )
     assert done.status_code == 303, done.text
     assert done.headers["location"] == f"/console/review?done={access}"
     record = console.harness.audit.records[-1]
     assert (record.operation_name, record.subject, record.outcome) == (
-        "review.sign-off", "auditor", "ok"
+        "review.sign-off",
+        "auditor",
+        "ok",
     )
     assert record.variables == {"access": access, "note": "justified: 110 call"}
     signed = ReviewQueue(console.harness.gateway.governance).all()[0]
