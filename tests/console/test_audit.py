@@ -12,60 +12,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
-from audit.config import AuditSettings
 from audit.reader import SearchFilter
 from audit.trail import AuditTrail
-from commands.demo import prepare
-from connectors.memory import MemoryConnector
-from console.app import mount
-from gateway.app import build_gateway, create_app
-from gateway.ratelimit_settings import RateLimits
-from gateway.settings import Settings
-from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER
-from tests.cases import register_fixture_cases
 from tests.console.conftest import ConsoleHarness
-from tests.gateway.conftest import (
-    LOOKUPS,
-    Harness,
-    give_subjects,
-    small_world,
-    subjects_of,
-    uscc,
-)
+from tests.console.trail import open_audited
+from tests.gateway.conftest import uscc
 
 ENTERPRISE = uscc(3)
 
 
 @pytest.fixture
 async def audited(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
-    """The console over a gateway that writes a real trail (tests/audit/conftest.py's live)."""
-    jwks, _ = prepare(tmp_path)
-    register_fixture_cases(tmp_path)
-    settings = Settings(
-        issuer=DEMO_ISSUER, audience=DEMO_AUDIENCE, agencies={}, data_dir=tmp_path,
-        jwks_file=jwks, rate_limits=RateLimits(enabled=False), policy_shared=True,
-        audit=AuditSettings(log_id="console-test"),
-    )  # fmt: skip
-    world = small_world()
-    agencies = {name: MemoryConnector(name, LOOKUPS[name], world[name]) for name in LOOKUPS}
-    gateway = build_gateway(settings, connectors=agencies)
-    assert isinstance(gateway.audit, AuditTrail)
-    subjects = subjects_of(world)
-    give_subjects(gateway, lambda: subjects)
-    await gateway.keys.refresh()
-    transport = httpx.ASGITransport(app=create_app(gateway, [mount]))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            harness = Harness(client, gateway, agencies, gateway.audit, tmp_path, subjects)  # type: ignore[arg-type]
-            yield ConsoleHarness(harness)
-    finally:
-        await gateway.audit.aclose()
-        await gateway.limiter.aclose()
-        gateway.governance.close()
+    async with open_audited(tmp_path) as opened:
+        yield opened
 
 
 def trail(console: ConsoleHarness) -> AuditTrail:
@@ -164,7 +126,9 @@ async def test_the_verification_runs_and_its_result_is_shown(audited: ConsoleHar
         if "Verified: no problem found" in page.text:
             break
         await asyncio.sleep(0.05)
-    assert "Verified: no problem found" in page.text and "console-test" in page.text
+    assert (
+        "Verified: no problem found" in page.text and "console-test" in page.text
+    )  # the log verified
     assert "console.audit.verify" in {r["operation_name"] for r in recorded(audited)}
 
 

@@ -4,10 +4,13 @@ never their own; reads recorded, changes need CSRF and the origin."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from policies.review import ReviewQueue
 from tests.console.conftest import ConsoleHarness
+from tests.console.trail import open_audited
 from tests.gateway.conftest import uscc
 
 QUERY = '{ enterprise(uscc: "%s") { bankAccounts { balance } } }' % uscc(4)
@@ -104,3 +107,13 @@ async def test_a_sign_off_needs_csrf_and_the_origin(console: ConsoleHarness) -> 
     unknown = await console.post("/console/review/0123456789ab/sign-off", csrf, note="x")
     assert unknown.status_code == 400 and "no break-glass access" in unknown.text
     assert ReviewQueue(console.harness.gateway.governance).pending()[0].id == access
+
+
+async def test_the_records_an_access_disclosed_come_from_the_trail(tmp_path: Path) -> None:
+    async with open_audited(tmp_path) as audited:
+        access = await break_glass(audited)
+        audited.sign_in("auditor")
+        page = (await audited.client.get("/console/review?lang=en")).text
+        shown = page.split(f'id="access-{access}"')[1]
+        assert f"Enterprise: {uscc(4)}" in shown  # the record it showed, from its audit record
+        assert "cannot be read here" not in shown
