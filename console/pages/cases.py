@@ -5,6 +5,7 @@ cases assign``). Every read is recorded (``console.cases.view``) before it is sh
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from urllib.parse import quote
@@ -16,9 +17,10 @@ from starlette.routing import Route
 
 from console.i18n import messages
 from console.reading import read_governance, when
-from console.web import Page, change, governed, official, page, record, render
+from console.web import Page, change, console, governed, official, page, record, render
 from gateway.governance import AUDITOR, CASE_ADMIN
-from policies.cases import Case, CaseError, CaseStore, case_number
+from gateway.notify import announce
+from policies.cases import TOPIC, Case, CaseError, CaseStore, case_number
 from policies.cases import official as official_name
 from policies.db import Database
 from policies.teams import Team, TeamStore
@@ -166,7 +168,18 @@ async def assign(request: Request, form: FormData) -> Response:
         )  # fmt: skip
     except (CaseError, ValueError) as exc:
         return _bad(request, str(exc), 400)
+    await _announce(request)
     return RedirectResponse(f"/console/cases/{quote(number)}?done={quote(user)}", 303)
+
+
+async def _announce(request: Request) -> None:
+    """This gateway's registry re-read at once, the other replicas told (as the command line
+    tells them: a change notification on topic ``cases``; without Redis they see it at their
+    next periodic check)."""
+    gateway = console(request).gateway
+    if gateway.cases is not None:
+        await asyncio.to_thread(gateway.cases.check)
+    await asyncio.to_thread(announce, gateway.settings.notifications, TOPIC, origin="console")
 
 
 def _bad(request: Request, reason: str, status: int) -> Response:

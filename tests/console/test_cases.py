@@ -99,3 +99,20 @@ async def test_an_assignment_needs_csrf_the_origin_and_the_role(console: Console
     finally:
         db.close()
     assert ORIGIN == "http://gateway"
+
+
+async def test_an_assigned_official_may_declare_the_case_at_once(console: ConsoleHarness) -> None:
+    number = "J1101052026000777"
+    db = Database(console.harness.gateway.settings.governance_url)
+    try:
+        CaseStore(db).register(number, agency="police", title="测试", by="test")
+    finally:
+        db.close()
+    query = "{ __typename }"
+    before = await console.harness.query(query, user="police.investigator", case=number)
+    assert before.status_code == 403  # CASE_NOT_ASSIGNED
+    csrf = console.sign_in("office.coordinator")
+    done = await console.post(f"/console/cases/{number}/assign", csrf, user="police.investigator")
+    assert done.status_code == 303
+    after = await console.harness.query(query, user="police.investigator", case=number)
+    assert after.status_code == 200, after.text
