@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import IO
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.append import append_records
 from audit.archive import read_archive
 from audit.checkpoint import Checkpoint
 from audit.config import AuditConfig
+from audit.inspection import verify_trail
 from audit.keys import load_public_key
-from audit.publish import open_witness
 from audit.replay import default_workers
 from audit.store import SqlStore
 from audit.verify import (
@@ -25,10 +24,8 @@ from audit.verify import (
     consistency_proof,
     find_checkpoint,
     inclusion_proof,
-    verify_queries,
-    verify_store,
 )
-from audit.witness import WitnessError, WitnessReading, parse_witness
+from audit.witness import WitnessSpec, parse_witness
 from commands.audit.common import CliError, dumps, read_note, record_read, write_json
 
 
@@ -46,19 +43,18 @@ def verify(
     read (and nothing was found)."""
     public = load_public_key(args.public_key) if args.public_key else config.signer.public
     held = [_checkpoint_file(p) for p in args.checkpoint]
-    readings, unreachable = _read_witnesses(args, config, public, err)
-    witnessed = [e.checkpoint for r in readings for e in r.entries]
+    specs = _witness_specs(args, config, err)
     workers = args.workers or default_workers()
-    reports = verify_store(
-        store, public, config.archive_dir, held, args.log, not args.no_index, workers,
-        witnessed=witnessed,
+    found = verify_trail(
+        store, public, config.key, config.archive_dir, specs, held, args.log, not args.no_index,
+        workers,
     )  # fmt: skip
-    query_problems = verify_queries(store, config.key)
-    witnesses = [
-        {"witness": r.shown, "ok": not r.problems, "checkpoints": len(r.entries),
-         "problems": r.problems, "notes": r.notes}
-        for r in readings
-    ]  # fmt: skip
+    for gone in found.unreadable:
+        print(f"jointgate audit verify: witness {gone.shown}: cannot be read: {gone.error}",
+              file=err)  # fmt: skip
+    reports, query_problems, readings = found.reports, found.query_problems, found.readings
+    unreachable = bool(found.unreadable)
+    witnesses = found.witnesses()
     for report in reports:
         if args.json:  # one object per log; the witnesses' own checks in each
             out.write(dumps({**report.as_json(), "witnesses": witnesses}) + "\n")
@@ -102,10 +98,10 @@ def verify(
     return 0 if recorded and not unreachable else 3
 
 
-def _read_witnesses(
-    args: argparse.Namespace, config: AuditConfig, public: Ed25519PublicKey, err: IO[str]
-) -> tuple[list[WitnessReading], bool]:
-    """The witnesses verify checks against, read; and whether one could not be read."""
+def _witness_specs(
+    args: argparse.Namespace, config: AuditConfig, err: IO[str]
+) -> list[WitnessSpec]:
+    """The witnesses verify checks against (``--witness``, else the configured ones)."""
     if args.no_witness and args.witness:
         raise CliError("--witness and --no-witness: give one or the other")
     if args.no_witness:
@@ -114,7 +110,7 @@ def _read_witnesses(
             " a restored backup or a rolled-back log would verify",
             file=err,
         )
-        return [], False
+        return []
     try:
         specs = (
             [parse_witness(url) for url in args.witness]  # relative: to the current directory
@@ -129,17 +125,7 @@ def _read_witnesses(
             " a restored backup or a rolled-back log would verify",
             file=err,
         )
-    readings, unreachable = [], False
-    for spec in specs:
-        witness = open_witness(spec)
-        try:
-            readings.append(witness.read(public))
-        except WitnessError as exc:
-            unreachable = True
-            print(f"jointgate audit verify: witness {spec.shown}: cannot be read: {exc}", file=err)
-        finally:
-            witness.close()
-    return readings, unreachable
+    return specs
 
 
 def _checkpoint_file(path: Path) -> Checkpoint:

@@ -12,16 +12,8 @@ from typing import IO, Any
 from audit.config import AuditConfig
 from audit.reader import AuditReader
 from audit.store import SqlStore
+from audit.tabular import CSV_COLUMNS, csv_row
 from commands.audit.common import dumps, option_time, record_read, search_filter
-
-CSV_COLUMNS = [
-    "log_id", "seq", "time", "received", "request_id", "subject", "agency", "roles", "purpose",
-    "case_id", "justification", "break_glass", "operation_name", "operation_type", "outcome",
-    "status", "error_codes", "fields_requested", "fields_allowed", "fields_masked",
-    "fields_denied", "fields_withheld", "field_policies", "records_returned", "looked_up",
-    "variables", "flags", "agency_calls", "policy_version", "response_size", "response_sha256",
-    "latency_ms", "client", "trace_id", "changes",
-]  # fmt: skip
 
 
 def _returned(row: dict[str, Any]) -> str:
@@ -105,14 +97,6 @@ class Progress:
             self.stream.flush()
 
 
-def _csv_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list | dict):
-        return dumps(value)
-    return str(value)
-
-
 def export(
     args: argparse.Namespace, config: AuditConfig, store: SqlStore, out: IO[str], err: IO[str]
 ) -> int:
@@ -130,7 +114,7 @@ def export(
             writer = csv.writer(target)
             writer.writerow(CSV_COLUMNS)
             for row in rows:
-                writer.writerow([_csv_value(row.get(c)) for c in CSV_COLUMNS])
+                writer.writerow(csv_row(row))
                 progress.advance()
         else:
             for row in rows:
