@@ -20,6 +20,7 @@ from commands.demo_leads import seed_leads
 from connectors.registry import AgencySettings
 from connectors.tls import AgencyTLS
 from console.app import mount
+from gateway.console_settings import ConsoleSettings
 from gateway.ratelimit_settings import RateLimits
 from gateway.serve import run_gateway
 from gateway.settings import Settings, TelemetrySettings
@@ -27,15 +28,25 @@ from policies.cases import CaseStore, Subject, subject_identifier
 from policies.db import Database
 from policies.teams import TeamDirectory, TeamStore
 from sandbox import credit
-from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_USERS, public_keys
+from sandbox.issuer import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_PASSWORD, DEMO_USERS, public_keys
 from sandbox.tls import CertificateFiles, ensure_certificates
 
 SANDBOX_START_TIMEOUT_S = 180.0
+ISSUER = "issuer"  # the demo issuer's key in the sandbox's port file (sandbox/oidc.py)
 DEMO_TEAM = "JIT-2026-001"
 DEMO_SEEDER = "demo"  # who the demo's seeded cases and team are recorded as registered by
 EXAMPLE_BODY = (
     '{"query": "{ enterprises(nameContains: \\"财富\\", first: 3) { nodes { uscc name } } }"}'
 )
+
+
+def console_redirects(host: str, port: int) -> list[str]:
+    """The console's redirect URIs the demo issuer registers: the gateway's address (on every
+    interface: as 127.0.0.1 and localhost)."""
+    hosts = [host]
+    if host in ("0.0.0.0", "::", "127.0.0.1", "localhost"):  # noqa: S104 - not binding
+        hosts = ["127.0.0.1", "localhost"]
+    return [f"http://{h}:{port}/console/auth/callback" for h in hosts]
 
 
 def prepare(data_dir: Path, scenario: dict[str, Any] | None = None) -> tuple[Path, Path]:
@@ -172,6 +183,11 @@ def demo_settings(
     tls: CertificateFiles | None = None,
 ) -> Settings:
     key = bank_key.read_text().strip().encode()
+    issuer = urls.get(ISSUER)
+    # the console signs in at the demo issuer (sandbox/oidc.py), when the sandbox serves it
+    console = ConsoleSettings(
+        oidc_discovery_url=f"{issuer}/.well-known/openid-configuration" if issuer else ""
+    )
     client = AgencyTLS(tls.ca, tls.client_cert, tls.client_key) if tls is not None else None
     return Settings(
         issuer=DEMO_ISSUER,
@@ -187,7 +203,9 @@ def demo_settings(
                 tls=client,
             )
             for name, url in urls.items()
+            if name != ISSUER
         },
+        console=console,
         host=host,
         port=port,
         data_dir=data_dir,
@@ -210,12 +228,15 @@ def banner(
         f"    {u:<22} {d.description}\n{'':26}X-Case-Id: {', '.join(usable.get(u, [])) or '-'}"
         for u, d in DEMO_USERS.items()
     )
-    agencies = "\n".join(f"    {name:<8} {url}" for name, url in urls.items())
+    agencies = "\n".join(f"    {name:<8} {url}" for name, url in urls.items() if name != ISSUER)
+    site = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - shown, not bound
     y, coordinator = time.strftime("%Y"), f"office.coordinator{dd}"
     return f"""
 JointGate demo is running.
 
   GraphQL endpoint:  http://{host}:{port}/graphql
+  Web console:       http://{site}:{port}/console
+    (sign in as any demo user below, password {DEMO_PASSWORD})
   Agency systems (sandbox):
 {agencies}
 
@@ -260,6 +281,9 @@ def run_demo(
     # mTLS: the sandbox serves the CA's server certificate, the gateway presents its client one
     certs = ensure_certificates(data_dir / "tls") if tls else None
     extra = ["--tls", str(certs.directory), "--require-client-cert"] if certs else []
+    extra += ["--issuer-dir", str(data_dir)]
+    for uri in console_redirects(host, port):
+        extra += ["--console-redirect", uri]
     print(f"Generating the synthetic world (scale {scale}) and starting the agency systems ...")
     child, urls = start_sandbox(data_dir, bank_key, scale, seed, extra)
     try:

@@ -94,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --tls: accept only clients with a certificate from DIR's CA (mTLS)",
     )  # fmt: skip
     sandbox.add_argument(
+        "--issuer-dir", type=Path, metavar="DATA_DIR",
+        help="also serve the demo issuer's OpenID Connect endpoints (its keys in DATA_DIR)",
+    )  # fmt: skip
+    sandbox.add_argument(
+        "--console-redirect", action="append", default=[], metavar="URI",
+        help="with --issuer-dir: a redirect URI of the console client; repeatable",
+    )  # fmt: skip
+    sandbox.add_argument(
         "--exit-with-parent", action="store_true",
         help="stop when the parent process is gone (used by jointgate demo)",
     )  # fmt: skip

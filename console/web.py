@@ -20,6 +20,7 @@ import asyncio
 import functools
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,14 @@ CSP = (
     " font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none';"
     " base-uri 'none'"
 )
-PAGE_HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
+#: ``Referrer-Policy: same-origin`` (not the gateway's ``no-referrer``): under ``no-referrer``
+#: browsers send ``Origin: null`` with a form's POST, and every change would fail the origin
+#: check (:func:`same_origin`); other sites still learn nothing.
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+}
 
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -99,9 +107,12 @@ def language(request: Request) -> str:
 
 def official(request: Request) -> Official | None:
     """The signed-in official, or None."""
-    held = request.scope.get("session", {}).get("official")
+    data = request.scope.get("session", {})
+    held = data.get("official")
     if not held:
         return None
+    if float(data.get("expires_at", 0)) <= time.time():  # the access token has expired:
+        return None  # signed out (the token would be refused by the pipeline anyway)
     return Official(
         subject=held["subject"],
         agency=held["agency"],

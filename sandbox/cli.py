@@ -3,7 +3,10 @@
 Expects the options ``commands.main`` defines: ``scale``, ``seed``, ``host``, ``port``
 (``AGENCY=PORT`` list), ``port_file``, ``bank_key_file``, ``latency_ms``, ``error_rate`` and
 ``down`` (lists), ``exit_with_parent``, ``tls`` (a directory, or None) and
-``require_client_cert``, and optionally ``scenario_file``. Prints the agencies' URLs, writes
+``require_client_cert``, and optionally ``scenario_file``, ``issuer_dir`` and ``console_redirect``
+(a list): with ``--issuer-dir DATA_DIR`` the demo issuer's OpenID Connect endpoints
+(sandbox/oidc.py) are served too, on a port of their own (key ``issuer`` in the port file), the
+console client registered with the ``--console-redirect`` URIs. Prints the agencies' URLs, writes
 the demo scenario's identifiers as JSON to ``--scenario-file`` (before the agencies are up) and
 the agencies' URLs as JSON to ``--port-file``
 (atomically, so a parent process polling for the file never reads half of it) and serves until
@@ -25,7 +28,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from sandbox import banking
+from starlette.applications import Starlette
+
+from sandbox import banking, oidc
 from sandbox.runner import parse_fault_knobs, parse_ports, serve_sandbox
 from sandbox.tls import ServerTLS, ensure_certificates
 from sandbox.world import generate
@@ -76,9 +81,13 @@ def run_sandbox(args: argparse.Namespace) -> int:
             _write_atomically(Path(args.port_file), json.dumps(urls))
         print("sandbox ready (Ctrl+C to stop)", file=sys.stderr, flush=True)
 
+    extra: dict[str, Starlette] = {}
+    if getattr(args, "issuer_dir", None) is not None:
+        redirects = list(getattr(args, "console_redirect", None) or [])
+        extra["issuer"] = oidc.create_app(Path(args.issuer_dir), redirects)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            serving = serve_sandbox(world, args.host, ports, faults, key, ready, tls)
+            serving = serve_sandbox(world, args.host, ports, faults, key, ready, tls, extra)
             runner.run(_until_orphaned(serving) if args.exit_with_parent else serving)
     except OSError as exc:
         print(f"jointgate sandbox: {exc}", file=sys.stderr)

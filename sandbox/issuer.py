@@ -19,6 +19,9 @@ from joserfc.jwk import ECKey, KeySet
 
 DEMO_ISSUER = "https://issuer.jointgate.demo"
 DEMO_AUDIENCE = "jointgate"
+#: The password of every demo user at the demo issuer's login page (sandbox/oidc.py): a demo,
+#: not a secret; printed by ``jointgate demo``.
+DEMO_PASSWORD = "jointgate-demo"  # noqa: S105
 KEYS_FILE = "issuer/jwks-private.json"
 
 

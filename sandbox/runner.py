@@ -61,8 +61,10 @@ async def serve_sandbox(
     bank_key: bytes = banking.DEFAULT_KEY,
     ready: Callable[[dict[str, str]], None] | None = None,
     tls: ServerTLS | None = None,
+    extra: Mapping[str, Starlette] | None = None,
 ) -> None:
-    """Serve the five agencies until cancelled or until SIGINT/SIGTERM.
+    """Serve the five agencies (and the ``extra`` apps, each on a free port of its own: the
+    demo issuer, sandbox/oidc.py) until cancelled or until SIGINT/SIGTERM.
 
     ``ports`` maps agency names to ports (missing or 0: a free port). ``ready`` receives the
     URLs actually bound, e.g. ``{"police": "http://127.0.0.1:41234", ...}`` (``https://`` with
@@ -73,7 +75,8 @@ async def serve_sandbox(
     if unknown:
         raise ValueError(f"unknown agency name(s): {', '.join(unknown)}")
     apps = create_apps(world, faults, bank_key)
-    sockets = _bind_all(host, {name: (ports or {}).get(name, 0) for name in AGENCIES})
+    apps.update(extra or {})
+    sockets = _bind_all(host, {name: (ports or {}).get(name, 0) for name in apps})
     servers = {
         name: uvicorn.Server(
             uvicorn.Config(
@@ -103,7 +106,7 @@ async def serve_sandbox(
             await _wait_until_started(servers, tasks)
             if ready is not None:
                 scheme = "https" if tls is not None else "http"
-                ready({name: _url(sockets[name], scheme) for name in AGENCIES})
+                ready({name: _url(sockets[name], scheme) for name in apps})
             await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_COMPLETED)
     finally:
         stop()

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the Redis and PostgreSQL the tests use are running on 127.0.0.1; start them when they
 # are installed but stopped, and fail with a message naming the service when one is not installed.
+# Also make sure Chromium (with CJK fonts) is installed for the console's browser tests
+# (tests/console/browser): installed with apt-get when /usr/bin/chromium is missing.
 set -u
 
 wait_for() {  # wait_for NAME CHECK-COMMAND...
@@ -55,5 +57,25 @@ if ! pg_up; then
   fi
 fi
 
-[ $status -eq 0 ] && echo "ensure-services: Redis and PostgreSQL are up"
+apt_install() {  # apt_install PACKAGE...: non-interactive; `apt-get update` only if needed
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo -n"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1 && return 0
+  $sudo apt-get update -q >/dev/null 2>&1 &&
+    $sudo apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1
+}
+
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "ensure-services: installing Chromium (chromium fonts-noto-cjk) for the console's browser tests"
+    apt_install chromium fonts-noto-cjk
+  fi
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "ensure-services: Chromium is not installed and could not be (need /usr/bin/chromium for tests/console/browser; apt-get install chromium fonts-noto-cjk)" >&2
+    status=1
+  fi
+fi
+
+[ $status -eq 0 ] && echo "ensure-services: Redis, PostgreSQL and Chromium are ready"
 exit $status

@@ -6,8 +6,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from console import session
-from console.web import csrf_ok, official, record, render, same_origin
+from console import auth, session
+from console.i18n import text
+from console.web import csrf_ok, language, official, record, render, same_origin
 
 
 async def home(request: Request) -> Response:
@@ -19,8 +20,14 @@ async def home(request: Request) -> Response:
 async def sign_in(request: Request) -> Response:
     if official(request) is not None:
         return RedirectResponse(_next(request), 303)
+    # ?error= names one of console/auth.py's codes; anything else is shown as nothing
+    key = auth.error_key(request.query_params.get("error", ""))
     return render(
-        request, "sign_in.html", next=_next(request), error=request.query_params.get("error", "")
+        request,
+        "sign_in.html",
+        next=_next(request),
+        error=text(key, language(request)) if key else "",
+        signed_out=request.query_params.get("signed_out") == "1",
     )
 
 
@@ -40,10 +47,7 @@ async def sign_out(request: Request) -> Response:
 
 def _next(request: Request) -> str:
     """Where to go after sign-in: a path of the console only (never another site)."""
-    target = request.query_params.get("next", "/console/")
-    if not target.startswith("/console/") or target.startswith("//") or "\\" in target:
-        return "/console/"
-    return target
+    return auth.safe_next(request.query_params.get("next"))
 
 
 ROUTES = [

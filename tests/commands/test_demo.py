@@ -76,6 +76,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     process = start_demo(data_dir, port, SCALE, fixture_cases=False)  # the demo's own cases
     wait_until_up(process, data_dir, port)
     agencies = json.loads((data_dir / "sandbox" / "ports.json").read_text())
+    agencies.pop("issuer", None)  # the demo issuer (sandbox/oidc.py) is no agency
     yield Demo(process, f"http://127.0.0.1:{port}/graphql", data_dir, agencies)
     if process.poll() is None:
         process.kill()
