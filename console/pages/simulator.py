@@ -134,7 +134,7 @@ def examples(scenario: Mapping[str, Any]) -> dict[str, str]:
             "query EnterpriseWithLegalRep {\n"
             f'  enterprise(uscc: "{scenario["enterprise_uscc"]}") {{\n'
             "    name\n    status\n    registeredCapital\n"
-            "    legalRepresentative { name idNumber phone }\n  }\n}\n"
+            "    legalRepresentative { name idNumber }\n  }\n}\n"
         ),
         "person": (
             "query PersonWithIdNumber {\n"

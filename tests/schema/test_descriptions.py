@@ -36,7 +36,8 @@ def undescribed(schema: GraphQLSchema) -> dict[str, list[str]]:
     missing: dict[str, list[str]] = {}
     for name, kind in schema.type_map.items():
         if name.startswith("__") or not isinstance(
-            kind, GraphQLObjectType | GraphQLInputObjectType | GraphQLEnumType | GraphQLInterfaceType
+            kind,
+            GraphQLObjectType | GraphQLInputObjectType | GraphQLEnumType | GraphQLInterfaceType,
         ):
             continue
         lacking = [] if (kind.description or "").strip() else [""]
