@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from kernel.types import Outcome, RequestContext
@@ -186,12 +188,22 @@ class EnterpriseConnection:
 
 @strawberry.type
 class EnterpriseQuery:
-    @link("market", "registry")
-    async def enterprise(self, info: Info, uscc: USCC) -> Enterprise | None:
+    @link("market", "registry", description="The enterprise with this code, or null.")
+    async def enterprise(
+        self,
+        info: Info,
+        uscc: Annotated[USCC, strawberry.argument(description="Its unified social credit code.")],
+    ) -> Enterprise | None:
         return await loaders(info).one("Enterprise", uscc)
 
     @link("market", "registry", description="Enterprises by a list of codes (at most 100).")
-    async def enterprises_by_uscc(self, info: Info, usccs: list[USCC]) -> list[Enterprise] | None:
+    async def enterprises_by_uscc(
+        self,
+        info: Info,
+        usccs: Annotated[
+            list[USCC], strawberry.argument(description="Their unified social credit codes.")
+        ],
+    ) -> list[Enterprise] | None:
         return await loaders(info).lookup("Enterprise", usccs)
 
     @link("market", "registry", description=(
@@ -200,7 +212,15 @@ class EnterpriseQuery:
         " only what you may see, and is null when the gateway does not know that number."
     ))  # fmt: skip
     async def enterprises(
-        self, info: Info, name_contains: str, first: int = 20, after: str | None = None
+        self,
+        info: Info,
+        name_contains: Annotated[
+            str, strawberry.argument(description="The text the name contains.")
+        ],
+        first: Annotated[int, strawberry.argument(description="How many a page.")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="The endCursor of the page before.")
+        ] = None,
     ) -> EnterpriseConnection | None:
         text, size = search_text(name_contains), page_size(first, MAX_PAGE)
         plan = info.context.plan

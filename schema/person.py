@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from kernel.types import RequestContext
@@ -83,10 +85,22 @@ class Person:
 
 @strawberry.type
 class PersonQuery:
-    @link("police", "identity", 1)
-    async def person(self, info: Info, id_number: ResidentID) -> Person | None:
+    @link("police", "identity", 1, description="The person with this ID number, or null.")
+    async def person(
+        self,
+        info: Info,
+        id_number: Annotated[
+            ResidentID, strawberry.argument(description="Their resident ID number.")
+        ],
+    ) -> Person | None:
         return await loaders(info).one("Person", id_number)
 
     @link("police", "identity", 1, description="Persons by a list of ID numbers (at most 100).")
-    async def persons(self, info: Info, id_numbers: list[ResidentID]) -> list[Person] | None:
+    async def persons(
+        self,
+        info: Info,
+        id_numbers: Annotated[
+            list[ResidentID], strawberry.argument(description="Their resident ID numbers.")
+        ],
+    ) -> list[Person] | None:
         return await loaders(info).lookup("Person", id_numbers)

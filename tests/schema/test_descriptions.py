@@ -19,16 +19,31 @@ from schema.unified import build_schema
 
 DESCRIBED = {
     "AbnormalOperation",
+    "BankAccount",
+    "CounterpartyFlow",
     "Enterprise",
     "EnterpriseConnection",
+    "FlowDirection",
     "PageInfo",
     "Penalty",
     "Person",
     "Shareholder",
+    "SuspiciousReport",
+    "Transaction",
+}
+#: the root fields (and their arguments) whose descriptions are written
+DESCRIBED_ROOTS = {
+    "enterprise",
+    "enterprisesByUscc",
+    "enterprises",
+    "person",
+    "persons",
+    "bankAccount",
+    "bankAccounts",
 }
 #: descriptions still missing outside DESCRIBED (types, fields, arguments); lower it as they
 #: are written, never raise it
-LEFT = 413
+LEFT = 352
 
 
 def undescribed(schema: GraphQLSchema) -> dict[str, list[str]]:
@@ -56,6 +71,12 @@ def undescribed(schema: GraphQLSchema) -> dict[str, list[str]]:
 def test_the_described_types_describe_every_field_and_argument() -> None:
     missing = undescribed(build_schema().graphql)
     assert {name: missing[name] for name in DESCRIBED if name in missing} == {}
+
+
+def test_the_described_root_fields_describe_their_arguments() -> None:
+    query = undescribed(build_schema().graphql)["Query"]
+    done = [m for m in query if m and m.split("(")[0] in DESCRIBED_ROOTS]
+    assert done == []
 
 
 def test_the_rest_only_shrinks() -> None:
