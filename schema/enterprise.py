@@ -214,13 +214,9 @@ class EnterpriseQuery:
     async def enterprises(
         self,
         info: Info,
-        name_contains: Annotated[
-            str, strawberry.argument(description="The text the name contains.")
-        ],
-        first: Annotated[int, strawberry.argument(description="How many a page.")] = 20,
-        after: Annotated[
-            str | None, strawberry.argument(description="The endCursor of the page before.")
-        ] = None,
+        name_contains: str,
+        first: int = 20,
+        after: str | None = None,
     ) -> EnterpriseConnection | None:
         text, size = search_text(name_contains), page_size(first, MAX_PAGE)
         plan = info.context.plan
