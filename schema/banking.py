@@ -23,10 +23,16 @@ from schema.signals import EVIDENCE, SIGNALS, SIGNALS_DOC, RiskSignal, risk_sign
 Info = strawberry.Info[RequestContext, None]
 MAX_TRANSACTIONS = 500
 MAX_COUNTERPARTIES = 500  # per account, what /v1/transactions:aggregate returns at most
-From = Annotated[Date | None, strawberry.argument(name="from")]
+From = Annotated[
+    Date | None,
+    strawberry.argument(name="from", description="The first day (YYYY-MM-DD), inclusive."),
+]
+To = Annotated[
+    Date | None, strawberry.argument(description="The last day (YYYY-MM-DD), inclusive.")
+]
 
 
-@strawberry.enum
+@strawberry.enum(description="Which money: coming into an account, leaving it, or both.")
 class FlowDirection(enum.Enum):
     """Which money: coming into an account, leaving it, or both."""
 
@@ -92,18 +98,32 @@ async def counterparty_rows(
     key="id",
     refers=("counterparty_account",),
     part_of=("BankAccount", "account_number"),
+    doc="A transaction on an account (交易流水).",
 )
 class Transaction:
-    id: str = attr("financial", 2, identity="Transaction")
-    time: str | None = attr("financial", 2)
-    amount: float | None = attr("financial", 3, mask="amount")
-    direction: str | None = attr("financial", 2)
-    channel: str | None = attr("financial", 2)
-    counterparty_name: str | None = attr(  # a person's or an enterprise's name: as a person's
-        "financial", 3, mask="name", personal="person-name"
+    id: str = attr("financial", 2, identity="Transaction", doc="The transaction's id.")
+    time: str | None = attr("financial", 2, doc="When it was booked (ISO 8601).")
+    amount: float | None = attr(
+        "financial", 3, mask="amount", doc="The amount, in the account's currency (may be masked)."
     )
-    counterparty_account: str | None = attr("financial", 3, mask="account", identity="BankAccount")
-    memo: str | None = attr("financial", 3)
+    direction: str | None = attr(
+        "financial", 2, doc="`in`: money came into the account; `out`: it left."
+    )
+    channel: str | None = attr(
+        "financial", 2, doc="How it was made (counter, online, ATM, cash ...)."
+    )
+    counterparty_name: str | None = attr(  # a person's or an enterprise's name: as a person's
+        "financial", 3, mask="name", personal="person-name",
+        doc="The counterparty's name (may be masked).",
+    )  # fmt: skip
+    counterparty_account: str | None = attr(
+        "financial",
+        3,
+        mask="account",
+        identity="BankAccount",
+        doc="The counterparty's account number (may be masked).",
+    )
+    memo: str | None = attr("financial", 3, doc="The payer's note.")
 
     @link(
         "banking", "financial", 3, requires=("counterparty_account",),
@@ -122,58 +142,107 @@ async def _account(info: Info, number: Any) -> BankAccount | None:
     return found[0] if found else None
 
 
-@embedded_type(agency="banking")
+@embedded_type(
+    agency="banking",
+    doc="What one account exchanged with one counterparty in one direction over a date range.",
+)
 class CounterpartyFlow:
     """What one account exchanged with one counterparty in one direction over a date range."""
 
-    counterparty_account: str | None = attr("financial", 3, mask="account", identity="BankAccount")
-    counterparty_name: str | None = attr("financial", 3, mask="name", personal="person-name")
-    counterparty_bank: str | None = attr("financial", 2)
-    direction: str | None = attr("financial", 2)  # in: the counterparty paid; out: was paid
-    sum: float | None = attr("financial", 3, mask="amount")
-    count: int | None = attr("financial", 2)
-    first: str | None = attr("financial", 2)  # the first transaction's time
-    last: str | None = attr("financial", 2)
+    counterparty_account: str | None = attr(
+        "financial",
+        3,
+        mask="account",
+        identity="BankAccount",
+        doc="The counterparty's account number (may be masked).",
+    )
+    counterparty_name: str | None = attr(
+        "financial",
+        3,
+        mask="name",
+        personal="person-name",
+        doc="The counterparty's name (may be masked).",
+    )
+    counterparty_bank: str | None = attr("financial", 2, doc="The counterparty's bank.")
+    direction: str | None = attr(
+        "financial", 2, doc="`in`: the counterparty paid the account; `out`: it was paid."
+    )  # in: the counterparty paid; out: was paid
+    sum: float | None = attr(
+        "financial", 3, mask="amount", doc="The sum of the transactions (may be masked)."
+    )
+    count: int | None = attr("financial", 2, doc="How many transactions.")
+    first: str | None = attr(
+        "financial", 2, doc="The first transaction's time."
+    )  # the first transaction's time
+    last: str | None = attr("financial", 2, doc="The last transaction's time.")
 
     @link("banking", "financial", 3, description="The counterparty's account, as Transaction's.")
     async def counterparty(self, info: Info) -> BankAccount | None:
         return await _account(info, record_data(self).get("counterparty_account"))
 
 
-@entity(agency="banking", kind="report", key="id", part_of=("BankAccount", "account_number"))
+@entity(
+    agency="banking",
+    kind="report",
+    key="id",
+    part_of=("BankAccount", "account_number"),
+    doc="A large-value or suspicious-transaction report (大额和可疑交易报告).",
+)
 class SuspiciousReport:
     """A large-value or suspicious-transaction report (大额和可疑交易报告)."""
 
-    id: str = attr("financial", 2, identity="SuspiciousReport")
-    reported_on: str | None = attr("financial", 2)
-    pattern: str | None = attr("financial", 2)
-    amount: float | None = attr("financial", 3, mask="amount")
-    reporting_bank: str | None = attr("financial", 2)
-    status: str | None = attr("financial", 2)
+    id: str = attr("financial", 2, identity="SuspiciousReport", doc="The report's id.")
+    reported_on: str | None = attr("financial", 2, doc="The day it was reported (YYYY-MM-DD).")
+    pattern: str | None = attr("financial", 2, doc="The pattern the bank saw.")
+    amount: float | None = attr(
+        "financial", 3, mask="amount", doc="The amount involved (may be masked)."
+    )
+    reporting_bank: str | None = attr("financial", 2, doc="The bank that reported it.")
+    status: str | None = attr("financial", 2, doc="The report's status.")
 
 
-@entity(agency="banking", kind="account", key="number", refers=("holder_id",))
+@entity(
+    agency="banking",
+    kind="account",
+    key="number",
+    refers=("holder_id",),
+    doc="A bank account (银行账户), keyed by its number.",
+)
 class BankAccount:
-    number: AccountNumber = attr("financial", 1, mask="account", identity="BankAccount")
+    number: AccountNumber = attr(
+        "financial", 1, mask="account", identity="BankAccount",
+        doc="The account number (may be masked).",
+    )  # fmt: skip
     holder_id: str | None = attr(
         "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="holder_type",
-        personal="resident-id",
+        personal="resident-id", doc="The holder's resident ID number or USCC (may be masked).",
     )  # fmt: skip
-    holder_name: str | None = attr("identity", 1, mask="name", personal="person-name")
-    holder_type: str | None = attr("financial", 1)
-    bank: str | None = attr("financial", 1)
-    branch: str | None = attr("financial", 1)
-    opened_on: str | None = attr("financial", 1)
-    balance: float | None = attr("financial", 3, mask="amount")
-    currency: str | None = attr("financial", 1)
-    status: str | None = attr("financial", 1)
+    holder_name: str | None = attr(
+        "identity", 1, mask="name", personal="person-name",
+        doc="The holder's name (may be masked).",
+    )  # fmt: skip
+    holder_type: str | None = attr(
+        "financial", 1, doc="Whether the holder is a `person` or an `enterprise`."
+    )
+    bank: str | None = attr("financial", 1, doc="The bank that keeps the account.")
+    branch: str | None = attr("financial", 1, doc="The branch where it was opened.")
+    opened_on: str | None = attr("financial", 1, doc="The day it was opened (YYYY-MM-DD).")
+    balance: float | None = attr(
+        "financial", 3, mask="amount", doc="The current balance, in the account's currency."
+    )
+    currency: str | None = attr("financial", 1, doc="The currency code (CNY ...).")
+    status: str | None = attr("financial", 1, doc="The account's status (正常, 冻结, 销户 ...).")
 
     @link(
         "banking", "financial", 3,
         description="Newest first; `first` from 1 to 500; `from` and `to`: the days (inclusive).",
     )  # fmt: skip
     async def transactions(
-        self, info: Info, first: int = 50, from_: From = None, to: Date | None = None
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="How many, 1 to 500.")] = 50,
+        from_: From = None,
+        to: To = None,
     ) -> list[Transaction] | None:
         limit = page_size(first, MAX_TRANSACTIONS)
         dates = window(from_, to)
@@ -192,10 +261,17 @@ class BankAccount:
         self,
         info: Info,
         from_: From = None,
-        to: Date | None = None,
-        direction: FlowDirection = FlowDirection.BOTH,
-        min_amount: float = 0.0,
-        first: int = 20,
+        to: To = None,
+        direction: Annotated[
+            FlowDirection,
+            strawberry.argument(description="Money in, out, or both (the default)."),
+        ] = FlowDirection.BOTH,
+        min_amount: Annotated[
+            float, strawberry.argument(description="The least amount of a transaction counted.")
+        ] = 0.0,
+        first: Annotated[
+            int, strawberry.argument(description="How many counterparties, 1 to 500.")
+        ] = 20,
     ) -> list[CounterpartyFlow] | None:
         limit = page_size(first, MAX_COUNTERPARTIES)
         dates, least = window(from_, to), amount_at_least(min_amount)
@@ -215,18 +291,29 @@ class BankAccount:
         rules = rules_for(info, self)
         return [build(CounterpartyFlow, row, rules) for row in await batch.load(entity_key(self))]
 
-    @link("banking", "financial", 3)
+    @link("banking", "financial", 3, description="Suspicious-transaction reports on the account.")
     async def suspicious_reports(self, info: Info) -> list[SuspiciousReport] | None:
         return await loaders(info).many("SuspiciousReport", "account_number", entity_key(self))
 
-    @link("police", "identity", 1, requires=("holder_id", "holder_type"))
+    @link(
+        "police",
+        "identity",
+        1,
+        requires=("holder_id", "holder_type"),
+        description="The holder, when a person.",
+    )
     async def holder_person(self, info: Info) -> Person_ | None:
         data = record_data(self)
         if data.get("holder_type") != "person" or not data.get("holder_id"):
             return None
         return await loaders(info).one("Person", data["holder_id"])
 
-    @link("market", "registry", requires=("holder_id", "holder_type"))
+    @link(
+        "market",
+        "registry",
+        requires=("holder_id", "holder_type"),
+        description="The holder, when an enterprise.",
+    )
     async def holder_enterprise(self, info: Info) -> Enterprise_ | None:
         data = record_data(self)
         if data.get("holder_type") != "enterprise" or not data.get("holder_id"):
@@ -240,12 +327,20 @@ class BankAccount:
 
 @strawberry.type
 class BankingQuery:
-    @link("banking", "financial", 1)
-    async def bank_account(self, info: Info, number: AccountNumber) -> BankAccount | None:
+    @link("banking", "financial", 1, description="The account with this number, or null.")
+    async def bank_account(
+        self,
+        info: Info,
+        number: Annotated[AccountNumber, strawberry.argument(description="The account number.")],
+    ) -> BankAccount | None:
         return await loaders(info).one("BankAccount", number)
 
     @link("banking", "financial", 1, description="Accounts by a list of numbers (at most 100).")
     async def bank_accounts(
-        self, info: Info, numbers: list[AccountNumber]
+        self,
+        info: Info,
+        numbers: Annotated[
+            list[AccountNumber], strawberry.argument(description="The account numbers.")
+        ],
     ) -> list[BankAccount] | None:
         return await loaders(info).lookup("BankAccount", numbers)

@@ -116,8 +116,10 @@ def attr(
     identity: str | tuple[str, ...] = (),
     stated_by: str | None = None,
     personal: str | None = None,
+    doc: str | None = None,
 ) -> Any:
-    """A plain value of the record; ``source`` defaults to the Python attribute name.
+    """A plain value of the record; ``source`` defaults to the Python attribute name; ``doc``:
+    its description in the schema (what a front-end developer reads in GraphiQL).
 
     An identifier declares the entity types it identifies, the most specific first
     (``identity=("Person", "Enterprise")`` for a party that is a person or an enterprise):
@@ -137,12 +139,14 @@ def attr(
         identity=identities, stated_by=stated_by,
         personal=None if personal is None else Personal(personal),
     )  # fmt: skip
-    return strawberry.field(metadata={META: info})
+    return strawberry.field(metadata={META: info}, description=doc)
 
 
-def embedded(category: str, sensitivity: int = 0, *, source: str | None = None) -> Any:
+def embedded(
+    category: str, sensitivity: int = 0, *, source: str | None = None, doc: str | None = None
+) -> Any:
     info = FieldInfo(Category(category), sensitivity, Shape.EMBEDDED, source)
-    return strawberry.field(metadata={META: info})
+    return strawberry.field(metadata={META: info}, description=doc)
 
 
 def link(
@@ -231,8 +235,9 @@ def _register(
     key: str | None,
     refers: tuple[str, ...] = (),
     part_of: tuple[str, str] | None = None,
+    doc: str | None = None,
 ) -> type:
-    typed: type = strawberry.type(cls)
+    typed: type = strawberry.type(cls, description=doc)
     typed.__getattr__ = _withheld  # type: ignore[attr-defined]
     spec = TypeSpec(typed, agency, kind, key, refers=refers, part_of=part_of)
     SPECS[typed] = SPECS_BY_NAME[typed.__name__] = spec
@@ -247,22 +252,23 @@ def entity(
     key: str,
     refers: tuple[str, ...] = (),
     part_of: tuple[str, str] | None = None,
+    doc: str | None = None,
 ) -> Callable[[type[T]], type[T]]:
     """An entity type: records of ``kind`` from ``agency``, keyed by ``key``. ``refers``: the
     record's fields that name other entities directly; ``part_of``: (owner type, the field
     naming the owner) for a record that belongs to another. Checked when the schema is built
-    (schema/scope.py)."""
+    (schema/scope.py). ``doc``: the type's description in the schema."""
 
     def wrap(cls: type[T]) -> type[T]:
-        return _register(cls, agency, kind, key, tuple(refers), part_of)
+        return _register(cls, agency, kind, key, tuple(refers), part_of, doc)
 
     return wrap
 
 
 @dataclass_transform()
-def embedded_type(*, agency: str) -> Callable[[type[T]], type[T]]:
+def embedded_type(*, agency: str, doc: str | None = None) -> Callable[[type[T]], type[T]]:
     def wrap(cls: type[T]) -> type[T]:
-        return _register(cls, agency, None, None)
+        return _register(cls, agency, None, None, doc=doc)
 
     return wrap
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from kernel.types import Outcome, RequestContext
@@ -32,36 +34,49 @@ Info = strawberry.Info[RequestContext, None]
 MAX_PAGE = 100
 
 
-@embedded_type(agency="market")
+@embedded_type(agency="market", doc="A shareholder of an enterprise, as registered (股东).")
 class Shareholder:
     holder_id: str | None = attr(
         "identity", 2, mask="party_id", identity=("Person", "Enterprise"), stated_by="holder_type",
-        personal="resident-id",
+        personal="resident-id", doc="The shareholder's resident ID number or USCC (may be masked).",
     )  # fmt: skip
-    holder_name: str | None = attr("registry", mask="name", personal="person-name")
-    holder_type: str | None = attr("registry")
-    share_pct: float | None = attr("registry")
+    holder_name: str | None = attr(
+        "registry",
+        mask="name",
+        personal="person-name",
+        doc="The shareholder's name (a person's name may be masked).",
+    )
+    holder_type: str | None = attr(
+        "registry", doc="Whether the shareholder is a `person` or an `enterprise`."
+    )
+    share_pct: float | None = attr(
+        "registry", doc="The shareholder's share of the registered capital, in percent."
+    )
 
 
-@embedded_type(agency="market")
+@embedded_type(agency="market", doc="An entry on the abnormal-operations list (经营异常名录).")
 class AbnormalOperation:
     """An entry on the abnormal-operations list (经营异常名录)."""
 
-    listed_on: str | None = attr("registry")
-    reason: str | None = attr("registry")
-    authority: str | None = attr("registry")
-    removed_on: str | None = attr("registry")
+    listed_on: str | None = attr(
+        "registry", doc="The date the enterprise was put on the list (YYYY-MM-DD)."
+    )
+    reason: str | None = attr("registry", doc="Why it was listed.")
+    authority: str | None = attr("registry", doc="The authority that listed it.")
+    removed_on: str | None = attr(
+        "registry", doc="The date it was taken off the list, or null if it is still listed."
+    )
 
 
-@embedded_type(agency="market")
+@embedded_type(agency="market", doc="An administrative penalty decision (行政处罚).")
 class Penalty:
     """An administrative penalty decision."""
 
-    decision_number: str | None = attr("registry")
-    decided_on: str | None = attr("registry")
-    violation: str | None = attr("registry")
-    amount: float | None = attr("registry")
-    authority: str | None = attr("registry")
+    decision_number: str | None = attr("registry", doc="The number of the penalty decision.")
+    decided_on: str | None = attr("registry", doc="The date of the decision (YYYY-MM-DD).")
+    violation: str | None = attr("registry", doc="The violation the penalty was imposed for.")
+    amount: float | None = attr("registry", doc="The fine, in yuan (CNY).")
+    authority: str | None = attr("registry", doc="The authority that decided it.")
 
 
 @entity(
@@ -69,37 +84,66 @@ class Penalty:
     kind="enterprise",
     key="uscc",
     refers=("legal_rep_id", "shareholders.holder_id"),
+    doc="An enterprise registered with the market regulator (企业), keyed by its unified"
+    " social credit code.",
 )
 class Enterprise:
-    uscc: USCC = attr("registry", identity="Enterprise")
-    name: str | None = attr("registry")
-    legal_rep_name: str | None = attr("registry", mask="name", personal="person-name")
-    registered_capital: float | None = attr("registry")
-    established_on: str | None = attr("registry")
-    business_scope: str | None = attr("registry")
-    status: str | None = attr("registry")
-    address: str | None = attr("registry")
-    region_code: str | None = attr("registry")
-    industry: str | None = attr("registry")
-    serious_violation: bool | None = attr("registry")
-    shareholders: list[Shareholder] | None = embedded("registry")
-    abnormal_operations: list[AbnormalOperation] | None = embedded("registry")
-    penalties: list[Penalty] | None = embedded("registry")
+    uscc: USCC = attr(
+        "registry",
+        identity="Enterprise",
+        doc="The unified social credit code (统一社会信用代码), 18 characters.",
+    )
+    name: str | None = attr("registry", doc="The registered name.")
+    legal_rep_name: str | None = attr(
+        "registry",
+        mask="name",
+        personal="person-name",
+        doc="The legal representative's name (may be masked).",
+    )
+    registered_capital: float | None = attr(
+        "registry", doc="The registered capital, in yuan (CNY)."
+    )
+    established_on: str | None = attr(
+        "registry", doc="The date the enterprise was established (YYYY-MM-DD)."
+    )
+    business_scope: str | None = attr("registry", doc="The registered business scope (经营范围).")
+    status: str | None = attr("registry", doc="The registration status (存续, 吊销, 注销 ...).")
+    address: str | None = attr("registry", doc="The registered address.")
+    region_code: str | None = attr(
+        "registry", doc="The administrative region code of the registration (6 digits)."
+    )
+    industry: str | None = attr("registry", doc="The industry it is registered in.")
+    serious_violation: bool | None = attr(
+        "registry", doc="Whether it is on the list of seriously illegal and dishonest enterprises."
+    )
+    shareholders: list[Shareholder] | None = embedded(
+        "registry", doc="The shareholders, as registered."
+    )
+    abnormal_operations: list[AbnormalOperation] | None = embedded(
+        "registry", doc="Entries on the abnormal-operations list."
+    )
+    penalties: list[Penalty] | None = embedded("registry", doc="Administrative penalty decisions.")
 
-    @link("police", "identity", 1, requires=("legal_rep_id",))
+    @link(
+        "police",
+        "identity",
+        1,
+        requires=("legal_rep_id",),
+        description="The legal representative, as the police household register knows them.",
+    )
     async def legal_representative(self, info: Info) -> Person_ | None:
         rep = record_data(self).get("legal_rep_id")
         return await loaders(info).one("Person", rep) if rep else None
 
-    @link("banking", "financial", 2)
+    @link("banking", "financial", 2, description="The bank accounts the enterprise holds.")
     async def bank_accounts(self, info: Info) -> list[BankAccount_] | None:
         return await loaders(info).many("BankAccount", "holder_id", entity_key(self))
 
-    @link("police", "criminal", 2)
+    @link("police", "criminal", 2, description="Police cases naming the enterprise.")
     async def police_cases(self, info: Info) -> list[PoliceCase_] | None:
         return await loaders(info).many("PoliceCase", "enterprise_ids", entity_key(self))
 
-    @link("courts", "judicial")
+    @link("courts", "judicial", description="Court cases the enterprise is a party to.")
     async def court_cases(self, info: Info) -> list[CourtCase_] | None:
         return await loaders(info).many("CourtCase", "party_ids", entity_key(self))
 
@@ -118,27 +162,48 @@ class Enterprise:
         return await risk_signals(self, info, "Enterprise")
 
 
-@embedded_type(agency="market")
+@embedded_type(
+    agency="market",
+    doc="Where a page of enterprises ends.",
+)
 class PageInfo:
-    has_next_page: bool = attr("registry")
-    end_cursor: str | None = attr("registry")
+    has_next_page: bool = attr("registry", doc="Whether another page follows.")
+    end_cursor: str | None = attr(
+        "registry", doc="Pass as `after` to get the next page; null on the last page."
+    )
 
 
-@embedded_type(agency="market")
+@embedded_type(
+    agency="market",
+    doc="One page of an enterprise search.",
+)
 class EnterpriseConnection:
-    nodes: list[Enterprise] = attr("registry")
-    page_info: PageInfo = attr("registry")
-    total_count: int | None = attr("registry")
+    nodes: list[Enterprise] = attr("registry", doc="The enterprises of this page.")
+    page_info: PageInfo = attr("registry", doc="Where this page ends.")
+    total_count: int | None = attr(
+        "registry",
+        doc="How many enterprises you may see match, or null when the gateway does not know.",
+    )
 
 
 @strawberry.type
 class EnterpriseQuery:
-    @link("market", "registry")
-    async def enterprise(self, info: Info, uscc: USCC) -> Enterprise | None:
+    @link("market", "registry", description="The enterprise with this code, or null.")
+    async def enterprise(
+        self,
+        info: Info,
+        uscc: Annotated[USCC, strawberry.argument(description="Its unified social credit code.")],
+    ) -> Enterprise | None:
         return await loaders(info).one("Enterprise", uscc)
 
     @link("market", "registry", description="Enterprises by a list of codes (at most 100).")
-    async def enterprises_by_uscc(self, info: Info, usccs: list[USCC]) -> list[Enterprise] | None:
+    async def enterprises_by_uscc(
+        self,
+        info: Info,
+        usccs: Annotated[
+            list[USCC], strawberry.argument(description="Their unified social credit codes.")
+        ],
+    ) -> list[Enterprise] | None:
         return await loaders(info).lookup("Enterprise", usccs)
 
     @link("market", "registry", description=(
@@ -147,7 +212,11 @@ class EnterpriseQuery:
         " only what you may see, and is null when the gateway does not know that number."
     ))  # fmt: skip
     async def enterprises(
-        self, info: Info, name_contains: str, first: int = 20, after: str | None = None
+        self,
+        info: Info,
+        name_contains: str,
+        first: int = 20,
+        after: str | None = None,
     ) -> EnterpriseConnection | None:
         text, size = search_text(name_contains), page_size(first, MAX_PAGE)
         plan = info.context.plan

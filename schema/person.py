@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from kernel.types import RequestContext
@@ -21,23 +23,40 @@ from schema.signals import EVIDENCE, SIGNALS, SIGNALS_DOC, RiskSignal, risk_sign
 Info = strawberry.Info[RequestContext, None]
 
 
-@entity(agency="police", kind="person", key="id_number")
+@entity(
+    agency="police",
+    kind="person",
+    key="id_number",
+    doc="A natural person as the police household register knows them (人口信息), keyed by"
+    " resident ID number.",
+)
 class Person:
     id_number: ResidentID = attr(
-        "identity", 2, mask="resident_id", identity="Person", personal="resident-id"
+        "identity", 2, mask="resident_id", identity="Person", personal="resident-id",
+        doc="The resident ID number (居民身份证号码), 18 characters (may be masked).",
+    )  # fmt: skip
+    name: str | None = attr(
+        "identity", 1, mask="name", personal="person-name", doc="The person's name (may be masked)."
     )
-    name: str | None = attr("identity", 1, mask="name", personal="person-name")
-    gender: str | None = attr("identity", 1)
-    birth_date: str | None = attr("identity", 1)
-    ethnicity: str | None = attr("identity", 1)
-    household_address: str | None = attr("contact", 2, personal="address")
-    phone: str | None = attr("contact", 2, mask="phone", personal="phone")
+    gender: str | None = attr("identity", 1, doc="The person's gender.")
+    birth_date: str | None = attr("identity", 1, doc="The date of birth (YYYY-MM-DD).")
+    ethnicity: str | None = attr("identity", 1, doc="The person's ethnic group (民族).")
+    household_address: str | None = attr(
+        "contact", 2, personal="address", doc="The address of household registration (户籍地址)."
+    )
+    phone: str | None = attr(
+        "contact",
+        2,
+        mask="phone",
+        personal="phone",
+        doc="The phone number on record (may be masked).",
+    )
 
     @link("market", "registry", description="Enterprises whose legal representative this is.")
     async def enterprises(self, info: Info) -> list[Enterprise_] | None:
         return await loaders(info).many("Enterprise", "legal_rep_id", entity_key(self))
 
-    @link("banking", "financial", 2)
+    @link("banking", "financial", 2, description="The bank accounts the person holds.")
     async def bank_accounts(self, info: Info) -> list[BankAccount_] | None:
         return await loaders(info).many("BankAccount", "holder_id", entity_key(self))
 
@@ -45,7 +64,7 @@ class Person:
     async def police_cases(self, info: Info) -> list[PoliceCase_] | None:
         return await loaders(info).many("PoliceCase", "suspect_ids", entity_key(self))
 
-    @link("courts", "judicial")
+    @link("courts", "judicial", description="Court cases the person is a party to.")
     async def court_cases(self, info: Info) -> list[CourtCase_] | None:
         return await loaders(info).many("CourtCase", "party_ids", entity_key(self))
 
@@ -66,10 +85,22 @@ class Person:
 
 @strawberry.type
 class PersonQuery:
-    @link("police", "identity", 1)
-    async def person(self, info: Info, id_number: ResidentID) -> Person | None:
+    @link("police", "identity", 1, description="The person with this ID number, or null.")
+    async def person(
+        self,
+        info: Info,
+        id_number: Annotated[
+            ResidentID, strawberry.argument(description="Their resident ID number.")
+        ],
+    ) -> Person | None:
         return await loaders(info).one("Person", id_number)
 
     @link("police", "identity", 1, description="Persons by a list of ID numbers (at most 100).")
-    async def persons(self, info: Info, id_numbers: list[ResidentID]) -> list[Person] | None:
+    async def persons(
+        self,
+        info: Info,
+        id_numbers: Annotated[
+            list[ResidentID], strawberry.argument(description="Their resident ID numbers.")
+        ],
+    ) -> list[Person] | None:
         return await loaders(info).lookup("Person", id_numbers)
