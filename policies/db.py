@@ -165,7 +165,20 @@ class Database:
             except Exception as exc:  # the change is made; the listener catches up later
                 log.warning("%s change listener failed: %s", topic, exc)
 
+    @contextlib.contextmanager
+    def _unwitnessed(self) -> Iterator[None]:
+        """Making tables is never the witnessed change (a store made inside the block)."""
+        hook, self._before_commit = self._before_commit, None
+        try:
+            yield
+        finally:
+            self._before_commit = hook
+
     def script(self, ddl: str) -> None:
+        with self._unwitnessed():
+            self._script(ddl)
+
+    def _script(self, ddl: str) -> None:
         statements = [s.strip() for s in ddl.split(";") if s.strip()]
         if self.dialect == "postgres":
             # replicas starting together would race in CREATE TABLE IF NOT EXISTS (a unique
@@ -180,6 +193,10 @@ class Database:
         """Upgrade a table made by an older version: add each ``(name, type)`` column it lacks
         (``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is). Safe to run at every
         start and by replicas starting together."""
+        with self._unwitnessed():
+            self._add_columns(table, columns)
+
+    def _add_columns(self, table: str, columns: Sequence[tuple[str, str]]) -> None:
         if self.dialect == "postgres":
             self.script(
                 ";".join(

@@ -106,6 +106,10 @@ async def test_a_sign_off_needs_csrf_and_the_origin(console: ConsoleHarness) -> 
     assert bad.status_code == 400
     unknown = await console.post("/console/review/0123456789ab/sign-off", csrf, note="x")
     assert unknown.status_code == 400 and "no break-glass access" in unknown.text
+    # refused, and recorded as refused: never as done (the store the sign-off makes creates
+    # its tables inside the witnessed change, which once took the record as written)
+    signed = [a for a in actions(console) if a[0] == "review.sign-off"]
+    assert signed == [("review.sign-off", "auditor", "refused")]
     assert ReviewQueue(console.harness.gateway.governance).pending()[0].id == access
 
 

@@ -93,3 +93,22 @@ def test_a_witnessed_change_commits_only_after_its_callback(database: Database) 
 def database_rows(database: Database) -> int:
     """Rows as the callback's own transaction sees them (inside it, on this connection)."""
     return int(database._conn.execute("SELECT count(*) FROM jg_witnessed").fetchone()[0])
+
+
+def test_making_a_store_inside_a_witnessed_block_is_not_the_witnessed_change(
+    database: Database,
+) -> None:
+    """A store made inside the block creates its tables (CREATE TABLE IF NOT EXISTS, ALTER
+    TABLE): that is not the change. Were it taken for one, the record would be written before
+    the real change was even tried, and a refused change recorded as done (the console's
+    review sign-off made its ReviewQueue inside the block)."""
+    from policies.review import ReviewQueue
+
+    calls: list[str] = []
+    database.query("CREATE TABLE IF NOT EXISTS jg_witnessed2 (n INTEGER)")
+    with database.witnessed(lambda: calls.append("recorded")):
+        ReviewQueue(database)
+        database.add_columns("jg_break_glass", [("jg_extra_column", "TEXT")])
+        assert calls == []
+        database.transaction([("INSERT INTO jg_witnessed2 VALUES (1)", ())])
+    assert calls == ["recorded"]
