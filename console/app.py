@@ -47,7 +47,12 @@ def build(gateway: Gateway) -> Starlette:
     settings = gateway.settings.console
     secure = True if settings.public_url.startswith("https://") else None
     store = SessionStore(settings.session_ttl_s, settings.session_idle_s)
-    app = Starlette(routes=routes, middleware=[Middleware(Sessions, store=store, secure=secure)])
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(Sessions, store=store, secure=secure)],
+        # a form, a policy draft or a workbench query: no bigger than the API takes (413)
+        max_body_size=gateway.settings.max_body_bytes,
+    )
     app.state.console = Console(gateway, declared)
     app.state.sessions = store
     return app

@@ -74,3 +74,19 @@ def test_a_flood_of_sign_ins_never_drops_a_session() -> None:
         sessions.logins.create({"_state_x": 1})
     assert len(sessions.logins) == MAX_LOGINS
     assert store.get(kept) == {"official": {"subject": "auditor"}}
+
+
+async def test_a_body_larger_than_the_api_takes_is_refused_unread(
+    console: ConsoleHarness,
+) -> None:
+    csrf = console.sign_in("policy.admin")
+    limit = console.harness.gateway.settings.max_body_bytes
+    response = await console.post("/console/sign-out", csrf, filler="x" * (limit + 1))
+    assert response.status_code == 413
+    assert (await console.client.get("/console/")).status_code == 200  # still signed in
+    big = await console.client.post(
+        "/console/workbench/graphql",
+        content=b"{" + b" " * (limit + 1) + b"}",
+        headers={"origin": "http://gateway", "x-csrf-token": csrf},
+    )
+    assert big.status_code == 413
