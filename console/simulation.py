@@ -39,6 +39,12 @@ SANDBOX_SEED = 20260101
 _KEY = "simulator.sandbox"
 
 
+#: the sources whose data the sandbox world holds (the agencies, and the signals computed from
+#: them); fields of any other source (the audit trail, the joint office) read the platform's
+#: live state, whatever executor runs them, and are refused (fail closed: a new source is out)
+SANDBOX_AGENCIES = frozenset({"police", "market", "banking", "courts", "credit", "signals"})
+
+
 @dataclass(frozen=True)
 class Sandbox:
     """An executor over the synthetic world, and the world's demo scenario (sample ids)."""
@@ -137,6 +143,16 @@ async def simulate(
         sim.operation = operation.name or ""
         if operation.type != "query" or operation.introspection:
             sim.refused = ("BAD_REQUEST", "The simulator runs queries only.")
+            return sim
+        platform = sorted(
+            {t.path for t in operation.touched if t.resource.agency not in SANDBOX_AGENCIES}
+        )
+        if platform:  # the platform's own state (the trail, the office) is live: never shown
+            sim.refused = (
+                "BAD_REQUEST",
+                "The simulator answers from the sandbox agencies' data only; these fields are"
+                f" the platform's own, live, and are not run: {', '.join(platform[:5])}",
+            )
             return sim
         ctx.plan = authorizer.plan(principal, context, operation)
         ctx.records_visible = authorizer.record_filter(principal, context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 from typing import Any
 
 from console.simulation import SANDBOX_SCALE, SANDBOX_SEED, _samples
@@ -14,6 +15,7 @@ from policies.engine import DecisionContext
 from sandbox.issuer import DEMO_USERS
 from sandbox.world import generate
 from tests.console.conftest import ConsoleHarness
+from tests.console.trail import open_audited
 
 WORLD = generate(SANDBOX_SCALE, SANDBOX_SEED)
 SAMPLES = _samples(WORLD)
@@ -159,3 +161,18 @@ async def test_only_policy_administrators_and_every_simulation_recorded(
         "/console/simulator", data={"user": "market.officer", "query": PERSON}
     )
     assert without.status_code == 403
+
+
+async def test_the_platforms_own_live_state_is_never_simulated(tmp_path: Path) -> None:
+    """The audit trail and the joint office are the platform's own, live, whatever executor
+    runs them: an auditor simulated by a policy administrator once read the live trail."""
+    async with open_audited(tmp_path) as audited:
+        await audited.harness.query('{ enterprise(uscc: "x") { name } }')
+        csrf = audited.sign_in("policy.admin")
+        for query in (
+            "{ auditLog(first: 5) { nodes { subject operationName } } }",
+            "{ leads(first: 5) { nodes { id } } }",
+        ):
+            page = await simulate(audited, csrf, user="auditor", purpose="audit", query=query)
+            assert "sandbox agencies&#39; data only" in page, page
+            assert 'id="answer"' not in page
