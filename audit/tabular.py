@@ -23,12 +23,19 @@ def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+#: a cell a spreadsheet would run as a formula (CSV injection): shown with a leading quote
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list | dict):
         return dumps(value)
-    return str(value)
+    text = str(value)
+    if isinstance(value, str) and text.startswith(FORMULA_START):
+        return "'" + text  # a justification or reason is the caller's free text
+    return text
 
 
 def csv_row(row: dict[str, Any]) -> list[str]:

@@ -24,6 +24,7 @@ import logging
 import secrets
 import warnings
 from typing import Any
+from urllib.parse import unquote
 
 import authlib.deprecate  # type: ignore[import-untyped]  # noqa: F401 - its filter first
 import httpx
@@ -95,13 +96,16 @@ def error_key(code: str) -> str | None:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after sign-in: a path of the console only (never another site)."""
+    """Where to go after sign-in: a path of the console only (never another site, never a
+    path that leaves /console/ once the browser resolves its dot segments)."""
+    if not target or "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/console/"
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    segments = unquote(path).split("/")
     if (
-        not target
-        or not target.startswith("/console/")
-        or target.startswith("//")
-        or "\\" in target
-        or any(ord(c) < 0x20 for c in target)
+        not path.startswith("/console/")
+        or "//" in unquote(path)
+        or any(segment in (".", "..") for segment in segments)
     ):
         return "/console/"
     return target
@@ -169,7 +173,9 @@ async def callback(request: Request) -> Response:
         token = await _client(request).authorize_access_token(request)
     except OAuthError as exc:
         code = {"mismatching_state": "state", "access_denied": "denied"}.get(exc.error, "idp")
-        log.info("console sign-in refused by the identity provider's answer: %s", exc.error)
+        # the error comes from the URL: only a known code is logged, never the text given
+        known = exc.error if exc.error in {"mismatching_state", "access_denied"} else "other"
+        log.info("console sign-in refused by the identity provider's answer: %s", known)
         return _fail(code)
     except httpx.HTTPError as exc:
         log.warning(

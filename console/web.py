@@ -240,7 +240,10 @@ def own_origin(request: Request) -> str:
 
 def csrf_ok(request: Request, given: object) -> bool:
     expected = csrf_token(request)
-    return bool(expected) and isinstance(given, str) and hmac.compare_digest(given, expected)
+    if not expected or not isinstance(given, str):
+        return False
+    # bytes: compare_digest refuses non-ASCII text (a 500 where a 403 is due)
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def csrf_header_ok(request: Request) -> bool:

@@ -71,7 +71,19 @@
     var container = document.getElementById("graphiql");
     container.textContent = "";
     var query = new URLSearchParams(window.location.search).get("query");
-    var props = { fetcher: fetcher, schema: schema, defaultEditorToolsVisibility: false };
+    // nothing kept in the browser's storage: the next official at this browser must not find
+    // this one's queries (the tabs and history live as long as the page)
+    var kept = {};
+    var storage = {
+      getItem: function (key) { return Object.prototype.hasOwnProperty.call(kept, key) ? kept[key] : null; },
+      setItem: function (key, value) { kept[key] = String(value); },
+      removeItem: function (key) { delete kept[key]; },
+      clear: function () { kept = {}; },
+      get length() { return Object.keys(kept).length; },
+    };
+    var props = {
+      fetcher: fetcher, schema: schema, defaultEditorToolsVisibility: false, storage: storage,
+    };
     if (query) props.query = query;
     ReactDOM.createRoot(container).render(React.createElement(GraphiQL, props));
   }

@@ -90,3 +90,18 @@ async def test_a_body_larger_than_the_api_takes_is_refused_unread(
         headers={"origin": "http://gateway", "x-csrf-token": csrf},
     )
     assert big.status_code == 413
+
+
+async def test_a_csrf_token_that_is_not_ascii_is_refused_not_a_crash(
+    console: ConsoleHarness,
+) -> None:
+    console.sign_in("auditor")
+    response = await console.post("/console/sign-out", "é")
+    assert response.status_code == 303 and response.headers["location"] == "/console/"
+    assert (await console.client.get("/console/")).status_code == 200  # still signed in
+
+
+async def test_sign_out_clears_what_the_browser_kept(console: ConsoleHarness) -> None:
+    csrf = console.sign_in("auditor")
+    done = await console.post("/console/sign-out", csrf)
+    assert done.headers["clear-site-data"] == '"cache", "storage"'

@@ -207,6 +207,18 @@ def test_safe_next() -> None:
     assert auth.safe_next("/console/policies?x=1") == "/console/policies?x=1"
     for bad in (None, "", "/console", "//x/console/", "/console/\\x", "/console/\n", "http://x"):
         assert auth.safe_next(bad) == "/console/"
+    # dot segments the browser would resolve out of /console/, encoded or not (a review found
+    # /console/../graphql and /console/..//evil.example/ accepted)
+    for bad in (
+        "/console/../graphql",
+        "/console/..//evil.example/",
+        "/console/%2e%2e/graphql",
+        "/console/.%2E/x",
+        "/console/a/../../metrics",
+        "/console//evil",
+        "/console/%2F/x",
+    ):
+        assert auth.safe_next(bad) == "/console/", bad
 
 
 async def test_without_an_identity_provider_sign_in_says_so(console: ConsoleHarness) -> None:
