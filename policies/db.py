@@ -116,17 +116,23 @@ class Database:
         rows = cursor.fetchall() if cursor.description else []
         return [tuple(r) for r in rows]
 
-    def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    def transaction(
+        self, statements: Sequence[tuple[str, Sequence[Any]]], guarded: Sequence[int] = ()
+    ) -> None:
         """Run statements atomically. Inside :meth:`witnessed`, its callback runs after the
-        statements and before the commit: if it raises, nothing is committed."""
+        statements and before the commit: if it raises, nothing is committed. A statement whose
+        index is in ``guarded`` must change a row, else nothing is committed and
+        :class:`Conflict` says another change came first (an ``UPDATE ... WHERE state =
+        'pending'`` that lost a race to another decision)."""
         with self._lock:
             self._usable()
             hook, self._before_commit = self._before_commit, None
             if self.dialect == "sqlite":
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for sql, params in statements:
-                        self._conn.execute(sql, tuple(params))
+                    for i, (sql, params) in enumerate(statements):
+                        changed = self._conn.execute(sql, tuple(params)).rowcount
+                        _check_guard(i, guarded, changed)
                     if hook is not None:
                         hook()
                 except BaseException:
@@ -135,8 +141,9 @@ class Database:
                 self._conn.execute("COMMIT")
             else:
                 with self._conn.transaction():
-                    for sql, params in statements:
-                        self._conn.execute(self._adapt(sql), tuple(params))
+                    for i, (sql, params) in enumerate(statements):
+                        changed = self._conn.execute(self._adapt(sql), tuple(params)).rowcount
+                        _check_guard(i, guarded, changed)
                     if hook is not None:
                         hook()
 
@@ -221,6 +228,20 @@ class Database:
         with self._lock:
             self._closed = True
             self._conn.close()
+
+
+class Conflict(Exception):
+    """A guarded statement changed no row: another change came first; nothing was committed."""
+
+
+def unique_violation(exc: BaseException) -> bool:
+    """A unique key taken by another transaction (SQLite's or PostgreSQL's own error)."""
+    return isinstance(exc, sqlite3.IntegrityError) or type(exc).__name__ == "UniqueViolation"
+
+
+def _check_guard(index: int, guarded: Sequence[int], changed: int) -> None:
+    if index in guarded and changed == 0:
+        raise Conflict("another change to the same row came first")
 
 
 def _reads(sql: str) -> bool:

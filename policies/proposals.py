@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from policies.db import Conflict
 from policies.reload import BOOTSTRAP, PolicyVersions
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
@@ -136,7 +137,14 @@ class PolicyProposals:
             " WHERE id = ? AND state = ?",
             (APPROVED, by, time.time(), note, proposal_id, PENDING),
         )
-        self.versions.publish(files, proposal.version, by, proposal=proposal_id, then=[decided])
+        try:
+            published = self.versions.publish(
+                files, proposal.version, by, proposal=proposal_id, then=[decided]
+            )
+        except Conflict:
+            raise ProposalError(self._decided_meanwhile(proposal_id)) from None
+        if not published:  # its version was put in force meanwhile: by another approval
+            raise ProposalError(self._decided_meanwhile(proposal_id))
         return self.get(proposal_id)
 
     def reject(self, proposal_id: str, by: str, reason: str) -> Proposal:
@@ -144,16 +152,27 @@ class PolicyProposals:
         if not reason.strip():
             raise ProposalError("say why (--why): the reason is kept in the policy history")
         self._pending(proposal_id)
-        self.db.transaction(
-            [
-                (
-                    "UPDATE jg_policy_proposals SET state = ?, decided_by = ?, decided_at = ?,"
-                    " note = ? WHERE id = ? AND state = ?",
-                    (REJECTED, by, time.time(), reason.strip(), proposal_id, PENDING),
-                )
-            ]
-        )
+        try:
+            self.db.transaction(
+                [
+                    (
+                        "UPDATE jg_policy_proposals SET state = ?, decided_by = ?, decided_at = ?,"
+                        " note = ? WHERE id = ? AND state = ?",
+                        (REJECTED, by, time.time(), reason.strip(), proposal_id, PENDING),
+                    )
+                ],
+                guarded=[0],
+            )
+        except Conflict:
+            raise ProposalError(self._decided_meanwhile(proposal_id)) from None
         return self.get(proposal_id)
+
+    def _decided_meanwhile(self, proposal_id: str) -> str:
+        """Why a decision lost the race to another one (approve against reject, or twice)."""
+        now = self.get(proposal_id)
+        if now.state != PENDING:
+            return f"{proposal_id} was {now.state} by {now.decided_by} meanwhile: nothing changed"
+        return "another policy version was put in force at the same moment: nothing changed"
 
     def get(self, proposal_id: str) -> Proposal:
         found = self._select("WHERE id = ?", (proposal_id,))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from policies.db import Database
+from policies.db import Conflict, Database, unique_violation
 from policies.engine import SCHEMA_FILE, PolicyEngine, PolicyError, Problem, load_bundle
 from schema.catalog import Catalog
 
@@ -135,27 +135,34 @@ class PolicyVersions:
             return False
         serial = self._serial() + 1
         now = time.time()
-        self.db.transaction(
-            [
-                (
-                    "INSERT INTO jg_policy_sets (version, files, published_at, published_by) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (version) DO NOTHING",
-                    (version, json.dumps(files, sort_keys=True), now, by),
-                ),
-                (
-                    "UPDATE jg_policy_active SET version = ?, serial = ?, "
-                    "activated_at = ?, activated_by = ? WHERE id = 1",
-                    (version, serial, now, by),
-                ),
-                # a second activation racing for the same serial fails here, and rolls back
-                (
-                    "INSERT INTO jg_policy_activations (serial, version, proposal, activated_at,"
-                    " activated_by) VALUES (?, ?, ?, ?, ?)",
-                    (serial, version, proposal, now, by),
-                ),
-                *then,
-            ]
-        )
+        # ``then`` first, each guarded: a proposal decided meanwhile changes no row (Conflict)
+        statements = [
+            *then,
+            (
+                "INSERT INTO jg_policy_sets (version, files, published_at, published_by) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (version) DO NOTHING",
+                (version, json.dumps(files, sort_keys=True), now, by),
+            ),
+            (
+                "UPDATE jg_policy_active SET version = ?, serial = ?, "
+                "activated_at = ?, activated_by = ? WHERE id = 1",
+                (version, serial, now, by),
+            ),
+            # a second activation racing for the same serial fails here, and rolls back
+            (
+                "INSERT INTO jg_policy_activations (serial, version, proposal, activated_at,"
+                " activated_by) VALUES (?, ?, ?, ?, ?)",
+                (serial, version, proposal, now, by),
+            ),
+        ]
+        try:
+            self.db.transaction(statements, guarded=range(len(then)))
+        except Exception as exc:
+            if unique_violation(exc):  # another activation took this serial first
+                raise Conflict(
+                    "another policy version was put in force at the same moment"
+                ) from None
+            raise
         return True
 
     def bootstrap(self, files: dict[str, str], version: str, by: str) -> bool:

@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from policies.db import Database
+from policies.db import Conflict, Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jg_break_glass (
@@ -94,15 +94,22 @@ class ReviewQueue:
             raise ReviewError("an access cannot be signed off by the user who made it")
         # one transaction, so that a caller's record of the sign-off is written before it
         # commits (Database.witnessed); never over another reviewer's sign-off
-        self.db.transaction(
-            [
-                (
-                    "UPDATE jg_break_glass SET reviewed_by = ?, reviewed_at = ?, note = ? "
-                    "WHERE id = ? AND reviewed_at IS NULL",
-                    (reviewer, time.time(), note, access_id),
-                )
-            ]
-        )
+        try:
+            self.db.transaction(
+                [
+                    (
+                        "UPDATE jg_break_glass SET reviewed_by = ?, reviewed_at = ?, note = ? "
+                        "WHERE id = ? AND reviewed_at IS NULL",
+                        (reviewer, time.time(), note, access_id),
+                    )
+                ],
+                guarded=[0],
+            )
+        except Conflict:
+            now = self._select("WHERE id = ?", (access_id,))[0]
+            raise ReviewError(
+                f"{access_id} was signed off by {now.reviewed_by} meanwhile: nothing changed"
+            ) from None
         return self._select("WHERE id = ?", (access_id,))[0]
 
     def overdue(self, deadline_s: float, now: float | None = None) -> int:

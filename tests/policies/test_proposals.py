@@ -89,3 +89,38 @@ def test_a_database_from_before_dual_control_stays_readable(
     proposals.approve(proposal.id, "bob", "", nothing)
     active = PolicyVersions(database).active()
     assert active is not None and active.serial == 8 and store.check()
+
+
+def test_a_decision_that_loses_the_race_changes_nothing(
+    database: Database, policy_copy: Path
+) -> None:
+    """Approve and reject checked the proposal pending, then wrote: a proposal withdrawn while
+    its approval was validated went into force all the same, recorded rejected (a review of
+    the console found it), and two approvals at once ended in a raw IntegrityError."""
+    store = PolicyStore(policy_copy, CATALOG, PolicyVersions(database), publisher="replica")
+    first = store.version
+    proposals = PolicyProposals(PolicyVersions(database))
+    (policy_copy / "50-test.cedar").write_text(ALLOW)
+    second = load_bundle(policy_copy, CATALOG).version
+    proposal = proposals.propose(policy_files(policy_copy), second, "alice", "why not")
+
+    def withdrawn_meanwhile(files: dict[str, str], version: str) -> None:
+        proposals.reject(proposal.id, "alice", "withdrawn")  # while bob's approval is checked
+
+    with pytest.raises(ProposalError, match="rejected by alice meanwhile"):
+        proposals.approve(proposal.id, "bob", "", withdrawn_meanwhile)
+    assert not store.check() and store.version == first
+    assert proposals.get(proposal.id).state == "rejected"
+
+    again = proposals.propose(policy_files(policy_copy), second, "alice", "once more")
+
+    def approved_meanwhile(files: dict[str, str], version: str) -> None:
+        if not hasattr(approved_meanwhile, "done"):
+            approved_meanwhile.done = True  # type: ignore[attr-defined]
+            proposals.approve(again.id, "carol", "first", nothing)  # another approver, first
+
+    with pytest.raises(ProposalError, match="approved by carol meanwhile"):
+        proposals.approve(again.id, "bob", "second", approved_meanwhile)
+    assert store.check() and store.version == second
+    decided = proposals.get(again.id)
+    assert (decided.state, decided.decided_by, decided.note) == ("approved", "carol", "first")
