@@ -87,7 +87,8 @@ class AuditFieldPolicies:
 
 @embedded_type(
     agency="audit",
-    doc="What a mutation changed (the joint office's work): a lead's or case's state before and after.",
+    doc="What a mutation changed (the joint office's work): a lead's or case's state before"
+    " and after.",
 )
 class AuditChange:
     """What a mutation changed (the joint office's work): a lead's or case's state before and
@@ -97,7 +98,9 @@ class AuditChange:
     id: str = attr(
         "audit", 3, doc="The lead's id or the case's number; `<sealed>` if it does not open."
     )  # the lead's id or case's number; "<sealed>" if it does not open
-    action: str = attr("audit", 2, doc="The mutation that did it (submitLead, verifyLead, openCase ...).")
+    action: str = attr(
+        "audit", 2, doc="The mutation that did it (submitLead, verifyLead, openCase ...)."
+    )
     before: str | None = attr(
         "audit", 2, doc="The state before; null: it was created."
     )  # null: created
@@ -158,7 +161,9 @@ class AuditRecord:
         "audit", 2, doc="The policies that decided each field path."
     )
     flags: list[str] = attr(
-        "audit", 2, doc="Flags on the request (break-glass, audit-read, volume-cap, idempotent-replay ...)."
+        "audit",
+        2,
+        doc="Flags on the request (break-glass, audit-read, volume-cap, idempotent-replay ...).",
     )
     policy_version: str | None = attr("audit", 2, doc="The version of the policies that decided.")
     status: int = attr("audit", 2, doc="The HTTP status of the answer.")
