@@ -125,9 +125,9 @@ async def _subject(obj: object, info: Info, kind: str) -> Any:
 
 @embedded_type(agency=OFFICE, doc="The verification of a submitted lead (核查).")
 class Verification:
-    outcome: LeadStateEnum = attr(
+    outcome: LeadStateEnum = attr(  # type: ignore[valid-type]
         W, 0, doc="VERIFIED (a crime is suspected) or UNFOUNDED (nothing to pursue)."
-    )  # type: ignore[valid-type]
+    )
     findings: str = attr(W, 2, doc="What the verification found, free text.")
     by: str = attr(W, 1, doc="Who did it: the official's subject.")
     by_agency: str = attr(W, 0, doc="The official's agency.")
@@ -254,9 +254,9 @@ class IndicatorRow:
         W, 0, doc="The period: 2026-09 (MONTH) or 2026-Q3 (QUARTER), China Standard Time."
     )  # 2026-09 or 2026-Q3
     region: str | None = attr(W, 0, doc="The region code, when grouped by region.")
-    category: LeadCategoryEnum | None = attr(
+    category: LeadCategoryEnum | None = attr(  # type: ignore[valid-type]
         W, 0, doc="The lead category, when grouped by category."
-    )  # type: ignore[valid-type]
+    )
     leads: int = attr(W, 0, doc="Leads submitted in the period.")
     major_leads: int = attr(W, 0, doc="Major leads submitted in the period.")
     verified: int = attr(W, 0, doc="Leads verified in the period.")
