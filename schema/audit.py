@@ -124,7 +124,7 @@ class AuditRecord:
         "audit", 2, doc="When the request was received (ISO 8601, UTC, microseconds)."
     )
     request_id: str = attr("audit", 2, doc="The request's id.")
-    trace_id: str | None = attr("audit", 2, doc="The trace id (W3C trace context), if any.")
+    trace_id: str | None = attr("audit", 2, doc="The trace id (W3C traceparent), if any.")
     client: str | None = attr(
         "audit",
         2,

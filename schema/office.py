@@ -226,7 +226,7 @@ class JointCase:
         doc="The case number (a police case number: J + 6-digit region + 4-digit year + 6-digit"
         " sequence).",
     )
-    agency: str = attr(W, 0, doc="The agency that opened the case.")
+    agency: str = attr(W, 0, doc="The agency whose case it is.")
     title: str = attr(W, 1, doc="The case's title.")
     state: CaseStateEnum = attr(W, 0, doc="OPEN or CLOSED.")  # type: ignore[valid-type]
     lead_id: strawberry.ID | None = attr(W, 0, doc="The lead it was opened from.")
@@ -234,9 +234,7 @@ class JointCase:
     opened_by: str = attr(W, 1, doc="Who opened it (token subject).")
     officials: list[str] = attr(W, 1, doc="The officials on the case (token subjects).")
     team: str | None = attr(W, 1, doc="The joint team working it, if any.")
-    subjects: list[LeadSubject] = embedded(
-        W, 1, doc="Whom or what the case is about (its lead's subjects)."
-    )
+    subjects: list[LeadSubject] = embedded(W, 1, doc="Whom or what the case is about.")
     closed_at: str | None = attr(W, 0, doc="When it was closed (ISO 8601, UTC).")
     closed_by: str | None = attr(W, 1, doc="Who closed it (token subject).")
     closing_note: str | None = attr(W, 2, doc="The closing note, free text.")
