@@ -51,11 +51,22 @@ _DEFAULTS = SignalSettings()
 
 @strawberry.enum(description="Why a trace's account was or was not followed further.")
 class TraceStatus(enum.Enum):
-    EXPANDED = "EXPANDED"  # its counterparties were followed
-    LEAF = "LEAF"  # nothing further above minAmount, or the hop limit
-    NOT_FOLLOWED = "NOT_FOLLOWED"  # not for this caller: record hidden or counterparties denied
-    CAPPED = "CAPPED"  # the node cap was reached before (all of) its counterparties were added
-    OUTSIDE = "OUTSIDE"  # not an account of the banking system
+    EXPANDED = strawberry.enum_value("EXPANDED", description="Its counterparties were followed.")
+    LEAF = strawberry.enum_value(
+        "LEAF", description="Nothing further at or above minAmount, or the hop limit."
+    )
+    NOT_FOLLOWED = strawberry.enum_value(
+        "NOT_FOLLOWED",
+        description="You may not follow it: its record is not shown to you, or its"
+        " counterparties are denied.",
+    )
+    CAPPED = strawberry.enum_value(
+        "CAPPED",
+        description="The node cap was reached before (all of) its counterparties were added.",
+    )
+    OUTSIDE = strawberry.enum_value(
+        "OUTSIDE", description="Not an account of the banking system (the banks do not know it)."
+    )
 
 
 @embedded_type(agency="banking", doc="One account in a trace.")
