@@ -209,7 +209,8 @@ class AuditQuery:
         self,
         info: Info,
         user: Annotated[
-            str | None, strawberry.argument(description="Only this official's (token subject).")
+            str | None,
+            strawberry.argument(description="Only records of this official (the token's subject)."),
         ] = None,
         agency: Annotated[
             str | None, strawberry.argument(description="Only officials of this agency.")

@@ -468,13 +468,14 @@ class OfficeQuery:
             str | None, strawberry.argument(description="Only leads reported by this agency.")
         ] = None,
         major: Annotated[
-            bool | None, strawberry.argument(description="Only major leads (true) or others.")
+            bool | None,
+            strawberry.argument(description="true: only major leads; false: only the others."),
         ] = None,
         overdue: Annotated[
             bool | None,
             strawberry.argument(
-                description="Only major leads unacknowledged past their 24-hour deadline (true),"
-                " or the others."
+                description="true: only major leads unacknowledged past their 24-hour deadline;"
+                " false: only the others."
             ),
         ] = None,
         subject: Annotated[
@@ -581,7 +582,7 @@ class OfficeQuery:
             str,
             strawberry.argument(
                 name="to",
-                description="The last period, included (at most 120 periods from the first).",
+                description="The last period, included (at most 120 periods in all).",
             ),
         ],
         by: Annotated[

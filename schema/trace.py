@@ -192,7 +192,9 @@ class TraceQuery:
         ] = 2,
         min_amount: Annotated[
             float,
-            strawberry.argument(description="Leave out transactions smaller than this, in yuan."),
+            strawberry.argument(
+                description="Leave out transactions smaller than this, in yuan (0 to 10^15)."
+            ),
         ] = 0.0,
         from_: From = None,
         to: To = None,
