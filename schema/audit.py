@@ -115,7 +115,7 @@ class AuditChange:
 class AuditRecord:
     """One request's record in the audit trail (docs/audit.md)."""
 
-    log_id: str = attr("audit", 2, doc="The log that holds the record (one a gateway replica).")
+    log_id: str = attr("audit", 2, doc="The log that holds the record (one per gateway replica).")
     seq: int = attr("audit", 2, doc="The record's sequence number in its log.")
     time: str = attr(
         "audit", 2, doc="When the record was committed (ISO 8601, UTC)."
@@ -145,8 +145,15 @@ class AuditRecord:
         doc="The declared justification (X-Justification); `<sealed>` if it does not open.",
     )
     break_glass: bool = attr("audit", 2, doc="Whether emergency access (break-glass) was used.")
-    operation_name: str | None = attr("audit", 2, doc="The GraphQL operation's name, if any.")
-    operation_type: str | None = attr("audit", 2, doc="`query`, `mutation` or `subscription`.")
+    operation_name: str | None = attr(
+        "audit", 2, doc="The GraphQL operation's name, if any; a governance record's action."
+    )
+    operation_type: str | None = attr(
+        "audit",
+        2,
+        doc="`query`, `mutation`, `subscription`, or `governance` for a governance action's"
+        " record.",
+    )
     fields_requested: list[str] = attr("audit", 2, doc="The field paths asked for.")
     fields_allowed: list[str] = attr("audit", 2, doc="The field paths allowed in clear.")
     fields_masked: list[str] = attr("audit", 2, doc="The field paths allowed masked.")
