@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -54,82 +54,156 @@ NODE_FIELDS = (
 )  # fmt: skip
 
 
-@embedded_type(agency="audit")
+@embedded_type(
+    agency="audit",
+    doc="The records of one entity type a request was shown.",
+)
 class AuditRecordsShown:
     """The records of one entity type a request was shown."""
 
-    entity_type: str = attr("audit", 2)
-    count: int = attr("audit", 2)
-    keys: list[str] | None = attr("audit", 3)  # null if the sealed part does not open
+    entity_type: str = attr(
+        "audit", 2, doc="The entity type (Enterprise, Person, BankAccount ...)."
+    )
+    count: int = attr("audit", 2, doc="How many of its records were shown.")
+    keys: list[str] | None = attr(
+        "audit", 3, doc="Their keys (USCC, resident ID ...); null if the sealed part does not open."
+    )  # null if the sealed part does not open
 
 
-@embedded_type(agency="audit")
+@embedded_type(
+    agency="audit",
+    doc="The policies (`@id`) that decided one field of a request; `default-deny` if none.",
+)
 class AuditFieldPolicies:
     """The policies (``@id``) that decided one field of a request; ``default-deny`` if none."""
 
-    path: str = attr("audit", 2)
-    policies: list[str] = attr("audit", 2)
+    path: str = attr(
+        "audit",
+        2,
+        doc="The field's path in the response (`enterprise.legalRepresentative.idNumber`).",
+    )
+    policies: list[str] = attr("audit", 2, doc="The `@id`s of the policies that decided it.")
 
 
-@embedded_type(agency="audit")
+@embedded_type(
+    agency="audit",
+    doc="What a mutation changed (the joint office's work): a lead's or case's state before"
+    " and after.",
+)
 class AuditChange:
     """What a mutation changed (the joint office's work): a lead's or case's state before and
     after; ``replayed``: an idempotent retry, nothing changed."""
 
-    entity: str = attr("audit", 2)  # lead or case
-    id: str = attr("audit", 3)  # the lead's id or case's number; "<sealed>" if it does not open
-    action: str = attr("audit", 2)
-    before: str | None = attr("audit", 2)  # null: created
-    after: str = attr("audit", 2)
-    replayed: bool = attr("audit", 2)
+    entity: str = attr("audit", 2, doc="`lead` or `case`.")  # lead or case
+    id: str = attr(
+        "audit", 3, doc="The lead's id or the case's number; `<sealed>` if it does not open."
+    )  # the lead's id or case's number; "<sealed>" if it does not open
+    action: str = attr(
+        "audit", 2, doc="The mutation that did it (submitLead, verifyLead, openCase ...)."
+    )
+    before: str | None = attr(
+        "audit", 2, doc="The state before; null: it was created."
+    )  # null: created
+    after: str = attr("audit", 2, doc="The state after.")
+    replayed: bool = attr("audit", 2, doc="True for an idempotent retry: nothing changed.")
 
 
-@embedded_type(agency="audit")
+@embedded_type(
+    agency="audit",
+    doc="One request's record in the audit trail.",
+)
 class AuditRecord:
     """One request's record in the audit trail (docs/audit.md)."""
 
-    log_id: str = attr("audit", 2)
-    seq: int = attr("audit", 2)
-    time: str = attr("audit", 2)  # committed, UTC
-    received: str = attr("audit", 2)
-    request_id: str = attr("audit", 2)
-    trace_id: str | None = attr("audit", 2)
-    client: str | None = attr("audit", 2)
-    subject: str | None = attr("audit", 2)
-    agency: str | None = attr("audit", 2)
-    roles: list[str] = attr("audit", 2)
-    purpose: str | None = attr("audit", 2)
-    case_id: str | None = attr("audit", 3)
-    justification: str | None = attr("audit", 3)
-    break_glass: bool = attr("audit", 2)
-    operation_name: str | None = attr("audit", 2)
-    operation_type: str | None = attr("audit", 2)
-    fields_requested: list[str] = attr("audit", 2)
-    fields_allowed: list[str] = attr("audit", 2)
-    fields_masked: list[str] = attr("audit", 2)
-    fields_denied: list[str] = attr("audit", 2)
+    log_id: str = attr("audit", 2, doc="The log that holds the record (one per gateway replica).")
+    seq: int = attr("audit", 2, doc="The record's sequence number in its log.")
+    time: str = attr(
+        "audit", 2, doc="When the record was committed (ISO 8601, UTC)."
+    )  # committed, UTC
+    received: str = attr(
+        "audit", 2, doc="When the request was received (ISO 8601, UTC, microseconds)."
+    )
+    request_id: str = attr("audit", 2, doc="The request's id.")
+    trace_id: str | None = attr("audit", 2, doc="The trace id (W3C traceparent), if any.")
+    client: str | None = attr(
+        "audit",
+        2,
+        doc="The client's address (the TCP peer, or behind a trusted proxy the address it saw).",
+    )
+    subject: str | None = attr("audit", 2, doc="Who asked: the token's subject.")
+    agency: str | None = attr("audit", 2, doc="The official's agency.")
+    roles: list[str] = attr("audit", 2, doc="The official's roles.")
+    purpose: str | None = attr(
+        "audit", 2, doc="The declared purpose (X-Purpose: investigation, audit ...)."
+    )
+    case_id: str | None = attr(
+        "audit", 3, doc="The declared case id (X-Case-Id); `<sealed>` if it does not open."
+    )
+    justification: str | None = attr(
+        "audit",
+        3,
+        doc="The declared justification (X-Justification); `<sealed>` if it does not open.",
+    )
+    break_glass: bool = attr("audit", 2, doc="Whether emergency access (break-glass) was used.")
+    operation_name: str | None = attr(
+        "audit", 2, doc="The GraphQL operation's name, if any; a governance record's action."
+    )
+    operation_type: str | None = attr(
+        "audit",
+        2,
+        doc="`query`, `mutation`, `subscription`, or `governance` for a governance action's"
+        " record.",
+    )
+    fields_requested: list[str] = attr("audit", 2, doc="The field paths asked for.")
+    fields_allowed: list[str] = attr("audit", 2, doc="The field paths allowed in clear.")
+    fields_masked: list[str] = attr("audit", 2, doc="The field paths allowed masked.")
+    fields_denied: list[str] = attr("audit", 2, doc="The field paths denied.")
     # where record-level rules hid records the field's decision allowed (docs/audit.md)
-    fields_withheld: list[str] = attr("audit", 2)
-    field_policies: list[AuditFieldPolicies] = embedded("audit", 2)
-    flags: list[str] = attr("audit", 2)
-    policy_version: str | None = attr("audit", 2)
-    status: int = attr("audit", 2)
-    outcome: str = attr("audit", 2)
-    error_codes: list[str] = attr("audit", 2)
-    changes: list[AuditChange] = embedded("audit", 2)  # a mutation's; [] for a query
-    records_returned: list[AuditRecordsShown] = embedded("audit", 2)
+    fields_withheld: list[str] = attr(
+        "audit",
+        2,
+        doc="The field paths where record-level rules hid records the field's decision allowed.",
+    )
+    field_policies: list[AuditFieldPolicies] = embedded(
+        "audit", 2, doc="The policies that decided each field path."
+    )
+    flags: list[str] = attr(
+        "audit",
+        2,
+        doc="Flags on the request (break-glass, audit-read, volume-cap, idempotent-replay ...).",
+    )
+    policy_version: str | None = attr("audit", 2, doc="The version of the policies that decided.")
+    status: int = attr("audit", 2, doc="The HTTP status of the answer.")
+    outcome: str = attr("audit", 2, doc="`ok`, `partial`, `failed` or `refused`.")
+    error_codes: list[str] = attr(
+        "audit", 2, doc="The error codes of the answer (FORBIDDEN_FIELD ...)."
+    )
+    changes: list[AuditChange] = embedded(
+        "audit", 2, doc="What a mutation changed; empty for a query."
+    )  # a mutation's; [] for a query
+    records_returned: list[AuditRecordsShown] = embedded(
+        "audit", 2, doc="The records the request was shown, by entity type."
+    )
 
 
-@embedded_type(agency="audit")
+@embedded_type(
+    agency="audit",
+    doc="Where a page of `auditLog` ends.",
+)
 class AuditPageInfo:
-    has_next_page: bool = attr("audit", 2)
-    end_cursor: str | None = attr("audit", 2)
+    has_next_page: bool = attr("audit", 2, doc="Whether more records follow.")
+    end_cursor: str | None = attr(
+        "audit", 2, doc="Pass it as `after` for the next page (same filters)."
+    )
 
 
-@embedded_type(agency="audit")
+@embedded_type(
+    agency="audit",
+    doc="A page of audit records, oldest first.",
+)
 class AuditLogConnection:
-    nodes: list[AuditRecord] = embedded("audit", 2)
-    page_info: AuditPageInfo = attr("audit", 2)
+    nodes: list[AuditRecord] = embedded("audit", 2, doc="The records of the page.")
+    page_info: AuditPageInfo = attr("audit", 2, doc="Where the page ends.")
 
 
 @strawberry.type
@@ -139,11 +213,54 @@ class AuditQuery:
         " audit search`, times in ISO 8601 (UTC if no zone); at most 100 a page."
     ))  # fmt: skip
     async def audit_log(
-        self, info: Info, user: str | None = None, agency: str | None = None,
-        purpose: str | None = None, case_id: str | None = None, entity: str | None = None,
-        outcome: str | None = None, since: str | None = None, until: str | None = None,
-        first: int = 20, after: str | None = None,
-    ) -> AuditLogConnection | None:  # fmt: skip
+        self,
+        info: Info,
+        user: Annotated[
+            str | None,
+            strawberry.argument(description="Only records of this official (the token's subject)."),
+        ] = None,
+        agency: Annotated[
+            str | None, strawberry.argument(description="Only officials of this agency.")
+        ] = None,
+        purpose: Annotated[
+            str | None, strawberry.argument(description="Only this declared purpose.")
+        ] = None,
+        case_id: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only this declared case id (police or court case number, or"
+                " JIT-YYYY-NNN)."
+            ),
+        ] = None,
+        entity: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only requests that showed or looked up this identifier (USCC,"
+                " resident ID, account number, case number, lead id)."
+            ),
+        ] = None,
+        outcome: Annotated[
+            str | None,
+            strawberry.argument(description="Only this outcome: ok, partial, failed or refused."),
+        ] = None,
+        since: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Received at or after (ISO 8601 date or time, UTC if no zone)."
+            ),
+        ] = None,
+        until: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Received before (ISO 8601 date or time, UTC if no zone)."
+            ),
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="How many a page, 1 to 100.")] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="The endCursor of the page before (same filters)."),
+        ] = None,
+    ) -> AuditLogConnection | None:
         ctx = info.context
         f = SearchFilter(
             user=user, agency=agency, purpose=purpose, case=case_id, entity=entity,

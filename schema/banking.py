@@ -228,7 +228,10 @@ class BankAccount:
     branch: str | None = attr("financial", 1, doc="The branch where it was opened.")
     opened_on: str | None = attr("financial", 1, doc="The day it was opened (YYYY-MM-DD).")
     balance: float | None = attr(
-        "financial", 3, mask="amount", doc="The current balance, in the account's currency."
+        "financial",
+        3,
+        mask="amount",
+        doc="The current balance, in the account's currency (may be masked).",
     )
     currency: str | None = attr("financial", 1, doc="The currency code (CNY ...).")
     status: str | None = attr("financial", 1, doc="The account's status (正常, 冻结, 销户 ...).")

@@ -214,9 +214,20 @@ class EnterpriseQuery:
     async def enterprises(
         self,
         info: Info,
-        name_contains: str,
-        first: int = 20,
-        after: str | None = None,
+        name_contains: Annotated[
+            str,
+            strawberry.argument(
+                description=f"The text the name contains, 1 to {MAX_SEARCH_TEXT} characters"
+                " (trimmed)."
+            ),
+        ],
+        first: Annotated[
+            int, strawberry.argument(description=f"How many a page, 1 to {MAX_PAGE}.")
+        ] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="The endCursor of the page before (same text)."),
+        ] = None,
     ) -> EnterpriseConnection | None:
         text, size = search_text(name_contains), page_size(first, MAX_PAGE)
         plan = info.context.plan

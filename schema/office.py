@@ -48,19 +48,36 @@ C = TypeVar("C")
 # a subject's kind (kernel.workflow.LeadSubject.kind) -> the agency type its link leads to
 SUBJECT_TYPES = {"uscc": "Enterprise", "resident-id": "Person", "account": "BankAccount"}
 
-LeadStateEnum = strawberry.enum(LeadState, name="LeadState")
-LeadCategoryEnum = strawberry.enum(LeadCategory, name="LeadCategory")
-CaseStateEnum = strawberry.enum(CaseState, name="CaseState")
-EventKindEnum = strawberry.enum(EventKind, name="EventKind")
+LeadStateEnum = strawberry.enum(
+    LeadState,
+    name="LeadState",
+    description="Where a lead stands: SUBMITTED, then VERIFIED or UNFOUNDED (final), REFERRED"
+    " (to the police), CASE_OPENED, CLOSED (final).",
+)
+LeadCategoryEnum = strawberry.enum(
+    LeadCategory,
+    name="LeadCategory",
+    description="What a lead is about: ILLEGAL_FUNDRAISING (非法集资), ILLEGAL_SECURITIES"
+    " (非法证券业务), FINANCIAL_FRAUD (金融诈骗) or OTHER.",
+)
+CaseStateEnum = strawberry.enum(
+    CaseState, name="CaseState", description="Whether a case is OPEN or CLOSED."
+)
+EventKindEnum = strawberry.enum(
+    EventKind,
+    name="EventKind",
+    description="What a live event says happened to a lead (MAJOR_*: a major lead flagged,"
+    " acknowledged, or overdue past its 24 hours).",
+)
 
 
-@strawberry.enum
+@strawberry.enum(description="The indicators' period: a calendar MONTH or QUARTER (UTC+8).")
 class IndicatorPeriod(enum.Enum):
     MONTH = "MONTH"
     QUARTER = "QUARTER"
 
 
-@strawberry.enum
+@strawberry.enum(description="What the indicators are grouped by, besides the period.")
 class IndicatorGrouping(enum.Enum):
     REGION = "REGION"
     CATEGORY = "CATEGORY"
@@ -69,14 +86,22 @@ class IndicatorGrouping(enum.Enum):
 # -- the types --------------------------------------------------------------------------------
 
 
-@embedded_type(agency=OFFICE)
+@embedded_type(
+    agency=OFFICE,
+    doc="Whom or what a lead is about: an enterprise (USCC), a person (resident ID) or a bank"
+    " account.",
+)
 class LeadSubject:
     """Whom or what a lead is about: an enterprise (USCC), a person (resident ID) or an account."""
 
-    kind: str = attr(W, 0)  # uscc, resident-id, account
+    kind: str = attr(
+        W, 0, doc="What the identifier is: `uscc`, `resident-id` or `account`."
+    )  # uscc, resident-id, account
     identifier: str = attr(
-        W, 2, mask="party_id", identity=PARTY, stated_by="kind", personal="resident-id"
-    )
+        W, 2, mask="party_id", identity=PARTY, stated_by="kind", personal="resident-id",
+        doc="The USCC (18 characters), resident ID number (18 characters) or account number"
+        " (16-19 digits), normalised (may be masked).",
+    )  # fmt: skip
 
     @link("market", "registry", description="The enterprise, if the subject is one.")
     async def enterprise(self, info: Info) -> Enterprise_ | None:
@@ -98,123 +123,171 @@ async def _subject(obj: object, info: Info, kind: str) -> Any:
     return await loaders(info).one(SUBJECT_TYPES[kind], str(data["identifier"]))
 
 
-@embedded_type(agency=OFFICE)
+@embedded_type(agency=OFFICE, doc="The verification of a submitted lead (核查).")
 class Verification:
-    outcome: LeadStateEnum = attr(W, 0)  # type: ignore[valid-type]
-    findings: str = attr(W, 2)
-    by: str = attr(W, 1)
-    by_agency: str = attr(W, 0)
-    at: str = attr(W, 0)  # ISO 8601, UTC
+    outcome: LeadStateEnum = attr(  # type: ignore[valid-type]
+        W, 0, doc="VERIFIED (a crime is suspected) or UNFOUNDED (nothing to pursue)."
+    )
+    findings: str = attr(W, 2, doc="What the verification found, free text.")
+    by: str = attr(W, 1, doc="Who did it: the official's subject.")
+    by_agency: str = attr(W, 0, doc="The official's agency.")
+    at: str = attr(W, 0, doc="When (ISO 8601, UTC).")  # ISO 8601, UTC
 
 
-@embedded_type(agency=OFFICE)
+@embedded_type(agency=OFFICE, doc="The referral of a verified lead to the police (移送).")
 class Referral:
     """The referral of a verified lead to the police (移送)."""
 
-    to_agency: str = attr(W, 0)
-    receiving_unit: str = attr(W, 0)
-    note: str = attr(W, 2)
-    by: str = attr(W, 1)
-    by_agency: str = attr(W, 0)
-    at: str = attr(W, 0)
+    to_agency: str = attr(W, 0, doc="The agency it was referred to (the police).")
+    receiving_unit: str = attr(W, 0, doc="The receiving unit (市公安局经侦支队 ...).")
+    note: str = attr(W, 2, doc="The referral's note, free text.")
+    by: str = attr(W, 1, doc="Who did it: the official's subject.")
+    by_agency: str = attr(W, 0, doc="The official's agency.")
+    at: str = attr(W, 0, doc="When (ISO 8601, UTC).")
 
 
-@embedded_type(agency=OFFICE)
+@embedded_type(agency=OFFICE, doc="A progress note of the receiving agency (跟踪反馈).")
 class Feedback:
     """A progress note of the receiving agency (跟踪反馈)."""
 
-    id: strawberry.ID = attr(W, 0)
-    note: str = attr(W, 2)
-    by: str = attr(W, 1)
-    by_agency: str = attr(W, 0)
-    at: str = attr(W, 0)
+    id: strawberry.ID = attr(W, 0, doc="The note's id.")
+    note: str = attr(W, 2, doc="The progress note, free text.")
+    by: str = attr(W, 1, doc="Who did it: the official's subject.")
+    by_agency: str = attr(W, 0, doc="The official's agency.")
+    at: str = attr(W, 0, doc="When (ISO 8601, UTC).")
 
 
-@embedded_type(agency=OFFICE)
+@embedded_type(
+    agency=OFFICE,
+    doc="A lead (线索) reported by a member agency, as far as it has gone: verified, referred, a"
+    " case opened from it.",
+)
 class Lead:
     """A lead (线索) reported by a member agency, as far as it has gone: verified, referred,
     a case opened from it. ``overdue``: major, its report unacknowledged past the deadline."""
 
-    id: strawberry.ID = attr(W, 0)
-    state: LeadStateEnum = attr(W, 0)  # type: ignore[valid-type]
-    category: LeadCategoryEnum = attr(W, 0)  # type: ignore[valid-type]
-    source_agency: str = attr(W, 0)
-    submitted_by: str = attr(W, 1)
-    submitted_at: str = attr(W, 0)
-    updated_at: str = attr(W, 0)
-    region: str = attr(W, 0)
-    description: str = attr(W, 2)
-    amount: float | None = attr(W, 1)
-    victims: int | None = attr(W, 1)
-    attachments: list[str] = attr(W, 1)
-    subjects: list[LeadSubject] = embedded(W, 1)
-    verification: Verification | None = attr(W, 1)
-    referral: Referral | None = attr(W, 1)
-    feedback: list[Feedback] = embedded(W, 1)
-    case_number: str | None = attr(W, 1)
-    major: bool = attr(W, 0)
-    major_reasons: list[str] = attr(W, 0)
-    major_deadline: str | None = attr(W, 0)
-    major_acknowledged_at: str | None = attr(W, 0)
-    major_acknowledged_by: str | None = attr(W, 1)
-    overdue: bool = attr(W, 0)
+    id: strawberry.ID = attr(
+        W, 0, doc="The lead's id: L-YYYY-NNNNNN (year of submission and a sequence)."
+    )
+    state: LeadStateEnum = attr(W, 0, doc="Where the lead stands in the workflow.")  # type: ignore[valid-type]
+    category: LeadCategoryEnum = attr(W, 0, doc="What the lead is about.")  # type: ignore[valid-type]
+    source_agency: str = attr(W, 0, doc="The member agency that reported it.")
+    submitted_by: str = attr(W, 1, doc="The official who reported it (token subject).")
+    submitted_at: str = attr(W, 0, doc="When it was reported (ISO 8601, UTC).")
+    updated_at: str = attr(W, 0, doc="When it last changed (ISO 8601, UTC).")
+    region: str = attr(
+        W, 0, doc="The 6-digit administrative division code (given, or from the first subject)."
+    )
+    description: str = attr(W, 2, doc="What was reported, free text (at most 4,000 characters).")
+    amount: float | None = attr(W, 1, doc="The amount involved as reported, in yuan (CNY).")
+    victims: int | None = attr(W, 1, doc="How many victims, as reported.")
+    attachments: list[str] = attr(
+        W, 1, doc="References to documents in agency systems (ids, URLs), not files."
+    )
+    subjects: list[LeadSubject] = embedded(W, 1, doc="Whom or what the lead is about.")
+    verification: Verification | None = attr(W, 1, doc="The verification, once done.")
+    referral: Referral | None = attr(W, 1, doc="The referral to the police, once done.")
+    feedback: list[Feedback] = embedded(
+        W, 1, doc="The receiving agency's progress notes, oldest first."
+    )
+    case_number: str | None = attr(
+        W, 1, doc="The police case number of the case opened from it, if any."
+    )
+    major: bool = attr(W, 0, doc="Whether it was flagged major (重大事件) at submission.")
+    major_reasons: list[str] = attr(
+        W, 0, doc="The rules that made it major: `amount`, `victims`, `growth`."
+    )
+    major_deadline: str | None = attr(
+        W,
+        0,
+        doc="When the joint office must have acknowledged a major lead: submission plus 24 hours"
+        " (ISO 8601, UTC).",
+    )
+    major_acknowledged_at: str | None = attr(
+        W, 0, doc="When the joint office acknowledged the major lead (ISO 8601, UTC)."
+    )
+    major_acknowledged_by: str | None = attr(W, 1, doc="Who acknowledged it (token subject).")
+    overdue: bool = attr(
+        W,
+        0,
+        doc="True if major, unacknowledged and past its deadline (at the time of the request).",
+    )
 
 
-@embedded_type(agency=OFFICE)
+@embedded_type(
+    agency=OFFICE, doc="A case opened from a lead through the workflow (the case registry's entry)."
+)
 class JointCase:
     """A case opened through the workflow (the case registry's entry, source ``workflow``)."""
 
-    number: str = attr(W, 0)
-    agency: str = attr(W, 0)
-    title: str = attr(W, 1)
-    state: CaseStateEnum = attr(W, 0)  # type: ignore[valid-type]
-    lead_id: strawberry.ID | None = attr(W, 0)
-    opened_at: str = attr(W, 0)
-    opened_by: str = attr(W, 1)
-    officials: list[str] = attr(W, 1)
-    team: str | None = attr(W, 1)
-    subjects: list[LeadSubject] = embedded(W, 1)
-    closed_at: str | None = attr(W, 0)
-    closed_by: str | None = attr(W, 1)
-    closing_note: str | None = attr(W, 2)
+    number: str = attr(
+        W,
+        0,
+        doc="The case number (a police case number: J + 6-digit region + 4-digit year + 6-digit"
+        " sequence).",
+    )
+    agency: str = attr(W, 0, doc="The agency whose case it is.")
+    title: str = attr(W, 1, doc="The case's title.")
+    state: CaseStateEnum = attr(W, 0, doc="OPEN or CLOSED.")  # type: ignore[valid-type]
+    lead_id: strawberry.ID | None = attr(W, 0, doc="The lead it was opened from.")
+    opened_at: str = attr(W, 0, doc="When it was opened (ISO 8601, UTC).")
+    opened_by: str = attr(W, 1, doc="Who opened it (token subject).")
+    officials: list[str] = attr(W, 1, doc="The officials on the case (token subjects).")
+    team: str | None = attr(W, 1, doc="The joint team working it, if any.")
+    subjects: list[LeadSubject] = embedded(W, 1, doc="Whom or what the case is about.")
+    closed_at: str | None = attr(W, 0, doc="When it was closed (ISO 8601, UTC).")
+    closed_by: str | None = attr(W, 1, doc="Who closed it (token subject).")
+    closing_note: str | None = attr(W, 2, doc="The closing note, free text.")
 
 
-@embedded_type(agency=OFFICE)
+@embedded_type(
+    agency=OFFICE,
+    doc="One period's figures (of one region and/or category when grouped by them), over the leads"
+    " you may read.",
+)
 class IndicatorRow:
     """One period's figures (of one region and/or category when grouped by them)."""
 
-    period: str = attr(W, 0)  # 2026-09 or 2026-Q3
-    region: str | None = attr(W, 0)
-    category: LeadCategoryEnum | None = attr(W, 0)  # type: ignore[valid-type]
-    leads: int = attr(W, 0)
-    major_leads: int = attr(W, 0)
-    verified: int = attr(W, 0)
-    unfounded: int = attr(W, 0)
-    referred: int = attr(W, 0)
-    cases_opened: int = attr(W, 0)
-    cases_closed: int = attr(W, 0)
-    amount: float = attr(W, 1)
-    victims: int = attr(W, 1)
+    period: str = attr(
+        W, 0, doc="The period: 2026-09 (MONTH) or 2026-Q3 (QUARTER), China Standard Time."
+    )  # 2026-09 or 2026-Q3
+    region: str | None = attr(W, 0, doc="The region code, when grouped by region.")
+    category: LeadCategoryEnum | None = attr(  # type: ignore[valid-type]
+        W, 0, doc="The lead category, when grouped by category."
+    )
+    leads: int = attr(W, 0, doc="Leads submitted in the period.")
+    major_leads: int = attr(W, 0, doc="Major leads submitted in the period.")
+    verified: int = attr(W, 0, doc="Leads verified in the period.")
+    unfounded: int = attr(W, 0, doc="Leads found unfounded in the period.")
+    referred: int = attr(W, 0, doc="Leads referred to the police in the period.")
+    cases_opened: int = attr(W, 0, doc="Cases opened in the period.")
+    cases_closed: int = attr(W, 0, doc="Cases closed in the period.")
+    amount: float = attr(
+        W, 1, doc="The amounts reported by the leads submitted in the period, in yuan."
+    )
+    victims: int = attr(W, 1, doc="The victims reported by the leads submitted in the period.")
 
 
-@embedded_type(agency=OFFICE)
+@embedded_type(agency=OFFICE, doc="Where a page of leads or cases ends.")
 class WorkflowPageInfo:
-    has_next_page: bool = attr(W, 0)
-    end_cursor: str | None = attr(W, 0)
+    has_next_page: bool = attr(W, 0, doc="Whether more follow.")
+    end_cursor: str | None = attr(W, 0, doc="Pass it as `after` for the next page (same filters).")
 
 
-@embedded_type(agency=OFFICE)
+@embedded_type(agency=OFFICE, doc="A page of leads, newest first.")
 class LeadConnection:
-    nodes: list[Lead] = attr(W, 0)
-    page_info: WorkflowPageInfo = attr(W, 0)
-    total_count: int = attr(W, 0)  # the leads matching that the caller may read
+    nodes: list[Lead] = attr(W, 0, doc="The leads of the page.")
+    page_info: WorkflowPageInfo = attr(W, 0, doc="Where the page ends.")
+    total_count: int = attr(
+        W, 0, doc="How many leads match, of those you may read."
+    )  # the leads matching that the caller may read
 
 
-@embedded_type(agency=OFFICE)
+@embedded_type(agency=OFFICE, doc="A page of cases.")
 class JointCaseConnection:
-    nodes: list[JointCase] = attr(W, 0)
-    page_info: WorkflowPageInfo = attr(W, 0)
-    total_count: int = attr(W, 0)
+    nodes: list[JointCase] = attr(W, 0, doc="The cases of the page.")
+    page_info: WorkflowPageInfo = attr(W, 0, doc="Where the page ends.")
+    total_count: int = attr(W, 0, doc="How many cases match, of those you may read.")
 
 
 # -- building them ----------------------------------------------------------------------------
@@ -357,7 +430,13 @@ def _connection(
 @strawberry.type
 class OfficeQuery:
     @link(OFFICE, W, description="A lead by its id (LEAD_NOT_FOUND if none you may read).")
-    async def lead(self, info: Info, id: strawberry.ID) -> Lead | None:
+    async def lead(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The lead's id, e.g. L-2026-000001.")
+        ],
+    ) -> Lead | None:
         office, actor, declared = desk(info)
         found = await office.lead(actor, declared, str(id))
         return lead_object(info.context, found, now())
@@ -368,13 +447,64 @@ class OfficeQuery:
         " its 24-hour deadline; times ISO 8601 (UTC if no zone)."
     ))  # fmt: skip
     async def leads(
-        self, info: Info, state: list[LeadStateEnum] | None = None,  # type: ignore[valid-type]
-        category: LeadCategoryEnum | None = None,  # type: ignore[valid-type]
-        region: str | None = None, source_agency: str | None = None, major: bool | None = None,
-        overdue: bool | None = None, subject: str | None = None,
-        submitted_from: str | None = None, submitted_to: str | None = None,
-        first: int = 20, after: str | None = None,
-    ) -> LeadConnection | None:  # fmt: skip
+        self,
+        info: Info,
+        state: Annotated[
+            list[LeadStateEnum] | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only leads in one of these states."),
+        ] = None,
+        category: Annotated[
+            LeadCategoryEnum | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only leads of this category."),
+        ] = None,
+        region: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only leads of this region: a division code or its prefix, 2 to 6"
+                " digits (44 a province, 4403 a city)."
+            ),
+        ] = None,
+        source_agency: Annotated[
+            str | None, strawberry.argument(description="Only leads reported by this agency.")
+        ] = None,
+        major: Annotated[
+            bool | None,
+            strawberry.argument(description="true: only major leads; false: only the others."),
+        ] = None,
+        overdue: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="true: only major leads unacknowledged past their 24-hour deadline;"
+                " false: only the others."
+            ),
+        ] = None,
+        subject: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only leads naming this identifier (USCC, resident ID or account"
+                " number)."
+            ),
+        ] = None,
+        submitted_from: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Submitted at or after (ISO 8601 date or time, UTC if no zone)."
+            ),
+        ] = None,
+        submitted_to: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Submitted at or before (ISO 8601 date or time, UTC if no zone)."
+            ),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description=f"How many a page, 1 to {MAX_PAGE}.")
+        ] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="The endCursor of the page before (same filters)."),
+        ] = None,
+    ) -> LeadConnection | None:
         office, actor, declared = desk(info)
         size = page_size(first, MAX_PAGE)
         where = workflow.LeadFilter(
@@ -396,15 +526,32 @@ class OfficeQuery:
         return _connection(ctx, LeadConnection, nodes, page.next_cursor, page.total, cursors, bound)
 
     @link(OFFICE, W, description="A case opened from a lead (CASE_NOT_FOUND if none for you).")
-    async def case(self, info: Info, number: str) -> JointCase | None:
+    async def case(
+        self,
+        info: Info,
+        number: Annotated[
+            str, strawberry.argument(description="The case number, e.g. J1101052026000777.")
+        ],
+    ) -> JointCase | None:
         office, actor, declared = desk(info)
         return case_object(info.context, await office.case(actor, declared, number))
 
     @link(OFFICE, W, description=f"Cases opened from leads, 1 to {MAX_PAGE} a page.")
     async def cases(
-        self, info: Info, state: CaseStateEnum | None = None,  # type: ignore[valid-type]
-        first: int = 20, after: str | None = None,
-    ) -> JointCaseConnection | None:  # fmt: skip
+        self,
+        info: Info,
+        state: Annotated[
+            CaseStateEnum | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only cases in this state."),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description=f"How many a page, 1 to {MAX_PAGE}.")
+        ] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="The endCursor of the page before (same state)."),
+        ] = None,
+    ) -> JointCaseConnection | None:
         office, actor, declared = desk(info)
         size = page_size(first, MAX_PAGE)
         wanted = None if state is None else CaseState(state)
@@ -421,11 +568,28 @@ class OfficeQuery:
         " closed, amounts and victims; `from`/`to`: 2026-09 (MONTH) or 2026-Q3 (QUARTER)."
     ))  # fmt: skip
     async def indicators(
-        self, info: Info, period: IndicatorPeriod,
-        start: Annotated[str, strawberry.argument(name="from")],
-        end: Annotated[str, strawberry.argument(name="to")],
-        by: list[IndicatorGrouping] | None = None,
-    ) -> list[IndicatorRow] | None:  # fmt: skip
+        self,
+        info: Info,
+        period: Annotated[IndicatorPeriod, strawberry.argument(description="Months or quarters.")],
+        start: Annotated[
+            str,
+            strawberry.argument(
+                name="from",
+                description="The first period, included: 2026-09 (MONTH) or 2026-Q3 (QUARTER).",
+            ),
+        ],
+        end: Annotated[
+            str,
+            strawberry.argument(
+                name="to",
+                description="The last period, included (at most 120 periods in all).",
+            ),
+        ],
+        by: Annotated[
+            list[IndicatorGrouping] | None,
+            strawberry.argument(description="Group the rows by REGION and/or CATEGORY too."),
+        ] = None,
+    ) -> list[IndicatorRow] | None:
         office, actor, declared = desk(info)
         grouping = cast(list[workflow.Grouping], [g.value for g in by or ()])
         chosen: workflow.Period = period.value

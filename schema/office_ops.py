@@ -30,7 +30,7 @@ for the subscription's operation), ``office`` and, for subject links, ``loaders`
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -58,30 +58,63 @@ Info = strawberry.Info[RequestContext, None]
 MAX_KEY = 200  # characters of an idempotency key
 REPLAY_FLAG = "idempotent-replay"
 KEY_HELP = "idempotencyKey: yours, unique per change; the same again answers the first result"
+KEY_DOC = (
+    "Yours, unique per change, 1 to 200 printable ASCII characters (a UUID will do): the same"
+    " key and input again answer the first result, marked replayed."
+)
+LeadId = Annotated[
+    strawberry.ID, strawberry.argument(description="The lead's id, e.g. L-2026-000001.")
+]
+Key = Annotated[str, strawberry.argument(description=KEY_DOC)]
 
 
-@strawberry.input
+@strawberry.input(
+    description="A new lead: its subjects as typed; the kind of each is told from the identifier,"
+    " its check verified."
+)
 class SubmitLeadInput:
     """A new lead: ``subjects`` as typed (USCC, resident ID or account number: the kind is told
     from the identifier, its check verified)."""
 
-    category: LeadCategoryEnum  # type: ignore[valid-type]
-    description: str
-    subjects: list[str]
-    amount: float | None = None  # CNY involved, as reported
-    victims: int | None = None
-    region: str | None = None  # 6-digit division code; else the first subject's
-    attachments: list[str] | None = None  # references into agency systems, not files
+    category: LeadCategoryEnum = strawberry.field(  # type: ignore[valid-type]
+        description="What the lead is about."
+    )
+    description: str = strawberry.field(
+        description="What is reported, free text (at most 4,000 characters)."
+    )
+    subjects: list[str] = strawberry.field(
+        description="Up to 50 USCCs, resident ID numbers or account numbers; where one passes two"
+        " checks, say which: `resident-id:110105...`, `account:6222...`."
+    )
+    amount: float | None = strawberry.field(
+        default=None, description="The amount involved, in yuan (CNY), 0 to 10^15."
+    )  # CNY involved, as reported
+    victims: int | None = strawberry.field(
+        default=None, description="How many victims, 0 to 10,000,000."
+    )
+    region: str | None = strawberry.field(
+        default=None,
+        description="The 6-digit administrative division code; by default the first subject's.",
+    )  # 6-digit division code; else the first subject's
+    attachments: list[str] | None = strawberry.field(
+        default=None,
+        description="Up to 20 references to documents in agency systems (ids, URLs; 500"
+        " characters each), not files.",
+    )  # references into agency systems, not files
 
 
-@embedded_type(agency=OFFICE)
+@embedded_type(agency=OFFICE, doc="What a mutation did: the lead (and case) after it.")
 class LeadPayload:
     """What a mutation did: the lead (and case) after it; ``replayed``: an idempotent retry
     answered from the first time, nothing changed."""
 
-    lead: Lead | None = attr(W, 0)
-    case: JointCase | None = attr(W, 0)
-    replayed: bool = attr(W, 0)
+    lead: Lead | None = attr(W, 0, doc="The lead after the mutation.")
+    case: JointCase | None = attr(
+        W, 0, doc="The case after it (openCase, closeCase); null for the others."
+    )
+    replayed: bool = attr(
+        W, 0, doc="True for an idempotent retry answered from the first time: nothing changed."
+    )
 
 
 def _key(key: str) -> str:
@@ -118,7 +151,10 @@ async def _done(info: Info, run: Run) -> LeadPayload:
 class OfficeMutation:
     @link(OFFICE, W, description=f"Report a lead (线索). {KEY_HELP}.")
     async def submit_lead(
-        self, info: Info, input: SubmitLeadInput, idempotency_key: str
+        self,
+        info: Info,
+        input: Annotated[SubmitLeadInput, strawberry.argument(description="The lead.")],
+        idempotency_key: Key,
     ) -> LeadPayload | None:
         key = _key(idempotency_key)
         given = workflow.SubmitInput(
@@ -134,18 +170,41 @@ class OfficeMutation:
 
     @link(OFFICE, W, description="Verify a submitted lead: VERIFIED or UNFOUNDED, with findings.")
     async def verify_lead(
-        self, info: Info, lead_id: strawberry.ID,
-        outcome: LeadStateEnum,  # type: ignore[valid-type]
-        findings: str, idempotency_key: str,
-    ) -> LeadPayload | None:  # fmt: skip
+        self,
+        info: Info,
+        lead_id: LeadId,
+        outcome: Annotated[
+            LeadStateEnum,  # type: ignore[valid-type]
+            strawberry.argument(description="VERIFIED or UNFOUNDED."),
+        ],
+        findings: Annotated[
+            str,
+            strawberry.argument(
+                description="What was found, free text (at most 2,000 characters)."
+            ),
+        ],
+        idempotency_key: Key,
+    ) -> LeadPayload | None:
         key, state = _key(idempotency_key), LeadState(outcome)
         return await _done(info, lambda d, a, c: d.verify(a, c, key, str(lead_id), state, findings))
 
     @link(OFFICE, W, description="Refer a verified lead to the police (移送), to a receiving unit.")
     async def refer_lead(
-        self, info: Info, lead_id: strawberry.ID, receiving_unit: str, idempotency_key: str,
-        note: str = "",
-    ) -> LeadPayload | None:  # fmt: skip
+        self,
+        info: Info,
+        lead_id: LeadId,
+        receiving_unit: Annotated[
+            str,
+            strawberry.argument(
+                description="The receiving police unit (市公安局经侦支队 ...), at most 200"
+                " characters."
+            ),
+        ],
+        idempotency_key: Key,
+        note: Annotated[
+            str, strawberry.argument(description="A note to the police (at most 2,000 characters).")
+        ] = "",
+    ) -> LeadPayload | None:
         key = _key(idempotency_key)
         return await _done(
             info, lambda d, a, c: d.refer(a, c, key, str(lead_id), receiving_unit, note)
@@ -156,9 +215,28 @@ class OfficeMutation:
         " officials and, optionally, a joint team."
     ))  # fmt: skip
     async def open_case(
-        self, info: Info, lead_id: strawberry.ID, case_number: str, title: str,
-        officials: list[str], idempotency_key: str, team: str | None = None,
-    ) -> LeadPayload | None:  # fmt: skip
+        self,
+        info: Info,
+        lead_id: LeadId,
+        case_number: Annotated[
+            str,
+            strawberry.argument(
+                description="The police case number: J + 6-digit region + 4-digit year + 6-digit"
+                " sequence."
+            ),
+        ],
+        title: Annotated[
+            str, strawberry.argument(description="The case's title (at most 200 characters).")
+        ],
+        officials: Annotated[
+            list[str],
+            strawberry.argument(description="The officials on the case (token subjects)."),
+        ],
+        idempotency_key: Key,
+        team: Annotated[
+            str | None, strawberry.argument(description="The joint team to work it, if any.")
+        ] = None,
+    ) -> LeadPayload | None:
         key = _key(idempotency_key)
         return await _done(
             info,
@@ -169,21 +247,41 @@ class OfficeMutation:
 
     @link(OFFICE, W, description="A progress note on a referred lead or its case (跟踪反馈).")
     async def record_feedback(
-        self, info: Info, lead_id: strawberry.ID, note: str, idempotency_key: str
+        self,
+        info: Info,
+        lead_id: LeadId,
+        note: Annotated[
+            str, strawberry.argument(description="The progress note (at most 2,000 characters).")
+        ],
+        idempotency_key: Key,
     ) -> LeadPayload | None:
         key = _key(idempotency_key)
         return await _done(info, lambda d, a, c: d.record_feedback(a, c, key, str(lead_id), note))
 
     @link(OFFICE, W, description="Close a case opened from a lead, with a closing note.")
     async def close_case(
-        self, info: Info, case_number: str, note: str, idempotency_key: str
+        self,
+        info: Info,
+        case_number: Annotated[
+            str, strawberry.argument(description="The case number, e.g. J1101052026000777.")
+        ],
+        note: Annotated[
+            str, strawberry.argument(description="The closing note (at most 2,000 characters).")
+        ],
+        idempotency_key: Key,
     ) -> LeadPayload | None:
         key = _key(idempotency_key)
         return await _done(info, lambda d, a, c: d.close_case(a, c, key, case_number, note))
 
     @link(OFFICE, W, description="The joint office received a major lead's report (24 hours).")
     async def acknowledge_major_event(
-        self, info: Info, lead_id: strawberry.ID, idempotency_key: str, note: str = ""
+        self,
+        info: Info,
+        lead_id: LeadId,
+        idempotency_key: Key,
+        note: Annotated[
+            str, strawberry.argument(description="A note (at most 2,000 characters).")
+        ] = "",
     ) -> LeadPayload | None:
         key = _key(idempotency_key)
         return await _done(info, lambda d, a, c: d.acknowledge(a, c, key, str(lead_id), note))
@@ -192,17 +290,20 @@ class OfficeMutation:
 # -- live events ------------------------------------------------------------------------------
 
 
-@embedded_type(agency=OFFICE)
+@embedded_type(
+    agency=OFFICE,
+    doc="A change to a lead you may read: what happened, and the lead as you may read it now.",
+)
 class LeadEvent:
     """A change to a lead you may read: what happened, and the lead as you may read it now."""
 
-    event_id: strawberry.ID = attr(W, 0)
-    kind: EventKindEnum = attr(W, 0)  # type: ignore[valid-type]
-    at: str = attr(W, 0)
-    lead_id: strawberry.ID = attr(W, 0)
-    state: LeadStateEnum = attr(W, 0)  # type: ignore[valid-type]
-    case_number: str | None = attr(W, 1)
-    major: bool = attr(W, 0)
+    event_id: strawberry.ID = attr(W, 0, doc="The event's id.")
+    kind: EventKindEnum = attr(W, 0, doc="What happened.")  # type: ignore[valid-type]
+    at: str = attr(W, 0, doc="When (ISO 8601, UTC).")
+    lead_id: strawberry.ID = attr(W, 0, doc="The lead's id (L-YYYY-NNNNNN).")
+    state: LeadStateEnum = attr(W, 0, doc="The lead's state after the event.")  # type: ignore[valid-type]
+    case_number: str | None = attr(W, 1, doc="The case opened from the lead, if any.")
+    major: bool = attr(W, 0, doc="Whether the lead is major.")
 
     @link(OFFICE, W, description="The lead as you may read it now.")
     async def lead(self, info: Info) -> Lead | None:
@@ -257,7 +358,10 @@ class OfficeSubscription:
     async def lead_events(
         self,
         info: Info,
-        kinds: list[EventKindEnum] | None = None,  # type: ignore[valid-type]
+        kinds: Annotated[
+            list[EventKindEnum] | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only events of these kinds (by default all)."),
+        ] = None,
     ) -> LeadEvent | None:
         return await _deliver(info, "leadEvents", {"kinds": kinds})
 

@@ -32,7 +32,9 @@ SIGNALS_DOC = (
 )
 
 SignalKindEnum = strawberry.enum(SignalKind, name="SignalKind", description="What a signal says.")
-SeverityEnum = strawberry.enum(Severity, name="SignalSeverity")
+SeverityEnum = strawberry.enum(
+    Severity, name="SignalSeverity", description="How strong a signal is: HIGH, MEDIUM or LOW."
+)
 
 _FLOWS = "transactions { time amount direction counterpartyAccount }"
 _ACCOUNT = f"number suspiciousReports {{ id reportedOn pattern }} {_FLOWS}"
@@ -59,38 +61,59 @@ EVIDENCE = {
 }
 
 
-@embedded_type(agency=SIGNALS)
+@embedded_type(
+    agency=SIGNALS,
+    doc="A record a signal rests on, as you may see it.",
+)
 class SignalEvidence:
     """A record a signal rests on, as the caller may see it: its type, its key (null when
     the caller may not see the key), the field through which it is read directly."""
 
-    type_name: str = attr("registry")
-    key: str | None = attr("registry")
-    field: str = attr("registry")
-    note: str = attr("registry")
+    type_name: str = attr("registry", doc="The record's type (PoliceCase, BankAccount ...).")
+    key: str | None = attr("registry", doc="The record's key; null if you may not see it.")
+    field: str = attr(
+        "registry",
+        doc="The field through which you read the record directly (`Enterprise.policeCases`).",
+    )
+    note: str = attr("registry", doc="What the record contributes, in one sentence.")
 
 
-@embedded_type(agency=SIGNALS)
+@embedded_type(agency=SIGNALS, doc="A number behind a signal.")
 class SignalMeasure:
     """A number behind a signal; ``masked``: shown as its band (amounts the caller sees masked)."""
 
-    name: str = attr("registry")
-    value: float | None = attr("registry")
-    masked: bool = attr("registry")
+    name: str = attr("registry", doc="The measure's name (`distinct_senders`, `in_total` ...).")
+    value: float | None = attr(
+        "registry", doc="Its value: a count, a share or an amount in yuan (a band if masked)."
+    )
+    masked: bool = attr(
+        "registry", doc="True if an amount is shown as its band, as you see amounts masked."
+    )
 
 
-@embedded_type(agency=SIGNALS)
+@embedded_type(
+    agency=SIGNALS,
+    doc="One risk signal: what several sources say together about a subject.",
+)
 class RiskSignal:
     """One risk signal (docs/signals.md lists every kind, its evidence and thresholds)."""
 
-    kind: SignalKindEnum = attr("registry")  # type: ignore[valid-type]
-    severity: SeverityEnum = attr("registry")  # type: ignore[valid-type]
-    subject: str | None = attr("registry")  # the account a flow signal is about, as shown
-    period_from: str | None = attr("registry")
-    period_to: str | None = attr("registry")
-    summary: str = attr("registry")
-    evidence: list[SignalEvidence] = embedded("registry")
-    measures: list[SignalMeasure] = embedded("registry")
+    kind: SignalKindEnum = attr("registry", doc="What the signal says.")  # type: ignore[valid-type]
+    severity: SeverityEnum = attr("registry", doc="How strong it is.")  # type: ignore[valid-type]
+    subject: str | None = attr(
+        "registry",
+        doc="The key of what it is about as you may see it: the enterprise or person, or the"
+        " account for bank and flow signals.",
+    )  # the account a flow signal is about, as shown
+    period_from: str | None = attr(
+        "registry", doc="The first day of the period it covers (YYYY-MM-DD); null: open."
+    )
+    period_to: str | None = attr(
+        "registry", doc="The last day of the period it covers (YYYY-MM-DD); null: open."
+    )
+    summary: str = attr("registry", doc="One English sentence, with no amounts.")
+    evidence: list[SignalEvidence] = embedded("registry", doc="The records it rests on.")
+    measures: list[SignalMeasure] = embedded("registry", doc="The numbers behind it.")
 
 
 async def risk_signals(subject: Any, info: Info, type_name: str) -> list[RiskSignal]:

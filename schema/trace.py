@@ -21,7 +21,7 @@ import asyncio
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -31,6 +31,7 @@ from schema.banking import (
     BankAccount,
     FlowDirection,
     From,
+    To,
     amount_at_least,
     counterparty_rows,
     rules_for,
@@ -39,7 +40,7 @@ from schema.banking import (
 from schema.base import FieldForbidden, attr, build, embedded_type, entity_key, link, record_data
 from schema.loaders import Lookups, Window, loaders
 from schema.paging import InvalidArgument
-from schema.scalars import AccountNumber, Date
+from schema.scalars import AccountNumber
 from schema.scope import refused
 from signals.settings import SignalSettings
 
@@ -48,22 +49,38 @@ FOLLOWS = ("BankAccount", "counterparties")  # the decision that lets a trace fo
 _DEFAULTS = SignalSettings()
 
 
-@strawberry.enum
+@strawberry.enum(description="Why a trace's account was or was not followed further.")
 class TraceStatus(enum.Enum):
-    EXPANDED = "EXPANDED"  # its counterparties were followed
-    LEAF = "LEAF"  # nothing further above minAmount, or the hop limit
-    NOT_FOLLOWED = "NOT_FOLLOWED"  # not for this caller: record hidden or counterparties denied
-    CAPPED = "CAPPED"  # the node cap was reached before (all of) its counterparties were added
-    OUTSIDE = "OUTSIDE"  # not an account of the banking system
+    EXPANDED = strawberry.enum_value("EXPANDED", description="Its counterparties were followed.")
+    LEAF = strawberry.enum_value(
+        "LEAF", description="Nothing further at or above minAmount, or the hop limit."
+    )
+    NOT_FOLLOWED = strawberry.enum_value(
+        "NOT_FOLLOWED",
+        description="You may not follow it: its record is not shown to you, or its"
+        " counterparties are denied.",
+    )
+    CAPPED = strawberry.enum_value(
+        "CAPPED",
+        description="The node cap was reached before (all of) its counterparties were added.",
+    )
+    OUTSIDE = strawberry.enum_value(
+        "OUTSIDE", description="Not an account of the banking system (the banks do not know it)."
+    )
 
 
-@embedded_type(agency="banking")
+@embedded_type(agency="banking", doc="One account in a trace.")
 class TraceNode:
     """One account in a trace."""
 
-    account_number: str | None = attr("financial", 3, mask="account", identity="BankAccount")
-    hop: int | None = attr("financial", 1)
-    status: TraceStatus | None = attr("financial", 1)
+    account_number: str | None = attr(
+        "financial", 3, mask="account", identity="BankAccount",
+        doc="The account number (may be masked).",
+    )  # fmt: skip
+    hop: int | None = attr("financial", 1, doc="How many hops from the start (0: the start).")
+    status: TraceStatus | None = attr(
+        "financial", 1, doc="Whether it was followed further, and if not, why."
+    )
 
     @link("banking", "financial", 1, description="The account, as a lookup shows it.")
     async def account(self, info: Info) -> BankAccount | None:
@@ -71,7 +88,10 @@ class TraceNode:
         return found
 
 
-@embedded_type(agency="banking")
+@embedded_type(
+    agency="banking",
+    doc="Money moved from one account to another: `from` paid `to`.",
+)
 class TraceEdge:
     """Money moved from one account to another: ``from`` paid ``to``. ``direction``: found
     following money out of (OUT) or into (IN) the account nearer the start."""
@@ -79,26 +99,43 @@ class TraceEdge:
     from_: str | None = strawberry.field(
         name="from",
         metadata=attr("financial", 3, mask="account", identity="BankAccount").metadata,
+        description="The paying account's number (may be masked).",
     )
-    to: str | None = attr("financial", 3, mask="account", identity="BankAccount")
-    direction: FlowDirection | None = attr("financial", 2)
-    amount: float | None = attr("financial", 3, mask="amount")
-    count: int | None = attr("financial", 2)
-    first: str | None = attr("financial", 2)  # the first transaction's time
-    last: str | None = attr("financial", 2)
+    to: str | None = attr(
+        "financial", 3, mask="account", identity="BankAccount",
+        doc="The paid account's number (may be masked).",
+    )  # fmt: skip
+    direction: FlowDirection | None = attr(
+        "financial",
+        2,
+        doc="Found following money out of (OUT) or into (IN) the account nearer the start.",
+    )
+    amount: float | None = attr(
+        "financial", 3, mask="amount", doc="The total paid, in yuan (may be masked)."
+    )
+    count: int | None = attr("financial", 2, doc="In how many transactions.")
+    first: str | None = attr(
+        "financial", 2, doc="The first transaction's time."
+    )  # the first transaction's time
+    last: str | None = attr("financial", 2, doc="The last transaction's time.")
 
 
-@embedded_type(agency="banking")
+@embedded_type(
+    agency="banking",
+    doc="The flow graph around an account, hop by hop: its accounts and the money between them.",
+)
 class FundTrace:
-    hops_followed: int | None = attr("financial", 1)
-    truncated: bool | None = attr("financial", 1)  # the node cap was reached
+    hops_followed: int | None = attr("financial", 1, doc="How many hops were followed.")
+    truncated: bool | None = attr(
+        "financial", 1, doc="True if the node cap (by default 300 accounts a request) was reached."
+    )  # the node cap was reached
 
-    @link("banking", "financial", 1)
+    @link("banking", "financial", 1, description="The accounts, the start first.")
     async def nodes(self, info: Info) -> list[TraceNode] | None:
         found: list[TraceNode] = record_data(self)["_nodes"]
         return found
 
-    @link("banking", "financial", 3)
+    @link("banking", "financial", 3, description="The money between them.")
     async def edges(self, info: Info) -> list[TraceEdge] | None:
         found: list[TraceEdge] = record_data(self)["_edges"]
         return found
@@ -136,12 +173,31 @@ class TraceQuery:
     async def trace_funds(
         self,
         info: Info,
-        account: AccountNumber,
-        direction: FlowDirection = FlowDirection.OUT,
-        hops: int = 2,
-        min_amount: float = 0.0,
+        account: Annotated[
+            AccountNumber,
+            strawberry.argument(description="The account to start from (16-19 digits)."),
+        ],
+        direction: Annotated[
+            FlowDirection,
+            strawberry.argument(
+                description="OUT (the default): where the money went; IN: where it came from;"
+                " BOTH: either."
+            ),
+        ] = FlowDirection.OUT,
+        hops: Annotated[
+            int,
+            strawberry.argument(
+                description="How many hops to follow, from 1 to the gateway's cap (6 by default)."
+            ),
+        ] = 2,
+        min_amount: Annotated[
+            float,
+            strawberry.argument(
+                description="Leave out transactions smaller than this, in yuan (0 to 10^15)."
+            ),
+        ] = 0.0,
         from_: From = None,
-        to: Date | None = None,
+        to: To = None,
     ) -> FundTrace | None:
         settings: SignalSettings = info.context.signals or _DEFAULTS
         if not 1 <= hops <= settings.trace_max_hops:

@@ -37,17 +37,37 @@ class GatewaySchema:
         return self.strawberry.as_str()
 
 
+QUERY_DOC = (
+    "The unified view over the member agencies' records (market regulator, police, courts,"
+    " banks, credit reference system), the joint office's leads and cases, and the audit trail."
+    " What you see of it is decided for you: your token, declared purpose (X-Purpose) and case"
+    " (X-Case-Id)."
+)
+MUTATION_DOC = "The joint office's workflow: a lead from submission to a closed case."
+SUBSCRIPTION_DOC = (
+    "Live events of the joint office's leads, over WebSocket at /graphql (graphql-transport-ws)."
+)
+
+
+def _merged(name: str, types: tuple[type, ...], description: str) -> type:
+    """``types`` merged into one root type, with a description."""
+    merged = merge_types(name, types)
+    merged.__strawberry_definition__.description = description  # type: ignore[attr-defined]
+    return merged
+
+
 def build_schema() -> GatewaySchema:
-    query = merge_types(
+    query = _merged(
         "Query",
         (
             EnterpriseQuery, PersonQuery, BankingQuery, PoliceQuery, CourtQuery, AuditQuery,
             OfficeQuery, TraceQuery,
         ),
+        QUERY_DOC,
     )  # fmt: skip
     # the joint office's work (schema/office_ops.py): the only mutations and subscriptions
-    mutation = merge_types("Mutation", (OfficeMutation,))
-    subscription = merge_types("Subscription", (OfficeSubscription,))
+    mutation = _merged("Mutation", (OfficeMutation,), MUTATION_DOC)
+    subscription = _merged("Subscription", (OfficeSubscription,), SUBSCRIPTION_DOC)
     config = StrawberryConfig(scalar_map=SCALARS, disable_field_suggestions=True)
     built = strawberry.Schema(
         query=query, mutation=mutation, subscription=subscription, config=config

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import strawberry
 
@@ -50,5 +52,7 @@ def test_the_sdl_has_the_identifier_scalars_and_the_domain_types() -> None:
     sdl = SCHEMA.sdl()
     for fragment in ("scalar USCC", "scalar ResidentID", "scalar CourtCaseNumber", "type Enterprise",
                      "type Person", "type BankAccount", "type Transaction", "type PoliceCase",
-                     "type CourtCase", "enterprises(nameContains: String!"):  # fmt: skip
+                     "type CourtCase"):  # fmt: skip
         assert fragment in sdl
+    # the first argument of enterprises, after its description (every argument has one)
+    assert re.search(r'\n  enterprises\(\n    """[^"\n]+"""\n    nameContains: String!\n', sdl)
