@@ -191,7 +191,8 @@ def page(spec: Page) -> Callable[[Handler], Handler]:
                 return RedirectResponse(f"/console/sign-in?next={quote(target)}", 303)
             if not spec.opens_for(who):
                 reason = f"{spec.slug} needs one of the roles {', '.join(spec.roles)}"
-                await record(request, f"console.{spec.slug}", {}, "refused", reason)
+                asked = {"method": request.method, "path": request.url.path}
+                await record(request, f"console.{spec.slug}", asked, "refused", reason)
                 return render(request, "forbidden.html", 403, needs=", ".join(spec.roles))
             return await handler(request)
 
@@ -211,6 +212,9 @@ def change(spec: Page) -> Callable[[Callable[[Request, FormData], Awaitable[Resp
         async def checked(request: Request) -> Response:
             form = await request.form()
             if not same_origin(request) or not csrf_ok(request, form.get("csrf")):
+                reason = "not from the console's own page (origin or CSRF token)"
+                asked = {"method": request.method, "path": request.url.path}
+                await record(request, f"console.{spec.slug}", asked, "refused", reason)
                 return render(
                     request, "error.html", 403, message=i18n.text("app.csrf", language(request))
                 )
@@ -219,6 +223,24 @@ def change(spec: Page) -> Callable[[Callable[[Request, FormData], Awaitable[Resp
         return checked
 
     return wrap
+
+
+FLASH = "flash"
+
+
+def redirect(request: Request, path: str, **flash: str) -> RedirectResponse:
+    """303 to ``path`` (Post/Redirect/Get). What the next page says of the change (``flash``)
+    is kept in the session for one page, never in the URL: a link cannot make a page claim a
+    change that was not made."""
+    if flash:
+        request.scope["session"][FLASH] = {k: str(v)[:500] for k, v in flash.items()}
+    return RedirectResponse(path, 303)
+
+
+def flashed(request: Request) -> dict[str, str]:
+    """What the change before said of itself (:func:`redirect`), once; {} if nothing."""
+    found = request.scope.get("session", {}).pop(FLASH, None)
+    return dict(found) if isinstance(found, dict) else {}
 
 
 def same_origin(request: Request) -> bool:

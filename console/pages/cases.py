@@ -12,12 +12,23 @@ from urllib.parse import quote
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from console.i18n import messages
 from console.reading import read_governance, when
-from console.web import Page, change, console, governed, official, page, record, render
+from console.web import (
+    Page,
+    change,
+    console,
+    flashed,
+    governed,
+    official,
+    page,
+    record,
+    redirect,
+    render,
+)
 from gateway.governance import AUDITOR, CASE_ADMIN
 from gateway.notify import announce
 from policies.cases import TOPIC, Case, CaseError, CaseStore, case_number
@@ -142,7 +153,7 @@ async def case_detail(request: Request) -> Response:
     return render(
         request, "cases_detail.html", case=case, teams=_teams_by_case(teams).get(number, []),
         when=when, may_assign=who is not None and CASE_ADMIN in who.roles,
-        done=request.query_params.get("done", ""),
+        done=flashed(request).get("done", ""),
     )  # fmt: skip
 
 
@@ -169,7 +180,7 @@ async def assign(request: Request, form: FormData) -> Response:
     except (CaseError, ValueError) as exc:
         return _bad(request, str(exc), 400)
     await _announce(request)
-    return RedirectResponse(f"/console/cases/{quote(number)}?done={quote(user)}", 303)
+    return redirect(request, f"/console/cases/{quote(number, safe='')}", done=user)
 
 
 async def _announce(request: Request) -> None:

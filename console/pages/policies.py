@@ -29,11 +29,13 @@ from console.web import (
     Page,
     change,
     console,
+    flashed,
     governed,
     language,
     official,
     page,
     record,
+    redirect,
     render,
 )
 from gateway.app import Gateway
@@ -229,7 +231,7 @@ async def view(request: Request) -> Response:
 
 
 def _flash_text(request: Request) -> dict[str, str]:
-    q = request.query_params
+    q = flashed(request)
     if q.get("error"):
         return {"kind": "error", "key": "policies.error", "reason": q["error"][:500]}
     for key in ("proposed", "approved", "approved_later", "rejected"):
@@ -402,9 +404,7 @@ async def _propose(
     except _REFUSED as exc:
         return _draft_page(request, files, chosen, 409, refused=str(exc), **shown)
     _keep_draft(request, {})
-    return RedirectResponse(
-        f"/console/policies?proposed={quote(proposal.id)}&version={quote(proposal.version)}", 303
-    )
+    return redirect(request, "/console/policies", proposed=proposal.id, version=proposal.version)
 
 
 async def _preview(
@@ -427,10 +427,8 @@ async def _preview(
 # --- deciding ----------------------------------------------------------------------------------
 
 
-def _back(path: str, **query: str) -> RedirectResponse:
-    return RedirectResponse(
-        f"/console/{path}?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items()), 303
-    )
+def _back(request: Request, path: str, **flash: str) -> RedirectResponse:
+    return redirect(request, f"/console/{path}", **flash)
 
 
 async def _after_approval(request: Request) -> bool:
@@ -493,12 +491,12 @@ async def _decide(request: Request, form: FormData, what: str) -> Response:
     except NotRecorded:
         return _unrecorded(request)
     except _REFUSED as exc:
-        return _back("policies", error=str(exc))
+        return _back(request, "policies", error=str(exc))
     if what == "reject":
-        return _back("policies", rejected=decided.id, version=decided.version)
+        return _back(request, "policies", rejected=decided.id, version=decided.version)
     told = await _after_approval(request)
     key = "approved" if told else "approved_later"
-    return _back("policies", **{key: decided.id, "version": decided.version})
+    return _back(request, "policies", **{key: decided.id, "version": decided.version})
 
 
 def _unrecorded(request: Request) -> Response:
@@ -509,7 +507,7 @@ def _unrecorded(request: Request) -> Response:
 
 
 def _page_error(request: Request, path: str, key: str) -> Response:
-    return _back(path, error=_text(request, key))
+    return _back(request, path, error=_text(request, key))
 
 
 def _text(request: Request, key: str) -> str:
@@ -540,8 +538,8 @@ async def rollback(request: Request, form: FormData) -> Response:
     except NotRecorded:
         return _unrecorded(request)
     except _REFUSED as exc:
-        return _back("policies/history", error=str(exc))
-    return _back("policies", proposed=proposal.id, version=proposal.version)
+        return _back(request, "policies/history", error=str(exc))
+    return _back(request, "policies", proposed=proposal.id, version=proposal.version)
 
 
 ROUTES = [

@@ -9,17 +9,27 @@ from __future__ import annotations
 import re
 import time
 from typing import Any
-from urllib.parse import quote
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from audit.reader import AuditReader, SearchFilter
 from console.i18n import messages
 from console.reading import NoReader, read_governance, read_trail, when
-from console.web import Page, change, console, governed, official, page, record, render
+from console.web import (
+    Page,
+    change,
+    console,
+    flashed,
+    governed,
+    official,
+    page,
+    record,
+    redirect,
+    render,
+)
 from gateway.governance import AUDITOR, REVIEWER
 from policies.db import Database
 from policies.review import BreakGlassAccess, ReviewError, ReviewQueue
@@ -107,7 +117,7 @@ async def queue(request: Request) -> Response:
         request, "review.html", rows=rows, disclosed=disclosed, when=when,
         hours=f"{deadline_s / 3600:g}", late=sum(1 for r in rows if r["overdue"]),
         may_sign=who is not None and REVIEWER in who.roles,
-        done=request.query_params.get("done", ""),
+        done=flashed(request).get("done", ""),
     )  # fmt: skip
 
 
@@ -131,7 +141,7 @@ async def sign_off(request: Request, form: FormData) -> Response:
         await governed(request, "review.sign-off", details, make, (ReviewError, ValueError))
     except (ReviewError, ValueError) as exc:
         return render(request, "review_error.html", 400, reason=str(exc), bad_id=False)
-    return RedirectResponse(f"/console/review?done={quote(access_id)}", 303)
+    return redirect(request, "/console/review", done=access_id)
 
 
 ROUTES = [

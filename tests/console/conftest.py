@@ -53,6 +53,13 @@ class ConsoleHarness:
         self.client.cookies.set(SESSION_COOKIE, session_id, path="/console")
         return str(data["csrf"])
 
+    def flash(self) -> dict[str, str]:
+        """What the last change said of itself, waiting in the session for the next page
+        (console.web.redirect), without taking it."""
+        session_id = self.client.cookies.get(SESSION_COOKIE) or ""
+        held = self.store.get(session_id) or {}
+        return dict(held.get("flash") or {})
+
     async def post(self, path: str, csrf: str, **form: Any) -> httpx.Response:
         """A change: the form with its CSRF token, from the console's own origin."""
         return await self.client.post(path, data={"csrf": csrf, **form}, headers={"origin": ORIGIN})

@@ -105,3 +105,31 @@ async def test_sign_out_clears_what_the_browser_kept(console: ConsoleHarness) ->
     csrf = console.sign_in("auditor")
     done = await console.post("/console/sign-out", csrf)
     assert done.headers["clear-site-data"] == '"cache", "storage"'
+
+
+async def test_a_link_cannot_make_a_page_claim_a_change(console: ConsoleHarness) -> None:
+    """What a change says of itself waits in the session for the next page; a crafted link
+    (``?done=ALL ACCESSES``, ``?approved=...``) once showed its text as the console's word."""
+    console.sign_in("auditor")
+    review = await console.client.get("/console/review?done=ALL+ACCESSES&lang=en")
+    assert "ALL ACCESSES" not in review.text
+    policies = await console.client.get("/console/policies?approved=ANY&version=v&lang=en")
+    assert "ANY" not in policies.text
+    forged = await console.client.get("/console/policies?error=Session+expired+at+evil&lang=en")
+    assert "evil" not in forged.text
+
+
+async def test_a_forged_change_is_recorded_with_what_it_asked(console: ConsoleHarness) -> None:
+    csrf = console.sign_in("market.officer")
+    await console.post("/console/policies/approve", csrf, id="cf42e74973c2")
+    csrf = console.sign_in("policy.approver")
+    await console.post("/console/policies/approve", "forged", id="cf42e74973c2")
+    refused = [
+        (r.subject, r.variables.get("method"), r.variables.get("path"), r.outcome)
+        for r in console.harness.audit.records
+        if r.operation_name == "console.policies"
+    ]
+    assert refused == [
+        ("market.officer", "POST", "/console/policies/approve", "refused"),
+        ("policy.approver", "POST", "/console/policies/approve", "refused"),
+    ]
