@@ -16,12 +16,14 @@ from types import ModuleType
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from console import auth, pages
+from console import auth, i18n, pages
 from console.session import Sessions, SessionStore
-from console.web import Console, Page
+from console.web import Console, Page, language, render
 from gateway.app import Gateway
 
 STATIC = Path(__file__).parent / "static"
@@ -49,6 +51,7 @@ def build(gateway: Gateway) -> Starlette:
     store = SessionStore(settings.session_ttl_s, settings.session_idle_s)
     app = Starlette(
         routes=routes,
+        exception_handlers={404: not_found, 405: not_allowed},
         middleware=[Middleware(Sessions, store=store, secure=secure)],
         # a form, a policy draft or a workbench query: no bigger than the API takes (413)
         max_body_size=gateway.settings.max_body_bytes,
@@ -56,6 +59,16 @@ def build(gateway: Gateway) -> Starlette:
     app.state.console = Console(gateway, declared)
     app.state.sessions = store
     return app
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    message = i18n.text("app.not_found", language(request))
+    return render(request, "error.html", 404, message=message, title="app.not_found.title")
+
+
+async def not_allowed(request: Request, exc: Exception) -> Response:
+    message = i18n.text("app.not_allowed", language(request))
+    return render(request, "error.html", 405, message=message, title="app.not_allowed.title")
 
 
 def mount(gateway: Gateway) -> BaseRoute:

@@ -67,7 +67,14 @@ messages(
         "app.none": ("您的角色没有可用的控制台页面。", "Your roles open no console page."),
         "app.forbidden": ("您的角色不能使用此页面", "Your roles do not open this page"),
         "app.forbidden.needs": ("需要以下角色之一：{roles}", "It needs one of the roles: {roles}"),
-        "app.not_found": ("没有此页面", "No such page"),
+        "app.not_found.title": ("没有此页面", "No such page"),
+        "app.not_found": ("控制台中没有这个地址。", "The console has no such address."),
+        "app.not_allowed.title": ("不接受此请求", "Not this way"),
+        "app.not_allowed": (
+            "此地址不接受这种请求（例如用浏览器打开了只接受表单提交的地址）。",
+            "This address does not take that kind of request (a form's address opened as a"
+            " page, for instance).",
+        ),
         "app.bad_request": ("请求无效", "The request is not valid"),
         "app.csrf": (
             "此操作缺少有效的表单令牌（CSRF），未执行任何更改。请重新加载页面后再试。",

@@ -166,6 +166,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         csrf=csrf_token(request),
         nav=nav,
         path=request.url.path,
+        here=page_root(request),
         **context,
     )
     response = HTMLResponse(body, status_code=status_code, headers=PAGE_HEADERS)
@@ -174,6 +175,19 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             "lang", language(request), max_age=365 * 86400, path="/console", samesite="strict"
         )
     return response
+
+
+def page_root(request: Request) -> str:
+    """Where a GET of this page goes: the path itself for a GET, else its page
+    (``/console/review/ID/sign-off`` → ``/console/review``); the sign-in's own paths go to the
+    overview. For the language links and for signing in again after a session ended."""
+    path = request.url.path
+    if path.startswith("/console/auth/"):
+        return "/console/"
+    if request.method == "GET":
+        return path
+    parts = path.split("/")
+    return "/".join(parts[:3]) if len(parts) > 2 else "/console/"
 
 
 Handler = Callable[..., Awaitable[Response]]
@@ -187,7 +201,11 @@ def page(spec: Page) -> Callable[[Handler], Handler]:
         async def guarded(request: Request) -> Response:
             who = official(request)
             if who is None:
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                # a change (POST) cannot be replayed after sign-in: back to its page
+                query = (
+                    f"?{request.url.query}" if request.url.query and request.method == "GET" else ""
+                )
+                target = page_root(request) + query
                 return RedirectResponse(f"/console/sign-in?next={quote(target)}", 303)
             if not spec.opens_for(who):
                 reason = f"{spec.slug} needs one of the roles {', '.join(spec.roles)}"

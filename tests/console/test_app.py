@@ -133,3 +133,25 @@ async def test_a_forged_change_is_recorded_with_what_it_asked(console: ConsoleHa
         ("market.officer", "POST", "/console/policies/approve", "refused"),
         ("policy.approver", "POST", "/console/policies/approve", "refused"),
     ]
+
+
+async def test_errors_and_language_links_in_both_languages(console: ConsoleHarness) -> None:
+    console.sign_in("auditor")
+    missing = await console.client.get("/console/no-such-page?lang=en")
+    assert missing.status_code == 404 and "The console has no such address." in missing.text
+    assert "控制台中没有这个地址" in (await console.client.get("/console/nope?lang=zh")).text
+    wrong = await console.client.get("/console/sign-out?lang=en")
+    assert wrong.status_code == 405 and "Not this way" in wrong.text
+    # a page answering a POST links its languages to its page, not to the POST's address
+    refused = await console.post("/console/review/0123456789ab/sign-off", "wrong", note="x")
+    assert 'href="/console/review?lang=en"' in refused.text
+
+
+async def test_a_change_after_the_session_ended_signs_in_again_to_its_page(
+    console: ConsoleHarness,
+) -> None:
+    response = await console.client.post(
+        "/console/review/0123456789ab/sign-off", data={"note": "x"}
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/sign-in?next=/console/review"
