@@ -125,8 +125,9 @@ messages(
             "Witnesses that could not be read: {names}",
         ),
         "audit.witness.unwitnessed": (
-            "尚未见证：{n} 条记录",
-            "Not yet witnessed: up to {n} records",
+            "一个覆盖前 {n} 条记录的检查点尚待发布给见证方（已见证的部分见上表）。",
+            "A checkpoint of the trail's first {n} records awaits publication to the witnesses"
+            " (what they hold already is in the table above).",
         ),
     }
 )

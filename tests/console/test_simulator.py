@@ -176,3 +176,13 @@ async def test_the_platforms_own_live_state_is_never_simulated(tmp_path: Path) -
             page = await simulate(audited, csrf, user="auditor", purpose="audit", query=query)
             assert "sandbox agencies&#39; data only" in page, page
             assert 'id="answer"' not in page
+
+
+async def test_a_refusal_carries_the_gateways_own_code(console: ConsoleHarness) -> None:
+    """A bad identifier is BAD_USER_INPUT and a deep query QUERY_TOO_COMPLEX, as the gateway
+    answers; the simulator once called both GRAPHQL_VALIDATION_FAILED."""
+    csrf = console.sign_in("policy.admin")
+    bad_id = await simulate(
+        console, csrf, user="bank.analyst", query='{ enterprise(uscc: "123") { name } }'
+    )
+    assert "BAD_USER_INPUT" in bad_id and "GRAPHQL_VALIDATION_FAILED" not in bad_id
