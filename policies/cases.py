@@ -43,7 +43,7 @@ from kernel.identifiers import (
     check_uscc,
 )
 from kernel.text import unfit_name, unprintable
-from policies.db import Database
+from policies.db import Conflict, Database
 
 TOPIC = "cases"  # of change notifications (gateway/notify.py)
 VERSION_ROW = 2  # of jg_governance_version (the teams' is 1)
@@ -283,7 +283,10 @@ class CaseStore:
         subject, by = official(subject), official(by)
         if subject in case.officials:
             raise CaseError(f"{subject} is assigned to {case.number} already")
-        self._change([_official_row(case.number, subject, by, time.time())])
+        try:  # the insert is guarded: an assignment made meanwhile leaves it without a row
+            self._change([_official_row(case.number, subject, by, time.time())], guarded=[0])
+        except Conflict:
+            raise CaseError(f"{subject} was assigned to {case.number} meanwhile") from None
         return self.get(case.number)
 
     def unassign(self, number: str, subject: str, *, by: str) -> Case:
@@ -303,7 +306,10 @@ class CaseStore:
         by = official(by)
         if subject.identifier in case.identifiers:
             raise CaseError(f"that {subject.kind} is a subject of {case.number} already")
-        self._change([_subject_row(case.number, subject, by, time.time())])
+        try:  # guarded as assign is
+            self._change([_subject_row(case.number, subject, by, time.time())], guarded=[0])
+        except Conflict:
+            raise CaseError(f"that {subject.kind} was made a subject meanwhile") from None
         return self.get(case.number)
 
     def remove_subject(self, number: str, subject: Subject, *, by: str) -> Case:
@@ -403,7 +409,9 @@ class CaseStore:
             for n, agency, title, source, opened, closed, closed_by, reg_by, reg_at in rows
         ]
 
-    def _change(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+    def _change(
+        self, statements: Sequence[tuple[str, Sequence[object]]], guarded: Sequence[int] = ()
+    ) -> None:
         self.db.transaction(
             [
                 *statements,
@@ -411,7 +419,8 @@ class CaseStore:
                     "UPDATE jg_governance_version SET version = version + 1 WHERE id = ?",
                     (VERSION_ROW,),
                 ),
-            ]
+            ],
+            guarded=guarded,
         )
         self.db.changed(TOPIC)
 
@@ -419,18 +428,20 @@ class CaseStore:
 def _subject_row(
     number: str, subject: Subject, by: str, at: float
 ) -> tuple[str, tuple[object, ...]]:
-    return (
+    return (  # none while the identifier is a subject (removed_at unset): see assign
         "INSERT INTO jg_case_subjects (case_number, kind, identifier, added_by, added_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (number, subject.kind, subject.identifier, by, at),
+        "SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM jg_case_subjects WHERE"
+        " case_number = ? AND identifier = ? AND removed_at IS NULL)",
+        (number, subject.kind, subject.identifier, by, at, number, subject.identifier),
     )
 
 
 def _official_row(number: str, subject: str, by: str, at: float) -> tuple[str, tuple[object, ...]]:
-    return (
+    return (  # none while the official is assigned (removed_at unset): two at once, one row
         "INSERT INTO jg_case_officials (case_number, subject, assigned_by, assigned_at) "
-        "VALUES (?, ?, ?, ?)",
-        (number, subject, by, at),
+        "SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM jg_case_officials WHERE"
+        " case_number = ? AND subject = ? AND removed_at IS NULL)",
+        (number, subject, by, at, number, subject),
     )
 
 

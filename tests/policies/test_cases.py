@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from policies.cases import CaseDirectory, CaseError, CaseStore, Subject, subject_identifier
+from policies.cases import (
+    Case,
+    CaseDirectory,
+    CaseError,
+    CaseStore,
+    Subject,
+    subject_identifier,
+)
 from policies.db import Database
 from policies.teams import TeamDirectory, TeamError, TeamStore
 from tests.gateway.conftest import card, resident_id, uscc
@@ -251,3 +258,30 @@ def test_a_members_table_of_the_first_version_is_upgraded_on_either_database(
         "INSERT INTO jg_team_members (team_id, subject, added_at, valid_from, valid_until) "
         "VALUES ('X', 'y', 1, 1, 2)"
     )
+
+
+def test_an_assignment_made_meanwhile_leaves_one_row(database: Database) -> None:
+    """Two coordinators assigning the same official at once left two active rows (a review of
+    the console found it): the insert is guarded, the later one refused."""
+    store = CaseStore(database)
+    number = store.register("JIT-2026-777", agency="office", title="t", by=COORDINATOR).number
+    first = CaseStore(database)
+
+    class Slow(CaseStore):
+        raced = False
+
+        def _open(self, number: str) -> Case:
+            found = super()._open(number)
+            if not Slow.raced:  # the other coordinator assigns between the check and the write
+                Slow.raced = True
+                first.assign(number, "race.user", by="coordinator.one")
+            return found
+
+    with pytest.raises(CaseError, match="meanwhile"):
+        Slow(database).assign(number, "race.user", by="coordinator.two")
+    rows = database.query(
+        "SELECT count(*) FROM jg_case_officials WHERE case_number = ? AND subject = ?"
+        " AND removed_at IS NULL",
+        (number, "race.user"),
+    )
+    assert rows[0][0] == 1
