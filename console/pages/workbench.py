@@ -58,6 +58,12 @@ messages(
         "workbench.case": ("案件编号（X-Case-Id）", "Case id (X-Case-Id)"),
         "workbench.justification": ("理由（X-Justification）", "Justification (X-Justification)"),
         "workbench.editor": ("GraphiQL 编辑器", "GraphiQL editor"),
+        # the names workbench.js gives GraphiQL's editors (their textareas and scroll regions)
+        "workbench.editor.query": ("查询编辑器", "Query editor"),
+        "workbench.editor.variables": ("变量编辑器（JSON）", "Variables editor (JSON)"),
+        "workbench.editor.headers": ("请求头编辑器（JSON）", "Headers editor (JSON)"),
+        "workbench.editor.response": ("答复（只读）", "Response (read-only)"),
+        "workbench.editor.other": ("编辑器", "Editor"),
         "workbench.noscript": (
             "工作台需要 JavaScript（GraphiQL）。",
             "The workbench needs JavaScript (GraphiQL).",

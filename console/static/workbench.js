@@ -67,6 +67,70 @@
       });
   }
 
+  // GraphiQL's own markup, made accessible without touching the vendored files: CodeMirror's
+  // textareas get a name (query, variables, headers, response: in the page's language, from the
+  // container's data-label-* attributes), and its scrollers, which CodeMirror takes out of the
+  // tab order, can be reached and scrolled by keyboard (a named region). Colours:
+  // workbench.css. Run after each render that adds elements; idempotent, a few nodes a pass.
+  function editorName(container, node) {
+    var kind = "other";
+    if (node.closest(".graphiql-query-editor")) {
+      kind = "query";
+    } else if (node.closest(".result-window")) {
+      kind = "response";
+    } else {
+      var editor = node.closest(".graphiql-editor-tool > .graphiql-editor");
+      if (editor) {
+        // GraphiQL renders the variables editor first, the headers editor second
+        kind = editor.previousElementSibling ? "headers" : "variables";
+      }
+    }
+    return container.getAttribute("data-label-" + kind) || container.getAttribute("data-label-other");
+  }
+
+  function set(node, name, value) {
+    if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+  }
+
+  function label(container) {
+    container.querySelectorAll(".CodeMirror textarea").forEach(function (area) {
+      set(area, "aria-label", editorName(container, area));
+    });
+    container.querySelectorAll(".CodeMirror-scroll").forEach(function (scroller) {
+      set(scroller, "tabindex", "0");
+      set(scroller, "role", "region");
+      set(scroller, "aria-label", editorName(container, scroller));
+    });
+  }
+
+  function keepLabelled(container) {
+    var pending = false;
+    function pass() {
+      pending = false;
+      label(container);
+    }
+    function added(records) {
+      for (var i = 0; i < records.length; i += 1) {
+        var nodes = records[i].addedNodes;
+        for (var j = 0; j < nodes.length; j += 1) {
+          var node = nodes[j];
+          if (node.nodeType === 1 && (node.matches(".CodeMirror, textarea") ||
+              node.querySelector(".CodeMirror, textarea"))) {
+            return true;
+          }
+        }
+      }
+      return false;
+    }
+    // only an added editor (or textarea) schedules a pass, at most one a frame: typing, which
+    // adds lines inside an editor, does not
+    new MutationObserver(function (records) {
+      if (pending || !added(records)) return;
+      pending = true;
+      window.requestAnimationFrame(pass);
+    }).observe(container, { childList: true, subtree: true });
+  }
+
   function start(schema) {
     var container = document.getElementById("graphiql");
     container.textContent = "";
@@ -85,6 +149,7 @@
       fetcher: fetcher, schema: schema, defaultEditorToolsVisibility: false, storage: storage,
     };
     if (query) props.query = query;
+    keepLabelled(container);
     ReactDOM.createRoot(container).render(React.createElement(GraphiQL, props));
   }
 

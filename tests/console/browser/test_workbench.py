@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from sandbox.world import generate
 from tests.console.browser.conftest import ConsoleDemo
-from tests.console.browser.helpers import AXE, check_accessibility, shoot, sign_in
+from tests.console.browser.helpers import check_accessibility, shoot, sign_in
 
 WORLD = generate(0.05)  # the demo's world (tests/demo_process.py: scale 0.05, default seed)
 SCENARIO = WORLD.scenario
@@ -31,9 +31,8 @@ def test_a_team_member_queries_as_themselves(page: Page, console_demo: ConsoleDe
     run(page, console_demo, f'{{ enterprise(uscc: "{SCENARIO["enterprise_uscc"]}") {{ name }} }}')
     expect(page.locator(".result-window")).to_contain_text(SCENARIO["enterprise_name"])
     expect(page.locator("#wb-explained")).to_be_hidden()
-    # GraphiQL's own markup (CodeMirror's unlabelled textareas, its logo's contrast) is
-    # excluded from axe: docs/console/workbench.md says so; the page's own parts are checked
-    accessible(page)
+    # the whole page, GraphiQL included (workbench.js labels its editors and scroll regions)
+    check_accessibility(page)
     shoot(page, "workbench")
     # accounts of an enterprise outside the team's case: refused at their path, explained
     run(
@@ -43,19 +42,6 @@ def test_a_team_member_queries_as_themselves(page: Page, console_demo: ConsoleDe
     )
     expect(page.locator("#wb-explanations")).to_contain_text("FORBIDDEN_FIELD")
     expect(page.locator("#wb-explanations")).to_contain_text("enterprise.bankAccounts")
-    accessible(page)
+    check_accessibility(page)
     assert not [e for e in errors if "script-src" in e or "style-src" in e], errors
 
-
-def accessible(page: Page) -> None:
-    """check_accessibility with GraphiQL's container left out (its markup is not ours)."""
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(AXE.read_text(encoding="utf-8"))
-    page.evaluate(
-        "() => { window.__axeRun = window.axe.run; window.axe.run = (ctx, opts) =>"
-        " window.__axeRun({include: [document], exclude: [['#graphiql']]}, opts); }"
-    )
-    try:
-        check_accessibility(page)
-    finally:
-        page.evaluate("() => { window.axe.run = window.__axeRun; }")
