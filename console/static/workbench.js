@@ -101,6 +101,24 @@
       set(scroller, "role", "region");
       set(scroller, "aria-label", editorName(container, scroller));
     });
+    // the bar of query tabs (shown once there are two): GraphiQL makes it a tablist whose tabs
+    // hold buttons and which holds the "add tab" button, which ARIA does not allow; it is made a
+    // toolbar of buttons instead, the active tab's button marked aria-current
+    container.querySelectorAll(".graphiql-tabs").forEach(function (bar) {
+      set(bar, "role", "toolbar");
+      Array.prototype.forEach.call(bar.children, function (tab) {
+        if (tab.tagName !== "LI") return;
+        set(tab, "role", "none");
+        if (tab.hasAttribute("aria-selected")) tab.removeAttribute("aria-selected");
+        var button = tab.querySelector(".graphiql-tab-button");
+        if (!button) return;
+        if (tab.classList.contains("graphiql-tab-active")) {
+          set(button, "aria-current", "true");
+        } else if (button.hasAttribute("aria-current")) {
+          button.removeAttribute("aria-current");
+        }
+      });
+    });
   }
 
   function keepLabelled(container) {
@@ -111,24 +129,28 @@
     }
     function added(records) {
       for (var i = 0; i < records.length; i += 1) {
+        if (records[i].type === "attributes") return true;
         var nodes = records[i].addedNodes;
         for (var j = 0; j < nodes.length; j += 1) {
           var node = nodes[j];
-          if (node.nodeType === 1 && (node.matches(".CodeMirror, textarea") ||
-              node.querySelector(".CodeMirror, textarea"))) {
+          if (node.nodeType === 1 && (node.matches(".CodeMirror, textarea, .graphiql-tabs, li") ||
+              node.querySelector(".CodeMirror, textarea, .graphiql-tabs"))) {
             return true;
           }
         }
       }
       return false;
     }
-    // only an added editor (or textarea) schedules a pass, at most one a frame: typing, which
-    // adds lines inside an editor, does not
+    // only an added editor, textarea or tab bar, or GraphiQL setting a role or a tab's
+    // selection, schedules a pass, at most one a frame: typing, which adds lines inside an
+    // editor, does not
     new MutationObserver(function (records) {
       if (pending || !added(records)) return;
       pending = true;
       window.requestAnimationFrame(pass);
-    }).observe(container, { childList: true, subtree: true });
+    }).observe(container, {
+      childList: true, subtree: true, attributes: true, attributeFilter: ["role", "aria-selected"],
+    });
   }
 
   function start(schema) {
