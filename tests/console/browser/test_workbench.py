@@ -31,7 +31,12 @@ def test_a_team_member_queries_as_themselves(page: Page, console_demo: ConsoleDe
     run(page, console_demo, f'{{ enterprise(uscc: "{SCENARIO["enterprise_uscc"]}") {{ name }} }}')
     expect(page.locator(".result-window")).to_contain_text(SCENARIO["enterprise_name"])
     expect(page.locator("#wb-explained")).to_be_hidden()
-    # the whole page, GraphiQL included (workbench.js labels its editors and scroll regions)
+    # the whole page, GraphiQL included (workbench.js names its editors and scroll regions)
+    query_editor = page.locator(".graphiql-query-editor textarea")
+    expect(query_editor).to_have_attribute("aria-label", "Query editor")
+    expect(page.locator(".result-window textarea")).to_have_attribute(
+        "aria-label", "Response (read-only)"
+    )
     check_accessibility(page)
     shoot(page, "workbench")
     # accounts of an enterprise outside the team's case: refused at their path, explained
@@ -45,3 +50,31 @@ def test_a_team_member_queries_as_themselves(page: Page, console_demo: ConsoleDe
     check_accessibility(page)
     assert not [e for e in errors if "script-src" in e or "style-src" in e], errors
 
+
+def test_graphiql_stays_accessible_as_it_changes(page: Page, console_demo: ConsoleDemo) -> None:
+    """GraphiQL re-renders (tabs, the headers editor, the documentation, the dark palette):
+    workbench.js and workbench.css keep it passing axe, names in the page's language."""
+    sign_in(page, console_demo, "jit.member")
+    page.goto(f"{console_demo.url}/console/workbench?lang=zh")
+    page.wait_for_selector(".graphiql-execute-button")
+    expect(page.locator(".graphiql-query-editor textarea")).to_have_attribute(
+        "aria-label", "查询编辑器"
+    )
+    check_accessibility(page)
+    page.click(".graphiql-editor-tools button:has-text('Headers')")
+    expect(page.locator(".graphiql-editor-tool .graphiql-editor").nth(1)).to_be_visible()
+    expect(
+        page.locator(".graphiql-editor-tool .graphiql-editor textarea").nth(1)
+    ).to_have_attribute("aria-label", "请求头编辑器（JSON）")
+    check_accessibility(page)
+    page.click("button[aria-label='Show Documentation Explorer']")
+    expect(page.locator(".graphiql-doc-explorer")).to_be_visible()
+    check_accessibility(page)
+    page.click(".graphiql-tab-add")
+    expect(page.locator(".graphiql-tabs > li")).to_have_count(2)
+    expect(page.locator(".graphiql-tab-active .graphiql-tab-button")).to_have_attribute(
+        "aria-current", "true"
+    )
+    check_accessibility(page)
+    page.emulate_media(color_scheme="dark")
+    check_accessibility(page)
