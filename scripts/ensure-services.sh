@@ -66,10 +66,14 @@ apt_install() {  # apt_install PACKAGE...: non-interactive; `apt-get update` onl
     $sudo apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1
 }
 
-if [ ! -x /usr/bin/chromium ]; then
+cjk_fonts() { dpkg -s fonts-noto-cjk >/dev/null 2>&1; }  # without them Chinese shows as boxes
+if [ ! -x /usr/bin/chromium ] || ! cjk_fonts; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "ensure-services: installing Chromium (chromium fonts-noto-cjk) for the console's browser tests"
     apt_install chromium fonts-noto-cjk
+  fi
+  if ! cjk_fonts; then
+    echo "ensure-services: fonts-noto-cjk is not installed: the console's screenshots will show Chinese as empty boxes (apt-get install fonts-noto-cjk)" >&2
   fi
   if [ ! -x /usr/bin/chromium ]; then
     echo "ensure-services: Chromium is not installed and could not be (need /usr/bin/chromium for tests/console/browser; apt-get install chromium fonts-noto-cjk)" >&2
