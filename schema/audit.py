@@ -36,13 +36,21 @@ from kernel.identifiers import InvalidIdentifier
 from kernel.types import Outcome, RequestContext
 from schema.base import SPECS_BY_NAME, attr, build, embedded, embedded_type, link
 from schema.catalog import Catalog, FieldResource
-from schema.paging import NOT_A_CURSOR, Cursors, InvalidArgument, page_size, scope
+from schema.paging import (
+    MAX_PAGE,
+    NOT_A_CURSOR,
+    After,
+    Cursors,
+    First,
+    InvalidArgument,
+    page_size,
+    scope,
+)
 
 Info = strawberry.Info[RequestContext, None]
 OpenReader = Callable[[], AuditReader]
 
 READER = "jointgate.audit.reader"  # key in the GraphQL schema's extensions
-MAX_PAGE = 100
 FILTER_VARIABLE = "auditLog.filter"  # not a GraphQL name: never one of the request's variables
 READ_FLAG = "audit-read"
 KEYS_FIELD = ("AuditRecordsShown", "keys")
@@ -255,11 +263,8 @@ class AuditQuery:
                 description="Received before (ISO 8601 date or time, UTC if no zone)."
             ),
         ] = None,
-        first: Annotated[int, strawberry.argument(description="How many a page, 1 to 100.")] = 20,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="The endCursor of the page before (same filters)."),
-        ] = None,
+        first: First = 20,
+        after: After = None,
     ) -> AuditLogConnection | None:
         ctx = info.context
         f = SearchFilter(

@@ -18,7 +18,7 @@ from schema.base import (
     record_data,
 )
 from schema.loaders import loaders
-from schema.paging import MAX_SEARCH_TEXT, page_size, search_text
+from schema.paging import MAX_PAGE, MAX_SEARCH_TEXT, After, First, page_size, search_text
 from schema.refs import (
     BankAccount_,
     CourtCase_,
@@ -31,7 +31,6 @@ from schema.scalars import USCC
 from schema.signals import EVIDENCE, SIGNALS, SIGNALS_DOC, RiskSignal, risk_signals
 
 Info = strawberry.Info[RequestContext, None]
-MAX_PAGE = 100
 
 
 @embedded_type(agency="market", doc="A shareholder of an enterprise, as registered (股东).")
@@ -221,13 +220,8 @@ class EnterpriseQuery:
                 " (trimmed)."
             ),
         ],
-        first: Annotated[
-            int, strawberry.argument(description=f"How many a page, 1 to {MAX_PAGE}.")
-        ] = 20,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="The endCursor of the page before (same text)."),
-        ] = None,
+        first: First = 20,
+        after: After = None,
     ) -> EnterpriseConnection | None:
         text, size = search_text(name_contains), page_size(first, MAX_PAGE)
         plan = info.context.plan

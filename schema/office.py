@@ -36,13 +36,21 @@ from kernel.types import BuildRules, Declaration, Principal, RequestContext
 from kernel.workflow import CaseState, EventKind, LeadCategory, LeadState
 from schema.base import attr, build, embedded, embedded_type, link, record_data
 from schema.loaders import loaders
-from schema.paging import NOT_A_CURSOR, Cursors, InvalidArgument, page_size, scope
+from schema.paging import (
+    MAX_PAGE,
+    NOT_A_CURSOR,
+    After,
+    Cursors,
+    First,
+    InvalidArgument,
+    page_size,
+    scope,
+)
 from schema.refs import BankAccount_, Enterprise_, Person_
 
 Info = strawberry.Info[RequestContext, None]
 W = "workflow"  # the category of every field here (schema.base.Category.WORKFLOW)
 OFFICE = "office"
-MAX_PAGE = 100
 PARTY = ("Person", "Enterprise")
 C = TypeVar("C")
 # a subject's kind (kernel.workflow.LeadSubject.kind) -> the agency type its link leads to
@@ -497,13 +505,8 @@ class OfficeQuery:
                 description="Submitted at or before (ISO 8601 date or time, UTC if no zone)."
             ),
         ] = None,
-        first: Annotated[
-            int, strawberry.argument(description=f"How many a page, 1 to {MAX_PAGE}.")
-        ] = 20,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="The endCursor of the page before (same filters)."),
-        ] = None,
+        first: First = 20,
+        after: After = None,
     ) -> LeadConnection | None:
         office, actor, declared = desk(info)
         size = page_size(first, MAX_PAGE)
@@ -544,13 +547,8 @@ class OfficeQuery:
             CaseStateEnum | None,  # type: ignore[valid-type]
             strawberry.argument(description="Only cases in this state."),
         ] = None,
-        first: Annotated[
-            int, strawberry.argument(description=f"How many a page, 1 to {MAX_PAGE}.")
-        ] = 20,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="The endCursor of the page before (same state)."),
-        ] = None,
+        first: First = 20,
+        after: After = None,
     ) -> JointCaseConnection | None:
         office, actor, declared = desk(info)
         size = page_size(first, MAX_PAGE)

@@ -24,9 +24,10 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+import strawberry
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -45,6 +46,16 @@ __all__ = [
 ]
 
 MAX_SEARCH_TEXT = 50  # characters of a name search, after trimming
+MAX_PAGE = 100  # the most a page of a paged field holds (its `first`)
+
+#: the arguments of every paged field (enterprises, auditLog, leads, cases)
+First = Annotated[int, strawberry.argument(description=f"How many a page, 1 to {MAX_PAGE}.")]
+After = Annotated[
+    str | None,
+    strawberry.argument(
+        description="The endCursor of the page before, the other arguments as they were then."
+    ),
+]
 CURSOR_TTL_S = 3600  # a cursor is taken for an hour after it was issued
 MAX_CURSOR_CHARS = 1024  # longer is not one of ours: refused before decoding
 NOT_A_CURSOR = "not a cursor of this search"
