@@ -147,9 +147,15 @@ def _identifier(value: str) -> str:
     raise InvalidIdentifier("identifier", "; ".join(reasons))
 
 
-async def _bad_identifier(request: Request, value: str, exc: InvalidIdentifier) -> Response:
-    shown = value if value.isprintable() and len(value) <= 60 else ""
-    return await _home(request, 400, bad_identifier=shown, reason=exc.reason)
+async def _identifier_of(request: Request, form: FormData) -> str | Response:
+    """The form's identifier, checked (check digits and all); else the audit page, 400, saying
+    why (who-saw, the subject report and the export take it alike)."""
+    given = str(form.get("identifier", "")).strip()
+    try:
+        return _identifier(given)
+    except InvalidIdentifier as exc:
+        shown = given if given.isprintable() and len(given) <= 60 else ""
+        return await _home(request, 400, bad_identifier=shown, reason=exc.reason)
 
 
 @page(PAGE)
@@ -174,11 +180,9 @@ async def _home(
 
 @change(PAGE)  # a POST: the identifier searched for never goes into a URL (nor a log line)
 async def who_saw(request: Request, form: FormData) -> Response:
-    given = str(form.get("identifier", "")).strip()
-    try:
-        identifier = _identifier(given)
-    except InvalidIdentifier as exc:
-        return await _bad_identifier(request, given, exc)
+    identifier = await _identifier_of(request, form)
+    if isinstance(identifier, Response):
+        return identifier
     await record(request, "console.audit.who-saw", {"entity": identifier})
     try:
         rows = await read_trail(
@@ -194,11 +198,9 @@ async def who_saw(request: Request, form: FormData) -> Response:
 
 @change(PAGE)  # a POST: the identifier searched for never goes into a URL (nor a log line)
 async def subject_report(request: Request, form: FormData) -> Response:
-    given = str(form.get("identifier", "")).strip()
-    try:
-        identifier = _identifier(given)
-    except InvalidIdentifier as exc:
-        return await _bad_identifier(request, given, exc)
+    identifier = await _identifier_of(request, form)
+    if isinstance(identifier, Response):
+        return identifier
     await record(request, "console.audit.subject-report", {"entity": identifier})
     catalog = console(request).gateway.schema.catalog
 
@@ -230,12 +232,10 @@ async def show(request: Request) -> Response:
 
 @change(PAGE)  # a POST: the identifier searched for never goes into a URL (nor a log line)
 async def export(request: Request, form: FormData) -> Response:
-    given = str(form.get("identifier", "")).strip()
     kind = str(form.get("format", "json"))
-    try:
-        identifier = _identifier(given)
-    except InvalidIdentifier as exc:
-        return await _bad_identifier(request, given, exc)
+    identifier = await _identifier_of(request, form)
+    if isinstance(identifier, Response):
+        return identifier
     if kind not in FORMATS:
         kind = "json"
     f = SearchFilter(entity=identifier)
